@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Virt's demo and tests need on a Debian 12 host. Idempotent: safe to run twice.
+# Needs root (or sudo). Reaches only Debian's package registry.
+set -euo pipefail
+
+packages=(
+  qemu-system-x86   # QEMU itself (qemu-system-x86_64, qboot.rom, SeaBIOS)
+  qemu-utils        # qemu-img
+  ovmf              # UEFI firmware for VMs that ask for it
+  busybox-static    # the test guest's userland
+  cpio xz-utils gzip kmod  # building the test guest's initramfs
+)
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup-host: installing ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup-host: all packages present"
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup-host: the .NET 10 SDK is required (dotnet on PATH); install it from your distribution's packages" >&2
+  exit 1
+fi
