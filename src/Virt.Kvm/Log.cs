@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace Virt.Kvm;
+
+/// <summary>Log messages of Virt.Kvm (event ids 2000–2999). The QMP transcript is at Trace, events at Debug; secrets are masked.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(2000, LogLevel.Debug, "QMP {Endpoint}: connected to QEMU {Version} (oob {OutOfBand})")]
+    public static partial void QmpConnected(ILogger logger, string endpoint, string version, bool outOfBand);
+
+    [LoggerMessage(2001, LogLevel.Trace, "QMP {Endpoint} -> {Message}")]
+    public static partial void QmpSent(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(2002, LogLevel.Trace, "QMP {Endpoint} <- {Message}")]
+    public static partial void QmpReceived(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(2003, LogLevel.Debug, "QMP {Endpoint} event {EventName}: {Message}")]
+    public static partial void QmpEvent(ILogger logger, string endpoint, string eventName, string message);
+
+    [LoggerMessage(2004, LogLevel.Warning, "QMP {Endpoint}: '{Command}' (id {Id}) timed out; a late reply will be discarded")]
+    public static partial void QmpCommandTimedOut(ILogger logger, string endpoint, string command, long id);
+
+    [LoggerMessage(2005, LogLevel.Debug, "QMP {Endpoint}: discarded a reply with id {Id} that no caller waits for (timed out or cancelled)")]
+    public static partial void QmpLateReplyDiscarded(ILogger logger, string endpoint, string id);
+
+    [LoggerMessage(2006, LogLevel.Debug, "QMP {Endpoint}: connection closed: {Reason}")]
+    public static partial void QmpClosed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(2007, LogLevel.Warning, "QMP {Endpoint}: ignored a second greeting")]
+    public static partial void QmpUnexpectedGreeting(ILogger logger, string endpoint);
+
+    [LoggerMessage(2100, LogLevel.Debug, "Guest agent {Endpoint}: synchronized (token {Token})")]
+    public static partial void AgentSynced(ILogger logger, string endpoint, long token);
+
+    [LoggerMessage(2101, LogLevel.Trace, "Guest agent {Endpoint} -> {Message}")]
+    public static partial void AgentSent(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(2102, LogLevel.Trace, "Guest agent {Endpoint} <- {Message}")]
+    public static partial void AgentReceived(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(2103, LogLevel.Debug, "Guest agent {Endpoint}: '{Command}' timed out; the channel will be resynchronized")]
+    public static partial void AgentTimedOut(ILogger logger, string endpoint, string command);
+
+    [LoggerMessage(2200, LogLevel.Information, "Accelerator: {Accelerator} ({Reason})")]
+    public static partial void AcceleratorChosen(ILogger logger, string accelerator, string reason);
+}
