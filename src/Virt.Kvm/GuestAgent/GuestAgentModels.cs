@@ -52,7 +52,7 @@ public sealed record GuestOsInfo
 
     /// <summary>Members this SDK version does not model.</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Other { get; init; }
+    public Dictionary<string, JsonElement>? Other { get; set; }
 }
 
 /// <summary>The outcome of a program run in the guest with <see cref="GuestAgentClient.ExecAsync"/>.</summary>

@@ -14,7 +14,7 @@ public sealed record QmpStatusInfo
 
     /// <summary>Members this SDK version does not model, kept so nothing is lost.</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Other { get; init; }
+    public Dictionary<string, JsonElement>? Other { get; set; }
 }
 
 /// <summary>A QEMU version triple as QMP reports it.</summary>
@@ -66,7 +66,7 @@ public sealed record QmpBlockDeviceInfo
 
     /// <summary>Members this SDK version does not model.</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Other { get; init; }
+    public Dictionary<string, JsonElement>? Other { get; set; }
 }
 
 /// <summary>An entry of <c>query-block</c>.</summary>
@@ -89,7 +89,7 @@ public sealed record QmpBlockInfo
 
     /// <summary>Members this SDK version does not model.</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Other { get; init; }
+    public Dictionary<string, JsonElement>? Other { get; set; }
 }
 
 /// <summary>An entry of <c>query-cpus-fast</c>.</summary>
@@ -112,7 +112,7 @@ public sealed record QmpCpuInfoFast
 
     /// <summary>Members this SDK version does not model.</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Other { get; init; }
+    public Dictionary<string, JsonElement>? Other { get; set; }
 }
 
 /// <summary>The reply to <c>add-fd</c>: where QEMU filed the passed descriptor.</summary>
