@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Virt.IntegrationTests.Infrastructure;
+
+/// <summary>The few libc calls the tests need that .NET does not expose.</summary>
+internal static partial class Native
+{
+    public const int SigKill = 9;
+    public const int SigStop = 19;
+    public const int SigCont = 18;
+
+    private const int AfUnix = 1;
+    private const int SockStream = 1;
+    private const int FSetFd = 2;
+    private const int FdCloexec = 1;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    private static unsafe partial int SocketPair(int domain, int type, int protocol, int* fds);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary>A unix socket pair; the first end is close-on-exec (ours), the second is inherited by the next child.</summary>
+    public static unsafe (int Ours, int Theirs) CreateSocketPair()
+    {
+        var fds = stackalloc int[2];
+        if (SocketPair(AfUnix, SockStream, 0, fds) != 0)
+        {
+            throw new System.ComponentModel.Win32Exception(Marshal.GetLastPInvokeError());
+        }
+
+        if (Fcntl(fds[0], FSetFd, FdCloexec) != 0)
+        {
+            throw new System.ComponentModel.Win32Exception(Marshal.GetLastPInvokeError());
+        }
+
+        return (fds[0], fds[1]);
+    }
+}

@@ -1,0 +1,32 @@
+namespace Virt.IntegrationTests.Infrastructure;
+
+/// <summary>The embedded default guest built by scripts/build-guest.sh.</summary>
+internal static class TestGuest
+{
+    public static string Directory =>
+        Environment.GetEnvironmentVariable("VIRT_GUEST_DIR") is { Length: > 0 } dir
+            ? dir
+            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "virt", "guest");
+
+    public static string Kernel => Path.Combine(Directory, "vmlinux");
+
+    public static string Initramfs => Path.Combine(Directory, "initramfs.gz");
+
+    public static string KernelRelease => File.ReadAllText(Path.Combine(Directory, "kernel-release")).Trim();
+
+    public const string ReadyMarker = "VIRT-GUEST-READY";
+
+    public static void Require()
+    {
+        QemuBinary.Require();
+        HostRequirement.Require(File.Exists(Kernel) && File.Exists(Initramfs), $"the test guest in {Directory} (run scripts/build-guest.sh)");
+        HostRequirement.Require(File.Exists("/usr/share/qemu/qboot.rom"), "/usr/share/qemu/qboot.rom (apt-get install qemu-system-x86)");
+    }
+}
+
+internal static class QemuBinary
+{
+    public static string Path => Environment.GetEnvironmentVariable("VIRT_QEMU") is { Length: > 0 } qemu ? qemu : "/usr/bin/qemu-system-x86_64";
+
+    public static void Require() => HostRequirement.Require(File.Exists(Path), $"{Path} (apt-get install qemu-system-x86, or set VIRT_QEMU)");
+}
