@@ -19,7 +19,7 @@ for tool in apt-get dpkg-deb cpio gzip xz depmod modprobe busybox; do
   command -v "$tool" >/dev/null || { log "missing '$tool': run scripts/setup-host.sh first"; exit 1; }
 done
 busybox_bin=/bin/busybox
-[ -x "$busybox_bin" ] && "$busybox_bin" --list | grep -qx acpid || { log "busybox-static is required: run scripts/setup-host.sh"; exit 1; }
+[ -x "$busybox_bin" ] && [ "$("$busybox_bin" --list | grep -cx acpid)" = 1 ] || { log "busybox-static is required: run scripts/setup-host.sh"; exit 1; }
 
 # The kernel package the meta package points at today.
 meta_depends=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -78,7 +78,7 @@ echo "root:x:0:" > "$root/etc/group"
 # Kernel modules with their dependencies, in load order.
 depmod -b kernel "$kver"
 modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net virtio_console virtio_rng
-         virtio_balloon 9pnet_virtio 9p button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e"
+         virtio_balloon 9pnet_virtio 9p ext4 button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e"
 : > "$root/etc/virt/modules.order"
 for m in $modules; do
   modprobe -d kernel -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'

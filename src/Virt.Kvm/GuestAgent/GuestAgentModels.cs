@@ -10,6 +10,7 @@ public sealed record GuestAgentInfo
     public string Version { get; init; } = string.Empty;
 
     /// <summary>The commands the agent knows and whether each is enabled.</summary>
+    [JsonPropertyName("supported_commands")]
     public IReadOnlyList<GuestAgentCommandInfo> SupportedCommands { get; init; } = [];
 }
 

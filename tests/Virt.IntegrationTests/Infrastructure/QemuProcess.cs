@@ -42,9 +42,10 @@ internal sealed class QemuProcess : IAsyncDisposable
     }
 
     /// <summary>Starts QEMU with a QMP socket in the private directory plus the given arguments.</summary>
-    public static async Task<QemuProcess> StartAsync(IEnumerable<string> arguments, bool withQmpSocket = true, Action<ProcessStartInfo>? adjust = null)
+    public static async Task<QemuProcess> StartAsync(IEnumerable<string> arguments, bool withQmpSocket = true, Action<string>? prepare = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("virt-it-").FullName;
+        prepare?.Invoke(directory);
         var startInfo = new ProcessStartInfo(QemuBinary.Path) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         startInfo.ArgumentList.Add("-nodefaults");
         startInfo.ArgumentList.Add("-no-user-config");
@@ -61,7 +62,6 @@ internal sealed class QemuProcess : IAsyncDisposable
             startInfo.ArgumentList.Add(argument.Replace("{dir}", directory, StringComparison.Ordinal));
         }
 
-        adjust?.Invoke(startInfo);
         var process = Process.Start(startInfo) ?? throw new InvalidOperationException("QEMU did not start");
         var qemu = new QemuProcess(process, directory);
         process.ErrorDataReceived += (_, e) =>

@@ -61,6 +61,7 @@ public sealed class GuestAgentClientTests
         var info = await client.GetInfoAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal("7.2.22", info.Version);
+        Assert.True(Assert.Single(info.SupportedCommands).SuccessResponse);
         Assert.Equal(2, agent.Syncs);
     }
 
