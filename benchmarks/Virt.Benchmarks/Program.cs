@@ -1,0 +1,12 @@
+using BenchmarkDotNet.Running;
+using Virt.Benchmarks;
+
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare [rounds] [callsPerRound]
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- --filter '*'
+if (args.Length > 0 && args[0] == "compare")
+{
+    return await QmpRoundTripComparison.RunAsync(args);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
+return 0;
