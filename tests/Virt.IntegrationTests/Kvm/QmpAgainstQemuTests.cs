@@ -42,6 +42,11 @@ public sealed class QmpAgainstQemuTests
         var badArgument = await Assert.ThrowsAsync<QmpException>(() => client.DeviceDelAsync("no-such-device", ct));
         Assert.Equal("DeviceNotFound", badArgument.ErrorClass);
 
+        var yank = await client.ExecuteAsync("query-yank", null, new QmpCallOptions { OutOfBand = true }, ct);
+        Assert.Equal(JsonValueKind.Array, yank.ValueKind);
+        var notOob = await Assert.ThrowsAsync<QmpException>(() => client.ExecuteAsync("query-status", null, new QmpCallOptions { OutOfBand = true }, ct));
+        Assert.Contains("out-of-band", notOob.Description, StringComparison.OrdinalIgnoreCase);
+
         var schema = await client.ExecuteAsync("query-qmp-schema", cancellationToken: ct);
         Assert.True(schema.GetArrayLength() > 1000, $"schema has {schema.GetArrayLength()} entries");
         Assert.Contains("QEMU", await client.HumanMonitorCommandAsync("info version", ct) + "QEMU", StringComparison.Ordinal);
