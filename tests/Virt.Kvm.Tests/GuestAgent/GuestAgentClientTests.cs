@@ -44,13 +44,15 @@ public sealed class GuestAgentClientTests
     public async Task After_a_timeout_the_client_resyncs_and_discards_the_stale_reply()
     {
         await using var agent = new FakeGuestAgent();
-        await using var client = await GuestAgentClient.ConnectAsync(agent.SocketPath, Fast, cancellationToken: TestContext.Current.CancellationToken);
+        // The agent is sequential: the stale reply (after 250 ms) comes before the sync reply, so the
+        // sync deadline must cover it; the command's own deadline (100 ms) is what passes.
+        await using var client = await GuestAgentClient.ConnectAsync(agent.SocketPath, Fast with { SyncTimeout = TimeSpan.FromSeconds(5) }, cancellationToken: TestContext.Current.CancellationToken);
         await client.PingAsync(TestContext.Current.CancellationToken);
         var slow = new TaskCompletionSource();
         agent.Replies["guest-info"] = _ =>
         {
             slow.TrySetResult();
-            Thread.Sleep(400);
+            Thread.Sleep(250);
             return """{"return": {"version": "stale", "supported_commands": []}}""";
         };
 
