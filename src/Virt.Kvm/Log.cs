@@ -43,4 +43,19 @@ internal static partial class Log
 
     [LoggerMessage(2200, LogLevel.Information, "Accelerator: {Accelerator} ({Reason})")]
     public static partial void AcceleratorChosen(ILogger logger, string accelerator, string reason);
+
+    [LoggerMessage(2300, LogLevel.Information, "VM {VmName}: QEMU started as pid {Pid}: {Arguments}")]
+    public static partial void VmSpawned(ILogger logger, string vmName, int pid, string arguments);
+
+    [LoggerMessage(2301, LogLevel.Information, "VM {VmName}: stopped ({Reason})")]
+    public static partial void VmStopped(ILogger logger, string vmName, string reason);
+
+    [LoggerMessage(2302, LogLevel.Information, "VM {VmName}: re-attached to QEMU pid {Pid}")]
+    public static partial void VmReattached(ILogger logger, string vmName, int pid);
+
+    [LoggerMessage(2303, LogLevel.Warning, "VM {VmName}: QEMU pid {Pid} exited while no manager was watching")]
+    public static partial void VmFoundDead(ILogger logger, string vmName, int pid);
+
+    [LoggerMessage(2304, LogLevel.Warning, "VM {VmName}: watching QEMU failed: {Reason}")]
+    public static partial void VmWatchFailed(ILogger logger, string vmName, string reason);
 }

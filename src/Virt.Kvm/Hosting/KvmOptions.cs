@@ -11,4 +11,22 @@ public sealed class KvmOptions
 
     /// <summary>Deadlines of guest-agent connections.</summary>
     public GuestAgentOptions GuestAgent { get; set; } = new();
+
+    /// <summary>Where VMs live: one 0700 directory per VM with its spec, sockets and logs. Default <c>/var/lib/virt/vms</c>.</summary>
+    public string StateDirectory { get; set; } = "/var/lib/virt/vms";
+
+    /// <summary>The QEMU binary. Default <c>/usr/bin/qemu-system-x86_64</c>.</summary>
+    public string QemuBinary { get; set; } = "/usr/bin/qemu-system-x86_64";
+
+    /// <summary>A <c>-L</c> data directory, for a QEMU unpacked outside /usr (e.g. a newer version beside the system's).</summary>
+    public string? QemuDataDirectory { get; set; }
+
+    /// <summary>A user QEMU drops privileges to after start, or <see langword="null"/> to keep the caller's.</summary>
+    public string? RunAsUser { get; set; }
+
+    /// <summary>How long an operation waits for another operation on the same VM. Default 30 s.</summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long QEMU may take from spawn to a served monitor. Default 30 s.</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

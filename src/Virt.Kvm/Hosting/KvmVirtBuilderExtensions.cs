@@ -2,13 +2,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Virt.Hosting;
 using Virt.Kvm.Host;
+using Virt.Kvm.VirtualMachines;
+using Virt.VirtualMachines;
 
 namespace Virt.Kvm.Hosting;
 
 /// <summary>Registers the KVM backend: <c>services.AddVirt().AddKvm()</c>.</summary>
 public static class KvmVirtBuilderExtensions
 {
-    /// <summary>Registers <see cref="IQmpConnector"/>, <see cref="AcceleratorProbe"/> and <see cref="KvmOptions"/> (each with <c>TryAdd</c>).</summary>
+    /// <summary>Registers <see cref="IVirtualMachineManager"/> (QEMU), <see cref="IQmpConnector"/>, <see cref="AcceleratorProbe"/>, <see cref="QemuCapabilityProbe"/> and <see cref="KvmOptions"/> (each with <c>TryAdd</c>).</summary>
     /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
     /// <param name="configure">Adjusts the options.</param>
     /// <returns>The builder, for chaining.</returns>
@@ -20,6 +22,9 @@ public static class KvmVirtBuilderExtensions
         builder.Services.TryAddSingleton(options);
         builder.Services.TryAddSingleton<IQmpConnector, QmpConnector>();
         builder.Services.TryAddSingleton<AcceleratorProbe>();
+        builder.Services.TryAddSingleton<QemuCapabilityProbe>();
+        builder.Services.TryAddSingleton<KvmVirtualMachineManager>();
+        builder.Services.TryAddSingleton<IVirtualMachineManager>(provider => provider.GetRequiredService<KvmVirtualMachineManager>());
         return builder;
     }
 }

@@ -1,0 +1,284 @@
+using System.Text.RegularExpressions;
+
+namespace Virt.VirtualMachines;
+
+/// <summary>Checks a <see cref="VmSpec"/> at the edge, reporting every problem with its field and fix.</summary>
+public static partial class VmSpecValidator
+{
+    /// <summary>Options the SDK manages itself; an extra argument may not set them.</summary>
+    private static readonly HashSet<string> ManagedOptions = new(StringComparer.Ordinal)
+    {
+        "-qmp", "-qmp-pretty", "-monitor", "-mon", "-daemonize", "-pidfile", "-name", "-S", "-runas", "-run-with",
+        "-nodefaults", "-no-user-config", "-chroot", "-serial", "-vnc", "-display", "-accel", "-machine", "-M", "-enable-kvm",
+        "-kernel", "-initrd", "-append", "-bios", "-m", "-smp", "-cpu", "-action",
+    };
+
+    /// <summary>Validates the spec.</summary>
+    /// <param name="spec">The spec.</param>
+    /// <exception cref="InvalidVmSpecException">Something is wrong; the exception lists every problem.</exception>
+    public static void Validate(VmSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var problems = new List<VmSpecProblem>();
+        ValidateName(spec.Name, problems);
+        ValidateCpuAndMemory(spec, problems);
+        ValidateFirmware(spec, problems);
+        ValidateDevices(spec, problems);
+        ValidateExtraArguments(spec, problems);
+        if (problems.Count > 0)
+        {
+            throw new InvalidVmSpecException(spec.Name ?? "(null)", problems);
+        }
+    }
+
+    /// <summary>Whether a VM name is acceptable (it becomes file and socket names).</summary>
+    /// <param name="name">The name.</param>
+    /// <returns>True when valid.</returns>
+    public static bool IsValidName(string? name) => name is not null && VmNamePattern().IsMatch(name);
+
+    private static void ValidateName(string? name, List<VmSpecProblem> problems)
+    {
+        if (!IsValidName(name))
+        {
+            problems.Add(new("Name", $"'{name}' is not a valid VM name: use 1–63 characters of a-z A-Z 0-9 . _ -, starting with a letter or digit (it becomes file and socket names)"));
+        }
+    }
+
+    private static void ValidateCpuAndMemory(VmSpec spec, List<VmSpecProblem> problems)
+    {
+        var cpu = spec.Cpu;
+        foreach (var (field, value) in new[] { ("Cpu.Sockets", cpu.Sockets), ("Cpu.Cores", cpu.Cores), ("Cpu.Threads", cpu.Threads) })
+        {
+            if (value is < 1 or > 256)
+            {
+                problems.Add(new(field, $"{value} is out of range: use 1 to 256"));
+            }
+        }
+
+        if (cpu.Count > 288)
+        {
+            problems.Add(new("Cpu", $"{cpu.Count} vCPUs is more than QEMU's q35 limit of 288: lower sockets, cores or threads"));
+        }
+
+        if (cpu.Model is not null && !CpuModelPattern().IsMatch(cpu.Model))
+        {
+            problems.Add(new("Cpu.Model", $"'{cpu.Model}' is not a CPU model name: use a name from 'qemu-system-x86_64 -cpu help' such as host, max or qemu64"));
+        }
+
+        var memory = spec.Memory;
+        if (memory.SizeMiB is < 16 or > 4 * 1024 * 1024)
+        {
+            problems.Add(new("Memory.SizeMiB", $"{memory.SizeMiB} MiB is out of range: use 16 MiB to 4 TiB"));
+        }
+
+        if (memory.MaxSizeMiB is { } max && max <= memory.SizeMiB)
+        {
+            problems.Add(new("Memory.MaxSizeMiB", $"{max} MiB must be larger than Memory.SizeMiB ({memory.SizeMiB}), or null for no memory hotplug"));
+        }
+
+        if (memory.MaxSizeMiB is not null && memory.HotplugSlots is < 1 or > 255)
+        {
+            problems.Add(new("Memory.HotplugSlots", $"{memory.HotplugSlots} is out of range: use 1 to 255"));
+        }
+    }
+
+    private static void ValidateFirmware(VmSpec spec, List<VmSpecProblem> problems)
+    {
+        var firmware = spec.Firmware;
+        CheckPath("Firmware.BiosPath", firmware.BiosPath, problems);
+        CheckPath("Firmware.KernelPath", firmware.KernelPath, problems);
+        CheckPath("Firmware.InitrdPath", firmware.InitrdPath, problems);
+        if (firmware.KernelCommandLine is { } append && HasControlCharacters(append))
+        {
+            problems.Add(new("Firmware.KernelCommandLine", "contains a control character (newline, NUL...): remove it"));
+        }
+
+        switch (firmware.Kind)
+        {
+            case VmFirmwareKind.DirectKernel when firmware.KernelPath is null:
+                problems.Add(new("Firmware.KernelPath", "direct kernel boot needs a kernel: set Firmware.KernelPath"));
+                break;
+            case not VmFirmwareKind.DirectKernel when firmware.KernelPath is not null || firmware.InitrdPath is not null:
+                problems.Add(new("Firmware.Kind", $"a kernel or initrd is set but Kind is {firmware.Kind}: set Kind = DirectKernel or remove them"));
+                break;
+            case VmFirmwareKind.Ovmf:
+                CheckPath("Firmware.OvmfCodePath", firmware.OvmfCodePath, problems);
+                CheckPath("Firmware.OvmfVarsTemplatePath", firmware.OvmfVarsTemplatePath, problems);
+                if (spec.Machine == VmMachineType.Microvm)
+                {
+                    problems.Add(new("Firmware.Kind", "microvm does not run OVMF: use q35, or direct kernel boot"));
+                }
+
+                break;
+        }
+
+        if (spec.Machine == VmMachineType.Microvm && firmware.Kind != VmFirmwareKind.DirectKernel)
+        {
+            problems.Add(new("Machine", "microvm boots a kernel directly: set Firmware.Kind = DirectKernel, or use q35"));
+        }
+    }
+
+    private static void ValidateDevices(VmSpec spec, List<VmSpecProblem> problems)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var bootIndexes = new HashSet<int>();
+        void CheckId(string field, string? id)
+        {
+            if (id is null || !DeviceIdPattern().IsMatch(id))
+            {
+                problems.Add(new(field, $"'{id}' is not a valid device id: use 1–31 characters of a-z 0-9 _ -, starting with a letter"));
+            }
+            else if (id.StartsWith("virt-", StringComparison.Ordinal))
+            {
+                problems.Add(new(field, $"'{id}' starts with 'virt-', which is reserved for the SDK's own devices: choose another id"));
+            }
+            else if (!ids.Add(id))
+            {
+                problems.Add(new(field, $"the id '{id}' is used twice: give every disk, CD-ROM and NIC its own id"));
+            }
+        }
+
+        void CheckBootIndex(string field, int? bootIndex)
+        {
+            if (bootIndex is { } index && (index < 0 || !bootIndexes.Add(index)))
+            {
+                problems.Add(new(field, $"boot index {index} is negative or used twice: give each bootable device its own index from 0"));
+            }
+        }
+
+        for (var i = 0; i < spec.Disks.Count; i++)
+        {
+            var disk = spec.Disks[i];
+            CheckId($"Disks[{i}].Id", disk.Id);
+            CheckPath($"Disks[{i}].Path", disk.Path, problems, required: true);
+            CheckBootIndex($"Disks[{i}].BootIndex", disk.BootIndex);
+            if (spec.Machine == VmMachineType.Microvm && disk.Bus != VmDiskBus.VirtioBlk)
+            {
+                problems.Add(new($"Disks[{i}].Bus", $"microvm has virtio-mmio only: use VirtioBlk, not {disk.Bus}"));
+            }
+        }
+
+        for (var i = 0; i < spec.Cdroms.Count; i++)
+        {
+            CheckId($"Cdroms[{i}].Id", spec.Cdroms[i].Id);
+            CheckPath($"Cdroms[{i}].IsoPath", spec.Cdroms[i].IsoPath, problems, required: true);
+            CheckBootIndex($"Cdroms[{i}].BootIndex", spec.Cdroms[i].BootIndex);
+            if (spec.Machine == VmMachineType.Microvm)
+            {
+                problems.Add(new($"Cdroms[{i}]", "microvm has no CD-ROM bus: attach the image as a read-only raw disk"));
+            }
+        }
+
+        var macs = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < spec.Nics.Count; i++)
+        {
+            var nic = spec.Nics[i];
+            CheckId($"Nics[{i}].Id", nic.Id);
+            if (nic.MacAddress is { } mac)
+            {
+                if (!MacPattern().IsMatch(mac))
+                {
+                    problems.Add(new($"Nics[{i}].MacAddress", $"'{mac}' is not a MAC address: write six hex pairs separated by colons, e.g. 52:54:00:12:34:56"));
+                }
+                else if ((Convert.ToByte(mac[..2], 16) & 1) == 1 || mac == "00:00:00:00:00:00")
+                {
+                    problems.Add(new($"Nics[{i}].MacAddress", $"'{mac}' is a multicast or zero address: use a unicast one (first octet even), e.g. 52:54:00:...") );
+                }
+                else if (!macs.Add(mac))
+                {
+                    problems.Add(new($"Nics[{i}].MacAddress", $"'{mac}' is used twice: give each NIC its own MAC"));
+                }
+            }
+
+            if (nic.Backend == VmNicBackend.Bridge && (nic.Bridge is null || !InterfaceNamePattern().IsMatch(nic.Bridge)))
+            {
+                problems.Add(new($"Nics[{i}].Bridge", $"'{nic.Bridge}' is not a bridge name: a bridge NIC needs the name of an existing bridge (1–15 characters, no '/' or spaces)"));
+            }
+
+            if (nic.Backend == VmNicBackend.User && nic.Bridge is not null)
+            {
+                problems.Add(new($"Nics[{i}].Bridge", "a bridge is set on a user-mode NIC: set Backend = Bridge or remove Bridge"));
+            }
+
+            if (spec.Machine == VmMachineType.Microvm && nic.Model != VmNicModel.VirtioNet)
+            {
+                problems.Add(new($"Nics[{i}].Model", "microvm has virtio-mmio only: use VirtioNet"));
+            }
+        }
+
+        if (spec.Vnc is { UnixSocket: false } vnc)
+        {
+            if (vnc.Display is < 0 or > 99)
+            {
+                problems.Add(new("Vnc.Display", $"{vnc.Display} is out of range: use 0 to 99 (port 5900 + N on 127.0.0.1)"));
+            }
+
+            if (vnc.WebSocketPort is { } port && port is < 1024 or > 65535)
+            {
+                problems.Add(new("Vnc.WebSocketPort", $"{port} is out of range: use 1024 to 65535"));
+            }
+        }
+        else if (spec.Vnc is { WebSocketPort: not null })
+        {
+            problems.Add(new("Vnc.WebSocketPort", "a websocket needs TCP: set Vnc.UnixSocket = false"));
+        }
+    }
+
+    private static void ValidateExtraArguments(VmSpec spec, List<VmSpecProblem> problems)
+    {
+        for (var i = 0; i < spec.ExtraArguments.Count; i++)
+        {
+            var argument = spec.ExtraArguments[i];
+            if (argument is null || HasControlCharacters(argument))
+            {
+                problems.Add(new($"ExtraArguments[{i}]", "is null or contains a control character: remove it"));
+                continue;
+            }
+
+            var option = argument.StartsWith("--", StringComparison.Ordinal) ? argument[1..] : argument;
+            if (ManagedOptions.Contains(option))
+            {
+                problems.Add(new($"ExtraArguments[{i}]", $"'{argument}' is managed by the SDK: set the matching VmSpec field instead"));
+            }
+            else if (argument.Contains("id=virt-", StringComparison.Ordinal))
+            {
+                problems.Add(new($"ExtraArguments[{i}]", "ids starting with 'virt-' are reserved for the SDK's own devices and chardevs: choose another id"));
+            }
+        }
+    }
+
+    private static void CheckPath(string field, string? path, List<VmSpecProblem> problems, bool required = false)
+    {
+        if (path is null)
+        {
+            if (required)
+            {
+                problems.Add(new(field, "is required: give an absolute path"));
+            }
+
+            return;
+        }
+
+        if (!System.IO.Path.IsPathFullyQualified(path) || HasControlCharacters(path))
+        {
+            problems.Add(new(field, $"'{path}' must be an absolute path without control characters"));
+        }
+    }
+
+    private static bool HasControlCharacters(string value) => value.Any(char.IsControl);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    private static partial Regex VmNamePattern();
+
+    [GeneratedRegex("^[a-z][a-z0-9_-]{0,30}$")]
+    private static partial Regex DeviceIdPattern();
+
+    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    private static partial Regex MacPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")]
+    private static partial Regex InterfaceNamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex CpuModelPattern();
+}

@@ -1,0 +1,560 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Virt.Kvm.Host;
+using Virt.Kvm.Interop;
+using Virt.Kvm.Qmp;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>One VM run by QEMU: start, stop, watch, and re-attach after the application restarts.</summary>
+internal sealed class KvmVirtualMachine : IVirtualMachine
+{
+    private const int LogTailBytes = 4096;
+
+    private readonly VmEnvironment _environment;
+    private readonly VmLock _lock;
+    private readonly VmEventBroadcaster _events = new();
+    private readonly ILogger _logger;
+    private volatile RunningQemu? _running;
+    private VmState _state = VmState.Stopped;
+    private VmExitInfo? _lastExit;
+
+    public KvmVirtualMachine(VmSpec spec, VmFiles files, VmEnvironment environment)
+    {
+        Spec = spec;
+        Files = files;
+        _environment = environment;
+        _lock = new VmLock(spec.Name, environment.Options.LockTimeout, environment.Time);
+        _logger = environment.LoggerFactory.CreateLogger<KvmVirtualMachine>();
+    }
+
+    public string Name => Spec.Name;
+
+    public VmSpec Spec { get; }
+
+    public VmFiles Files { get; }
+
+    public VmEndpoints Endpoints => new(
+        Files.SerialLog,
+        Spec.SerialConsole ? Files.SerialSocket : null,
+        Files.QmpSocket,
+        Spec.GuestAgent ? Files.AgentSocket : null,
+        Spec.Vnc is null ? null : Spec.Vnc.UnixSocket ? $"unix:{Files.VncSocket}" : $"127.0.0.1:{5900 + Spec.Vnc.Display}",
+        Files.Log);
+
+    public bool IsRunning => _running is not null;
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        using var held = await _lock.AcquireAsync("start", cancellationToken).ConfigureAwait(false);
+        if (_running is not null)
+        {
+            throw new VmStateException(Name, "start", _state, "it is already running; shut it down first");
+        }
+
+        VmSpecValidator.Validate(Spec);
+        var options = _environment.Options;
+        var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
+        var accelerator = ChooseAccelerator(capabilities);
+        CheckFilesExist();
+        var arguments = QemuCommandLine.Build(Spec, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory });
+        RemoveRunFiles();
+        PrepareFirmware();
+
+        _state = VmState.Starting;
+        var logStart = File.Exists(Files.Log) ? new FileInfo(Files.Log).Length : 0;
+        IReadOnlyList<string> taps = [];
+        int? pid = null;
+        QmpClient? qmp = null;
+        try
+        {
+            taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
+            using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                // .NET unlinks the path a listener bound when it is disposed; QEMU keeps listening on
+                // its copy of the descriptor after we let go, so bind a temporary name and rename it.
+                var bound = Files.QmpSocket + ".binding";
+                File.Delete(bound);
+                listener.Bind(new UnixDomainSocketEndPoint(bound));
+                LibC.Chmod(bound, Convert.ToInt32("600", 8));
+                listener.Listen(8);
+                File.Move(bound, Files.QmpSocket, overwrite: true);
+                pid = QemuSpawner.Spawn(options.QemuBinary, arguments, Files.Log, [listener.SafeHandle]);
+            }
+
+            Log.VmSpawned(_logger, Name, pid.Value, string.Join(' ', arguments));
+            var startTicks = ProcessIdentity.StartTicks(pid.Value) ?? 0;
+            qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
+            var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps);
+            await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Files.PidFile, pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
+            RestrictSockets();
+
+            var running = new RunningQemu(record, qmp, isChild: true) { AwaitingStartResume = true };
+            _running = running;
+            _state = VmState.Running;
+            _ = WatchAsync(running, subscription);
+            _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
+        }
+        catch (Exception ex)
+        {
+            _state = VmState.Stopped;
+            int? exitCode = null;
+            if (qmp is not null)
+            {
+                await qmp.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (pid is { } spawned)
+            {
+                exitCode = await KillAndReapAsync(spawned).ConfigureAwait(false);
+            }
+
+            await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
+            RemoveRunFiles();
+            if (ex is VirtException or OperationCanceledException)
+            {
+                throw;
+            }
+
+            var tail = ReadLogTail(logStart);
+            throw new VmStartException(Name, $"cannot start VM '{Name}': {ex.Message}; QEMU said: {tail}", exitCode, tail, ex);
+        }
+    }
+
+    public async Task ShutdownAsync(TimeSpan timeout, bool killAfterTimeout = false, CancellationToken cancellationToken = default)
+    {
+        using var held = await _lock.AcquireAsync("shut down", cancellationToken).ConfigureAwait(false);
+        if (_running is not { } running)
+        {
+            return;
+        }
+
+        try
+        {
+            await running.Qmp.SystemPowerdownAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpConnectionException)
+        {
+            // QEMU is already on its way out.
+        }
+
+        try
+        {
+            await running.Exited.Task.WaitAsync(timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (killAfterTimeout)
+        {
+            await KillRunningAsync(running, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"VM '{Name}' did not shut down within {timeout.TotalSeconds:0.#} s of the ACPI power button: the guest ignores it (no acpid?); call KillAsync, or pass killAfterTimeout: true");
+        }
+    }
+
+    public async Task KillAsync(CancellationToken cancellationToken = default)
+    {
+        using var held = await _lock.AcquireAsync("kill", cancellationToken).ConfigureAwait(false);
+        if (_running is { } running)
+        {
+            await KillRunningAsync(running, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task RebootAsync(CancellationToken cancellationToken = default) => RunCommandAsync("reboot", (qmp, ct) => qmp.SystemResetAsync(ct), cancellationToken);
+
+    public Task PauseAsync(CancellationToken cancellationToken = default) => RunCommandAsync("pause", async (qmp, ct) =>
+    {
+        await qmp.StopAsync(ct).ConfigureAwait(false);
+        _state = VmState.Paused;
+    }, cancellationToken);
+
+    public Task ResumeAsync(CancellationToken cancellationToken = default) => RunCommandAsync("resume", async (qmp, ct) =>
+    {
+        await qmp.ContAsync(ct).ConfigureAwait(false);
+        _state = VmState.Running;
+    }, cancellationToken);
+
+    public Task<VmStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var running = _running;
+        var status = running is null
+            ? new VmStatus(Name, _state, null, null, null, null, _lastExit)
+            : new VmStatus(Name, _state, running.Record.Pid, _environment.Time.GetUtcNow() - running.Record.StartedAt, running.Record.QemuVersion, running.Record.Accelerator, _lastExit);
+        return Task.FromResult(status);
+    }
+
+    public IAsyncEnumerable<VmEvent> WatchAsync(CancellationToken cancellationToken = default) => _events.WatchAsync(cancellationToken);
+
+    /// <summary>Finds this VM's QEMU again after a restart: re-connects when it runs, records how it ended when it does not.</summary>
+    public async Task ReattachAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(Files.Runtime))
+        {
+            return;
+        }
+
+        var record = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord)!;
+        if (!ProcessIdentity.IsSameQemu(record, Name))
+        {
+            await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
+            var tail = ReadLogTail(0);
+            _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching; its log ends: {tail}", null, _environment.Time.GetUtcNow());
+            RemoveRunFiles();
+            _state = VmState.Stopped;
+            Log.VmFoundDead(_logger, Name, record.Pid);
+            return;
+        }
+
+        var qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+        var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+        var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+        var running = new RunningQemu(record, qmp, isChild: false);
+        _running = running;
+        _state = status.Status == "paused" ? VmState.Paused : VmState.Running;
+        _ = WatchAsync(running, subscription);
+        Log.VmReattached(_logger, Name, record.Pid);
+    }
+
+    /// <summary>Lets go of the VM without stopping it (the manager is being disposed).</summary>
+    public async Task DetachAsync()
+    {
+        if (_running is { } running)
+        {
+            running.Detaching = true;
+            await running.Qmp.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunCommandAsync(string operation, Func<QmpClient, CancellationToken, Task> command, CancellationToken cancellationToken)
+    {
+        using var held = await _lock.AcquireAsync(operation, cancellationToken).ConfigureAwait(false);
+        if (_running is not { } running)
+        {
+            throw new VmStateException(Name, operation, _state, "start it first");
+        }
+
+        await command(running.Qmp, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task KillRunningAsync(RunningQemu running, CancellationToken cancellationToken)
+    {
+        running.KilledByUs = true;
+        LibC.Kill(running.Record.Pid, LibC.SigKill);
+        await running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(30), _environment.Time, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Follows QEMU's events until its monitor closes, then records how and why it ended.</summary>
+    private async Task WatchAsync(RunningQemu running, QmpEventSubscription subscription)
+    {
+        string? shutdownReason = null;
+        var panicked = false;
+        try
+        {
+            while (true)
+            {
+                await foreach (var qmpEvent in subscription.ConfigureAwait(false))
+                {
+                    var now = _environment.Time.GetUtcNow();
+                    switch (qmpEvent.Name)
+                    {
+                        case "STOP" when shutdownReason is null:
+                            _state = VmState.Paused;
+                            _events.Publish(new VmEvent(Name, VmEventKind.Paused, now));
+                            break;
+                        case "RESUME" when running.AwaitingStartResume:
+                            running.AwaitingStartResume = false;
+                            break;
+                        case "RESUME":
+                            _state = VmState.Running;
+                            _events.Publish(new VmEvent(Name, VmEventKind.Resumed, now));
+                            break;
+                        case "RESET":
+                            _events.Publish(new VmEvent(Name, VmEventKind.Reset, now, qmpEvent.GetString("reason")));
+                            break;
+                        case "GUEST_PANICKED":
+                            panicked = true;
+                            _events.Publish(new VmEvent(Name, VmEventKind.Crashed, now, "guest kernel panic"));
+                            break;
+                        case "SHUTDOWN":
+                            shutdownReason = qmpEvent.GetString("reason");
+                            if (shutdownReason == "guest-panic")
+                            {
+                                break;
+                            }
+
+                            var byGuest = qmpEvent.Data is { } data && data.TryGetProperty("guest", out var guest) && guest.ValueKind == JsonValueKind.True;
+                            _events.Publish(new VmEvent(Name, byGuest ? VmEventKind.GuestShutdown : VmEventKind.HostShutdown, now, shutdownReason));
+                            break;
+                    }
+                }
+
+                if (running.Detaching)
+                {
+                    return;
+                }
+
+                // The monitor closed. Normally QEMU is exiting; if it still runs (a broken
+                // connection), connect again and keep watching.
+                if (!await WaitForExitOrReconnectAsync(running).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                subscription = running.Qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.VmWatchFailed(_logger, Name, ex.Message);
+        }
+
+        var exitCode = running.IsChild ? await ReapAsync(running).ConfigureAwait(false) : null;
+        var reason = panicked || shutdownReason == "guest-panic" ? "guest kernel panic"
+            : running.KilledByUs ? "killed"
+            : shutdownReason switch
+            {
+                "guest-shutdown" => "guest shut down",
+                "host-qmp-quit" => "quit through QMP",
+                "host-qmp-system-reset" or "guest-reset" => "reset with -no-reboot",
+                "host-signal" => "QEMU was signalled to exit",
+                null when exitCode is 0 => "QEMU exited",
+                null => $"QEMU exited unexpectedly (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); its log ends: {ReadLogTail(0)}",
+                _ => shutdownReason,
+            };
+        await _environment.Taps.DeleteAsync(running.Record.Taps, CancellationToken.None).ConfigureAwait(false);
+        RemoveRunFiles();
+        var exit = new VmExitInfo(reason, exitCode, _environment.Time.GetUtcNow());
+        _lastExit = exit;
+        _state = panicked || shutdownReason == "guest-panic" ? VmState.Crashed : VmState.Stopped;
+        _running = null;
+        await running.Qmp.DisposeAsync().ConfigureAwait(false);
+        Log.VmStopped(_logger, Name, reason);
+        _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode));
+        running.Exited.TrySetResult(exit);
+    }
+
+    /// <summary>After the monitor closed: true when QEMU still runs and a new connection was made.</summary>
+    private async Task<bool> WaitForExitOrReconnectAsync(RunningQemu running)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (!IsAlive(running))
+            {
+                return false;
+            }
+
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        try
+        {
+            running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        {
+            return IsAlive(running) && await WaitForExitOrReconnectAsync(running).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether QEMU still runs. For a child, waitpid both answers and collects the exit code.</summary>
+    private static bool IsAlive(RunningQemu running)
+    {
+        if (!running.IsChild)
+        {
+            return ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
+        }
+
+        if (running.ExitCode is not null)
+        {
+            return false;
+        }
+
+        var result = LibC.WaitPid(running.Record.Pid, out var status, LibC.Wnohang);
+        if (result == running.Record.Pid)
+        {
+            running.ExitCode = LibC.DecodeExitStatus(status);
+            return false;
+        }
+
+        return result == 0;
+    }
+
+    /// <summary>Collects a child's exit code; waits up to 10 s for it to exit.</summary>
+    private static async Task<int?> ReapAsync(RunningQemu running)
+    {
+        for (var i = 0; i < 1000 && IsAlive(running); i++)
+        {
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        return running.ExitCode;
+    }
+
+    /// <summary>Collects a child's exit code by pid; waits up to 10 s for it to exit.</summary>
+    private static async Task<int?> ReapAsync(int pid)
+    {
+        for (var i = 0; i < 1000; i++)
+        {
+            var result = LibC.WaitPid(pid, out var status, LibC.Wnohang);
+            if (result == pid)
+            {
+                return LibC.DecodeExitStatus(status);
+            }
+
+            if (result < 0)
+            {
+                return null;
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private static async Task<int?> KillAndReapAsync(int pid)
+    {
+        LibC.Kill(pid, LibC.SigKill);
+        return await ReapAsync(pid).ConfigureAwait(false);
+    }
+
+    /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>
+    private async Task<QmpClient> ConnectWhileAliveAsync(int pid, long logStart, CancellationToken cancellationToken)
+    {
+        var options = _environment.Options;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.StartTimeout);
+        var connect = QmpClient.ConnectAsync(Files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
+        while (true)
+        {
+            var finished = await Task.WhenAny(connect, Task.Delay(10, CancellationToken.None)).ConfigureAwait(false);
+            if (finished == connect && connect.IsCompletedSuccessfully)
+            {
+                return await connect.ConfigureAwait(false);
+            }
+
+            var waited = LibC.WaitPid(pid, out var status, LibC.Wnohang);
+            if (waited == pid || finished == connect)
+            {
+                int? exitCode = waited == pid ? LibC.DecodeExitStatus(status) : await KillAndReapAsync(pid).ConfigureAwait(false);
+                _ = DisposeWhenConnectedAsync(connect);
+                var tail = ReadLogTail(logStart);
+                var cause = finished == connect ? connect.Exception?.InnerException : null;
+                throw new VmStartException(Name,
+                    $"QEMU exited while starting VM '{Name}' (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}): {tail.Trim()}; fix the spec or the host and start again",
+                    exitCode,
+                    tail,
+                    cause);
+            }
+        }
+    }
+
+    private static async Task DisposeWhenConnectedAsync(Task<QmpClient> connect)
+    {
+        try
+        {
+            await (await connect.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // It never connected: nothing to close.
+        }
+    }
+
+    private string ChooseAccelerator(QemuCapabilities capabilities)
+    {
+        switch (Spec.Accelerator)
+        {
+            case VmAccelerator.Tcg:
+                return "tcg";
+            case VmAccelerator.Kvm:
+                var probed = _environment.Accelerators.Detect();
+                if (probed.Kind != AcceleratorKind.Kvm || !capabilities.Accelerators.Contains("kvm"))
+                {
+                    throw new VmStartException(Name, $"VM '{Name}' asks for KVM, but it does not work here: {probed.Reason}; set Accelerator = Auto or Tcg", null, string.Empty);
+                }
+
+                return "kvm";
+            default:
+                var choice = _environment.Accelerators.Detect();
+                return choice.Kind == AcceleratorKind.Kvm && capabilities.Accelerators.Contains("kvm") ? "kvm" : "tcg";
+        }
+    }
+
+    private void CheckFilesExist()
+    {
+        var firmware = Spec.Firmware;
+        var required = new List<(string What, string? Path)>
+        {
+            ("Firmware.BiosPath", firmware.BiosPath),
+            ("Firmware.KernelPath", firmware.KernelPath),
+            ("Firmware.InitrdPath", firmware.InitrdPath),
+        };
+        if (firmware.Kind == VmFirmwareKind.Ovmf)
+        {
+            required.Add(("Firmware.OvmfCodePath", firmware.OvmfCodePath));
+            required.Add(("Firmware.OvmfVarsTemplatePath", firmware.OvmfVarsTemplatePath));
+        }
+
+        required.AddRange(Spec.Disks.Select(d => ($"disk '{d.Id}'", (string?)d.Path)));
+        required.AddRange(Spec.Cdroms.Select(c => ($"CD-ROM '{c.Id}'", (string?)c.IsoPath)));
+        var missing = required.Where(r => r.Path is not null && !File.Exists(r.Path)).Select(r => $"{r.What} '{r.Path}'").ToList();
+        if (missing.Count > 0)
+        {
+            throw new VmStartException(Name, $"cannot start VM '{Name}': {string.Join(", ", missing)} does not exist; create the file or fix the spec", null, string.Empty);
+        }
+    }
+
+    private void PrepareFirmware()
+    {
+        if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !File.Exists(Files.OvmfVars))
+        {
+            File.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
+        }
+    }
+
+    private void RestrictSockets()
+    {
+        foreach (var socket in new[] { Files.AgentSocket, Files.SerialSocket, Files.VncSocket })
+        {
+            if (File.Exists(socket))
+            {
+                LibC.Chmod(socket, Convert.ToInt32("600", 8));
+            }
+        }
+    }
+
+    private void RemoveRunFiles()
+    {
+        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket })
+        {
+            File.Delete(file);
+        }
+    }
+
+    private string ReadLogTail(long from)
+    {
+        try
+        {
+            using var log = new FileStream(Files.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var start = Math.Max(from, log.Length - LogTailBytes);
+            log.Seek(start, SeekOrigin.Begin);
+            var buffer = new byte[log.Length - start];
+            log.ReadExactly(buffer);
+            var text = Encoding.UTF8.GetString(buffer).Trim();
+            return text.Length == 0 ? "(nothing in its log)" : text;
+        }
+        catch (IOException)
+        {
+            return "(no log)";
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Virt.Kvm.Host;
+using Virt.Kvm.Hosting;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>
+/// The QEMU/KVM <see cref="IVirtualMachineManager"/>. Each VM lives in a 0700 directory under
+/// <see cref="KvmOptions.StateDirectory"/>; QEMU runs in its own session and outlives the
+/// application, and a new manager re-attaches to it. Disposing the manager lets go of the VMs
+/// without stopping them.
+/// </summary>
+public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDisposable
+{
+    private readonly VmEnvironment _environment;
+    private readonly ConcurrentDictionary<string, KvmVirtualMachine> _machines = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _catalog = new(1, 1);
+
+    /// <summary>Creates a manager.</summary>
+    /// <param name="options">Where VMs live, which QEMU to run, deadlines.</param>
+    /// <param name="processRunner">Runs QEMU probes and iproute2.</param>
+    /// <param name="capabilities">The QEMU capability cache.</param>
+    /// <param name="accelerators">Decides KVM or TCG.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="loggerFactory">Logging; optional.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(processRunner);
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance);
+        Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <inheritdoc />
+    public async Task<IVirtualMachine> CreateAsync(VmSpec spec, CancellationToken cancellationToken = default)
+    {
+        VmSpecValidator.Validate(spec);
+        await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var files = FilesOf(spec.Name);
+            if (File.Exists(files.Spec) || _machines.ContainsKey(spec.Name))
+            {
+                throw new VmAlreadyExistsException(spec.Name);
+            }
+
+            Directory.CreateDirectory(files.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            try
+            {
+                await AtomicFile.WriteAsync(files.Spec, JsonSerializer.SerializeToUtf8Bytes(spec, KvmJsonContext.Default.VmSpec), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                Directory.Delete(files.Directory, recursive: true);
+                throw;
+            }
+
+            var machine = new KvmVirtualMachine(spec, files, _environment);
+            _machines[spec.Name] = machine;
+            return machine;
+        }
+        finally
+        {
+            _catalog.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IVirtualMachine> GetAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (!VmSpecValidator.IsValidName(name))
+        {
+            throw new ArgumentException($"'{name}' is not a valid VM name", nameof(name));
+        }
+
+        if (_machines.TryGetValue(name, out var known))
+        {
+            return known;
+        }
+
+        await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_machines.TryGetValue(name, out known))
+            {
+                return known;
+            }
+
+            var files = FilesOf(name);
+            if (!File.Exists(files.Spec))
+            {
+                throw new VmNotFoundException(name, _environment.Options.StateDirectory);
+            }
+
+            var spec = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
+                ?? throw new VirtException($"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
+            var machine = new KvmVirtualMachine(spec, files, _environment);
+            await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
+            _machines[name] = machine;
+            return machine;
+        }
+        finally
+        {
+            _catalog.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IVirtualMachine>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var machines = new List<IVirtualMachine>();
+        foreach (var directory in Directory.EnumerateDirectories(_environment.Options.StateDirectory).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(directory);
+            if (VmSpecValidator.IsValidName(name) && File.Exists(FilesOf(name).Spec))
+            {
+                machines.Add(await GetAsync(name, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        return machines;
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var machine = (KvmVirtualMachine)await GetAsync(name, cancellationToken).ConfigureAwait(false);
+        if (machine.IsRunning)
+        {
+            if (!force)
+            {
+                var status = await machine.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+                throw new VmStateException(name, "delete", status.State, "shut it down first, or pass force: true to kill it");
+            }
+
+            await machine.KillAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Directory.Delete(machine.Files.Directory, recursive: true);
+            _machines.TryRemove(name, out _);
+        }
+        finally
+        {
+            _catalog.Release();
+        }
+    }
+
+    /// <summary>Lets go of every VM without stopping them: their QEMU keeps running for the next manager.</summary>
+    /// <returns>A task that completes when every monitor connection is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var machine in _machines.Values)
+        {
+            await machine.DetachAsync().ConfigureAwait(false);
+        }
+
+        _machines.Clear();
+    }
+
+    private VmFiles FilesOf(string name) => new(Path.Combine(_environment.Options.StateDirectory, name));
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>Reads /proc to tell whether a pid is still the process it was (pid reuse) and what it runs.</summary>
+internal static class ProcessIdentity
+{
+    /// <summary>The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null when it does not exist.</summary>
+    public static long? StartTicks(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+        var afterName = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        if (afterName[0] == "Z")
+        {
+            return null;
+        }
+
+        return long.Parse(afterName[19], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The process's argv, or an empty list when it is gone.</summary>
+    public static IReadOnlyList<string> CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Whether the pid is the QEMU recorded for this VM: same start time and <c>-name guest=NAME</c> on its command line.</summary>
+    public static bool IsSameQemu(VmRuntimeRecord record, string vmName)
+    {
+        if (StartTicks(record.Pid) != record.ProcessStartTicks)
+        {
+            return false;
+        }
+
+        var argv = CommandLine(record.Pid);
+        var nameIndex = argv.ToList().IndexOf("-name");
+        return nameIndex >= 0 && nameIndex + 1 < argv.Count && argv[nameIndex + 1].StartsWith($"guest={QemuOptionValue.Escape(vmName, "VM name")},", StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.Extensions.Logging;
+using Virt.Kvm.Host;
+using Virt.Kvm.Hosting;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>What every VM of a manager shares: options, probes, the tap helper, the clock and logging.</summary>
+internal sealed record VmEnvironment(
+    KvmOptions Options,
+    QemuCapabilityProbe Capabilities,
+    AcceleratorProbe Accelerators,
+    TapDevices Taps,
+    TimeProvider Time,
+    ILoggerFactory LoggerFactory);

@@ -1,0 +1,36 @@
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>The files of one VM inside its private (0700) state directory.</summary>
+/// <param name="Directory">The VM's directory.</param>
+public sealed record VmFiles(string Directory)
+{
+    /// <summary>The spec, as JSON, written atomically.</summary>
+    public string Spec => Path.Combine(Directory, "spec.json");
+
+    /// <summary>What the running QEMU is (pid, start time, version, taps); present only while it runs.</summary>
+    public string Runtime => Path.Combine(Directory, "runtime.json");
+
+    /// <summary>QEMU's pid, for people and scripts.</summary>
+    public string PidFile => Path.Combine(Directory, "qemu.pid");
+
+    /// <summary>QEMU's stdout and stderr.</summary>
+    public string Log => Path.Combine(Directory, "qemu.log");
+
+    /// <summary>The QMP monitor socket (created by the SDK, listened on by QEMU).</summary>
+    public string QmpSocket => Path.Combine(Directory, "qmp.sock");
+
+    /// <summary>The guest agent's socket.</summary>
+    public string AgentSocket => Path.Combine(Directory, "qga.sock");
+
+    /// <summary>The interactive serial console socket.</summary>
+    public string SerialSocket => Path.Combine(Directory, "serial.sock");
+
+    /// <summary>Everything the serial console printed.</summary>
+    public string SerialLog => Path.Combine(Directory, "serial.log");
+
+    /// <summary>The VNC unix socket.</summary>
+    public string VncSocket => Path.Combine(Directory, "vnc.sock");
+
+    /// <summary>The VM's own copy of the UEFI variables.</summary>
+    public string OvmfVars => Path.Combine(Directory, "OVMF_VARS.fd");
+}
