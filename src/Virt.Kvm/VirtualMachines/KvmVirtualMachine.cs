@@ -203,6 +203,8 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         var record = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord)!;
         if (!ProcessIdentity.IsSameQemu(record, Name))
         {
+            // If it was our own child (or we are a subreaper), collect the zombie.
+            _ = LibC.WaitPid(record.Pid, out _, LibC.Wnohang);
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
             var tail = ReadLogTail(0);
             _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching; its log ends: {tail}", null, _environment.Time.GetUtcNow());
@@ -215,7 +217,8 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         var qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
         var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
         var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
-        var running = new RunningQemu(record, qmp, isChild: false);
+        // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
+        var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId);
         _running = running;
         _state = status.Status == "paused" ? VmState.Paused : VmState.Running;
         _ = WatchAsync(running, subscription);
@@ -369,7 +372,14 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     {
         if (!running.IsChild)
         {
-            return ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
+            var alive = ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
+            if (!alive)
+            {
+                // Reaps it when this process is a subreaper; harmless (ECHILD) otherwise.
+                _ = LibC.WaitPid(running.Record.Pid, out _, LibC.Wnohang);
+            }
+
+            return alive;
         }
 
         if (running.ExitCode is not null)

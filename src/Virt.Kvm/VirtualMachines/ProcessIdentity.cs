@@ -28,6 +28,20 @@ internal static class ProcessIdentity
         return long.Parse(afterName[19], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The parent pid of a process, or null when it does not exist.</summary>
+    public static int? ParentPid(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The process's argv, or an empty list when it is gone.</summary>
     public static IReadOnlyList<string> CommandLine(int pid)
     {

@@ -17,6 +17,15 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int Prctl(int option, nint argument2, nint argument3, nint argument4, nint argument5);
+
+    /// <summary>
+    /// Makes the test process adopt orphaned descendants (a QEMU whose starting manager exited), so
+    /// that they are reaped here rather than left as zombies under a PID 1 that may never reap.
+    /// </summary>
+    public static void BecomeSubreaper() => _ = Prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
@@ -25,6 +34,20 @@ internal static partial class Native
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary>Whether a process has ended: gone, or a zombie nobody reaped yet (PID 1 in a container may never reap).</summary>
+    public static bool HasEnded(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>A unix socket pair; the first end is close-on-exec (ours), the second is inherited by the next child.</summary>
     public static unsafe (int Ours, int Theirs) CreateSocketPair()

@@ -25,6 +25,7 @@ internal sealed class VmTestHost : IAsyncDisposable
     public static VmTestHost Create()
     {
         TestGuest.Require();
+        Native.BecomeSubreaper();
         return new VmTestHost(Directory.CreateTempSubdirectory("virt-vms-").FullName);
     }
 

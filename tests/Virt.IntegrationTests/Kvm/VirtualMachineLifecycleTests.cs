@@ -55,7 +55,7 @@ public sealed class VirtualMachineLifecycleTests
         Assert.Equal(VmState.Stopped, stopped.State);
         Assert.Equal("guest shut down", stopped.LastExit!.Reason);
         Assert.Equal(0, stopped.LastExit.ExitCode);
-        Assert.False(Directory.Exists($"/proc/{status.Pid}"), "QEMU is still running");
+        Assert.True(Native.HasEnded(status.Pid!.Value), "QEMU is still running");
         Assert.False(File.Exists(Path.Combine(host.StateDirectory, "life", "runtime.json")));
         Assert.Equal(
             [VmEventKind.Started, VmEventKind.Paused, VmEventKind.Resumed, VmEventKind.GuestShutdown, VmEventKind.Stopped],
@@ -77,7 +77,7 @@ public sealed class VirtualMachineLifecycleTests
         Assert.Equal(VmState.Stopped, status.State);
         Assert.Equal("killed", status.LastExit!.Reason);
         Assert.Equal(137, status.LastExit.ExitCode);
-        Assert.False(Directory.Exists($"/proc/{pid}"));
+        Assert.True(Native.HasEnded(pid!.Value));
     }
 
     [Fact(Timeout = 180_000)]
@@ -171,7 +171,7 @@ public sealed class VirtualMachineLifecycleTests
         await host.Manager.DeleteAsync("busy", force: true, ct);
 
         Assert.False(Directory.Exists(Path.Combine(host.StateDirectory, "busy")));
-        Assert.False(Directory.Exists($"/proc/{pid}"));
+        Assert.True(Native.HasEnded(pid!.Value));
         await Assert.ThrowsAsync<VmNotFoundException>(() => host.Manager.GetAsync("busy", ct));
     }
 
