@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 guest=$(bash scripts/build-guest.sh | tail -1)
+dotnet run --project samples/QuickStart -c Release -- "$guest"
+echo
 dotnet run --project samples/Virt.Demo -c Release -- "$guest"

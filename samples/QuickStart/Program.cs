@@ -1,0 +1,66 @@
+// QuickStart: boots the embedded test guest through IVirtualMachineManager, waits for its ready
+// marker on the serial console, prints what the SDK knows, and shuts it down with the ACPI button.
+// Run it with scripts/demo.sh (which builds the guest), or: dotnet run --project samples/QuickStart -- GUEST_DIR
+using Microsoft.Extensions.DependencyInjection;
+using Virt.Hosting;
+using Virt.Kvm.Hosting;
+using Virt.VirtualMachines;
+
+var guest = args.Length > 0 ? args[0] : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "guest");
+var stateDirectory = Directory.CreateTempSubdirectory("virt-quickstart-").FullName;
+
+var services = new ServiceCollection();
+services.AddVirt().AddKvm(kvm => kvm.StateDirectory = stateDirectory);
+await using var provider = services.BuildServiceProvider();
+var manager = provider.GetRequiredService<IVirtualMachineManager>();
+
+var vm = await manager.CreateAsync(new VmSpec("quickstart")
+{
+    Memory = new VmMemory { SizeMiB = 256 },
+    Firmware = new VmFirmware
+    {
+        Kind = VmFirmwareKind.DirectKernel,
+        BiosPath = "/usr/share/qemu/qboot.rom",
+        KernelPath = Path.Combine(guest, "vmlinux"),
+        InitrdPath = Path.Combine(guest, "initramfs.gz"),
+        KernelCommandLine = "console=ttyS0 panic=-1 quiet",
+    },
+    Nics = [new VmNic("net0")],
+});
+
+using var watching = new CancellationTokenSource();
+var watcher = Task.Run(async () =>
+{
+    await foreach (var e in vm.WatchAsync(watching.Token))
+    {
+        Console.WriteLine($"  event: {e.Kind}{(e.Reason is null ? string.Empty : $" ({e.Reason})")}");
+    }
+});
+
+try
+{
+    var started = DateTime.UtcNow;
+    await vm.StartAsync();
+    while (!File.Exists(vm.Endpoints.SerialLog) || !(await File.ReadAllTextAsync(vm.Endpoints.SerialLog)).Contains("VIRT-GUEST-READY", StringComparison.Ordinal))
+    {
+        await Task.Delay(50);
+    }
+
+    var status = await vm.GetStatusAsync();
+    Console.WriteLine($"VM '{vm.Name}' is {status.State}: pid {status.Pid}, QEMU {status.QemuVersion}, accelerator {status.Accelerator}, guest ready after {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
+    Console.WriteLine($"  serial log {vm.Endpoints.SerialLog}, console socket {vm.Endpoints.SerialSocket}, agent {vm.Endpoints.GuestAgentSocket}");
+
+    await vm.ShutdownAsync(TimeSpan.FromSeconds(60));
+    var stopped = await vm.GetStatusAsync();
+    Console.WriteLine($"VM '{vm.Name}' is {stopped.State}: {stopped.LastExit?.Reason} (exit code {stopped.LastExit?.ExitCode})");
+    return 0;
+}
+finally
+{
+    await vm.KillAsync();
+    await Task.Delay(100);
+    await watching.CancelAsync();
+    await watcher.ContinueWith(_ => { }, TaskScheduler.Default);
+    await manager.DeleteAsync(vm.Name, force: true);
+    Directory.Delete(stateDirectory, recursive: true);
+}
