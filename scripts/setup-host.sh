@@ -9,6 +9,7 @@ packages=(
   ovmf              # UEFI firmware for VMs that ask for it
   busybox-static    # the test guest's userland
   cpio xz-utils gzip kmod  # building the test guest's initramfs
+  iproute2          # taps and bridges for bridged NICs
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 VIRT_GUEST_DIR=$(bash scripts/build-guest.sh | tail -1)
-export VIRT_GUEST_DIR
+VIRT_QEMU10_DIR=$(bash scripts/setup-qemu10.sh | tail -1)   # the QEMU 10.0 smoke lane
+export VIRT_GUEST_DIR VIRT_QEMU10_DIR
 
 dotnet build Virt.sln -nologo -v quiet -clp:ErrorsOnly
 log=$(mktemp)

@@ -42,11 +42,11 @@ internal sealed class QemuProcess : IAsyncDisposable
     }
 
     /// <summary>Starts QEMU with a QMP socket in the private directory plus the given arguments.</summary>
-    public static async Task<QemuProcess> StartAsync(IEnumerable<string> arguments, bool withQmpSocket = true, Action<string>? prepare = null)
+    public static async Task<QemuProcess> StartAsync(IEnumerable<string> arguments, bool withQmpSocket = true, Action<string>? prepare = null, string? binary = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("virt-it-").FullName;
         prepare?.Invoke(directory);
-        var startInfo = new ProcessStartInfo(QemuBinary.Path) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var startInfo = new ProcessStartInfo(binary ?? QemuBinary.Path) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         startInfo.ArgumentList.Add("-nodefaults");
         startInfo.ArgumentList.Add("-no-user-config");
         startInfo.ArgumentList.Add("-display");

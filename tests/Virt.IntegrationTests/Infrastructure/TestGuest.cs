@@ -30,3 +30,18 @@ internal static class QemuBinary
 
     public static void Require() => HostRequirement.Require(File.Exists(Path), $"{Path} (apt-get install qemu-system-x86, or set VIRT_QEMU)");
 }
+
+/// <summary>QEMU 10.0 unpacked by scripts/setup-qemu10.sh into a private prefix.</summary>
+internal static class Qemu10
+{
+    public static string Prefix =>
+        Environment.GetEnvironmentVariable("VIRT_QEMU10_DIR") is { Length: > 0 } dir
+            ? dir
+            : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "qemu-10.0");
+
+    public static string Binary => System.IO.Path.Combine(Prefix, "usr", "bin", "qemu-system-x86_64");
+
+    public static string DataDirectory => System.IO.Path.Combine(Prefix, "usr", "share", "qemu");
+
+    public static void Require() => HostRequirement.Require(File.Exists(Binary), $"QEMU 10.0 in {Prefix} (run scripts/setup-qemu10.sh)");
+}
