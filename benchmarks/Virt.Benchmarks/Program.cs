@@ -8,5 +8,11 @@ if (args.Length > 0 && args[0] == "compare")
     return await QmpRoundTripComparison.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare-start [iterations]
+if (args.Length > 0 && args[0] == "compare-start")
+{
+    return await VmStartComparison.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Virt.Kvm.Host;
+using Virt.Kvm.Hosting;
+using Virt.Kvm.VirtualMachines;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.Benchmarks;
+
+/// <summary>
+/// <c>StartAsync</c> against launching the same argv by hand, in one run, alternating: time to a
+/// served QMP monitor (and a running guest), time to the guest's ready marker, and the memory the
+/// manager holds per running VM.
+/// </summary>
+internal static class VmStartComparison
+{
+    private const string Marker = "VIRT-GUEST-READY";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var iterations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        var guest = Environment.GetEnvironmentVariable("VIRT_GUEST_DIR") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "guest");
+        var state = Directory.CreateTempSubdirectory("virt-bench-vms-").FullName;
+        try
+        {
+            var options = new KvmOptions { StateDirectory = state };
+            await using var manager = NewManager(options);
+            var spec = Spec("bench", guest, 256);
+            var vm = await manager.CreateAsync(spec);
+            var argv = QemuCommandLine.Build(spec, new QemuLaunchContext(await new QemuCapabilityProbe(new ProcessRunner()).GetAsync(options.QemuBinary), "tcg", Path.Combine(state, "raw")));
+
+            await SdkAsync(vm, toMarker: false);
+            await RawAsync(argv, state, toMarker: false);
+            var sdkQmp = new List<double>();
+            var rawQmp = new List<double>();
+            var sdkMarker = new List<double>();
+            var rawMarker = new List<double>();
+            for (var i = 0; i < iterations; i++)
+            {
+                rawQmp.Add(await RawAsync(argv, state, toMarker: false));
+                sdkQmp.Add(await SdkAsync(vm, toMarker: false));
+            }
+
+            for (var i = 0; i < iterations; i++)
+            {
+                rawMarker.Add(await RawAsync(argv, state, toMarker: true));
+                sdkMarker.Add(await SdkAsync(vm, toMarker: true));
+            }
+
+            Console.WriteLine($"{iterations} alternating starts to QMP ready, {rawMarker.Count} to the guest marker (TCG)");
+            Console.WriteLine("| | raw launch, median (ms) | SDK StartAsync, median (ms) | SDK − raw (ms) |");
+            Console.WriteLine("|---|---|---|---|");
+            Console.WriteLine($"| spawn → QMP ready, guest running | {Median(rawQmp):0.0} | {Median(sdkQmp):0.0} | {Median(sdkQmp) - Median(rawQmp):+0.0;-0.0} |");
+            Console.WriteLine($"| spawn → guest ready marker | {Median(rawMarker):0.0} | {Median(sdkMarker):0.0} | {Median(sdkMarker) - Median(rawMarker):+0.0;-0.0} |");
+            await MeasureMemoryAsync(options, guest);
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine(ex);
+            return 1;
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    private static KvmVirtualMachineManager NewManager(KvmOptions options) =>
+        new(options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
+
+    private static VmSpec Spec(string name, string guest, int memoryMiB) => new(name)
+    {
+        Accelerator = VmAccelerator.Tcg,
+        Memory = new VmMemory { SizeMiB = memoryMiB },
+        Firmware = new VmFirmware
+        {
+            Kind = VmFirmwareKind.DirectKernel,
+            BiosPath = "/usr/share/qemu/qboot.rom",
+            KernelPath = Path.Combine(guest, "vmlinux"),
+            InitrdPath = Path.Combine(guest, "initramfs.gz"),
+            KernelCommandLine = "console=ttyS0 panic=-1 quiet",
+        },
+    };
+
+    private static async Task<double> SdkAsync(IVirtualMachine vm, bool toMarker)
+    {
+        File.Delete(vm.Endpoints.SerialLog);
+        var watch = Stopwatch.StartNew();
+        await vm.StartAsync();
+        if (toMarker)
+        {
+            await WaitForMarkerAsync(vm.Endpoints.SerialLog);
+        }
+
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        await vm.KillAsync();
+        return elapsed;
+    }
+
+    /// <summary>The same argv launched by hand: Process.Start, a path monitor, poll for the socket, a raw handshake and cont.</summary>
+    private static async Task<double> RawAsync(IReadOnlyList<string> argv, string state, bool toMarker)
+    {
+        var directory = Path.Combine(state, "raw");
+        Directory.CreateDirectory(directory);
+        var qmp = Path.Combine(directory, "raw-qmp.sock");
+        var serial = Path.Combine(directory, "serial.log");
+        File.Delete(serial);
+        File.Delete(qmp); // a killed QEMU leaves its socket file behind
+        var start = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in argv)
+        {
+            start.ArgumentList.Add(argument == "socket,id=virt-qmp,fd=3,server=on,wait=off" ? $"socket,id=virt-qmp,path={qmp},server=on,wait=off" : argument);
+        }
+
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        try
+        {
+            return await HandshakeAsync(process, qmp, serial, watch, toMarker);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+        }
+    }
+
+    private static async Task<double> HandshakeAsync(Process process, string qmp, string serial, Stopwatch watch, bool toMarker)
+    {
+        while (!File.Exists(qmp))
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"QEMU exited: {await process.StandardError.ReadToEndAsync()}");
+            }
+
+            await Task.Delay(1);
+        }
+
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(qmp));
+            await ReadUntilAsync(socket, "\"QMP\""u8.ToArray());
+            await socket.SendAsync("{\"execute\":\"qmp_capabilities\"}\n"u8.ToArray());
+            await ReadUntilAsync(socket, "\"return\""u8.ToArray());
+            await socket.SendAsync("{\"execute\":\"cont\"}\n"u8.ToArray());
+            await ReadUntilAsync(socket, "\"return\""u8.ToArray());
+            if (toMarker)
+            {
+                await WaitForMarkerAsync(serial);
+            }
+
+            return watch.Elapsed.TotalMilliseconds;
+        }
+    }
+
+    /// <summary>Reads until a complete line containing the text arrived (events may come in between).</summary>
+    private static async Task ReadUntilAsync(Socket socket, byte[] text)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[65536];
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(buffer);
+            if (read == 0)
+            {
+                throw new InvalidOperationException("QEMU closed the monitor");
+            }
+
+            received.AddRange(buffer.AsSpan(0, read));
+            var data = received.ToArray().AsSpan();
+            var at = data.IndexOf(text);
+            if (at >= 0 && data[at..].IndexOf((byte)'\n') >= 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private static async Task WaitForMarkerAsync(string serialLog)
+    {
+        while (!File.Exists(serialLog) || !(await File.ReadAllTextAsync(serialLog)).Contains(Marker, StringComparison.Ordinal))
+        {
+            await Task.Delay(5);
+        }
+    }
+
+    private static async Task MeasureMemoryAsync(KvmOptions options, string guest)
+    {
+        const int count = 20;
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var manager = NewManager(options);
+        var vms = new List<IVirtualMachine>();
+        for (var i = 0; i < count; i++)
+        {
+            vms.Add(await manager.CreateAsync(Spec($"mem-{i:00}", guest, 128)));
+        }
+
+        await Task.WhenAll(vms.Select(vm => vm.StartAsync()));
+        await Task.Delay(2000);
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        Console.WriteLine($"managed memory held by the manager with {count} running VMs: {(after - before) / 1024.0 / count:0.0} KB per VM (GC.GetTotalMemory after a full collection)");
+        await Task.WhenAll(vms.Select(vm => vm.KillAsync()));
+        foreach (var vm in vms)
+        {
+            await manager.DeleteAsync(vm.Name);
+        }
+
+        await manager.DisposeAsync();
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
