@@ -152,6 +152,11 @@ public static partial class VmSpecValidator
             CheckId($"Disks[{i}].Id", disk.Id);
             CheckPath($"Disks[{i}].Path", disk.Path, problems, required: true);
             CheckBootIndex($"Disks[{i}].BootIndex", disk.BootIndex);
+            if (disk.Bus == VmDiskBus.Sata && disk.ReadOnly)
+            {
+                problems.Add(new($"Disks[{i}].ReadOnly", "QEMU's SATA disks (ide-hd) cannot be read-only: use VirtioBlk or VirtioScsi, or attach the image as a CD-ROM"));
+            }
+
             if (spec.Machine == VmMachineType.Microvm && disk.Bus != VmDiskBus.VirtioBlk)
             {
                 problems.Add(new($"Disks[{i}].Bus", $"microvm has virtio-mmio only: use VirtioBlk, not {disk.Bus}"));

@@ -74,6 +74,7 @@ public sealed class VmSpecValidatorTests
         Assert.Equal("Machine", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(microvmWithBios)).Problems).Field);
         Assert.Equal("Firmware.Kind", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(kernelWithoutKind)).Problems).Field);
         Assert.Equal("Firmware.KernelPath", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(directWithoutKernel)).Problems).Field);
+        Assert.Equal("Disks[0].ReadOnly", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { Disks = [new VmDisk("d", "/d.raw") { Bus = VmDiskBus.Sata, ReadOnly = true }] })).Problems).Field);
         Assert.Equal("Firmware.KernelCommandLine", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(newlineAppend)).Problems).Field);
     }
 }

@@ -1,0 +1,70 @@
+using Virt.IntegrationTests.Infrastructure;
+using Virt.Kvm.GuestAgent;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.IntegrationTests.Kvm;
+
+/// <summary>Disks on every bus, a CD-ROM, and UEFI firmware, on real QEMU.</summary>
+[Collection(TestGuestCollection.Name)]
+public sealed class DiskAndFirmwareTests
+{
+    [Fact(Timeout = 180_000)]
+    public async Task Disks_on_virtio_blk_virtio_scsi_and_SATA_and_a_CD_ROM_appear_in_the_guest()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var images = Path.Combine(host.StateDirectory, "images, with a comma");
+        Directory.CreateDirectory(images);
+        var qcow2 = Path.Combine(images, "root.qcow2");
+        (await new ProcessRunner().RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "64M"]), ct)).EnsureSuccess();
+        var raw = Path.Combine(images, "data.raw");
+        var sata = Path.Combine(images, "legacy.raw");
+        var iso = Path.Combine(images, "media.iso");
+        foreach (var file in new[] { raw, sata, iso })
+        {
+            await File.WriteAllBytesAsync(file, new byte[8 * 1024 * 1024], ct);
+        }
+
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("disks") with
+        {
+            Disks =
+            [
+                new VmDisk("root", qcow2),
+                new VmDisk("data", raw) { Format = VmDiskFormat.Raw, Bus = VmDiskBus.VirtioScsi, Cache = VmDiskCache.Writeback, ReadOnly = true },
+                new VmDisk("legacy", sata) { Format = VmDiskFormat.Raw, Bus = VmDiskBus.Sata },
+            ],
+            Cdroms = [new VmCdrom("media", iso)],
+        }, ct);
+
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        await using var agent = await GuestAgentClient.ConnectAsync(vm.Endpoints.GuestAgentSocket!, cancellationToken: ct);
+        await agent.WaitForReadyAsync(TimeSpan.FromSeconds(30), ct);
+        var blocks = await agent.ExecAsync("/bin/sh", ["-c", "for b in /sys/block/*; do echo \"$(basename $b) $(cat $b/size) $(cat $b/ro)\"; done"], cancellationToken: ct);
+        var devices = blocks.StandardOutputText.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToDictionary(l => l.Split(' ')[0], l => l);
+
+        Assert.Equal("vda 131072 0", devices["vda"]);
+        Assert.Contains(devices.Values, d => d.StartsWith("sd", StringComparison.Ordinal) && d.EndsWith(" 16384 0", StringComparison.Ordinal));
+        Assert.Contains(devices.Values, d => d.StartsWith("sd", StringComparison.Ordinal) && d.EndsWith(" 16384 1", StringComparison.Ordinal));
+        Assert.Contains(devices.Keys, name => name.StartsWith("sr", StringComparison.Ordinal));
+        await vm.KillAsync(ct);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_UEFI_VM_starts_on_OVMF_with_its_own_variables_file()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var firmware = new VmFirmware { Kind = VmFirmwareKind.Ovmf };
+        HostRequirement.Require(File.Exists(firmware.OvmfCodePath), $"{firmware.OvmfCodePath} (apt-get install ovmf)");
+        var vm = await host.Manager.CreateAsync(new VmSpec("uefi") { Firmware = firmware, Memory = new VmMemory { SizeMiB = 256 } }, ct);
+
+        await vm.StartAsync(ct);
+        await Task.Delay(2000, ct);
+
+        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(ct)).State);
+        Assert.Equal(new FileInfo(firmware.OvmfVarsTemplatePath).Length, new FileInfo(Path.Combine(host.StateDirectory, "uefi", "OVMF_VARS.fd")).Length);
+        await vm.KillAsync(ct);
+    }
+}
