@@ -15,12 +15,12 @@ namespace Virt.Benchmarks;
 /// </summary>
 internal static class VmStartComparison
 {
-    private const string Marker = "VIRT-GUEST-READY";
+    private const string Marker = EmbeddedGuest.ReadyMarker;
 
     public static async Task<int> RunAsync(string[] args)
     {
         var iterations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
-        var guest = Environment.GetEnvironmentVariable("VIRT_GUEST_DIR") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "guest");
+        var guest = EmbeddedGuest.DefaultDirectory;
         var state = Directory.CreateTempSubdirectory("virt-bench-vms-").FullName;
         try
         {
@@ -70,19 +70,7 @@ internal static class VmStartComparison
     private static KvmVirtualMachineManager NewManager(KvmOptions options) =>
         new(options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
 
-    private static VmSpec Spec(string name, string guest, int memoryMiB) => new(name)
-    {
-        Accelerator = VmAccelerator.Tcg,
-        Memory = new VmMemory { SizeMiB = memoryMiB },
-        Firmware = new VmFirmware
-        {
-            Kind = VmFirmwareKind.DirectKernel,
-            BiosPath = "/usr/share/qemu/qboot.rom",
-            KernelPath = Path.Combine(guest, "vmlinux"),
-            InitrdPath = Path.Combine(guest, "initramfs.gz"),
-            KernelCommandLine = "console=ttyS0 panic=-1 quiet",
-        },
-    };
+    private static VmSpec Spec(string name, string guest, int memoryMiB) => EmbeddedGuest.CreateSpec(name, guest, memoryMiB) with { Accelerator = VmAccelerator.Tcg };
 
     private static async Task<double> SdkAsync(IVirtualMachine vm, bool toMarker)
     {

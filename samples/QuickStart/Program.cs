@@ -4,9 +4,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Hosting;
 using Virt.Kvm.Hosting;
+using Virt.Kvm.VirtualMachines;
 using Virt.VirtualMachines;
 
-var guest = args.Length > 0 ? args[0] : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "guest");
+var guest = args.Length > 0 ? args[0] : EmbeddedGuest.DefaultDirectory;
 var stateDirectory = Directory.CreateTempSubdirectory("virt-quickstart-").FullName;
 
 var services = new ServiceCollection();
@@ -14,19 +15,7 @@ services.AddVirt().AddKvm(kvm => kvm.StateDirectory = stateDirectory);
 await using var provider = services.BuildServiceProvider();
 var manager = provider.GetRequiredService<IVirtualMachineManager>();
 
-var vm = await manager.CreateAsync(new VmSpec("quickstart")
-{
-    Memory = new VmMemory { SizeMiB = 256 },
-    Firmware = new VmFirmware
-    {
-        Kind = VmFirmwareKind.DirectKernel,
-        BiosPath = "/usr/share/qemu/qboot.rom",
-        KernelPath = Path.Combine(guest, "vmlinux"),
-        InitrdPath = Path.Combine(guest, "initramfs.gz"),
-        KernelCommandLine = "console=ttyS0 panic=-1 quiet",
-    },
-    Nics = [new VmNic("net0")],
-});
+var vm = await manager.CreateAsync(EmbeddedGuest.CreateSpec("quickstart", guest) with { Nics = [new VmNic("net0")] });
 
 using var watching = new CancellationTokenSource();
 var watcher = Task.Run(async () =>
@@ -41,7 +30,7 @@ try
 {
     var started = DateTime.UtcNow;
     await vm.StartAsync();
-    while (!File.Exists(vm.Endpoints.SerialLog) || !(await File.ReadAllTextAsync(vm.Endpoints.SerialLog)).Contains("VIRT-GUEST-READY", StringComparison.Ordinal))
+    while (!File.Exists(vm.Endpoints.SerialLog) || !(await File.ReadAllTextAsync(vm.Endpoints.SerialLog)).Contains(EmbeddedGuest.ReadyMarker, StringComparison.Ordinal))
     {
         await Task.Delay(50);
     }

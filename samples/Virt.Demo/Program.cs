@@ -7,9 +7,9 @@ using Virt.Hosting;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.VirtualMachines;
 
-var guestDirectory = args.Length > 0 ? args[0] : Environment.GetEnvironmentVariable("VIRT_GUEST_DIR")
-    ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "virt", "guest");
+var guestDirectory = args.Length > 0 ? args[0] : EmbeddedGuest.DefaultDirectory;
 var kernel = Path.Combine(guestDirectory, "vmlinux");
 var initramfs = Path.Combine(guestDirectory, "initramfs.gz");
 if (!File.Exists(kernel) || !File.Exists(initramfs))
@@ -72,12 +72,12 @@ try
         Console.WriteLine($"vCPU {cpu.CpuIndex}: {cpu.Target}, host thread {cpu.ThreadId}");
     }
 
-    while (!File.Exists(serialLog) || !(await File.ReadAllTextAsync(serialLog)).Contains("VIRT-GUEST-READY", StringComparison.Ordinal))
+    while (!File.Exists(serialLog) || !(await File.ReadAllTextAsync(serialLog)).Contains(EmbeddedGuest.ReadyMarker, StringComparison.Ordinal))
     {
         await Task.Delay(50);
     }
 
-    Console.WriteLine($"guest ready after {launched.Elapsed.TotalSeconds:0.0} s: {(await File.ReadAllLinesAsync(serialLog)).First(l => l.StartsWith("VIRT-GUEST-READY", StringComparison.Ordinal))}");
+    Console.WriteLine($"guest ready after {launched.Elapsed.TotalSeconds:0.0} s: {(await File.ReadAllLinesAsync(serialLog)).First(l => l.StartsWith(EmbeddedGuest.ReadyMarker, StringComparison.Ordinal))}");
 
     await using var agent = await connector.ConnectGuestAgentAsync(agentSocket);
     await agent.WaitForReadyAsync(TimeSpan.FromSeconds(30));

@@ -3,10 +3,7 @@ namespace Virt.IntegrationTests.Infrastructure;
 /// <summary>The embedded default guest built by scripts/build-guest.sh.</summary>
 internal static class TestGuest
 {
-    public static string Directory =>
-        Environment.GetEnvironmentVariable("VIRT_GUEST_DIR") is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "virt", "guest");
+    public static string Directory => Virt.Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory;
 
     public static string Kernel => Path.Combine(Directory, "vmlinux");
 
@@ -14,7 +11,7 @@ internal static class TestGuest
 
     public static string KernelRelease => File.ReadAllText(Path.Combine(Directory, "kernel-release")).Trim();
 
-    public const string ReadyMarker = "VIRT-GUEST-READY";
+    public const string ReadyMarker = Virt.Kvm.VirtualMachines.EmbeddedGuest.ReadyMarker;
 
     public static void Require()
     {

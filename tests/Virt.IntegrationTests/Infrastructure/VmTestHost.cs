@@ -39,18 +39,7 @@ internal sealed class VmTestHost : IAsyncDisposable
         Manager = CreateManager();
     }
 
-    public static VmSpec GuestSpec(string name, int memoryMiB = 256) => new(name)
-    {
-        Memory = new VmMemory { SizeMiB = memoryMiB },
-        Firmware = new VmFirmware
-        {
-            Kind = VmFirmwareKind.DirectKernel,
-            BiosPath = "/usr/share/qemu/qboot.rom",
-            KernelPath = TestGuest.Kernel,
-            InitrdPath = TestGuest.Initramfs,
-            KernelCommandLine = "console=ttyS0 panic=-1 quiet",
-        },
-    };
+    public static VmSpec GuestSpec(string name, int memoryMiB = 256) => EmbeddedGuest.CreateSpec(name, TestGuest.Directory, memoryMiB);
 
     public static async Task<string> WaitForSerialAsync(IVirtualMachine vm, string text, int occurrences = 1, TimeSpan? timeout = null)
     {

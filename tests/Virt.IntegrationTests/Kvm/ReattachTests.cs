@@ -15,7 +15,7 @@ public sealed class ReattachTests
         var ct = TestContext.Current.CancellationToken;
         var child = Path.Combine(AppContext.BaseDirectory, "Virt.IntegrationTests.ChildManager.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { child, host.StateDirectory, QemuBinary.Path, "orphan", TestGuest.Kernel, TestGuest.Initramfs })
+        foreach (var argument in new[] { child, host.StateDirectory, QemuBinary.Path, "orphan", TestGuest.Directory })
         {
             start.ArgumentList.Add(argument);
         }
