@@ -27,6 +27,9 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
 {
     private const int ReceivedSnippetLength = 200;
 
+    /// <summary>Schemas by QEMU build (version + package string): the same build answers the same schema.</summary>
+    private static readonly ConcurrentDictionary<string, Task<QmpSchema>> SchemaCache = new(StringComparer.Ordinal);
+
     private readonly Socket _socket;
     private readonly PipeReader _reader;
     private readonly QmpClientOptions _options;
@@ -40,6 +43,7 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     private readonly CancellationTokenSource _shutdown = new();
     private Task _readLoop = Task.CompletedTask;
     private Exception? _closedReason;
+    private QmpSchema? _schema;
     private long _nextId;
     private long _eventsReceived;
     private int _disposed;
@@ -188,6 +192,11 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         var arguments = enableOob ? new JsonObject { ["enable"] = new JsonArray("oob") } : null;
         await ExecuteAsync("qmp_capabilities", arguments, callOptions, cancellationToken).ConfigureAwait(false);
         OutOfBandEnabled = enableOob;
+        if (_options.CheckCommandsAgainstSchema)
+        {
+            _schema = await GetSchemaAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         Log.QmpConnected(_logger, Endpoint, greeting.Version.ToString(), enableOob);
     }
 
@@ -245,6 +254,27 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         }
 
         return SendCommandAsync(command, arguments, argumentsType, resultType, descriptors, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// This QEMU's <c>query-qmp-schema</c>, fetched once per QEMU build (version and package string)
+    /// in this process and shared by every client connected to that build.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The schema.</returns>
+    public Task<QmpSchema> GetSchemaAsync(CancellationToken cancellationToken = default)
+    {
+        var key = $"{Greeting.Version} {Greeting.Version.Package}";
+        var schema = SchemaCache.GetOrAdd(key, _ => FetchSchemaAsync());
+        if (schema.IsFaulted || schema.IsCanceled)
+        {
+            SchemaCache.TryRemove(new KeyValuePair<string, Task<QmpSchema>>(key, schema));
+        }
+
+        return schema.WaitAsync(cancellationToken);
+
+        async Task<QmpSchema> FetchSchemaAsync() =>
+            QmpSchema.Parse(await ExecuteAsync("query-qmp-schema", cancellationToken: CancellationToken.None).ConfigureAwait(false));
     }
 
     /// <summary>Subscribes to events. Dispose the subscription to stop it.</summary>
@@ -337,6 +367,11 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
             return Task.FromException<TResult>(ClosedError(command));
         }
 
+        if (_schema is not null)
+        {
+            CheckAgainstSchema(_schema, command, arguments as JsonObject);
+        }
+
         var outOfBand = options?.OutOfBand == true;
         if (outOfBand && !OutOfBandEnabled)
         {
@@ -368,6 +403,25 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         }
 
         return AwaitWriteAsync(write, pending);
+    }
+
+    private void CheckAgainstSchema(QmpSchema schema, string command, JsonObject? arguments)
+    {
+        if (!schema.HasCommand(command))
+        {
+            throw new QmpUnsupportedException(command, null, Greeting.Version.ToString(), Endpoint);
+        }
+
+        if (arguments is not null && schema.ArgumentMembers(command) is { } members)
+        {
+            foreach (var (member, _) in arguments)
+            {
+                if (!members.Contains(member))
+                {
+                    throw new QmpUnsupportedException(command, member, Greeting.Version.ToString(), Endpoint);
+                }
+            }
+        }
     }
 
     private async Task<TResult> AwaitWriteAsync<TResult>(ValueTask write, PendingCommand<TResult> pending)

@@ -48,6 +48,13 @@ public sealed record QmpClientOptions
     /// <summary>The clock for deadlines (replace it in tests).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Fetch the QEMU's <c>query-qmp-schema</c> at connect (once per QEMU build in this process) and
+    /// refuse, before sending, a command it does not have or a raw argument its command does not
+    /// take, with <see cref="QmpUnsupportedException"/>. Default false.
+    /// </summary>
+    public bool CheckCommandsAgainstSchema { get; init; }
+
     /// <summary>The oldest QEMU accepted. Default 6.0, the first with <c>snapshot-save</c> and without the removed pre-6.0 commands.</summary>
     public Version MinimumQemuVersion { get; init; } = new(6, 0);
 

@@ -47,3 +47,29 @@ public sealed class Qemu10SmokeTests
         await client.QuitAsync(TestContext.Current.CancellationToken);
     }
 }
+
+/// <summary>The schema check against the two real QEMU versions.</summary>
+public sealed class QmpSchemaCheckTests
+{
+    [Fact(Timeout = 60_000)]
+    public async Task A_command_only_QEMU_10_has_is_refused_on_7_2_before_sending_and_accepted_on_10()
+    {
+        QemuBinary.Require();
+        Qemu10.Require();
+        var options = new QmpClientOptions { CheckCommandsAgainstSchema = true };
+        var ct = TestContext.Current.CancellationToken;
+        await using (var qemu72 = await QemuProcess.StartAsync(["-machine", "none", "-S"]))
+        await using (var client = await QmpClient.ConnectAsync(qemu72.QmpSocket, options, cancellationToken: ct))
+        {
+            var error = await Assert.ThrowsAsync<QmpUnsupportedException>(() => client.ExecuteAsync("query-audiodevs", cancellationToken: ct));
+            Assert.StartsWith("7.2.", error.QemuVersion, StringComparison.Ordinal);
+        }
+
+        await using (var qemu100 = await QemuProcess.StartAsync(["-L", Qemu10.DataDirectory, "-machine", "none", "-S"], binary: Qemu10.Binary))
+        await using (var client = await QmpClient.ConnectAsync(qemu100.QmpSocket, options, cancellationToken: ct))
+        {
+            var audio = await client.ExecuteAsync("query-audiodevs", cancellationToken: ct);
+            Assert.Equal(System.Text.Json.JsonValueKind.Array, audio.ValueKind);
+        }
+    }
+}
