@@ -1,3 +1,3 @@
 // Guests under TCG saturate both cores of a CI machine; timing assertions elsewhere (calls failing
 // within a second of SIGKILL) must not share the machine with them. Run one test at a time.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
+[assembly: Xunit.v3.Parallelization(Mode = Xunit.Sdk.ParallelMode.None)]
