@@ -137,7 +137,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
 
         try
         {
-            await running.Qmp.SystemPowerdownAsync(cancellationToken).ConfigureAwait(false);
+            await MonitorOf(running, "shut down").SystemPowerdownAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (QmpConnectionException)
         {
@@ -214,13 +214,33 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             return;
         }
 
-        var qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
-        var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-        var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+        QmpClient? qmp = null;
+        QmpEventSubscription? subscription = null;
+        var paused = false;
+        try
+        {
+            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+            paused = (await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status == "paused";
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        {
+            // QEMU runs but its monitor does not answer: the VM is still listed and can be killed;
+            // the watch loop keeps trying to reconnect.
+            Log.VmWatchFailed(_logger, Name, $"re-attach could not reach the QMP monitor ({ex.Message}); retrying in the background");
+            if (qmp is not null)
+            {
+                await qmp.DisposeAsync().ConfigureAwait(false);
+            }
+
+            qmp = null;
+            subscription = null;
+        }
+
         // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
         var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId);
         _running = running;
-        _state = status.Status == "paused" ? VmState.Paused : VmState.Running;
+        _state = paused ? VmState.Paused : VmState.Running;
         _ = WatchAsync(running, subscription);
         Log.VmReattached(_logger, Name, record.Pid);
     }
@@ -231,7 +251,10 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         if (_running is { } running)
         {
             running.Detaching = true;
-            await running.Qmp.DisposeAsync().ConfigureAwait(false);
+            if (running.Qmp is { } qmp)
+            {
+                await qmp.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -243,7 +266,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             throw new VmStateException(Name, operation, _state, "start it first");
         }
 
-        await command(running.Qmp, cancellationToken).ConfigureAwait(false);
+        await command(MonitorOf(running, operation), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task KillRunningAsync(RunningQemu running, CancellationToken cancellationToken)
@@ -254,7 +277,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     }
 
     /// <summary>Follows QEMU's events until its monitor closes, then records how and why it ended.</summary>
-    private async Task WatchAsync(RunningQemu running, QmpEventSubscription subscription)
+    private async Task WatchAsync(RunningQemu running, QmpEventSubscription? subscription)
     {
         string? shutdownReason = null;
         var panicked = false;
@@ -262,7 +285,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         {
             while (true)
             {
-                await foreach (var qmpEvent in subscription.ConfigureAwait(false))
+                await foreach (var qmpEvent in (subscription ?? EmptyEvents()).ConfigureAwait(false))
                 {
                     var now = _environment.Time.GetUtcNow();
                     switch (qmpEvent.Name)
@@ -310,7 +333,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
                     break;
                 }
 
-                subscription = running.Qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+                subscription = running.Qmp!.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             }
         }
         catch (Exception ex)
@@ -337,7 +360,10 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         _lastExit = exit;
         _state = panicked || shutdownReason == "guest-panic" ? VmState.Crashed : VmState.Stopped;
         _running = null;
-        await running.Qmp.DisposeAsync().ConfigureAwait(false);
+        if (running.Qmp is { } monitor)
+        {
+            await monitor.DisposeAsync().ConfigureAwait(false);
+        }
         Log.VmStopped(_logger, Name, reason);
         _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode));
         running.Exited.TrySetResult(exit);
@@ -346,26 +372,44 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     /// <summary>After the monitor closed: true when QEMU still runs and a new connection was made.</summary>
     private async Task<bool> WaitForExitOrReconnectAsync(RunningQemu running)
     {
-        for (var i = 0; i < 100; i++)
+        if (running.Qmp is { } closed)
         {
-            if (!IsAlive(running))
+            await closed.DisposeAsync().ConfigureAwait(false);
+        }
+
+        running.Qmp = null;
+        while (true)
+        {
+            for (var i = 0; i < 100; i++)
             {
-                return false;
+                if (!IsAlive(running))
+                {
+                    return false;
+                }
+
+                await Task.Delay(20).ConfigureAwait(false);
             }
 
-            await Task.Delay(20).ConfigureAwait(false);
-        }
-
-        try
-        {
-            running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is VirtException or TimeoutException)
-        {
-            return IsAlive(running) && await WaitForExitOrReconnectAsync(running).ConfigureAwait(false);
+            try
+            {
+                running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception ex) when (ex is VirtException or TimeoutException)
+            {
+                Log.VmWatchFailed(_logger, Name, $"QEMU runs but its monitor does not answer ({ex.Message}); retrying");
+            }
         }
     }
+
+    private static async IAsyncEnumerable<QmpEvent> EmptyEvents()
+    {
+        await Task.CompletedTask.ConfigureAwait(false);
+        yield break;
+    }
+
+    private QmpClient MonitorOf(RunningQemu running, string operation) =>
+        running.Qmp ?? throw new VmStateException(Name, operation, _state, "QEMU runs but its QMP monitor does not answer; the SDK keeps reconnecting, or call KillAsync");
 
     /// <summary>Whether QEMU still runs. For a child, waitpid both answers and collects the exit code.</summary>
     private static bool IsAlive(RunningQemu running)

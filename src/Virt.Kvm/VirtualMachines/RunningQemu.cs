@@ -4,11 +4,12 @@ using Virt.VirtualMachines;
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>A QEMU process the manager watches: its identity, its monitor and how it ended.</summary>
-internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient qmp, bool isChild)
+internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool isChild)
 {
     public VmRuntimeRecord Record { get; } = record;
 
-    public QmpClient Qmp { get; set; } = qmp;
+    /// <summary>The monitor connection; <see langword="null"/> while QEMU runs but its monitor does not answer (the watch loop keeps trying).</summary>
+    public QmpClient? Qmp { get; set; } = qmp;
 
     /// <summary>Whether this process spawned QEMU (then its exit code can be collected with waitpid).</summary>
     public bool IsChild { get; } = isChild;

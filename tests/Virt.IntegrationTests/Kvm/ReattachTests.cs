@@ -69,4 +69,48 @@ public sealed class ReattachTests
         await again.KillAsync(ct);
         Assert.True(Native.HasEnded(survivorPid));
     }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_VM_whose_monitor_does_not_answer_is_still_listed_and_reconnected_when_it_answers_again()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("frozen", 128), ct);
+        await vm.StartAsync(ct);
+        var pid = (await vm.GetStatusAsync(ct)).Pid!.Value;
+        host.Options.Qmp = host.Options.Qmp with { HandshakeTimeout = TimeSpan.FromSeconds(1) };
+        await host.RestartManagerAsync();
+
+        Native.Kill(pid, Native.SigStop);
+        IVirtualMachine again;
+        try
+        {
+            again = Assert.Single(await host.Manager.ListAsync(ct));
+            Assert.Equal(VmState.Running, (await again.GetStatusAsync(ct)).State);
+            var refused = await Assert.ThrowsAsync<VmStateException>(() => again.PauseAsync(ct));
+            Assert.Contains("monitor does not answer", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Native.Kill(pid, Native.SigCont);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                await again.PauseAsync(ct);
+                break;
+            }
+            catch (VmStateException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200, ct);
+            }
+        }
+
+        Assert.Equal(VmState.Paused, (await again.GetStatusAsync(ct)).State);
+        await again.KillAsync(ct);
+        Assert.True(Native.HasEnded(pid));
+    }
 }
