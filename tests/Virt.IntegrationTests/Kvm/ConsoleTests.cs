@@ -57,4 +57,36 @@ public sealed class ConsoleTests
 
         await vm.KillAsync(ct);
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task VNC_on_loopback_answers_RFB_and_its_websocket_upgrades()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var display = 40 + (Environment.ProcessId % 50);
+        var websocket = 15700 + (Environment.ProcessId % 200);
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("vnctcp") with { Vnc = new VmVnc { UnixSocket = false, Display = display, WebSocketPort = websocket } }, ct);
+        await vm.StartAsync(ct);
+
+        Assert.Equal($"127.0.0.1:{5900 + display}", vm.Endpoints.Vnc);
+        using (var vnc = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await vnc.ConnectAsync(System.Net.IPAddress.Loopback, 5900 + display, ct);
+            var greeting = new byte[12];
+            await vnc.ReceiveAsync(greeting, ct);
+            Assert.Equal("RFB 003.008\n", Encoding.ASCII.GetString(greeting));
+        }
+
+        using (var ws = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await ws.ConnectAsync(System.Net.IPAddress.Loopback, websocket, ct);
+            var request = $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{websocket}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n";
+            await ws.SendAsync(Encoding.ASCII.GetBytes(request), ct);
+            var reply = new byte[1024];
+            var read = await ws.ReceiveAsync(reply, ct);
+            Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(reply, 0, read), StringComparison.Ordinal);
+        }
+
+        await vm.KillAsync(ct);
+    }
 }
