@@ -19,8 +19,8 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     private readonly VmEventBroadcaster _events = new();
     private readonly ILogger _logger;
     private volatile RunningQemu? _running;
-    private VmState _state = VmState.Stopped;
-    private VmExitInfo? _lastExit;
+    private volatile VmState _state = VmState.Stopped;
+    private volatile VmExitInfo? _lastExit;
 
     public KvmVirtualMachine(VmSpec spec, VmFiles files, VmEnvironment environment)
     {
