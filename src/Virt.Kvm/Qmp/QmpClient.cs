@@ -27,7 +27,11 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
 {
     private const int ReceivedSnippetLength = 200;
 
-    /// <summary>Schemas by QEMU build (version + package string): the same build answers the same schema.</summary>
+    /// <summary>
+    /// Schemas by QEMU binary: its path and modification time, found from the peer's pid
+    /// (SO_PEERCRED → /proc/PID/exe), like libvirt's capability cache; by version and package string
+    /// when the peer cannot be identified.
+    /// </summary>
     private static readonly ConcurrentDictionary<string, Task<QmpSchema>> SchemaCache = new(StringComparer.Ordinal);
 
     private readonly Socket _socket;
@@ -257,14 +261,14 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     }
 
     /// <summary>
-    /// This QEMU's <c>query-qmp-schema</c>, fetched once per QEMU build (version and package string)
-    /// in this process and shared by every client connected to that build.
+    /// This QEMU's <c>query-qmp-schema</c>, fetched once per QEMU binary (path and modification time)
+    /// in this process and shared by every client connected to that binary.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The schema.</returns>
     public Task<QmpSchema> GetSchemaAsync(CancellationToken cancellationToken = default)
     {
-        var key = $"{Greeting.Version} {Greeting.Version.Package}";
+        var key = SchemaCacheKey();
         var schema = SchemaCache.GetOrAdd(key, _ => FetchSchemaAsync());
         if (schema.IsFaulted || schema.IsCanceled)
         {
@@ -403,6 +407,30 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         }
 
         return AwaitWriteAsync(write, pending);
+    }
+
+    private string SchemaCacheKey()
+    {
+        try
+        {
+            // struct ucred { pid_t pid; uid_t uid; gid_t gid; } from SO_PEERCRED (SOL_SOCKET 1, option 17).
+            Span<byte> credentials = stackalloc byte[12];
+            if (_socket.GetRawSocketOption(1, 17, credentials) >= 4)
+            {
+                var pid = BitConverter.ToInt32(credentials);
+                var binary = File.ResolveLinkTarget($"/proc/{pid}/exe", returnFinalTarget: true)?.FullName;
+                if (binary is not null && File.Exists(binary))
+                {
+                    return $"{binary} {File.GetLastWriteTimeUtc(binary).Ticks}";
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            // Not identifiable (another user's process, a socket over another transport): key by build.
+        }
+
+        return $"{Greeting.Version} {Greeting.Version.Package}";
     }
 
     private void CheckAgainstSchema(QmpSchema schema, string command, JsonObject? arguments)

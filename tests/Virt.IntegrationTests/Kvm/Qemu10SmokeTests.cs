@@ -72,4 +72,22 @@ public sealed class QmpSchemaCheckTests
             Assert.Equal(System.Text.Json.JsonValueKind.Array, audio.ValueKind);
         }
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task The_schema_is_fetched_once_per_QEMU_binary()
+    {
+        QemuBinary.Require();
+        var options = new QmpClientOptions { CheckCommandsAgainstSchema = true };
+        var ct = TestContext.Current.CancellationToken;
+        await using var first = await QemuProcess.StartAsync(["-machine", "none", "-S"]);
+        await using var second = await QemuProcess.StartAsync(["-machine", "none", "-S"]);
+        await using var one = await QmpClient.ConnectAsync(first.QmpSocket, options, cancellationToken: ct);
+        var logger = new TranscriptLogger();
+
+        await using var two = await QmpClient.ConnectAsync(second.QmpSocket, options, logger, ct);
+
+        Assert.Same(await one.GetSchemaAsync(ct), await two.GetSchemaAsync(ct));
+        Assert.DoesNotContain(logger.Lines, line => line.Contains("query-qmp-schema", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, line => line.Contains("qmp_capabilities", StringComparison.Ordinal));
+    }
 }
