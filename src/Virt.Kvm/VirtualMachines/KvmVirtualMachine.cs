@@ -85,7 +85,10 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
                 pid = QemuSpawner.Spawn(options.QemuBinary, arguments, Files.Log, [listener.SafeHandle]);
             }
 
-            Log.VmSpawned(_logger, Name, pid.Value, string.Join(' ', arguments));
+            if (_logger.IsEnabled(LogLevel.Information))
+            {
+                Log.VmSpawned(_logger, Name, pid.Value, string.Join(' ', arguments));
+            }
             var startTicks = ProcessIdentity.StartTicks(pid.Value) ?? 0;
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
@@ -204,7 +207,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         if (!ProcessIdentity.IsSameQemu(record, Name))
         {
             // If it was our own child (or we are a subreaper), collect the zombie.
-            _ = LibC.WaitPid(record.Pid, out _, LibC.Wnohang);
+            _ = TryReap(record.Pid, out _);
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
             var tail = ReadLogTail(0);
             _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching; its log ends: {tail}", null, _environment.Time.GetUtcNow());
@@ -420,7 +423,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             if (!alive)
             {
                 // Reaps it when this process is a subreaper; harmless (ECHILD) otherwise.
-                _ = LibC.WaitPid(running.Record.Pid, out _, LibC.Wnohang);
+                _ = TryReap(running.Record.Pid, out _);
             }
 
             return alive;
@@ -431,47 +434,44 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             return false;
         }
 
-        var result = LibC.WaitPid(running.Record.Pid, out var status, LibC.Wnohang);
-        if (result == running.Record.Pid)
+        if (TryReap(running.Record.Pid, out var exitCode))
         {
-            running.ExitCode = LibC.DecodeExitStatus(status);
+            running.ExitCode = exitCode;
             return false;
         }
 
-        return result == 0;
+        return true;
     }
 
     /// <summary>Collects a child's exit code; waits up to 10 s for it to exit.</summary>
-    private static async Task<int?> ReapAsync(RunningQemu running)
-    {
-        for (var i = 0; i < 1000 && IsAlive(running); i++)
-        {
-            await Task.Delay(10).ConfigureAwait(false);
-        }
-
-        return running.ExitCode;
-    }
+    private static async Task<int?> ReapAsync(RunningQemu running) =>
+        running.ExitCode ?? await ReapAsync(running.Record.Pid).ConfigureAwait(false);
 
     /// <summary>Collects a child's exit code by pid; waits up to 10 s for it to exit.</summary>
     private static async Task<int?> ReapAsync(int pid)
     {
         for (var i = 0; i < 1000; i++)
         {
-            var result = LibC.WaitPid(pid, out var status, LibC.Wnohang);
-            if (result == pid)
+            if (TryReap(pid, out var exitCode))
             {
-                return LibC.DecodeExitStatus(status);
-            }
-
-            if (result < 0)
-            {
-                return null;
+                return exitCode;
             }
 
             await Task.Delay(10).ConfigureAwait(false);
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// One non-blocking waitpid: true once the child has exited (with its exit code) or when it is
+    /// not this process's child (exit code unknown); false while it runs.
+    /// </summary>
+    private static bool TryReap(int pid, out int? exitCode)
+    {
+        var result = LibC.WaitPid(pid, out var status, LibC.Wnohang);
+        exitCode = result == pid ? LibC.DecodeExitStatus(status) : null;
+        return result != 0;
     }
 
     private static async Task<int?> KillAndReapAsync(int pid)
@@ -495,10 +495,10 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
                 return await connect.ConfigureAwait(false);
             }
 
-            var waited = LibC.WaitPid(pid, out var status, LibC.Wnohang);
-            if (waited == pid || finished == connect)
+            var exited = TryReap(pid, out var exitCode);
+            if (exited || finished == connect)
             {
-                int? exitCode = waited == pid ? LibC.DecodeExitStatus(status) : await KillAndReapAsync(pid).ConfigureAwait(false);
+                exitCode = exited ? exitCode : await KillAndReapAsync(pid).ConfigureAwait(false);
                 _ = DisposeWhenConnectedAsync(connect);
                 var tail = ReadLogTail(logStart);
                 var cause = finished == connect ? connect.Exception?.InnerException : null;

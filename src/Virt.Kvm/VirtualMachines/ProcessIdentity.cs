@@ -5,8 +5,16 @@ namespace Virt.Kvm.VirtualMachines;
 /// <summary>Reads /proc to tell whether a pid is still the process it was (pid reuse) and what it runs.</summary>
 internal static class ProcessIdentity
 {
-    /// <summary>The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null when it does not exist.</summary>
-    public static long? StartTicks(int pid)
+    /// <summary>The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null when it does not exist or is a zombie.</summary>
+    public static long? StartTicks(int pid) =>
+        StatFieldsAfterName(pid) is { } fields && fields[0] != "Z" ? long.Parse(fields[19], CultureInfo.InvariantCulture) : null;
+
+    /// <summary>The parent pid of a process (field 4 of /proc/PID/stat), or null when it does not exist.</summary>
+    public static int? ParentPid(int pid) =>
+        StatFieldsAfterName(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : null;
+
+    /// <summary>Fields 3 onwards of /proc/PID/stat (state, ppid, ...), or null when the process is gone.</summary>
+    private static string[]? StatFieldsAfterName(int pid)
     {
         string stat;
         try
@@ -19,27 +27,7 @@ internal static class ProcessIdentity
         }
 
         // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-        var afterName = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        if (afterName[0] == "Z")
-        {
-            return null;
-        }
-
-        return long.Parse(afterName[19], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>The parent pid of a process, or null when it does not exist.</summary>
-    public static int? ParentPid(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>The process's argv, or an empty list when it is gone.</summary>
