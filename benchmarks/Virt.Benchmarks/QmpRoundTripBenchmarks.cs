@@ -1,9 +1,16 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
 
 namespace Virt.Benchmarks;
 
-/// <summary><c>query-status</c> round trips against a real QEMU.</summary>
+/// <summary>
+/// Round trips against a real QEMU: the generated typed API against the raw calls (a
+/// <see cref="JsonElement"/> and a <see cref="JsonNode"/> reply), for a small reply
+/// (<c>query-status</c>) and a large one (<c>query-qmp-schema</c>, about 400 KB).
+/// </summary>
 [MemoryDiagnoser]
 public class QmpRoundTripBenchmarks
 {
@@ -24,6 +31,23 @@ public class QmpRoundTripBenchmarks
         _qemu.Dispose();
     }
 
+    [Benchmark(Baseline = true)]
+    public async Task<bool> QueryStatusTyped() => (await _client.QueryStatusAsync()).Running;
+
     [Benchmark]
-    public Task<QmpStatusInfo> QueryStatus() => _client.QueryStatusAsync();
+    public async Task<bool> QueryStatusJsonElement() => (await _client.ExecuteAsync("query-status")).GetProperty("running").GetBoolean();
+
+    [Benchmark]
+    public async Task<bool> QueryStatusJsonNode() =>
+        (await _client.ExecuteAsync("query-status", null, BenchJson.Default.JsonObject, BenchJson.Default.JsonNode))!["running"]!.GetValue<bool>();
+
+    [Benchmark]
+    public async Task<int> QuerySchemaTyped() => (await _client.QueryQmpSchemaAsync()).Count;
+
+    [Benchmark]
+    public async Task<int> QuerySchemaJsonElement() => (await _client.ExecuteAsync("query-qmp-schema")).GetArrayLength();
+
+    [Benchmark]
+    public async Task<int> QuerySchemaJsonNode() =>
+        (await _client.ExecuteAsync("query-qmp-schema", null, BenchJson.Default.JsonObject, BenchJson.Default.JsonNode))!.AsArray().Count;
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using BenchmarkDotNet.Attributes;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.Qmp.Wire;
 
 namespace Virt.Benchmarks;
@@ -26,7 +27,7 @@ public class QmpWireBenchmarks
     public bool ParseAndDeserializeStatus()
     {
         var message = QmpMessageParser.Parse(StatusReply);
-        return JsonSerializer.Deserialize(StatusReply.AsSpan(message.PayloadStart, message.PayloadLength), BenchJson.Default.QmpStatusInfo)!.Running;
+        return JsonSerializer.Deserialize(StatusReply.AsSpan(message.PayloadStart, message.PayloadLength), QmpApiJson.TypeInfo<QueryStatusResult>())!.Running;
     }
 
     [Benchmark]
@@ -36,7 +37,6 @@ public class QmpWireBenchmarks
     public int FormatDeviceAdd() => _writer.Format("device_add", 12345, false, DeviceArguments, BenchJson.Default.JsonObject).Length;
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower)]
-[JsonSerializable(typeof(QmpStatusInfo))]
 [JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(JsonNode))]
 internal sealed partial class BenchJson : JsonSerializerContext;

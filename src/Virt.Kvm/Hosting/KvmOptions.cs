@@ -6,8 +6,11 @@ namespace Virt.Kvm.Hosting;
 /// <summary>Settings of the KVM backend.</summary>
 public sealed class KvmOptions
 {
-    /// <summary>Deadlines and limits of QMP connections.</summary>
-    public QmpClientOptions Qmp { get; set; } = new();
+    /// <summary>
+    /// Deadlines and limits of QMP connections. The backend checks every command against the running
+    /// QEMU's own schema (fetched once per QEMU binary) before sending it.
+    /// </summary>
+    public QmpClientOptions Qmp { get; set; } = new() { CheckCommandsAgainstSchema = true };
 
     /// <summary>Deadlines of guest-agent connections.</summary>
     public GuestAgentOptions GuestAgent { get; set; } = new();

@@ -371,9 +371,19 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
             return Task.FromException<TResult>(ClosedError(command));
         }
 
-        if (_schema is not null)
+        if (_schema is not null && arguments is not null)
         {
-            CheckAgainstSchema(_schema, command, arguments as JsonObject);
+            // Typed arguments are checked in their wire form, then sent in that form (serialized once).
+            var wire = arguments as JsonObject ?? JsonSerializer.SerializeToNode(arguments, argumentsType) as JsonObject;
+            CheckAgainstSchema(_schema, command, wire);
+            if (wire is not null && arguments is not JsonObject)
+            {
+                return SendCommandAsync(command, wire, QmpJsonContext.Default.JsonObject, resultType, descriptors, options, cancellationToken);
+            }
+        }
+        else if (_schema is not null)
+        {
+            CheckAgainstSchema(_schema, command, null);
         }
 
         var outOfBand = options?.OutOfBand == true;
@@ -440,15 +450,9 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
             throw new QmpUnsupportedException(command, null, Greeting.Version.ToString(), Endpoint);
         }
 
-        if (arguments is not null && schema.ArgumentMembers(command) is { } members)
+        if (arguments is not null && schema.FindUnsupportedArgument(command, arguments) is { } member)
         {
-            foreach (var (member, _) in arguments)
-            {
-                if (!members.Contains(member))
-                {
-                    throw new QmpUnsupportedException(command, member, Greeting.Version.ToString(), Endpoint);
-                }
-            }
+            throw new QmpUnsupportedException(command, member, Greeting.Version.ToString(), Endpoint);
         }
     }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Virt.Kvm.Host;
 using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
@@ -95,7 +96,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps);
             await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(Files.PidFile, pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-            await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
+            await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
             var running = new RunningQemu(record, qmp, isChild: true) { AwaitingStartResume = true };
@@ -140,7 +141,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
 
         try
         {
-            await MonitorOf(running, "shut down").SystemPowerdownAsync(cancellationToken).ConfigureAwait(false);
+            await MonitorOf(running, "shut down").SystemPowerdownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (QmpConnectionException)
         {
@@ -170,17 +171,17 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         }
     }
 
-    public Task RebootAsync(CancellationToken cancellationToken = default) => RunCommandAsync("reboot", (qmp, ct) => qmp.SystemResetAsync(ct), cancellationToken);
+    public Task RebootAsync(CancellationToken cancellationToken = default) => RunCommandAsync("reboot", (qmp, ct) => qmp.SystemResetAsync(cancellationToken: ct), cancellationToken);
 
     public Task PauseAsync(CancellationToken cancellationToken = default) => RunCommandAsync("pause", async (qmp, ct) =>
     {
-        await qmp.StopAsync(ct).ConfigureAwait(false);
+        await qmp.StopAsync(cancellationToken: ct).ConfigureAwait(false);
         _state = VmState.Paused;
     }, cancellationToken);
 
     public Task ResumeAsync(CancellationToken cancellationToken = default) => RunCommandAsync("resume", async (qmp, ct) =>
     {
-        await qmp.ContAsync(ct).ConfigureAwait(false);
+        await qmp.ContAsync(cancellationToken: ct).ConfigureAwait(false);
         _state = VmState.Running;
     }, cancellationToken);
 
@@ -224,7 +225,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         {
             qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
             subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-            paused = (await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status == "paused";
+            paused = (await qmp.QueryStatusAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Status == QueryStatusResultStatus.Paused;
         }
         catch (Exception ex) when (ex is VirtException or TimeoutException)
         {

@@ -42,7 +42,7 @@ public sealed class Qemu10SmokeTests
         await using var client = await QmpClient.ConnectAsync(qemu.QmpSocket, cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(10, client.Greeting.Version.Major);
-        Assert.Equal("prelaunch", (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status);
+        Assert.Equal("prelaunch", (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status.Value);
         Assert.True((await client.ExecuteAsync("query-qmp-schema", cancellationToken: TestContext.Current.CancellationToken)).GetArrayLength() > 1000);
         await client.QuitAsync(TestContext.Current.CancellationToken);
     }

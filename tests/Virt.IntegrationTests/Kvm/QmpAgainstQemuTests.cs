@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Win32.SafeHandles;
 using Virt.IntegrationTests.Infrastructure;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
 
 namespace Virt.IntegrationTests.Kvm;
 
@@ -31,15 +32,15 @@ public sealed class QmpAgainstQemuTests
 
         var status = await client.QueryStatusAsync(ct);
         Assert.False(status.Running);
-        Assert.Equal("prelaunch", status.Status);
+        Assert.Equal(QueryStatusResultStatus.Prelaunch, status.Status);
         await client.ContAsync(ct);
         Assert.True((await client.QueryStatusAsync(ct)).Running);
         await client.StopAsync(ct);
-        Assert.Equal("paused", (await client.QueryStatusAsync(ct)).Status);
+        Assert.Equal(QueryStatusResultStatus.Paused, (await client.QueryStatusAsync(ct)).Status);
 
         var notFound = await Assert.ThrowsAsync<QmpException>(() => client.ExecuteAsync("no-such-command", cancellationToken: ct));
         Assert.Equal("CommandNotFound", notFound.ErrorClass);
-        var badArgument = await Assert.ThrowsAsync<QmpException>(() => client.DeviceDelAsync("no-such-device", ct));
+        var badArgument = await Assert.ThrowsAsync<QmpException>(() => client.DeviceDelAsync(new DeviceDelArguments { Id = "no-such-device" }, ct));
         Assert.Equal("DeviceNotFound", badArgument.ErrorClass);
 
         var yank = await client.ExecuteAsync("query-yank", null, new QmpCallOptions { OutOfBand = true }, ct);
@@ -49,7 +50,7 @@ public sealed class QmpAgainstQemuTests
 
         var schema = await client.ExecuteAsync("query-qmp-schema", cancellationToken: ct);
         Assert.True(schema.GetArrayLength() > 1000, $"schema has {schema.GetArrayLength()} entries");
-        Assert.Contains("QEMU", await client.HumanMonitorCommandAsync("info version", ct) + "QEMU", StringComparison.Ordinal);
+        Assert.Contains("QEMU", await client.HumanMonitorCommandAsync(new HumanMonitorCommandArguments { CommandLine = "info version" }, ct) + "QEMU", StringComparison.Ordinal);
         Assert.Empty(await client.QueryBlockAsync(ct));
 
         Assert.Contains(logger.Lines, line => line.Contains("\"execute\":\"query-status\"", StringComparison.Ordinal));
@@ -64,7 +65,7 @@ public sealed class QmpAgainstQemuTests
         await using var client = await QmpClient.ConnectAsync(qemu.QmpSocket, cancellationToken: TestContext.Current.CancellationToken);
 
         var calls = Enumerable.Range(0, 200).Select(i => Task.Run(async () => i % 2 == 0
-            ? (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status
+            ? (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status.Value
             : (await client.QueryNameAsync(TestContext.Current.CancellationToken)).Name)).ToArray();
         var results = await Task.WhenAll(calls);
 
@@ -96,7 +97,7 @@ public sealed class QmpAgainstQemuTests
         {
             await using var client = await QmpClient.ConnectAsync(socket, "socketpair monitor", cancellationToken: TestContext.Current.CancellationToken);
 
-            Assert.Equal("prelaunch", (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status);
+            Assert.Equal("prelaunch", (await client.QueryStatusAsync(TestContext.Current.CancellationToken)).Status.Value);
             Assert.Equal("socketpair monitor", client.Endpoint);
         }
     }
@@ -113,13 +114,14 @@ public sealed class QmpAgainstQemuTests
         using var handle = File.OpenHandle(image, FileMode.Open, FileAccess.ReadWrite);
         File.Delete(image);
 
-        var added = await client.AddFdAsync(handle, opaque: "passed.img", cancellationToken: ct);
-        await client.BlockdevAddAsync(new JsonObject
-        {
-            ["driver"] = "raw",
-            ["node-name"] = "passed0",
-            ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = $"/dev/fdset/{added.FdsetId}" },
-        }, ct);
+        var added = await client.AddFdAsync(handle, new AddFdArguments { Opaque = "passed.img" }, cancellationToken: ct);
+        await client.BlockdevAddAsync(
+            new BlockdevAddArgumentsRaw
+            {
+                NodeName = "passed0",
+                File = new BlockdevAddArgumentsBlkdebugImage(new BlockdevAddArgumentsFile { Filename = $"/dev/fdset/{added.FdsetId}" }),
+            },
+            ct);
         var nodes = await client.ExecuteAsync("query-named-block-nodes", cancellationToken: ct);
 
         var node = nodes.EnumerateArray().Single(n => n.GetProperty("node-name").GetString() == "passed0");
@@ -129,8 +131,8 @@ public sealed class QmpAgainstQemuTests
         var fds = fdsets.EnumerateArray().Single(set => set.GetProperty("fdset-id").GetInt32() == added.FdsetId).GetProperty("fds");
         Assert.Equal("passed.img", fds[0].GetProperty("opaque").GetString());
         Assert.Equal(added.Fd, fds[0].GetProperty("fd").GetInt32());
-        await client.BlockdevDelAsync("passed0", ct);
-        await client.RemoveFdAsync(added.FdsetId, added.Fd, ct);
+        await client.BlockdevDelAsync(new BlockdevDelArguments { NodeName = "passed0" }, ct);
+        await client.RemoveFdAsync(new RemoveFdArguments { FdsetId = added.FdsetId, Fd = added.Fd }, ct);
     }
 
     [Fact(Timeout = 60_000)]
@@ -142,10 +144,11 @@ public sealed class QmpAgainstQemuTests
         var ct = TestContext.Current.CancellationToken;
         using var handle = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite);
 
-        var unknown = await Assert.ThrowsAsync<QmpException>(() => client.CloseFdAsync("virt-fd", ct));
-        await client.GetFdAsync("virt-fd", handle, ct);
-        await client.CloseFdAsync("virt-fd", ct);
-        var again = await Assert.ThrowsAsync<QmpException>(() => client.CloseFdAsync("virt-fd", ct));
+        var name = new ClosefdArguments { Fdname = "virt-fd" };
+        var unknown = await Assert.ThrowsAsync<QmpException>(() => client.ClosefdAsync(name, ct));
+        await client.GetfdAsync(new GetfdArguments { Fdname = "virt-fd" }, handle, cancellationToken: ct);
+        await client.ClosefdAsync(name, ct);
+        var again = await Assert.ThrowsAsync<QmpException>(() => client.ClosefdAsync(name, ct));
 
         Assert.Contains("virt-fd", unknown.Description, StringComparison.Ordinal);
         Assert.Equal(unknown.Description, again.Description);

@@ -198,6 +198,10 @@ internal sealed class FakeQmpConnection
                 case "query-status":
                     await ReturnAsync(command, new JsonObject { ["status"] = "running", ["singlestep"] = false, ["running"] = true });
                     break;
+                case "query-qmp-schema":
+                    // The schema real QEMU 7.2 (the version this fake greets as) returns.
+                    await ReturnAsync(command, RepositoryFiles.Qemu72Schema.DeepClone());
+                    break;
                 default:
                     await ErrorAsync(command, "CommandNotFound", $"The command {NameOf(command)} has not been found");
                     break;

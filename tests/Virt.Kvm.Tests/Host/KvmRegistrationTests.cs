@@ -19,7 +19,7 @@ public sealed class KvmRegistrationTests
         var connector = provider.GetRequiredService<IQmpConnector>();
         await using var client = await connector.ConnectQmpAsync(server.SocketPath, TestContext.Current.CancellationToken);
 
-        Assert.True((await Virt.Kvm.Qmp.QmpClientCommands.QueryStatusAsync(client, TestContext.Current.CancellationToken)).Running);
+        Assert.True((await Virt.Kvm.Qmp.QmpCommands.QueryStatusAsync(client, TestContext.Current.CancellationToken)).Running);
         Assert.Equal(TimeSpan.FromSeconds(7), provider.GetRequiredService<KvmOptions>().Qmp.DefaultTimeout);
         Assert.NotNull(provider.GetRequiredService<AcceleratorProbe>());
     }

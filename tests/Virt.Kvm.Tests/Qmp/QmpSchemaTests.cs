@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.Tests.Fakes;
 
 namespace Virt.Kvm.Tests.Qmp;
@@ -69,7 +70,7 @@ public sealed class QmpSchemaTests
 
         var unknown = await Assert.ThrowsAsync<QmpUnsupportedException>(() => client.ExecuteAsync("blockdev-set-active", cancellationToken: TestContext.Current.CancellationToken));
         var member = await Assert.ThrowsAsync<QmpUnsupportedException>(() => client.ExecuteAsync("device_del", new JsonObject { ["id"] = "x", ["force"] = true }, cancellationToken: TestContext.Current.CancellationToken));
-        await client.DeviceDelAsync("disk1", TestContext.Current.CancellationToken);
+        await client.DeviceDelAsync(new DeviceDelArguments { Id = "disk1" }, TestContext.Current.CancellationToken);
 
         Assert.Equal("QEMU 7.2.22 at '" + server.SocketPath + "' has no command 'blockdev-set-active' (its query-qmp-schema does not list it); use a QEMU that has it, or check the name", unknown.Message);
         Assert.Equal("force", member.Member);

@@ -1,18 +1,23 @@
 using System.Collections.Frozen;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Virt.Kvm.Qmp;
 
 /// <summary>
-/// What a QEMU's <c>query-qmp-schema</c> says it accepts: its commands, their argument members and
-/// its events. Used to refuse, before sending, a command or argument this QEMU does not have.
+/// What a QEMU's <c>query-qmp-schema</c> says it accepts: its commands, their argument members
+/// (flat unions included: the members depend on the discriminator) and its events. Used to refuse,
+/// before sending, a command, argument or union case this QEMU does not have.
 /// </summary>
 public sealed class QmpSchema
 {
-    private readonly FrozenDictionary<string, FrozenSet<string>?> _commandArguments;
+    /// <summary>Commands that take free-form properties besides the listed members (QAPI <c>gen: false</c>).</summary>
+    private static readonly FrozenSet<string> FreeFormCommands = new[] { "device_add" }.ToFrozenSet(StringComparer.Ordinal);
+
+    private readonly FrozenDictionary<string, ArgumentShape?> _commandArguments;
     private readonly FrozenSet<string> _events;
 
-    private QmpSchema(FrozenDictionary<string, FrozenSet<string>?> commandArguments, FrozenSet<string> events)
+    private QmpSchema(FrozenDictionary<string, ArgumentShape?> commandArguments, FrozenSet<string> events)
     {
         _commandArguments = commandArguments;
         _events = events;
@@ -55,10 +60,10 @@ public sealed class QmpSchema
             }
         }
 
-        var arguments = new Dictionary<string, FrozenSet<string>?>(StringComparer.Ordinal);
+        var arguments = new Dictionary<string, ArgumentShape?>(StringComparer.Ordinal);
         foreach (var (name, argumentType) in commands)
         {
-            arguments[name] = MembersOf(argumentType, objects);
+            arguments[name] = FreeFormCommands.Contains(name) ? null : ArgumentShape.Of(argumentType, objects);
         }
 
         return new QmpSchema(arguments.ToFrozenDictionary(StringComparer.Ordinal), events.ToFrozenSet(StringComparer.Ordinal));
@@ -75,26 +80,96 @@ public sealed class QmpSchema
     public bool HasEvent(string name) => _events.Contains(name);
 
     /// <summary>
-    /// The argument members a command accepts, or <see langword="null"/> when they cannot be listed
-    /// simply (arguments that are a union, or a command with <c>allow-oob</c> boxed arguments).
+    /// The argument members a command accepts whatever its arguments say, or <see langword="null"/> when
+    /// they cannot be listed simply (free-form arguments, or a union whose members depend on its
+    /// discriminator: see <see cref="FindUnsupportedArgument"/>).
     /// </summary>
     /// <param name="command">The command name.</param>
     /// <returns>The member names, or null.</returns>
-    public IReadOnlySet<string>? ArgumentMembers(string command) => _commandArguments.GetValueOrDefault(command);
+    public IReadOnlySet<string>? ArgumentMembers(string command) =>
+        _commandArguments.GetValueOrDefault(command) is { Tag: null } shape ? shape.Members : null;
 
-    private static FrozenSet<string>? MembersOf(string? typeName, Dictionary<string, JsonElement> objects)
+    /// <summary>
+    /// The first top-level argument (or union case, as <c>tag=value</c>) that this QEMU does not accept
+    /// for the command, or <see langword="null"/> when every one is known.
+    /// </summary>
+    /// <param name="command">The command name.</param>
+    /// <param name="arguments">The arguments about to be sent.</param>
+    /// <returns>The unsupported member, or null.</returns>
+    public string? FindUnsupportedArgument(string command, JsonObject arguments)
     {
-        if (typeName is null || !objects.TryGetValue(typeName, out var type))
+        ArgumentNullException.ThrowIfNull(arguments);
+        if (_commandArguments.GetValueOrDefault(command) is not { } shape)
         {
             return null;
         }
 
-        // Unions (a tag with variants) take members that depend on the tag: not checked here.
-        if (type.TryGetProperty("variants", out var variants) && variants.GetArrayLength() > 0)
+        IReadOnlySet<string> allowed = shape.Members;
+        if (shape.Tag is { } tag && arguments[tag] is JsonValue tagValue && tagValue.TryGetValue<string>(out var @case))
         {
-            return null;
+            if (!shape.Variants.TryGetValue(@case, out var variantMembers))
+            {
+                return $"{tag}={@case}";
+            }
+
+            allowed = variantMembers;
         }
 
-        return type.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("name").GetString()!).ToFrozenSet(StringComparer.Ordinal);
+        foreach (var (member, _) in arguments)
+        {
+            if (!allowed.Contains(member))
+            {
+                return member;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The members an argument object takes: fixed ones, or a flat union's base plus each case's.</summary>
+    private sealed record ArgumentShape(FrozenSet<string> Members, string? Tag, FrozenDictionary<string, FrozenSet<string>> Variants)
+    {
+        public static ArgumentShape? Of(string? typeName, Dictionary<string, JsonElement> objects)
+        {
+            if (typeName is null || !objects.TryGetValue(typeName, out var type))
+            {
+                return null;
+            }
+
+            var members = MemberNames(type).ToFrozenSet(StringComparer.Ordinal);
+            if (!type.TryGetProperty("tag", out var tag) || !type.TryGetProperty("variants", out var variants))
+            {
+                return new ArgumentShape(members, null, FrozenDictionary<string, FrozenSet<string>>.Empty);
+            }
+
+            var cases = new Dictionary<string, FrozenSet<string>>(StringComparer.Ordinal);
+            foreach (var variant in variants.EnumerateArray())
+            {
+                var names = new HashSet<string>(members, StringComparer.Ordinal);
+                if (objects.TryGetValue(variant.GetProperty("type").GetString()!, out var variantType))
+                {
+                    names.UnionWith(MemberNames(variantType));
+
+                    // A case that is itself a union: its cases' members are accepted too.
+                    if (variantType.TryGetProperty("variants", out var nested))
+                    {
+                        foreach (var nestedCase in nested.EnumerateArray())
+                        {
+                            if (objects.TryGetValue(nestedCase.GetProperty("type").GetString()!, out var nestedType))
+                            {
+                                names.UnionWith(MemberNames(nestedType));
+                            }
+                        }
+                    }
+                }
+
+                cases[variant.GetProperty("case").GetString()!] = names.ToFrozenSet(StringComparer.Ordinal);
+            }
+
+            return new ArgumentShape(members, tag.GetString(), cases.ToFrozenDictionary(StringComparer.Ordinal));
+        }
+
+        private static IEnumerable<string> MemberNames(JsonElement type) =>
+            type.TryGetProperty("members", out var members) ? members.EnumerateArray().Select(m => m.GetProperty("name").GetString()!) : [];
     }
 }
