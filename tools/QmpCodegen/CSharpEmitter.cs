@@ -271,20 +271,20 @@ public sealed class CSharpEmitter
 
             var tagType = CsType(type.TagType!);
             var tagProperty = Identifiers.Member(type.Tag!, type.Name);
-            builder.AppendLine($"[JsonPolymorphic(TypeDiscriminatorPropertyName = {Identifiers.Literal(type.Tag!)}, IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]");
-            foreach (var variant in type.Variants)
-            {
-                builder.AppendLine($"[JsonDerivedType(typeof({variant.ClassName}), {Identifiers.Literal(variant.Case)})]");
-            }
-
-            builder.AppendLine($"public class {type.Name} : IQmpObject");
+            var other = OtherCaseClass(type);
+            var converter = type.Name + "JsonConverter";
+            builder.AppendLine($"[JsonConverter(typeof({converter}))]");
+            builder.AppendLine($"public abstract class {type.Name} : IQmpObject");
             builder.AppendLine("{");
-            builder.AppendLine($"    /// <summary>The discriminator <c>{Identifiers.Xml(type.Tag!)}</c>: set by the derived class of each case; null for a case this API does not know.</summary>");
-            builder.AppendLine("    [JsonIgnore]");
-            builder.AppendLine($"    public virtual {tagType}? {tagProperty} => null;");
+            builder.AppendLine($"    /// <summary>The discriminator <c>{Identifiers.Xml(type.Tag!)}</c>. Each case's class fixes it (setting it there changes nothing); <see cref=\"{other}\"/> keeps the value of a case this API does not know.</summary>");
+            builder.AppendLine($"    [JsonPropertyName({Identifiers.Literal(type.Tag!)})]");
+            builder.AppendLine($"    public virtual {tagType} {tagProperty} {{ get; init; }}");
             Properties(builder, type.Name, type.Members, type.Versions, first: false);
             ExtensionData(builder);
             builder.AppendLine("}");
+            builder.AppendLine();
+            builder.AppendLine($"/// <summary>A case of <see cref=\"{type.Name}\"/> that this API does not know (a newer QEMU's): its members are kept in <see cref=\"{type.Name}.ExtensionData\"/>.</summary>");
+            builder.AppendLine($"public sealed class {other} : {type.Name};");
             foreach (var variant in type.Variants)
             {
                 builder.AppendLine();
@@ -293,17 +293,46 @@ public sealed class CSharpEmitter
                 builder.AppendLine($"public sealed class {variant.ClassName} : {type.Name}");
                 builder.AppendLine("{");
                 builder.AppendLine("    /// <inheritdoc/>");
-                builder.AppendLine("    [JsonIgnore]");
                 var enumMember = type.TagType!.Named is { } tagEnum && _enumMembers.TryGetValue(tagEnum, out var values) && values.TryGetValue(variant.Case, out var member)
                     ? $"{tagType}.{member}"
                     : $"new {tagType}({Identifiers.Literal(variant.Case)})";
-                builder.AppendLine($"    public override {tagType}? {tagProperty} => {enumMember};");
+                builder.AppendLine($"    [JsonPropertyName({Identifiers.Literal(type.Tag!)})]");
+                builder.AppendLine($"    public override {tagType} {tagProperty} {{ get => {enumMember}; init {{ }} }}");
                 Properties(builder, variant.ClassName, variant.Members, variant.Versions, first: false);
                 builder.AppendLine("}");
             }
+
+            builder.AppendLine();
+            builder.AppendLine($"/// <summary>Reads <see cref=\"{type.Name}\"/> as the class of its <c>{Identifiers.Xml(type.Tag!)}</c>, wherever the discriminator stands; writes the instance's own class.</summary>");
+            builder.AppendLine($"internal sealed class {converter} : JsonConverter<{type.Name}>");
+            builder.AppendLine("{");
+            builder.AppendLine($"    public override {type.Name}? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, {Identifiers.Literal(type.Tag!)}u8) switch");
+            builder.AppendLine("    {");
+            foreach (var variant in type.Variants)
+            {
+                builder.AppendLine($"        {Identifiers.Literal(variant.Case)} => QmpAlternate.Read<{variant.ClassName}>(ref reader, options),");
+            }
+
+            builder.AppendLine($"        _ => QmpAlternate.Read<{other}>(ref reader, options),");
+            builder.AppendLine("    };");
+            builder.AppendLine();
+            builder.AppendLine($"    public override void Write(Utf8JsonWriter writer, {type.Name} value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);");
+            builder.AppendLine("}");
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>The class of a union case this API does not know: {Union}OtherCase, unless that name is taken.</summary>
+    private string OtherCaseClass(ApiType union)
+    {
+        var name = union.Name + "OtherCase";
+        for (var i = 2; _types.ContainsKey(name) || _model.Types.Any(t => t.Variants.Any(v => v.ClassName == name)); i++)
+        {
+            name = union.Name + "OtherCase" + i;
+        }
+
+        return name;
     }
 
     private static string BranchProperty(ApiBranch branch) => branch.JsonKind switch
@@ -559,7 +588,7 @@ public sealed class CSharpEmitter
         var builder = Header(TypesNamespace, "System.Text.Json", "System.Text.Json.Serialization");
         builder.AppendLine();
         builder.AppendLine("/// <summary>Source-generated JSON metadata for every generated QMP type (AOT-safe, no reflection).</summary>");
-        builder.AppendLine("[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, AllowOutOfOrderMetadataProperties = true)]");
+        builder.AppendLine("[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]");
         builder.AppendLine("[JsonSerializable(typeof(JsonElement))]");
         builder.AppendLine("[JsonSerializable(typeof(string))]");
         builder.AppendLine("[JsonSerializable(typeof(long))]");
@@ -571,6 +600,11 @@ public sealed class CSharpEmitter
             foreach (var variant in type.Variants)
             {
                 builder.AppendLine($"[JsonSerializable(typeof({variant.ClassName}))]");
+            }
+
+            if (type.Kind == ApiKind.Union)
+            {
+                builder.AppendLine($"[JsonSerializable(typeof({OtherCaseClass(type)}))]");
             }
         }
 

@@ -269,6 +269,12 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     public Task<QmpSchema> GetSchemaAsync(CancellationToken cancellationToken = default)
     {
         var key = SchemaCacheKey();
+        if (key is null)
+        {
+            // A monitor served by this very process (a test double) is no QEMU binary: nothing to share.
+            return FetchSchemaAsync().WaitAsync(cancellationToken);
+        }
+
         var schema = SchemaCache.GetOrAdd(key, _ => FetchSchemaAsync());
         if (schema.IsFaulted || schema.IsCanceled)
         {
@@ -419,7 +425,8 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         return AwaitWriteAsync(write, pending);
     }
 
-    private string SchemaCacheKey()
+    /// <summary>The binary's path and modification time; the build string when unknown; null for an in-process server.</summary>
+    private string? SchemaCacheKey()
     {
         try
         {
@@ -428,6 +435,11 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
             if (_socket.GetRawSocketOption(1, 17, credentials) >= 4)
             {
                 var pid = BitConverter.ToInt32(credentials);
+                if (pid == Environment.ProcessId)
+                {
+                    return null;
+                }
+
                 var binary = File.ResolveLinkTarget($"/proc/{pid}/exe", returnFinalTarget: true)?.FullName;
                 if (binary is not null && File.Exists(binary))
                 {

@@ -10,16 +10,12 @@ using System.Text.Json.Serialization;
 namespace Virt.Kvm.Qmp.Api;
 
 /// <summary>Arguments of command block-export-add.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockExportAddArgumentsNbd), "nbd")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVhostUserBlk), "vhost-user-blk")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsFuse), "fuse")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVduseBlk), "vduse-blk")]
-public class BlockExportAddArguments : IQmpObject
+[JsonConverter(typeof(BlockExportAddArgumentsJsonConverter))]
+public abstract class BlockExportAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockExportAddArgumentsType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual BlockExportAddArgumentsType Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -60,12 +56,15 @@ public class BlockExportAddArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockExportAddArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockExportAddArguments.ExtensionData"/>.</summary>
+public sealed class BlockExportAddArgumentsOtherCase : BlockExportAddArguments;
+
 /// <summary>Case <c>nbd</c> of <see cref="BlockExportAddArguments"/>.</summary>
 public sealed class BlockExportAddArgumentsNbd : BlockExportAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsType? Type => BlockExportAddArgumentsType.Nbd;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.Nbd; init { } }
 
     /// <summary><c>name</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -92,8 +91,8 @@ public sealed class BlockExportAddArgumentsNbd : BlockExportAddArguments
 public sealed class BlockExportAddArgumentsVhostUserBlk : BlockExportAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsType? Type => BlockExportAddArgumentsType.VhostUserBlk;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.VhostUserBlk; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -114,8 +113,8 @@ public sealed class BlockExportAddArgumentsVhostUserBlk : BlockExportAddArgument
 public sealed class BlockExportAddArgumentsFuse : BlockExportAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsType? Type => BlockExportAddArgumentsType.Fuse;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.Fuse; init { } }
 
     /// <summary><c>mountpoint</c>.</summary>
     [JsonPropertyName("mountpoint")]
@@ -136,8 +135,8 @@ public sealed class BlockExportAddArgumentsFuse : BlockExportAddArguments
 public sealed class BlockExportAddArgumentsVduseBlk : BlockExportAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsType? Type => BlockExportAddArgumentsType.VduseBlk;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.VduseBlk; init { } }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -164,29 +163,43 @@ public sealed class BlockExportAddArgumentsVduseBlk : BlockExportAddArguments
     public string? Serial { get; init; }
 }
 
-/// <summary>QMP union first met at command block-export-add, arguments, case vhost-user-blk, member addr.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVhostUserBlkAddrInet), "inet")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVhostUserBlkAddrUnix), "unix")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVhostUserBlkAddrVsock), "vsock")]
-[JsonDerivedType(typeof(BlockExportAddArgumentsVhostUserBlkAddrFd), "fd")]
-public class BlockExportAddArgumentsVhostUserBlkAddr : IQmpObject
+/// <summary>Reads <see cref="BlockExportAddArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockExportAddArgumentsJsonConverter : JsonConverter<BlockExportAddArguments>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockExportAddArgumentsVhostUserBlkAddrType? Type => null;
+    public override BlockExportAddArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "nbd" => QmpAlternate.Read<BlockExportAddArgumentsNbd>(ref reader, options),
+        "vhost-user-blk" => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlk>(ref reader, options),
+        "fuse" => QmpAlternate.Read<BlockExportAddArgumentsFuse>(ref reader, options),
+        "vduse-blk" => QmpAlternate.Read<BlockExportAddArgumentsVduseBlk>(ref reader, options),
+        _ => QmpAlternate.Read<BlockExportAddArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockExportAddArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command block-export-add, arguments, case vhost-user-blk, member addr.</summary>
+[JsonConverter(typeof(BlockExportAddArgumentsVhostUserBlkAddrJsonConverter))]
+public abstract class BlockExportAddArgumentsVhostUserBlkAddr : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsVhostUserBlkAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual BlockExportAddArgumentsVhostUserBlkAddrType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockExportAddArgumentsVhostUserBlkAddr"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockExportAddArgumentsVhostUserBlkAddr.ExtensionData"/>.</summary>
+public sealed class BlockExportAddArgumentsVhostUserBlkAddrOtherCase : BlockExportAddArgumentsVhostUserBlkAddr;
+
 /// <summary>Case <c>inet</c> of <see cref="BlockExportAddArgumentsVhostUserBlkAddr"/>.</summary>
 public sealed class BlockExportAddArgumentsVhostUserBlkAddrInet : BlockExportAddArgumentsVhostUserBlkAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Inet;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
 
     /// <summary><c>host</c>.</summary>
     [JsonPropertyName("host")]
@@ -231,8 +244,8 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrInet : BlockExportAdd
 public sealed class BlockExportAddArgumentsVhostUserBlkAddrUnix : BlockExportAddArgumentsVhostUserBlkAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Unix;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
 
     /// <summary><c>path</c>.</summary>
     [JsonPropertyName("path")]
@@ -253,8 +266,8 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrUnix : BlockExportAdd
 public sealed class BlockExportAddArgumentsVhostUserBlkAddrVsock : BlockExportAddArgumentsVhostUserBlkAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
 
     /// <summary><c>cid</c>.</summary>
     [JsonPropertyName("cid")]
@@ -269,63 +282,36 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrVsock : BlockExportAd
 public sealed class BlockExportAddArgumentsVhostUserBlkAddrFd : BlockExportAddArgumentsVhostUserBlkAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Fd;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
 
     /// <summary><c>str</c>.</summary>
     [JsonPropertyName("str")]
     public required string Str { get; init; }
 }
 
-/// <summary>Arguments of command blockdev-add.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "driver", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevAddArgumentsBlkdebug), "blkdebug")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsBlklogwrites), "blklogwrites")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsBlkverify), "blkverify")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsBlkreplay), "blkreplay")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsBochs), "bochs")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsCloop), "cloop")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsCompress), "compress")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsCopyBeforeWrite), "copy-before-write")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsCopyOnRead), "copy-on-read")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsDmg), "dmg")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsFile), "file")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsFtp), "ftp")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsFtps), "ftps")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsGluster), "gluster")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsHostCdrom), "host_cdrom")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsHostDevice), "host_device")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsHttp), "http")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsHttps), "https")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsIscsi), "iscsi")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsLuks), "luks")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsNbd), "nbd")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsNfs), "nfs")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsNullAio), "null-aio")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsNullCo), "null-co")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsNvme), "nvme")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsParallels), "parallels")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsPreallocate), "preallocate")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQcow2), "qcow2")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQcow), "qcow")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQed), "qed")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQuorum), "quorum")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsRaw), "raw")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsRbd), "rbd")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsReplication), "replication")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsSnapshotAccess), "snapshot-access")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsSsh), "ssh")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsThrottle), "throttle")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsVdi), "vdi")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsVhdx), "vhdx")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsVmdk), "vmdk")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsVpc), "vpc")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsVvfat), "vvfat")]
-public class BlockdevAddArguments : IQmpObject
+/// <summary>Reads <see cref="BlockExportAddArgumentsVhostUserBlkAddr"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockExportAddArgumentsVhostUserBlkAddrJsonConverter : JsonConverter<BlockExportAddArgumentsVhostUserBlkAddr>
 {
-    /// <summary>The discriminator <c>driver</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsDriver? Driver => null;
+    public override BlockExportAddArgumentsVhostUserBlkAddr? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "inet" => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlkAddrInet>(ref reader, options),
+        "unix" => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlkAddrUnix>(ref reader, options),
+        "vsock" => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlkAddrVsock>(ref reader, options),
+        "fd" => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlkAddrFd>(ref reader, options),
+        _ => QmpAlternate.Read<BlockExportAddArgumentsVhostUserBlkAddrOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockExportAddArgumentsVhostUserBlkAddr value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command blockdev-add.</summary>
+[JsonConverter(typeof(BlockdevAddArgumentsJsonConverter))]
+public abstract class BlockdevAddArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("driver")]
+    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
 
     /// <summary><c>node-name</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -373,12 +359,15 @@ public class BlockdevAddArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevAddArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevAddArguments.ExtensionData"/>.</summary>
+public sealed class BlockdevAddArgumentsOtherCase : BlockdevAddArguments;
+
 /// <summary>Case <c>blkdebug</c> of <see cref="BlockdevAddArguments"/>.</summary>
 public sealed class BlockdevAddArgumentsBlkdebug : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkdebug;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 
     /// <summary><c>image</c>.</summary>
     [JsonPropertyName("image")]
@@ -444,8 +433,8 @@ public sealed class BlockdevAddArgumentsBlkdebug : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsBlklogwrites : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blklogwrites;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -475,8 +464,8 @@ public sealed class BlockdevAddArgumentsBlklogwrites : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsBlkverify : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkverify;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 
     /// <summary><c>test</c>.</summary>
     [JsonPropertyName("test")]
@@ -491,8 +480,8 @@ public sealed class BlockdevAddArgumentsBlkverify : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsBlkreplay : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkreplay;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 
     /// <summary><c>image</c>.</summary>
     [JsonPropertyName("image")]
@@ -503,8 +492,8 @@ public sealed class BlockdevAddArgumentsBlkreplay : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsBochs : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Bochs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -515,8 +504,8 @@ public sealed class BlockdevAddArgumentsBochs : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsCloop : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Cloop;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -527,8 +516,8 @@ public sealed class BlockdevAddArgumentsCloop : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsCompress : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Compress;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -539,8 +528,8 @@ public sealed class BlockdevAddArgumentsCompress : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsCopyBeforeWrite : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyBeforeWrite;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -576,8 +565,8 @@ public sealed class BlockdevAddArgumentsCopyBeforeWrite : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsCopyOnRead : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyOnRead;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -593,8 +582,8 @@ public sealed class BlockdevAddArgumentsCopyOnRead : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsDmg : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Dmg;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -605,8 +594,8 @@ public sealed class BlockdevAddArgumentsDmg : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsFile : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.File;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -647,8 +636,8 @@ public sealed class BlockdevAddArgumentsFile : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsFtp : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftp;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -689,8 +678,8 @@ public sealed class BlockdevAddArgumentsFtp : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsFtps : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftps;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -736,8 +725,8 @@ public sealed class BlockdevAddArgumentsFtps : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsGluster : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Gluster;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 
     /// <summary><c>volume</c>.</summary>
     [JsonPropertyName("volume")]
@@ -766,8 +755,8 @@ public sealed class BlockdevAddArgumentsGluster : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsHostCdrom : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostCdrom;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -808,8 +797,8 @@ public sealed class BlockdevAddArgumentsHostCdrom : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsHostDevice : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostDevice;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -850,8 +839,8 @@ public sealed class BlockdevAddArgumentsHostDevice : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsHttp : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Http;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -902,8 +891,8 @@ public sealed class BlockdevAddArgumentsHttp : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsHttps : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Https;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -959,8 +948,8 @@ public sealed class BlockdevAddArgumentsHttps : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsIscsi : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Iscsi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 
     /// <summary><c>transport</c>.</summary>
     [JsonPropertyName("transport")]
@@ -1009,8 +998,8 @@ public sealed class BlockdevAddArgumentsIscsi : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsLuks : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Luks;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1032,8 +1021,8 @@ public sealed class BlockdevAddArgumentsLuks : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsNbd : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1074,8 +1063,8 @@ public sealed class BlockdevAddArgumentsNbd : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsNfs : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nfs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1120,8 +1109,8 @@ public sealed class BlockdevAddArgumentsNfs : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsNullAio : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullAio;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 
     /// <summary><c>size</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1143,8 +1132,8 @@ public sealed class BlockdevAddArgumentsNullAio : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsNullCo : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullCo;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 
     /// <summary><c>size</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1166,8 +1155,8 @@ public sealed class BlockdevAddArgumentsNullCo : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsNvme : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nvme;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 
     /// <summary><c>device</c>.</summary>
     [JsonPropertyName("device")]
@@ -1182,8 +1171,8 @@ public sealed class BlockdevAddArgumentsNvme : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsParallels : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Parallels;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1194,8 +1183,8 @@ public sealed class BlockdevAddArgumentsParallels : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsPreallocate : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Preallocate;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1216,8 +1205,8 @@ public sealed class BlockdevAddArgumentsPreallocate : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsQcow2 : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow2;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1299,8 +1288,8 @@ public sealed class BlockdevAddArgumentsQcow2 : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsQcow : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1321,8 +1310,8 @@ public sealed class BlockdevAddArgumentsQcow : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsQed : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qed;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1338,8 +1327,8 @@ public sealed class BlockdevAddArgumentsQed : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsQuorum : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Quorum;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 
     /// <summary><c>blkverify</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1369,8 +1358,8 @@ public sealed class BlockdevAddArgumentsQuorum : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsRaw : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Raw;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1391,8 +1380,8 @@ public sealed class BlockdevAddArgumentsRaw : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsRbd : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Rbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 
     /// <summary><c>pool</c>.</summary>
     [JsonPropertyName("pool")]
@@ -1447,8 +1436,8 @@ public sealed class BlockdevAddArgumentsRbd : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsReplication : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Replication;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1468,8 +1457,8 @@ public sealed class BlockdevAddArgumentsReplication : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsSnapshotAccess : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.SnapshotAccess;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1480,8 +1469,8 @@ public sealed class BlockdevAddArgumentsSnapshotAccess : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsSsh : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ssh;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1506,8 +1495,8 @@ public sealed class BlockdevAddArgumentsSsh : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsThrottle : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Throttle;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 
     /// <summary><c>throttle-group</c>.</summary>
     [JsonPropertyName("throttle-group")]
@@ -1522,8 +1511,8 @@ public sealed class BlockdevAddArgumentsThrottle : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsVdi : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vdi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1534,8 +1523,8 @@ public sealed class BlockdevAddArgumentsVdi : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsVhdx : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vhdx;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1546,8 +1535,8 @@ public sealed class BlockdevAddArgumentsVhdx : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsVmdk : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vmdk;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1563,8 +1552,8 @@ public sealed class BlockdevAddArgumentsVmdk : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsVpc : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vpc;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1575,8 +1564,8 @@ public sealed class BlockdevAddArgumentsVpc : BlockdevAddArguments
 public sealed class BlockdevAddArgumentsVvfat : BlockdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vvfat;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
 
     /// <summary><c>dir</c>.</summary>
     [JsonPropertyName("dir")]
@@ -1603,27 +1592,81 @@ public sealed class BlockdevAddArgumentsVvfat : BlockdevAddArguments
     public bool? Rw { get; init; }
 }
 
-/// <summary>QMP union first met at command blockdev-add, arguments, case qcow2, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQcow2EncryptAes), "aes")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQcow2EncryptLuks), "luks")]
-public class BlockdevAddArgumentsQcow2Encrypt : IQmpObject
+/// <summary>Reads <see cref="BlockdevAddArguments"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevAddArgumentsJsonConverter : JsonConverter<BlockdevAddArguments>
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsQcow2EncryptFormat? Format => null;
+    public override BlockdevAddArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "driver"u8) switch
+    {
+        "blkdebug" => QmpAlternate.Read<BlockdevAddArgumentsBlkdebug>(ref reader, options),
+        "blklogwrites" => QmpAlternate.Read<BlockdevAddArgumentsBlklogwrites>(ref reader, options),
+        "blkverify" => QmpAlternate.Read<BlockdevAddArgumentsBlkverify>(ref reader, options),
+        "blkreplay" => QmpAlternate.Read<BlockdevAddArgumentsBlkreplay>(ref reader, options),
+        "bochs" => QmpAlternate.Read<BlockdevAddArgumentsBochs>(ref reader, options),
+        "cloop" => QmpAlternate.Read<BlockdevAddArgumentsCloop>(ref reader, options),
+        "compress" => QmpAlternate.Read<BlockdevAddArgumentsCompress>(ref reader, options),
+        "copy-before-write" => QmpAlternate.Read<BlockdevAddArgumentsCopyBeforeWrite>(ref reader, options),
+        "copy-on-read" => QmpAlternate.Read<BlockdevAddArgumentsCopyOnRead>(ref reader, options),
+        "dmg" => QmpAlternate.Read<BlockdevAddArgumentsDmg>(ref reader, options),
+        "file" => QmpAlternate.Read<BlockdevAddArgumentsFile>(ref reader, options),
+        "ftp" => QmpAlternate.Read<BlockdevAddArgumentsFtp>(ref reader, options),
+        "ftps" => QmpAlternate.Read<BlockdevAddArgumentsFtps>(ref reader, options),
+        "gluster" => QmpAlternate.Read<BlockdevAddArgumentsGluster>(ref reader, options),
+        "host_cdrom" => QmpAlternate.Read<BlockdevAddArgumentsHostCdrom>(ref reader, options),
+        "host_device" => QmpAlternate.Read<BlockdevAddArgumentsHostDevice>(ref reader, options),
+        "http" => QmpAlternate.Read<BlockdevAddArgumentsHttp>(ref reader, options),
+        "https" => QmpAlternate.Read<BlockdevAddArgumentsHttps>(ref reader, options),
+        "iscsi" => QmpAlternate.Read<BlockdevAddArgumentsIscsi>(ref reader, options),
+        "luks" => QmpAlternate.Read<BlockdevAddArgumentsLuks>(ref reader, options),
+        "nbd" => QmpAlternate.Read<BlockdevAddArgumentsNbd>(ref reader, options),
+        "nfs" => QmpAlternate.Read<BlockdevAddArgumentsNfs>(ref reader, options),
+        "null-aio" => QmpAlternate.Read<BlockdevAddArgumentsNullAio>(ref reader, options),
+        "null-co" => QmpAlternate.Read<BlockdevAddArgumentsNullCo>(ref reader, options),
+        "nvme" => QmpAlternate.Read<BlockdevAddArgumentsNvme>(ref reader, options),
+        "parallels" => QmpAlternate.Read<BlockdevAddArgumentsParallels>(ref reader, options),
+        "preallocate" => QmpAlternate.Read<BlockdevAddArgumentsPreallocate>(ref reader, options),
+        "qcow2" => QmpAlternate.Read<BlockdevAddArgumentsQcow2>(ref reader, options),
+        "qcow" => QmpAlternate.Read<BlockdevAddArgumentsQcow>(ref reader, options),
+        "qed" => QmpAlternate.Read<BlockdevAddArgumentsQed>(ref reader, options),
+        "quorum" => QmpAlternate.Read<BlockdevAddArgumentsQuorum>(ref reader, options),
+        "raw" => QmpAlternate.Read<BlockdevAddArgumentsRaw>(ref reader, options),
+        "rbd" => QmpAlternate.Read<BlockdevAddArgumentsRbd>(ref reader, options),
+        "replication" => QmpAlternate.Read<BlockdevAddArgumentsReplication>(ref reader, options),
+        "snapshot-access" => QmpAlternate.Read<BlockdevAddArgumentsSnapshotAccess>(ref reader, options),
+        "ssh" => QmpAlternate.Read<BlockdevAddArgumentsSsh>(ref reader, options),
+        "throttle" => QmpAlternate.Read<BlockdevAddArgumentsThrottle>(ref reader, options),
+        "vdi" => QmpAlternate.Read<BlockdevAddArgumentsVdi>(ref reader, options),
+        "vhdx" => QmpAlternate.Read<BlockdevAddArgumentsVhdx>(ref reader, options),
+        "vmdk" => QmpAlternate.Read<BlockdevAddArgumentsVmdk>(ref reader, options),
+        "vpc" => QmpAlternate.Read<BlockdevAddArgumentsVpc>(ref reader, options),
+        "vvfat" => QmpAlternate.Read<BlockdevAddArgumentsVvfat>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevAddArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevAddArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command blockdev-add, arguments, case qcow2, member encrypt.</summary>
+[JsonConverter(typeof(BlockdevAddArgumentsQcow2EncryptJsonConverter))]
+public abstract class BlockdevAddArgumentsQcow2Encrypt : IQmpObject
+{
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevAddArgumentsQcow2EncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevAddArgumentsQcow2Encrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevAddArgumentsQcow2Encrypt.ExtensionData"/>.</summary>
+public sealed class BlockdevAddArgumentsQcow2EncryptOtherCase : BlockdevAddArgumentsQcow2Encrypt;
+
 /// <summary>Case <c>aes</c> of <see cref="BlockdevAddArgumentsQcow2Encrypt"/>.</summary>
 public sealed class BlockdevAddArgumentsQcow2EncryptAes : BlockdevAddArgumentsQcow2Encrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsQcow2EncryptFormat? Format => BlockdevAddArgumentsQcow2EncryptFormat.Aes;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1635,8 +1678,8 @@ public sealed class BlockdevAddArgumentsQcow2EncryptAes : BlockdevAddArgumentsQc
 public sealed class BlockdevAddArgumentsQcow2EncryptLuks : BlockdevAddArgumentsQcow2Encrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsQcow2EncryptFormat? Format => BlockdevAddArgumentsQcow2EncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1644,26 +1687,41 @@ public sealed class BlockdevAddArgumentsQcow2EncryptLuks : BlockdevAddArgumentsQ
     public string? KeySecret { get; init; }
 }
 
-/// <summary>QMP union first met at command blockdev-add, arguments, case qcow, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevAddArgumentsQcowEncryptAes), "aes")]
-public class BlockdevAddArgumentsQcowEncrypt : IQmpObject
+/// <summary>Reads <see cref="BlockdevAddArgumentsQcow2Encrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevAddArgumentsQcow2EncryptJsonConverter : JsonConverter<BlockdevAddArgumentsQcow2Encrypt>
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsQcowEncryptFormat? Format => null;
+    public override BlockdevAddArgumentsQcow2Encrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "aes" => QmpAlternate.Read<BlockdevAddArgumentsQcow2EncryptAes>(ref reader, options),
+        "luks" => QmpAlternate.Read<BlockdevAddArgumentsQcow2EncryptLuks>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevAddArgumentsQcow2EncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevAddArgumentsQcow2Encrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command blockdev-add, arguments, case qcow, member encrypt.</summary>
+[JsonConverter(typeof(BlockdevAddArgumentsQcowEncryptJsonConverter))]
+public abstract class BlockdevAddArgumentsQcowEncrypt : IQmpObject
+{
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcowEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevAddArgumentsQcowEncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevAddArgumentsQcowEncrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevAddArgumentsQcowEncrypt.ExtensionData"/>.</summary>
+public sealed class BlockdevAddArgumentsQcowEncryptOtherCase : BlockdevAddArgumentsQcowEncrypt;
+
 /// <summary>Case <c>aes</c> of <see cref="BlockdevAddArgumentsQcowEncrypt"/>.</summary>
 public sealed class BlockdevAddArgumentsQcowEncryptAes : BlockdevAddArgumentsQcowEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsQcowEncryptFormat? Format => BlockdevAddArgumentsQcowEncryptFormat.Aes;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsQcowEncryptFormat Format { get => BlockdevAddArgumentsQcowEncryptFormat.Aes; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1671,16 +1729,25 @@ public sealed class BlockdevAddArgumentsQcowEncryptAes : BlockdevAddArgumentsQco
     public string? KeySecret { get; init; }
 }
 
-/// <summary>QMP union first met at command blockdev-add, arguments, case rbd, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevAddArgumentsRbdEncryptLuks), "luks")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsRbdEncryptLuks2), "luks2")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsRbdEncryptLuksAny), "luks-any")]
-public class BlockdevAddArgumentsRbdEncrypt : IQmpObject
+/// <summary>Reads <see cref="BlockdevAddArgumentsQcowEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevAddArgumentsQcowEncryptJsonConverter : JsonConverter<BlockdevAddArgumentsQcowEncrypt>
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsRbdEncryptFormat? Format => null;
+    public override BlockdevAddArgumentsQcowEncrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "aes" => QmpAlternate.Read<BlockdevAddArgumentsQcowEncryptAes>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevAddArgumentsQcowEncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevAddArgumentsQcowEncrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command blockdev-add, arguments, case rbd, member encrypt.</summary>
+[JsonConverter(typeof(BlockdevAddArgumentsRbdEncryptJsonConverter))]
+public abstract class BlockdevAddArgumentsRbdEncrypt : IQmpObject
+{
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsRbdEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevAddArgumentsRbdEncryptFormat Format { get; init; }
 
     /// <summary><c>parent</c>.</summary>
     /// <remarks>Optional. Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
@@ -1693,12 +1760,15 @@ public class BlockdevAddArgumentsRbdEncrypt : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevAddArgumentsRbdEncrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevAddArgumentsRbdEncrypt.ExtensionData"/>.</summary>
+public sealed class BlockdevAddArgumentsRbdEncryptOtherCase : BlockdevAddArgumentsRbdEncrypt;
+
 /// <summary>Case <c>luks</c> of <see cref="BlockdevAddArgumentsRbdEncrypt"/>.</summary>
 public sealed class BlockdevAddArgumentsRbdEncryptLuks : BlockdevAddArgumentsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -1709,8 +1779,8 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuks : BlockdevAddArgumentsRbd
 public sealed class BlockdevAddArgumentsRbdEncryptLuks2 : BlockdevAddArgumentsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.Luks2;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -1723,36 +1793,50 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuks2 : BlockdevAddArgumentsRb
 public sealed class BlockdevAddArgumentsRbdEncryptLuksAny : BlockdevAddArgumentsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.LuksAny;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
     public required string KeySecret { get; init; }
 }
 
-/// <summary>QMP union first met at command blockdev-add, arguments, case ssh, member host-key-check.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "mode", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevAddArgumentsSshHostKeyCheckHash), "hash")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsSshHostKeyCheckNone), "none")]
-[JsonDerivedType(typeof(BlockdevAddArgumentsSshHostKeyCheckKnownHosts), "known_hosts")]
-public class BlockdevAddArgumentsSshHostKeyCheck : IQmpObject
+/// <summary>Reads <see cref="BlockdevAddArgumentsRbdEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevAddArgumentsRbdEncryptJsonConverter : JsonConverter<BlockdevAddArgumentsRbdEncrypt>
 {
-    /// <summary>The discriminator <c>mode</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsSshHostKeyCheckMode? Mode => null;
+    public override BlockdevAddArgumentsRbdEncrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "luks" => QmpAlternate.Read<BlockdevAddArgumentsRbdEncryptLuks>(ref reader, options),
+        "luks2" => QmpAlternate.Read<BlockdevAddArgumentsRbdEncryptLuks2>(ref reader, options),
+        "luks-any" => QmpAlternate.Read<BlockdevAddArgumentsRbdEncryptLuksAny>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevAddArgumentsRbdEncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevAddArgumentsRbdEncrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command blockdev-add, arguments, case ssh, member host-key-check.</summary>
+[JsonConverter(typeof(BlockdevAddArgumentsSshHostKeyCheckJsonConverter))]
+public abstract class BlockdevAddArgumentsSshHostKeyCheck : IQmpObject
+{
+    /// <summary>The discriminator <c>mode</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsSshHostKeyCheckOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("mode")]
+    public virtual BlockdevAddArgumentsSshHostKeyCheckMode Mode { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevAddArgumentsSshHostKeyCheck"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevAddArgumentsSshHostKeyCheck.ExtensionData"/>.</summary>
+public sealed class BlockdevAddArgumentsSshHostKeyCheckOtherCase : BlockdevAddArgumentsSshHostKeyCheck;
+
 /// <summary>Case <c>hash</c> of <see cref="BlockdevAddArgumentsSshHostKeyCheck"/>.</summary>
 public sealed class BlockdevAddArgumentsSshHostKeyCheckHash : BlockdevAddArgumentsSshHostKeyCheck
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode => BlockdevAddArgumentsSshHostKeyCheckMode.Hash;
+    [JsonPropertyName("mode")]
+    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.Hash; init { } }
 
     /// <summary><c>type</c>.</summary>
     [JsonPropertyName("type")]
@@ -1767,79 +1851,54 @@ public sealed class BlockdevAddArgumentsSshHostKeyCheckHash : BlockdevAddArgumen
 public sealed class BlockdevAddArgumentsSshHostKeyCheckNone : BlockdevAddArgumentsSshHostKeyCheck
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode => BlockdevAddArgumentsSshHostKeyCheckMode.None;
+    [JsonPropertyName("mode")]
+    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.None; init { } }
 }
 
 /// <summary>Case <c>known_hosts</c> of <see cref="BlockdevAddArgumentsSshHostKeyCheck"/>.</summary>
 public sealed class BlockdevAddArgumentsSshHostKeyCheckKnownHosts : BlockdevAddArgumentsSshHostKeyCheck
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode => BlockdevAddArgumentsSshHostKeyCheckMode.KnownHosts;
+    [JsonPropertyName("mode")]
+    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.KnownHosts; init { } }
+}
+
+/// <summary>Reads <see cref="BlockdevAddArgumentsSshHostKeyCheck"/> as the class of its <c>mode</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevAddArgumentsSshHostKeyCheckJsonConverter : JsonConverter<BlockdevAddArgumentsSshHostKeyCheck>
+{
+    public override BlockdevAddArgumentsSshHostKeyCheck? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "mode"u8) switch
+    {
+        "hash" => QmpAlternate.Read<BlockdevAddArgumentsSshHostKeyCheckHash>(ref reader, options),
+        "none" => QmpAlternate.Read<BlockdevAddArgumentsSshHostKeyCheckNone>(ref reader, options),
+        "known_hosts" => QmpAlternate.Read<BlockdevAddArgumentsSshHostKeyCheckKnownHosts>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevAddArgumentsSshHostKeyCheckOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevAddArgumentsSshHostKeyCheck value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command blockdev-create, arguments, member options.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "driver", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsFile), "file")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsGluster), "gluster")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsLuks), "luks")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsNfs), "nfs")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsParallels), "parallels")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQcow), "qcow")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQcow2), "qcow2")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQed), "qed")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsRbd), "rbd")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsSsh), "ssh")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsVdi), "vdi")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsVhdx), "vhdx")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsVmdk), "vmdk")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsVpc), "vpc")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsBlkdebug), "blkdebug")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsBlklogwrites), "blklogwrites")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsBlkreplay), "blkreplay")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsBlkverify), "blkverify")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsBochs), "bochs")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsCloop), "cloop")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsCompress), "compress")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsCopyBeforeWrite), "copy-before-write")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsCopyOnRead), "copy-on-read")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsDmg), "dmg")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsSnapshotAccess), "snapshot-access")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsFtp), "ftp")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsFtps), "ftps")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsHostCdrom), "host_cdrom")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsHostDevice), "host_device")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsHttp), "http")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsHttps), "https")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsIscsi), "iscsi")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsNbd), "nbd")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsNullAio), "null-aio")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsNullCo), "null-co")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsNvme), "nvme")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsPreallocate), "preallocate")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQuorum), "quorum")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsRaw), "raw")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsReplication), "replication")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsThrottle), "throttle")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsVvfat), "vvfat")]
-public class BlockdevCreateArgumentsOptions : IQmpObject
+[JsonConverter(typeof(BlockdevCreateArgumentsOptionsJsonConverter))]
+public abstract class BlockdevCreateArgumentsOptions : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsDriver? Driver => null;
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("driver")]
+    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevCreateArgumentsOptions"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevCreateArgumentsOptions.ExtensionData"/>.</summary>
+public sealed class BlockdevCreateArgumentsOptionsOtherCase : BlockdevCreateArgumentsOptions;
+
 /// <summary>Case <c>file</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsFile : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.File;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -1869,8 +1928,8 @@ public sealed class BlockdevCreateArgumentsOptionsFile : BlockdevCreateArguments
 public sealed class BlockdevCreateArgumentsOptionsGluster : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Gluster;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -1890,8 +1949,8 @@ public sealed class BlockdevCreateArgumentsOptionsGluster : BlockdevCreateArgume
 public sealed class BlockdevCreateArgumentsOptionsLuks : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Luks;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1953,8 +2012,8 @@ public sealed class BlockdevCreateArgumentsOptionsLuks : BlockdevCreateArguments
 public sealed class BlockdevCreateArgumentsOptionsNfs : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nfs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -1969,8 +2028,8 @@ public sealed class BlockdevCreateArgumentsOptionsNfs : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsParallels : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Parallels;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1990,8 +2049,8 @@ public sealed class BlockdevCreateArgumentsOptionsParallels : BlockdevCreateArgu
 public sealed class BlockdevCreateArgumentsOptionsQcow : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2016,8 +2075,8 @@ public sealed class BlockdevCreateArgumentsOptionsQcow : BlockdevCreateArguments
 public sealed class BlockdevCreateArgumentsOptionsQcow2 : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow2;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2092,8 +2151,8 @@ public sealed class BlockdevCreateArgumentsOptionsQcow2 : BlockdevCreateArgument
 public sealed class BlockdevCreateArgumentsOptionsQed : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qed;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2128,8 +2187,8 @@ public sealed class BlockdevCreateArgumentsOptionsQed : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsRbd : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Rbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -2154,8 +2213,8 @@ public sealed class BlockdevCreateArgumentsOptionsRbd : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsSsh : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ssh;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -2170,8 +2229,8 @@ public sealed class BlockdevCreateArgumentsOptionsSsh : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsVdi : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vdi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2191,8 +2250,8 @@ public sealed class BlockdevCreateArgumentsOptionsVdi : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsVhdx : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vhdx;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2227,8 +2286,8 @@ public sealed class BlockdevCreateArgumentsOptionsVhdx : BlockdevCreateArguments
 public sealed class BlockdevCreateArgumentsOptionsVmdk : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vmdk;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2278,8 +2337,8 @@ public sealed class BlockdevCreateArgumentsOptionsVmdk : BlockdevCreateArguments
 public sealed class BlockdevCreateArgumentsOptionsVpc : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vpc;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2304,247 +2363,301 @@ public sealed class BlockdevCreateArgumentsOptionsVpc : BlockdevCreateArgumentsO
 public sealed class BlockdevCreateArgumentsOptionsBlkdebug : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkdebug;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsBlklogwrites : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blklogwrites;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsBlkreplay : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkreplay;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsBlkverify : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkverify;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsBochs : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Bochs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsCloop : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Cloop;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsCompress : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Compress;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsCopyBeforeWrite : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyBeforeWrite;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsCopyOnRead : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyOnRead;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsDmg : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Dmg;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsSnapshotAccess : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.SnapshotAccess;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsFtp : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftp;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsFtps : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftps;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsHostCdrom : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostCdrom;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>host_device</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsHostDevice : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostDevice;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsHttp : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Http;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsHttps : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Https;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsIscsi : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Iscsi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsNbd : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsNullAio : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullAio;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsNullCo : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullCo;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>nvme</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsNvme : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nvme;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsPreallocate : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Preallocate;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsQuorum : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Quorum;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsRaw : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Raw;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsReplication : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Replication;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsThrottle : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Throttle;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsVvfat : BlockdevCreateArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vvfat;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+}
+
+/// <summary>Reads <see cref="BlockdevCreateArgumentsOptions"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevCreateArgumentsOptionsJsonConverter : JsonConverter<BlockdevCreateArgumentsOptions>
+{
+    public override BlockdevCreateArgumentsOptions? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "driver"u8) switch
+    {
+        "file" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsFile>(ref reader, options),
+        "gluster" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsGluster>(ref reader, options),
+        "luks" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsLuks>(ref reader, options),
+        "nfs" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsNfs>(ref reader, options),
+        "parallels" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsParallels>(ref reader, options),
+        "qcow" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQcow>(ref reader, options),
+        "qcow2" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQcow2>(ref reader, options),
+        "qed" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQed>(ref reader, options),
+        "rbd" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRbd>(ref reader, options),
+        "ssh" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsSsh>(ref reader, options),
+        "vdi" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsVdi>(ref reader, options),
+        "vhdx" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsVhdx>(ref reader, options),
+        "vmdk" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsVmdk>(ref reader, options),
+        "vpc" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsVpc>(ref reader, options),
+        "blkdebug" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsBlkdebug>(ref reader, options),
+        "blklogwrites" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsBlklogwrites>(ref reader, options),
+        "blkreplay" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsBlkreplay>(ref reader, options),
+        "blkverify" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsBlkverify>(ref reader, options),
+        "bochs" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsBochs>(ref reader, options),
+        "cloop" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsCloop>(ref reader, options),
+        "compress" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsCompress>(ref reader, options),
+        "copy-before-write" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsCopyBeforeWrite>(ref reader, options),
+        "copy-on-read" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsCopyOnRead>(ref reader, options),
+        "dmg" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsDmg>(ref reader, options),
+        "snapshot-access" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsSnapshotAccess>(ref reader, options),
+        "ftp" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsFtp>(ref reader, options),
+        "ftps" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsFtps>(ref reader, options),
+        "host_cdrom" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsHostCdrom>(ref reader, options),
+        "host_device" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsHostDevice>(ref reader, options),
+        "http" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsHttp>(ref reader, options),
+        "https" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsHttps>(ref reader, options),
+        "iscsi" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsIscsi>(ref reader, options),
+        "nbd" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsNbd>(ref reader, options),
+        "null-aio" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsNullAio>(ref reader, options),
+        "null-co" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsNullCo>(ref reader, options),
+        "nvme" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsNvme>(ref reader, options),
+        "preallocate" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsPreallocate>(ref reader, options),
+        "quorum" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQuorum>(ref reader, options),
+        "raw" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRaw>(ref reader, options),
+        "replication" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsReplication>(ref reader, options),
+        "throttle" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsThrottle>(ref reader, options),
+        "vvfat" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsVvfat>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevCreateArgumentsOptionsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevCreateArgumentsOptions value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command blockdev-create, arguments, member options, case qcow, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQcowEncryptQcow), "qcow")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsQcowEncryptLuks), "luks")]
-public class BlockdevCreateArgumentsOptionsQcowEncrypt : IQmpObject
+[JsonConverter(typeof(BlockdevCreateArgumentsOptionsQcowEncryptJsonConverter))]
+public abstract class BlockdevCreateArgumentsOptionsQcowEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => null;
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsQcowEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevCreateArgumentsOptionsQcowEncrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevCreateArgumentsOptionsQcowEncrypt.ExtensionData"/>.</summary>
+public sealed class BlockdevCreateArgumentsOptionsQcowEncryptOtherCase : BlockdevCreateArgumentsOptionsQcowEncrypt;
+
 /// <summary>Case <c>qcow</c> of <see cref="BlockdevCreateArgumentsOptionsQcowEncrypt"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsQcowEncryptQcow : BlockdevCreateArgumentsOptionsQcowEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow;
+    [JsonPropertyName("format")]
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -2556,8 +2669,8 @@ public sealed class BlockdevCreateArgumentsOptionsQcowEncryptQcow : BlockdevCrea
 public sealed class BlockdevCreateArgumentsOptionsQcowEncryptLuks : BlockdevCreateArgumentsOptionsQcowEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -2595,28 +2708,41 @@ public sealed class BlockdevCreateArgumentsOptionsQcowEncryptLuks : BlockdevCrea
     public long? IterTime { get; init; }
 }
 
-/// <summary>QMP union first met at command blockdev-create, arguments, member options, case rbd, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsRbdEncryptLuks), "luks")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsRbdEncryptLuks2), "luks2")]
-[JsonDerivedType(typeof(BlockdevCreateArgumentsOptionsRbdEncryptLuksAny), "luks-any")]
-public class BlockdevCreateArgumentsOptionsRbdEncrypt : IQmpObject
+/// <summary>Reads <see cref="BlockdevCreateArgumentsOptionsQcowEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevCreateArgumentsOptionsQcowEncryptJsonConverter : JsonConverter<BlockdevCreateArgumentsOptionsQcowEncrypt>
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsRbdEncryptFormat? Format => null;
+    public override BlockdevCreateArgumentsOptionsQcowEncrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "qcow" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQcowEncryptQcow>(ref reader, options),
+        "luks" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQcowEncryptLuks>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevCreateArgumentsOptionsQcowEncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevCreateArgumentsOptionsQcowEncrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command blockdev-create, arguments, member options, case rbd, member encrypt.</summary>
+[JsonConverter(typeof(BlockdevCreateArgumentsOptionsRbdEncryptJsonConverter))]
+public abstract class BlockdevCreateArgumentsOptionsRbdEncrypt : IQmpObject
+{
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsRbdEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevAddArgumentsRbdEncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockdevCreateArgumentsOptionsRbdEncrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockdevCreateArgumentsOptionsRbdEncrypt.ExtensionData"/>.</summary>
+public sealed class BlockdevCreateArgumentsOptionsRbdEncryptOtherCase : BlockdevCreateArgumentsOptionsRbdEncrypt;
+
 /// <summary>Case <c>luks</c> of <see cref="BlockdevCreateArgumentsOptionsRbdEncrypt"/>.</summary>
 public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks : BlockdevCreateArgumentsOptionsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -2632,8 +2758,8 @@ public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks : BlockdevCreat
 public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks2 : BlockdevCreateArgumentsOptionsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.Luks2;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -2651,52 +2777,46 @@ public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks2 : BlockdevCrea
 public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuksAny : BlockdevCreateArgumentsOptionsRbdEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsRbdEncryptFormat? Format => BlockdevAddArgumentsRbdEncryptFormat.LuksAny;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
+}
+
+/// <summary>Reads <see cref="BlockdevCreateArgumentsOptionsRbdEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockdevCreateArgumentsOptionsRbdEncryptJsonConverter : JsonConverter<BlockdevCreateArgumentsOptionsRbdEncrypt>
+{
+    public override BlockdevCreateArgumentsOptionsRbdEncrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "luks" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRbdEncryptLuks>(ref reader, options),
+        "luks2" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRbdEncryptLuks2>(ref reader, options),
+        "luks-any" => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRbdEncryptLuksAny>(ref reader, options),
+        _ => QmpAlternate.Read<BlockdevCreateArgumentsOptionsRbdEncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockdevCreateArgumentsOptionsRbdEncrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command chardev-add, arguments, member backend.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendFile), "file")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSerial), "serial")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendParallel), "parallel")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendPipe), "pipe")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSocket), "socket")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendUdp), "udp")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendPty), "pty")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendNull), "null")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendMux), "mux")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendHub), "hub")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendMsmouse), "msmouse")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendWctablet), "wctablet")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendBraille), "braille")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendTestdev), "testdev")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendStdio), "stdio")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSpicevmc), "spicevmc")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSpiceport), "spiceport")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendQemuVdagent), "qemu-vdagent")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendDbus), "dbus")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendVc), "vc")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendRingbuf), "ringbuf")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendMemory), "memory")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendConsole), "console")]
-public class ChardevAddArgumentsBackend : IQmpObject
+[JsonConverter(typeof(ChardevAddArgumentsBackendJsonConverter))]
+public abstract class ChardevAddArgumentsBackend : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual ChardevAddArgumentsBackendType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual ChardevAddArgumentsBackendType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="ChardevAddArgumentsBackend"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="ChardevAddArgumentsBackend.ExtensionData"/>.</summary>
+public sealed class ChardevAddArgumentsBackendOtherCase : ChardevAddArgumentsBackend;
+
 /// <summary>Case <c>file</c> of <see cref="ChardevAddArgumentsBackend"/>.</summary>
 public sealed class ChardevAddArgumentsBackendFile : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.File;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.File; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2707,8 +2827,8 @@ public sealed class ChardevAddArgumentsBackendFile : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendSerial : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Serial;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Serial; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2719,8 +2839,8 @@ public sealed class ChardevAddArgumentsBackendSerial : ChardevAddArgumentsBacken
 public sealed class ChardevAddArgumentsBackendParallel : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Parallel;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Parallel; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2731,8 +2851,8 @@ public sealed class ChardevAddArgumentsBackendParallel : ChardevAddArgumentsBack
 public sealed class ChardevAddArgumentsBackendPipe : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Pipe;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Pipe; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2743,8 +2863,8 @@ public sealed class ChardevAddArgumentsBackendPipe : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendSocket : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Socket;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Socket; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2755,8 +2875,8 @@ public sealed class ChardevAddArgumentsBackendSocket : ChardevAddArgumentsBacken
 public sealed class ChardevAddArgumentsBackendUdp : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Udp;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Udp; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2767,8 +2887,8 @@ public sealed class ChardevAddArgumentsBackendUdp : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendPty : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Pty;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Pty; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2779,8 +2899,8 @@ public sealed class ChardevAddArgumentsBackendPty : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendNull : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Null;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Null; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2791,8 +2911,8 @@ public sealed class ChardevAddArgumentsBackendNull : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendMux : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Mux;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Mux; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2805,8 +2925,8 @@ public sealed class ChardevAddArgumentsBackendMux : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendHub : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Hub;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Hub; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2817,8 +2937,8 @@ public sealed class ChardevAddArgumentsBackendHub : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendMsmouse : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Msmouse;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Msmouse; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2829,8 +2949,8 @@ public sealed class ChardevAddArgumentsBackendMsmouse : ChardevAddArgumentsBacke
 public sealed class ChardevAddArgumentsBackendWctablet : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Wctablet;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Wctablet; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2841,8 +2961,8 @@ public sealed class ChardevAddArgumentsBackendWctablet : ChardevAddArgumentsBack
 public sealed class ChardevAddArgumentsBackendBraille : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Braille;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Braille; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2853,8 +2973,8 @@ public sealed class ChardevAddArgumentsBackendBraille : ChardevAddArgumentsBacke
 public sealed class ChardevAddArgumentsBackendTestdev : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Testdev;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Testdev; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2865,8 +2985,8 @@ public sealed class ChardevAddArgumentsBackendTestdev : ChardevAddArgumentsBacke
 public sealed class ChardevAddArgumentsBackendStdio : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Stdio;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Stdio; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2877,8 +2997,8 @@ public sealed class ChardevAddArgumentsBackendStdio : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendSpicevmc : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Spicevmc;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Spicevmc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2889,8 +3009,8 @@ public sealed class ChardevAddArgumentsBackendSpicevmc : ChardevAddArgumentsBack
 public sealed class ChardevAddArgumentsBackendSpiceport : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Spiceport;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Spiceport; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2901,8 +3021,8 @@ public sealed class ChardevAddArgumentsBackendSpiceport : ChardevAddArgumentsBac
 public sealed class ChardevAddArgumentsBackendQemuVdagent : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.QemuVdagent;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.QemuVdagent; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2913,8 +3033,8 @@ public sealed class ChardevAddArgumentsBackendQemuVdagent : ChardevAddArgumentsB
 public sealed class ChardevAddArgumentsBackendDbus : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Dbus;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Dbus; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2925,8 +3045,8 @@ public sealed class ChardevAddArgumentsBackendDbus : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendVc : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Vc;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Vc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2937,8 +3057,8 @@ public sealed class ChardevAddArgumentsBackendVc : ChardevAddArgumentsBackend
 public sealed class ChardevAddArgumentsBackendRingbuf : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Ringbuf;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Ringbuf; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2949,8 +3069,8 @@ public sealed class ChardevAddArgumentsBackendRingbuf : ChardevAddArgumentsBacke
 public sealed class ChardevAddArgumentsBackendMemory : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Memory;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Memory; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2964,37 +3084,70 @@ public sealed class ChardevAddArgumentsBackendMemory : ChardevAddArgumentsBacken
 public sealed class ChardevAddArgumentsBackendConsole : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ChardevAddArgumentsBackendType? Type => ChardevAddArgumentsBackendType.Console;
+    [JsonPropertyName("type")]
+    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Console; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required ChardevAddArgumentsBackendPtyData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command chardev-add, arguments, member backend, case socket, member data, member addr.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSocketDataAddrInet), "inet")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSocketDataAddrUnix), "unix")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSocketDataAddrVsock), "vsock")]
-[JsonDerivedType(typeof(ChardevAddArgumentsBackendSocketDataAddrFd), "fd")]
-public class ChardevAddArgumentsBackendSocketDataAddr : IQmpObject
+/// <summary>Reads <see cref="ChardevAddArgumentsBackend"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class ChardevAddArgumentsBackendJsonConverter : JsonConverter<ChardevAddArgumentsBackend>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockExportAddArgumentsVhostUserBlkAddrType? Type => null;
+    public override ChardevAddArgumentsBackend? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "file" => QmpAlternate.Read<ChardevAddArgumentsBackendFile>(ref reader, options),
+        "serial" => QmpAlternate.Read<ChardevAddArgumentsBackendSerial>(ref reader, options),
+        "parallel" => QmpAlternate.Read<ChardevAddArgumentsBackendParallel>(ref reader, options),
+        "pipe" => QmpAlternate.Read<ChardevAddArgumentsBackendPipe>(ref reader, options),
+        "socket" => QmpAlternate.Read<ChardevAddArgumentsBackendSocket>(ref reader, options),
+        "udp" => QmpAlternate.Read<ChardevAddArgumentsBackendUdp>(ref reader, options),
+        "pty" => QmpAlternate.Read<ChardevAddArgumentsBackendPty>(ref reader, options),
+        "null" => QmpAlternate.Read<ChardevAddArgumentsBackendNull>(ref reader, options),
+        "mux" => QmpAlternate.Read<ChardevAddArgumentsBackendMux>(ref reader, options),
+        "hub" => QmpAlternate.Read<ChardevAddArgumentsBackendHub>(ref reader, options),
+        "msmouse" => QmpAlternate.Read<ChardevAddArgumentsBackendMsmouse>(ref reader, options),
+        "wctablet" => QmpAlternate.Read<ChardevAddArgumentsBackendWctablet>(ref reader, options),
+        "braille" => QmpAlternate.Read<ChardevAddArgumentsBackendBraille>(ref reader, options),
+        "testdev" => QmpAlternate.Read<ChardevAddArgumentsBackendTestdev>(ref reader, options),
+        "stdio" => QmpAlternate.Read<ChardevAddArgumentsBackendStdio>(ref reader, options),
+        "spicevmc" => QmpAlternate.Read<ChardevAddArgumentsBackendSpicevmc>(ref reader, options),
+        "spiceport" => QmpAlternate.Read<ChardevAddArgumentsBackendSpiceport>(ref reader, options),
+        "qemu-vdagent" => QmpAlternate.Read<ChardevAddArgumentsBackendQemuVdagent>(ref reader, options),
+        "dbus" => QmpAlternate.Read<ChardevAddArgumentsBackendDbus>(ref reader, options),
+        "vc" => QmpAlternate.Read<ChardevAddArgumentsBackendVc>(ref reader, options),
+        "ringbuf" => QmpAlternate.Read<ChardevAddArgumentsBackendRingbuf>(ref reader, options),
+        "memory" => QmpAlternate.Read<ChardevAddArgumentsBackendMemory>(ref reader, options),
+        "console" => QmpAlternate.Read<ChardevAddArgumentsBackendConsole>(ref reader, options),
+        _ => QmpAlternate.Read<ChardevAddArgumentsBackendOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, ChardevAddArgumentsBackend value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command chardev-add, arguments, member backend, case socket, member data, member addr.</summary>
+[JsonConverter(typeof(ChardevAddArgumentsBackendSocketDataAddrJsonConverter))]
+public abstract class ChardevAddArgumentsBackendSocketDataAddr : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendSocketDataAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual BlockExportAddArgumentsVhostUserBlkAddrType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="ChardevAddArgumentsBackendSocketDataAddr"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="ChardevAddArgumentsBackendSocketDataAddr.ExtensionData"/>.</summary>
+public sealed class ChardevAddArgumentsBackendSocketDataAddrOtherCase : ChardevAddArgumentsBackendSocketDataAddr;
+
 /// <summary>Case <c>inet</c> of <see cref="ChardevAddArgumentsBackendSocketDataAddr"/>.</summary>
 public sealed class ChardevAddArgumentsBackendSocketDataAddrInet : ChardevAddArgumentsBackendSocketDataAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Inet;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3005,8 +3158,8 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrInet : ChardevAddArg
 public sealed class ChardevAddArgumentsBackendSocketDataAddrUnix : ChardevAddArgumentsBackendSocketDataAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Unix;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3017,8 +3170,8 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrUnix : ChardevAddArg
 public sealed class ChardevAddArgumentsBackendSocketDataAddrVsock : ChardevAddArgumentsBackendSocketDataAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3029,34 +3182,51 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrVsock : ChardevAddAr
 public sealed class ChardevAddArgumentsBackendSocketDataAddrFd : ChardevAddArgumentsBackendSocketDataAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type => BlockExportAddArgumentsVhostUserBlkAddrType.Fd;
+    [JsonPropertyName("type")]
+    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required ChardevAddArgumentsBackendSocketDataAddrFdData Data { get; init; }
 }
 
-/// <summary>Arguments of command display-reload.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(DisplayReloadArgumentsVnc), "vnc")]
-public class DisplayReloadArguments : IQmpObject
+/// <summary>Reads <see cref="ChardevAddArgumentsBackendSocketDataAddr"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class ChardevAddArgumentsBackendSocketDataAddrJsonConverter : JsonConverter<ChardevAddArgumentsBackendSocketDataAddr>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual DisplayReloadArgumentsType? Type => null;
+    public override ChardevAddArgumentsBackendSocketDataAddr? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "inet" => QmpAlternate.Read<ChardevAddArgumentsBackendSocketDataAddrInet>(ref reader, options),
+        "unix" => QmpAlternate.Read<ChardevAddArgumentsBackendSocketDataAddrUnix>(ref reader, options),
+        "vsock" => QmpAlternate.Read<ChardevAddArgumentsBackendSocketDataAddrVsock>(ref reader, options),
+        "fd" => QmpAlternate.Read<ChardevAddArgumentsBackendSocketDataAddrFd>(ref reader, options),
+        _ => QmpAlternate.Read<ChardevAddArgumentsBackendSocketDataAddrOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, ChardevAddArgumentsBackendSocketDataAddr value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command display-reload.</summary>
+[JsonConverter(typeof(DisplayReloadArgumentsJsonConverter))]
+public abstract class DisplayReloadArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayReloadArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual DisplayReloadArgumentsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="DisplayReloadArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="DisplayReloadArguments.ExtensionData"/>.</summary>
+public sealed class DisplayReloadArgumentsOtherCase : DisplayReloadArguments;
+
 /// <summary>Case <c>vnc</c> of <see cref="DisplayReloadArguments"/>.</summary>
 public sealed class DisplayReloadArgumentsVnc : DisplayReloadArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override DisplayReloadArgumentsType? Type => DisplayReloadArgumentsType.Vnc;
+    [JsonPropertyName("type")]
+    public override DisplayReloadArgumentsType Type { get => DisplayReloadArgumentsType.Vnc; init { } }
 
     /// <summary><c>tls-certs</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3064,26 +3234,40 @@ public sealed class DisplayReloadArgumentsVnc : DisplayReloadArguments
     public bool? TlsCerts { get; init; }
 }
 
-/// <summary>Arguments of command display-update.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(DisplayUpdateArgumentsVnc), "vnc")]
-public class DisplayUpdateArguments : IQmpObject
+/// <summary>Reads <see cref="DisplayReloadArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class DisplayReloadArgumentsJsonConverter : JsonConverter<DisplayReloadArguments>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual DisplayUpdateArgumentsType? Type => null;
+    public override DisplayReloadArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "vnc" => QmpAlternate.Read<DisplayReloadArgumentsVnc>(ref reader, options),
+        _ => QmpAlternate.Read<DisplayReloadArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, DisplayReloadArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command display-update.</summary>
+[JsonConverter(typeof(DisplayUpdateArgumentsJsonConverter))]
+public abstract class DisplayUpdateArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayUpdateArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual DisplayUpdateArgumentsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="DisplayUpdateArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="DisplayUpdateArguments.ExtensionData"/>.</summary>
+public sealed class DisplayUpdateArgumentsOtherCase : DisplayUpdateArguments;
+
 /// <summary>Case <c>vnc</c> of <see cref="DisplayUpdateArguments"/>.</summary>
 public sealed class DisplayUpdateArgumentsVnc : DisplayUpdateArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override DisplayUpdateArgumentsType? Type => DisplayUpdateArgumentsType.Vnc;
+    [JsonPropertyName("type")]
+    public override DisplayUpdateArgumentsType Type { get => DisplayUpdateArgumentsType.Vnc; init { } }
 
     /// <summary><c>addresses</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3091,15 +3275,25 @@ public sealed class DisplayUpdateArgumentsVnc : DisplayUpdateArguments
     public IReadOnlyList<BlockExportAddArgumentsVhostUserBlkAddr>? Addresses { get; init; }
 }
 
-/// <summary>Arguments of command expire_password.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "protocol", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(ExpirePasswordArgumentsVnc), "vnc")]
-[JsonDerivedType(typeof(ExpirePasswordArgumentsSpice), "spice")]
-public class ExpirePasswordArguments : IQmpObject
+/// <summary>Reads <see cref="DisplayUpdateArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class DisplayUpdateArgumentsJsonConverter : JsonConverter<DisplayUpdateArguments>
 {
-    /// <summary>The discriminator <c>protocol</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual ExpirePasswordArgumentsProtocol? Protocol => null;
+    public override DisplayUpdateArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "vnc" => QmpAlternate.Read<DisplayUpdateArgumentsVnc>(ref reader, options),
+        _ => QmpAlternate.Read<DisplayUpdateArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, DisplayUpdateArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command expire_password.</summary>
+[JsonConverter(typeof(ExpirePasswordArgumentsJsonConverter))]
+public abstract class ExpirePasswordArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ExpirePasswordArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("protocol")]
+    public virtual ExpirePasswordArgumentsProtocol Protocol { get; init; }
 
     /// <summary><c>time</c>.</summary>
     [JsonPropertyName("time")]
@@ -3110,12 +3304,15 @@ public class ExpirePasswordArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="ExpirePasswordArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="ExpirePasswordArguments.ExtensionData"/>.</summary>
+public sealed class ExpirePasswordArgumentsOtherCase : ExpirePasswordArguments;
+
 /// <summary>Case <c>vnc</c> of <see cref="ExpirePasswordArguments"/>.</summary>
 public sealed class ExpirePasswordArgumentsVnc : ExpirePasswordArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ExpirePasswordArgumentsProtocol? Protocol => ExpirePasswordArgumentsProtocol.Vnc;
+    [JsonPropertyName("protocol")]
+    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
 
     /// <summary><c>display</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3127,34 +3324,45 @@ public sealed class ExpirePasswordArgumentsVnc : ExpirePasswordArguments
 public sealed class ExpirePasswordArgumentsSpice : ExpirePasswordArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ExpirePasswordArgumentsProtocol? Protocol => ExpirePasswordArgumentsProtocol.Spice;
+    [JsonPropertyName("protocol")]
+    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
+}
+
+/// <summary>Reads <see cref="ExpirePasswordArguments"/> as the class of its <c>protocol</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class ExpirePasswordArgumentsJsonConverter : JsonConverter<ExpirePasswordArguments>
+{
+    public override ExpirePasswordArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "protocol"u8) switch
+    {
+        "vnc" => QmpAlternate.Read<ExpirePasswordArgumentsVnc>(ref reader, options),
+        "spice" => QmpAlternate.Read<ExpirePasswordArgumentsSpice>(ref reader, options),
+        _ => QmpAlternate.Read<ExpirePasswordArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, ExpirePasswordArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command input-send-event, arguments, member events.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsKey), "key")]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsBtn), "btn")]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsRel), "rel")]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsAbs), "abs")]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsMtt), "mtt")]
-public class InputSendEventArgumentsEvents : IQmpObject
+[JsonConverter(typeof(InputSendEventArgumentsEventsJsonConverter))]
+public abstract class InputSendEventArgumentsEvents : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual InputSendEventArgumentsEventsType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual InputSendEventArgumentsEventsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="InputSendEventArgumentsEvents"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="InputSendEventArgumentsEvents.ExtensionData"/>.</summary>
+public sealed class InputSendEventArgumentsEventsOtherCase : InputSendEventArgumentsEvents;
+
 /// <summary>Case <c>key</c> of <see cref="InputSendEventArgumentsEvents"/>.</summary>
 public sealed class InputSendEventArgumentsEventsKey : InputSendEventArgumentsEvents
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsType? Type => InputSendEventArgumentsEventsType.Key;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Key; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3165,8 +3373,8 @@ public sealed class InputSendEventArgumentsEventsKey : InputSendEventArgumentsEv
 public sealed class InputSendEventArgumentsEventsBtn : InputSendEventArgumentsEvents
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsType? Type => InputSendEventArgumentsEventsType.Btn;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Btn; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3177,8 +3385,8 @@ public sealed class InputSendEventArgumentsEventsBtn : InputSendEventArgumentsEv
 public sealed class InputSendEventArgumentsEventsRel : InputSendEventArgumentsEvents
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsType? Type => InputSendEventArgumentsEventsType.Rel;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Rel; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3189,8 +3397,8 @@ public sealed class InputSendEventArgumentsEventsRel : InputSendEventArgumentsEv
 public sealed class InputSendEventArgumentsEventsAbs : InputSendEventArgumentsEvents
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsType? Type => InputSendEventArgumentsEventsType.Abs;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Abs; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3203,35 +3411,52 @@ public sealed class InputSendEventArgumentsEventsAbs : InputSendEventArgumentsEv
 public sealed class InputSendEventArgumentsEventsMtt : InputSendEventArgumentsEvents
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsType? Type => InputSendEventArgumentsEventsType.Mtt;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Mtt; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required InputSendEventArgumentsEventsMttData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command input-send-event, arguments, member events, case key, member data, member key.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsKeyDataKeyNumber), "number")]
-[JsonDerivedType(typeof(InputSendEventArgumentsEventsKeyDataKeyQcode), "qcode")]
-public class InputSendEventArgumentsEventsKeyDataKey : IQmpObject
+/// <summary>Reads <see cref="InputSendEventArgumentsEvents"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class InputSendEventArgumentsEventsJsonConverter : JsonConverter<InputSendEventArgumentsEvents>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual InputSendEventArgumentsEventsKeyDataKeyType? Type => null;
+    public override InputSendEventArgumentsEvents? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "key" => QmpAlternate.Read<InputSendEventArgumentsEventsKey>(ref reader, options),
+        "btn" => QmpAlternate.Read<InputSendEventArgumentsEventsBtn>(ref reader, options),
+        "rel" => QmpAlternate.Read<InputSendEventArgumentsEventsRel>(ref reader, options),
+        "abs" => QmpAlternate.Read<InputSendEventArgumentsEventsAbs>(ref reader, options),
+        "mtt" => QmpAlternate.Read<InputSendEventArgumentsEventsMtt>(ref reader, options),
+        _ => QmpAlternate.Read<InputSendEventArgumentsEventsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, InputSendEventArgumentsEvents value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command input-send-event, arguments, member events, case key, member data, member key.</summary>
+[JsonConverter(typeof(InputSendEventArgumentsEventsKeyDataKeyJsonConverter))]
+public abstract class InputSendEventArgumentsEventsKeyDataKey : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsKeyDataKeyOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual InputSendEventArgumentsEventsKeyDataKeyType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="InputSendEventArgumentsEventsKeyDataKey"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="InputSendEventArgumentsEventsKeyDataKey.ExtensionData"/>.</summary>
+public sealed class InputSendEventArgumentsEventsKeyDataKeyOtherCase : InputSendEventArgumentsEventsKeyDataKey;
+
 /// <summary>Case <c>number</c> of <see cref="InputSendEventArgumentsEventsKeyDataKey"/>.</summary>
 public sealed class InputSendEventArgumentsEventsKeyDataKeyNumber : InputSendEventArgumentsEventsKeyDataKey
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsKeyDataKeyType? Type => InputSendEventArgumentsEventsKeyDataKeyType.Number;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsKeyDataKeyType Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Number; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3242,32 +3467,44 @@ public sealed class InputSendEventArgumentsEventsKeyDataKeyNumber : InputSendEve
 public sealed class InputSendEventArgumentsEventsKeyDataKeyQcode : InputSendEventArgumentsEventsKeyDataKey
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override InputSendEventArgumentsEventsKeyDataKeyType? Type => InputSendEventArgumentsEventsKeyDataKeyType.Qcode;
+    [JsonPropertyName("type")]
+    public override InputSendEventArgumentsEventsKeyDataKeyType Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Qcode; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required InputSendEventArgumentsEventsKeyDataKeyQcodeData Data { get; init; }
 }
 
+/// <summary>Reads <see cref="InputSendEventArgumentsEventsKeyDataKey"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class InputSendEventArgumentsEventsKeyDataKeyJsonConverter : JsonConverter<InputSendEventArgumentsEventsKeyDataKey>
+{
+    public override InputSendEventArgumentsEventsKeyDataKey? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "number" => QmpAlternate.Read<InputSendEventArgumentsEventsKeyDataKeyNumber>(ref reader, options),
+        "qcode" => QmpAlternate.Read<InputSendEventArgumentsEventsKeyDataKeyQcode>(ref reader, options),
+        _ => QmpAlternate.Read<InputSendEventArgumentsEventsKeyDataKeyOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, InputSendEventArgumentsEventsKeyDataKey value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
 /// <summary>QMP union first met at command migrate, arguments, member channels, member addr.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "transport", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(MigrateArgumentsChannelsAddrSocket), "socket")]
-[JsonDerivedType(typeof(MigrateArgumentsChannelsAddrExec), "exec")]
-[JsonDerivedType(typeof(MigrateArgumentsChannelsAddrRdma), "rdma")]
-[JsonDerivedType(typeof(MigrateArgumentsChannelsAddrFile), "file")]
-public class MigrateArgumentsChannelsAddr : IQmpObject
+[JsonConverter(typeof(MigrateArgumentsChannelsAddrJsonConverter))]
+public abstract class MigrateArgumentsChannelsAddr : IQmpObject
 {
-    /// <summary>The discriminator <c>transport</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual MigrateArgumentsChannelsAddrTransport? Transport => null;
+    /// <summary>The discriminator <c>transport</c>. Each case's class fixes it (setting it there changes nothing); <see cref="MigrateArgumentsChannelsAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("transport")]
+    public virtual MigrateArgumentsChannelsAddrTransport Transport { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
+
+/// <summary>A case of <see cref="MigrateArgumentsChannelsAddr"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="MigrateArgumentsChannelsAddr.ExtensionData"/>.</summary>
+public sealed class MigrateArgumentsChannelsAddrOtherCase : MigrateArgumentsChannelsAddr;
 
 /// <summary>Case <c>socket</c> of <see cref="MigrateArgumentsChannelsAddr"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
@@ -3275,8 +3512,8 @@ public class MigrateArgumentsChannelsAddr : IQmpObject
 public sealed class MigrateArgumentsChannelsAddrSocket : MigrateArgumentsChannelsAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override MigrateArgumentsChannelsAddrTransport? Transport => MigrateArgumentsChannelsAddrTransport.Socket;
+    [JsonPropertyName("transport")]
+    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Socket; init { } }
 
     /// <summary><c>type</c>.</summary>
     [JsonPropertyName("type")]
@@ -3354,8 +3591,8 @@ public sealed class MigrateArgumentsChannelsAddrSocket : MigrateArgumentsChannel
 public sealed class MigrateArgumentsChannelsAddrExec : MigrateArgumentsChannelsAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override MigrateArgumentsChannelsAddrTransport? Transport => MigrateArgumentsChannelsAddrTransport.Exec;
+    [JsonPropertyName("transport")]
+    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Exec; init { } }
 
     /// <summary><c>args</c>.</summary>
     [JsonPropertyName("args")]
@@ -3368,8 +3605,8 @@ public sealed class MigrateArgumentsChannelsAddrExec : MigrateArgumentsChannelsA
 public sealed class MigrateArgumentsChannelsAddrRdma : MigrateArgumentsChannelsAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override MigrateArgumentsChannelsAddrTransport? Transport => MigrateArgumentsChannelsAddrTransport.Rdma;
+    [JsonPropertyName("transport")]
+    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Rdma; init { } }
 
     /// <summary><c>host</c>.</summary>
     [JsonPropertyName("host")]
@@ -3416,8 +3653,8 @@ public sealed class MigrateArgumentsChannelsAddrRdma : MigrateArgumentsChannelsA
 public sealed class MigrateArgumentsChannelsAddrFile : MigrateArgumentsChannelsAddr
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override MigrateArgumentsChannelsAddrTransport? Transport => MigrateArgumentsChannelsAddrTransport.File;
+    [JsonPropertyName("transport")]
+    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -3428,27 +3665,28 @@ public sealed class MigrateArgumentsChannelsAddrFile : MigrateArgumentsChannelsA
     public required long Offset { get; init; }
 }
 
-/// <summary>Arguments of command netdev_add.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(NetdevAddArgumentsNic), "nic")]
-[JsonDerivedType(typeof(NetdevAddArgumentsUser), "user")]
-[JsonDerivedType(typeof(NetdevAddArgumentsTap), "tap")]
-[JsonDerivedType(typeof(NetdevAddArgumentsL2tpv3), "l2tpv3")]
-[JsonDerivedType(typeof(NetdevAddArgumentsSocket), "socket")]
-[JsonDerivedType(typeof(NetdevAddArgumentsStream), "stream")]
-[JsonDerivedType(typeof(NetdevAddArgumentsDgram), "dgram")]
-[JsonDerivedType(typeof(NetdevAddArgumentsVde), "vde")]
-[JsonDerivedType(typeof(NetdevAddArgumentsBridge), "bridge")]
-[JsonDerivedType(typeof(NetdevAddArgumentsHubport), "hubport")]
-[JsonDerivedType(typeof(NetdevAddArgumentsNetmap), "netmap")]
-[JsonDerivedType(typeof(NetdevAddArgumentsVhostUser), "vhost-user")]
-[JsonDerivedType(typeof(NetdevAddArgumentsVhostVdpa), "vhost-vdpa")]
-[JsonDerivedType(typeof(NetdevAddArgumentsNone), "none")]
-public class NetdevAddArguments : IQmpObject
+/// <summary>Reads <see cref="MigrateArgumentsChannelsAddr"/> as the class of its <c>transport</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class MigrateArgumentsChannelsAddrJsonConverter : JsonConverter<MigrateArgumentsChannelsAddr>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual NetdevAddArgumentsType? Type => null;
+    public override MigrateArgumentsChannelsAddr? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "transport"u8) switch
+    {
+        "socket" => QmpAlternate.Read<MigrateArgumentsChannelsAddrSocket>(ref reader, options),
+        "exec" => QmpAlternate.Read<MigrateArgumentsChannelsAddrExec>(ref reader, options),
+        "rdma" => QmpAlternate.Read<MigrateArgumentsChannelsAddrRdma>(ref reader, options),
+        "file" => QmpAlternate.Read<MigrateArgumentsChannelsAddrFile>(ref reader, options),
+        _ => QmpAlternate.Read<MigrateArgumentsChannelsAddrOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, MigrateArgumentsChannelsAddr value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command netdev_add.</summary>
+[JsonConverter(typeof(NetdevAddArgumentsJsonConverter))]
+public abstract class NetdevAddArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="NetdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual NetdevAddArgumentsType Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -3459,12 +3697,15 @@ public class NetdevAddArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="NetdevAddArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="NetdevAddArguments.ExtensionData"/>.</summary>
+public sealed class NetdevAddArgumentsOtherCase : NetdevAddArguments;
+
 /// <summary>Case <c>nic</c> of <see cref="NetdevAddArguments"/>.</summary>
 public sealed class NetdevAddArgumentsNic : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Nic;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Nic; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3496,8 +3737,8 @@ public sealed class NetdevAddArgumentsNic : NetdevAddArguments
 public sealed class NetdevAddArgumentsUser : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.User;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.User; init { } }
 
     /// <summary><c>hostname</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3614,8 +3855,8 @@ public sealed class NetdevAddArgumentsUser : NetdevAddArguments
 public sealed class NetdevAddArgumentsTap : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Tap;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Tap; init { } }
 
     /// <summary><c>ifname</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3697,8 +3938,8 @@ public sealed class NetdevAddArgumentsTap : NetdevAddArguments
 public sealed class NetdevAddArgumentsL2tpv3 : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.L2tpv3;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.L2tpv3; init { } }
 
     /// <summary><c>src</c>.</summary>
     [JsonPropertyName("src")]
@@ -3772,8 +4013,8 @@ public sealed class NetdevAddArgumentsL2tpv3 : NetdevAddArguments
 public sealed class NetdevAddArgumentsSocket : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Socket;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Socket; init { } }
 
     /// <summary><c>fd</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3810,8 +4051,8 @@ public sealed class NetdevAddArgumentsSocket : NetdevAddArguments
 public sealed class NetdevAddArgumentsStream : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Stream;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Stream; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -3839,8 +4080,8 @@ public sealed class NetdevAddArgumentsStream : NetdevAddArguments
 public sealed class NetdevAddArgumentsDgram : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Dgram;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Dgram; init { } }
 
     /// <summary><c>local</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3857,8 +4098,8 @@ public sealed class NetdevAddArgumentsDgram : NetdevAddArguments
 public sealed class NetdevAddArgumentsVde : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Vde;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Vde; init { } }
 
     /// <summary><c>sock</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3885,8 +4126,8 @@ public sealed class NetdevAddArgumentsVde : NetdevAddArguments
 public sealed class NetdevAddArgumentsBridge : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Bridge;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Bridge; init { } }
 
     /// <summary><c>br</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3903,8 +4144,8 @@ public sealed class NetdevAddArgumentsBridge : NetdevAddArguments
 public sealed class NetdevAddArgumentsHubport : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Hubport;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Hubport; init { } }
 
     /// <summary><c>hubid</c>.</summary>
     [JsonPropertyName("hubid")]
@@ -3920,8 +4161,8 @@ public sealed class NetdevAddArgumentsHubport : NetdevAddArguments
 public sealed class NetdevAddArgumentsNetmap : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.Netmap;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Netmap; init { } }
 
     /// <summary><c>ifname</c>.</summary>
     [JsonPropertyName("ifname")]
@@ -3937,8 +4178,8 @@ public sealed class NetdevAddArgumentsNetmap : NetdevAddArguments
 public sealed class NetdevAddArgumentsVhostUser : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.VhostUser;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.VhostUser; init { } }
 
     /// <summary><c>chardev</c>.</summary>
     [JsonPropertyName("chardev")]
@@ -3959,8 +4200,8 @@ public sealed class NetdevAddArgumentsVhostUser : NetdevAddArguments
 public sealed class NetdevAddArgumentsVhostVdpa : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.VhostVdpa;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.VhostVdpa; init { } }
 
     /// <summary><c>vhostdev</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3987,66 +4228,42 @@ public sealed class NetdevAddArgumentsVhostVdpa : NetdevAddArguments
 public sealed class NetdevAddArgumentsNone : NetdevAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override NetdevAddArgumentsType? Type => NetdevAddArgumentsType.None;
+    [JsonPropertyName("type")]
+    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.None; init { } }
+}
+
+/// <summary>Reads <see cref="NetdevAddArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class NetdevAddArgumentsJsonConverter : JsonConverter<NetdevAddArguments>
+{
+    public override NetdevAddArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "nic" => QmpAlternate.Read<NetdevAddArgumentsNic>(ref reader, options),
+        "user" => QmpAlternate.Read<NetdevAddArgumentsUser>(ref reader, options),
+        "tap" => QmpAlternate.Read<NetdevAddArgumentsTap>(ref reader, options),
+        "l2tpv3" => QmpAlternate.Read<NetdevAddArgumentsL2tpv3>(ref reader, options),
+        "socket" => QmpAlternate.Read<NetdevAddArgumentsSocket>(ref reader, options),
+        "stream" => QmpAlternate.Read<NetdevAddArgumentsStream>(ref reader, options),
+        "dgram" => QmpAlternate.Read<NetdevAddArgumentsDgram>(ref reader, options),
+        "vde" => QmpAlternate.Read<NetdevAddArgumentsVde>(ref reader, options),
+        "bridge" => QmpAlternate.Read<NetdevAddArgumentsBridge>(ref reader, options),
+        "hubport" => QmpAlternate.Read<NetdevAddArgumentsHubport>(ref reader, options),
+        "netmap" => QmpAlternate.Read<NetdevAddArgumentsNetmap>(ref reader, options),
+        "vhost-user" => QmpAlternate.Read<NetdevAddArgumentsVhostUser>(ref reader, options),
+        "vhost-vdpa" => QmpAlternate.Read<NetdevAddArgumentsVhostVdpa>(ref reader, options),
+        "none" => QmpAlternate.Read<NetdevAddArgumentsNone>(ref reader, options),
+        _ => QmpAlternate.Read<NetdevAddArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, NetdevAddArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>Arguments of command object-add.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "qom-type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(ObjectAddArgumentsAcpiGenericInitiator), "acpi-generic-initiator")]
-[JsonDerivedType(typeof(ObjectAddArgumentsAcpiGenericPort), "acpi-generic-port")]
-[JsonDerivedType(typeof(ObjectAddArgumentsAuthzList), "authz-list")]
-[JsonDerivedType(typeof(ObjectAddArgumentsAuthzListfile), "authz-listfile")]
-[JsonDerivedType(typeof(ObjectAddArgumentsAuthzPam), "authz-pam")]
-[JsonDerivedType(typeof(ObjectAddArgumentsAuthzSimple), "authz-simple")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCanHostSocketcan), "can-host-socketcan")]
-[JsonDerivedType(typeof(ObjectAddArgumentsColoCompare), "colo-compare")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCryptodevBackend), "cryptodev-backend")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCryptodevBackendBuiltin), "cryptodev-backend-builtin")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCryptodevBackendLkcf), "cryptodev-backend-lkcf")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCryptodevVhostUser), "cryptodev-vhost-user")]
-[JsonDerivedType(typeof(ObjectAddArgumentsDbusVmstate), "dbus-vmstate")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterBuffer), "filter-buffer")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterDump), "filter-dump")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterMirror), "filter-mirror")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterRedirector), "filter-redirector")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterReplay), "filter-replay")]
-[JsonDerivedType(typeof(ObjectAddArgumentsFilterRewriter), "filter-rewriter")]
-[JsonDerivedType(typeof(ObjectAddArgumentsInputBarrier), "input-barrier")]
-[JsonDerivedType(typeof(ObjectAddArgumentsInputLinux), "input-linux")]
-[JsonDerivedType(typeof(ObjectAddArgumentsIommufd), "iommufd")]
-[JsonDerivedType(typeof(ObjectAddArgumentsIothread), "iothread")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMainLoop), "main-loop")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMemoryBackendEpc), "memory-backend-epc")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMemoryBackendFile), "memory-backend-file")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMemoryBackendMemfd), "memory-backend-memfd")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMemoryBackendRam), "memory-backend-ram")]
-[JsonDerivedType(typeof(ObjectAddArgumentsMemoryBackendShm), "memory-backend-shm")]
-[JsonDerivedType(typeof(ObjectAddArgumentsPrManagerHelper), "pr-manager-helper")]
-[JsonDerivedType(typeof(ObjectAddArgumentsQtest), "qtest")]
-[JsonDerivedType(typeof(ObjectAddArgumentsRngBuiltin), "rng-builtin")]
-[JsonDerivedType(typeof(ObjectAddArgumentsRngEgd), "rng-egd")]
-[JsonDerivedType(typeof(ObjectAddArgumentsRngRandom), "rng-random")]
-[JsonDerivedType(typeof(ObjectAddArgumentsSecret), "secret")]
-[JsonDerivedType(typeof(ObjectAddArgumentsSecretKeyring), "secret_keyring")]
-[JsonDerivedType(typeof(ObjectAddArgumentsSevGuest), "sev-guest")]
-[JsonDerivedType(typeof(ObjectAddArgumentsSevSnpGuest), "sev-snp-guest")]
-[JsonDerivedType(typeof(ObjectAddArgumentsThreadContext), "thread-context")]
-[JsonDerivedType(typeof(ObjectAddArgumentsThrottleGroup), "throttle-group")]
-[JsonDerivedType(typeof(ObjectAddArgumentsTlsCredsAnon), "tls-creds-anon")]
-[JsonDerivedType(typeof(ObjectAddArgumentsTlsCredsPsk), "tls-creds-psk")]
-[JsonDerivedType(typeof(ObjectAddArgumentsTlsCredsX509), "tls-creds-x509")]
-[JsonDerivedType(typeof(ObjectAddArgumentsTlsCipherSuites), "tls-cipher-suites")]
-[JsonDerivedType(typeof(ObjectAddArgumentsXRemoteObject), "x-remote-object")]
-[JsonDerivedType(typeof(ObjectAddArgumentsXVfioUserServer), "x-vfio-user-server")]
-[JsonDerivedType(typeof(ObjectAddArgumentsCanBus), "can-bus")]
-[JsonDerivedType(typeof(ObjectAddArgumentsPefGuest), "pef-guest")]
-[JsonDerivedType(typeof(ObjectAddArgumentsS390PvGuest), "s390-pv-guest")]
-public class ObjectAddArguments : IQmpObject
+[JsonConverter(typeof(ObjectAddArgumentsJsonConverter))]
+public abstract class ObjectAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>qom-type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual ObjectAddArgumentsQomType? QomType => null;
+    /// <summary>The discriminator <c>qom-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ObjectAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("qom-type")]
+    public virtual ObjectAddArgumentsQomType QomType { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -4057,14 +4274,17 @@ public class ObjectAddArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="ObjectAddArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="ObjectAddArguments.ExtensionData"/>.</summary>
+public sealed class ObjectAddArgumentsOtherCase : ObjectAddArguments;
+
 /// <summary>Case <c>acpi-generic-initiator</c> of <see cref="ObjectAddArguments"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
 public sealed class ObjectAddArgumentsAcpiGenericInitiator : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AcpiGenericInitiator;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AcpiGenericInitiator; init { } }
 
     /// <summary><c>pci-dev</c>.</summary>
     [JsonPropertyName("pci-dev")]
@@ -4081,8 +4301,8 @@ public sealed class ObjectAddArgumentsAcpiGenericInitiator : ObjectAddArguments
 public sealed class ObjectAddArgumentsAcpiGenericPort : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AcpiGenericPort;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AcpiGenericPort; init { } }
 
     /// <summary><c>pci-bus</c>.</summary>
     [JsonPropertyName("pci-bus")]
@@ -4097,8 +4317,8 @@ public sealed class ObjectAddArgumentsAcpiGenericPort : ObjectAddArguments
 public sealed class ObjectAddArgumentsAuthzList : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AuthzList;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzList; init { } }
 
     /// <summary><c>policy</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4115,8 +4335,8 @@ public sealed class ObjectAddArgumentsAuthzList : ObjectAddArguments
 public sealed class ObjectAddArgumentsAuthzListfile : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AuthzListfile;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzListfile; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -4132,8 +4352,8 @@ public sealed class ObjectAddArgumentsAuthzListfile : ObjectAddArguments
 public sealed class ObjectAddArgumentsAuthzPam : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AuthzPam;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzPam; init { } }
 
     /// <summary><c>service</c>.</summary>
     [JsonPropertyName("service")]
@@ -4144,8 +4364,8 @@ public sealed class ObjectAddArgumentsAuthzPam : ObjectAddArguments
 public sealed class ObjectAddArgumentsAuthzSimple : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.AuthzSimple;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzSimple; init { } }
 
     /// <summary><c>identity</c>.</summary>
     [JsonPropertyName("identity")]
@@ -4156,8 +4376,8 @@ public sealed class ObjectAddArgumentsAuthzSimple : ObjectAddArguments
 public sealed class ObjectAddArgumentsCanHostSocketcan : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CanHostSocketcan;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CanHostSocketcan; init { } }
 
     /// <summary><c>if</c>.</summary>
     [JsonPropertyName("if")]
@@ -4172,8 +4392,8 @@ public sealed class ObjectAddArgumentsCanHostSocketcan : ObjectAddArguments
 public sealed class ObjectAddArgumentsColoCompare : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.ColoCompare;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ColoCompare; init { } }
 
     /// <summary><c>primary_in</c>.</summary>
     [JsonPropertyName("primary_in")]
@@ -4221,8 +4441,8 @@ public sealed class ObjectAddArgumentsColoCompare : ObjectAddArguments
 public sealed class ObjectAddArgumentsCryptodevBackend : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CryptodevBackend;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackend; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4246,8 +4466,8 @@ public sealed class ObjectAddArgumentsCryptodevBackend : ObjectAddArguments
 public sealed class ObjectAddArgumentsCryptodevBackendBuiltin : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CryptodevBackendBuiltin;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackendBuiltin; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4271,8 +4491,8 @@ public sealed class ObjectAddArgumentsCryptodevBackendBuiltin : ObjectAddArgumen
 public sealed class ObjectAddArgumentsCryptodevBackendLkcf : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CryptodevBackendLkcf;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackendLkcf; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4296,8 +4516,8 @@ public sealed class ObjectAddArgumentsCryptodevBackendLkcf : ObjectAddArguments
 public sealed class ObjectAddArgumentsCryptodevVhostUser : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CryptodevVhostUser;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevVhostUser; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4325,8 +4545,8 @@ public sealed class ObjectAddArgumentsCryptodevVhostUser : ObjectAddArguments
 public sealed class ObjectAddArgumentsDbusVmstate : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.DbusVmstate;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.DbusVmstate; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -4342,8 +4562,8 @@ public sealed class ObjectAddArgumentsDbusVmstate : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterBuffer : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterBuffer;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterBuffer; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4378,8 +4598,8 @@ public sealed class ObjectAddArgumentsFilterBuffer : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterDump : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterDump;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterDump; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4419,8 +4639,8 @@ public sealed class ObjectAddArgumentsFilterDump : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterMirror : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterMirror;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterMirror; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4460,8 +4680,8 @@ public sealed class ObjectAddArgumentsFilterMirror : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterRedirector : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterRedirector;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterRedirector; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4507,8 +4727,8 @@ public sealed class ObjectAddArgumentsFilterRedirector : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterReplay : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterReplay;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterReplay; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4539,8 +4759,8 @@ public sealed class ObjectAddArgumentsFilterReplay : ObjectAddArguments
 public sealed class ObjectAddArgumentsFilterRewriter : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.FilterRewriter;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterRewriter; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4576,8 +4796,8 @@ public sealed class ObjectAddArgumentsFilterRewriter : ObjectAddArguments
 public sealed class ObjectAddArgumentsInputBarrier : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.InputBarrier;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.InputBarrier; init { } }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -4618,8 +4838,8 @@ public sealed class ObjectAddArgumentsInputBarrier : ObjectAddArguments
 public sealed class ObjectAddArgumentsInputLinux : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.InputLinux;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.InputLinux; init { } }
 
     /// <summary><c>evdev</c>.</summary>
     [JsonPropertyName("evdev")]
@@ -4647,8 +4867,8 @@ public sealed class ObjectAddArgumentsInputLinux : ObjectAddArguments
 public sealed class ObjectAddArgumentsIommufd : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.Iommufd;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Iommufd; init { } }
 
     /// <summary><c>fd</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4660,8 +4880,8 @@ public sealed class ObjectAddArgumentsIommufd : ObjectAddArguments
 public sealed class ObjectAddArgumentsIothread : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.Iothread;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Iothread; init { } }
 
     /// <summary><c>aio-max-batch</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4698,8 +4918,8 @@ public sealed class ObjectAddArgumentsIothread : ObjectAddArguments
 public sealed class ObjectAddArgumentsMainLoop : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MainLoop;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MainLoop; init { } }
 
     /// <summary><c>aio-max-batch</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4721,8 +4941,8 @@ public sealed class ObjectAddArgumentsMainLoop : ObjectAddArguments
 public sealed class ObjectAddArgumentsMemoryBackendEpc : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MemoryBackendEpc;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendEpc; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4783,8 +5003,8 @@ public sealed class ObjectAddArgumentsMemoryBackendEpc : ObjectAddArguments
 public sealed class ObjectAddArgumentsMemoryBackendFile : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MemoryBackendFile;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendFile; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4881,8 +5101,8 @@ public sealed class ObjectAddArgumentsMemoryBackendFile : ObjectAddArguments
 public sealed class ObjectAddArgumentsMemoryBackendMemfd : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MemoryBackendMemfd;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendMemfd; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4958,8 +5178,8 @@ public sealed class ObjectAddArgumentsMemoryBackendMemfd : ObjectAddArguments
 public sealed class ObjectAddArgumentsMemoryBackendRam : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MemoryBackendRam;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendRam; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5022,8 +5242,8 @@ public sealed class ObjectAddArgumentsMemoryBackendRam : ObjectAddArguments
 public sealed class ObjectAddArgumentsMemoryBackendShm : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.MemoryBackendShm;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendShm; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5084,8 +5304,8 @@ public sealed class ObjectAddArgumentsMemoryBackendShm : ObjectAddArguments
 public sealed class ObjectAddArgumentsPrManagerHelper : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.PrManagerHelper;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.PrManagerHelper; init { } }
 
     /// <summary><c>path</c>.</summary>
     [JsonPropertyName("path")]
@@ -5096,8 +5316,8 @@ public sealed class ObjectAddArgumentsPrManagerHelper : ObjectAddArguments
 public sealed class ObjectAddArgumentsQtest : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.Qtest;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Qtest; init { } }
 
     /// <summary><c>chardev</c>.</summary>
     [JsonPropertyName("chardev")]
@@ -5113,8 +5333,8 @@ public sealed class ObjectAddArgumentsQtest : ObjectAddArguments
 public sealed class ObjectAddArgumentsRngBuiltin : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.RngBuiltin;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngBuiltin; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5126,8 +5346,8 @@ public sealed class ObjectAddArgumentsRngBuiltin : ObjectAddArguments
 public sealed class ObjectAddArgumentsRngEgd : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.RngEgd;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngEgd; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5143,8 +5363,8 @@ public sealed class ObjectAddArgumentsRngEgd : ObjectAddArguments
 public sealed class ObjectAddArgumentsRngRandom : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.RngRandom;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngRandom; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5161,8 +5381,8 @@ public sealed class ObjectAddArgumentsRngRandom : ObjectAddArguments
 public sealed class ObjectAddArgumentsSecret : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.Secret;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Secret; init { } }
 
     /// <summary><c>format</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5201,8 +5421,8 @@ public sealed class ObjectAddArgumentsSecret : ObjectAddArguments
 public sealed class ObjectAddArgumentsSecretKeyring : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.SecretKeyring;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SecretKeyring; init { } }
 
     /// <summary><c>format</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5235,8 +5455,8 @@ public sealed class ObjectAddArgumentsSecretKeyring : ObjectAddArguments
 public sealed class ObjectAddArgumentsSevGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.SevGuest;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SevGuest; init { } }
 
     /// <summary><c>sev-device</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5290,8 +5510,8 @@ public sealed class ObjectAddArgumentsSevGuest : ObjectAddArguments
 public sealed class ObjectAddArgumentsSevSnpGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.SevSnpGuest;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SevSnpGuest; init { } }
 
     /// <summary><c>sev-device</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5352,8 +5572,8 @@ public sealed class ObjectAddArgumentsSevSnpGuest : ObjectAddArguments
 public sealed class ObjectAddArgumentsThreadContext : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.ThreadContext;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ThreadContext; init { } }
 
     /// <summary><c>cpu-affinity</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5370,8 +5590,8 @@ public sealed class ObjectAddArgumentsThreadContext : ObjectAddArguments
 public sealed class ObjectAddArgumentsThrottleGroup : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.ThrottleGroup;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ThrottleGroup; init { } }
 
     /// <summary><c>limits</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5478,8 +5698,8 @@ public sealed class ObjectAddArgumentsThrottleGroup : ObjectAddArguments
 public sealed class ObjectAddArgumentsTlsCredsAnon : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.TlsCredsAnon;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsAnon; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5513,8 +5733,8 @@ public sealed class ObjectAddArgumentsTlsCredsAnon : ObjectAddArguments
 public sealed class ObjectAddArgumentsTlsCredsPsk : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.TlsCredsPsk;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsPsk; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5553,8 +5773,8 @@ public sealed class ObjectAddArgumentsTlsCredsPsk : ObjectAddArguments
 public sealed class ObjectAddArgumentsTlsCredsX509 : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.TlsCredsX509;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsX509; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5598,8 +5818,8 @@ public sealed class ObjectAddArgumentsTlsCredsX509 : ObjectAddArguments
 public sealed class ObjectAddArgumentsTlsCipherSuites : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.TlsCipherSuites;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCipherSuites; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5626,8 +5846,8 @@ public sealed class ObjectAddArgumentsTlsCipherSuites : ObjectAddArguments
 public sealed class ObjectAddArgumentsXRemoteObject : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.XRemoteObject;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.XRemoteObject; init { } }
 
     /// <summary><c>fd</c>.</summary>
     [JsonPropertyName("fd")]
@@ -5642,8 +5862,8 @@ public sealed class ObjectAddArgumentsXRemoteObject : ObjectAddArguments
 public sealed class ObjectAddArgumentsXVfioUserServer : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.XVfioUserServer;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.XVfioUserServer; init { } }
 
     /// <summary><c>socket</c>.</summary>
     [JsonPropertyName("socket")]
@@ -5658,50 +5878,108 @@ public sealed class ObjectAddArgumentsXVfioUserServer : ObjectAddArguments
 public sealed class ObjectAddArgumentsCanBus : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.CanBus;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CanBus; init { } }
 }
 
 /// <summary>Case <c>pef-guest</c> of <see cref="ObjectAddArguments"/>.</summary>
 public sealed class ObjectAddArgumentsPefGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.PefGuest;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.PefGuest; init { } }
 }
 
 /// <summary>Case <c>s390-pv-guest</c> of <see cref="ObjectAddArguments"/>.</summary>
 public sealed class ObjectAddArgumentsS390PvGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ObjectAddArgumentsQomType? QomType => ObjectAddArgumentsQomType.S390PvGuest;
+    [JsonPropertyName("qom-type")]
+    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.S390PvGuest; init { } }
+}
+
+/// <summary>Reads <see cref="ObjectAddArguments"/> as the class of its <c>qom-type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class ObjectAddArgumentsJsonConverter : JsonConverter<ObjectAddArguments>
+{
+    public override ObjectAddArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "qom-type"u8) switch
+    {
+        "acpi-generic-initiator" => QmpAlternate.Read<ObjectAddArgumentsAcpiGenericInitiator>(ref reader, options),
+        "acpi-generic-port" => QmpAlternate.Read<ObjectAddArgumentsAcpiGenericPort>(ref reader, options),
+        "authz-list" => QmpAlternate.Read<ObjectAddArgumentsAuthzList>(ref reader, options),
+        "authz-listfile" => QmpAlternate.Read<ObjectAddArgumentsAuthzListfile>(ref reader, options),
+        "authz-pam" => QmpAlternate.Read<ObjectAddArgumentsAuthzPam>(ref reader, options),
+        "authz-simple" => QmpAlternate.Read<ObjectAddArgumentsAuthzSimple>(ref reader, options),
+        "can-host-socketcan" => QmpAlternate.Read<ObjectAddArgumentsCanHostSocketcan>(ref reader, options),
+        "colo-compare" => QmpAlternate.Read<ObjectAddArgumentsColoCompare>(ref reader, options),
+        "cryptodev-backend" => QmpAlternate.Read<ObjectAddArgumentsCryptodevBackend>(ref reader, options),
+        "cryptodev-backend-builtin" => QmpAlternate.Read<ObjectAddArgumentsCryptodevBackendBuiltin>(ref reader, options),
+        "cryptodev-backend-lkcf" => QmpAlternate.Read<ObjectAddArgumentsCryptodevBackendLkcf>(ref reader, options),
+        "cryptodev-vhost-user" => QmpAlternate.Read<ObjectAddArgumentsCryptodevVhostUser>(ref reader, options),
+        "dbus-vmstate" => QmpAlternate.Read<ObjectAddArgumentsDbusVmstate>(ref reader, options),
+        "filter-buffer" => QmpAlternate.Read<ObjectAddArgumentsFilterBuffer>(ref reader, options),
+        "filter-dump" => QmpAlternate.Read<ObjectAddArgumentsFilterDump>(ref reader, options),
+        "filter-mirror" => QmpAlternate.Read<ObjectAddArgumentsFilterMirror>(ref reader, options),
+        "filter-redirector" => QmpAlternate.Read<ObjectAddArgumentsFilterRedirector>(ref reader, options),
+        "filter-replay" => QmpAlternate.Read<ObjectAddArgumentsFilterReplay>(ref reader, options),
+        "filter-rewriter" => QmpAlternate.Read<ObjectAddArgumentsFilterRewriter>(ref reader, options),
+        "input-barrier" => QmpAlternate.Read<ObjectAddArgumentsInputBarrier>(ref reader, options),
+        "input-linux" => QmpAlternate.Read<ObjectAddArgumentsInputLinux>(ref reader, options),
+        "iommufd" => QmpAlternate.Read<ObjectAddArgumentsIommufd>(ref reader, options),
+        "iothread" => QmpAlternate.Read<ObjectAddArgumentsIothread>(ref reader, options),
+        "main-loop" => QmpAlternate.Read<ObjectAddArgumentsMainLoop>(ref reader, options),
+        "memory-backend-epc" => QmpAlternate.Read<ObjectAddArgumentsMemoryBackendEpc>(ref reader, options),
+        "memory-backend-file" => QmpAlternate.Read<ObjectAddArgumentsMemoryBackendFile>(ref reader, options),
+        "memory-backend-memfd" => QmpAlternate.Read<ObjectAddArgumentsMemoryBackendMemfd>(ref reader, options),
+        "memory-backend-ram" => QmpAlternate.Read<ObjectAddArgumentsMemoryBackendRam>(ref reader, options),
+        "memory-backend-shm" => QmpAlternate.Read<ObjectAddArgumentsMemoryBackendShm>(ref reader, options),
+        "pr-manager-helper" => QmpAlternate.Read<ObjectAddArgumentsPrManagerHelper>(ref reader, options),
+        "qtest" => QmpAlternate.Read<ObjectAddArgumentsQtest>(ref reader, options),
+        "rng-builtin" => QmpAlternate.Read<ObjectAddArgumentsRngBuiltin>(ref reader, options),
+        "rng-egd" => QmpAlternate.Read<ObjectAddArgumentsRngEgd>(ref reader, options),
+        "rng-random" => QmpAlternate.Read<ObjectAddArgumentsRngRandom>(ref reader, options),
+        "secret" => QmpAlternate.Read<ObjectAddArgumentsSecret>(ref reader, options),
+        "secret_keyring" => QmpAlternate.Read<ObjectAddArgumentsSecretKeyring>(ref reader, options),
+        "sev-guest" => QmpAlternate.Read<ObjectAddArgumentsSevGuest>(ref reader, options),
+        "sev-snp-guest" => QmpAlternate.Read<ObjectAddArgumentsSevSnpGuest>(ref reader, options),
+        "thread-context" => QmpAlternate.Read<ObjectAddArgumentsThreadContext>(ref reader, options),
+        "throttle-group" => QmpAlternate.Read<ObjectAddArgumentsThrottleGroup>(ref reader, options),
+        "tls-creds-anon" => QmpAlternate.Read<ObjectAddArgumentsTlsCredsAnon>(ref reader, options),
+        "tls-creds-psk" => QmpAlternate.Read<ObjectAddArgumentsTlsCredsPsk>(ref reader, options),
+        "tls-creds-x509" => QmpAlternate.Read<ObjectAddArgumentsTlsCredsX509>(ref reader, options),
+        "tls-cipher-suites" => QmpAlternate.Read<ObjectAddArgumentsTlsCipherSuites>(ref reader, options),
+        "x-remote-object" => QmpAlternate.Read<ObjectAddArgumentsXRemoteObject>(ref reader, options),
+        "x-vfio-user-server" => QmpAlternate.Read<ObjectAddArgumentsXVfioUserServer>(ref reader, options),
+        "can-bus" => QmpAlternate.Read<ObjectAddArgumentsCanBus>(ref reader, options),
+        "pef-guest" => QmpAlternate.Read<ObjectAddArgumentsPefGuest>(ref reader, options),
+        "s390-pv-guest" => QmpAlternate.Read<ObjectAddArgumentsS390PvGuest>(ref reader, options),
+        _ => QmpAlternate.Read<ObjectAddArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, ObjectAddArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-block, result, member inserted, member image, member format-specific.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificQcow2), "qcow2")]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificVmdk), "vmdk")]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificLuks), "luks")]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificRbd), "rbd")]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificFile), "file")]
-public class QueryBlockResultInsertedImageFormatSpecific : IQmpObject
+[JsonConverter(typeof(QueryBlockResultInsertedImageFormatSpecificJsonConverter))]
+public abstract class QueryBlockResultInsertedImageFormatSpecific : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryBlockResultInsertedImageFormatSpecificType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryBlockResultInsertedImageFormatSpecificType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryBlockResultInsertedImageFormatSpecific"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryBlockResultInsertedImageFormatSpecific.ExtensionData"/>.</summary>
+public sealed class QueryBlockResultInsertedImageFormatSpecificOtherCase : QueryBlockResultInsertedImageFormatSpecific;
+
 /// <summary>Case <c>qcow2</c> of <see cref="QueryBlockResultInsertedImageFormatSpecific"/>.</summary>
 public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2 : QueryBlockResultInsertedImageFormatSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockResultInsertedImageFormatSpecificType? Type => QueryBlockResultInsertedImageFormatSpecificType.Qcow2;
+    [JsonPropertyName("type")]
+    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Qcow2; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -5712,8 +5990,8 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2 : QueryBloc
 public sealed class QueryBlockResultInsertedImageFormatSpecificVmdk : QueryBlockResultInsertedImageFormatSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockResultInsertedImageFormatSpecificType? Type => QueryBlockResultInsertedImageFormatSpecificType.Vmdk;
+    [JsonPropertyName("type")]
+    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Vmdk; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -5724,8 +6002,8 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificVmdk : QueryBlock
 public sealed class QueryBlockResultInsertedImageFormatSpecificLuks : QueryBlockResultInsertedImageFormatSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockResultInsertedImageFormatSpecificType? Type => QueryBlockResultInsertedImageFormatSpecificType.Luks;
+    [JsonPropertyName("type")]
+    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Luks; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -5736,8 +6014,8 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificLuks : QueryBlock
 public sealed class QueryBlockResultInsertedImageFormatSpecificRbd : QueryBlockResultInsertedImageFormatSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockResultInsertedImageFormatSpecificType? Type => QueryBlockResultInsertedImageFormatSpecificType.Rbd;
+    [JsonPropertyName("type")]
+    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Rbd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -5750,35 +6028,52 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificRbd : QueryBlockR
 public sealed class QueryBlockResultInsertedImageFormatSpecificFile : QueryBlockResultInsertedImageFormatSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockResultInsertedImageFormatSpecificType? Type => QueryBlockResultInsertedImageFormatSpecificType.File;
+    [JsonPropertyName("type")]
+    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.File; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required QueryBlockResultInsertedImageFormatSpecificFileData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command query-block, result, member inserted, member image, member format-specific, case qcow2, member data, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptLuks), "luks")]
-[JsonDerivedType(typeof(QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptAes), "aes")]
-public class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt : IQmpObject
+/// <summary>Reads <see cref="QueryBlockResultInsertedImageFormatSpecific"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryBlockResultInsertedImageFormatSpecificJsonConverter : JsonConverter<QueryBlockResultInsertedImageFormatSpecific>
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsQcow2EncryptFormat? Format => null;
+    public override QueryBlockResultInsertedImageFormatSpecific? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "qcow2" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificQcow2>(ref reader, options),
+        "vmdk" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificVmdk>(ref reader, options),
+        "luks" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificLuks>(ref reader, options),
+        "rbd" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificRbd>(ref reader, options),
+        "file" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificFile>(ref reader, options),
+        _ => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryBlockResultInsertedImageFormatSpecific value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command query-block, result, member inserted, member image, member format-specific, case qcow2, member data, member encrypt.</summary>
+[JsonConverter(typeof(QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptJsonConverter))]
+public abstract class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt : IQmpObject
+{
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevAddArgumentsQcow2EncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt.ExtensionData"/>.</summary>
+public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptOtherCase : QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt;
+
 /// <summary>Case <c>luks</c> of <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt"/>.</summary>
 public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptLuks : QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsQcow2EncryptFormat? Format => BlockdevAddArgumentsQcow2EncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
 
     /// <summary><c>cipher-alg</c>.</summary>
     [JsonPropertyName("cipher-alg")]
@@ -5828,26 +6123,30 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptL
 public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptAes : QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsQcow2EncryptFormat? Format => BlockdevAddArgumentsQcow2EncryptFormat.Aes;
+    [JsonPropertyName("format")]
+    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
+}
+
+/// <summary>Reads <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptJsonConverter : JsonConverter<QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt>
+{
+    public override QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "luks" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptLuks>(ref reader, options),
+        "aes" => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptAes>(ref reader, options),
+        _ => QmpAlternate.Read<QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-block-jobs, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryBlockJobsResultMirror), "mirror")]
-[JsonDerivedType(typeof(QueryBlockJobsResultCommit), "commit")]
-[JsonDerivedType(typeof(QueryBlockJobsResultStream), "stream")]
-[JsonDerivedType(typeof(QueryBlockJobsResultBackup), "backup")]
-[JsonDerivedType(typeof(QueryBlockJobsResultCreate), "create")]
-[JsonDerivedType(typeof(QueryBlockJobsResultAmend), "amend")]
-[JsonDerivedType(typeof(QueryBlockJobsResultSnapshotLoad), "snapshot-load")]
-[JsonDerivedType(typeof(QueryBlockJobsResultSnapshotSave), "snapshot-save")]
-[JsonDerivedType(typeof(QueryBlockJobsResultSnapshotDelete), "snapshot-delete")]
-public class QueryBlockJobsResult : IQmpObject
+[JsonConverter(typeof(QueryBlockJobsResultJsonConverter))]
+public abstract class QueryBlockJobsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryBlockJobsResultType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockJobsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryBlockJobsResultType Type { get; init; }
 
     /// <summary><c>device</c>.</summary>
     [JsonPropertyName("device")]
@@ -5903,14 +6202,17 @@ public class QueryBlockJobsResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryBlockJobsResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryBlockJobsResult.ExtensionData"/>.</summary>
+public sealed class QueryBlockJobsResultOtherCase : QueryBlockJobsResult;
+
 /// <summary>Case <c>mirror</c> of <see cref="QueryBlockJobsResult"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
 public sealed class QueryBlockJobsResultMirror : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Mirror;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Mirror; init { } }
 
     /// <summary><c>actively-synced</c>.</summary>
     [JsonPropertyName("actively-synced")]
@@ -5923,8 +6225,8 @@ public sealed class QueryBlockJobsResultMirror : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultCommit : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Commit;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Commit; init { } }
 }
 
 /// <summary>Case <c>stream</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5933,8 +6235,8 @@ public sealed class QueryBlockJobsResultCommit : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultStream : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Stream;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Stream; init { } }
 }
 
 /// <summary>Case <c>backup</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5943,8 +6245,8 @@ public sealed class QueryBlockJobsResultStream : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultBackup : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Backup;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Backup; init { } }
 }
 
 /// <summary>Case <c>create</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5953,8 +6255,8 @@ public sealed class QueryBlockJobsResultBackup : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultCreate : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Create;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Create; init { } }
 }
 
 /// <summary>Case <c>amend</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5963,8 +6265,8 @@ public sealed class QueryBlockJobsResultCreate : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultAmend : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Amend;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Amend; init { } }
 }
 
 /// <summary>Case <c>snapshot-load</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5973,8 +6275,8 @@ public sealed class QueryBlockJobsResultAmend : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultSnapshotLoad : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotLoad;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
 }
 
 /// <summary>Case <c>snapshot-save</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5983,8 +6285,8 @@ public sealed class QueryBlockJobsResultSnapshotLoad : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultSnapshotSave : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotSave;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
 }
 
 /// <summary>Case <c>snapshot-delete</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -5993,71 +6295,52 @@ public sealed class QueryBlockJobsResultSnapshotSave : QueryBlockJobsResult
 public sealed class QueryBlockJobsResultSnapshotDelete : QueryBlockJobsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotDelete;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
+}
+
+/// <summary>Reads <see cref="QueryBlockJobsResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryBlockJobsResultJsonConverter : JsonConverter<QueryBlockJobsResult>
+{
+    public override QueryBlockJobsResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "mirror" => QmpAlternate.Read<QueryBlockJobsResultMirror>(ref reader, options),
+        "commit" => QmpAlternate.Read<QueryBlockJobsResultCommit>(ref reader, options),
+        "stream" => QmpAlternate.Read<QueryBlockJobsResultStream>(ref reader, options),
+        "backup" => QmpAlternate.Read<QueryBlockJobsResultBackup>(ref reader, options),
+        "create" => QmpAlternate.Read<QueryBlockJobsResultCreate>(ref reader, options),
+        "amend" => QmpAlternate.Read<QueryBlockJobsResultAmend>(ref reader, options),
+        "snapshot-load" => QmpAlternate.Read<QueryBlockJobsResultSnapshotLoad>(ref reader, options),
+        "snapshot-save" => QmpAlternate.Read<QueryBlockJobsResultSnapshotSave>(ref reader, options),
+        "snapshot-delete" => QmpAlternate.Read<QueryBlockJobsResultSnapshotDelete>(ref reader, options),
+        _ => QmpAlternate.Read<QueryBlockJobsResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryBlockJobsResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-blockstats, result, member driver-specific.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "driver", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificFile), "file")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificHostDevice), "host_device")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificNvme), "nvme")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificBlkdebug), "blkdebug")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificBlklogwrites), "blklogwrites")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificBlkreplay), "blkreplay")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificBlkverify), "blkverify")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificBochs), "bochs")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificCloop), "cloop")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificCompress), "compress")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificCopyBeforeWrite), "copy-before-write")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificCopyOnRead), "copy-on-read")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificDmg), "dmg")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificSnapshotAccess), "snapshot-access")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificFtp), "ftp")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificFtps), "ftps")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificGluster), "gluster")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificHostCdrom), "host_cdrom")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificHttp), "http")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificHttps), "https")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificIscsi), "iscsi")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificLuks), "luks")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificNbd), "nbd")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificNfs), "nfs")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificNullAio), "null-aio")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificNullCo), "null-co")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificParallels), "parallels")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificPreallocate), "preallocate")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificQcow), "qcow")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificQcow2), "qcow2")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificQed), "qed")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificQuorum), "quorum")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificRaw), "raw")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificRbd), "rbd")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificReplication), "replication")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificSsh), "ssh")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificThrottle), "throttle")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificVdi), "vdi")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificVhdx), "vhdx")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificVmdk), "vmdk")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificVpc), "vpc")]
-[JsonDerivedType(typeof(QueryBlockstatsResultDriverSpecificVvfat), "vvfat")]
-public class QueryBlockstatsResultDriverSpecific : IQmpObject
+[JsonConverter(typeof(QueryBlockstatsResultDriverSpecificJsonConverter))]
+public abstract class QueryBlockstatsResultDriverSpecific : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsDriver? Driver => null;
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockstatsResultDriverSpecificOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("driver")]
+    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryBlockstatsResultDriverSpecific"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryBlockstatsResultDriverSpecific.ExtensionData"/>.</summary>
+public sealed class QueryBlockstatsResultDriverSpecificOtherCase : QueryBlockstatsResultDriverSpecific;
+
 /// <summary>Case <c>file</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificFile : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.File;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>discard-nb-ok</c>.</summary>
     [JsonPropertyName("discard-nb-ok")]
@@ -6076,8 +6359,8 @@ public sealed class QueryBlockstatsResultDriverSpecificFile : QueryBlockstatsRes
 public sealed class QueryBlockstatsResultDriverSpecificHostDevice : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostDevice;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 
     /// <summary><c>discard-nb-ok</c>.</summary>
     [JsonPropertyName("discard-nb-ok")]
@@ -6096,8 +6379,8 @@ public sealed class QueryBlockstatsResultDriverSpecificHostDevice : QueryBlockst
 public sealed class QueryBlockstatsResultDriverSpecificNvme : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nvme;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 
     /// <summary><c>completion-errors</c>.</summary>
     [JsonPropertyName("completion-errors")]
@@ -6116,352 +6399,374 @@ public sealed class QueryBlockstatsResultDriverSpecificNvme : QueryBlockstatsRes
 public sealed class QueryBlockstatsResultDriverSpecificBlkdebug : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkdebug;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificBlklogwrites : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blklogwrites;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificBlkreplay : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkreplay;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificBlkverify : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkverify;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificBochs : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Bochs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificCloop : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Cloop;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificCompress : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Compress;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificCopyBeforeWrite : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyBeforeWrite;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificCopyOnRead : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyOnRead;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificDmg : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Dmg;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificSnapshotAccess : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.SnapshotAccess;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificFtp : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftp;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificFtps : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftps;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>gluster</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificGluster : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Gluster;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificHostCdrom : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostCdrom;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificHttp : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Http;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificHttps : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Https;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificIscsi : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Iscsi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>luks</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificLuks : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Luks;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificNbd : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>nfs</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificNfs : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nfs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificNullAio : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullAio;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificNullCo : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullCo;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>parallels</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificParallels : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Parallels;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificPreallocate : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Preallocate;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>qcow</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificQcow : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 }
 
 /// <summary>Case <c>qcow2</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificQcow2 : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow2;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 }
 
 /// <summary>Case <c>qed</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificQed : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qed;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificQuorum : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Quorum;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificRaw : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Raw;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>rbd</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificRbd : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Rbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificReplication : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Replication;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>ssh</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificSsh : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ssh;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificThrottle : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Throttle;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vdi</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificVdi : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vdi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 }
 
 /// <summary>Case <c>vhdx</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificVhdx : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vhdx;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 }
 
 /// <summary>Case <c>vmdk</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificVmdk : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vmdk;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 }
 
 /// <summary>Case <c>vpc</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificVpc : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vpc;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
 public sealed class QueryBlockstatsResultDriverSpecificVvfat : QueryBlockstatsResultDriverSpecific
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vvfat;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+}
+
+/// <summary>Reads <see cref="QueryBlockstatsResultDriverSpecific"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryBlockstatsResultDriverSpecificJsonConverter : JsonConverter<QueryBlockstatsResultDriverSpecific>
+{
+    public override QueryBlockstatsResultDriverSpecific? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "driver"u8) switch
+    {
+        "file" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificFile>(ref reader, options),
+        "host_device" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificHostDevice>(ref reader, options),
+        "nvme" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificNvme>(ref reader, options),
+        "blkdebug" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificBlkdebug>(ref reader, options),
+        "blklogwrites" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificBlklogwrites>(ref reader, options),
+        "blkreplay" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificBlkreplay>(ref reader, options),
+        "blkverify" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificBlkverify>(ref reader, options),
+        "bochs" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificBochs>(ref reader, options),
+        "cloop" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificCloop>(ref reader, options),
+        "compress" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificCompress>(ref reader, options),
+        "copy-before-write" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificCopyBeforeWrite>(ref reader, options),
+        "copy-on-read" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificCopyOnRead>(ref reader, options),
+        "dmg" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificDmg>(ref reader, options),
+        "snapshot-access" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificSnapshotAccess>(ref reader, options),
+        "ftp" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificFtp>(ref reader, options),
+        "ftps" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificFtps>(ref reader, options),
+        "gluster" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificGluster>(ref reader, options),
+        "host_cdrom" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificHostCdrom>(ref reader, options),
+        "http" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificHttp>(ref reader, options),
+        "https" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificHttps>(ref reader, options),
+        "iscsi" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificIscsi>(ref reader, options),
+        "luks" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificLuks>(ref reader, options),
+        "nbd" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificNbd>(ref reader, options),
+        "nfs" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificNfs>(ref reader, options),
+        "null-aio" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificNullAio>(ref reader, options),
+        "null-co" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificNullCo>(ref reader, options),
+        "parallels" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificParallels>(ref reader, options),
+        "preallocate" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificPreallocate>(ref reader, options),
+        "qcow" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificQcow>(ref reader, options),
+        "qcow2" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificQcow2>(ref reader, options),
+        "qed" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificQed>(ref reader, options),
+        "quorum" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificQuorum>(ref reader, options),
+        "raw" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificRaw>(ref reader, options),
+        "rbd" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificRbd>(ref reader, options),
+        "replication" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificReplication>(ref reader, options),
+        "ssh" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificSsh>(ref reader, options),
+        "throttle" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificThrottle>(ref reader, options),
+        "vdi" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificVdi>(ref reader, options),
+        "vhdx" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificVhdx>(ref reader, options),
+        "vmdk" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificVmdk>(ref reader, options),
+        "vpc" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificVpc>(ref reader, options),
+        "vvfat" => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificVvfat>(ref reader, options),
+        _ => QmpAlternate.Read<QueryBlockstatsResultDriverSpecificOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryBlockstatsResultDriverSpecific value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-cpus-fast, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "target", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryCpusFastResultS390x), "s390x")]
-[JsonDerivedType(typeof(QueryCpusFastResultAarch64), "aarch64")]
-[JsonDerivedType(typeof(QueryCpusFastResultAlpha), "alpha")]
-[JsonDerivedType(typeof(QueryCpusFastResultArm), "arm")]
-[JsonDerivedType(typeof(QueryCpusFastResultAvr), "avr")]
-[JsonDerivedType(typeof(QueryCpusFastResultHppa), "hppa")]
-[JsonDerivedType(typeof(QueryCpusFastResultI386), "i386")]
-[JsonDerivedType(typeof(QueryCpusFastResultLoongarch64), "loongarch64")]
-[JsonDerivedType(typeof(QueryCpusFastResultM68k), "m68k")]
-[JsonDerivedType(typeof(QueryCpusFastResultMicroblaze), "microblaze")]
-[JsonDerivedType(typeof(QueryCpusFastResultMicroblazeel), "microblazeel")]
-[JsonDerivedType(typeof(QueryCpusFastResultMips), "mips")]
-[JsonDerivedType(typeof(QueryCpusFastResultMips64), "mips64")]
-[JsonDerivedType(typeof(QueryCpusFastResultMips64el), "mips64el")]
-[JsonDerivedType(typeof(QueryCpusFastResultMipsel), "mipsel")]
-[JsonDerivedType(typeof(QueryCpusFastResultOr1k), "or1k")]
-[JsonDerivedType(typeof(QueryCpusFastResultPpc), "ppc")]
-[JsonDerivedType(typeof(QueryCpusFastResultPpc64), "ppc64")]
-[JsonDerivedType(typeof(QueryCpusFastResultRiscv32), "riscv32")]
-[JsonDerivedType(typeof(QueryCpusFastResultRiscv64), "riscv64")]
-[JsonDerivedType(typeof(QueryCpusFastResultRx), "rx")]
-[JsonDerivedType(typeof(QueryCpusFastResultSh4), "sh4")]
-[JsonDerivedType(typeof(QueryCpusFastResultSh4eb), "sh4eb")]
-[JsonDerivedType(typeof(QueryCpusFastResultSparc), "sparc")]
-[JsonDerivedType(typeof(QueryCpusFastResultSparc64), "sparc64")]
-[JsonDerivedType(typeof(QueryCpusFastResultTricore), "tricore")]
-[JsonDerivedType(typeof(QueryCpusFastResultX8664), "x86_64")]
-[JsonDerivedType(typeof(QueryCpusFastResultXtensa), "xtensa")]
-[JsonDerivedType(typeof(QueryCpusFastResultXtensaeb), "xtensaeb")]
-[JsonDerivedType(typeof(QueryCpusFastResultCris), "cris")]
-[JsonDerivedType(typeof(QueryCpusFastResultNios2), "nios2")]
-public class QueryCpusFastResult : IQmpObject
+[JsonConverter(typeof(QueryCpusFastResultJsonConverter))]
+public abstract class QueryCpusFastResult : IQmpObject
 {
-    /// <summary>The discriminator <c>target</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryCpusFastResultTarget? Target => null;
+    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryCpusFastResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("target")]
+    public virtual QueryCpusFastResultTarget Target { get; init; }
 
     /// <summary><c>cpu-index</c>.</summary>
     [JsonPropertyName("cpu-index")]
@@ -6485,12 +6790,15 @@ public class QueryCpusFastResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryCpusFastResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryCpusFastResult.ExtensionData"/>.</summary>
+public sealed class QueryCpusFastResultOtherCase : QueryCpusFastResult;
+
 /// <summary>Case <c>s390x</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultS390x : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.S390x;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.S390x; init { } }
 
     /// <summary><c>cpu-state</c>.</summary>
     [JsonPropertyName("cpu-state")]
@@ -6513,224 +6821,224 @@ public sealed class QueryCpusFastResultS390x : QueryCpusFastResult
 public sealed class QueryCpusFastResultAarch64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Aarch64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Aarch64; init { } }
 }
 
 /// <summary>Case <c>alpha</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultAlpha : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Alpha;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Alpha; init { } }
 }
 
 /// <summary>Case <c>arm</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultArm : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Arm;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Arm; init { } }
 }
 
 /// <summary>Case <c>avr</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultAvr : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Avr;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Avr; init { } }
 }
 
 /// <summary>Case <c>hppa</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultHppa : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Hppa;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Hppa; init { } }
 }
 
 /// <summary>Case <c>i386</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultI386 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.I386;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.I386; init { } }
 }
 
 /// <summary>Case <c>loongarch64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultLoongarch64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Loongarch64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Loongarch64; init { } }
 }
 
 /// <summary>Case <c>m68k</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultM68k : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.M68k;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.M68k; init { } }
 }
 
 /// <summary>Case <c>microblaze</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMicroblaze : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Microblaze;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Microblaze; init { } }
 }
 
 /// <summary>Case <c>microblazeel</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMicroblazeel : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Microblazeel;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Microblazeel; init { } }
 }
 
 /// <summary>Case <c>mips</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMips : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Mips;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips; init { } }
 }
 
 /// <summary>Case <c>mips64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMips64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Mips64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips64; init { } }
 }
 
 /// <summary>Case <c>mips64el</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMips64el : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Mips64el;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips64el; init { } }
 }
 
 /// <summary>Case <c>mipsel</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultMipsel : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Mipsel;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mipsel; init { } }
 }
 
 /// <summary>Case <c>or1k</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultOr1k : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Or1k;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Or1k; init { } }
 }
 
 /// <summary>Case <c>ppc</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultPpc : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Ppc;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Ppc; init { } }
 }
 
 /// <summary>Case <c>ppc64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultPpc64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Ppc64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Ppc64; init { } }
 }
 
 /// <summary>Case <c>riscv32</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultRiscv32 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Riscv32;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Riscv32; init { } }
 }
 
 /// <summary>Case <c>riscv64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultRiscv64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Riscv64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Riscv64; init { } }
 }
 
 /// <summary>Case <c>rx</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultRx : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Rx;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Rx; init { } }
 }
 
 /// <summary>Case <c>sh4</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultSh4 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Sh4;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sh4; init { } }
 }
 
 /// <summary>Case <c>sh4eb</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultSh4eb : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Sh4eb;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sh4eb; init { } }
 }
 
 /// <summary>Case <c>sparc</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultSparc : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Sparc;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sparc; init { } }
 }
 
 /// <summary>Case <c>sparc64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultSparc64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Sparc64;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sparc64; init { } }
 }
 
 /// <summary>Case <c>tricore</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultTricore : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Tricore;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Tricore; init { } }
 }
 
 /// <summary>Case <c>x86_64</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultX8664 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.X8664;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.X8664; init { } }
 }
 
 /// <summary>Case <c>xtensa</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultXtensa : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Xtensa;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Xtensa; init { } }
 }
 
 /// <summary>Case <c>xtensaeb</c> of <see cref="QueryCpusFastResult"/>.</summary>
 public sealed class QueryCpusFastResultXtensaeb : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Xtensaeb;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Xtensaeb; init { } }
 }
 
 /// <summary>Case <c>cris</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6740,8 +7048,8 @@ public sealed class QueryCpusFastResultXtensaeb : QueryCpusFastResult
 public sealed class QueryCpusFastResultCris : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Cris;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Cris; init { } }
 }
 
 /// <summary>Case <c>nios2</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6751,25 +7059,59 @@ public sealed class QueryCpusFastResultCris : QueryCpusFastResult
 public sealed class QueryCpusFastResultNios2 : QueryCpusFastResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryCpusFastResultTarget? Target => QueryCpusFastResultTarget.Nios2;
+    [JsonPropertyName("target")]
+    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Nios2; init { } }
+}
+
+/// <summary>Reads <see cref="QueryCpusFastResult"/> as the class of its <c>target</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryCpusFastResultJsonConverter : JsonConverter<QueryCpusFastResult>
+{
+    public override QueryCpusFastResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "target"u8) switch
+    {
+        "s390x" => QmpAlternate.Read<QueryCpusFastResultS390x>(ref reader, options),
+        "aarch64" => QmpAlternate.Read<QueryCpusFastResultAarch64>(ref reader, options),
+        "alpha" => QmpAlternate.Read<QueryCpusFastResultAlpha>(ref reader, options),
+        "arm" => QmpAlternate.Read<QueryCpusFastResultArm>(ref reader, options),
+        "avr" => QmpAlternate.Read<QueryCpusFastResultAvr>(ref reader, options),
+        "hppa" => QmpAlternate.Read<QueryCpusFastResultHppa>(ref reader, options),
+        "i386" => QmpAlternate.Read<QueryCpusFastResultI386>(ref reader, options),
+        "loongarch64" => QmpAlternate.Read<QueryCpusFastResultLoongarch64>(ref reader, options),
+        "m68k" => QmpAlternate.Read<QueryCpusFastResultM68k>(ref reader, options),
+        "microblaze" => QmpAlternate.Read<QueryCpusFastResultMicroblaze>(ref reader, options),
+        "microblazeel" => QmpAlternate.Read<QueryCpusFastResultMicroblazeel>(ref reader, options),
+        "mips" => QmpAlternate.Read<QueryCpusFastResultMips>(ref reader, options),
+        "mips64" => QmpAlternate.Read<QueryCpusFastResultMips64>(ref reader, options),
+        "mips64el" => QmpAlternate.Read<QueryCpusFastResultMips64el>(ref reader, options),
+        "mipsel" => QmpAlternate.Read<QueryCpusFastResultMipsel>(ref reader, options),
+        "or1k" => QmpAlternate.Read<QueryCpusFastResultOr1k>(ref reader, options),
+        "ppc" => QmpAlternate.Read<QueryCpusFastResultPpc>(ref reader, options),
+        "ppc64" => QmpAlternate.Read<QueryCpusFastResultPpc64>(ref reader, options),
+        "riscv32" => QmpAlternate.Read<QueryCpusFastResultRiscv32>(ref reader, options),
+        "riscv64" => QmpAlternate.Read<QueryCpusFastResultRiscv64>(ref reader, options),
+        "rx" => QmpAlternate.Read<QueryCpusFastResultRx>(ref reader, options),
+        "sh4" => QmpAlternate.Read<QueryCpusFastResultSh4>(ref reader, options),
+        "sh4eb" => QmpAlternate.Read<QueryCpusFastResultSh4eb>(ref reader, options),
+        "sparc" => QmpAlternate.Read<QueryCpusFastResultSparc>(ref reader, options),
+        "sparc64" => QmpAlternate.Read<QueryCpusFastResultSparc64>(ref reader, options),
+        "tricore" => QmpAlternate.Read<QueryCpusFastResultTricore>(ref reader, options),
+        "x86_64" => QmpAlternate.Read<QueryCpusFastResultX8664>(ref reader, options),
+        "xtensa" => QmpAlternate.Read<QueryCpusFastResultXtensa>(ref reader, options),
+        "xtensaeb" => QmpAlternate.Read<QueryCpusFastResultXtensaeb>(ref reader, options),
+        "cris" => QmpAlternate.Read<QueryCpusFastResultCris>(ref reader, options),
+        "nios2" => QmpAlternate.Read<QueryCpusFastResultNios2>(ref reader, options),
+        _ => QmpAlternate.Read<QueryCpusFastResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryCpusFastResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-display-options, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultGtk), "gtk")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultCurses), "curses")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultEglHeadless), "egl-headless")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultDbus), "dbus")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultSdl), "sdl")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultDefault), "default")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultNone), "none")]
-[JsonDerivedType(typeof(QueryDisplayOptionsResultSpiceApp), "spice-app")]
-public class QueryDisplayOptionsResult : IQmpObject
+[JsonConverter(typeof(QueryDisplayOptionsResultJsonConverter))]
+public abstract class QueryDisplayOptionsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryDisplayOptionsResultType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryDisplayOptionsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryDisplayOptionsResultType Type { get; init; }
 
     /// <summary><c>full-screen</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6796,12 +7138,15 @@ public class QueryDisplayOptionsResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryDisplayOptionsResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryDisplayOptionsResult.ExtensionData"/>.</summary>
+public sealed class QueryDisplayOptionsResultOtherCase : QueryDisplayOptionsResult;
+
 /// <summary>Case <c>gtk</c> of <see cref="QueryDisplayOptionsResult"/>.</summary>
 public sealed class QueryDisplayOptionsResultGtk : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.Gtk;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Gtk; init { } }
 
     /// <summary><c>grab-on-hover</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6828,8 +7173,8 @@ public sealed class QueryDisplayOptionsResultGtk : QueryDisplayOptionsResult
 public sealed class QueryDisplayOptionsResultCurses : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.Curses;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Curses; init { } }
 
     /// <summary><c>charset</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6841,8 +7186,8 @@ public sealed class QueryDisplayOptionsResultCurses : QueryDisplayOptionsResult
 public sealed class QueryDisplayOptionsResultEglHeadless : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.EglHeadless;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.EglHeadless; init { } }
 
     /// <summary><c>rendernode</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6854,8 +7199,8 @@ public sealed class QueryDisplayOptionsResultEglHeadless : QueryDisplayOptionsRe
 public sealed class QueryDisplayOptionsResultDbus : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.Dbus;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Dbus; init { } }
 
     /// <summary><c>rendernode</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6882,8 +7227,8 @@ public sealed class QueryDisplayOptionsResultDbus : QueryDisplayOptionsResult
 public sealed class QueryDisplayOptionsResultSdl : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.Sdl;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Sdl; init { } }
 
     /// <summary><c>grab-mod</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6895,51 +7240,67 @@ public sealed class QueryDisplayOptionsResultSdl : QueryDisplayOptionsResult
 public sealed class QueryDisplayOptionsResultDefault : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.Default;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Default; init { } }
 }
 
 /// <summary>Case <c>none</c> of <see cref="QueryDisplayOptionsResult"/>.</summary>
 public sealed class QueryDisplayOptionsResultNone : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.None;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.None; init { } }
 }
 
 /// <summary>Case <c>spice-app</c> of <see cref="QueryDisplayOptionsResult"/>.</summary>
 public sealed class QueryDisplayOptionsResultSpiceApp : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryDisplayOptionsResultType? Type => QueryDisplayOptionsResultType.SpiceApp;
+    [JsonPropertyName("type")]
+    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.SpiceApp; init { } }
+}
+
+/// <summary>Reads <see cref="QueryDisplayOptionsResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryDisplayOptionsResultJsonConverter : JsonConverter<QueryDisplayOptionsResult>
+{
+    public override QueryDisplayOptionsResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "gtk" => QmpAlternate.Read<QueryDisplayOptionsResultGtk>(ref reader, options),
+        "curses" => QmpAlternate.Read<QueryDisplayOptionsResultCurses>(ref reader, options),
+        "egl-headless" => QmpAlternate.Read<QueryDisplayOptionsResultEglHeadless>(ref reader, options),
+        "dbus" => QmpAlternate.Read<QueryDisplayOptionsResultDbus>(ref reader, options),
+        "sdl" => QmpAlternate.Read<QueryDisplayOptionsResultSdl>(ref reader, options),
+        "default" => QmpAlternate.Read<QueryDisplayOptionsResultDefault>(ref reader, options),
+        "none" => QmpAlternate.Read<QueryDisplayOptionsResultNone>(ref reader, options),
+        "spice-app" => QmpAlternate.Read<QueryDisplayOptionsResultSpiceApp>(ref reader, options),
+        _ => QmpAlternate.Read<QueryDisplayOptionsResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryDisplayOptionsResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-memory-devices, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultDimm), "dimm")]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultNvdimm), "nvdimm")]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultVirtioPmem), "virtio-pmem")]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultVirtioMem), "virtio-mem")]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultSgxEpc), "sgx-epc")]
-[JsonDerivedType(typeof(QueryMemoryDevicesResultHvBalloon), "hv-balloon")]
-public class QueryMemoryDevicesResult : IQmpObject
+[JsonConverter(typeof(QueryMemoryDevicesResultJsonConverter))]
+public abstract class QueryMemoryDevicesResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryMemoryDevicesResultType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryMemoryDevicesResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryMemoryDevicesResultType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryMemoryDevicesResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryMemoryDevicesResult.ExtensionData"/>.</summary>
+public sealed class QueryMemoryDevicesResultOtherCase : QueryMemoryDevicesResult;
+
 /// <summary>Case <c>dimm</c> of <see cref="QueryMemoryDevicesResult"/>.</summary>
 public sealed class QueryMemoryDevicesResultDimm : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.Dimm;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.Dimm; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6950,8 +7311,8 @@ public sealed class QueryMemoryDevicesResultDimm : QueryMemoryDevicesResult
 public sealed class QueryMemoryDevicesResultNvdimm : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.Nvdimm;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.Nvdimm; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6962,8 +7323,8 @@ public sealed class QueryMemoryDevicesResultNvdimm : QueryMemoryDevicesResult
 public sealed class QueryMemoryDevicesResultVirtioPmem : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.VirtioPmem;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.VirtioPmem; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6974,8 +7335,8 @@ public sealed class QueryMemoryDevicesResultVirtioPmem : QueryMemoryDevicesResul
 public sealed class QueryMemoryDevicesResultVirtioMem : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.VirtioMem;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.VirtioMem; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6986,8 +7347,8 @@ public sealed class QueryMemoryDevicesResultVirtioMem : QueryMemoryDevicesResult
 public sealed class QueryMemoryDevicesResultSgxEpc : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.SgxEpc;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.SgxEpc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7000,28 +7361,38 @@ public sealed class QueryMemoryDevicesResultSgxEpc : QueryMemoryDevicesResult
 public sealed class QueryMemoryDevicesResultHvBalloon : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryMemoryDevicesResultType? Type => QueryMemoryDevicesResultType.HvBalloon;
+    [JsonPropertyName("type")]
+    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.HvBalloon; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required QueryMemoryDevicesResultHvBalloonData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command query-qmp-schema, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "meta-type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryQmpSchemaResultBuiltin), "builtin")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultEnum), "enum")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultArray), "array")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultObject), "object")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultAlternate), "alternate")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultCommand), "command")]
-[JsonDerivedType(typeof(QueryQmpSchemaResultEvent), "event")]
-public class QueryQmpSchemaResult : IQmpObject
+/// <summary>Reads <see cref="QueryMemoryDevicesResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryMemoryDevicesResultJsonConverter : JsonConverter<QueryMemoryDevicesResult>
 {
-    /// <summary>The discriminator <c>meta-type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryQmpSchemaResultMetaType? MetaType => null;
+    public override QueryMemoryDevicesResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "dimm" => QmpAlternate.Read<QueryMemoryDevicesResultDimm>(ref reader, options),
+        "nvdimm" => QmpAlternate.Read<QueryMemoryDevicesResultNvdimm>(ref reader, options),
+        "virtio-pmem" => QmpAlternate.Read<QueryMemoryDevicesResultVirtioPmem>(ref reader, options),
+        "virtio-mem" => QmpAlternate.Read<QueryMemoryDevicesResultVirtioMem>(ref reader, options),
+        "sgx-epc" => QmpAlternate.Read<QueryMemoryDevicesResultSgxEpc>(ref reader, options),
+        "hv-balloon" => QmpAlternate.Read<QueryMemoryDevicesResultHvBalloon>(ref reader, options),
+        _ => QmpAlternate.Read<QueryMemoryDevicesResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryMemoryDevicesResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command query-qmp-schema, result.</summary>
+[JsonConverter(typeof(QueryQmpSchemaResultJsonConverter))]
+public abstract class QueryQmpSchemaResult : IQmpObject
+{
+    /// <summary>The discriminator <c>meta-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryQmpSchemaResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("meta-type")]
+    public virtual QueryQmpSchemaResultMetaType MetaType { get; init; }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -7037,12 +7408,15 @@ public class QueryQmpSchemaResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryQmpSchemaResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryQmpSchemaResult.ExtensionData"/>.</summary>
+public sealed class QueryQmpSchemaResultOtherCase : QueryQmpSchemaResult;
+
 /// <summary>Case <c>builtin</c> of <see cref="QueryQmpSchemaResult"/>.</summary>
 public sealed class QueryQmpSchemaResultBuiltin : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Builtin;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Builtin; init { } }
 
     /// <summary><c>json-type</c>.</summary>
     [JsonPropertyName("json-type")]
@@ -7053,8 +7427,8 @@ public sealed class QueryQmpSchemaResultBuiltin : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultEnum : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Enum;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Enum; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7070,8 +7444,8 @@ public sealed class QueryQmpSchemaResultEnum : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultArray : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Array;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Array; init { } }
 
     /// <summary><c>element-type</c>.</summary>
     [JsonPropertyName("element-type")]
@@ -7082,8 +7456,8 @@ public sealed class QueryQmpSchemaResultArray : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultObject : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Object;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Object; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7104,8 +7478,8 @@ public sealed class QueryQmpSchemaResultObject : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultAlternate : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Alternate;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Alternate; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7116,8 +7490,8 @@ public sealed class QueryQmpSchemaResultAlternate : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultCommand : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Command;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Command; init { } }
 
     /// <summary><c>arg-type</c>.</summary>
     [JsonPropertyName("arg-type")]
@@ -7137,23 +7511,39 @@ public sealed class QueryQmpSchemaResultCommand : QueryQmpSchemaResult
 public sealed class QueryQmpSchemaResultEvent : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryQmpSchemaResultMetaType? MetaType => QueryQmpSchemaResultMetaType.Event;
+    [JsonPropertyName("meta-type")]
+    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Event; init { } }
 
     /// <summary><c>arg-type</c>.</summary>
     [JsonPropertyName("arg-type")]
     public required string ArgType { get; init; }
 }
 
-/// <summary>QMP union first met at command query-sev, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "sev-type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QuerySevResultSev), "sev")]
-[JsonDerivedType(typeof(QuerySevResultSevSnp), "sev-snp")]
-public class QuerySevResult : IQmpObject
+/// <summary>Reads <see cref="QueryQmpSchemaResult"/> as the class of its <c>meta-type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryQmpSchemaResultJsonConverter : JsonConverter<QueryQmpSchemaResult>
 {
-    /// <summary>The discriminator <c>sev-type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QuerySevResultSevType? SevType => null;
+    public override QueryQmpSchemaResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "meta-type"u8) switch
+    {
+        "builtin" => QmpAlternate.Read<QueryQmpSchemaResultBuiltin>(ref reader, options),
+        "enum" => QmpAlternate.Read<QueryQmpSchemaResultEnum>(ref reader, options),
+        "array" => QmpAlternate.Read<QueryQmpSchemaResultArray>(ref reader, options),
+        "object" => QmpAlternate.Read<QueryQmpSchemaResultObject>(ref reader, options),
+        "alternate" => QmpAlternate.Read<QueryQmpSchemaResultAlternate>(ref reader, options),
+        "command" => QmpAlternate.Read<QueryQmpSchemaResultCommand>(ref reader, options),
+        "event" => QmpAlternate.Read<QueryQmpSchemaResultEvent>(ref reader, options),
+        _ => QmpAlternate.Read<QueryQmpSchemaResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryQmpSchemaResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command query-sev, result.</summary>
+[JsonConverter(typeof(QuerySevResultJsonConverter))]
+public abstract class QuerySevResult : IQmpObject
+{
+    /// <summary>The discriminator <c>sev-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QuerySevResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("sev-type")]
+    public virtual QuerySevResultSevType SevType { get; init; }
 
     /// <summary><c>enabled</c>.</summary>
     [JsonPropertyName("enabled")]
@@ -7190,14 +7580,17 @@ public class QuerySevResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QuerySevResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QuerySevResult.ExtensionData"/>.</summary>
+public sealed class QuerySevResultOtherCase : QuerySevResult;
+
 /// <summary>Case <c>sev</c> of <see cref="QuerySevResult"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
 public sealed class QuerySevResultSev : QuerySevResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QuerySevResultSevType? SevType => QuerySevResultSevType.Sev;
+    [JsonPropertyName("sev-type")]
+    public override QuerySevResultSevType SevType { get => QuerySevResultSevType.Sev; init { } }
 }
 
 /// <summary>Case <c>sev-snp</c> of <see cref="QuerySevResult"/>.</summary>
@@ -7206,24 +7599,34 @@ public sealed class QuerySevResultSev : QuerySevResult
 public sealed class QuerySevResultSevSnp : QuerySevResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QuerySevResultSevType? SevType => QuerySevResultSevType.SevSnp;
+    [JsonPropertyName("sev-type")]
+    public override QuerySevResultSevType SevType { get => QuerySevResultSevType.SevSnp; init { } }
 
     /// <summary><c>snp-policy</c>.</summary>
     [JsonPropertyName("snp-policy")]
     public required long SnpPolicy { get; init; }
 }
 
-/// <summary>Arguments of command query-stats.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "target", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryStatsArgumentsVcpu), "vcpu")]
-[JsonDerivedType(typeof(QueryStatsArgumentsVm), "vm")]
-[JsonDerivedType(typeof(QueryStatsArgumentsCryptodev), "cryptodev")]
-public class QueryStatsArguments : IQmpObject
+/// <summary>Reads <see cref="QuerySevResult"/> as the class of its <c>sev-type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QuerySevResultJsonConverter : JsonConverter<QuerySevResult>
 {
-    /// <summary>The discriminator <c>target</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryStatsArgumentsTarget? Target => null;
+    public override QuerySevResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "sev-type"u8) switch
+    {
+        "sev" => QmpAlternate.Read<QuerySevResultSev>(ref reader, options),
+        "sev-snp" => QmpAlternate.Read<QuerySevResultSevSnp>(ref reader, options),
+        _ => QmpAlternate.Read<QuerySevResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QuerySevResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command query-stats.</summary>
+[JsonConverter(typeof(QueryStatsArgumentsJsonConverter))]
+public abstract class QueryStatsArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryStatsArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("target")]
+    public virtual QueryStatsArgumentsTarget Target { get; init; }
 
     /// <summary><c>providers</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7235,12 +7638,15 @@ public class QueryStatsArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryStatsArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryStatsArguments.ExtensionData"/>.</summary>
+public sealed class QueryStatsArgumentsOtherCase : QueryStatsArguments;
+
 /// <summary>Case <c>vcpu</c> of <see cref="QueryStatsArguments"/>.</summary>
 public sealed class QueryStatsArgumentsVcpu : QueryStatsArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryStatsArgumentsTarget? Target => QueryStatsArgumentsTarget.Vcpu;
+    [JsonPropertyName("target")]
+    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Vcpu; init { } }
 
     /// <summary><c>vcpus</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7252,8 +7658,8 @@ public sealed class QueryStatsArgumentsVcpu : QueryStatsArguments
 public sealed class QueryStatsArgumentsVm : QueryStatsArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryStatsArgumentsTarget? Target => QueryStatsArgumentsTarget.Vm;
+    [JsonPropertyName("target")]
+    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Vm; init { } }
 }
 
 /// <summary>Case <c>cryptodev</c> of <see cref="QueryStatsArguments"/>.</summary>
@@ -7262,31 +7668,46 @@ public sealed class QueryStatsArgumentsVm : QueryStatsArguments
 public sealed class QueryStatsArgumentsCryptodev : QueryStatsArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryStatsArgumentsTarget? Target => QueryStatsArgumentsTarget.Cryptodev;
+    [JsonPropertyName("target")]
+    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Cryptodev; init { } }
+}
+
+/// <summary>Reads <see cref="QueryStatsArguments"/> as the class of its <c>target</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryStatsArgumentsJsonConverter : JsonConverter<QueryStatsArguments>
+{
+    public override QueryStatsArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "target"u8) switch
+    {
+        "vcpu" => QmpAlternate.Read<QueryStatsArgumentsVcpu>(ref reader, options),
+        "vm" => QmpAlternate.Read<QueryStatsArgumentsVm>(ref reader, options),
+        "cryptodev" => QmpAlternate.Read<QueryStatsArgumentsCryptodev>(ref reader, options),
+        _ => QmpAlternate.Read<QueryStatsArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryStatsArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-tpm, result, member options.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryTpmResultOptionsPassthrough), "passthrough")]
-[JsonDerivedType(typeof(QueryTpmResultOptionsEmulator), "emulator")]
-public class QueryTpmResultOptions : IQmpObject
+[JsonConverter(typeof(QueryTpmResultOptionsJsonConverter))]
+public abstract class QueryTpmResultOptions : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryTpmResultOptionsType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryTpmResultOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryTpmResultOptionsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryTpmResultOptions"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryTpmResultOptions.ExtensionData"/>.</summary>
+public sealed class QueryTpmResultOptionsOtherCase : QueryTpmResultOptions;
+
 /// <summary>Case <c>passthrough</c> of <see cref="QueryTpmResultOptions"/>.</summary>
 public sealed class QueryTpmResultOptionsPassthrough : QueryTpmResultOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryTpmResultOptionsType? Type => QueryTpmResultOptionsType.Passthrough;
+    [JsonPropertyName("type")]
+    public override QueryTpmResultOptionsType Type { get => QueryTpmResultOptionsType.Passthrough; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7297,36 +7718,49 @@ public sealed class QueryTpmResultOptionsPassthrough : QueryTpmResultOptions
 public sealed class QueryTpmResultOptionsEmulator : QueryTpmResultOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryTpmResultOptionsType? Type => QueryTpmResultOptionsType.Emulator;
+    [JsonPropertyName("type")]
+    public override QueryTpmResultOptionsType Type { get => QueryTpmResultOptionsType.Emulator; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required QueryTpmResultOptionsEmulatorData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command query-yank, result.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryYankResultBlockNode), "block-node")]
-[JsonDerivedType(typeof(QueryYankResultChardev), "chardev")]
-[JsonDerivedType(typeof(QueryYankResultMigration), "migration")]
-public class QueryYankResult : IQmpObject
+/// <summary>Reads <see cref="QueryTpmResultOptions"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryTpmResultOptionsJsonConverter : JsonConverter<QueryTpmResultOptions>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryYankResultType? Type => null;
+    public override QueryTpmResultOptions? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "passthrough" => QmpAlternate.Read<QueryTpmResultOptionsPassthrough>(ref reader, options),
+        "emulator" => QmpAlternate.Read<QueryTpmResultOptionsEmulator>(ref reader, options),
+        _ => QmpAlternate.Read<QueryTpmResultOptionsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryTpmResultOptions value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command query-yank, result.</summary>
+[JsonConverter(typeof(QueryYankResultJsonConverter))]
+public abstract class QueryYankResult : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryYankResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryYankResultType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryYankResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryYankResult.ExtensionData"/>.</summary>
+public sealed class QueryYankResultOtherCase : QueryYankResult;
+
 /// <summary>Case <c>block-node</c> of <see cref="QueryYankResult"/>.</summary>
 public sealed class QueryYankResultBlockNode : QueryYankResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryYankResultType? Type => QueryYankResultType.BlockNode;
+    [JsonPropertyName("type")]
+    public override QueryYankResultType Type { get => QueryYankResultType.BlockNode; init { } }
 
     /// <summary><c>node-name</c>.</summary>
     [JsonPropertyName("node-name")]
@@ -7337,8 +7771,8 @@ public sealed class QueryYankResultBlockNode : QueryYankResult
 public sealed class QueryYankResultChardev : QueryYankResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryYankResultType? Type => QueryYankResultType.Chardev;
+    [JsonPropertyName("type")]
+    public override QueryYankResultType Type { get => QueryYankResultType.Chardev; init { } }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -7349,34 +7783,46 @@ public sealed class QueryYankResultChardev : QueryYankResult
 public sealed class QueryYankResultMigration : QueryYankResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryYankResultType? Type => QueryYankResultType.Migration;
+    [JsonPropertyName("type")]
+    public override QueryYankResultType Type { get => QueryYankResultType.Migration; init { } }
+}
+
+/// <summary>Reads <see cref="QueryYankResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryYankResultJsonConverter : JsonConverter<QueryYankResult>
+{
+    public override QueryYankResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "block-node" => QmpAlternate.Read<QueryYankResultBlockNode>(ref reader, options),
+        "chardev" => QmpAlternate.Read<QueryYankResultChardev>(ref reader, options),
+        "migration" => QmpAlternate.Read<QueryYankResultMigration>(ref reader, options),
+        _ => QmpAlternate.Read<QueryYankResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryYankResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>Arguments of command set-numa-node.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(SetNumaNodeArgumentsNode), "node")]
-[JsonDerivedType(typeof(SetNumaNodeArgumentsDist), "dist")]
-[JsonDerivedType(typeof(SetNumaNodeArgumentsCpu), "cpu")]
-[JsonDerivedType(typeof(SetNumaNodeArgumentsHmatLb), "hmat-lb")]
-[JsonDerivedType(typeof(SetNumaNodeArgumentsHmatCache), "hmat-cache")]
-public class SetNumaNodeArguments : IQmpObject
+[JsonConverter(typeof(SetNumaNodeArgumentsJsonConverter))]
+public abstract class SetNumaNodeArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual SetNumaNodeArgumentsType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetNumaNodeArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual SetNumaNodeArgumentsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="SetNumaNodeArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="SetNumaNodeArguments.ExtensionData"/>.</summary>
+public sealed class SetNumaNodeArgumentsOtherCase : SetNumaNodeArguments;
+
 /// <summary>Case <c>node</c> of <see cref="SetNumaNodeArguments"/>.</summary>
 public sealed class SetNumaNodeArgumentsNode : SetNumaNodeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override SetNumaNodeArgumentsType? Type => SetNumaNodeArgumentsType.Node;
+    [JsonPropertyName("type")]
+    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Node; init { } }
 
     /// <summary><c>nodeid</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7408,8 +7854,8 @@ public sealed class SetNumaNodeArgumentsNode : SetNumaNodeArguments
 public sealed class SetNumaNodeArgumentsDist : SetNumaNodeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override SetNumaNodeArgumentsType? Type => SetNumaNodeArgumentsType.Dist;
+    [JsonPropertyName("type")]
+    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Dist; init { } }
 
     /// <summary><c>src</c>.</summary>
     [JsonPropertyName("src")]
@@ -7428,8 +7874,8 @@ public sealed class SetNumaNodeArgumentsDist : SetNumaNodeArguments
 public sealed class SetNumaNodeArgumentsCpu : SetNumaNodeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override SetNumaNodeArgumentsType? Type => SetNumaNodeArgumentsType.Cpu;
+    [JsonPropertyName("type")]
+    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Cpu; init { } }
 
     /// <summary><c>node-id</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7484,8 +7930,8 @@ public sealed class SetNumaNodeArgumentsCpu : SetNumaNodeArguments
 public sealed class SetNumaNodeArgumentsHmatLb : SetNumaNodeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override SetNumaNodeArgumentsType? Type => SetNumaNodeArgumentsType.HmatLb;
+    [JsonPropertyName("type")]
+    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.HmatLb; init { } }
 
     /// <summary><c>initiator</c>.</summary>
     [JsonPropertyName("initiator")]
@@ -7518,8 +7964,8 @@ public sealed class SetNumaNodeArgumentsHmatLb : SetNumaNodeArguments
 public sealed class SetNumaNodeArgumentsHmatCache : SetNumaNodeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override SetNumaNodeArgumentsType? Type => SetNumaNodeArgumentsType.HmatCache;
+    [JsonPropertyName("type")]
+    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.HmatCache; init { } }
 
     /// <summary><c>node-id</c>.</summary>
     [JsonPropertyName("node-id")]
@@ -7546,15 +7992,29 @@ public sealed class SetNumaNodeArgumentsHmatCache : SetNumaNodeArguments
     public required long Line { get; init; }
 }
 
-/// <summary>Arguments of command set_password.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "protocol", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(SetPasswordArgumentsVnc), "vnc")]
-[JsonDerivedType(typeof(SetPasswordArgumentsSpice), "spice")]
-public class SetPasswordArguments : IQmpObject
+/// <summary>Reads <see cref="SetNumaNodeArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class SetNumaNodeArgumentsJsonConverter : JsonConverter<SetNumaNodeArguments>
 {
-    /// <summary>The discriminator <c>protocol</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual ExpirePasswordArgumentsProtocol? Protocol => null;
+    public override SetNumaNodeArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "node" => QmpAlternate.Read<SetNumaNodeArgumentsNode>(ref reader, options),
+        "dist" => QmpAlternate.Read<SetNumaNodeArgumentsDist>(ref reader, options),
+        "cpu" => QmpAlternate.Read<SetNumaNodeArgumentsCpu>(ref reader, options),
+        "hmat-lb" => QmpAlternate.Read<SetNumaNodeArgumentsHmatLb>(ref reader, options),
+        "hmat-cache" => QmpAlternate.Read<SetNumaNodeArgumentsHmatCache>(ref reader, options),
+        _ => QmpAlternate.Read<SetNumaNodeArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, SetNumaNodeArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>Arguments of command set_password.</summary>
+[JsonConverter(typeof(SetPasswordArgumentsJsonConverter))]
+public abstract class SetPasswordArguments : IQmpObject
+{
+    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetPasswordArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("protocol")]
+    public virtual ExpirePasswordArgumentsProtocol Protocol { get; init; }
 
     /// <summary><c>password</c>.</summary>
     [JsonPropertyName("password")]
@@ -7570,12 +8030,15 @@ public class SetPasswordArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="SetPasswordArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="SetPasswordArguments.ExtensionData"/>.</summary>
+public sealed class SetPasswordArgumentsOtherCase : SetPasswordArguments;
+
 /// <summary>Case <c>vnc</c> of <see cref="SetPasswordArguments"/>.</summary>
 public sealed class SetPasswordArgumentsVnc : SetPasswordArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ExpirePasswordArgumentsProtocol? Protocol => ExpirePasswordArgumentsProtocol.Vnc;
+    [JsonPropertyName("protocol")]
+    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
 
     /// <summary><c>display</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7587,41 +8050,45 @@ public sealed class SetPasswordArgumentsVnc : SetPasswordArguments
 public sealed class SetPasswordArgumentsSpice : SetPasswordArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override ExpirePasswordArgumentsProtocol? Protocol => ExpirePasswordArgumentsProtocol.Spice;
+    [JsonPropertyName("protocol")]
+    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
+}
+
+/// <summary>Reads <see cref="SetPasswordArguments"/> as the class of its <c>protocol</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class SetPasswordArgumentsJsonConverter : JsonConverter<SetPasswordArguments>
+{
+    public override SetPasswordArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "protocol"u8) switch
+    {
+        "vnc" => QmpAlternate.Read<SetPasswordArgumentsVnc>(ref reader, options),
+        "spice" => QmpAlternate.Read<SetPasswordArgumentsSpice>(ref reader, options),
+        _ => QmpAlternate.Read<SetPasswordArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, SetPasswordArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command transaction, arguments, member actions.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(TransactionArgumentsActionsAbort), "abort")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapAdd), "block-dirty-bitmap-add")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapRemove), "block-dirty-bitmap-remove")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapClear), "block-dirty-bitmap-clear")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapEnable), "block-dirty-bitmap-enable")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapDisable), "block-dirty-bitmap-disable")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockDirtyBitmapMerge), "block-dirty-bitmap-merge")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockdevBackup), "blockdev-backup")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockdevSnapshot), "blockdev-snapshot")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockdevSnapshotInternalSync), "blockdev-snapshot-internal-sync")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsBlockdevSnapshotSync), "blockdev-snapshot-sync")]
-[JsonDerivedType(typeof(TransactionArgumentsActionsDriveBackup), "drive-backup")]
-public class TransactionArgumentsActions : IQmpObject
+[JsonConverter(typeof(TransactionArgumentsActionsJsonConverter))]
+public abstract class TransactionArgumentsActions : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual TransactionArgumentsActionsType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="TransactionArgumentsActionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual TransactionArgumentsActionsType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="TransactionArgumentsActions"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="TransactionArgumentsActions.ExtensionData"/>.</summary>
+public sealed class TransactionArgumentsActionsOtherCase : TransactionArgumentsActions;
+
 /// <summary>Case <c>abort</c> of <see cref="TransactionArgumentsActions"/>.</summary>
 public sealed class TransactionArgumentsActionsAbort : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.Abort;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.Abort; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7632,8 +8099,8 @@ public sealed class TransactionArgumentsActionsAbort : TransactionArgumentsActio
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapAdd : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapAdd;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapAdd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7644,8 +8111,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapAdd : Transaction
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapRemove : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapRemove;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapRemove; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7656,8 +8123,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapRemove : Transact
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapClear : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapClear;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapClear; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7668,8 +8135,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapClear : Transacti
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapEnable : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapEnable;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapEnable; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7680,8 +8147,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapEnable : Transact
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapDisable : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapDisable;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapDisable; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7692,8 +8159,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapDisable : Transac
 public sealed class TransactionArgumentsActionsBlockDirtyBitmapMerge : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockDirtyBitmapMerge;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapMerge; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7704,8 +8171,8 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapMerge : Transacti
 public sealed class TransactionArgumentsActionsBlockdevBackup : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockdevBackup;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevBackup; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7716,8 +8183,8 @@ public sealed class TransactionArgumentsActionsBlockdevBackup : TransactionArgum
 public sealed class TransactionArgumentsActionsBlockdevSnapshot : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockdevSnapshot;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshot; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7728,8 +8195,8 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshot : TransactionArg
 public sealed class TransactionArgumentsActionsBlockdevSnapshotInternalSync : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockdevSnapshotInternalSync;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshotInternalSync; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7740,8 +8207,8 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshotInternalSync : Tr
 public sealed class TransactionArgumentsActionsBlockdevSnapshotSync : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.BlockdevSnapshotSync;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshotSync; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7752,75 +8219,59 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshotSync : Transactio
 public sealed class TransactionArgumentsActionsDriveBackup : TransactionArgumentsActions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override TransactionArgumentsActionsType? Type => TransactionArgumentsActionsType.DriveBackup;
+    [JsonPropertyName("type")]
+    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.DriveBackup; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
     public required TransactionArgumentsActionsDriveBackupData Data { get; init; }
 }
 
-/// <summary>QMP union first met at command x-blockdev-amend, arguments, member options.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "driver", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsLuks), "luks")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQcow2), "qcow2")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsBlkdebug), "blkdebug")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsBlklogwrites), "blklogwrites")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsBlkreplay), "blkreplay")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsBlkverify), "blkverify")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsBochs), "bochs")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsCloop), "cloop")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsCompress), "compress")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsCopyBeforeWrite), "copy-before-write")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsCopyOnRead), "copy-on-read")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsDmg), "dmg")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsFile), "file")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsSnapshotAccess), "snapshot-access")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsFtp), "ftp")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsFtps), "ftps")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsGluster), "gluster")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsHostCdrom), "host_cdrom")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsHostDevice), "host_device")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsHttp), "http")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsHttps), "https")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsIscsi), "iscsi")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsNbd), "nbd")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsNfs), "nfs")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsNullAio), "null-aio")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsNullCo), "null-co")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsNvme), "nvme")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsParallels), "parallels")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsPreallocate), "preallocate")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQcow), "qcow")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQed), "qed")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQuorum), "quorum")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsRaw), "raw")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsRbd), "rbd")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsReplication), "replication")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsSsh), "ssh")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsThrottle), "throttle")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsVdi), "vdi")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsVhdx), "vhdx")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsVmdk), "vmdk")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsVpc), "vpc")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsVvfat), "vvfat")]
-public class XBlockdevAmendArgumentsOptions : IQmpObject
+/// <summary>Reads <see cref="TransactionArgumentsActions"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class TransactionArgumentsActionsJsonConverter : JsonConverter<TransactionArgumentsActions>
 {
-    /// <summary>The discriminator <c>driver</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevAddArgumentsDriver? Driver => null;
+    public override TransactionArgumentsActions? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "abort" => QmpAlternate.Read<TransactionArgumentsActionsAbort>(ref reader, options),
+        "block-dirty-bitmap-add" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapAdd>(ref reader, options),
+        "block-dirty-bitmap-remove" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapRemove>(ref reader, options),
+        "block-dirty-bitmap-clear" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapClear>(ref reader, options),
+        "block-dirty-bitmap-enable" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapEnable>(ref reader, options),
+        "block-dirty-bitmap-disable" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapDisable>(ref reader, options),
+        "block-dirty-bitmap-merge" => QmpAlternate.Read<TransactionArgumentsActionsBlockDirtyBitmapMerge>(ref reader, options),
+        "blockdev-backup" => QmpAlternate.Read<TransactionArgumentsActionsBlockdevBackup>(ref reader, options),
+        "blockdev-snapshot" => QmpAlternate.Read<TransactionArgumentsActionsBlockdevSnapshot>(ref reader, options),
+        "blockdev-snapshot-internal-sync" => QmpAlternate.Read<TransactionArgumentsActionsBlockdevSnapshotInternalSync>(ref reader, options),
+        "blockdev-snapshot-sync" => QmpAlternate.Read<TransactionArgumentsActionsBlockdevSnapshotSync>(ref reader, options),
+        "drive-backup" => QmpAlternate.Read<TransactionArgumentsActionsDriveBackup>(ref reader, options),
+        _ => QmpAlternate.Read<TransactionArgumentsActionsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, TransactionArgumentsActions value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at command x-blockdev-amend, arguments, member options.</summary>
+[JsonConverter(typeof(XBlockdevAmendArgumentsOptionsJsonConverter))]
+public abstract class XBlockdevAmendArgumentsOptions : IQmpObject
+{
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("driver")]
+    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="XBlockdevAmendArgumentsOptions"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="XBlockdevAmendArgumentsOptions.ExtensionData"/>.</summary>
+public sealed class XBlockdevAmendArgumentsOptionsOtherCase : XBlockdevAmendArgumentsOptions;
+
 /// <summary>Case <c>luks</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsLuks : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Luks;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>state</c>.</summary>
     [JsonPropertyName("state")]
@@ -7856,8 +8307,8 @@ public sealed class XBlockdevAmendArgumentsOptionsLuks : XBlockdevAmendArguments
 public sealed class XBlockdevAmendArgumentsOptionsQcow2 : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow2;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>encrypt</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7869,343 +8320,397 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow2 : XBlockdevAmendArgument
 public sealed class XBlockdevAmendArgumentsOptionsBlkdebug : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkdebug;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsBlklogwrites : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blklogwrites;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsBlkreplay : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkreplay;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsBlkverify : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Blkverify;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsBochs : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Bochs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsCloop : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Cloop;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsCompress : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Compress;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsCopyBeforeWrite : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyBeforeWrite;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsCopyOnRead : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.CopyOnRead;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsDmg : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Dmg;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>file</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsFile : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.File;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsSnapshotAccess : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.SnapshotAccess;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsFtp : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftp;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsFtps : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ftps;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>gluster</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsGluster : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Gluster;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsHostCdrom : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostCdrom;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>host_device</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsHostDevice : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.HostDevice;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsHttp : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Http;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsHttps : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Https;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsIscsi : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Iscsi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsNbd : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>nfs</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsNfs : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nfs;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsNullAio : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullAio;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsNullCo : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.NullCo;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>nvme</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsNvme : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Nvme;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 }
 
 /// <summary>Case <c>parallels</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsParallels : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Parallels;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsPreallocate : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Preallocate;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>qcow</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsQcow : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qcow;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 }
 
 /// <summary>Case <c>qed</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsQed : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Qed;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsQuorum : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Quorum;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsRaw : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Raw;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>rbd</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsRbd : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Rbd;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsReplication : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Replication;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>ssh</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsSsh : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Ssh;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsThrottle : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Throttle;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vdi</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsVdi : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vdi;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 }
 
 /// <summary>Case <c>vhdx</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsVhdx : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vhdx;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 }
 
 /// <summary>Case <c>vmdk</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsVmdk : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vmdk;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 }
 
 /// <summary>Case <c>vpc</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsVpc : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vpc;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsVvfat : XBlockdevAmendArgumentsOptions
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevAddArgumentsDriver? Driver => BlockdevAddArgumentsDriver.Vvfat;
+    [JsonPropertyName("driver")]
+    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+}
+
+/// <summary>Reads <see cref="XBlockdevAmendArgumentsOptions"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class XBlockdevAmendArgumentsOptionsJsonConverter : JsonConverter<XBlockdevAmendArgumentsOptions>
+{
+    public override XBlockdevAmendArgumentsOptions? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "driver"u8) switch
+    {
+        "luks" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsLuks>(ref reader, options),
+        "qcow2" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQcow2>(ref reader, options),
+        "blkdebug" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsBlkdebug>(ref reader, options),
+        "blklogwrites" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsBlklogwrites>(ref reader, options),
+        "blkreplay" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsBlkreplay>(ref reader, options),
+        "blkverify" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsBlkverify>(ref reader, options),
+        "bochs" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsBochs>(ref reader, options),
+        "cloop" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsCloop>(ref reader, options),
+        "compress" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsCompress>(ref reader, options),
+        "copy-before-write" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsCopyBeforeWrite>(ref reader, options),
+        "copy-on-read" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsCopyOnRead>(ref reader, options),
+        "dmg" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsDmg>(ref reader, options),
+        "file" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsFile>(ref reader, options),
+        "snapshot-access" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsSnapshotAccess>(ref reader, options),
+        "ftp" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsFtp>(ref reader, options),
+        "ftps" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsFtps>(ref reader, options),
+        "gluster" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsGluster>(ref reader, options),
+        "host_cdrom" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsHostCdrom>(ref reader, options),
+        "host_device" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsHostDevice>(ref reader, options),
+        "http" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsHttp>(ref reader, options),
+        "https" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsHttps>(ref reader, options),
+        "iscsi" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsIscsi>(ref reader, options),
+        "nbd" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsNbd>(ref reader, options),
+        "nfs" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsNfs>(ref reader, options),
+        "null-aio" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsNullAio>(ref reader, options),
+        "null-co" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsNullCo>(ref reader, options),
+        "nvme" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsNvme>(ref reader, options),
+        "parallels" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsParallels>(ref reader, options),
+        "preallocate" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsPreallocate>(ref reader, options),
+        "qcow" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQcow>(ref reader, options),
+        "qed" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQed>(ref reader, options),
+        "quorum" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQuorum>(ref reader, options),
+        "raw" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsRaw>(ref reader, options),
+        "rbd" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsRbd>(ref reader, options),
+        "replication" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsReplication>(ref reader, options),
+        "ssh" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsSsh>(ref reader, options),
+        "throttle" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsThrottle>(ref reader, options),
+        "vdi" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsVdi>(ref reader, options),
+        "vhdx" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsVhdx>(ref reader, options),
+        "vmdk" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsVmdk>(ref reader, options),
+        "vpc" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsVpc>(ref reader, options),
+        "vvfat" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsVvfat>(ref reader, options),
+        _ => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, XBlockdevAmendArgumentsOptions value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command x-blockdev-amend, arguments, member options, case qcow2, member encrypt.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "format", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQcow2EncryptLuks), "luks")]
-[JsonDerivedType(typeof(XBlockdevAmendArgumentsOptionsQcow2EncryptQcow), "qcow")]
-public class XBlockdevAmendArgumentsOptionsQcow2Encrypt : IQmpObject
+[JsonConverter(typeof(XBlockdevAmendArgumentsOptionsQcow2EncryptJsonConverter))]
+public abstract class XBlockdevAmendArgumentsOptionsQcow2Encrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => null;
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("format")]
+    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="XBlockdevAmendArgumentsOptionsQcow2Encrypt"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="XBlockdevAmendArgumentsOptionsQcow2Encrypt.ExtensionData"/>.</summary>
+public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptOtherCase : XBlockdevAmendArgumentsOptionsQcow2Encrypt;
+
 /// <summary>Case <c>luks</c> of <see cref="XBlockdevAmendArgumentsOptionsQcow2Encrypt"/>.</summary>
 public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptLuks : XBlockdevAmendArgumentsOptionsQcow2Encrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks;
+    [JsonPropertyName("format")]
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
 
     /// <summary><c>state</c>.</summary>
     [JsonPropertyName("state")]
@@ -8241,28 +8746,32 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptLuks : XBlockdevAm
 public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptQcow : XBlockdevAmendArgumentsOptionsQcow2Encrypt
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow;
+    [JsonPropertyName("format")]
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
+}
+
+/// <summary>Reads <see cref="XBlockdevAmendArgumentsOptionsQcow2Encrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptJsonConverter : JsonConverter<XBlockdevAmendArgumentsOptionsQcow2Encrypt>
+{
+    public override XBlockdevAmendArgumentsOptionsQcow2Encrypt? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "format"u8) switch
+    {
+        "luks" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQcow2EncryptLuks>(ref reader, options),
+        "qcow" => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQcow2EncryptQcow>(ref reader, options),
+        _ => QmpAlternate.Read<XBlockdevAmendArgumentsOptionsQcow2EncryptOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, XBlockdevAmendArgumentsOptionsQcow2Encrypt value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>Arguments of command block-job-change.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsMirror), "mirror")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsCommit), "commit")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsStream), "stream")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsBackup), "backup")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsCreate), "create")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsAmend), "amend")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsSnapshotLoad), "snapshot-load")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsSnapshotSave), "snapshot-save")]
-[JsonDerivedType(typeof(BlockJobChangeArgumentsSnapshotDelete), "snapshot-delete")]
-public class BlockJobChangeArguments : IQmpObject
+[JsonConverter(typeof(BlockJobChangeArgumentsJsonConverter))]
+public abstract class BlockJobChangeArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryBlockJobsResultType? Type => null;
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockJobChangeArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual QueryBlockJobsResultType Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -8273,14 +8782,17 @@ public class BlockJobChangeArguments : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="BlockJobChangeArguments"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="BlockJobChangeArguments.ExtensionData"/>.</summary>
+public sealed class BlockJobChangeArgumentsOtherCase : BlockJobChangeArguments;
+
 /// <summary>Case <c>mirror</c> of <see cref="BlockJobChangeArguments"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
 public sealed class BlockJobChangeArgumentsMirror : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Mirror;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Mirror; init { } }
 
     /// <summary><c>copy-mode</c>.</summary>
     [JsonPropertyName("copy-mode")]
@@ -8293,8 +8805,8 @@ public sealed class BlockJobChangeArgumentsMirror : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsCommit : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Commit;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Commit; init { } }
 }
 
 /// <summary>Case <c>stream</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8303,8 +8815,8 @@ public sealed class BlockJobChangeArgumentsCommit : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsStream : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Stream;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Stream; init { } }
 }
 
 /// <summary>Case <c>backup</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8313,8 +8825,8 @@ public sealed class BlockJobChangeArgumentsStream : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsBackup : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Backup;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Backup; init { } }
 }
 
 /// <summary>Case <c>create</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8323,8 +8835,8 @@ public sealed class BlockJobChangeArgumentsBackup : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsCreate : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Create;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Create; init { } }
 }
 
 /// <summary>Case <c>amend</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8333,8 +8845,8 @@ public sealed class BlockJobChangeArgumentsCreate : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsAmend : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.Amend;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Amend; init { } }
 }
 
 /// <summary>Case <c>snapshot-load</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8343,8 +8855,8 @@ public sealed class BlockJobChangeArgumentsAmend : BlockJobChangeArguments
 public sealed class BlockJobChangeArgumentsSnapshotLoad : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotLoad;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
 }
 
 /// <summary>Case <c>snapshot-save</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8353,8 +8865,8 @@ public sealed class BlockJobChangeArgumentsSnapshotLoad : BlockJobChangeArgument
 public sealed class BlockJobChangeArgumentsSnapshotSave : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotSave;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
 }
 
 /// <summary>Case <c>snapshot-delete</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8363,29 +8875,39 @@ public sealed class BlockJobChangeArgumentsSnapshotSave : BlockJobChangeArgument
 public sealed class BlockJobChangeArgumentsSnapshotDelete : BlockJobChangeArguments
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryBlockJobsResultType? Type => QueryBlockJobsResultType.SnapshotDelete;
+    [JsonPropertyName("type")]
+    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
+}
+
+/// <summary>Reads <see cref="BlockJobChangeArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class BlockJobChangeArgumentsJsonConverter : JsonConverter<BlockJobChangeArguments>
+{
+    public override BlockJobChangeArguments? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "mirror" => QmpAlternate.Read<BlockJobChangeArgumentsMirror>(ref reader, options),
+        "commit" => QmpAlternate.Read<BlockJobChangeArgumentsCommit>(ref reader, options),
+        "stream" => QmpAlternate.Read<BlockJobChangeArgumentsStream>(ref reader, options),
+        "backup" => QmpAlternate.Read<BlockJobChangeArgumentsBackup>(ref reader, options),
+        "create" => QmpAlternate.Read<BlockJobChangeArgumentsCreate>(ref reader, options),
+        "amend" => QmpAlternate.Read<BlockJobChangeArgumentsAmend>(ref reader, options),
+        "snapshot-load" => QmpAlternate.Read<BlockJobChangeArgumentsSnapshotLoad>(ref reader, options),
+        "snapshot-save" => QmpAlternate.Read<BlockJobChangeArgumentsSnapshotSave>(ref reader, options),
+        "snapshot-delete" => QmpAlternate.Read<BlockJobChangeArgumentsSnapshotDelete>(ref reader, options),
+        _ => QmpAlternate.Read<BlockJobChangeArgumentsOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, BlockJobChangeArguments value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
 
 /// <summary>QMP union first met at command query-audiodevs, result.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "driver", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(QueryAudiodevsResultNone), "none")]
-[JsonDerivedType(typeof(QueryAudiodevsResultAlsa), "alsa")]
-[JsonDerivedType(typeof(QueryAudiodevsResultDbus), "dbus")]
-[JsonDerivedType(typeof(QueryAudiodevsResultJack), "jack")]
-[JsonDerivedType(typeof(QueryAudiodevsResultOss), "oss")]
-[JsonDerivedType(typeof(QueryAudiodevsResultPa), "pa")]
-[JsonDerivedType(typeof(QueryAudiodevsResultPipewire), "pipewire")]
-[JsonDerivedType(typeof(QueryAudiodevsResultSdl), "sdl")]
-[JsonDerivedType(typeof(QueryAudiodevsResultSpice), "spice")]
-[JsonDerivedType(typeof(QueryAudiodevsResultWav), "wav")]
-public class QueryAudiodevsResult : IQmpObject
+[JsonConverter(typeof(QueryAudiodevsResultJsonConverter))]
+public abstract class QueryAudiodevsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual QueryAudiodevsResultDriver? Driver => null;
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryAudiodevsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("driver")]
+    public virtual QueryAudiodevsResultDriver Driver { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -8401,14 +8923,17 @@ public class QueryAudiodevsResult : IQmpObject
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="QueryAudiodevsResult"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="QueryAudiodevsResult.ExtensionData"/>.</summary>
+public sealed class QueryAudiodevsResultOtherCase : QueryAudiodevsResult;
+
 /// <summary>Case <c>none</c> of <see cref="QueryAudiodevsResult"/>.</summary>
 /// <remarks>Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
 [QmpAvailability("10.0.2")]
 public sealed class QueryAudiodevsResultNone : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.None;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.None; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8427,8 +8952,8 @@ public sealed class QueryAudiodevsResultNone : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultAlsa : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Alsa;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Alsa; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8452,8 +8977,8 @@ public sealed class QueryAudiodevsResultAlsa : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultDbus : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Dbus;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Dbus; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8477,8 +9002,8 @@ public sealed class QueryAudiodevsResultDbus : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultJack : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Jack;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Jack; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8497,8 +9022,8 @@ public sealed class QueryAudiodevsResultJack : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultOss : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Oss;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Oss; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8532,8 +9057,8 @@ public sealed class QueryAudiodevsResultOss : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultPa : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Pa;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Pa; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8557,8 +9082,8 @@ public sealed class QueryAudiodevsResultPa : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultPipewire : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Pipewire;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Pipewire; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8577,8 +9102,8 @@ public sealed class QueryAudiodevsResultPipewire : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultSdl : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Sdl;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Sdl; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8597,8 +9122,8 @@ public sealed class QueryAudiodevsResultSdl : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultSpice : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Spice;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Spice; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8617,8 +9142,8 @@ public sealed class QueryAudiodevsResultSpice : QueryAudiodevsResult
 public sealed class QueryAudiodevsResultWav : QueryAudiodevsResult
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override QueryAudiodevsResultDriver? Driver => QueryAudiodevsResultDriver.Wav;
+    [JsonPropertyName("driver")]
+    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Wav; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8636,27 +9161,49 @@ public sealed class QueryAudiodevsResultWav : QueryAudiodevsResult
     public string? Path { get; init; }
 }
 
-/// <summary>QMP union first met at event GUEST_CRASHLOADED, member info.</summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true, UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToBaseType)]
-[JsonDerivedType(typeof(GuestCrashloadedEventInfoHyperV), "hyper-v")]
-[JsonDerivedType(typeof(GuestCrashloadedEventInfoS390), "s390")]
-public class GuestCrashloadedEventInfo : IQmpObject
+/// <summary>Reads <see cref="QueryAudiodevsResult"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class QueryAudiodevsResultJsonConverter : JsonConverter<QueryAudiodevsResult>
 {
-    /// <summary>The discriminator <c>type</c>: set by the derived class of each case; null for a case this API does not know.</summary>
-    [JsonIgnore]
-    public virtual GuestCrashloadedEventInfoType? Type => null;
+    public override QueryAudiodevsResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "driver"u8) switch
+    {
+        "none" => QmpAlternate.Read<QueryAudiodevsResultNone>(ref reader, options),
+        "alsa" => QmpAlternate.Read<QueryAudiodevsResultAlsa>(ref reader, options),
+        "dbus" => QmpAlternate.Read<QueryAudiodevsResultDbus>(ref reader, options),
+        "jack" => QmpAlternate.Read<QueryAudiodevsResultJack>(ref reader, options),
+        "oss" => QmpAlternate.Read<QueryAudiodevsResultOss>(ref reader, options),
+        "pa" => QmpAlternate.Read<QueryAudiodevsResultPa>(ref reader, options),
+        "pipewire" => QmpAlternate.Read<QueryAudiodevsResultPipewire>(ref reader, options),
+        "sdl" => QmpAlternate.Read<QueryAudiodevsResultSdl>(ref reader, options),
+        "spice" => QmpAlternate.Read<QueryAudiodevsResultSpice>(ref reader, options),
+        "wav" => QmpAlternate.Read<QueryAudiodevsResultWav>(ref reader, options),
+        _ => QmpAlternate.Read<QueryAudiodevsResultOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, QueryAudiodevsResult value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
+}
+
+/// <summary>QMP union first met at event GUEST_CRASHLOADED, member info.</summary>
+[JsonConverter(typeof(GuestCrashloadedEventInfoJsonConverter))]
+public abstract class GuestCrashloadedEventInfo : IQmpObject
+{
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="GuestCrashloadedEventInfoOtherCase"/> keeps the value of a case this API does not know.</summary>
+    [JsonPropertyName("type")]
+    public virtual GuestCrashloadedEventInfoType Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
+/// <summary>A case of <see cref="GuestCrashloadedEventInfo"/> that this API does not know (a newer QEMU's): its members are kept in <see cref="GuestCrashloadedEventInfo.ExtensionData"/>.</summary>
+public sealed class GuestCrashloadedEventInfoOtherCase : GuestCrashloadedEventInfo;
+
 /// <summary>Case <c>hyper-v</c> of <see cref="GuestCrashloadedEventInfo"/>.</summary>
 public sealed class GuestCrashloadedEventInfoHyperV : GuestCrashloadedEventInfo
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override GuestCrashloadedEventInfoType? Type => GuestCrashloadedEventInfoType.HyperV;
+    [JsonPropertyName("type")]
+    public override GuestCrashloadedEventInfoType Type { get => GuestCrashloadedEventInfoType.HyperV; init { } }
 
     /// <summary><c>arg1</c>.</summary>
     [JsonPropertyName("arg1")]
@@ -8683,8 +9230,8 @@ public sealed class GuestCrashloadedEventInfoHyperV : GuestCrashloadedEventInfo
 public sealed class GuestCrashloadedEventInfoS390 : GuestCrashloadedEventInfo
 {
     /// <inheritdoc/>
-    [JsonIgnore]
-    public override GuestCrashloadedEventInfoType? Type => GuestCrashloadedEventInfoType.S390;
+    [JsonPropertyName("type")]
+    public override GuestCrashloadedEventInfoType Type { get => GuestCrashloadedEventInfoType.S390; init { } }
 
     /// <summary><c>core</c>.</summary>
     [JsonPropertyName("core")]
@@ -8701,4 +9248,17 @@ public sealed class GuestCrashloadedEventInfoS390 : GuestCrashloadedEventInfo
     /// <summary><c>reason</c>.</summary>
     [JsonPropertyName("reason")]
     public required GuestCrashloadedEventInfoS390Reason Reason { get; init; }
+}
+
+/// <summary>Reads <see cref="GuestCrashloadedEventInfo"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
+internal sealed class GuestCrashloadedEventInfoJsonConverter : JsonConverter<GuestCrashloadedEventInfo>
+{
+    public override GuestCrashloadedEventInfo? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => QmpUnion.FindTag(reader, "type"u8) switch
+    {
+        "hyper-v" => QmpAlternate.Read<GuestCrashloadedEventInfoHyperV>(ref reader, options),
+        "s390" => QmpAlternate.Read<GuestCrashloadedEventInfoS390>(ref reader, options),
+        _ => QmpAlternate.Read<GuestCrashloadedEventInfoOtherCase>(ref reader, options),
+    };
+
+    public override void Write(Utf8JsonWriter writer, GuestCrashloadedEventInfo value, JsonSerializerOptions options) => QmpUnion.Write(writer, value, options);
 }
