@@ -234,6 +234,14 @@ public sealed class CSharpEmitter
             }
 
             builder.AppendLine($"    [JsonPropertyName({Identifiers.Literal(member.WireName)})]");
+            if (!member.Required && member.Type.Builtin == "any")
+            {
+                // An optional value of any kind: default (Undefined) is "absent", so that an explicit JSON null survives.
+                builder.AppendLine("    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]");
+                builder.AppendLine($"    public JsonElement {name} {{ get; init; }}");
+                continue;
+            }
+
             builder.AppendLine(member.Required
                 ? $"    public required {csType} {name} {{ get; init; }}"
                 : $"    public {csType}? {name} {{ get; init; }}");
@@ -276,9 +284,9 @@ public sealed class CSharpEmitter
             builder.AppendLine($"[JsonConverter(typeof({converter}))]");
             builder.AppendLine($"public abstract class {type.Name} : IQmpObject");
             builder.AppendLine("{");
-            builder.AppendLine($"    /// <summary>The discriminator <c>{Identifiers.Xml(type.Tag!)}</c>. Each case's class fixes it (setting it there changes nothing); <see cref=\"{other}\"/> keeps the value of a case this API does not know.</summary>");
+            builder.AppendLine($"    /// <summary>The discriminator <c>{Identifiers.Xml(type.Tag!)}</c>. Each case's class fixes it (setting it there changes nothing); <see cref=\"{other}\"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>");
             builder.AppendLine($"    [JsonPropertyName({Identifiers.Literal(type.Tag!)})]");
-            builder.AppendLine($"    public virtual {tagType} {tagProperty} {{ get; init; }}");
+            builder.AppendLine($"    public virtual {tagType}? {tagProperty} {{ get; init; }}");
             Properties(builder, type.Name, type.Members, type.Versions, first: false);
             ExtensionData(builder);
             builder.AppendLine("}");
@@ -297,7 +305,7 @@ public sealed class CSharpEmitter
                     ? $"{tagType}.{member}"
                     : $"new {tagType}({Identifiers.Literal(variant.Case)})";
                 builder.AppendLine($"    [JsonPropertyName({Identifiers.Literal(type.Tag!)})]");
-                builder.AppendLine($"    public override {tagType} {tagProperty} {{ get => {enumMember}; init {{ }} }}");
+                builder.AppendLine($"    public override {tagType}? {tagProperty} {{ get => {enumMember}; init {{ }} }}");
                 Properties(builder, variant.ClassName, variant.Members, variant.Versions, first: false);
                 builder.AppendLine("}");
             }

@@ -29,8 +29,11 @@ internal sealed class VmTestHost : IAsyncDisposable
         return new VmTestHost(Directory.CreateTempSubdirectory("virt-vms-").FullName);
     }
 
+    /// <summary>Every QMP event the VMs of this host sent; each must read into its generated class.</summary>
+    public EventRecorder Events { get; } = new();
+
     public KvmVirtualMachineManager CreateManager() =>
-        new(Options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
+        new(Options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, Events);
 
     /// <summary>Replaces the manager with a new one, as after an application restart.</summary>
     public async Task RestartManagerAsync()
@@ -77,5 +80,12 @@ internal sealed class VmTestHost : IAsyncDisposable
 
         await Manager.DisposeAsync();
         Directory.Delete(StateDirectory, recursive: true);
+
+        // The events seen during the test, typed: a failure here names the event and what did not fit.
+        var untyped = Events.Untyped();
+        if (untyped.Count > 0)
+        {
+            throw new InvalidOperationException($"{untyped.Count} of {Events.Events.Count} QMP events did not read into their generated classes: {string.Join("; ", untyped)}");
+        }
     }
 }

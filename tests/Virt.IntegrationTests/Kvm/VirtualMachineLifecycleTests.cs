@@ -51,6 +51,11 @@ public sealed class VirtualMachineLifecycleTests
         await vm.ShutdownAsync(TimeSpan.FromSeconds(60), cancellationToken: ct);
         await watcher.WaitAsync(TimeSpan.FromSeconds(10), ct);
 
+        // The QMP events behind them read into their generated classes (the host checks every event again on dispose).
+        Assert.Contains(host.Events.Events, e => e.Contains("\"SHUTDOWN\"", StringComparison.Ordinal));
+        Assert.Contains(host.Events.Events, e => e.Contains("\"STOP\"", StringComparison.Ordinal));
+        Assert.Empty(host.Events.Untyped());
+
         var stopped = await vm.GetStatusAsync(ct);
         Assert.Equal(VmState.Stopped, stopped.State);
         Assert.Equal("guest shut down", stopped.LastExit!.Reason);

@@ -990,7 +990,8 @@ public sealed class DeviceListPropertiesResult : IQmpObject
     /// <summary><c>default-value</c>.</summary>
     /// <remarks>Optional.</remarks>
     [JsonPropertyName("default-value")]
-    public JsonElement? DefaultValue { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public JsonElement DefaultValue { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -2427,7 +2428,8 @@ public sealed class QueryCpuModelExpansionArgumentsModel : IQmpObject
     /// <summary><c>props</c>.</summary>
     /// <remarks>Optional.</remarks>
     [JsonPropertyName("props")]
-    public JsonElement? Props { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public JsonElement Props { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3808,7 +3810,8 @@ public sealed class QueryQmpSchemaResultObjectMembers : IQmpObject
     /// <summary><c>default</c>.</summary>
     /// <remarks>Optional.</remarks>
     [JsonPropertyName("default")]
-    public JsonElement? Default { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public JsonElement Default { get; init; }
 
     /// <summary><c>features</c>.</summary>
     /// <remarks>Optional.</remarks>

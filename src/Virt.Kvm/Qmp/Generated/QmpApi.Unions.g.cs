@@ -13,9 +13,9 @@ namespace Virt.Kvm.Qmp.Api;
 [JsonConverter(typeof(BlockExportAddArgumentsJsonConverter))]
 public abstract class BlockExportAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual BlockExportAddArgumentsType Type { get; init; }
+    public virtual BlockExportAddArgumentsType? Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -64,7 +64,7 @@ public sealed class BlockExportAddArgumentsNbd : BlockExportAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.Nbd; init { } }
+    public override BlockExportAddArgumentsType? Type { get => BlockExportAddArgumentsType.Nbd; init { } }
 
     /// <summary><c>name</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -92,7 +92,7 @@ public sealed class BlockExportAddArgumentsVhostUserBlk : BlockExportAddArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.VhostUserBlk; init { } }
+    public override BlockExportAddArgumentsType? Type { get => BlockExportAddArgumentsType.VhostUserBlk; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -114,7 +114,7 @@ public sealed class BlockExportAddArgumentsFuse : BlockExportAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.Fuse; init { } }
+    public override BlockExportAddArgumentsType? Type { get => BlockExportAddArgumentsType.Fuse; init { } }
 
     /// <summary><c>mountpoint</c>.</summary>
     [JsonPropertyName("mountpoint")]
@@ -136,7 +136,7 @@ public sealed class BlockExportAddArgumentsVduseBlk : BlockExportAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsType Type { get => BlockExportAddArgumentsType.VduseBlk; init { } }
+    public override BlockExportAddArgumentsType? Type { get => BlockExportAddArgumentsType.VduseBlk; init { } }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -182,9 +182,9 @@ internal sealed class BlockExportAddArgumentsJsonConverter : JsonConverter<Block
 [JsonConverter(typeof(BlockExportAddArgumentsVhostUserBlkAddrJsonConverter))]
 public abstract class BlockExportAddArgumentsVhostUserBlkAddr : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsVhostUserBlkAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockExportAddArgumentsVhostUserBlkAddrOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual BlockExportAddArgumentsVhostUserBlkAddrType Type { get; init; }
+    public virtual BlockExportAddArgumentsVhostUserBlkAddrType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -199,7 +199,7 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrInet : BlockExportAdd
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
 
     /// <summary><c>host</c>.</summary>
     [JsonPropertyName("host")]
@@ -245,7 +245,7 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrUnix : BlockExportAdd
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
 
     /// <summary><c>path</c>.</summary>
     [JsonPropertyName("path")]
@@ -267,7 +267,7 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrVsock : BlockExportAd
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
 
     /// <summary><c>cid</c>.</summary>
     [JsonPropertyName("cid")]
@@ -283,7 +283,7 @@ public sealed class BlockExportAddArgumentsVhostUserBlkAddrFd : BlockExportAddAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
 
     /// <summary><c>str</c>.</summary>
     [JsonPropertyName("str")]
@@ -309,9 +309,9 @@ internal sealed class BlockExportAddArgumentsVhostUserBlkAddrJsonConverter : Jso
 [JsonConverter(typeof(BlockdevAddArgumentsJsonConverter))]
 public abstract class BlockdevAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("driver")]
-    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
+    public virtual BlockdevAddArgumentsDriver? Driver { get; init; }
 
     /// <summary><c>node-name</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -367,7 +367,7 @@ public sealed class BlockdevAddArgumentsBlkdebug : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 
     /// <summary><c>image</c>.</summary>
     [JsonPropertyName("image")]
@@ -434,7 +434,7 @@ public sealed class BlockdevAddArgumentsBlklogwrites : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -465,7 +465,7 @@ public sealed class BlockdevAddArgumentsBlkverify : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 
     /// <summary><c>test</c>.</summary>
     [JsonPropertyName("test")]
@@ -481,7 +481,7 @@ public sealed class BlockdevAddArgumentsBlkreplay : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 
     /// <summary><c>image</c>.</summary>
     [JsonPropertyName("image")]
@@ -493,7 +493,7 @@ public sealed class BlockdevAddArgumentsBochs : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -505,7 +505,7 @@ public sealed class BlockdevAddArgumentsCloop : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -517,7 +517,7 @@ public sealed class BlockdevAddArgumentsCompress : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -529,7 +529,7 @@ public sealed class BlockdevAddArgumentsCopyBeforeWrite : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -566,7 +566,7 @@ public sealed class BlockdevAddArgumentsCopyOnRead : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -583,7 +583,7 @@ public sealed class BlockdevAddArgumentsDmg : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -595,7 +595,7 @@ public sealed class BlockdevAddArgumentsFile : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -637,7 +637,7 @@ public sealed class BlockdevAddArgumentsFtp : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -679,7 +679,7 @@ public sealed class BlockdevAddArgumentsFtps : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -726,7 +726,7 @@ public sealed class BlockdevAddArgumentsGluster : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 
     /// <summary><c>volume</c>.</summary>
     [JsonPropertyName("volume")]
@@ -756,7 +756,7 @@ public sealed class BlockdevAddArgumentsHostCdrom : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -798,7 +798,7 @@ public sealed class BlockdevAddArgumentsHostDevice : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -840,7 +840,7 @@ public sealed class BlockdevAddArgumentsHttp : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -892,7 +892,7 @@ public sealed class BlockdevAddArgumentsHttps : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 
     /// <summary><c>url</c>.</summary>
     [JsonPropertyName("url")]
@@ -949,7 +949,7 @@ public sealed class BlockdevAddArgumentsIscsi : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 
     /// <summary><c>transport</c>.</summary>
     [JsonPropertyName("transport")]
@@ -999,7 +999,7 @@ public sealed class BlockdevAddArgumentsLuks : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1022,7 +1022,7 @@ public sealed class BlockdevAddArgumentsNbd : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1064,7 +1064,7 @@ public sealed class BlockdevAddArgumentsNfs : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1110,7 +1110,7 @@ public sealed class BlockdevAddArgumentsNullAio : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 
     /// <summary><c>size</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1133,7 +1133,7 @@ public sealed class BlockdevAddArgumentsNullCo : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 
     /// <summary><c>size</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1156,7 +1156,7 @@ public sealed class BlockdevAddArgumentsNvme : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 
     /// <summary><c>device</c>.</summary>
     [JsonPropertyName("device")]
@@ -1172,7 +1172,7 @@ public sealed class BlockdevAddArgumentsParallels : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1184,7 +1184,7 @@ public sealed class BlockdevAddArgumentsPreallocate : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1206,7 +1206,7 @@ public sealed class BlockdevAddArgumentsQcow2 : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1289,7 +1289,7 @@ public sealed class BlockdevAddArgumentsQcow : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1311,7 +1311,7 @@ public sealed class BlockdevAddArgumentsQed : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1328,7 +1328,7 @@ public sealed class BlockdevAddArgumentsQuorum : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 
     /// <summary><c>blkverify</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1359,7 +1359,7 @@ public sealed class BlockdevAddArgumentsRaw : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1381,7 +1381,7 @@ public sealed class BlockdevAddArgumentsRbd : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 
     /// <summary><c>pool</c>.</summary>
     [JsonPropertyName("pool")]
@@ -1437,7 +1437,7 @@ public sealed class BlockdevAddArgumentsReplication : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1458,7 +1458,7 @@ public sealed class BlockdevAddArgumentsSnapshotAccess : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1470,7 +1470,7 @@ public sealed class BlockdevAddArgumentsSsh : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 
     /// <summary><c>server</c>.</summary>
     [JsonPropertyName("server")]
@@ -1496,7 +1496,7 @@ public sealed class BlockdevAddArgumentsThrottle : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 
     /// <summary><c>throttle-group</c>.</summary>
     [JsonPropertyName("throttle-group")]
@@ -1512,7 +1512,7 @@ public sealed class BlockdevAddArgumentsVdi : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1524,7 +1524,7 @@ public sealed class BlockdevAddArgumentsVhdx : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1536,7 +1536,7 @@ public sealed class BlockdevAddArgumentsVmdk : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1553,7 +1553,7 @@ public sealed class BlockdevAddArgumentsVpc : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -1565,7 +1565,7 @@ public sealed class BlockdevAddArgumentsVvfat : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
 
     /// <summary><c>dir</c>.</summary>
     [JsonPropertyName("dir")]
@@ -1649,9 +1649,9 @@ internal sealed class BlockdevAddArgumentsJsonConverter : JsonConverter<Blockdev
 [JsonConverter(typeof(BlockdevAddArgumentsQcow2EncryptJsonConverter))]
 public abstract class BlockdevAddArgumentsQcow2Encrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevAddArgumentsQcow2EncryptFormat Format { get; init; }
+    public virtual BlockdevAddArgumentsQcow2EncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -1666,7 +1666,7 @@ public sealed class BlockdevAddArgumentsQcow2EncryptAes : BlockdevAddArgumentsQc
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
+    public override BlockdevAddArgumentsQcow2EncryptFormat? Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1679,7 +1679,7 @@ public sealed class BlockdevAddArgumentsQcow2EncryptLuks : BlockdevAddArgumentsQ
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
+    public override BlockdevAddArgumentsQcow2EncryptFormat? Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1704,9 +1704,9 @@ internal sealed class BlockdevAddArgumentsQcow2EncryptJsonConverter : JsonConver
 [JsonConverter(typeof(BlockdevAddArgumentsQcowEncryptJsonConverter))]
 public abstract class BlockdevAddArgumentsQcowEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcowEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsQcowEncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevAddArgumentsQcowEncryptFormat Format { get; init; }
+    public virtual BlockdevAddArgumentsQcowEncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -1721,7 +1721,7 @@ public sealed class BlockdevAddArgumentsQcowEncryptAes : BlockdevAddArgumentsQco
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsQcowEncryptFormat Format { get => BlockdevAddArgumentsQcowEncryptFormat.Aes; init { } }
+    public override BlockdevAddArgumentsQcowEncryptFormat? Format { get => BlockdevAddArgumentsQcowEncryptFormat.Aes; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -1745,9 +1745,9 @@ internal sealed class BlockdevAddArgumentsQcowEncryptJsonConverter : JsonConvert
 [JsonConverter(typeof(BlockdevAddArgumentsRbdEncryptJsonConverter))]
 public abstract class BlockdevAddArgumentsRbdEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsRbdEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsRbdEncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevAddArgumentsRbdEncryptFormat Format { get; init; }
+    public virtual BlockdevAddArgumentsRbdEncryptFormat? Format { get; init; }
 
     /// <summary><c>parent</c>.</summary>
     /// <remarks>Optional. Only in QEMU 10.0.2 of the captured 7.2.22, 10.0.2.</remarks>
@@ -1768,7 +1768,7 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuks : BlockdevAddArgumentsRbd
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -1780,7 +1780,7 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuks2 : BlockdevAddArgumentsRb
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -1794,7 +1794,7 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuksAny : BlockdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -1819,9 +1819,9 @@ internal sealed class BlockdevAddArgumentsRbdEncryptJsonConverter : JsonConverte
 [JsonConverter(typeof(BlockdevAddArgumentsSshHostKeyCheckJsonConverter))]
 public abstract class BlockdevAddArgumentsSshHostKeyCheck : IQmpObject
 {
-    /// <summary>The discriminator <c>mode</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsSshHostKeyCheckOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>mode</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevAddArgumentsSshHostKeyCheckOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("mode")]
-    public virtual BlockdevAddArgumentsSshHostKeyCheckMode Mode { get; init; }
+    public virtual BlockdevAddArgumentsSshHostKeyCheckMode? Mode { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -1836,7 +1836,7 @@ public sealed class BlockdevAddArgumentsSshHostKeyCheckHash : BlockdevAddArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("mode")]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.Hash; init { } }
+    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.Hash; init { } }
 
     /// <summary><c>type</c>.</summary>
     [JsonPropertyName("type")]
@@ -1852,7 +1852,7 @@ public sealed class BlockdevAddArgumentsSshHostKeyCheckNone : BlockdevAddArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("mode")]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.None; init { } }
+    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.None; init { } }
 }
 
 /// <summary>Case <c>known_hosts</c> of <see cref="BlockdevAddArgumentsSshHostKeyCheck"/>.</summary>
@@ -1860,7 +1860,7 @@ public sealed class BlockdevAddArgumentsSshHostKeyCheckKnownHosts : BlockdevAddA
 {
     /// <inheritdoc/>
     [JsonPropertyName("mode")]
-    public override BlockdevAddArgumentsSshHostKeyCheckMode Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.KnownHosts; init { } }
+    public override BlockdevAddArgumentsSshHostKeyCheckMode? Mode { get => BlockdevAddArgumentsSshHostKeyCheckMode.KnownHosts; init { } }
 }
 
 /// <summary>Reads <see cref="BlockdevAddArgumentsSshHostKeyCheck"/> as the class of its <c>mode</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -1881,9 +1881,9 @@ internal sealed class BlockdevAddArgumentsSshHostKeyCheckJsonConverter : JsonCon
 [JsonConverter(typeof(BlockdevCreateArgumentsOptionsJsonConverter))]
 public abstract class BlockdevCreateArgumentsOptions : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("driver")]
-    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
+    public virtual BlockdevAddArgumentsDriver? Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -1898,7 +1898,7 @@ public sealed class BlockdevCreateArgumentsOptionsFile : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -1929,7 +1929,7 @@ public sealed class BlockdevCreateArgumentsOptionsGluster : BlockdevCreateArgume
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -1950,7 +1950,7 @@ public sealed class BlockdevCreateArgumentsOptionsLuks : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -2013,7 +2013,7 @@ public sealed class BlockdevCreateArgumentsOptionsNfs : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -2029,7 +2029,7 @@ public sealed class BlockdevCreateArgumentsOptionsParallels : BlockdevCreateArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2050,7 +2050,7 @@ public sealed class BlockdevCreateArgumentsOptionsQcow : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2076,7 +2076,7 @@ public sealed class BlockdevCreateArgumentsOptionsQcow2 : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2152,7 +2152,7 @@ public sealed class BlockdevCreateArgumentsOptionsQed : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2188,7 +2188,7 @@ public sealed class BlockdevCreateArgumentsOptionsRbd : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -2214,7 +2214,7 @@ public sealed class BlockdevCreateArgumentsOptionsSsh : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 
     /// <summary><c>location</c>.</summary>
     [JsonPropertyName("location")]
@@ -2230,7 +2230,7 @@ public sealed class BlockdevCreateArgumentsOptionsVdi : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2251,7 +2251,7 @@ public sealed class BlockdevCreateArgumentsOptionsVhdx : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2287,7 +2287,7 @@ public sealed class BlockdevCreateArgumentsOptionsVmdk : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2338,7 +2338,7 @@ public sealed class BlockdevCreateArgumentsOptionsVpc : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 
     /// <summary><c>file</c>.</summary>
     [JsonPropertyName("file")]
@@ -2364,7 +2364,7 @@ public sealed class BlockdevCreateArgumentsOptionsBlkdebug : BlockdevCreateArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2372,7 +2372,7 @@ public sealed class BlockdevCreateArgumentsOptionsBlklogwrites : BlockdevCreateA
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2380,7 +2380,7 @@ public sealed class BlockdevCreateArgumentsOptionsBlkreplay : BlockdevCreateArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2388,7 +2388,7 @@ public sealed class BlockdevCreateArgumentsOptionsBlkverify : BlockdevCreateArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2396,7 +2396,7 @@ public sealed class BlockdevCreateArgumentsOptionsBochs : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2404,7 +2404,7 @@ public sealed class BlockdevCreateArgumentsOptionsCloop : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2412,7 +2412,7 @@ public sealed class BlockdevCreateArgumentsOptionsCompress : BlockdevCreateArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2420,7 +2420,7 @@ public sealed class BlockdevCreateArgumentsOptionsCopyBeforeWrite : BlockdevCrea
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2428,7 +2428,7 @@ public sealed class BlockdevCreateArgumentsOptionsCopyOnRead : BlockdevCreateArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2436,7 +2436,7 @@ public sealed class BlockdevCreateArgumentsOptionsDmg : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2444,7 +2444,7 @@ public sealed class BlockdevCreateArgumentsOptionsSnapshotAccess : BlockdevCreat
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2452,7 +2452,7 @@ public sealed class BlockdevCreateArgumentsOptionsFtp : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2460,7 +2460,7 @@ public sealed class BlockdevCreateArgumentsOptionsFtps : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2468,7 +2468,7 @@ public sealed class BlockdevCreateArgumentsOptionsHostCdrom : BlockdevCreateArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>host_device</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2476,7 +2476,7 @@ public sealed class BlockdevCreateArgumentsOptionsHostDevice : BlockdevCreateArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2484,7 +2484,7 @@ public sealed class BlockdevCreateArgumentsOptionsHttp : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2492,7 +2492,7 @@ public sealed class BlockdevCreateArgumentsOptionsHttps : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2500,7 +2500,7 @@ public sealed class BlockdevCreateArgumentsOptionsIscsi : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2508,7 +2508,7 @@ public sealed class BlockdevCreateArgumentsOptionsNbd : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2516,7 +2516,7 @@ public sealed class BlockdevCreateArgumentsOptionsNullAio : BlockdevCreateArgume
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2524,7 +2524,7 @@ public sealed class BlockdevCreateArgumentsOptionsNullCo : BlockdevCreateArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>nvme</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2532,7 +2532,7 @@ public sealed class BlockdevCreateArgumentsOptionsNvme : BlockdevCreateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2540,7 +2540,7 @@ public sealed class BlockdevCreateArgumentsOptionsPreallocate : BlockdevCreateAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2548,7 +2548,7 @@ public sealed class BlockdevCreateArgumentsOptionsQuorum : BlockdevCreateArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2556,7 +2556,7 @@ public sealed class BlockdevCreateArgumentsOptionsRaw : BlockdevCreateArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2564,7 +2564,7 @@ public sealed class BlockdevCreateArgumentsOptionsReplication : BlockdevCreateAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2572,7 +2572,7 @@ public sealed class BlockdevCreateArgumentsOptionsThrottle : BlockdevCreateArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="BlockdevCreateArgumentsOptions"/>.</summary>
@@ -2580,7 +2580,7 @@ public sealed class BlockdevCreateArgumentsOptionsVvfat : BlockdevCreateArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
 }
 
 /// <summary>Reads <see cref="BlockdevCreateArgumentsOptions"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -2640,9 +2640,9 @@ internal sealed class BlockdevCreateArgumentsOptionsJsonConverter : JsonConverte
 [JsonConverter(typeof(BlockdevCreateArgumentsOptionsQcowEncryptJsonConverter))]
 public abstract class BlockdevCreateArgumentsOptionsQcowEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsQcowEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsQcowEncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get; init; }
+    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -2657,7 +2657,7 @@ public sealed class BlockdevCreateArgumentsOptionsQcowEncryptQcow : BlockdevCrea
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -2670,7 +2670,7 @@ public sealed class BlockdevCreateArgumentsOptionsQcowEncryptLuks : BlockdevCrea
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -2725,9 +2725,9 @@ internal sealed class BlockdevCreateArgumentsOptionsQcowEncryptJsonConverter : J
 [JsonConverter(typeof(BlockdevCreateArgumentsOptionsRbdEncryptJsonConverter))]
 public abstract class BlockdevCreateArgumentsOptionsRbdEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsRbdEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockdevCreateArgumentsOptionsRbdEncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevAddArgumentsRbdEncryptFormat Format { get; init; }
+    public virtual BlockdevAddArgumentsRbdEncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -2742,7 +2742,7 @@ public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks : BlockdevCreat
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -2759,7 +2759,7 @@ public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuks2 : BlockdevCrea
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.Luks2; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
     [JsonPropertyName("key-secret")]
@@ -2778,7 +2778,7 @@ public sealed class BlockdevCreateArgumentsOptionsRbdEncryptLuksAny : BlockdevCr
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsRbdEncryptFormat Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
+    public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
 }
 
 /// <summary>Reads <see cref="BlockdevCreateArgumentsOptionsRbdEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -2799,9 +2799,9 @@ internal sealed class BlockdevCreateArgumentsOptionsRbdEncryptJsonConverter : Js
 [JsonConverter(typeof(ChardevAddArgumentsBackendJsonConverter))]
 public abstract class ChardevAddArgumentsBackend : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual ChardevAddArgumentsBackendType Type { get; init; }
+    public virtual ChardevAddArgumentsBackendType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -2816,7 +2816,7 @@ public sealed class ChardevAddArgumentsBackendFile : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.File; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.File; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2828,7 +2828,7 @@ public sealed class ChardevAddArgumentsBackendSerial : ChardevAddArgumentsBacken
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Serial; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Serial; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2840,7 +2840,7 @@ public sealed class ChardevAddArgumentsBackendParallel : ChardevAddArgumentsBack
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Parallel; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Parallel; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2852,7 +2852,7 @@ public sealed class ChardevAddArgumentsBackendPipe : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Pipe; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Pipe; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2864,7 +2864,7 @@ public sealed class ChardevAddArgumentsBackendSocket : ChardevAddArgumentsBacken
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Socket; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Socket; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2876,7 +2876,7 @@ public sealed class ChardevAddArgumentsBackendUdp : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Udp; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Udp; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2888,7 +2888,7 @@ public sealed class ChardevAddArgumentsBackendPty : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Pty; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Pty; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2900,7 +2900,7 @@ public sealed class ChardevAddArgumentsBackendNull : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Null; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Null; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2912,7 +2912,7 @@ public sealed class ChardevAddArgumentsBackendMux : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Mux; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Mux; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2926,7 +2926,7 @@ public sealed class ChardevAddArgumentsBackendHub : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Hub; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Hub; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2938,7 +2938,7 @@ public sealed class ChardevAddArgumentsBackendMsmouse : ChardevAddArgumentsBacke
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Msmouse; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Msmouse; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2950,7 +2950,7 @@ public sealed class ChardevAddArgumentsBackendWctablet : ChardevAddArgumentsBack
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Wctablet; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Wctablet; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2962,7 +2962,7 @@ public sealed class ChardevAddArgumentsBackendBraille : ChardevAddArgumentsBacke
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Braille; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Braille; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2974,7 +2974,7 @@ public sealed class ChardevAddArgumentsBackendTestdev : ChardevAddArgumentsBacke
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Testdev; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Testdev; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2986,7 +2986,7 @@ public sealed class ChardevAddArgumentsBackendStdio : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Stdio; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Stdio; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -2998,7 +2998,7 @@ public sealed class ChardevAddArgumentsBackendSpicevmc : ChardevAddArgumentsBack
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Spicevmc; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Spicevmc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3010,7 +3010,7 @@ public sealed class ChardevAddArgumentsBackendSpiceport : ChardevAddArgumentsBac
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Spiceport; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Spiceport; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3022,7 +3022,7 @@ public sealed class ChardevAddArgumentsBackendQemuVdagent : ChardevAddArgumentsB
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.QemuVdagent; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.QemuVdagent; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3034,7 +3034,7 @@ public sealed class ChardevAddArgumentsBackendDbus : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Dbus; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Dbus; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3046,7 +3046,7 @@ public sealed class ChardevAddArgumentsBackendVc : ChardevAddArgumentsBackend
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Vc; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Vc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3058,7 +3058,7 @@ public sealed class ChardevAddArgumentsBackendRingbuf : ChardevAddArgumentsBacke
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Ringbuf; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Ringbuf; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3070,7 +3070,7 @@ public sealed class ChardevAddArgumentsBackendMemory : ChardevAddArgumentsBacken
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Memory; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Memory; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3085,7 +3085,7 @@ public sealed class ChardevAddArgumentsBackendConsole : ChardevAddArgumentsBacke
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override ChardevAddArgumentsBackendType Type { get => ChardevAddArgumentsBackendType.Console; init { } }
+    public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Console; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3130,9 +3130,9 @@ internal sealed class ChardevAddArgumentsBackendJsonConverter : JsonConverter<Ch
 [JsonConverter(typeof(ChardevAddArgumentsBackendSocketDataAddrJsonConverter))]
 public abstract class ChardevAddArgumentsBackendSocketDataAddr : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendSocketDataAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ChardevAddArgumentsBackendSocketDataAddrOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual BlockExportAddArgumentsVhostUserBlkAddrType Type { get; init; }
+    public virtual BlockExportAddArgumentsVhostUserBlkAddrType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3147,7 +3147,7 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrInet : ChardevAddArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Inet; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3159,7 +3159,7 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrUnix : ChardevAddArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Unix; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3171,7 +3171,7 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrVsock : ChardevAddAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Vsock; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3183,7 +3183,7 @@ public sealed class ChardevAddArgumentsBackendSocketDataAddrFd : ChardevAddArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override BlockExportAddArgumentsVhostUserBlkAddrType Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
+    public override BlockExportAddArgumentsVhostUserBlkAddrType? Type { get => BlockExportAddArgumentsVhostUserBlkAddrType.Fd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3209,9 +3209,9 @@ internal sealed class ChardevAddArgumentsBackendSocketDataAddrJsonConverter : Js
 [JsonConverter(typeof(DisplayReloadArgumentsJsonConverter))]
 public abstract class DisplayReloadArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayReloadArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayReloadArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual DisplayReloadArgumentsType Type { get; init; }
+    public virtual DisplayReloadArgumentsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3226,7 +3226,7 @@ public sealed class DisplayReloadArgumentsVnc : DisplayReloadArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override DisplayReloadArgumentsType Type { get => DisplayReloadArgumentsType.Vnc; init { } }
+    public override DisplayReloadArgumentsType? Type { get => DisplayReloadArgumentsType.Vnc; init { } }
 
     /// <summary><c>tls-certs</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3250,9 +3250,9 @@ internal sealed class DisplayReloadArgumentsJsonConverter : JsonConverter<Displa
 [JsonConverter(typeof(DisplayUpdateArgumentsJsonConverter))]
 public abstract class DisplayUpdateArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayUpdateArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="DisplayUpdateArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual DisplayUpdateArgumentsType Type { get; init; }
+    public virtual DisplayUpdateArgumentsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3267,7 +3267,7 @@ public sealed class DisplayUpdateArgumentsVnc : DisplayUpdateArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override DisplayUpdateArgumentsType Type { get => DisplayUpdateArgumentsType.Vnc; init { } }
+    public override DisplayUpdateArgumentsType? Type { get => DisplayUpdateArgumentsType.Vnc; init { } }
 
     /// <summary><c>addresses</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3291,9 +3291,9 @@ internal sealed class DisplayUpdateArgumentsJsonConverter : JsonConverter<Displa
 [JsonConverter(typeof(ExpirePasswordArgumentsJsonConverter))]
 public abstract class ExpirePasswordArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ExpirePasswordArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ExpirePasswordArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("protocol")]
-    public virtual ExpirePasswordArgumentsProtocol Protocol { get; init; }
+    public virtual ExpirePasswordArgumentsProtocol? Protocol { get; init; }
 
     /// <summary><c>time</c>.</summary>
     [JsonPropertyName("time")]
@@ -3312,7 +3312,7 @@ public sealed class ExpirePasswordArgumentsVnc : ExpirePasswordArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("protocol")]
-    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
+    public override ExpirePasswordArgumentsProtocol? Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
 
     /// <summary><c>display</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3325,7 +3325,7 @@ public sealed class ExpirePasswordArgumentsSpice : ExpirePasswordArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("protocol")]
-    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
+    public override ExpirePasswordArgumentsProtocol? Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
 }
 
 /// <summary>Reads <see cref="ExpirePasswordArguments"/> as the class of its <c>protocol</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -3345,9 +3345,9 @@ internal sealed class ExpirePasswordArgumentsJsonConverter : JsonConverter<Expir
 [JsonConverter(typeof(InputSendEventArgumentsEventsJsonConverter))]
 public abstract class InputSendEventArgumentsEvents : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual InputSendEventArgumentsEventsType Type { get; init; }
+    public virtual InputSendEventArgumentsEventsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3362,7 +3362,7 @@ public sealed class InputSendEventArgumentsEventsKey : InputSendEventArgumentsEv
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Key; init { } }
+    public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Key; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3374,7 +3374,7 @@ public sealed class InputSendEventArgumentsEventsBtn : InputSendEventArgumentsEv
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Btn; init { } }
+    public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Btn; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3386,7 +3386,7 @@ public sealed class InputSendEventArgumentsEventsRel : InputSendEventArgumentsEv
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Rel; init { } }
+    public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Rel; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3398,7 +3398,7 @@ public sealed class InputSendEventArgumentsEventsAbs : InputSendEventArgumentsEv
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Abs; init { } }
+    public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Abs; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3412,7 +3412,7 @@ public sealed class InputSendEventArgumentsEventsMtt : InputSendEventArgumentsEv
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsType Type { get => InputSendEventArgumentsEventsType.Mtt; init { } }
+    public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Mtt; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3439,9 +3439,9 @@ internal sealed class InputSendEventArgumentsEventsJsonConverter : JsonConverter
 [JsonConverter(typeof(InputSendEventArgumentsEventsKeyDataKeyJsonConverter))]
 public abstract class InputSendEventArgumentsEventsKeyDataKey : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsKeyDataKeyOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="InputSendEventArgumentsEventsKeyDataKeyOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual InputSendEventArgumentsEventsKeyDataKeyType Type { get; init; }
+    public virtual InputSendEventArgumentsEventsKeyDataKeyType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3456,7 +3456,7 @@ public sealed class InputSendEventArgumentsEventsKeyDataKeyNumber : InputSendEve
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsKeyDataKeyType Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Number; init { } }
+    public override InputSendEventArgumentsEventsKeyDataKeyType? Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Number; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3468,7 +3468,7 @@ public sealed class InputSendEventArgumentsEventsKeyDataKeyQcode : InputSendEven
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override InputSendEventArgumentsEventsKeyDataKeyType Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Qcode; init { } }
+    public override InputSendEventArgumentsEventsKeyDataKeyType? Type { get => InputSendEventArgumentsEventsKeyDataKeyType.Qcode; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -3494,9 +3494,9 @@ internal sealed class InputSendEventArgumentsEventsKeyDataKeyJsonConverter : Jso
 [JsonConverter(typeof(MigrateArgumentsChannelsAddrJsonConverter))]
 public abstract class MigrateArgumentsChannelsAddr : IQmpObject
 {
-    /// <summary>The discriminator <c>transport</c>. Each case's class fixes it (setting it there changes nothing); <see cref="MigrateArgumentsChannelsAddrOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>transport</c>. Each case's class fixes it (setting it there changes nothing); <see cref="MigrateArgumentsChannelsAddrOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("transport")]
-    public virtual MigrateArgumentsChannelsAddrTransport Transport { get; init; }
+    public virtual MigrateArgumentsChannelsAddrTransport? Transport { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -3513,7 +3513,7 @@ public sealed class MigrateArgumentsChannelsAddrSocket : MigrateArgumentsChannel
 {
     /// <inheritdoc/>
     [JsonPropertyName("transport")]
-    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Socket; init { } }
+    public override MigrateArgumentsChannelsAddrTransport? Transport { get => MigrateArgumentsChannelsAddrTransport.Socket; init { } }
 
     /// <summary><c>type</c>.</summary>
     [JsonPropertyName("type")]
@@ -3592,7 +3592,7 @@ public sealed class MigrateArgumentsChannelsAddrExec : MigrateArgumentsChannelsA
 {
     /// <inheritdoc/>
     [JsonPropertyName("transport")]
-    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Exec; init { } }
+    public override MigrateArgumentsChannelsAddrTransport? Transport { get => MigrateArgumentsChannelsAddrTransport.Exec; init { } }
 
     /// <summary><c>args</c>.</summary>
     [JsonPropertyName("args")]
@@ -3606,7 +3606,7 @@ public sealed class MigrateArgumentsChannelsAddrRdma : MigrateArgumentsChannelsA
 {
     /// <inheritdoc/>
     [JsonPropertyName("transport")]
-    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.Rdma; init { } }
+    public override MigrateArgumentsChannelsAddrTransport? Transport { get => MigrateArgumentsChannelsAddrTransport.Rdma; init { } }
 
     /// <summary><c>host</c>.</summary>
     [JsonPropertyName("host")]
@@ -3654,7 +3654,7 @@ public sealed class MigrateArgumentsChannelsAddrFile : MigrateArgumentsChannelsA
 {
     /// <inheritdoc/>
     [JsonPropertyName("transport")]
-    public override MigrateArgumentsChannelsAddrTransport Transport { get => MigrateArgumentsChannelsAddrTransport.File; init { } }
+    public override MigrateArgumentsChannelsAddrTransport? Transport { get => MigrateArgumentsChannelsAddrTransport.File; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -3684,9 +3684,9 @@ internal sealed class MigrateArgumentsChannelsAddrJsonConverter : JsonConverter<
 [JsonConverter(typeof(NetdevAddArgumentsJsonConverter))]
 public abstract class NetdevAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="NetdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="NetdevAddArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual NetdevAddArgumentsType Type { get; init; }
+    public virtual NetdevAddArgumentsType? Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -3705,7 +3705,7 @@ public sealed class NetdevAddArgumentsNic : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Nic; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Nic; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3738,7 +3738,7 @@ public sealed class NetdevAddArgumentsUser : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.User; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.User; init { } }
 
     /// <summary><c>hostname</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3856,7 +3856,7 @@ public sealed class NetdevAddArgumentsTap : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Tap; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Tap; init { } }
 
     /// <summary><c>ifname</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -3939,7 +3939,7 @@ public sealed class NetdevAddArgumentsL2tpv3 : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.L2tpv3; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.L2tpv3; init { } }
 
     /// <summary><c>src</c>.</summary>
     [JsonPropertyName("src")]
@@ -4014,7 +4014,7 @@ public sealed class NetdevAddArgumentsSocket : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Socket; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Socket; init { } }
 
     /// <summary><c>fd</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4052,7 +4052,7 @@ public sealed class NetdevAddArgumentsStream : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Stream; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Stream; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -4081,7 +4081,7 @@ public sealed class NetdevAddArgumentsDgram : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Dgram; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Dgram; init { } }
 
     /// <summary><c>local</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4099,7 +4099,7 @@ public sealed class NetdevAddArgumentsVde : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Vde; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Vde; init { } }
 
     /// <summary><c>sock</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4127,7 +4127,7 @@ public sealed class NetdevAddArgumentsBridge : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Bridge; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Bridge; init { } }
 
     /// <summary><c>br</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4145,7 +4145,7 @@ public sealed class NetdevAddArgumentsHubport : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Hubport; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Hubport; init { } }
 
     /// <summary><c>hubid</c>.</summary>
     [JsonPropertyName("hubid")]
@@ -4162,7 +4162,7 @@ public sealed class NetdevAddArgumentsNetmap : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.Netmap; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.Netmap; init { } }
 
     /// <summary><c>ifname</c>.</summary>
     [JsonPropertyName("ifname")]
@@ -4179,7 +4179,7 @@ public sealed class NetdevAddArgumentsVhostUser : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.VhostUser; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.VhostUser; init { } }
 
     /// <summary><c>chardev</c>.</summary>
     [JsonPropertyName("chardev")]
@@ -4201,7 +4201,7 @@ public sealed class NetdevAddArgumentsVhostVdpa : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.VhostVdpa; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.VhostVdpa; init { } }
 
     /// <summary><c>vhostdev</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4229,7 +4229,7 @@ public sealed class NetdevAddArgumentsNone : NetdevAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override NetdevAddArgumentsType Type { get => NetdevAddArgumentsType.None; init { } }
+    public override NetdevAddArgumentsType? Type { get => NetdevAddArgumentsType.None; init { } }
 }
 
 /// <summary>Reads <see cref="NetdevAddArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -4261,9 +4261,9 @@ internal sealed class NetdevAddArgumentsJsonConverter : JsonConverter<NetdevAddA
 [JsonConverter(typeof(ObjectAddArgumentsJsonConverter))]
 public abstract class ObjectAddArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>qom-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ObjectAddArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>qom-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="ObjectAddArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("qom-type")]
-    public virtual ObjectAddArgumentsQomType QomType { get; init; }
+    public virtual ObjectAddArgumentsQomType? QomType { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -4284,7 +4284,7 @@ public sealed class ObjectAddArgumentsAcpiGenericInitiator : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AcpiGenericInitiator; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AcpiGenericInitiator; init { } }
 
     /// <summary><c>pci-dev</c>.</summary>
     [JsonPropertyName("pci-dev")]
@@ -4302,7 +4302,7 @@ public sealed class ObjectAddArgumentsAcpiGenericPort : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AcpiGenericPort; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AcpiGenericPort; init { } }
 
     /// <summary><c>pci-bus</c>.</summary>
     [JsonPropertyName("pci-bus")]
@@ -4318,7 +4318,7 @@ public sealed class ObjectAddArgumentsAuthzList : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzList; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AuthzList; init { } }
 
     /// <summary><c>policy</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4336,7 +4336,7 @@ public sealed class ObjectAddArgumentsAuthzListfile : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzListfile; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AuthzListfile; init { } }
 
     /// <summary><c>filename</c>.</summary>
     [JsonPropertyName("filename")]
@@ -4353,7 +4353,7 @@ public sealed class ObjectAddArgumentsAuthzPam : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzPam; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AuthzPam; init { } }
 
     /// <summary><c>service</c>.</summary>
     [JsonPropertyName("service")]
@@ -4365,7 +4365,7 @@ public sealed class ObjectAddArgumentsAuthzSimple : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.AuthzSimple; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AuthzSimple; init { } }
 
     /// <summary><c>identity</c>.</summary>
     [JsonPropertyName("identity")]
@@ -4377,7 +4377,7 @@ public sealed class ObjectAddArgumentsCanHostSocketcan : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CanHostSocketcan; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CanHostSocketcan; init { } }
 
     /// <summary><c>if</c>.</summary>
     [JsonPropertyName("if")]
@@ -4393,7 +4393,7 @@ public sealed class ObjectAddArgumentsColoCompare : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ColoCompare; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.ColoCompare; init { } }
 
     /// <summary><c>primary_in</c>.</summary>
     [JsonPropertyName("primary_in")]
@@ -4442,7 +4442,7 @@ public sealed class ObjectAddArgumentsCryptodevBackend : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackend; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CryptodevBackend; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4467,7 +4467,7 @@ public sealed class ObjectAddArgumentsCryptodevBackendBuiltin : ObjectAddArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackendBuiltin; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CryptodevBackendBuiltin; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4492,7 +4492,7 @@ public sealed class ObjectAddArgumentsCryptodevBackendLkcf : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevBackendLkcf; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CryptodevBackendLkcf; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4517,7 +4517,7 @@ public sealed class ObjectAddArgumentsCryptodevVhostUser : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CryptodevVhostUser; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CryptodevVhostUser; init { } }
 
     /// <summary><c>queues</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4546,7 +4546,7 @@ public sealed class ObjectAddArgumentsDbusVmstate : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.DbusVmstate; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.DbusVmstate; init { } }
 
     /// <summary><c>addr</c>.</summary>
     [JsonPropertyName("addr")]
@@ -4563,7 +4563,7 @@ public sealed class ObjectAddArgumentsFilterBuffer : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterBuffer; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterBuffer; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4599,7 +4599,7 @@ public sealed class ObjectAddArgumentsFilterDump : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterDump; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterDump; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4640,7 +4640,7 @@ public sealed class ObjectAddArgumentsFilterMirror : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterMirror; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterMirror; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4681,7 +4681,7 @@ public sealed class ObjectAddArgumentsFilterRedirector : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterRedirector; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterRedirector; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4728,7 +4728,7 @@ public sealed class ObjectAddArgumentsFilterReplay : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterReplay; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterReplay; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4760,7 +4760,7 @@ public sealed class ObjectAddArgumentsFilterRewriter : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.FilterRewriter; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.FilterRewriter; init { } }
 
     /// <summary><c>netdev</c>.</summary>
     [JsonPropertyName("netdev")]
@@ -4797,7 +4797,7 @@ public sealed class ObjectAddArgumentsInputBarrier : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.InputBarrier; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.InputBarrier; init { } }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -4839,7 +4839,7 @@ public sealed class ObjectAddArgumentsInputLinux : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.InputLinux; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.InputLinux; init { } }
 
     /// <summary><c>evdev</c>.</summary>
     [JsonPropertyName("evdev")]
@@ -4868,7 +4868,7 @@ public sealed class ObjectAddArgumentsIommufd : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Iommufd; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.Iommufd; init { } }
 
     /// <summary><c>fd</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4881,7 +4881,7 @@ public sealed class ObjectAddArgumentsIothread : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Iothread; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.Iothread; init { } }
 
     /// <summary><c>aio-max-batch</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4919,7 +4919,7 @@ public sealed class ObjectAddArgumentsMainLoop : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MainLoop; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MainLoop; init { } }
 
     /// <summary><c>aio-max-batch</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -4942,7 +4942,7 @@ public sealed class ObjectAddArgumentsMemoryBackendEpc : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendEpc; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MemoryBackendEpc; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5004,7 +5004,7 @@ public sealed class ObjectAddArgumentsMemoryBackendFile : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendFile; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MemoryBackendFile; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5102,7 +5102,7 @@ public sealed class ObjectAddArgumentsMemoryBackendMemfd : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendMemfd; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MemoryBackendMemfd; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5179,7 +5179,7 @@ public sealed class ObjectAddArgumentsMemoryBackendRam : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendRam; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MemoryBackendRam; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5243,7 +5243,7 @@ public sealed class ObjectAddArgumentsMemoryBackendShm : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.MemoryBackendShm; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.MemoryBackendShm; init { } }
 
     /// <summary><c>dump</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5305,7 +5305,7 @@ public sealed class ObjectAddArgumentsPrManagerHelper : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.PrManagerHelper; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.PrManagerHelper; init { } }
 
     /// <summary><c>path</c>.</summary>
     [JsonPropertyName("path")]
@@ -5317,7 +5317,7 @@ public sealed class ObjectAddArgumentsQtest : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Qtest; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.Qtest; init { } }
 
     /// <summary><c>chardev</c>.</summary>
     [JsonPropertyName("chardev")]
@@ -5334,7 +5334,7 @@ public sealed class ObjectAddArgumentsRngBuiltin : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngBuiltin; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.RngBuiltin; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5347,7 +5347,7 @@ public sealed class ObjectAddArgumentsRngEgd : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngEgd; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.RngEgd; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5364,7 +5364,7 @@ public sealed class ObjectAddArgumentsRngRandom : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.RngRandom; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.RngRandom; init { } }
 
     /// <summary><c>opened</c>.</summary>
     /// <remarks>Optional. Deprecated by QEMU.</remarks>
@@ -5382,7 +5382,7 @@ public sealed class ObjectAddArgumentsSecret : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.Secret; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.Secret; init { } }
 
     /// <summary><c>format</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5422,7 +5422,7 @@ public sealed class ObjectAddArgumentsSecretKeyring : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SecretKeyring; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.SecretKeyring; init { } }
 
     /// <summary><c>format</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5456,7 +5456,7 @@ public sealed class ObjectAddArgumentsSevGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SevGuest; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.SevGuest; init { } }
 
     /// <summary><c>sev-device</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5511,7 +5511,7 @@ public sealed class ObjectAddArgumentsSevSnpGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.SevSnpGuest; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.SevSnpGuest; init { } }
 
     /// <summary><c>sev-device</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5573,7 +5573,7 @@ public sealed class ObjectAddArgumentsThreadContext : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ThreadContext; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.ThreadContext; init { } }
 
     /// <summary><c>cpu-affinity</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5591,7 +5591,7 @@ public sealed class ObjectAddArgumentsThrottleGroup : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.ThrottleGroup; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.ThrottleGroup; init { } }
 
     /// <summary><c>limits</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5699,7 +5699,7 @@ public sealed class ObjectAddArgumentsTlsCredsAnon : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsAnon; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.TlsCredsAnon; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5734,7 +5734,7 @@ public sealed class ObjectAddArgumentsTlsCredsPsk : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsPsk; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.TlsCredsPsk; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5774,7 +5774,7 @@ public sealed class ObjectAddArgumentsTlsCredsX509 : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCredsX509; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.TlsCredsX509; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5819,7 +5819,7 @@ public sealed class ObjectAddArgumentsTlsCipherSuites : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.TlsCipherSuites; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.TlsCipherSuites; init { } }
 
     /// <summary><c>verify-peer</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5847,7 +5847,7 @@ public sealed class ObjectAddArgumentsXRemoteObject : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.XRemoteObject; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.XRemoteObject; init { } }
 
     /// <summary><c>fd</c>.</summary>
     [JsonPropertyName("fd")]
@@ -5863,7 +5863,7 @@ public sealed class ObjectAddArgumentsXVfioUserServer : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.XVfioUserServer; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.XVfioUserServer; init { } }
 
     /// <summary><c>socket</c>.</summary>
     [JsonPropertyName("socket")]
@@ -5879,7 +5879,7 @@ public sealed class ObjectAddArgumentsCanBus : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.CanBus; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.CanBus; init { } }
 }
 
 /// <summary>Case <c>pef-guest</c> of <see cref="ObjectAddArguments"/>.</summary>
@@ -5887,7 +5887,7 @@ public sealed class ObjectAddArgumentsPefGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.PefGuest; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.PefGuest; init { } }
 }
 
 /// <summary>Case <c>s390-pv-guest</c> of <see cref="ObjectAddArguments"/>.</summary>
@@ -5895,7 +5895,7 @@ public sealed class ObjectAddArgumentsS390PvGuest : ObjectAddArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("qom-type")]
-    public override ObjectAddArgumentsQomType QomType { get => ObjectAddArgumentsQomType.S390PvGuest; init { } }
+    public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.S390PvGuest; init { } }
 }
 
 /// <summary>Reads <see cref="ObjectAddArguments"/> as the class of its <c>qom-type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -5962,9 +5962,9 @@ internal sealed class ObjectAddArgumentsJsonConverter : JsonConverter<ObjectAddA
 [JsonConverter(typeof(QueryBlockResultInsertedImageFormatSpecificJsonConverter))]
 public abstract class QueryBlockResultInsertedImageFormatSpecific : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryBlockResultInsertedImageFormatSpecificType Type { get; init; }
+    public virtual QueryBlockResultInsertedImageFormatSpecificType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -5979,7 +5979,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2 : QueryBloc
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Qcow2; init { } }
+    public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.Qcow2; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -5991,7 +5991,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificVmdk : QueryBlock
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Vmdk; init { } }
+    public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.Vmdk; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6003,7 +6003,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificLuks : QueryBlock
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Luks; init { } }
+    public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.Luks; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6015,7 +6015,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificRbd : QueryBlockR
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.Rbd; init { } }
+    public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.Rbd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6029,7 +6029,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificFile : QueryBlock
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockResultInsertedImageFormatSpecificType Type { get => QueryBlockResultInsertedImageFormatSpecificType.File; init { } }
+    public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.File; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -6056,9 +6056,9 @@ internal sealed class QueryBlockResultInsertedImageFormatSpecificJsonConverter :
 [JsonConverter(typeof(QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptJsonConverter))]
 public abstract class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevAddArgumentsQcow2EncryptFormat Format { get; init; }
+    public virtual BlockdevAddArgumentsQcow2EncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -6073,7 +6073,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptL
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
+    public override BlockdevAddArgumentsQcow2EncryptFormat? Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Luks; init { } }
 
     /// <summary><c>cipher-alg</c>.</summary>
     [JsonPropertyName("cipher-alg")]
@@ -6124,7 +6124,7 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryptA
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevAddArgumentsQcow2EncryptFormat Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
+    public override BlockdevAddArgumentsQcow2EncryptFormat? Format { get => BlockdevAddArgumentsQcow2EncryptFormat.Aes; init { } }
 }
 
 /// <summary>Reads <see cref="QueryBlockResultInsertedImageFormatSpecificQcow2DataEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -6144,9 +6144,9 @@ internal sealed class QueryBlockResultInsertedImageFormatSpecificQcow2DataEncryp
 [JsonConverter(typeof(QueryBlockJobsResultJsonConverter))]
 public abstract class QueryBlockJobsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockJobsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockJobsResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryBlockJobsResultType Type { get; init; }
+    public virtual QueryBlockJobsResultType? Type { get; init; }
 
     /// <summary><c>device</c>.</summary>
     [JsonPropertyName("device")]
@@ -6212,7 +6212,7 @@ public sealed class QueryBlockJobsResultMirror : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Mirror; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Mirror; init { } }
 
     /// <summary><c>actively-synced</c>.</summary>
     [JsonPropertyName("actively-synced")]
@@ -6226,7 +6226,7 @@ public sealed class QueryBlockJobsResultCommit : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Commit; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Commit; init { } }
 }
 
 /// <summary>Case <c>stream</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6236,7 +6236,7 @@ public sealed class QueryBlockJobsResultStream : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Stream; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Stream; init { } }
 }
 
 /// <summary>Case <c>backup</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6246,7 +6246,7 @@ public sealed class QueryBlockJobsResultBackup : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Backup; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Backup; init { } }
 }
 
 /// <summary>Case <c>create</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6256,7 +6256,7 @@ public sealed class QueryBlockJobsResultCreate : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Create; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Create; init { } }
 }
 
 /// <summary>Case <c>amend</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6266,7 +6266,7 @@ public sealed class QueryBlockJobsResultAmend : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Amend; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Amend; init { } }
 }
 
 /// <summary>Case <c>snapshot-load</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6276,7 +6276,7 @@ public sealed class QueryBlockJobsResultSnapshotLoad : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
 }
 
 /// <summary>Case <c>snapshot-save</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6286,7 +6286,7 @@ public sealed class QueryBlockJobsResultSnapshotSave : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
 }
 
 /// <summary>Case <c>snapshot-delete</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -6296,7 +6296,7 @@ public sealed class QueryBlockJobsResultSnapshotDelete : QueryBlockJobsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
 }
 
 /// <summary>Reads <see cref="QueryBlockJobsResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -6323,9 +6323,9 @@ internal sealed class QueryBlockJobsResultJsonConverter : JsonConverter<QueryBlo
 [JsonConverter(typeof(QueryBlockstatsResultDriverSpecificJsonConverter))]
 public abstract class QueryBlockstatsResultDriverSpecific : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockstatsResultDriverSpecificOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryBlockstatsResultDriverSpecificOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("driver")]
-    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
+    public virtual BlockdevAddArgumentsDriver? Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -6340,7 +6340,7 @@ public sealed class QueryBlockstatsResultDriverSpecificFile : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 
     /// <summary><c>discard-nb-ok</c>.</summary>
     [JsonPropertyName("discard-nb-ok")]
@@ -6360,7 +6360,7 @@ public sealed class QueryBlockstatsResultDriverSpecificHostDevice : QueryBlockst
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 
     /// <summary><c>discard-nb-ok</c>.</summary>
     [JsonPropertyName("discard-nb-ok")]
@@ -6380,7 +6380,7 @@ public sealed class QueryBlockstatsResultDriverSpecificNvme : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 
     /// <summary><c>completion-errors</c>.</summary>
     [JsonPropertyName("completion-errors")]
@@ -6400,7 +6400,7 @@ public sealed class QueryBlockstatsResultDriverSpecificBlkdebug : QueryBlockstat
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6408,7 +6408,7 @@ public sealed class QueryBlockstatsResultDriverSpecificBlklogwrites : QueryBlock
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6416,7 +6416,7 @@ public sealed class QueryBlockstatsResultDriverSpecificBlkreplay : QueryBlocksta
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6424,7 +6424,7 @@ public sealed class QueryBlockstatsResultDriverSpecificBlkverify : QueryBlocksta
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6432,7 +6432,7 @@ public sealed class QueryBlockstatsResultDriverSpecificBochs : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6440,7 +6440,7 @@ public sealed class QueryBlockstatsResultDriverSpecificCloop : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6448,7 +6448,7 @@ public sealed class QueryBlockstatsResultDriverSpecificCompress : QueryBlockstat
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6456,7 +6456,7 @@ public sealed class QueryBlockstatsResultDriverSpecificCopyBeforeWrite : QueryBl
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6464,7 +6464,7 @@ public sealed class QueryBlockstatsResultDriverSpecificCopyOnRead : QueryBlockst
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6472,7 +6472,7 @@ public sealed class QueryBlockstatsResultDriverSpecificDmg : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6480,7 +6480,7 @@ public sealed class QueryBlockstatsResultDriverSpecificSnapshotAccess : QueryBlo
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6488,7 +6488,7 @@ public sealed class QueryBlockstatsResultDriverSpecificFtp : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6496,7 +6496,7 @@ public sealed class QueryBlockstatsResultDriverSpecificFtps : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>gluster</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6504,7 +6504,7 @@ public sealed class QueryBlockstatsResultDriverSpecificGluster : QueryBlockstats
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6512,7 +6512,7 @@ public sealed class QueryBlockstatsResultDriverSpecificHostCdrom : QueryBlocksta
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6520,7 +6520,7 @@ public sealed class QueryBlockstatsResultDriverSpecificHttp : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6528,7 +6528,7 @@ public sealed class QueryBlockstatsResultDriverSpecificHttps : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6536,7 +6536,7 @@ public sealed class QueryBlockstatsResultDriverSpecificIscsi : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>luks</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6544,7 +6544,7 @@ public sealed class QueryBlockstatsResultDriverSpecificLuks : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6552,7 +6552,7 @@ public sealed class QueryBlockstatsResultDriverSpecificNbd : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>nfs</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6560,7 +6560,7 @@ public sealed class QueryBlockstatsResultDriverSpecificNfs : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6568,7 +6568,7 @@ public sealed class QueryBlockstatsResultDriverSpecificNullAio : QueryBlockstats
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6576,7 +6576,7 @@ public sealed class QueryBlockstatsResultDriverSpecificNullCo : QueryBlockstatsR
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>parallels</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6584,7 +6584,7 @@ public sealed class QueryBlockstatsResultDriverSpecificParallels : QueryBlocksta
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6592,7 +6592,7 @@ public sealed class QueryBlockstatsResultDriverSpecificPreallocate : QueryBlocks
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>qcow</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6600,7 +6600,7 @@ public sealed class QueryBlockstatsResultDriverSpecificQcow : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 }
 
 /// <summary>Case <c>qcow2</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6608,7 +6608,7 @@ public sealed class QueryBlockstatsResultDriverSpecificQcow2 : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 }
 
 /// <summary>Case <c>qed</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6616,7 +6616,7 @@ public sealed class QueryBlockstatsResultDriverSpecificQed : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6624,7 +6624,7 @@ public sealed class QueryBlockstatsResultDriverSpecificQuorum : QueryBlockstatsR
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6632,7 +6632,7 @@ public sealed class QueryBlockstatsResultDriverSpecificRaw : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>rbd</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6640,7 +6640,7 @@ public sealed class QueryBlockstatsResultDriverSpecificRbd : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6648,7 +6648,7 @@ public sealed class QueryBlockstatsResultDriverSpecificReplication : QueryBlocks
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>ssh</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6656,7 +6656,7 @@ public sealed class QueryBlockstatsResultDriverSpecificSsh : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6664,7 +6664,7 @@ public sealed class QueryBlockstatsResultDriverSpecificThrottle : QueryBlockstat
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vdi</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6672,7 +6672,7 @@ public sealed class QueryBlockstatsResultDriverSpecificVdi : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 }
 
 /// <summary>Case <c>vhdx</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6680,7 +6680,7 @@ public sealed class QueryBlockstatsResultDriverSpecificVhdx : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 }
 
 /// <summary>Case <c>vmdk</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6688,7 +6688,7 @@ public sealed class QueryBlockstatsResultDriverSpecificVmdk : QueryBlockstatsRes
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 }
 
 /// <summary>Case <c>vpc</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6696,7 +6696,7 @@ public sealed class QueryBlockstatsResultDriverSpecificVpc : QueryBlockstatsResu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="QueryBlockstatsResultDriverSpecific"/>.</summary>
@@ -6704,7 +6704,7 @@ public sealed class QueryBlockstatsResultDriverSpecificVvfat : QueryBlockstatsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
 }
 
 /// <summary>Reads <see cref="QueryBlockstatsResultDriverSpecific"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -6764,9 +6764,9 @@ internal sealed class QueryBlockstatsResultDriverSpecificJsonConverter : JsonCon
 [JsonConverter(typeof(QueryCpusFastResultJsonConverter))]
 public abstract class QueryCpusFastResult : IQmpObject
 {
-    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryCpusFastResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryCpusFastResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("target")]
-    public virtual QueryCpusFastResultTarget Target { get; init; }
+    public virtual QueryCpusFastResultTarget? Target { get; init; }
 
     /// <summary><c>cpu-index</c>.</summary>
     [JsonPropertyName("cpu-index")]
@@ -6798,7 +6798,7 @@ public sealed class QueryCpusFastResultS390x : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.S390x; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.S390x; init { } }
 
     /// <summary><c>cpu-state</c>.</summary>
     [JsonPropertyName("cpu-state")]
@@ -6822,7 +6822,7 @@ public sealed class QueryCpusFastResultAarch64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Aarch64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Aarch64; init { } }
 }
 
 /// <summary>Case <c>alpha</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6830,7 +6830,7 @@ public sealed class QueryCpusFastResultAlpha : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Alpha; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Alpha; init { } }
 }
 
 /// <summary>Case <c>arm</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6838,7 +6838,7 @@ public sealed class QueryCpusFastResultArm : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Arm; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Arm; init { } }
 }
 
 /// <summary>Case <c>avr</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6846,7 +6846,7 @@ public sealed class QueryCpusFastResultAvr : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Avr; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Avr; init { } }
 }
 
 /// <summary>Case <c>hppa</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6854,7 +6854,7 @@ public sealed class QueryCpusFastResultHppa : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Hppa; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Hppa; init { } }
 }
 
 /// <summary>Case <c>i386</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6862,7 +6862,7 @@ public sealed class QueryCpusFastResultI386 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.I386; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.I386; init { } }
 }
 
 /// <summary>Case <c>loongarch64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6870,7 +6870,7 @@ public sealed class QueryCpusFastResultLoongarch64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Loongarch64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Loongarch64; init { } }
 }
 
 /// <summary>Case <c>m68k</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6878,7 +6878,7 @@ public sealed class QueryCpusFastResultM68k : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.M68k; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.M68k; init { } }
 }
 
 /// <summary>Case <c>microblaze</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6886,7 +6886,7 @@ public sealed class QueryCpusFastResultMicroblaze : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Microblaze; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Microblaze; init { } }
 }
 
 /// <summary>Case <c>microblazeel</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6894,7 +6894,7 @@ public sealed class QueryCpusFastResultMicroblazeel : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Microblazeel; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Microblazeel; init { } }
 }
 
 /// <summary>Case <c>mips</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6902,7 +6902,7 @@ public sealed class QueryCpusFastResultMips : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Mips; init { } }
 }
 
 /// <summary>Case <c>mips64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6910,7 +6910,7 @@ public sealed class QueryCpusFastResultMips64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Mips64; init { } }
 }
 
 /// <summary>Case <c>mips64el</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6918,7 +6918,7 @@ public sealed class QueryCpusFastResultMips64el : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mips64el; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Mips64el; init { } }
 }
 
 /// <summary>Case <c>mipsel</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6926,7 +6926,7 @@ public sealed class QueryCpusFastResultMipsel : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Mipsel; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Mipsel; init { } }
 }
 
 /// <summary>Case <c>or1k</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6934,7 +6934,7 @@ public sealed class QueryCpusFastResultOr1k : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Or1k; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Or1k; init { } }
 }
 
 /// <summary>Case <c>ppc</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6942,7 +6942,7 @@ public sealed class QueryCpusFastResultPpc : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Ppc; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Ppc; init { } }
 }
 
 /// <summary>Case <c>ppc64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6950,7 +6950,7 @@ public sealed class QueryCpusFastResultPpc64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Ppc64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Ppc64; init { } }
 }
 
 /// <summary>Case <c>riscv32</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6958,7 +6958,7 @@ public sealed class QueryCpusFastResultRiscv32 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Riscv32; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Riscv32; init { } }
 }
 
 /// <summary>Case <c>riscv64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6966,7 +6966,7 @@ public sealed class QueryCpusFastResultRiscv64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Riscv64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Riscv64; init { } }
 }
 
 /// <summary>Case <c>rx</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6974,7 +6974,7 @@ public sealed class QueryCpusFastResultRx : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Rx; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Rx; init { } }
 }
 
 /// <summary>Case <c>sh4</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6982,7 +6982,7 @@ public sealed class QueryCpusFastResultSh4 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sh4; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Sh4; init { } }
 }
 
 /// <summary>Case <c>sh4eb</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6990,7 +6990,7 @@ public sealed class QueryCpusFastResultSh4eb : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sh4eb; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Sh4eb; init { } }
 }
 
 /// <summary>Case <c>sparc</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -6998,7 +6998,7 @@ public sealed class QueryCpusFastResultSparc : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sparc; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Sparc; init { } }
 }
 
 /// <summary>Case <c>sparc64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7006,7 +7006,7 @@ public sealed class QueryCpusFastResultSparc64 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Sparc64; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Sparc64; init { } }
 }
 
 /// <summary>Case <c>tricore</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7014,7 +7014,7 @@ public sealed class QueryCpusFastResultTricore : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Tricore; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Tricore; init { } }
 }
 
 /// <summary>Case <c>x86_64</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7022,7 +7022,7 @@ public sealed class QueryCpusFastResultX8664 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.X8664; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.X8664; init { } }
 }
 
 /// <summary>Case <c>xtensa</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7030,7 +7030,7 @@ public sealed class QueryCpusFastResultXtensa : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Xtensa; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Xtensa; init { } }
 }
 
 /// <summary>Case <c>xtensaeb</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7038,7 +7038,7 @@ public sealed class QueryCpusFastResultXtensaeb : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Xtensaeb; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Xtensaeb; init { } }
 }
 
 /// <summary>Case <c>cris</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7049,7 +7049,7 @@ public sealed class QueryCpusFastResultCris : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Cris; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Cris; init { } }
 }
 
 /// <summary>Case <c>nios2</c> of <see cref="QueryCpusFastResult"/>.</summary>
@@ -7060,7 +7060,7 @@ public sealed class QueryCpusFastResultNios2 : QueryCpusFastResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryCpusFastResultTarget Target { get => QueryCpusFastResultTarget.Nios2; init { } }
+    public override QueryCpusFastResultTarget? Target { get => QueryCpusFastResultTarget.Nios2; init { } }
 }
 
 /// <summary>Reads <see cref="QueryCpusFastResult"/> as the class of its <c>target</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -7109,9 +7109,9 @@ internal sealed class QueryCpusFastResultJsonConverter : JsonConverter<QueryCpus
 [JsonConverter(typeof(QueryDisplayOptionsResultJsonConverter))]
 public abstract class QueryDisplayOptionsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryDisplayOptionsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryDisplayOptionsResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryDisplayOptionsResultType Type { get; init; }
+    public virtual QueryDisplayOptionsResultType? Type { get; init; }
 
     /// <summary><c>full-screen</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7146,7 +7146,7 @@ public sealed class QueryDisplayOptionsResultGtk : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Gtk; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.Gtk; init { } }
 
     /// <summary><c>grab-on-hover</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7174,7 +7174,7 @@ public sealed class QueryDisplayOptionsResultCurses : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Curses; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.Curses; init { } }
 
     /// <summary><c>charset</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7187,7 +7187,7 @@ public sealed class QueryDisplayOptionsResultEglHeadless : QueryDisplayOptionsRe
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.EglHeadless; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.EglHeadless; init { } }
 
     /// <summary><c>rendernode</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7200,7 +7200,7 @@ public sealed class QueryDisplayOptionsResultDbus : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Dbus; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.Dbus; init { } }
 
     /// <summary><c>rendernode</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7228,7 +7228,7 @@ public sealed class QueryDisplayOptionsResultSdl : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Sdl; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.Sdl; init { } }
 
     /// <summary><c>grab-mod</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7241,7 +7241,7 @@ public sealed class QueryDisplayOptionsResultDefault : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.Default; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.Default; init { } }
 }
 
 /// <summary>Case <c>none</c> of <see cref="QueryDisplayOptionsResult"/>.</summary>
@@ -7249,7 +7249,7 @@ public sealed class QueryDisplayOptionsResultNone : QueryDisplayOptionsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.None; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.None; init { } }
 }
 
 /// <summary>Case <c>spice-app</c> of <see cref="QueryDisplayOptionsResult"/>.</summary>
@@ -7257,7 +7257,7 @@ public sealed class QueryDisplayOptionsResultSpiceApp : QueryDisplayOptionsResul
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryDisplayOptionsResultType Type { get => QueryDisplayOptionsResultType.SpiceApp; init { } }
+    public override QueryDisplayOptionsResultType? Type { get => QueryDisplayOptionsResultType.SpiceApp; init { } }
 }
 
 /// <summary>Reads <see cref="QueryDisplayOptionsResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -7283,9 +7283,9 @@ internal sealed class QueryDisplayOptionsResultJsonConverter : JsonConverter<Que
 [JsonConverter(typeof(QueryMemoryDevicesResultJsonConverter))]
 public abstract class QueryMemoryDevicesResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryMemoryDevicesResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryMemoryDevicesResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryMemoryDevicesResultType Type { get; init; }
+    public virtual QueryMemoryDevicesResultType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -7300,7 +7300,7 @@ public sealed class QueryMemoryDevicesResultDimm : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.Dimm; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.Dimm; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7312,7 +7312,7 @@ public sealed class QueryMemoryDevicesResultNvdimm : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.Nvdimm; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.Nvdimm; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7324,7 +7324,7 @@ public sealed class QueryMemoryDevicesResultVirtioPmem : QueryMemoryDevicesResul
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.VirtioPmem; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.VirtioPmem; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7336,7 +7336,7 @@ public sealed class QueryMemoryDevicesResultVirtioMem : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.VirtioMem; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.VirtioMem; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7348,7 +7348,7 @@ public sealed class QueryMemoryDevicesResultSgxEpc : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.SgxEpc; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.SgxEpc; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7362,7 +7362,7 @@ public sealed class QueryMemoryDevicesResultHvBalloon : QueryMemoryDevicesResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryMemoryDevicesResultType Type { get => QueryMemoryDevicesResultType.HvBalloon; init { } }
+    public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.HvBalloon; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7390,9 +7390,9 @@ internal sealed class QueryMemoryDevicesResultJsonConverter : JsonConverter<Quer
 [JsonConverter(typeof(QueryQmpSchemaResultJsonConverter))]
 public abstract class QueryQmpSchemaResult : IQmpObject
 {
-    /// <summary>The discriminator <c>meta-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryQmpSchemaResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>meta-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryQmpSchemaResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("meta-type")]
-    public virtual QueryQmpSchemaResultMetaType MetaType { get; init; }
+    public virtual QueryQmpSchemaResultMetaType? MetaType { get; init; }
 
     /// <summary><c>name</c>.</summary>
     [JsonPropertyName("name")]
@@ -7416,7 +7416,7 @@ public sealed class QueryQmpSchemaResultBuiltin : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Builtin; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Builtin; init { } }
 
     /// <summary><c>json-type</c>.</summary>
     [JsonPropertyName("json-type")]
@@ -7428,7 +7428,7 @@ public sealed class QueryQmpSchemaResultEnum : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Enum; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Enum; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7445,7 +7445,7 @@ public sealed class QueryQmpSchemaResultArray : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Array; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Array; init { } }
 
     /// <summary><c>element-type</c>.</summary>
     [JsonPropertyName("element-type")]
@@ -7457,7 +7457,7 @@ public sealed class QueryQmpSchemaResultObject : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Object; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Object; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7479,7 +7479,7 @@ public sealed class QueryQmpSchemaResultAlternate : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Alternate; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Alternate; init { } }
 
     /// <summary><c>members</c>.</summary>
     [JsonPropertyName("members")]
@@ -7491,7 +7491,7 @@ public sealed class QueryQmpSchemaResultCommand : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Command; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Command; init { } }
 
     /// <summary><c>arg-type</c>.</summary>
     [JsonPropertyName("arg-type")]
@@ -7512,7 +7512,7 @@ public sealed class QueryQmpSchemaResultEvent : QueryQmpSchemaResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("meta-type")]
-    public override QueryQmpSchemaResultMetaType MetaType { get => QueryQmpSchemaResultMetaType.Event; init { } }
+    public override QueryQmpSchemaResultMetaType? MetaType { get => QueryQmpSchemaResultMetaType.Event; init { } }
 
     /// <summary><c>arg-type</c>.</summary>
     [JsonPropertyName("arg-type")]
@@ -7541,9 +7541,9 @@ internal sealed class QueryQmpSchemaResultJsonConverter : JsonConverter<QueryQmp
 [JsonConverter(typeof(QuerySevResultJsonConverter))]
 public abstract class QuerySevResult : IQmpObject
 {
-    /// <summary>The discriminator <c>sev-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QuerySevResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>sev-type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QuerySevResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("sev-type")]
-    public virtual QuerySevResultSevType SevType { get; init; }
+    public virtual QuerySevResultSevType? SevType { get; init; }
 
     /// <summary><c>enabled</c>.</summary>
     [JsonPropertyName("enabled")]
@@ -7590,7 +7590,7 @@ public sealed class QuerySevResultSev : QuerySevResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("sev-type")]
-    public override QuerySevResultSevType SevType { get => QuerySevResultSevType.Sev; init { } }
+    public override QuerySevResultSevType? SevType { get => QuerySevResultSevType.Sev; init { } }
 }
 
 /// <summary>Case <c>sev-snp</c> of <see cref="QuerySevResult"/>.</summary>
@@ -7600,7 +7600,7 @@ public sealed class QuerySevResultSevSnp : QuerySevResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("sev-type")]
-    public override QuerySevResultSevType SevType { get => QuerySevResultSevType.SevSnp; init { } }
+    public override QuerySevResultSevType? SevType { get => QuerySevResultSevType.SevSnp; init { } }
 
     /// <summary><c>snp-policy</c>.</summary>
     [JsonPropertyName("snp-policy")]
@@ -7624,9 +7624,9 @@ internal sealed class QuerySevResultJsonConverter : JsonConverter<QuerySevResult
 [JsonConverter(typeof(QueryStatsArgumentsJsonConverter))]
 public abstract class QueryStatsArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryStatsArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>target</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryStatsArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("target")]
-    public virtual QueryStatsArgumentsTarget Target { get; init; }
+    public virtual QueryStatsArgumentsTarget? Target { get; init; }
 
     /// <summary><c>providers</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7646,7 +7646,7 @@ public sealed class QueryStatsArgumentsVcpu : QueryStatsArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Vcpu; init { } }
+    public override QueryStatsArgumentsTarget? Target { get => QueryStatsArgumentsTarget.Vcpu; init { } }
 
     /// <summary><c>vcpus</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7659,7 +7659,7 @@ public sealed class QueryStatsArgumentsVm : QueryStatsArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Vm; init { } }
+    public override QueryStatsArgumentsTarget? Target { get => QueryStatsArgumentsTarget.Vm; init { } }
 }
 
 /// <summary>Case <c>cryptodev</c> of <see cref="QueryStatsArguments"/>.</summary>
@@ -7669,7 +7669,7 @@ public sealed class QueryStatsArgumentsCryptodev : QueryStatsArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("target")]
-    public override QueryStatsArgumentsTarget Target { get => QueryStatsArgumentsTarget.Cryptodev; init { } }
+    public override QueryStatsArgumentsTarget? Target { get => QueryStatsArgumentsTarget.Cryptodev; init { } }
 }
 
 /// <summary>Reads <see cref="QueryStatsArguments"/> as the class of its <c>target</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -7690,9 +7690,9 @@ internal sealed class QueryStatsArgumentsJsonConverter : JsonConverter<QueryStat
 [JsonConverter(typeof(QueryTpmResultOptionsJsonConverter))]
 public abstract class QueryTpmResultOptions : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryTpmResultOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryTpmResultOptionsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryTpmResultOptionsType Type { get; init; }
+    public virtual QueryTpmResultOptionsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -7707,7 +7707,7 @@ public sealed class QueryTpmResultOptionsPassthrough : QueryTpmResultOptions
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryTpmResultOptionsType Type { get => QueryTpmResultOptionsType.Passthrough; init { } }
+    public override QueryTpmResultOptionsType? Type { get => QueryTpmResultOptionsType.Passthrough; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7719,7 +7719,7 @@ public sealed class QueryTpmResultOptionsEmulator : QueryTpmResultOptions
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryTpmResultOptionsType Type { get => QueryTpmResultOptionsType.Emulator; init { } }
+    public override QueryTpmResultOptionsType? Type { get => QueryTpmResultOptionsType.Emulator; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -7743,9 +7743,9 @@ internal sealed class QueryTpmResultOptionsJsonConverter : JsonConverter<QueryTp
 [JsonConverter(typeof(QueryYankResultJsonConverter))]
 public abstract class QueryYankResult : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryYankResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryYankResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryYankResultType Type { get; init; }
+    public virtual QueryYankResultType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -7760,7 +7760,7 @@ public sealed class QueryYankResultBlockNode : QueryYankResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryYankResultType Type { get => QueryYankResultType.BlockNode; init { } }
+    public override QueryYankResultType? Type { get => QueryYankResultType.BlockNode; init { } }
 
     /// <summary><c>node-name</c>.</summary>
     [JsonPropertyName("node-name")]
@@ -7772,7 +7772,7 @@ public sealed class QueryYankResultChardev : QueryYankResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryYankResultType Type { get => QueryYankResultType.Chardev; init { } }
+    public override QueryYankResultType? Type { get => QueryYankResultType.Chardev; init { } }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -7784,7 +7784,7 @@ public sealed class QueryYankResultMigration : QueryYankResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryYankResultType Type { get => QueryYankResultType.Migration; init { } }
+    public override QueryYankResultType? Type { get => QueryYankResultType.Migration; init { } }
 }
 
 /// <summary>Reads <see cref="QueryYankResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -7805,9 +7805,9 @@ internal sealed class QueryYankResultJsonConverter : JsonConverter<QueryYankResu
 [JsonConverter(typeof(SetNumaNodeArgumentsJsonConverter))]
 public abstract class SetNumaNodeArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetNumaNodeArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetNumaNodeArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual SetNumaNodeArgumentsType Type { get; init; }
+    public virtual SetNumaNodeArgumentsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -7822,7 +7822,7 @@ public sealed class SetNumaNodeArgumentsNode : SetNumaNodeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Node; init { } }
+    public override SetNumaNodeArgumentsType? Type { get => SetNumaNodeArgumentsType.Node; init { } }
 
     /// <summary><c>nodeid</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7855,7 +7855,7 @@ public sealed class SetNumaNodeArgumentsDist : SetNumaNodeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Dist; init { } }
+    public override SetNumaNodeArgumentsType? Type { get => SetNumaNodeArgumentsType.Dist; init { } }
 
     /// <summary><c>src</c>.</summary>
     [JsonPropertyName("src")]
@@ -7875,7 +7875,7 @@ public sealed class SetNumaNodeArgumentsCpu : SetNumaNodeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.Cpu; init { } }
+    public override SetNumaNodeArgumentsType? Type { get => SetNumaNodeArgumentsType.Cpu; init { } }
 
     /// <summary><c>node-id</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -7931,7 +7931,7 @@ public sealed class SetNumaNodeArgumentsHmatLb : SetNumaNodeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.HmatLb; init { } }
+    public override SetNumaNodeArgumentsType? Type { get => SetNumaNodeArgumentsType.HmatLb; init { } }
 
     /// <summary><c>initiator</c>.</summary>
     [JsonPropertyName("initiator")]
@@ -7965,7 +7965,7 @@ public sealed class SetNumaNodeArgumentsHmatCache : SetNumaNodeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override SetNumaNodeArgumentsType Type { get => SetNumaNodeArgumentsType.HmatCache; init { } }
+    public override SetNumaNodeArgumentsType? Type { get => SetNumaNodeArgumentsType.HmatCache; init { } }
 
     /// <summary><c>node-id</c>.</summary>
     [JsonPropertyName("node-id")]
@@ -8012,9 +8012,9 @@ internal sealed class SetNumaNodeArgumentsJsonConverter : JsonConverter<SetNumaN
 [JsonConverter(typeof(SetPasswordArgumentsJsonConverter))]
 public abstract class SetPasswordArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetPasswordArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>protocol</c>. Each case's class fixes it (setting it there changes nothing); <see cref="SetPasswordArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("protocol")]
-    public virtual ExpirePasswordArgumentsProtocol Protocol { get; init; }
+    public virtual ExpirePasswordArgumentsProtocol? Protocol { get; init; }
 
     /// <summary><c>password</c>.</summary>
     [JsonPropertyName("password")]
@@ -8038,7 +8038,7 @@ public sealed class SetPasswordArgumentsVnc : SetPasswordArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("protocol")]
-    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
+    public override ExpirePasswordArgumentsProtocol? Protocol { get => ExpirePasswordArgumentsProtocol.Vnc; init { } }
 
     /// <summary><c>display</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8051,7 +8051,7 @@ public sealed class SetPasswordArgumentsSpice : SetPasswordArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("protocol")]
-    public override ExpirePasswordArgumentsProtocol Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
+    public override ExpirePasswordArgumentsProtocol? Protocol { get => ExpirePasswordArgumentsProtocol.Spice; init { } }
 }
 
 /// <summary>Reads <see cref="SetPasswordArguments"/> as the class of its <c>protocol</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -8071,9 +8071,9 @@ internal sealed class SetPasswordArgumentsJsonConverter : JsonConverter<SetPassw
 [JsonConverter(typeof(TransactionArgumentsActionsJsonConverter))]
 public abstract class TransactionArgumentsActions : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="TransactionArgumentsActionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="TransactionArgumentsActionsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual TransactionArgumentsActionsType Type { get; init; }
+    public virtual TransactionArgumentsActionsType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -8088,7 +8088,7 @@ public sealed class TransactionArgumentsActionsAbort : TransactionArgumentsActio
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.Abort; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.Abort; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8100,7 +8100,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapAdd : Transaction
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapAdd; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapAdd; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8112,7 +8112,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapRemove : Transact
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapRemove; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapRemove; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8124,7 +8124,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapClear : Transacti
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapClear; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapClear; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8136,7 +8136,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapEnable : Transact
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapEnable; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapEnable; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8148,7 +8148,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapDisable : Transac
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapDisable; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapDisable; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8160,7 +8160,7 @@ public sealed class TransactionArgumentsActionsBlockDirtyBitmapMerge : Transacti
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapMerge; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockDirtyBitmapMerge; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8172,7 +8172,7 @@ public sealed class TransactionArgumentsActionsBlockdevBackup : TransactionArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevBackup; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockdevBackup; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8184,7 +8184,7 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshot : TransactionArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshot; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockdevSnapshot; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8196,7 +8196,7 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshotInternalSync : Tr
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshotInternalSync; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockdevSnapshotInternalSync; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8208,7 +8208,7 @@ public sealed class TransactionArgumentsActionsBlockdevSnapshotSync : Transactio
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.BlockdevSnapshotSync; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.BlockdevSnapshotSync; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8220,7 +8220,7 @@ public sealed class TransactionArgumentsActionsDriveBackup : TransactionArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override TransactionArgumentsActionsType Type { get => TransactionArgumentsActionsType.DriveBackup; init { } }
+    public override TransactionArgumentsActionsType? Type { get => TransactionArgumentsActionsType.DriveBackup; init { } }
 
     /// <summary><c>data</c>.</summary>
     [JsonPropertyName("data")]
@@ -8254,9 +8254,9 @@ internal sealed class TransactionArgumentsActionsJsonConverter : JsonConverter<T
 [JsonConverter(typeof(XBlockdevAmendArgumentsOptionsJsonConverter))]
 public abstract class XBlockdevAmendArgumentsOptions : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("driver")]
-    public virtual BlockdevAddArgumentsDriver Driver { get; init; }
+    public virtual BlockdevAddArgumentsDriver? Driver { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -8271,7 +8271,7 @@ public sealed class XBlockdevAmendArgumentsOptionsLuks : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Luks; init { } }
 
     /// <summary><c>state</c>.</summary>
     [JsonPropertyName("state")]
@@ -8308,7 +8308,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow2 : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow2; init { } }
 
     /// <summary><c>encrypt</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8321,7 +8321,7 @@ public sealed class XBlockdevAmendArgumentsOptionsBlkdebug : XBlockdevAmendArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkdebug; init { } }
 }
 
 /// <summary>Case <c>blklogwrites</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8329,7 +8329,7 @@ public sealed class XBlockdevAmendArgumentsOptionsBlklogwrites : XBlockdevAmendA
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blklogwrites; init { } }
 }
 
 /// <summary>Case <c>blkreplay</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8337,7 +8337,7 @@ public sealed class XBlockdevAmendArgumentsOptionsBlkreplay : XBlockdevAmendArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkreplay; init { } }
 }
 
 /// <summary>Case <c>blkverify</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8345,7 +8345,7 @@ public sealed class XBlockdevAmendArgumentsOptionsBlkverify : XBlockdevAmendArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Blkverify; init { } }
 }
 
 /// <summary>Case <c>bochs</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8353,7 +8353,7 @@ public sealed class XBlockdevAmendArgumentsOptionsBochs : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Bochs; init { } }
 }
 
 /// <summary>Case <c>cloop</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8361,7 +8361,7 @@ public sealed class XBlockdevAmendArgumentsOptionsCloop : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Cloop; init { } }
 }
 
 /// <summary>Case <c>compress</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8369,7 +8369,7 @@ public sealed class XBlockdevAmendArgumentsOptionsCompress : XBlockdevAmendArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Compress; init { } }
 }
 
 /// <summary>Case <c>copy-before-write</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8377,7 +8377,7 @@ public sealed class XBlockdevAmendArgumentsOptionsCopyBeforeWrite : XBlockdevAme
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyBeforeWrite; init { } }
 }
 
 /// <summary>Case <c>copy-on-read</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8385,7 +8385,7 @@ public sealed class XBlockdevAmendArgumentsOptionsCopyOnRead : XBlockdevAmendArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.CopyOnRead; init { } }
 }
 
 /// <summary>Case <c>dmg</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8393,7 +8393,7 @@ public sealed class XBlockdevAmendArgumentsOptionsDmg : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Dmg; init { } }
 }
 
 /// <summary>Case <c>file</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8401,7 +8401,7 @@ public sealed class XBlockdevAmendArgumentsOptionsFile : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.File; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.File; init { } }
 }
 
 /// <summary>Case <c>snapshot-access</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8409,7 +8409,7 @@ public sealed class XBlockdevAmendArgumentsOptionsSnapshotAccess : XBlockdevAmen
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.SnapshotAccess; init { } }
 }
 
 /// <summary>Case <c>ftp</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8417,7 +8417,7 @@ public sealed class XBlockdevAmendArgumentsOptionsFtp : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftp; init { } }
 }
 
 /// <summary>Case <c>ftps</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8425,7 +8425,7 @@ public sealed class XBlockdevAmendArgumentsOptionsFtps : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ftps; init { } }
 }
 
 /// <summary>Case <c>gluster</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8433,7 +8433,7 @@ public sealed class XBlockdevAmendArgumentsOptionsGluster : XBlockdevAmendArgume
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Gluster; init { } }
 }
 
 /// <summary>Case <c>host_cdrom</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8441,7 +8441,7 @@ public sealed class XBlockdevAmendArgumentsOptionsHostCdrom : XBlockdevAmendArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostCdrom; init { } }
 }
 
 /// <summary>Case <c>host_device</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8449,7 +8449,7 @@ public sealed class XBlockdevAmendArgumentsOptionsHostDevice : XBlockdevAmendArg
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.HostDevice; init { } }
 }
 
 /// <summary>Case <c>http</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8457,7 +8457,7 @@ public sealed class XBlockdevAmendArgumentsOptionsHttp : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Http; init { } }
 }
 
 /// <summary>Case <c>https</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8465,7 +8465,7 @@ public sealed class XBlockdevAmendArgumentsOptionsHttps : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Https; init { } }
 }
 
 /// <summary>Case <c>iscsi</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8473,7 +8473,7 @@ public sealed class XBlockdevAmendArgumentsOptionsIscsi : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Iscsi; init { } }
 }
 
 /// <summary>Case <c>nbd</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8481,7 +8481,7 @@ public sealed class XBlockdevAmendArgumentsOptionsNbd : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nbd; init { } }
 }
 
 /// <summary>Case <c>nfs</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8489,7 +8489,7 @@ public sealed class XBlockdevAmendArgumentsOptionsNfs : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nfs; init { } }
 }
 
 /// <summary>Case <c>null-aio</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8497,7 +8497,7 @@ public sealed class XBlockdevAmendArgumentsOptionsNullAio : XBlockdevAmendArgume
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullAio; init { } }
 }
 
 /// <summary>Case <c>null-co</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8505,7 +8505,7 @@ public sealed class XBlockdevAmendArgumentsOptionsNullCo : XBlockdevAmendArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.NullCo; init { } }
 }
 
 /// <summary>Case <c>nvme</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8513,7 +8513,7 @@ public sealed class XBlockdevAmendArgumentsOptionsNvme : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Nvme; init { } }
 }
 
 /// <summary>Case <c>parallels</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8521,7 +8521,7 @@ public sealed class XBlockdevAmendArgumentsOptionsParallels : XBlockdevAmendArgu
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Parallels; init { } }
 }
 
 /// <summary>Case <c>preallocate</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8529,7 +8529,7 @@ public sealed class XBlockdevAmendArgumentsOptionsPreallocate : XBlockdevAmendAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Preallocate; init { } }
 }
 
 /// <summary>Case <c>qcow</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8537,7 +8537,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qcow; init { } }
 }
 
 /// <summary>Case <c>qed</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8545,7 +8545,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQed : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Qed; init { } }
 }
 
 /// <summary>Case <c>quorum</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8553,7 +8553,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQuorum : XBlockdevAmendArgumen
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Quorum; init { } }
 }
 
 /// <summary>Case <c>raw</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8561,7 +8561,7 @@ public sealed class XBlockdevAmendArgumentsOptionsRaw : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Raw; init { } }
 }
 
 /// <summary>Case <c>rbd</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8569,7 +8569,7 @@ public sealed class XBlockdevAmendArgumentsOptionsRbd : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Rbd; init { } }
 }
 
 /// <summary>Case <c>replication</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8577,7 +8577,7 @@ public sealed class XBlockdevAmendArgumentsOptionsReplication : XBlockdevAmendAr
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Replication; init { } }
 }
 
 /// <summary>Case <c>ssh</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8585,7 +8585,7 @@ public sealed class XBlockdevAmendArgumentsOptionsSsh : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Ssh; init { } }
 }
 
 /// <summary>Case <c>throttle</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8593,7 +8593,7 @@ public sealed class XBlockdevAmendArgumentsOptionsThrottle : XBlockdevAmendArgum
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Throttle; init { } }
 }
 
 /// <summary>Case <c>vdi</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8601,7 +8601,7 @@ public sealed class XBlockdevAmendArgumentsOptionsVdi : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vdi; init { } }
 }
 
 /// <summary>Case <c>vhdx</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8609,7 +8609,7 @@ public sealed class XBlockdevAmendArgumentsOptionsVhdx : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vhdx; init { } }
 }
 
 /// <summary>Case <c>vmdk</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8617,7 +8617,7 @@ public sealed class XBlockdevAmendArgumentsOptionsVmdk : XBlockdevAmendArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vmdk; init { } }
 }
 
 /// <summary>Case <c>vpc</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8625,7 +8625,7 @@ public sealed class XBlockdevAmendArgumentsOptionsVpc : XBlockdevAmendArgumentsO
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vpc; init { } }
 }
 
 /// <summary>Case <c>vvfat</c> of <see cref="XBlockdevAmendArgumentsOptions"/>.</summary>
@@ -8633,7 +8633,7 @@ public sealed class XBlockdevAmendArgumentsOptionsVvfat : XBlockdevAmendArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override BlockdevAddArgumentsDriver Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
+    public override BlockdevAddArgumentsDriver? Driver { get => BlockdevAddArgumentsDriver.Vvfat; init { } }
 }
 
 /// <summary>Reads <see cref="XBlockdevAmendArgumentsOptions"/> as the class of its <c>driver</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -8693,9 +8693,9 @@ internal sealed class XBlockdevAmendArgumentsOptionsJsonConverter : JsonConverte
 [JsonConverter(typeof(XBlockdevAmendArgumentsOptionsQcow2EncryptJsonConverter))]
 public abstract class XBlockdevAmendArgumentsOptionsQcow2Encrypt : IQmpObject
 {
-    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>format</c>. Each case's class fixes it (setting it there changes nothing); <see cref="XBlockdevAmendArgumentsOptionsQcow2EncryptOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("format")]
-    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get; init; }
+    public virtual BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -8710,7 +8710,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptLuks : XBlockdevAm
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Luks; init { } }
 
     /// <summary><c>state</c>.</summary>
     [JsonPropertyName("state")]
@@ -8747,7 +8747,7 @@ public sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptQcow : XBlockdevAm
 {
     /// <inheritdoc/>
     [JsonPropertyName("format")]
-    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
+    public override BlockdevCreateArgumentsOptionsQcowEncryptFormat? Format { get => BlockdevCreateArgumentsOptionsQcowEncryptFormat.Qcow; init { } }
 }
 
 /// <summary>Reads <see cref="XBlockdevAmendArgumentsOptionsQcow2Encrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -8769,9 +8769,9 @@ internal sealed class XBlockdevAmendArgumentsOptionsQcow2EncryptJsonConverter : 
 [JsonConverter(typeof(BlockJobChangeArgumentsJsonConverter))]
 public abstract class BlockJobChangeArguments : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockJobChangeArgumentsOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="BlockJobChangeArgumentsOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual QueryBlockJobsResultType Type { get; init; }
+    public virtual QueryBlockJobsResultType? Type { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -8792,7 +8792,7 @@ public sealed class BlockJobChangeArgumentsMirror : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Mirror; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Mirror; init { } }
 
     /// <summary><c>copy-mode</c>.</summary>
     [JsonPropertyName("copy-mode")]
@@ -8806,7 +8806,7 @@ public sealed class BlockJobChangeArgumentsCommit : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Commit; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Commit; init { } }
 }
 
 /// <summary>Case <c>stream</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8816,7 +8816,7 @@ public sealed class BlockJobChangeArgumentsStream : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Stream; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Stream; init { } }
 }
 
 /// <summary>Case <c>backup</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8826,7 +8826,7 @@ public sealed class BlockJobChangeArgumentsBackup : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Backup; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Backup; init { } }
 }
 
 /// <summary>Case <c>create</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8836,7 +8836,7 @@ public sealed class BlockJobChangeArgumentsCreate : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Create; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Create; init { } }
 }
 
 /// <summary>Case <c>amend</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8846,7 +8846,7 @@ public sealed class BlockJobChangeArgumentsAmend : BlockJobChangeArguments
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.Amend; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Amend; init { } }
 }
 
 /// <summary>Case <c>snapshot-load</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8856,7 +8856,7 @@ public sealed class BlockJobChangeArgumentsSnapshotLoad : BlockJobChangeArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotLoad; init { } }
 }
 
 /// <summary>Case <c>snapshot-save</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8866,7 +8866,7 @@ public sealed class BlockJobChangeArgumentsSnapshotSave : BlockJobChangeArgument
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotSave; init { } }
 }
 
 /// <summary>Case <c>snapshot-delete</c> of <see cref="BlockJobChangeArguments"/>.</summary>
@@ -8876,7 +8876,7 @@ public sealed class BlockJobChangeArgumentsSnapshotDelete : BlockJobChangeArgume
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override QueryBlockJobsResultType Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
+    public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.SnapshotDelete; init { } }
 }
 
 /// <summary>Reads <see cref="BlockJobChangeArguments"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -8905,9 +8905,9 @@ internal sealed class BlockJobChangeArgumentsJsonConverter : JsonConverter<Block
 [JsonConverter(typeof(QueryAudiodevsResultJsonConverter))]
 public abstract class QueryAudiodevsResult : IQmpObject
 {
-    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryAudiodevsResultOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>driver</c>. Each case's class fixes it (setting it there changes nothing); <see cref="QueryAudiodevsResultOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("driver")]
-    public virtual QueryAudiodevsResultDriver Driver { get; init; }
+    public virtual QueryAudiodevsResultDriver? Driver { get; init; }
 
     /// <summary><c>id</c>.</summary>
     [JsonPropertyName("id")]
@@ -8933,7 +8933,7 @@ public sealed class QueryAudiodevsResultNone : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.None; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.None; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8953,7 +8953,7 @@ public sealed class QueryAudiodevsResultAlsa : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Alsa; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Alsa; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -8978,7 +8978,7 @@ public sealed class QueryAudiodevsResultDbus : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Dbus; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Dbus; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9003,7 +9003,7 @@ public sealed class QueryAudiodevsResultJack : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Jack; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Jack; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9023,7 +9023,7 @@ public sealed class QueryAudiodevsResultOss : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Oss; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Oss; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9058,7 +9058,7 @@ public sealed class QueryAudiodevsResultPa : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Pa; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Pa; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9083,7 +9083,7 @@ public sealed class QueryAudiodevsResultPipewire : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Pipewire; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Pipewire; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9103,7 +9103,7 @@ public sealed class QueryAudiodevsResultSdl : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Sdl; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Sdl; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9123,7 +9123,7 @@ public sealed class QueryAudiodevsResultSpice : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Spice; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Spice; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9143,7 +9143,7 @@ public sealed class QueryAudiodevsResultWav : QueryAudiodevsResult
 {
     /// <inheritdoc/>
     [JsonPropertyName("driver")]
-    public override QueryAudiodevsResultDriver Driver { get => QueryAudiodevsResultDriver.Wav; init { } }
+    public override QueryAudiodevsResultDriver? Driver { get => QueryAudiodevsResultDriver.Wav; init { } }
 
     /// <summary><c>in</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -9186,9 +9186,9 @@ internal sealed class QueryAudiodevsResultJsonConverter : JsonConverter<QueryAud
 [JsonConverter(typeof(GuestCrashloadedEventInfoJsonConverter))]
 public abstract class GuestCrashloadedEventInfo : IQmpObject
 {
-    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="GuestCrashloadedEventInfoOtherCase"/> keeps the value of a case this API does not know.</summary>
+    /// <summary>The discriminator <c>type</c>. Each case's class fixes it (setting it there changes nothing); <see cref="GuestCrashloadedEventInfoOtherCase"/> keeps the value of a case this API does not know (null where an older QEMU had no discriminator yet).</summary>
     [JsonPropertyName("type")]
-    public virtual GuestCrashloadedEventInfoType Type { get; init; }
+    public virtual GuestCrashloadedEventInfoType? Type { get; init; }
 
     /// <inheritdoc/>
     [JsonExtensionData]
@@ -9203,7 +9203,7 @@ public sealed class GuestCrashloadedEventInfoHyperV : GuestCrashloadedEventInfo
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override GuestCrashloadedEventInfoType Type { get => GuestCrashloadedEventInfoType.HyperV; init { } }
+    public override GuestCrashloadedEventInfoType? Type { get => GuestCrashloadedEventInfoType.HyperV; init { } }
 
     /// <summary><c>arg1</c>.</summary>
     [JsonPropertyName("arg1")]
@@ -9231,7 +9231,7 @@ public sealed class GuestCrashloadedEventInfoS390 : GuestCrashloadedEventInfo
 {
     /// <inheritdoc/>
     [JsonPropertyName("type")]
-    public override GuestCrashloadedEventInfoType Type { get => GuestCrashloadedEventInfoType.S390; init { } }
+    public override GuestCrashloadedEventInfoType? Type { get => GuestCrashloadedEventInfoType.S390; init { } }
 
     /// <summary><c>core</c>.</summary>
     [JsonPropertyName("core")]
