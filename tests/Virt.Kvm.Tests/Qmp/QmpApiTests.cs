@@ -67,7 +67,7 @@ public sealed class QmpApiTests
 
         Assert.Equal("""{"driver":"raw","file":{"driver":"file","filename":"/var/a.img","aio":"threads"},"node-name":"disk0","read-only":true}""", json);
         var typed = Assert.IsType<BlockdevAddArgumentsRaw>(read);
-        Assert.Equal(BlockdevAddArgumentsDriver.Raw, typed.Driver);
+        Assert.Equal(BlockdevAddArgumentsDriver.Raw, typed.Driver.GetValueOrDefault());
         Assert.Equal("other-node", typed.File.AsString);
         Assert.Null(typed.File.AsObject);
     }
@@ -80,7 +80,7 @@ public sealed class QmpApiTests
         var read = Deserialize<BlockdevAddArguments>(Json);
 
         var other = Assert.IsType<BlockdevAddArgumentsOtherCase>(read);
-        Assert.Equal("future-driver", other.Driver.Value);
+        Assert.Equal("future-driver", other.Driver?.Value);
         Assert.Equal("n1", other.NodeName);
         Assert.Equal(5, other.ExtensionData!["future-option"].GetInt32());
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(Json), JsonNode.Parse(Serialize(read))));
