@@ -47,6 +47,9 @@ public interface IVirtualMachine
     /// <summary>Where to reach the VM's consoles and channels on the host.</summary>
     VmEndpoints Endpoints { get; }
 
+    /// <summary>The guest agent: exec, OS info, network interfaces, file-system freeze, shutdown from inside.</summary>
+    IVmGuest Guest { get; }
+
     /// <summary>Starts QEMU, sets the VM up while paused, then lets it run.</summary>
     /// <param name="cancellationToken">Cancels the start; QEMU is killed and nothing is left behind.</param>
     /// <returns>A task that completes when the guest runs.</returns>

@@ -8,6 +8,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Virt.Kvm.Qmp.Wire;
+using Virt.VirtualMachines;
 
 namespace Virt.Kvm.GuestAgent;
 
@@ -119,6 +120,18 @@ public sealed class GuestAgentClient : IAsyncDisposable
     /// <returns>The OS description.</returns>
     public Task<GuestOsInfo> GetOsInfoAsync(CancellationToken cancellationToken = default) =>
         ExecuteAsync<JsonObject, GuestOsInfo>("guest-get-osinfo", null, GuestAgentJsonContext.Default.JsonObject, GuestAgentJsonContext.Default.GuestOsInfo, null, cancellationToken);
+
+    /// <summary><c>guest-network-get-interfaces</c>: the guest's interfaces and addresses.</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>One entry per interface.</returns>
+    public async Task<IReadOnlyList<GuestNetworkInterface>> GetNetworkInterfacesAsync(CancellationToken cancellationToken = default)
+    {
+        var interfaces = await ExecuteAsync<JsonObject, NetworkInterfaceWire[]>("guest-network-get-interfaces", null, GuestAgentJsonContext.Default.JsonObject, GuestAgentJsonContext.Default.NetworkInterfaceWireArray, null, cancellationToken).ConfigureAwait(false);
+        return interfaces.Select(i => new GuestNetworkInterface(
+            i.Name,
+            i.HardwareAddress,
+            (i.IpAddresses ?? []).Select(a => new GuestIpAddress(a.IpAddress, a.Prefix, a.IpAddressType == "ipv6")).ToList())).ToList();
+    }
 
     /// <summary>
     /// Runs a program in the guest (<c>guest-exec</c> with captured output), polls <c>guest-exec-status</c>

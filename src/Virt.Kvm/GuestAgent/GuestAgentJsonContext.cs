@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Virt.VirtualMachines;
 
 namespace Virt.Kvm.GuestAgent;
 
@@ -24,6 +25,7 @@ namespace Virt.Kvm.GuestAgent;
 [JsonSerializable(typeof(FileReadResult))]
 [JsonSerializable(typeof(FileWriteArguments))]
 [JsonSerializable(typeof(FileWriteResult))]
+[JsonSerializable(typeof(NetworkInterfaceWire[]))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(string))]

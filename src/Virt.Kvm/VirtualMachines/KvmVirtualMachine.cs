@@ -22,6 +22,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     private volatile RunningQemu? _running;
     private volatile VmState _state = VmState.Stopped;
     private volatile VmExitInfo? _lastExit;
+    private readonly KvmVmGuest _guest;
 
     public KvmVirtualMachine(VmSpec spec, VmFiles files, VmEnvironment environment)
     {
@@ -30,6 +31,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         _environment = environment;
         _lock = new VmLock(spec.Name, environment.Options.LockTimeout, environment.Time);
         _logger = environment.LoggerFactory.CreateLogger<KvmVirtualMachine>();
+        _guest = new KvmVmGuest(this, environment.Options.GuestAgent with { TimeProvider = environment.Time }, environment.LoggerFactory);
     }
 
     public string Name => Spec.Name;
@@ -47,6 +49,12 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         Files.Log);
 
     public bool IsRunning => _running is not null;
+
+    /// <summary>The guest agent of this VM.</summary>
+    public IVmGuest Guest => _guest;
+
+    /// <summary>The current run of QEMU, or null while stopped.</summary>
+    internal RunningQemu? CurrentRun => _running;
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -252,6 +260,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     /// <summary>Lets go of the VM without stopping it (the manager is being disposed).</summary>
     public async Task DetachAsync()
     {
+        await _guest.DisposeAsync().ConfigureAwait(false);
         if (_running is { } running)
         {
             running.Detaching = true;
@@ -368,6 +377,8 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         {
             await monitor.DisposeAsync().ConfigureAwait(false);
         }
+
+        await _guest.DisposeAsync().ConfigureAwait(false);
         Log.VmStopped(_logger, Name, reason);
         _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode));
         running.Exited.TrySetResult(exit);

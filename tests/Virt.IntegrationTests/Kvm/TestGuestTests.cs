@@ -4,6 +4,7 @@ using Virt.IntegrationTests.Infrastructure;
 using Virt.Kvm.GuestAgent;
 using Virt.Kvm.Host;
 using Virt.Kvm.Qmp;
+using Virt.VirtualMachines;
 
 namespace Virt.IntegrationTests.Kvm;
 

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Virt.Kvm.GuestAgent;
 using Virt.Kvm.Tests.Fakes;
+using Virt.VirtualMachines;
 
 namespace Virt.Kvm.Tests.GuestAgent;
 
