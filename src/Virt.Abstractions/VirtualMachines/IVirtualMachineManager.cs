@@ -92,4 +92,48 @@ public interface IVirtualMachine
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The events.</returns>
     IAsyncEnumerable<VmEvent> WatchAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Plugs a disk into the running VM (q35: into a free PCIe root port of <see cref="VmSpec.HotplugPorts"/>;
+    /// virtio-blk only) and adds it to the stored spec once QEMU has it.
+    /// </summary>
+    /// <param name="disk">The disk; its id must be new.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when the device exists.</returns>
+    /// <exception cref="VmHotplugException">QEMU refused, or no root port is free; nothing was left behind.</exception>
+    Task AttachDiskAsync(VmDisk disk, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Unplugs a disk: asks the guest to release it, waits for QEMU's DEVICE_DELETED within the unplug
+    /// deadline, removes its block nodes, then removes it from the stored spec.
+    /// </summary>
+    /// <param name="diskId">The disk's id.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when the device is gone.</returns>
+    /// <exception cref="VmHotplugException">The guest did not release it in time; the spec still lists it.</exception>
+    Task DetachDiskAsync(string diskId, CancellationToken cancellationToken = default);
+
+    /// <summary>Plugs a NIC into the running VM (as <see cref="AttachDiskAsync"/>) and adds it to the stored spec.</summary>
+    /// <param name="nic">The NIC; its id must be new.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when the device exists.</returns>
+    Task AttachNicAsync(VmNic nic, CancellationToken cancellationToken = default);
+
+    /// <summary>Unplugs a NIC (as <see cref="DetachDiskAsync"/>) and removes it from the stored spec.</summary>
+    /// <param name="nicId">The NIC's id.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when the device is gone.</returns>
+    Task DetachNicAsync(string nicId, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds vCPUs, whole sockets at a time, up to <see cref="VmCpu.MaxCount"/>.</summary>
+    /// <param name="count">The vCPU count wanted; more than now.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when QEMU added them.</returns>
+    Task SetCpuCountAsync(int count, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a memory DIMM, up to <see cref="VmMemory.MaxSizeMiB"/> and its slots.</summary>
+    /// <param name="sizeMiB">The DIMM's size in MiB (a multiple of 2).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when QEMU added it.</returns>
+    Task AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken = default);
 }

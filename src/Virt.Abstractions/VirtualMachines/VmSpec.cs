@@ -50,6 +50,12 @@ public sealed record VmSpec(string Name)
     public bool PanicDevice { get; init; } = true;
 
     /// <summary>
+    /// Free PCIe root ports reserved for hotplugging disks and NICs on q35 (one device each). Default 4;
+    /// 0 for none. Ignored on pc and microvm.
+    /// </summary>
+    public int HotplugPorts { get; init; } = 4;
+
+    /// <summary>
     /// Extra QEMU arguments, appended as they are. Options the SDK manages (monitors, chardev ids it
     /// owns, -daemonize, -pidfile, -name, -S, -runas, -run-with...) are refused.
     /// </summary>
@@ -97,8 +103,14 @@ public sealed record VmCpu
     /// <summary>Threads per core. Default 1.</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>The vCPU count: sockets × cores × threads.</summary>
+    /// <summary>The vCPU count at boot: sockets × cores × threads.</summary>
     public int Count => Sockets * Cores * Threads;
+
+    /// <summary>
+    /// The most vCPUs hotplug may reach (a multiple of cores × threads: whole sockets are added);
+    /// <see langword="null"/> for no vCPU hotplug.
+    /// </summary>
+    public int? MaxCount { get; init; }
 }
 
 /// <summary>Memory size, and a maximum for hotplug later.</summary>

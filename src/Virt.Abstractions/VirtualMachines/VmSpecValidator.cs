@@ -80,6 +80,16 @@ public static partial class VmSpecValidator
         {
             problems.Add(new("Memory.HotplugSlots", $"{memory.HotplugSlots} is out of range: use 1 to 255"));
         }
+
+        if (cpu.MaxCount is { } maxCpus && (maxCpus < cpu.Count || maxCpus > 288 || maxCpus % (cpu.Cores * cpu.Threads) != 0))
+        {
+            problems.Add(new("Cpu.MaxCount", $"{maxCpus} must be at least the boot count ({cpu.Count}), at most 288, and a multiple of cores × threads ({cpu.Cores * cpu.Threads}): hotplug adds whole sockets"));
+        }
+
+        if (spec.HotplugPorts is < 0 or > 32)
+        {
+            problems.Add(new("HotplugPorts", $"{spec.HotplugPorts} is out of range: use 0 to 32 free PCIe root ports"));
+        }
     }
 
     private static void ValidateFirmware(VmSpec spec, List<VmSpecProblem> problems)

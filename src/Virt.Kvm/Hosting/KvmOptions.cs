@@ -30,6 +30,9 @@ public sealed class KvmOptions
     /// <summary>How long an operation waits for another operation on the same VM. Default 30 s.</summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long an unplug waits for the guest to release the device (DEVICE_DELETED). Default 30 s.</summary>
+    public TimeSpan UnplugTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long QEMU may take from spawn to a served monitor. Default 30 s.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -6,6 +6,7 @@ using Virt.Kvm.Host;
 using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
+using Virt.Kvm.VirtualMachines.Hotplug;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
@@ -23,10 +24,11 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     private volatile VmState _state = VmState.Stopped;
     private volatile VmExitInfo? _lastExit;
     private readonly KvmVmGuest _guest;
+    private volatile VmSpec _spec;
 
     public KvmVirtualMachine(VmSpec spec, VmFiles files, VmEnvironment environment)
     {
-        Spec = spec;
+        _spec = spec;
         Files = files;
         _environment = environment;
         _lock = new VmLock(spec.Name, environment.Options.LockTimeout, environment.Time);
@@ -36,7 +38,8 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
 
     public string Name => Spec.Name;
 
-    public VmSpec Spec { get; }
+    /// <summary>The stored spec; hotplug replaces it (and spec.json) once a change really happened.</summary>
+    public VmSpec Spec => _spec;
 
     public VmFiles Files { get; }
 
@@ -257,6 +260,92 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         Log.VmReattached(_logger, Name, record.Pid);
     }
 
+    public Task AttachDiskAsync(VmDisk disk, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        return HotplugAsync("attach disk", disk.Id, spec => spec with { Disks = [.. spec.Disks, disk] }, (qmp, _, ct) => DiskHotplug.AttachAsync(qmp, Name, disk, ct), cancellationToken);
+    }
+
+    public Task DetachDiskAsync(string diskId, CancellationToken cancellationToken = default)
+    {
+        var disk = Spec.Disks.FirstOrDefault(d => d.Id == diskId) ?? throw new VmHotplugException(Name, "detach disk", diskId, $"the VM has no such disk (it has: {string.Join(", ", Spec.Disks.Select(d => d.Id))})");
+        return HotplugAsync("detach disk", diskId, spec => spec with { Disks = spec.Disks.Where(d => d.Id != diskId).ToList() }, (qmp, _, ct) => DiskHotplug.DetachAsync(qmp, Name, disk.Id, _environment.Options.UnplugTimeout, _environment.Time, ct), cancellationToken);
+    }
+
+    public Task AttachNicAsync(VmNic nic, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(nic);
+        return HotplugAsync("attach NIC", nic.Id, spec => spec with { Nics = [.. spec.Nics, nic] }, async (qmp, running, ct) =>
+        {
+            string? tap = null;
+            if (nic.Backend == VmNicBackend.Bridge)
+            {
+                tap = (await _environment.Taps.CreateAsync(Spec with { Nics = [nic] }, ct).ConfigureAwait(false)).Single();
+                await RecordTapsAsync(running, [.. running.Record.Taps, tap]).ConfigureAwait(false);
+            }
+
+            try
+            {
+                await NicHotplug.AttachAsync(qmp, Name, nic, nic.MacAddress ?? MacAddresses.Derive(Name, nic.Id), tap, ct).ConfigureAwait(false);
+            }
+            catch when (tap is not null)
+            {
+                await _environment.Taps.DeleteAsync([tap], CancellationToken.None).ConfigureAwait(false);
+                await RecordTapsAsync(running, running.Record.Taps.Where(t => t != tap).ToList()).ConfigureAwait(false);
+                throw;
+            }
+        }, cancellationToken);
+    }
+
+    public Task DetachNicAsync(string nicId, CancellationToken cancellationToken = default)
+    {
+        var nic = Spec.Nics.FirstOrDefault(n => n.Id == nicId) ?? throw new VmHotplugException(Name, "detach NIC", nicId, $"the VM has no such NIC (it has: {string.Join(", ", Spec.Nics.Select(n => n.Id))})");
+        return HotplugAsync("detach NIC", nicId, spec => spec with { Nics = spec.Nics.Where(n => n.Id != nicId).ToList() }, async (qmp, running, ct) =>
+        {
+            await NicHotplug.DetachAsync(qmp, Name, nic.Id, _environment.Options.UnplugTimeout, _environment.Time, ct).ConfigureAwait(false);
+            if (nic.Backend == VmNicBackend.Bridge)
+            {
+                var tap = MacAddresses.TapName(Name, nic.Id);
+                await _environment.Taps.DeleteAsync([tap], CancellationToken.None).ConfigureAwait(false);
+                await RecordTapsAsync(running, running.Record.Taps.Where(t => t != tap).ToList()).ConfigureAwait(false);
+            }
+        }, cancellationToken);
+    }
+
+    public async Task SetCpuCountAsync(int count, CancellationToken cancellationToken = default)
+    {
+        var cpu = Spec.Cpu;
+        if (cpu.MaxCount is not { } max || count > max || count <= cpu.Count || count % (cpu.Cores * cpu.Threads) != 0)
+        {
+            throw new VmHotplugException(Name, "add vCPUs", "cpu", cpu.MaxCount is null
+                ? "the spec allows no vCPU hotplug: set Cpu.MaxCount (takes effect at the next start)"
+                : $"{count} must be more than the {cpu.Count} present, at most Cpu.MaxCount ({cpu.MaxCount}), and whole sockets of {cpu.Cores * cpu.Threads}");
+        }
+
+        var sockets = count / (cpu.Cores * cpu.Threads);
+        await HotplugAsync("add vCPUs", "cpu", spec => spec with { Cpu = spec.Cpu with { Sockets = sockets } }, async (qmp, _, ct) =>
+        {
+            var present = await CpuHotplug.AddAsync(qmp, Name, count, ct).ConfigureAwait(false);
+            if (present < count)
+            {
+                throw new VmHotplugException(Name, "add vCPUs", "cpu", $"QEMU offers slots for only {present} vCPUs");
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task AddMemoryAsync(int sizeMiB, CancellationToken cancellationToken = default)
+    {
+        var memory = Spec.Memory;
+        if (memory.MaxSizeMiB is not { } max || sizeMiB <= 0 || sizeMiB % 2 != 0 || memory.SizeMiB + sizeMiB >= max)
+        {
+            throw new VmHotplugException(Name, "add memory", "dimm", memory.MaxSizeMiB is null
+                ? "the spec allows no memory hotplug: set Memory.MaxSizeMiB (takes effect at the next start)"
+                : $"{sizeMiB} MiB must be positive, even, and stay below Memory.MaxSizeMiB ({memory.MaxSizeMiB}) with the {memory.SizeMiB} MiB present");
+        }
+
+        return HotplugAsync("add memory", "dimm", spec => spec with { Memory = spec.Memory with { SizeMiB = spec.Memory.SizeMiB + sizeMiB } }, (qmp, _, ct) => MemoryHotplug.AddAsync(qmp, Name, sizeMiB, ct), cancellationToken);
+    }
+
     /// <summary>Lets go of the VM without stopping it (the manager is being disposed).</summary>
     public async Task DetachAsync()
     {
@@ -269,6 +358,36 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
                 await qmp.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs a hotplug change under the VM's lock: the new spec is validated first, the change is made
+    /// in QEMU, and only then is the spec stored (spec.json, atomically).
+    /// </summary>
+    private async Task HotplugAsync(string operation, string deviceId, Func<VmSpec, VmSpec> change, Func<QmpClient, RunningQemu, CancellationToken, Task> apply, CancellationToken cancellationToken)
+    {
+        using var held = await _lock.AcquireAsync(operation, cancellationToken).ConfigureAwait(false);
+        if (_running is not { } running)
+        {
+            throw new VmStateException(Name, operation, _state, "hotplug needs a running VM; change the spec while it is stopped instead");
+        }
+
+        if (Spec.Machine != VmMachineType.Q35)
+        {
+            throw new VmHotplugException(Name, operation, deviceId, $"hotplug is supported on q35 machines, not {Spec.Machine}");
+        }
+
+        var updated = change(Spec);
+        VmSpecValidator.Validate(updated);
+        await apply(MonitorOf(running, operation), running, cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), CancellationToken.None).ConfigureAwait(false);
+        _spec = updated;
+    }
+
+    private async Task RecordTapsAsync(RunningQemu running, IReadOnlyList<string> taps)
+    {
+        running.Record = running.Record with { Taps = taps };
+        await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(running.Record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task RunCommandAsync(string operation, Func<QmpClient, CancellationToken, Task> command, CancellationToken cancellationToken)

@@ -54,19 +54,34 @@ public static class QemuCommandLine
             Add("-cpu", cpuModel);
         }
 
-        Add("-smp", I($"{spec.Cpu.Count},sockets={spec.Cpu.Sockets},cores={spec.Cpu.Cores},threads={spec.Cpu.Threads}"));
+        var cpu = spec.Cpu;
+        Add("-smp", cpu.MaxCount is { } maxCpus
+            ? I($"{cpu.Count},sockets={maxCpus / (cpu.Cores * cpu.Threads)},cores={cpu.Cores},threads={cpu.Threads},maxcpus={maxCpus}")
+            : I($"{cpu.Count},sockets={cpu.Sockets},cores={cpu.Cores},threads={cpu.Threads}"));
         Add("-m", spec.Memory.MaxSizeMiB is { } max
             ? I($"size={spec.Memory.SizeMiB}M,slots={spec.Memory.HotplugSlots},maxmem={max}M")
             : I($"size={spec.Memory.SizeMiB}M"));
 
         // A panicking guest ends QEMU, non-zero where the version allows, so it is seen as a crash.
         Add("-action", context.Capabilities.HasPanicExitFailure ? "panic=exit-failure" : "panic=shutdown");
+        // seccomp: no obsolete syscalls, no fork/exec (QEMU needs neither: taps are made by the SDK), and no
+        // privilege changes unless QEMU must drop to RunAsUser itself.
+        Add("-sandbox", context.RunAsUser is null ? "on,obsolete=deny,elevateprivileges=deny,spawn=deny" : "on,obsolete=deny,spawn=deny");
         if (context.RunAsUser is { } user)
         {
             Add(context.Capabilities.HasRunWith ? ["-run-with", $"user={E(user, "user")}"] : ["-runas", user]);
         }
 
         AddFirmware(spec, files, Add);
+        if (spec.Machine == VmMachineType.Q35)
+        {
+            // Free root ports for hotplug (q35 cannot hotplug into pcie.0); chassis numbers are the SDK's from 200.
+            for (var port = 0; port < spec.HotplugPorts; port++)
+            {
+                Add("-device", I($"pcie-root-port,id={HotplugPortPrefix}{port},chassis={200 + port},bus=pcie.0"));
+            }
+        }
+
         var pci = spec.Machine == VmMachineType.Microvm ? "device" : "pci";
         AddDisks(spec, pci, Add, E);
         AddNics(spec, pci, Add, E);
@@ -207,6 +222,9 @@ public static class QemuCommandLine
             add(["-device", $"{model},netdev=virt-net-{nic.Id},id={nic.Id},mac={escape(mac, "MAC address")}"]);
         }
     }
+
+    /// <summary>The id prefix of the root ports reserved for hotplug: virt-hp0, virt-hp1...</summary>
+    public const string HotplugPortPrefix = "virt-hp";
 
     private static string I(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

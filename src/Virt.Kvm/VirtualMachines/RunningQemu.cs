@@ -6,7 +6,8 @@ namespace Virt.Kvm.VirtualMachines;
 /// <summary>A QEMU process the manager watches: its identity, its monitor and how it ended.</summary>
 internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool isChild)
 {
-    public VmRuntimeRecord Record { get; } = record;
+    /// <summary>What was recorded in runtime.json; replaced when a hotplugged NIC adds a tap.</summary>
+    public VmRuntimeRecord Record { get; set; } = record;
 
     /// <summary>The monitor connection; <see langword="null"/> while QEMU runs but its monitor does not answer (the watch loop keeps trying).</summary>
     public QmpClient? Qmp { get; set; } = qmp;

@@ -19,7 +19,7 @@ public sealed class VmGuestTests
         var notRunning = await Assert.ThrowsAsync<VmGuestAgentUnavailableException>(() => vm.Guest.PingAsync(ct));
         await vm.StartAsync(ct);
         await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
-        await WaitForAgentAsync(vm.Guest);
+        await GuestWait.ForAgentAsync(vm.Guest);
 
         var result = await vm.Guest.ExecAsync("/bin/sh", ["-c", "echo out; echo err >&2; exit 7"], cancellationToken: ct);
         var piped = await vm.Guest.ExecAsync("/bin/cat", standardInput: "through stdin"u8.ToArray(), cancellationToken: ct);
@@ -47,7 +47,7 @@ public sealed class VmGuestTests
         await vm.ResumeAsync(ct);
 
         // Shut down from inside, through the agent.
-        await WaitForAgentAsync(vm.Guest);
+        await GuestWait.ForAgentAsync(vm.Guest);
         var stopped = WaitForStoppedAsync(vm, ct);
         await vm.Guest.ShutdownAsync(GuestShutdownMode.Powerdown, ct);
         var exit = await stopped.WaitAsync(TimeSpan.FromSeconds(60), ct);
@@ -64,24 +64,6 @@ public sealed class VmGuestTests
 
         Assert.Equal("no-agent", error.VmName);
         Assert.Contains("VmSpec.GuestAgent", error.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task WaitForAgentAsync(IVmGuest guest)
-    {
-        // qemu-ga starts after the ready marker; give it a few seconds.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                await guest.PingAsync();
-                return;
-            }
-            catch (VmGuestAgentUnavailableException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200);
-            }
-        }
     }
 
     private static async Task<VmEvent> WaitForStoppedAsync(IVirtualMachine vm, CancellationToken cancellationToken)
