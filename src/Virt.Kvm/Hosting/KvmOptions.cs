@@ -33,6 +33,9 @@ public sealed class KvmOptions
     /// <summary>How long an unplug waits for the guest to release the device (DEVICE_DELETED). Default 30 s.</summary>
     public TimeSpan UnplugTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a snapshot save, load or delete may take. Default 10 minutes.</summary>
+    public TimeSpan SnapshotTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long QEMU may take from spawn to a served monitor. Default 30 s.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -7,6 +7,7 @@ using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.VirtualMachines.Hotplug;
+using Virt.Kvm.VirtualMachines.Snapshots;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
@@ -344,6 +345,49 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         }
 
         return HotplugAsync("add memory", "dimm", spec => spec with { Memory = spec.Memory with { SizeMiB = spec.Memory.SizeMiB + sizeMiB } }, (qmp, _, ct) => MemoryHotplug.AddAsync(qmp, Name, sizeMiB, ct), cancellationToken);
+    }
+
+    public async Task<VmSnapshot> CreateSnapshotAsync(string name, CancellationToken cancellationToken = default)
+    {
+        InternalSnapshots.ValidateName(Name, "save", name);
+        var devices = InternalSnapshots.Devices(Spec, "save", name);
+        VmSnapshot? created = null;
+        await RunCommandAsync("save snapshot", async (qmp, ct) =>
+        {
+            await InternalSnapshots.SaveAsync(qmp, Name, name, devices, _environment.Options.SnapshotTimeout, ct).ConfigureAwait(false);
+            created = (await InternalSnapshots.ListAsync(qmp, devices, ct).ConfigureAwait(false)).Single(s => s.Name == name);
+        }, cancellationToken).ConfigureAwait(false);
+        return created!;
+    }
+
+    public async Task<IReadOnlyList<VmSnapshot>> ListSnapshotsAsync(CancellationToken cancellationToken = default)
+    {
+        var devices = InternalSnapshots.Devices(Spec, "list", "*");
+        IReadOnlyList<VmSnapshot> snapshots = [];
+        await RunCommandAsync("list snapshots", async (qmp, ct) => snapshots = await InternalSnapshots.ListAsync(qmp, devices, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        return snapshots;
+    }
+
+    public Task RestoreSnapshotAsync(string name, CancellationToken cancellationToken = default)
+    {
+        InternalSnapshots.ValidateName(Name, "restore", name);
+        var devices = InternalSnapshots.Devices(Spec, "restore", name);
+        return RunCommandAsync("restore snapshot", async (qmp, ct) =>
+        {
+            var wasRunning = (await qmp.QueryStatusAsync(ct).ConfigureAwait(false)).Running;
+            await InternalSnapshots.LoadAsync(qmp, Name, name, devices, _environment.Options.SnapshotTimeout, ct).ConfigureAwait(false);
+            if (wasRunning && !(await qmp.QueryStatusAsync(ct).ConfigureAwait(false)).Running)
+            {
+                await qmp.ContAsync(cancellationToken: ct).ConfigureAwait(false);
+            }
+        }, cancellationToken);
+    }
+
+    public Task DeleteSnapshotAsync(string name, CancellationToken cancellationToken = default)
+    {
+        InternalSnapshots.ValidateName(Name, "delete", name);
+        var devices = InternalSnapshots.Devices(Spec, "delete", name);
+        return RunCommandAsync("delete snapshot", (qmp, ct) => InternalSnapshots.DeleteAsync(qmp, Name, name, devices, _environment.Options.SnapshotTimeout, ct), cancellationToken);
     }
 
     /// <summary>Lets go of the VM without stopping it (the manager is being disposed).</summary>

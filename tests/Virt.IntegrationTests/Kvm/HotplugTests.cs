@@ -64,7 +64,7 @@ public sealed class HotplugTests
         Assert.Empty(vm.Spec.Disks);
         Assert.Empty(vm.Spec.Nics);
 
-        TestContext.Current.SendDiagnosticMessage($"hotplug: device_add to /dev/vda visible in the guest in {diskVisible.TotalMilliseconds:0} ms");
+        TestContext.Current.TestOutputHelper?.WriteLine($"hotplug: device_add to /dev/vda visible in the guest in {diskVisible.TotalMilliseconds:0} ms");
         await vm.KillAsync(ct);
     }
 
