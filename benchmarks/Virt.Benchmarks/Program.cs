@@ -14,5 +14,11 @@ if (args.Length > 0 && args[0] == "compare-start")
     return await VmStartComparison.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- vm-features [iterations]
+if (args.Length > 0 && args[0] == "vm-features")
+{
+    return await VmFeatureTimings.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;

@@ -25,8 +25,8 @@ internal static class VmStartComparison
         try
         {
             var options = new KvmOptions { StateDirectory = state };
-            await using var manager = NewManager(options);
-            var spec = Spec("bench", guest, 256);
+            await using var manager = BenchmarkVms.NewManager(options);
+            var spec = BenchmarkVms.Spec("bench", guest, 256);
             var vm = await manager.CreateAsync(spec);
             var argv = QemuCommandLine.Build(spec, new QemuLaunchContext(await new QemuCapabilityProbe(new ProcessRunner()).GetAsync(options.QemuBinary), "tcg", Path.Combine(state, "raw")));
 
@@ -51,8 +51,8 @@ internal static class VmStartComparison
             Console.WriteLine($"{iterations} alternating starts to QMP ready, {rawMarker.Count} to the guest marker (TCG)");
             Console.WriteLine("| | raw launch, median (ms) | SDK StartAsync, median (ms) | SDK − raw (ms) |");
             Console.WriteLine("|---|---|---|---|");
-            Console.WriteLine($"| spawn → QMP ready, guest running | {Median(rawQmp):0.0} | {Median(sdkQmp):0.0} | {Median(sdkQmp) - Median(rawQmp):+0.0;-0.0} |");
-            Console.WriteLine($"| spawn → guest ready marker | {Median(rawMarker):0.0} | {Median(sdkMarker):0.0} | {Median(sdkMarker) - Median(rawMarker):+0.0;-0.0} |");
+            Console.WriteLine($"| spawn → QMP ready, guest running | {BenchmarkVms.Median(rawQmp):0.0} | {BenchmarkVms.Median(sdkQmp):0.0} | {BenchmarkVms.Median(sdkQmp) - BenchmarkVms.Median(rawQmp):+0.0;-0.0} |");
+            Console.WriteLine($"| spawn → guest ready marker | {BenchmarkVms.Median(rawMarker):0.0} | {BenchmarkVms.Median(sdkMarker):0.0} | {BenchmarkVms.Median(sdkMarker) - BenchmarkVms.Median(rawMarker):+0.0;-0.0} |");
             await MeasureMemoryAsync(options, guest);
             return 0;
         }
@@ -66,11 +66,6 @@ internal static class VmStartComparison
             Directory.Delete(state, recursive: true);
         }
     }
-
-    private static KvmVirtualMachineManager NewManager(KvmOptions options) =>
-        new(options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
-
-    private static VmSpec Spec(string name, string guest, int memoryMiB) => EmbeddedGuest.CreateSpec(name, guest, memoryMiB) with { Accelerator = VmAccelerator.Tcg };
 
     private static async Task<double> SdkAsync(IVirtualMachine vm, bool toMarker)
     {
@@ -182,11 +177,11 @@ internal static class VmStartComparison
     {
         const int count = 20;
         var before = GC.GetTotalMemory(forceFullCollection: true);
-        var manager = NewManager(options);
+        var manager = BenchmarkVms.NewManager(options);
         var vms = new List<IVirtualMachine>();
         for (var i = 0; i < count; i++)
         {
-            vms.Add(await manager.CreateAsync(Spec($"mem-{i:00}", guest, 128)));
+            vms.Add(await manager.CreateAsync(BenchmarkVms.Spec($"mem-{i:00}", guest, 128)));
         }
 
         await Task.WhenAll(vms.Select(vm => vm.StartAsync()));
@@ -200,11 +195,5 @@ internal static class VmStartComparison
         }
 
         await manager.DisposeAsync();
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }
