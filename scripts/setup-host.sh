@@ -10,6 +10,7 @@ packages=(
   busybox-static    # the test guest's userland
   cpio xz-utils gzip kmod  # building the test guest's initramfs
   iproute2          # taps and bridges for bridged NICs
+  genisoimage       # isoinfo: tests read the cloud-init seed ISO back (this host kernel has no iso9660 to loop-mount)
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -56,6 +56,12 @@ public sealed record VmSpec(string Name)
     public int HotplugPorts { get; init; } = 4;
 
     /// <summary>
+    /// First-boot configuration for cloud-init; the SDK writes a NoCloud seed ISO (label <c>cidata</c>)
+    /// into the VM's state directory at each start and attaches it as a CD-ROM. Null for none.
+    /// </summary>
+    public CloudInitSpec? CloudInit { get; init; }
+
+    /// <summary>
     /// Extra QEMU arguments, appended as they are. Options the SDK manages (monitors, chardev ids it
     /// owns, -daemonize, -pidfile, -name, -S, -runas, -run-with...) are refused.
     /// </summary>

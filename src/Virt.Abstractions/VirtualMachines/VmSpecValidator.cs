@@ -25,6 +25,11 @@ public static partial class VmSpecValidator
         ValidateFirmware(spec, problems);
         ValidateDevices(spec, problems);
         ValidateExtraArguments(spec, problems);
+        CloudInitValidator.Validate(spec.CloudInit, problems);
+        if (spec.CloudInit is not null && spec.Machine == VmMachineType.Microvm)
+        {
+            problems.Add(new("CloudInit", "microvm has no CD-ROM bus for the NoCloud seed: use q35 or pc"));
+        }
         if (problems.Count > 0)
         {
             throw new InvalidVmSpecException(spec.Name ?? "(null)", problems);

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Virt.Kvm.CloudInit;
 using Virt.Kvm.Host;
 using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
@@ -747,6 +748,12 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !File.Exists(Files.OvmfVars))
         {
             File.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
+        }
+
+        if (Spec.CloudInit is { } cloudInit)
+        {
+            // Written from the spec at each start, so the guest always sees the current configuration.
+            File.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
         }
     }
 

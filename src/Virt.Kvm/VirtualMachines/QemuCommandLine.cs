@@ -83,7 +83,7 @@ public static class QemuCommandLine
         }
 
         var pci = spec.Machine == VmMachineType.Microvm ? "device" : "pci";
-        AddDisks(spec, pci, Add, E);
+        AddDisks(spec, files, pci, Add, E);
         AddNics(spec, pci, Add, E);
 
         if (spec.SerialConsole)
@@ -163,10 +163,10 @@ public static class QemuCommandLine
         }
     }
 
-    private static void AddDisks(VmSpec spec, string pci, Action<string[]> add, Func<string, string, string> escape)
+    private static void AddDisks(VmSpec spec, VmFiles files, string pci, Action<string[]> add, Func<string, string, string> escape)
     {
         var sataUnit = 0;
-        if (spec.Machine == VmMachineType.Pc && (spec.Disks.Any(d => d.Bus == VmDiskBus.Sata) || spec.Cdroms.Count > 0))
+        if (spec.Machine == VmMachineType.Pc && (spec.Disks.Any(d => d.Bus == VmDiskBus.Sata) || spec.Cdroms.Count > 0 || spec.CloudInit is not null))
         {
             add(["-device", "ich9-ahci,id=virt-ahci0"]);
         }
@@ -207,6 +207,14 @@ public static class QemuCommandLine
             add(["-blockdev", $"driver=raw,node-name={cdrom.Id},file=virt-file-{cdrom.Id},read-only=on"]);
             var boot = cdrom.BootIndex is { } index ? I($",bootindex={index}") : string.Empty;
             add(["-device", I($"ide-cd,bus={sataBus}.{sataUnit++},drive={cdrom.Id},id={cdrom.Id}") + boot]);
+        }
+
+        if (spec.CloudInit is not null)
+        {
+            // The NoCloud seed (label cidata) as one more CD-ROM.
+            add(["-blockdev", $"driver=file,node-name=virt-file-cidata,filename={escape(files.CloudInitSeed, "cloud-init seed")},read-only=on"]);
+            add(["-blockdev", "driver=raw,node-name=virt-cidata,file=virt-file-cidata,read-only=on"]);
+            add(["-device", I($"ide-cd,bus={sataBus}.{sataUnit++},drive=virt-cidata,id=virt-cidata")]);
         }
     }
 

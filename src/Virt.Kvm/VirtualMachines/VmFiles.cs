@@ -33,4 +33,7 @@ public sealed record VmFiles(string Directory)
 
     /// <summary>The VM's own copy of the UEFI variables.</summary>
     public string OvmfVars => Path.Combine(Directory, "OVMF_VARS.fd");
+
+    /// <summary>The cloud-init NoCloud seed image, rewritten at each start from the spec.</summary>
+    public string CloudInitSeed => Path.Combine(Directory, "cidata.iso");
 }
