@@ -10,6 +10,7 @@ packages=(
   busybox-static    # the test guest's userland
   cpio xz-utils gzip kmod  # building the test guest's initramfs
   iproute2          # taps and bridges for bridged NICs
+  swtpm swtpm-tools # software TPM 2.0 for VMs with Tpm = true
   genisoimage       # isoinfo: tests read the cloud-init seed ISO back (this host kernel has no iso9660 to loop-mount)
 )
 

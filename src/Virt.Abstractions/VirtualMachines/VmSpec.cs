@@ -62,6 +62,12 @@ public sealed record VmSpec(string Name)
     public CloudInitSpec? CloudInit { get; init; }
 
     /// <summary>
+    /// A TPM 2.0 (tpm-crb) backed by swtpm, which the SDK starts before QEMU and which ends with it;
+    /// its state persists in the VM's directory. Default false.
+    /// </summary>
+    public bool Tpm { get; init; }
+
+    /// <summary>
     /// Extra QEMU arguments, appended as they are. Options the SDK manages (monitors, chardev ids it
     /// owns, -daemonize, -pidfile, -name, -S, -runas, -run-with...) are refused.
     /// </summary>

@@ -26,6 +26,11 @@ public static partial class VmSpecValidator
         ValidateDevices(spec, problems);
         ValidateExtraArguments(spec, problems);
         CloudInitValidator.Validate(spec.CloudInit, problems);
+        if (spec.Tpm && spec.Machine == VmMachineType.Microvm)
+        {
+            problems.Add(new("Tpm", "microvm has no TPM interface: use q35 or pc"));
+        }
+
         if (spec.CloudInit is not null && spec.Machine == VmMachineType.Microvm)
         {
             problems.Add(new("CloudInit", "microvm has no CD-ROM bus for the NoCloud seed: use q35 or pc"));

@@ -36,6 +36,9 @@ public sealed class KvmOptions
     /// <summary>How long a snapshot save, load or delete may take. Default 10 minutes.</summary>
     public TimeSpan SnapshotTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>The swtpm binary for VMs with a TPM. Default /usr/bin/swtpm (Debian's swtpm package).</summary>
+    public string SwtpmBinary { get; set; } = "/usr/bin/swtpm";
+
     /// <summary>How long QEMU may take from spawn to a served monitor. Default 30 s.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

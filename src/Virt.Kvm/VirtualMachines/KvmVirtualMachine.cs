@@ -9,6 +9,7 @@ using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.VirtualMachines.Hotplug;
 using Virt.Kvm.VirtualMachines.Snapshots;
+using Virt.Kvm.VirtualMachines.Tpm;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
@@ -82,10 +83,16 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         var logStart = File.Exists(Files.Log) ? new FileInfo(Files.Log).Length : 0;
         IReadOnlyList<string> taps = [];
         int? pid = null;
+        int? tpmPid = null;
         QmpClient? qmp = null;
         try
         {
             taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
+            if (Spec.Tpm)
+            {
+                tpmPid = await SwtpmProcess.StartAsync(options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
+            }
+
             using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
             {
                 // .NET unlinks the path a listener bound when it is disposed; QEMU keeps listening on
@@ -106,7 +113,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             var startTicks = ProcessIdentity.StartTicks(pid.Value) ?? 0;
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps);
+            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid);
             await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(Files.PidFile, pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -133,6 +140,11 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             }
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
+            if (tpmPid is { } swtpm)
+            {
+                SwtpmProcess.Stop(swtpm);
+            }
+
             RemoveRunFiles();
             if (ex is VirtException or OperationCanceledException)
             {
@@ -223,6 +235,11 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             // If it was our own child (or we are a subreaper), collect the zombie.
             _ = TryReap(record.Pid, out _);
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
+            if (record.TpmPid is { } swtpm)
+            {
+                SwtpmProcess.Stop(swtpm);
+            }
+
             var tail = ReadLogTail(0);
             _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching; its log ends: {tail}", null, _environment.Time.GetUtcNow());
             RemoveRunFiles();
@@ -532,6 +549,11 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
                 _ => shutdownReason,
             };
         await _environment.Taps.DeleteAsync(running.Record.Taps, CancellationToken.None).ConfigureAwait(false);
+        if (running.Record.TpmPid is { } swtpm)
+        {
+            SwtpmProcess.Stop(swtpm);
+        }
+
         RemoveRunFiles();
         var exit = new VmExitInfo(reason, exitCode, _environment.Time.GetUtcNow());
         _lastExit = exit;
@@ -770,7 +792,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
 
     private void RemoveRunFiles()
     {
-        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket })
+        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
         {
             File.Delete(file);
         }

@@ -124,6 +124,11 @@ public static class QemuCommandLine
             Add("-device", $"virtio-serial-{pci},id=virt-vserial0", "-device", "virtserialport,bus=virt-vserial0.0,chardev=virt-qga0,name=org.qemu.guest_agent.0");
         }
 
+        if (spec.Tpm)
+        {
+            Add("-chardev", $"socket,id=virt-tpm0,path={E(files.TpmSocket, "TPM socket")}", "-tpmdev", "emulator,id=virt-tpm0,chardev=virt-tpm0", "-device", "tpm-crb,tpmdev=virt-tpm0,id=virt-tpm0");
+        }
+
         if (spec.PanicDevice && spec.Machine != VmMachineType.Microvm)
         {
             Add("-device", "pvpanic,id=virt-panic0");

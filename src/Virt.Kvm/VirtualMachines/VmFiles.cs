@@ -34,6 +34,15 @@ public sealed record VmFiles(string Directory)
     /// <summary>The VM's own copy of the UEFI variables.</summary>
     public string OvmfVars => Path.Combine(Directory, "OVMF_VARS.fd");
 
+    /// <summary>The software TPM's state directory (0700).</summary>
+    public string TpmState => Path.Combine(Directory, "tpm");
+
+    /// <summary>swtpm's control socket, which QEMU connects to.</summary>
+    public string TpmSocket => Path.Combine(Directory, "swtpm.sock");
+
+    /// <summary>swtpm's output.</summary>
+    public string TpmLog => Path.Combine(Directory, "swtpm.log");
+
     /// <summary>The cloud-init NoCloud seed image, rewritten at each start from the spec.</summary>
     public string CloudInitSeed => Path.Combine(Directory, "cidata.iso");
 }

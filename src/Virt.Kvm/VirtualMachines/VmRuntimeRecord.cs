@@ -11,4 +11,5 @@ namespace Virt.Kvm.VirtualMachines;
 /// <param name="QemuVersion">Its version.</param>
 /// <param name="Accelerator">"kvm" or "tcg".</param>
 /// <param name="Taps">Tap devices the SDK created for this run, removed when it ends.</param>
-internal sealed record VmRuntimeRecord(int Pid, long ProcessStartTicks, DateTimeOffset StartedAt, string QemuBinary, string QemuVersion, string Accelerator, IReadOnlyList<string> Taps);
+/// <param name="TpmPid">The swtpm process of a VM with a TPM, or null.</param>
+internal sealed record VmRuntimeRecord(int Pid, long ProcessStartTicks, DateTimeOffset StartedAt, string QemuBinary, string QemuVersion, string Accelerator, IReadOnlyList<string> Taps, int? TpmPid = null);

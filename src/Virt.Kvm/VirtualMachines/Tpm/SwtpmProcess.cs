@@ -1,0 +1,74 @@
+using Virt.Kvm.Interop;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines.Tpm;
+
+/// <summary>
+/// The software TPM 2.0 of one VM: <c>swtpm socket</c> with its state in the VM's directory, spawned
+/// like QEMU (own session, so it outlives the application with its VM) and started with
+/// <c>--terminate</c>, so it ends when QEMU closes its connection. QEMU reaches it through
+/// <c>-tpmdev emulator</c> on its control socket.
+/// </summary>
+internal static class SwtpmProcess
+{
+    public static async Task<int> StartAsync(string binary, VmFiles files, string vmName, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(binary))
+        {
+            throw new VmStartException(vmName, $"VM '{vmName}' has a TPM, but swtpm is not installed at '{binary}': apt-get install swtpm swtpm-tools, or set KvmOptions.SwtpmBinary", null, string.Empty);
+        }
+
+        if (files.Directory.Contains(',', StringComparison.Ordinal))
+        {
+            throw new VmStartException(vmName, $"VM '{vmName}': swtpm cannot take a state directory whose path contains a comma ('{files.Directory}'); choose another KvmOptions.StateDirectory", null, string.Empty);
+        }
+
+        Directory.CreateDirectory(files.TpmState, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.Delete(files.TpmSocket);
+        var logStart = File.Exists(files.TpmLog) ? new FileInfo(files.TpmLog).Length : 0;
+        var pid = QemuSpawner.Spawn(binary, ["socket", "--tpm2", "--tpmstate", $"dir={files.TpmState},mode=0600", "--ctrl", $"type=unixio,path={files.TpmSocket},mode=0600", "--terminate"], files.TpmLog, []);
+        var started = time.GetTimestamp();
+        while (!File.Exists(files.TpmSocket))
+        {
+            if (LibC.WaitPid(pid, out _, LibC.Wnohang) == pid || time.GetElapsedTime(started) > TimeSpan.FromSeconds(10))
+            {
+                Stop(pid);
+                var log = File.Exists(files.TpmLog) ? (await File.ReadAllTextAsync(files.TpmLog, CancellationToken.None).ConfigureAwait(false))[(int)Math.Min(logStart, new FileInfo(files.TpmLog).Length)..] : string.Empty;
+                throw new VmStartException(vmName, $"swtpm for VM '{vmName}' did not open its socket: {log.Trim()}", null, log);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return pid;
+    }
+
+    /// <summary>Ends swtpm if it still runs (it normally ends with QEMU) and collects it when it is our child.</summary>
+    public static void Stop(int pid)
+    {
+        if (!IsSwtpm(pid))
+        {
+            _ = LibC.WaitPid(pid, out _, LibC.Wnohang);
+            return;
+        }
+
+        LibC.Kill(pid, LibC.SigKill);
+        for (var i = 0; i < 200 && LibC.WaitPid(pid, out _, LibC.Wnohang) == 0; i++)
+        {
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>Whether the pid is (still) an swtpm process, so a reused pid is never signalled.</summary>
+    public static bool IsSwtpm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim() == "swtpm" && File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
