@@ -36,4 +36,24 @@ public sealed record VmFirmware
 
     /// <summary>OVMF variables template, copied per VM. Default <c>/usr/share/OVMF/OVMF_VARS_4M.fd</c>.</summary>
     public string OvmfVarsTemplatePath { get; init; } = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+    /// <summary>
+    /// UEFI Secure Boot: QEMU emulates SMM and write-protects the firmware (q35 only). Use with a
+    /// Secure Boot build of OVMF and a variables template with enrolled keys: see <see cref="OvmfSecureBoot"/>.
+    /// </summary>
+    public bool SecureBoot { get; init; }
+
+    /// <summary>
+    /// OVMF with Secure Boot enforced, from Debian's ovmf package: the SMM build
+    /// (<c>OVMF_CODE_4M.secboot.fd</c>) and a variables template with Microsoft's keys enrolled
+    /// (<c>OVMF_VARS_4M.ms.fd</c>), copied per VM.
+    /// </summary>
+    /// <returns>The firmware settings.</returns>
+    public static VmFirmware OvmfSecureBoot() => new()
+    {
+        Kind = VmFirmwareKind.Ovmf,
+        SecureBoot = true,
+        OvmfCodePath = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+        OvmfVarsTemplatePath = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
+    };
 }

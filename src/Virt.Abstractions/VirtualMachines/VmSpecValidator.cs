@@ -10,7 +10,7 @@ public static partial class VmSpecValidator
     {
         "-qmp", "-qmp-pretty", "-monitor", "-mon", "-daemonize", "-pidfile", "-name", "-S", "-runas", "-run-with",
         "-nodefaults", "-no-user-config", "-chroot", "-serial", "-vnc", "-display", "-accel", "-machine", "-M", "-enable-kvm",
-        "-kernel", "-initrd", "-append", "-bios", "-m", "-smp", "-cpu", "-action",
+        "-kernel", "-initrd", "-append", "-bios", "-m", "-smp", "-cpu", "-action", "-sandbox",
     };
 
     /// <summary>Validates the spec.</summary>
@@ -104,6 +104,11 @@ public static partial class VmSpecValidator
 
     private static void ValidateFirmware(VmSpec spec, List<VmSpecProblem> problems)
     {
+        if (spec.Firmware.SecureBoot && spec.Firmware.Kind != VmFirmwareKind.Ovmf)
+        {
+            problems.Add(new("Firmware.SecureBoot", $"Secure Boot is a UEFI feature but Kind is {spec.Firmware.Kind}: use VmFirmware.OvmfSecureBoot()"));
+        }
+
         var firmware = spec.Firmware;
         CheckPath("Firmware.BiosPath", firmware.BiosPath, problems);
         CheckPath("Firmware.KernelPath", firmware.KernelPath, problems);
@@ -122,6 +127,11 @@ public static partial class VmSpecValidator
                 problems.Add(new("Firmware.Kind", $"a kernel or initrd is set but Kind is {firmware.Kind}: set Kind = DirectKernel or remove them"));
                 break;
             case VmFirmwareKind.Ovmf:
+                if (firmware.SecureBoot && spec.Machine != VmMachineType.Q35)
+                {
+                    problems.Add(new("Firmware.SecureBoot", "Secure Boot needs SMM, which QEMU offers on q35: set Machine = Q35"));
+                }
+
                 CheckPath("Firmware.OvmfCodePath", firmware.OvmfCodePath, problems);
                 CheckPath("Firmware.OvmfVarsTemplatePath", firmware.OvmfVarsTemplatePath, problems);
                 if (spec.Machine == VmMachineType.Microvm)
@@ -292,18 +302,18 @@ public static partial class VmSpecValidator
 
     private static bool HasControlCharacters(string value) => value.Any(char.IsControl);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\\z")]
     private static partial Regex VmNamePattern();
 
-    [GeneratedRegex("^[a-z][a-z0-9_-]{0,30}$")]
+    [GeneratedRegex("^[a-z][a-z0-9_-]{0,30}\\z")]
     private static partial Regex DeviceIdPattern();
 
-    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\\z")]
     private static partial Regex MacPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,14}\\z")]
     private static partial Regex InterfaceNamePattern();
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}\\z")]
     private static partial Regex CpuModelPattern();
 }

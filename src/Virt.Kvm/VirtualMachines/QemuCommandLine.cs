@@ -44,10 +44,16 @@ public static class QemuCommandLine
         };
         if (spec.Firmware.Kind == VmFirmwareKind.Ovmf)
         {
-            machine += ",pflash0=virt-ovmf-code,pflash1=virt-ovmf-vars";
+            machine += ",pflash0=virt-ovmf-code,pflash1=virt-ovmf-vars" + (spec.Firmware.SecureBoot ? ",smm=on" : string.Empty);
         }
 
         Add("-machine", machine, "-accel", context.Accelerator);
+        if (spec.Firmware.Kind == VmFirmwareKind.Ovmf && spec.Firmware.SecureBoot)
+        {
+            // Only SMM code may write the variable store, so the guest cannot change the Secure Boot keys.
+            Add("-global", "driver=cfi.pflash01,property=secure,value=on");
+        }
+
         var cpuModel = spec.Cpu.Model ?? (context.Accelerator == "kvm" ? "host" : null);
         if (cpuModel is not null)
         {

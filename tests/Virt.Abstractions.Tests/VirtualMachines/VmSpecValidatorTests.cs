@@ -20,6 +20,11 @@ public sealed class VmSpecValidatorTests
     [InlineData("a/b")]
     [InlineData("-dash-first")]
     [InlineData("has space")]
+    [InlineData("a,b")]
+    [InlineData("a=b")]
+    [InlineData("a\nb")]
+    [InlineData("web\n")]
+    [InlineData("..")]
     [InlineData("x234567890123456789012345678901234567890123456789012345678901234")]
     public void Unsafe_names_are_refused_with_the_rule(string name)
     {
@@ -76,5 +81,41 @@ public sealed class VmSpecValidatorTests
         Assert.Equal("Firmware.KernelPath", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(directWithoutKernel)).Problems).Field);
         Assert.Equal("Disks[0].ReadOnly", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { Disks = [new VmDisk("d", "/d.raw") { Bus = VmDiskBus.Sata, ReadOnly = true }] })).Problems).Field);
         Assert.Equal("Firmware.KernelCommandLine", Assert.Single(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(newlineAppend)).Problems).Field);
+    }
+
+    [Theory]
+    [InlineData("-qmp\ntcp:0.0.0.0:4444", "ExtraArguments[0]")]
+    [InlineData("-sandbox", "ExtraArguments[0]")]
+    [InlineData("id=virt-qmp", "ExtraArguments[0]")]
+    public void Extra_arguments_cannot_carry_newlines_or_take_over_what_the_SDK_manages(string argument, string field)
+    {
+        var error = Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { ExtraArguments = [argument] }));
+
+        Assert.Contains(error.Problems, p => p.Field == field);
+    }
+
+    [Theory]
+    [InlineData("nic,driver=e1000")]
+    [InlineData("nic=x")]
+    [InlineData("nic\n")]
+    [InlineData("..")]
+    public void Device_ids_with_commas_equals_newlines_or_dots_are_refused(string id)
+    {
+        var error = Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { Nics = [new VmNic(id)] }));
+
+        Assert.Contains(error.Problems, p => p.Field == "Nics[0].Id");
+    }
+
+    [Fact]
+    public void Hotplug_TPM_cloud_init_and_Secure_Boot_limits_are_checked()
+    {
+        var microvm = Valid with { Machine = VmMachineType.Microvm, Cdroms = [], Disks = [], Nics = [], Firmware = new VmFirmware { Kind = VmFirmwareKind.DirectKernel, KernelPath = "/k" } };
+
+        Assert.Contains(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { Cpu = new VmCpu { Cores = 2, MaxCount = 3 } })).Problems, p => p.Field == "Cpu.MaxCount");
+        Assert.Contains(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { HotplugPorts = 33 })).Problems, p => p.Field == "HotplugPorts");
+        Assert.Contains(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(microvm with { Tpm = true })).Problems, p => p.Field == "Tpm");
+        Assert.Contains(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(microvm with { CloudInit = new CloudInitSpec() })).Problems, p => p.Field == "CloudInit");
+        Assert.Contains(Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { Machine = VmMachineType.Pc, Firmware = VmFirmware.OvmfSecureBoot() })).Problems, p => p.Field == "Firmware.SecureBoot");
+        VmSpecValidator.Validate(Valid with { Cpu = new VmCpu { Cores = 2, MaxCount = 4 }, Tpm = true, CloudInit = new CloudInitSpec { Hostname = "ok" } });
     }
 }

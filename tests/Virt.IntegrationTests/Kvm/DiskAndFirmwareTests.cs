@@ -67,4 +67,23 @@ public sealed class DiskAndFirmwareTests
         Assert.Equal(new FileInfo(firmware.OvmfVarsTemplatePath).Length, new FileInfo(Path.Combine(host.StateDirectory, "uefi", "OVMF_VARS.fd")).Length);
         await vm.KillAsync(ct);
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_Secure_Boot_VM_runs_on_the_SMM_build_of_OVMF_with_enrolled_keys()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var firmware = VmFirmware.OvmfSecureBoot();
+        HostRequirement.Require(File.Exists(firmware.OvmfCodePath), $"{firmware.OvmfCodePath} (apt-get install ovmf)");
+        var vm = await host.Manager.CreateAsync(new VmSpec("secboot") { Firmware = firmware, Memory = new VmMemory { SizeMiB = 256 } }, ct);
+
+        await vm.StartAsync(ct);
+        await Task.Delay(2000, ct);
+
+        // Running after 2 s on the SMM build (which QEMU refuses to run without smm=on), with its own copy of the keys.
+        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(ct)).State);
+        Assert.Equal(await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct), await File.ReadAllBytesAsync(Path.Combine(host.StateDirectory, "secboot", "OVMF_VARS.fd"), ct));
+        Assert.Contains("smm=on", await File.ReadAllTextAsync($"/proc/{(await vm.GetStatusAsync(ct)).Pid}/cmdline", ct), StringComparison.Ordinal);
+        await vm.KillAsync(ct);
+    }
 }

@@ -146,24 +146,24 @@ internal static partial class CloudInitValidator
 
     private static string Show(string? value) => value is null ? "(null)" : value.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal).Replace("\0", "\\0", StringComparison.Ordinal);
 
-    [GeneratedRegex("^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
+    [GeneratedRegex("^(?=.{1,253}\\z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\z")]
     private static partial Regex HostnamePattern();
 
-    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}$")]
+    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}\\z")]
     private static partial Regex UserPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.+:~_-]{0,127}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.+:~_-]{0,127}\\z")]
     private static partial Regex PackagePattern();
 
-    [GeneratedRegex("^0?[0-7]{3,4}$")]
+    [GeneratedRegex("^0?[0-7]{3,4}\\z")]
     private static partial Regex PermissionsPattern();
 
-    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$")]
+    [GeneratedRegex("^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?\\z")]
     private static partial Regex OwnerPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}\\z")]
     private static partial Regex InterfacePattern();
 
-    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\\z")]
     private static partial Regex MacPattern();
 }

@@ -97,6 +97,6 @@ internal static partial class InternalSnapshots
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\\z")]
     private static partial Regex NamePattern();
 }
