@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(2304, LogLevel.Warning, "VM {VmName}: watching QEMU failed: {Reason}")]
     public static partial void VmWatchFailed(ILogger logger, string vmName, string reason);
+
+    [LoggerMessage(2305, LogLevel.Information, "VM {VmName}: live-migrated on this host from QEMU pid {SourcePid} to pid {DestinationPid}")]
+    public static partial void VmMigrated(ILogger logger, string vmName, int sourcePid, int destinationPid);
 }

@@ -61,6 +61,9 @@ public enum VmEventKind
 
     /// <summary>QEMU exited; the VM is stopped.</summary>
     Stopped,
+
+    /// <summary>The VM moved: now served by another QEMU (on this host: a new pid; elsewhere: it stops here next).</summary>
+    Migrated,
 }
 
 /// <summary>A lifecycle event.</summary>

@@ -15,7 +15,7 @@ using Virt.VirtualMachines;
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>One VM run by QEMU: start, stop, watch, and re-attach after the application restarts.</summary>
-internal sealed class KvmVirtualMachine : IVirtualMachine
+internal sealed partial class KvmVirtualMachine : IVirtualMachine
 {
     private const int LogTailBytes = 4096;
 
@@ -679,12 +679,13 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
     }
 
     /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>
-    private async Task<QmpClient> ConnectWhileAliveAsync(int pid, long logStart, CancellationToken cancellationToken)
+    private async Task<QmpClient> ConnectWhileAliveAsync(int pid, long logStart, CancellationToken cancellationToken, VmFiles? files = null)
     {
+        files ??= Files;
         var options = _environment.Options;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.StartTimeout);
-        var connect = QmpClient.ConnectAsync(Files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
+        var connect = QmpClient.ConnectAsync(files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
         while (true)
         {
             var finished = await Task.WhenAny(connect, Task.Delay(10, CancellationToken.None)).ConfigureAwait(false);
@@ -698,7 +699,7 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
             {
                 exitCode = exited ? exitCode : await KillAndReapAsync(pid).ConfigureAwait(false);
                 _ = DisposeWhenConnectedAsync(connect);
-                var tail = ReadLogTail(logStart);
+                var tail = ReadLogTail(logStart, files.Log);
                 var cause = finished == connect ? connect.Exception?.InnerException : null;
                 throw new VmStartException(Name,
                     $"QEMU exited while starting VM '{Name}' (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}): {tail.Trim()}; fix the spec or the host and start again",
@@ -798,11 +799,11 @@ internal sealed class KvmVirtualMachine : IVirtualMachine
         }
     }
 
-    private string ReadLogTail(long from)
+    private string ReadLogTail(long from, string? path = null)
     {
         try
         {
-            using var log = new FileStream(Files.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var log = new FileStream(path ?? Files.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             var start = Math.Max(from, log.Length - LogTailBytes);
             log.Seek(start, SeekOrigin.Begin);
             var buffer = new byte[log.Length - start];

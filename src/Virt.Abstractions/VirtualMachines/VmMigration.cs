@@ -1,0 +1,55 @@
+namespace Virt.VirtualMachines;
+
+/// <summary>How a live migration runs.</summary>
+public sealed record VmMigrationOptions
+{
+    /// <summary>
+    /// Where to send the VM's state: <see langword="null"/> moves it to a new QEMU on this host, which
+    /// then becomes the VM of record (same name, same state directory). Otherwise the address of a
+    /// QEMU waiting for it (<c>tcp:HOST:PORT</c> or <c>unix:PATH</c>), e.g. on another host; after the
+    /// migration this host's QEMU ends and the VM is stopped here.
+    /// </summary>
+    public string? DestinationUri { get; init; }
+
+    /// <summary>For a migration on this host: TCP on 127.0.0.1 instead of a unix socket. Default false.</summary>
+    public bool UseTcpLocally { get; init; }
+
+    /// <summary>The longest pause the guest may see when QEMU switches over; null for QEMU's default (300 ms).</summary>
+    public TimeSpan? DowntimeLimit { get; init; }
+
+    /// <summary>Bandwidth cap in bytes per second; null for QEMU's default.</summary>
+    public long? MaxBandwidth { get; init; }
+
+    /// <summary>How long the whole migration may take. Default 10 minutes.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>Progress of a live migration, as QEMU reports it (<c>query-migrate</c>).</summary>
+/// <param name="Status">QEMU's status: setup, active, device, completed, failed, cancelled...</param>
+/// <param name="TransferredBytes">RAM sent so far.</param>
+/// <param name="RemainingBytes">RAM still to send.</param>
+/// <param name="TotalBytes">The guest's RAM.</param>
+/// <param name="Elapsed">Time since the migration started.</param>
+/// <param name="Downtime">How long the guest was paused for the switch-over (once completed).</param>
+public sealed record VmMigrationProgress(string Status, long TransferredBytes, long RemainingBytes, long TotalBytes, TimeSpan Elapsed, TimeSpan? Downtime)
+{
+    /// <summary>Whether this is the last report of a successful migration.</summary>
+    public bool Completed => Status == "completed";
+}
+
+/// <summary>A live migration failed or was cancelled; the VM runs on where it was.</summary>
+public sealed class VmMigrationException : VirtException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="vmName">The VM.</param>
+    /// <param name="reason">What went wrong, with the fix.</param>
+    /// <param name="innerException">The underlying error, if any.</param>
+    public VmMigrationException(string vmName, string reason, Exception? innerException = null)
+        : base($"VM '{vmName}': live migration failed: {reason}", innerException)
+    {
+        VmName = vmName;
+    }
+
+    /// <summary>The VM.</summary>
+    public string VmName { get; }
+}

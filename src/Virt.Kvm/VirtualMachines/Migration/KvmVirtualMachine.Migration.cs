@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Virt.Kvm.Interop;
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.Kvm.VirtualMachines.Migration;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>
+/// Live migration. On this host: a second QEMU is started from the same spec in <c>migrate-in-TIME/</c>
+/// with <c>-incoming defer</c>, the state goes over a unix socket (or TCP on 127.0.0.1), and once QEMU
+/// reports completion the destination is resumed, the source quits, and the destination's sockets are
+/// renamed into the VM's directory (a listening unix socket keeps working under its new name), so it
+/// becomes the VM of record. To another host: the same source side, sent to the address of a QEMU
+/// waiting there; this host's QEMU then ends.
+/// </summary>
+internal sealed partial class KvmVirtualMachine
+{
+    private const string IncomingDirectoryPrefix = "migrate-in-";
+
+    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var held = await _lock.AcquireAsync("migrate", cancellationToken).ConfigureAwait(false);
+        if (_running is not { } running)
+        {
+            throw new VmStateException(Name, "migrate", _state, "only a running VM can be live-migrated; start it first");
+        }
+
+        var source = MonitorOf(running, "migrate");
+        var local = options.DestinationUri is null;
+        if (local)
+        {
+            CheckLocallyMigratable();
+        }
+
+        // A new name each time: a QEMU that ends unlinks its socket paths, and an earlier destination's
+        // paths must not be those of the next one.
+        var staging = new VmFiles(Path.Combine(Files.Directory, $"{IncomingDirectoryPrefix}{_environment.Time.GetUtcNow().ToUnixTimeMilliseconds()}"));
+        (int Pid, QmpClient Qmp)? destination = null;
+        string uri;
+        if (local)
+        {
+            destination = await StartIncomingAsync(staging, cancellationToken).ConfigureAwait(false);
+            uri = options.UseTcpLocally ? $"tcp:127.0.0.1:{FreeLoopbackPort()}" : $"unix:{Path.Combine(staging.Directory, "migration.sock")}";
+            try
+            {
+                await destination.Value.Qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                await AbandonIncomingAsync(destination.Value, staging).ConfigureAwait(false);
+                throw new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
+            }
+        }
+        else
+        {
+            uri = options.DestinationUri!;
+        }
+
+        var started = _environment.Time.GetTimestamp();
+        VmMigrationProgress? last = null;
+        try
+        {
+            await LiveMigration.StartAsync(source, Name, uri, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (destination is { } incoming)
+            {
+                await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+
+        while (last?.Completed != true)
+        {
+            try
+            {
+                if (_environment.Time.GetElapsedTime(started) > options.Timeout)
+                {
+                    throw new VmMigrationException(Name, $"it did not complete within {options.Timeout}; it was cancelled. Raise the bandwidth or the downtime limit, or quiesce the guest");
+                }
+
+                if (last is not null)
+                {
+                    await Task.Delay(LiveMigration.PollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
+                }
+
+                last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Cancelled, failed or too slow: the source runs on, nothing of the destination stays.
+                await LiveMigration.CancelAsync(source).ConfigureAwait(false);
+                if (destination is { } incoming)
+                {
+                    await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            if (!last.Completed)
+            {
+                yield return last;
+            }
+        }
+
+        if (destination is { } arrived)
+        {
+            await AdoptIncomingAsync(running, arrived, staging).ConfigureAwait(false);
+        }
+        else
+        {
+            // The VM lives on elsewhere now: end this host's copy, which the watch loop reports as stopped.
+            _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"to {uri}"));
+            await source.QuitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        yield return last;
+    }
+
+    private void CheckLocallyMigratable()
+    {
+        if (Spec.Tpm)
+        {
+            throw new VmMigrationException(Name, "VMs with a TPM cannot be migrated on this host yet (swtpm's state would have to move with it)");
+        }
+
+        if (Spec.Nics.Any(n => n.Backend == VmNicBackend.Bridge))
+        {
+            throw new VmMigrationException(Name, "bridged NICs hold their tap device, which a second QEMU on this host cannot open; detach them or migrate to another host");
+        }
+    }
+
+    /// <summary>Starts the destination QEMU from the stored spec with <c>-incoming defer</c>, its files in <paramref name="staging"/>.</summary>
+    private async Task<(int Pid, QmpClient Qmp)> StartIncomingAsync(VmFiles staging, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(staging.Directory))
+        {
+            Directory.Delete(staging.Directory, recursive: true);
+        }
+
+        Directory.CreateDirectory(staging.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        foreach (var (from, to) in new[] { (Files.OvmfVars, staging.OvmfVars), (Files.CloudInitSeed, staging.CloudInitSeed) })
+        {
+            if (File.Exists(from))
+            {
+                File.Copy(from, to);
+            }
+        }
+
+        var options = _environment.Options;
+        var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
+        var accelerator = _running!.Record.Accelerator;
+        var arguments = QemuCommandLine.Build(Spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
+        int pid;
+        using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            var bound = staging.QmpSocket + ".binding";
+            listener.Bind(new UnixDomainSocketEndPoint(bound));
+            LibC.Chmod(bound, Convert.ToInt32("600", 8));
+            listener.Listen(8);
+            File.Move(bound, staging.QmpSocket, overwrite: true);
+            pid = QemuSpawner.Spawn(options.QemuBinary, arguments, staging.Log, [listener.SafeHandle]);
+        }
+
+        try
+        {
+            return (pid, await ConnectWhileAliveAsync(pid, 0, cancellationToken, staging).ConfigureAwait(false));
+        }
+        catch
+        {
+            Directory.Delete(staging.Directory, recursive: true);
+            throw;
+        }
+    }
+
+    private static async Task AbandonIncomingAsync((int Pid, QmpClient Qmp) incoming, VmFiles staging)
+    {
+        await incoming.Qmp.DisposeAsync().ConfigureAwait(false);
+        await KillAndReapAsync(incoming.Pid).ConfigureAwait(false);
+        if (Directory.Exists(staging.Directory))
+        {
+            Directory.Delete(staging.Directory, recursive: true);
+        }
+    }
+
+    /// <summary>Makes the destination the VM of record: resume it, end the source, move its files in, watch it.</summary>
+    private async Task AdoptIncomingAsync(RunningQemu source, (int Pid, QmpClient Qmp) arrived, VmFiles staging)
+    {
+        var subscription = arrived.Qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+        await arrived.Qmp.ContAsync(CancellationToken.None).ConfigureAwait(false);
+
+        // The source has handed over: stop watching it and let it go quietly.
+        source.Detaching = true;
+        await _guest.DisposeAsync().ConfigureAwait(false);
+        if (source.Qmp is { } sourceQmp)
+        {
+            await sourceQmp.QuitAsync(CancellationToken.None).ConfigureAwait(false);
+            await sourceQmp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await ReapAsync(source.Record.Pid).ConfigureAwait(false);
+        for (var i = 0; i < 100 && ProcessIdentity.IsSameQemu(source.Record, Name); i++)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        if (ProcessIdentity.IsSameQemu(source.Record, Name))
+        {
+            await KillAndReapAsync(source.Record.Pid).ConfigureAwait(false);
+        }
+
+        foreach (var (from, to) in new[]
+        {
+            (staging.QmpSocket, Files.QmpSocket), (staging.SerialSocket, Files.SerialSocket), (staging.SerialLog, Files.SerialLog),
+            (staging.AgentSocket, Files.AgentSocket), (staging.VncSocket, Files.VncSocket), (staging.OvmfVars, Files.OvmfVars), (staging.Log, Files.Log),
+        })
+        {
+            if (File.Exists(from))
+            {
+                File.Move(from, to, overwrite: true);
+            }
+        }
+
+        Directory.Delete(staging.Directory, recursive: true);
+        var record = source.Record with
+        {
+            Pid = arrived.Pid,
+            ProcessStartTicks = ProcessIdentity.StartTicks(arrived.Pid) ?? 0,
+            StartedAt = _environment.Time.GetUtcNow(),
+            QemuVersion = arrived.Qmp.Greeting.Version.ToString(),
+        };
+        await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Files.PidFile, arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None).ConfigureAwait(false);
+        RestrictSockets();
+        var running = new RunningQemu(record, arrived.Qmp, isChild: true);
+        _running = running;
+        _state = VmState.Running;
+        _ = WatchAsync(running, subscription);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            Log.VmMigrated(_logger, Name, source.Record.Pid, arrived.Pid);
+        }
+
+        _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"pid {source.Record.Pid} → {arrived.Pid}"));
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,66 @@
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines.Migration;
+
+/// <summary>
+/// The source side of a live migration over QMP: parameters, <c>migrate</c>, and <c>query-migrate</c>
+/// polled into progress reports. Knows nothing of where the destination QEMU came from, so the same
+/// code sends a VM to this host or another.
+/// </summary>
+internal static class LiveMigration
+{
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (options.DowntimeLimit is not null || options.MaxBandwidth is not null)
+            {
+                await source.MigrateSetParametersAsync(
+                    new MigrateSetParametersArguments { DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds, MaxBandwidth = options.MaxBandwidth },
+                    cancellationToken).ConfigureAwait(false);
+            }
+
+            await source.MigrateAsync(new MigrateArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException ex)
+        {
+            throw new VmMigrationException(vmName, $"QEMU refused '{ex.Command}': {ex.Description}", ex);
+        }
+    }
+
+    /// <summary>One progress report; throws when QEMU says the migration failed or was cancelled.</summary>
+    public static async Task<VmMigrationProgress> PollAsync(QmpClient source, string vmName, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var info = await source.QueryMigrateAsync(cancellationToken).ConfigureAwait(false);
+        var status = info.Status?.Value ?? "none";
+        if (status is "failed" or "cancelled")
+        {
+            throw new VmMigrationException(vmName, $"QEMU reports the migration {status}: {info.ErrorDesc ?? "no reason given"}; the VM runs on at the source");
+        }
+
+        return new VmMigrationProgress(
+            status,
+            info.Ram?.Transferred ?? 0,
+            info.Ram?.Remaining ?? 0,
+            info.Ram?.Total ?? 0,
+            info.TotalTime is { } total && status == "completed" ? TimeSpan.FromMilliseconds(total) : elapsed,
+            info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null);
+    }
+
+    /// <summary>Cancels a migration in flight; the source resumes on its own.</summary>
+    public static async Task CancelAsync(QmpClient source)
+    {
+        try
+        {
+            await source.MigrateCancelAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+        {
+            // Nothing in flight, or the source is gone: nothing to cancel.
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using Virt.IntegrationTests.Infrastructure;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.IntegrationTests.Kvm;
+
+/// <summary>Live migration on this host between two QEMU processes, over a unix socket and over TCP on 127.0.0.1.</summary>
+[Collection(TestGuestCollection.Name)]
+public sealed class MigrationTests
+{
+    [Fact(Timeout = 300_000)]
+    public async Task The_guest_keeps_its_boot_id_and_RAM_while_a_new_QEMU_takes_over_and_the_old_one_ends()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var image = Path.Combine(host.StateDirectory, "shared.qcow2");
+        (await new ProcessRunner().RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]), ct)).EnsureSuccess();
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("mig") with { Disks = [new VmDisk("shared", image)], Nics = [new VmNic("net0")] }, ct);
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        await GuestWait.ForAgentAsync(vm.Guest);
+        var bootId = (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText;
+        await vm.Guest.ExecAsync("/bin/sh", ["-c", "echo in-ram > /tmp/marker"], cancellationToken: ct);
+
+        foreach (var tcp in new[] { false, true })
+        {
+            var before = (await vm.GetStatusAsync(ct)).Pid!.Value;
+            var reports = new List<VmMigrationProgress>();
+            await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { UseTcpLocally = tcp, DowntimeLimit = TimeSpan.FromMilliseconds(500) }, ct))
+            {
+                reports.Add(progress);
+            }
+
+            var after = await vm.GetStatusAsync(ct);
+            await GuestWait.ForAgentAsync(vm.Guest);
+            var last = reports[^1];
+            Assert.True(last.Completed, string.Join(", ", reports.Select(r => r.Status)));
+            Assert.NotNull(last.Downtime);
+            Assert.True(last.TotalBytes >= 256L * 1024 * 1024, $"total {last.TotalBytes}");
+            Assert.Equal(VmState.Running, after.State);
+            Assert.NotEqual(before, after.Pid);
+            Assert.True(Native.HasEnded(before), $"the source QEMU (pid {before}) still runs");
+            Assert.Equal(bootId, (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText);
+            Assert.Equal("in-ram\n", (await vm.Guest.ExecAsync("/bin/cat", ["/tmp/marker"], cancellationToken: ct)).StandardOutputText);
+            Assert.Contains($"\"Pid\": {after.Pid}", await File.ReadAllTextAsync(Path.Combine(host.StateDirectory, "mig", "runtime.json"), ct), StringComparison.Ordinal);
+            Assert.Empty(Directory.GetDirectories(Path.Combine(host.StateDirectory, "mig"), "migrate-in*"));
+            TestContext.Current.TestOutputHelper?.WriteLine($"migration over {(tcp ? "tcp" : "unix")}: total {last.Elapsed.TotalMilliseconds:0} ms, downtime {last.Downtime!.Value.TotalMilliseconds:0} ms");
+        }
+
+        // A new manager (as after an application restart) finds the migrated VM and re-attaches.
+        await host.RestartManagerAsync();
+        var found = await host.Manager.GetAsync("mig", ct);
+        Assert.Equal(VmState.Running, (await found.GetStatusAsync(ct)).State);
+        await found.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, cancellationToken: ct);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_cancelled_migration_leaves_the_VM_running_where_it_was_and_nothing_else()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("mig-cancel"), ct);
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        var pid = (await vm.GetStatusAsync(ct)).Pid!.Value;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+        // 1 MiB/s cannot move 256 MiB quickly: cancel after the first report.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024 }, cancel.Token))
+            {
+                await cancel.CancelAsync();
+            }
+        });
+
+        var status = await vm.GetStatusAsync(ct);
+        Assert.Equal(VmState.Running, status.State);
+        Assert.Equal(pid, status.Pid);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(host.StateDirectory, "mig-cancel"), "migrate-in*"));
+        var tooBusy = await Assert.ThrowsAsync<VmMigrationException>(async () =>
+        {
+            await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024, Timeout = TimeSpan.FromSeconds(1) }, ct))
+            {
+            }
+        });
+        Assert.Contains("did not complete", tooBusy.Message, StringComparison.Ordinal);
+        Assert.Equal(pid, (await vm.GetStatusAsync(ct)).Pid);
+        await vm.KillAsync(ct);
+    }
+}
