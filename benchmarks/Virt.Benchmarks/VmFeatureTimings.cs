@@ -8,7 +8,8 @@ namespace Virt.Benchmarks;
 
 /// <summary>
 /// Times of the advanced VM features on the test guest (256 MiB, TCG): live snapshot save and load,
-/// and hotplug latency from the SDK's attach call to the device visible in the guest.
+/// hotplug latency from the SDK's attach call to the device visible in the guest, and live migration
+/// on this host (total time and the guest's downtime).
 /// </summary>
 internal static class VmFeatureTimings
 {
@@ -35,6 +36,8 @@ internal static class VmFeatureTimings
             var attach = new List<double>();
             var visible = new List<double>();
             var detach = new List<double>();
+            var migrationTotal = new List<double>();
+            var migrationDowntime = new List<double>();
             for (var i = 0; i < iterations; i++)
             {
                 var watch = Stopwatch.StartNew();
@@ -57,6 +60,18 @@ internal static class VmFeatureTimings
                 watch.Restart();
                 await vm.DetachDiskAsync("hot");
                 detach.Add(watch.Elapsed.TotalMilliseconds);
+
+                // Live migration to a new QEMU on this host over a unix socket, shared disk.
+                watch.Restart();
+                VmMigrationProgress? last = null;
+                await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions()))
+                {
+                    last = progress;
+                }
+
+                migrationTotal.Add(watch.Elapsed.TotalMilliseconds);
+                migrationDowntime.Add(last!.Downtime!.Value.TotalMilliseconds);
+                await WaitForAgentAsync(vm.Guest);
             }
 
             await vm.KillAsync();
@@ -68,6 +83,8 @@ internal static class VmFeatureTimings
             Row("disk hotplug: AttachDiskAsync returns (blockdev-add ×2 + device_add)", attach);
             Row("disk hotplug: AttachDiskAsync called → /dev/vdb seen in the guest", visible);
             Row("disk unplug: DetachDiskAsync (device_del → DEVICE_DELETED → blockdev-del)", detach);
+            Row("live migration on this host (unix socket): MigrateAsync start → new QEMU running", migrationTotal);
+            Row("live migration: guest downtime as QEMU reports it", migrationDowntime);
             return 0;
         }
         finally
