@@ -88,4 +88,71 @@ public sealed class MigrationTests
         Assert.Equal(pid, (await vm.GetStatusAsync(ct)).Pid);
         await vm.KillAsync(ct);
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task A_VM_sent_to_a_QEMU_waiting_at_an_address_runs_on_there_and_stops_here()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var spec = VmTestHost.GuestSpec("mig-away");
+        var vm = await host.Manager.CreateAsync(spec, ct);
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        await GuestWait.ForAgentAsync(vm.Guest);
+        var bootId = (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText;
+
+        // "Another host": QEMU started by hand with the VM's own argv (as that host would build it) plus
+        // -incoming on a port; its monitor is the helper's, not the SDK's fd-passed one.
+        var capabilities = await new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(new ProcessRunner()).GetAsync(QemuBinary.Path, null, ct);
+        var argv = Virt.Kvm.VirtualMachines.QemuCommandLine.Build(spec, new Virt.Kvm.VirtualMachines.QemuLaunchContext(capabilities, "tcg", "{dir}"));
+        var withoutMonitor = new List<string>();
+        for (var i = 0; i < argv.Count; i++)
+        {
+            if ((argv[i] is "-chardev" && argv[i + 1].Contains("id=virt-qmp", StringComparison.Ordinal)) || (argv[i] is "-mon" && argv[i + 1].Contains("virt-qmp", StringComparison.Ordinal)))
+            {
+                i++;
+                continue;
+            }
+
+            withoutMonitor.Add(argv[i]);
+        }
+
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await using var remote = await QemuProcess.StartAsync([.. withoutMonitor, "-incoming", $"tcp:127.0.0.1:{port}"]);
+        await using var remoteQmp = await Virt.Kvm.Qmp.QmpClient.ConnectAsync(remote.QmpSocket, cancellationToken: ct);
+        var stopped = WaitForKindAsync(vm, VmEventKind.Stopped, ct);
+
+        VmMigrationProgress? last = null;
+        await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { DestinationUri = $"tcp:127.0.0.1:{port}" }, ct))
+        {
+            last = progress;
+        }
+
+        await stopped.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        await Virt.Kvm.Qmp.QmpCommands.ContAsync(remoteQmp, ct);
+        await using var agent = await Virt.Kvm.GuestAgent.GuestAgentClient.ConnectAsync(Path.Combine(remote.Directory, "qga.sock"), cancellationToken: ct);
+        await agent.WaitForReadyAsync(TimeSpan.FromSeconds(30), ct);
+        var remoteBootId = (await agent.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText;
+
+        Assert.True(last!.Completed);
+        Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(ct)).State);
+        Assert.Equal(bootId, remoteBootId);
+        Assert.True((await Virt.Kvm.Qmp.QmpCommands.QueryStatusAsync(remoteQmp, ct)).Running);
+    }
+
+    private static async Task<VmEvent> WaitForKindAsync(IVirtualMachine vm, VmEventKind kind, CancellationToken cancellationToken)
+    {
+        await foreach (var e in vm.WatchAsync(cancellationToken))
+        {
+            if (e.Kind == kind)
+            {
+                return e;
+            }
+        }
+
+        throw new InvalidOperationException($"the watch ended without a {kind} event");
+    }
 }
