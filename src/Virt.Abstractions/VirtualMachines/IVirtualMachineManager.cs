@@ -175,4 +175,26 @@ public interface IVirtualMachine
     /// <returns>Progress reports; the last one is completed, with the downtime.</returns>
     /// <exception cref="VmMigrationException">QEMU failed it, or it passed its deadline; nothing was left behind.</exception>
     IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes a disk-only external snapshot of a running VM's disk: a new qcow2 overlay is created on
+    /// top of the disk's image and the VM writes there from now on; the guest's file systems are frozen
+    /// around it when the guest agent answers. The stored spec then names the overlay.
+    /// </summary>
+    /// <param name="diskId">The disk.</param>
+    /// <param name="overlayPath">Where to create the overlay (absolute, must not exist).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The snapshot.</returns>
+    /// <exception cref="VmSnapshotException">QEMU refused; no overlay or block node is left behind.</exception>
+    Task<VmDiskSnapshot> CreateDiskSnapshotAsync(string diskId, string overlayPath, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Block commit of the disk's active overlay into its backing image, which becomes the active image
+    /// again (the overlay file is removed). Reports the job's progress; cancelling the enumeration
+    /// cancels the job and the overlay stays active.
+    /// </summary>
+    /// <param name="diskId">The disk.</param>
+    /// <param name="cancellationToken">Cancels the job.</param>
+    /// <returns>Progress reports; the last one is completed.</returns>
+    IAsyncEnumerable<VmBlockJobProgress> CommitDiskAsync(string diskId, CancellationToken cancellationToken = default);
 }

@@ -442,6 +442,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var updated = change(Spec);
         VmSpecValidator.Validate(updated);
         await apply(MonitorOf(running, operation), running, cancellationToken).ConfigureAwait(false);
+        await StoreSpecAsync(updated).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores a changed spec (spec.json, atomically) after QEMU made the change.</summary>
+    private async Task StoreSpecAsync(VmSpec updated)
+    {
         await AtomicFile.WriteAsync(Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), CancellationToken.None).ConfigureAwait(false);
         _spec = updated;
     }

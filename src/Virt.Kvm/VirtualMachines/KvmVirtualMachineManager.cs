@@ -32,7 +32,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
-        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance);
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner);
         Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

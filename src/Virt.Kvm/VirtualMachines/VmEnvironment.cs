@@ -11,4 +11,5 @@ internal sealed record VmEnvironment(
     AcceleratorProbe Accelerators,
     TapDevices Taps,
     TimeProvider Time,
-    ILoggerFactory LoggerFactory);
+    ILoggerFactory LoggerFactory,
+    Virt.Processes.IProcessRunner Processes);
