@@ -548,6 +548,13 @@ public sealed class ModelBuilder
             var nonEmpty = variantIds.Where(kv => !IsEmptyObject(kv.Key, kv.Value)).ToDictionary();
             apiVariant.Members.AddRange(MergeMembers(nonEmpty, skip: null));
 
+            // Where the union exists without this case (7.2's BlockJobInfo was not yet a union), a reply
+            // with the same discriminator value still reads into this class: nothing in it may be required.
+            if (variantIds.Count < unionIds.Count)
+            {
+                apiVariant.Members.ForEach(m => m.Required = false);
+            }
+
             // Flattened nested union: its tag is an ordinary member above; its cases' members are all optional.
             foreach (var (v, id) in nonEmpty)
             {

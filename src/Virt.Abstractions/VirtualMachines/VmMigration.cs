@@ -20,6 +20,14 @@ public sealed record VmMigrationOptions
     /// <summary>Bandwidth cap in bytes per second; null for QEMU's default.</summary>
     public long? MaxBandwidth { get; init; }
 
+    /// <summary>
+    /// Storage migration on this host: disk id → a new image path. The SDK creates each new image
+    /// (qcow2, same size), copies the disk into it while the guest runs (an NBD export on the destination
+    /// fed by <c>blockdev-mirror</c>), and the destination VM uses it. The old images are left in place.
+    /// Null or empty: the disks are shared.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? MoveDisks { get; init; }
+
     /// <summary>How long the whole migration may take. Default 10 minutes.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
 }

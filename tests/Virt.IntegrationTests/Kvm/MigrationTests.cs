@@ -155,4 +155,37 @@ public sealed class MigrationTests
 
         throw new InvalidOperationException($"the watch ended without a {kind} event");
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Storage_migration_copies_a_disk_to_a_new_image_while_the_guest_runs()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var runner = new ProcessRunner();
+        var image = Path.Combine(host.StateDirectory, "old.qcow2");
+        var moved = Path.Combine(host.StateDirectory, "new.qcow2");
+        (await runner.RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]), ct)).EnsureSuccess();
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("mig-storage") with { Disks = [new VmDisk("data", image)] }, ct);
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        await GuestWait.ForAgentAsync(vm.Guest);
+        Assert.Equal(0, (await vm.Guest.ExecAsync("/bin/sh", ["-c", $"printf '{new string('C', 512)}' | dd of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null"], cancellationToken: ct)).ExitCode);
+        var bootId = (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText;
+
+        VmMigrationProgress? last = null;
+        await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { MoveDisks = new Dictionary<string, string> { ["data"] = moved } }, ct))
+        {
+            last = progress;
+        }
+
+        await GuestWait.ForAgentAsync(vm.Guest);
+        Assert.True(last!.Completed);
+        Assert.Equal(moved, vm.Spec.Disks.Single().Path);
+        Assert.Equal(bootId, (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText);
+        Assert.Equal("C", (await vm.Guest.ExecAsync("/bin/sh", ["-c", "dd if=/dev/vda bs=1 count=1 2>/dev/null"], cancellationToken: ct)).StandardOutputText);
+        var read = await runner.RunAsync(new ProcessSpec("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", "read -P 0x43 0 512", moved]), ct);
+        Assert.True(read.ExitCode == 0 && !read.StandardOutput.Contains("failed", StringComparison.OrdinalIgnoreCase), read.StandardOutput);
+        Assert.Contains("new.qcow2", await File.ReadAllTextAsync($"/proc/{(await vm.GetStatusAsync(ct)).Pid}/cmdline", ct), StringComparison.Ordinal);
+        await vm.KillAsync(ct);
+    }
 }

@@ -1797,8 +1797,9 @@ public sealed class BlockdevAddArgumentsRbdEncryptLuksAny : BlockdevAddArguments
     public override BlockdevAddArgumentsRbdEncryptFormat? Format { get => BlockdevAddArgumentsRbdEncryptFormat.LuksAny; init { } }
 
     /// <summary><c>key-secret</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("key-secret")]
-    public required string KeySecret { get; init; }
+    public string? KeySecret { get; init; }
 }
 
 /// <summary>Reads <see cref="BlockdevAddArgumentsRbdEncrypt"/> as the class of its <c>format</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -2929,8 +2930,9 @@ public sealed class ChardevAddArgumentsBackendHub : ChardevAddArgumentsBackend
     public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Hub; init { } }
 
     /// <summary><c>data</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("data")]
-    public required ChardevAddArgumentsBackendHubData Data { get; init; }
+    public ChardevAddArgumentsBackendHubData? Data { get; init; }
 }
 
 /// <summary>Case <c>msmouse</c> of <see cref="ChardevAddArgumentsBackend"/>.</summary>
@@ -3088,8 +3090,9 @@ public sealed class ChardevAddArgumentsBackendConsole : ChardevAddArgumentsBacke
     public override ChardevAddArgumentsBackendType? Type { get => ChardevAddArgumentsBackendType.Console; init { } }
 
     /// <summary><c>data</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("data")]
-    public required ChardevAddArgumentsBackendPtyData Data { get; init; }
+    public ChardevAddArgumentsBackendPtyData? Data { get; init; }
 }
 
 /// <summary>Reads <see cref="ChardevAddArgumentsBackend"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -3415,8 +3418,9 @@ public sealed class InputSendEventArgumentsEventsMtt : InputSendEventArgumentsEv
     public override InputSendEventArgumentsEventsType? Type { get => InputSendEventArgumentsEventsType.Mtt; init { } }
 
     /// <summary><c>data</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("data")]
-    public required InputSendEventArgumentsEventsMttData Data { get; init; }
+    public InputSendEventArgumentsEventsMttData? Data { get; init; }
 }
 
 /// <summary>Reads <see cref="InputSendEventArgumentsEvents"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -4287,12 +4291,14 @@ public sealed class ObjectAddArgumentsAcpiGenericInitiator : ObjectAddArguments
     public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AcpiGenericInitiator; init { } }
 
     /// <summary><c>pci-dev</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("pci-dev")]
-    public required string PciDev { get; init; }
+    public string? PciDev { get; init; }
 
     /// <summary><c>node</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("node")]
-    public required long Node { get; init; }
+    public long? Node { get; init; }
 }
 
 /// <summary>Case <c>acpi-generic-port</c> of <see cref="ObjectAddArguments"/>.</summary>
@@ -4305,12 +4311,14 @@ public sealed class ObjectAddArgumentsAcpiGenericPort : ObjectAddArguments
     public override ObjectAddArgumentsQomType? QomType { get => ObjectAddArgumentsQomType.AcpiGenericPort; init { } }
 
     /// <summary><c>pci-bus</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("pci-bus")]
-    public required string PciBus { get; init; }
+    public string? PciBus { get; init; }
 
     /// <summary><c>node</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("node")]
-    public required long Node { get; init; }
+    public long? Node { get; init; }
 }
 
 /// <summary>Case <c>authz-list</c> of <see cref="ObjectAddArguments"/>.</summary>
@@ -5291,8 +5299,9 @@ public sealed class ObjectAddArgumentsMemoryBackendShm : ObjectAddArguments
     public bool? Reserve { get; init; }
 
     /// <summary><c>size</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("size")]
-    public required long Size { get; init; }
+    public long? Size { get; init; }
 
     /// <summary><c>x-use-canonical-path-for-ramblock-id</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -5524,8 +5533,9 @@ public sealed class ObjectAddArgumentsSevSnpGuest : ObjectAddArguments
     public long? Cbitpos { get; init; }
 
     /// <summary><c>reduced-phys-bits</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("reduced-phys-bits")]
-    public required long ReducedPhysBits { get; init; }
+    public long? ReducedPhysBits { get; init; }
 
     /// <summary><c>kernel-hashes</c>.</summary>
     /// <remarks>Optional.</remarks>
@@ -6032,8 +6042,9 @@ public sealed class QueryBlockResultInsertedImageFormatSpecificFile : QueryBlock
     public override QueryBlockResultInsertedImageFormatSpecificType? Type { get => QueryBlockResultInsertedImageFormatSpecificType.File; init { } }
 
     /// <summary><c>data</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("data")]
-    public required QueryBlockResultInsertedImageFormatSpecificFileData Data { get; init; }
+    public QueryBlockResultInsertedImageFormatSpecificFileData? Data { get; init; }
 }
 
 /// <summary>Reads <see cref="QueryBlockResultInsertedImageFormatSpecific"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -6215,8 +6226,9 @@ public sealed class QueryBlockJobsResultMirror : QueryBlockJobsResult
     public override QueryBlockJobsResultType? Type { get => QueryBlockJobsResultType.Mirror; init { } }
 
     /// <summary><c>actively-synced</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("actively-synced")]
-    public required bool ActivelySynced { get; init; }
+    public bool? ActivelySynced { get; init; }
 }
 
 /// <summary>Case <c>commit</c> of <see cref="QueryBlockJobsResult"/>.</summary>
@@ -7365,8 +7377,9 @@ public sealed class QueryMemoryDevicesResultHvBalloon : QueryMemoryDevicesResult
     public override QueryMemoryDevicesResultType? Type { get => QueryMemoryDevicesResultType.HvBalloon; init { } }
 
     /// <summary><c>data</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("data")]
-    public required QueryMemoryDevicesResultHvBalloonData Data { get; init; }
+    public QueryMemoryDevicesResultHvBalloonData? Data { get; init; }
 }
 
 /// <summary>Reads <see cref="QueryMemoryDevicesResult"/> as the class of its <c>type</c>, wherever the discriminator stands; writes the instance's own class.</summary>
@@ -7603,8 +7616,9 @@ public sealed class QuerySevResultSevSnp : QuerySevResult
     public override QuerySevResultSevType? SevType { get => QuerySevResultSevType.SevSnp; init { } }
 
     /// <summary><c>snp-policy</c>.</summary>
+    /// <remarks>Optional.</remarks>
     [JsonPropertyName("snp-policy")]
-    public required long SnpPolicy { get; init; }
+    public long? SnpPolicy { get; init; }
 }
 
 /// <summary>Reads <see cref="QuerySevResult"/> as the class of its <c>sev-type</c>, wherever the discriminator stands; writes the instance's own class.</summary>

@@ -41,21 +41,41 @@ internal sealed partial class KvmVirtualMachine
 
         // A new name each time: a QEMU that ends unlinks its socket paths, and an earlier destination's
         // paths must not be those of the next one.
+        var moves = options.MoveDisks ?? new Dictionary<string, string>();
+        if (moves.Count > 0 && !local)
+        {
+            throw new VmMigrationException(Name, "MoveDisks is for a migration on this host; to another host, give the destination QEMU its own copies or shared storage");
+        }
+
+        var destinationSpec = StorageMigration.TargetSpec(Spec, moves, Name);
         var staging = new VmFiles(Path.Combine(Files.Directory, $"{IncomingDirectoryPrefix}{_environment.Time.GetUtcNow().ToUnixTimeMilliseconds()}"));
         (int Pid, QmpClient Qmp)? destination = null;
         string uri;
         if (local)
         {
-            destination = await StartIncomingAsync(staging, cancellationToken).ConfigureAwait(false);
+            await StorageMigration.CreateTargetsAsync(MonitorOf(running, "migrate"), _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                destination = await StartIncomingAsync(staging, destinationSpec, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                StorageMigration.DeleteTargets(moves);
+                throw;
+            }
+
             uri = options.UseTcpLocally ? $"tcp:127.0.0.1:{FreeLoopbackPort()}" : $"unix:{Path.Combine(staging.Directory, "migration.sock")}";
             try
             {
                 await destination.Value.Qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
+                await StorageMigration.MirrorAsync(source, destination.Value.Qmp, Name, moves.Keys.ToList(), Path.Combine(staging.Directory, "nbd.sock"), options.Timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
+                await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                 await AbandonIncomingAsync(destination.Value, staging).ConfigureAwait(false);
-                throw new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
+                StorageMigration.DeleteTargets(moves);
+                throw ex is VirtException ? ex : new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
             }
         }
         else
@@ -73,7 +93,9 @@ internal sealed partial class KvmVirtualMachine
         {
             if (destination is { } incoming)
             {
+                await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                 await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+                StorageMigration.DeleteTargets(moves);
             }
 
             throw;
@@ -101,7 +123,9 @@ internal sealed partial class KvmVirtualMachine
                 await LiveMigration.CancelAsync(source).ConfigureAwait(false);
                 if (destination is { } incoming)
                 {
+                    await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                     await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+                    StorageMigration.DeleteTargets(moves);
                 }
 
                 throw;
@@ -115,7 +139,12 @@ internal sealed partial class KvmVirtualMachine
 
         if (destination is { } arrived)
         {
+            await StorageMigration.FinishAsync(source, arrived.Qmp, moves.Keys.ToList()).ConfigureAwait(false);
             await AdoptIncomingAsync(running, arrived, staging).ConfigureAwait(false);
+            if (moves.Count > 0)
+            {
+                await StoreSpecAsync(destinationSpec).ConfigureAwait(false);
+            }
         }
         else
         {
@@ -141,7 +170,7 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>Starts the destination QEMU from the stored spec with <c>-incoming defer</c>, its files in <paramref name="staging"/>.</summary>
-    private async Task<(int Pid, QmpClient Qmp)> StartIncomingAsync(VmFiles staging, CancellationToken cancellationToken)
+    private async Task<(int Pid, QmpClient Qmp)> StartIncomingAsync(VmFiles staging, VmSpec spec, CancellationToken cancellationToken)
     {
         if (Directory.Exists(staging.Directory))
         {
@@ -160,7 +189,7 @@ internal sealed partial class KvmVirtualMachine
         var options = _environment.Options;
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = _running!.Record.Accelerator;
-        var arguments = QemuCommandLine.Build(Spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
+        var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
         int pid;
         using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {

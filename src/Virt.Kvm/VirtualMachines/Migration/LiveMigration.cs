@@ -51,12 +51,25 @@ internal static class LiveMigration
             info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null);
     }
 
-    /// <summary>Cancels a migration in flight; the source resumes on its own.</summary>
+    /// <summary>
+    /// Cancels a migration in flight and waits (up to 10 s) until QEMU has left "cancelling", so the
+    /// source runs on and a new migration can start at once; the source resumes on its own.
+    /// </summary>
     public static async Task CancelAsync(QmpClient source)
     {
         try
         {
             await source.MigrateCancelAsync(CancellationToken.None).ConfigureAwait(false);
+            for (var i = 0; i < 100; i++)
+            {
+                var status = (await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false)).Status?.Value;
+                if (status is null or "cancelled" or "failed" or "completed" or "none")
+                {
+                    return;
+                }
+
+                await Task.Delay(PollInterval).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is QmpException or QmpConnectionException)
         {

@@ -1,0 +1,146 @@
+using System.Globalization;
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.Kvm.VirtualMachines.Snapshots;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines.Migration;
+
+/// <summary>
+/// Storage migration to new images on this host: the destination QEMU opens the new images and
+/// exports them over NBD (a unix socket in its staging directory); the source mirrors each disk into
+/// its export with <c>blockdev-mirror</c> (sync full) until the jobs are ready, then RAM migrates as
+/// usual; once QEMU reports completion the mirror jobs are cancelled (in ready state that completes
+/// them without switching the source over) and the NBD server stops before the destination resumes.
+/// </summary>
+internal static class StorageMigration
+{
+    public static VmSpec TargetSpec(VmSpec spec, IReadOnlyDictionary<string, string> moves, string vmName)
+    {
+        foreach (var (diskId, path) in moves)
+        {
+            var disk = spec.Disks.FirstOrDefault(d => d.Id == diskId) ?? throw new VmMigrationException(vmName, $"MoveDisks names '{diskId}', which is not a disk of the VM");
+            if (disk.ReadOnly)
+            {
+                throw new VmMigrationException(vmName, $"disk '{diskId}' is read-only: share it instead of moving it");
+            }
+
+            if (path is null || !Path.IsPathFullyQualified(path) || path.Split('/').Contains("..") || path.AsSpan().IndexOfAny('\n', '\r', '\0') >= 0 || File.Exists(path))
+            {
+                throw new VmMigrationException(vmName, $"'{path}' for disk '{diskId}' must be a new absolute path without '..' or control characters");
+            }
+        }
+
+        return spec with { Disks = spec.Disks.Select(d => moves.TryGetValue(d.Id, out var path) ? d with { Path = path, Format = VmDiskFormat.Qcow2 } : d).ToList() };
+    }
+
+    public static async Task CreateTargetsAsync(QmpClient source, IProcessRunner processes, string vmName, IReadOnlyDictionary<string, string> moves, CancellationToken cancellationToken)
+    {
+        var created = new List<string>();
+        try
+        {
+            foreach (var (diskId, path) in moves)
+            {
+                var (_, size, _) = await ExternalSnapshots.ActiveNodeAsync(source, vmName, diskId, cancellationToken).ConfigureAwait(false);
+                (await processes.RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", path, size.ToString(CultureInfo.InvariantCulture)]), cancellationToken).ConfigureAwait(false)).EnsureSuccess();
+                created.Add(path);
+            }
+        }
+        catch
+        {
+            created.ForEach(File.Delete);
+            throw;
+        }
+    }
+
+    public static async Task MirrorAsync(QmpClient source, QmpClient destination, string vmName, IReadOnlyList<string> diskIds, string nbdSocket, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (diskIds.Count == 0)
+        {
+            return;
+        }
+
+        await destination.NbdServerStartAsync(
+            new NbdServerStartArguments { Addr = new ChardevAddArgumentsBackendSocketDataAddrUnix { Data = new ChardevAddArgumentsBackendSocketDataAddrUnixData { Path = nbdSocket } } },
+            cancellationToken).ConfigureAwait(false);
+        foreach (var diskId in diskIds)
+        {
+            await destination.BlockExportAddAsync(new BlockExportAddArgumentsNbd { Id = "virt-export-" + diskId, NodeName = diskId, Writable = true, Name = diskId }, cancellationToken).ConfigureAwait(false);
+            await source.BlockdevAddAsync(
+                new BlockdevAddArgumentsNbd { NodeName = "virt-mirror-" + diskId, Server = new BlockExportAddArgumentsVhostUserBlkAddrUnix { Path = nbdSocket }, Export = diskId },
+                cancellationToken).ConfigureAwait(false);
+            var (active, _, _) = await ExternalSnapshots.ActiveNodeAsync(source, vmName, diskId, cancellationToken).ConfigureAwait(false);
+            await source.BlockdevMirrorAsync(
+                new BlockdevMirrorArguments { JobId = "virt-mirror-" + diskId, Device = active, Target = "virt-mirror-" + diskId, Sync = BlockdevBackupArgumentsSync.Full },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            var jobs = (await source.QueryBlockJobsAsync(cancellationToken).ConfigureAwait(false)).Where(j => j.Device.StartsWith("virt-mirror-", StringComparison.Ordinal)).ToList();
+            if (jobs.Count == diskIds.Count && jobs.All(j => j.Ready))
+            {
+                return;
+            }
+
+            if (jobs.Count < diskIds.Count)
+            {
+                throw new VmMigrationException(vmName, "a disk mirror ended before it was ready; see the VM's qemu.log");
+            }
+
+            if (time.GetElapsedTime(started) > timeout)
+            {
+                throw new VmMigrationException(vmName, $"the disks were not copied within {timeout}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>After RAM migration completed: end the mirrors without switching the source over, stop the NBD server.</summary>
+    public static async Task FinishAsync(QmpClient source, QmpClient destination, IReadOnlyList<string> diskIds)
+    {
+        if (diskIds.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var diskId in diskIds)
+        {
+            var ended = source.WaitForEventAsync("BLOCK_JOB_COMPLETED", e => e.GetString("device") == "virt-mirror-" + diskId, TimeSpan.FromMinutes(1));
+            await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = "virt-mirror-" + diskId }, CancellationToken.None).ConfigureAwait(false);
+            await ended.ConfigureAwait(false);
+        }
+
+        await destination.NbdServerStopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>After a failure: cancel the mirrors and remove their NBD client nodes on the source.</summary>
+    public static async Task AbandonAsync(QmpClient source, IReadOnlyList<string> diskIds)
+    {
+        foreach (var diskId in diskIds)
+        {
+            try
+            {
+                await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = "virt-mirror-" + diskId, Force = true }, CancellationToken.None).ConfigureAwait(false);
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+            catch (QmpException)
+            {
+                // No such job.
+            }
+
+            await ExternalSnapshots.RemoveNodesAsync(source, new Stack<string>(["virt-mirror-" + diskId])).ConfigureAwait(false);
+        }
+    }
+
+    public static void DeleteTargets(IReadOnlyDictionary<string, string> moves)
+    {
+        foreach (var path in moves.Values)
+        {
+            File.Delete(path);
+        }
+    }
+}
