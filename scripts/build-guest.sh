@@ -6,7 +6,8 @@
 #   scripts/build-guest.sh            # prints the guest directory on its last line
 #   VIRT_GUEST_DIR=/some/dir scripts/build-guest.sh
 #
-# Output: $VIRT_GUEST_DIR/{vmlinux,initramfs.gz,kernel-release,stamp}
+# Output: $VIRT_GUEST_DIR/{vmlinux,vmlinuz,initramfs.gz,kernel-release,stamp}
+# (vmlinuz, the EFI-stub bzImage, is what OVMF boots; qboot boots vmlinux faster.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +36,7 @@ qga_version=$(apt-cache policy qemu-guest-agent | awk '/Candidate:/ {print $2}')
 inputs_hash=$( { echo "$kernel_pkg $kernel_pkg_version qga $qga_version"; "$busybox_bin" 2>&1 | head -1;
                 cat "$0" "$here"/guest/*; } | sha256sum | cut -c1-16)
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$inputs_hash" ] \
-   && [ -s "$out/vmlinux" ] && [ -s "$out/initramfs.gz" ]; then
+   && [ -s "$out/vmlinux" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initramfs.gz" ]; then
   log "cached guest is current ($inputs_hash)"
   echo "$out"
   exit 0
@@ -102,6 +103,7 @@ cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -9 > initramfs.gz
 
 mv vmlinux "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
+cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv initramfs.gz "$out/initramfs.gz.tmp" && mv "$out/initramfs.gz.tmp" "$out/initramfs.gz"
 echo "$kver" > "$out/kernel-release"
 echo "$inputs_hash" > "$out/stamp"

@@ -22,7 +22,7 @@ public sealed record VmFirmware
     /// <summary>A BIOS image to use instead of QEMU's default (e.g. qboot for the fastest direct kernel boot).</summary>
     public string? BiosPath { get; init; }
 
-    /// <summary>The kernel for <see cref="VmFirmwareKind.DirectKernel"/>.</summary>
+    /// <summary>The kernel for <see cref="VmFirmwareKind.DirectKernel"/>, or an EFI-stub kernel (bzImage) that OVMF boots without a disk.</summary>
     public string? KernelPath { get; init; }
 
     /// <summary>The initrd for <see cref="VmFirmwareKind.DirectKernel"/>.</summary>

@@ -123,8 +123,11 @@ public static partial class VmSpecValidator
             case VmFirmwareKind.DirectKernel when firmware.KernelPath is null:
                 problems.Add(new("Firmware.KernelPath", "direct kernel boot needs a kernel: set Firmware.KernelPath"));
                 break;
-            case not VmFirmwareKind.DirectKernel when firmware.KernelPath is not null || firmware.InitrdPath is not null:
-                problems.Add(new("Firmware.Kind", $"a kernel or initrd is set but Kind is {firmware.Kind}: set Kind = DirectKernel or remove them"));
+            case VmFirmwareKind.SeaBios when firmware.KernelPath is not null || firmware.InitrdPath is not null:
+                problems.Add(new("Firmware.Kind", $"a kernel or initrd is set but Kind is {firmware.Kind}: set Kind = DirectKernel (or Ovmf, which boots an EFI-stub kernel) or remove them"));
+                break;
+            case VmFirmwareKind.Ovmf when firmware.InitrdPath is not null && firmware.KernelPath is null:
+                problems.Add(new("Firmware.KernelPath", "an initrd without a kernel: set Firmware.KernelPath or remove the initrd"));
                 break;
             case VmFirmwareKind.Ovmf:
                 if (firmware.SecureBoot && spec.Machine != VmMachineType.Q35)

@@ -155,22 +155,32 @@ public static class QemuCommandLine
         switch (firmware.Kind)
         {
             case VmFirmwareKind.DirectKernel:
-                add(["-kernel", firmware.KernelPath!]);
-                if (firmware.InitrdPath is { } initrd)
-                {
-                    add(["-initrd", initrd]);
-                }
-
-                if (firmware.KernelCommandLine is { } append)
-                {
-                    add(["-append", append]);
-                }
-
+                AddKernel(firmware, add);
                 break;
             case VmFirmwareKind.Ovmf:
                 add(["-blockdev", $"driver=file,node-name=virt-ovmf-code,filename={QemuOptionValue.Escape(firmware.OvmfCodePath, "OVMF code")},read-only=on"]);
                 add(["-blockdev", $"driver=file,node-name=virt-ovmf-vars,filename={QemuOptionValue.Escape(files.OvmfVars, "OVMF vars")}"]);
+                if (firmware.KernelPath is not null)
+                {
+                    // OVMF loads an EFI-stub kernel that QEMU hands over through fw_cfg: UEFI boot without a disk.
+                    AddKernel(firmware, add);
+                }
+
                 break;
+        }
+    }
+
+    private static void AddKernel(VmFirmware firmware, Action<string[]> add)
+    {
+        add(["-kernel", firmware.KernelPath!]);
+        if (firmware.InitrdPath is { } initrd)
+        {
+            add(["-initrd", initrd]);
+        }
+
+        if (firmware.KernelCommandLine is { } append)
+        {
+            add(["-append", append]);
         }
     }
 

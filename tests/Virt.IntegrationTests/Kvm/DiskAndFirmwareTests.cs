@@ -86,4 +86,27 @@ public sealed class DiskAndFirmwareTests
         Assert.Contains("smm=on", await File.ReadAllTextAsync($"/proc/{(await vm.GetStatusAsync(ct)).Pid}/cmdline", ct), StringComparison.Ordinal);
         await vm.KillAsync(ct);
     }
+
+    [Fact(Timeout = 240_000)]
+    public async Task OVMF_boots_the_test_guest_kernel_to_its_ready_marker()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var vmlinuz = Path.Combine(TestGuest.Directory, "vmlinuz");
+        HostRequirement.Require(File.Exists(vmlinuz), $"{vmlinuz} (scripts/build-guest.sh keeps the EFI-stub kernel)");
+        var spec = new VmSpec("uefi-boot")
+        {
+            Memory = new VmMemory { SizeMiB = 256 },
+            Firmware = new VmFirmware { Kind = VmFirmwareKind.Ovmf, KernelPath = vmlinuz, InitrdPath = Path.Combine(TestGuest.Directory, "initramfs.gz"), KernelCommandLine = "console=ttyS0 panic=-1 quiet" },
+        };
+        var vm = await host.Manager.CreateAsync(spec, ct);
+
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker, timeout: TimeSpan.FromSeconds(180));
+        await GuestWait.ForAgentAsync(vm.Guest);
+
+        // The kernel came up through UEFI: the EFI runtime is visible in the guest.
+        Assert.Equal(0, (await vm.Guest.ExecAsync("/bin/sh", ["-c", "test -d /sys/firmware/efi"], cancellationToken: ct)).ExitCode);
+        await vm.KillAsync(ct);
+    }
 }
