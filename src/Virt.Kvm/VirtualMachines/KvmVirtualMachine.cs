@@ -93,18 +93,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 tpmPid = await SwtpmProcess.StartAsync(options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
             }
 
-            using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-            {
-                // .NET unlinks the path a listener bound when it is disposed; QEMU keeps listening on
-                // its copy of the descriptor after we let go, so bind a temporary name and rename it.
-                var bound = Files.QmpSocket + ".binding";
-                File.Delete(bound);
-                listener.Bind(new UnixDomainSocketEndPoint(bound));
-                LibC.Chmod(bound, Convert.ToInt32("600", 8));
-                listener.Listen(8);
-                File.Move(bound, Files.QmpSocket, overwrite: true);
-                pid = QemuSpawner.Spawn(options.QemuBinary, arguments, Files.Log, [listener.SafeHandle]);
-            }
+            pid = SpawnWithMonitor(Files, arguments);
 
             if (_logger.IsEnabled(LogLevel.Information))
             {
@@ -682,6 +671,23 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         LibC.Kill(pid, LibC.SigKill);
         return await ReapAsync(pid).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Binds the QMP socket of <paramref name="files"/> (0600) and spawns QEMU with it as its monitor
+    /// descriptor. .NET unlinks the path a listener bound when it is disposed; QEMU keeps listening on
+    /// its copy of the descriptor after we let go, so a temporary name is bound and renamed.
+    /// </summary>
+    private int SpawnWithMonitor(VmFiles files, IReadOnlyList<string> arguments)
+    {
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var bound = files.QmpSocket + ".binding";
+        File.Delete(bound);
+        listener.Bind(new UnixDomainSocketEndPoint(bound));
+        LibC.Chmod(bound, Convert.ToInt32("600", 8));
+        listener.Listen(8);
+        File.Move(bound, files.QmpSocket, overwrite: true);
+        return QemuSpawner.Spawn(_environment.Options.QemuBinary, arguments, files.Log, [listener.SafeHandle]);
     }
 
     /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>

@@ -71,6 +71,20 @@ internal sealed class VmTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The next event of a kind (start the wait before causing it).</summary>
+    public static async Task<VmEvent> WaitForEventAsync(IVirtualMachine vm, VmEventKind kind, CancellationToken cancellationToken)
+    {
+        await foreach (var e in vm.WatchAsync(cancellationToken))
+        {
+            if (e.Kind == kind)
+            {
+                return e;
+            }
+        }
+
+        throw new InvalidOperationException($"the watch of VM '{vm.Name}' ended without a {kind} event");
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var vm in await Manager.ListAsync())

@@ -123,7 +123,7 @@ public sealed class MigrationTests
         probe.Stop();
         await using var remote = await QemuProcess.StartAsync([.. withoutMonitor, "-incoming", $"tcp:127.0.0.1:{port}"]);
         await using var remoteQmp = await Virt.Kvm.Qmp.QmpClient.ConnectAsync(remote.QmpSocket, cancellationToken: ct);
-        var stopped = WaitForKindAsync(vm, VmEventKind.Stopped, ct);
+        var stopped = VmTestHost.WaitForEventAsync(vm, VmEventKind.Stopped, ct);
 
         VmMigrationProgress? last = null;
         await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { DestinationUri = $"tcp:127.0.0.1:{port}" }, ct))
@@ -141,19 +141,6 @@ public sealed class MigrationTests
         Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(ct)).State);
         Assert.Equal(bootId, remoteBootId);
         Assert.True((await Virt.Kvm.Qmp.QmpCommands.QueryStatusAsync(remoteQmp, ct)).Running);
-    }
-
-    private static async Task<VmEvent> WaitForKindAsync(IVirtualMachine vm, VmEventKind kind, CancellationToken cancellationToken)
-    {
-        await foreach (var e in vm.WatchAsync(cancellationToken))
-        {
-            if (e.Kind == kind)
-            {
-                return e;
-            }
-        }
-
-        throw new InvalidOperationException($"the watch ended without a {kind} event");
     }
 
     [Fact(Timeout = 240_000)]

@@ -48,7 +48,7 @@ public sealed class VmGuestTests
 
         // Shut down from inside, through the agent.
         await GuestWait.ForAgentAsync(vm.Guest);
-        var stopped = WaitForStoppedAsync(vm, ct);
+        var stopped = VmTestHost.WaitForEventAsync(vm, VmEventKind.Stopped, ct);
         await vm.Guest.ShutdownAsync(GuestShutdownMode.Powerdown, ct);
         var exit = await stopped.WaitAsync(TimeSpan.FromSeconds(60), ct);
         Assert.Equal("guest shut down", exit.Reason);
@@ -64,18 +64,5 @@ public sealed class VmGuestTests
 
         Assert.Equal("no-agent", error.VmName);
         Assert.Contains("VmSpec.GuestAgent", error.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task<VmEvent> WaitForStoppedAsync(IVirtualMachine vm, CancellationToken cancellationToken)
-    {
-        await foreach (var e in vm.WatchAsync(cancellationToken))
-        {
-            if (e.Kind == VmEventKind.Stopped)
-            {
-                return e;
-            }
-        }
-
-        throw new InvalidOperationException("the watch ended without a Stopped event");
     }
 }

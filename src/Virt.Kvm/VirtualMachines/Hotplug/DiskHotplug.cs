@@ -65,12 +65,12 @@ internal static class DiskHotplug
         catch (QmpException ex)
         {
             // Roll back the nodes made so far: no half-attached disk stays behind.
-            await RemoveNodesAsync(qmp, added).ConfigureAwait(false);
+            await BlockNodes.RemoveAsync(qmp, added).ConfigureAwait(false);
             throw new VmHotplugException(vmName, Operation, disk.Id, $"QEMU refused '{ex.Command}': {ex.Description}", ex);
         }
         catch
         {
-            await RemoveNodesAsync(qmp, added).ConfigureAwait(false);
+            await BlockNodes.RemoveAsync(qmp, added).ConfigureAwait(false);
             throw;
         }
     }
@@ -78,21 +78,6 @@ internal static class DiskHotplug
     public static async Task DetachAsync(QmpClient qmp, string vmName, string diskId, TimeSpan deadline, TimeProvider time, CancellationToken cancellationToken)
     {
         await DeviceUnplug.RunAsync(qmp, vmName, "detach disk", diskId, deadline, time, cancellationToken).ConfigureAwait(false);
-        await RemoveNodesAsync(qmp, new Stack<string>(["virt-file-" + diskId, diskId])).ConfigureAwait(false);
-    }
-
-    private static async Task RemoveNodesAsync(QmpClient qmp, Stack<string> nodes)
-    {
-        while (nodes.TryPop(out var node))
-        {
-            try
-            {
-                await qmp.BlockdevDelAsync(new BlockdevDelArguments { NodeName = node }, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (QmpException)
-            {
-                // Already gone (an implicitly created child goes with its parent).
-            }
-        }
+        await BlockNodes.RemoveAsync(qmp, new Stack<string>(["virt-file-" + diskId, diskId])).ConfigureAwait(false);
     }
 }

@@ -190,17 +190,7 @@ internal sealed partial class KvmVirtualMachine
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = _running!.Record.Accelerator;
         var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
-        int pid;
-        using (var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            var bound = staging.QmpSocket + ".binding";
-            listener.Bind(new UnixDomainSocketEndPoint(bound));
-            LibC.Chmod(bound, Convert.ToInt32("600", 8));
-            listener.Listen(8);
-            File.Move(bound, staging.QmpSocket, overwrite: true);
-            pid = QemuSpawner.Spawn(options.QemuBinary, arguments, staging.Log, [listener.SafeHandle]);
-        }
-
+        var pid = SpawnWithMonitor(staging, arguments);
         try
         {
             return (pid, await ConnectWhileAliveAsync(pid, 0, cancellationToken, staging).ConfigureAwait(false));

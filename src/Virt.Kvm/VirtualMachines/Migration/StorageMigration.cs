@@ -132,7 +132,7 @@ internal static class StorageMigration
                 // No such job.
             }
 
-            await ExternalSnapshots.RemoveNodesAsync(source, new Stack<string>(["virt-mirror-" + diskId])).ConfigureAwait(false);
+            await BlockNodes.RemoveAsync(source, new Stack<string>(["virt-mirror-" + diskId])).ConfigureAwait(false);
         }
     }
 

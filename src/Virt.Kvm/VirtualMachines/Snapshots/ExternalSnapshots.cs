@@ -29,6 +29,10 @@ internal static class ExternalSnapshots
         return (node, inserted.Image.VirtualSize, inserted.Image.FullBackingFilename ?? inserted.Image.BackingFilename);
     }
 
+    /// <summary>How many overlays stand on the disk's image: 0 while its own node <c>ID</c> is active, N for <c>ID-sN</c>.</summary>
+    public static int OverlayLevel(string diskId, string activeNode) =>
+        activeNode == diskId ? 0 : int.Parse(activeNode[(activeNode.LastIndexOf("-s", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture);
+
     public static async Task CreateAsync(QmpClient qmp, IProcessRunner processes, string vmName, VmDisk disk, string overlayPath, Func<CancellationToken, Task<bool>> freeze, Func<Task> thaw, CancellationToken cancellationToken)
     {
         const string Operation = "snapshot disk";
@@ -43,7 +47,7 @@ internal static class ExternalSnapshots
         }
 
         var (active, size, _) = await ActiveNodeAsync(qmp, vmName, disk.Id, cancellationToken).ConfigureAwait(false);
-        var level = active == disk.Id ? 1 : int.Parse(active[(active.LastIndexOf("-s", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture) + 1;
+        var level = OverlayLevel(disk.Id, active) + 1;
         var node = $"{disk.Id}-s{level}";
         var fileNode = $"virt-file-{disk.Id}-s{level}";
         var format = disk.Format == VmDiskFormat.Qcow2 ? "qcow2" : "raw";
@@ -70,7 +74,7 @@ internal static class ExternalSnapshots
         }
         catch (Exception ex)
         {
-            await RemoveNodesAsync(qmp, added).ConfigureAwait(false);
+            await BlockNodes.RemoveAsync(qmp, added).ConfigureAwait(false);
             File.Delete(overlayPath);
             throw ex is QmpException qmpError
                 ? new VmSnapshotException(vmName, Operation, disk.Id, $"QEMU refused '{qmpError.Command}': {qmpError.Description}", ex)
@@ -81,21 +85,6 @@ internal static class ExternalSnapshots
             if (frozen)
             {
                 await thaw().ConfigureAwait(false);
-            }
-        }
-    }
-
-    public static async Task RemoveNodesAsync(QmpClient qmp, Stack<string> nodes)
-    {
-        while (nodes.TryPop(out var node))
-        {
-            try
-            {
-                await qmp.BlockdevDelAsync(new BlockdevDelArguments { NodeName = node }, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (QmpException)
-            {
-                // Gone with its parent, or never added.
             }
         }
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using Virt.Kvm.GuestAgent;
 using Virt.Kvm.Qmp;
@@ -37,12 +36,12 @@ internal sealed partial class KvmVirtualMachine
 
         var qmp = MonitorOf(running, "commit disk");
         var (active, _, backing) = await ExternalSnapshots.ActiveNodeAsync(qmp, Name, diskId, cancellationToken).ConfigureAwait(false);
-        if (active == disk.Id || backing is null)
+        var level = ExternalSnapshots.OverlayLevel(diskId, active);
+        if (level == 0 || backing is null)
         {
             throw new VmSnapshotException(Name, "commit disk", diskId, "the disk has no overlay from CreateDiskSnapshotAsync to commit");
         }
 
-        var level = int.Parse(active[(active.LastIndexOf("-s", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture);
         var baseNode = level == 1 ? disk.Id : $"{disk.Id}-s{level - 1}";
         var jobId = $"virt-commit-{diskId}";
         var completed = qmp.WaitForEventAsync<BlockJobCompletedEvent>(e => e.Device == jobId, TimeSpan.FromHours(6), CancellationToken.None);
@@ -68,7 +67,7 @@ internal sealed partial class KvmVirtualMachine
             throw new VmSnapshotException(Name, "commit disk", diskId, $"block-commit failed: {error}; the overlay stays active");
         }
 
-        await ExternalSnapshots.RemoveNodesAsync(qmp, new Stack<string>([$"virt-file-{active}", active])).ConfigureAwait(false);
+        await BlockNodes.RemoveAsync(qmp, new Stack<string>([$"virt-file-{active}", active])).ConfigureAwait(false);
         File.Delete(disk.Path);
         await StoreSpecAsync(Spec with { Disks = Spec.Disks.Select(d => d.Id == diskId ? d with { Path = backing } : d).ToList() }).ConfigureAwait(false);
         yield return new VmBlockJobProgress(jobId, "completed", done.Offset, done.Len);
