@@ -12,6 +12,9 @@ packages=(
   iproute2          # taps and bridges for bridged NICs
   swtpm swtpm-tools # software TPM 2.0 for VMs with Tpm = true
   genisoimage       # isoinfo: tests read the cloud-init seed ISO back (this host kernel has no iso9660 to loop-mount)
+  lxc               # lxc-start/lxc-attach/lxc-stop for containers (Virt.Lxc), liblxc for the supported-key check
+  zstd              # .tar.zst container rootfs tarballs
+  uidmap            # newuidmap/newgidmap: unprivileged containers
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -1,0 +1,437 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Virt.Containers;
+using Virt.Lxc.CommandSocket;
+using Virt.Lxc.Config;
+using Virt.Lxc.Exec;
+using Virt.Lxc.Files;
+using Virt.Lxc.Host;
+using Virt.Lxc.Hosting;
+using Virt.Lxc.Limits;
+using Virt.Processes;
+
+namespace Virt.Lxc.Containers;
+
+/// <summary>
+/// One LXC container. State comes from LXC itself (the command socket), never from memory, so a new
+/// process — or a new manager — sees the same container the old one left running. Forking work runs
+/// as <c>lxc-*</c> child processes; limits, statistics and the freezer go straight to cgroupfs.
+/// </summary>
+internal sealed class LxcContainer : IContainer
+{
+    private static readonly TimeSpan ToolSlack = TimeSpan.FromSeconds(30);
+    private readonly LxcContext _context;
+    private readonly ContainerRecord _record;
+    private readonly ContainerPaths _paths;
+    private readonly SemaphoreSlim _lifecycle;
+
+    public LxcContainer(LxcContext context, ContainerRecord record, SemaphoreSlim lifecycle)
+    {
+        _context = context;
+        _record = record;
+        _paths = context.PathsOf(record.Spec.Name);
+        _lifecycle = lifecycle;
+    }
+
+    public string Name => _record.Spec.Name;
+
+    public ContainerSpec Spec => _record.Spec;
+
+    private LxcOptions Options => _context.Options;
+
+    public async Task StartAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var deadline = timeout ?? Options.StartTimeout;
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            if (state != ContainerState.Stopped)
+            {
+                throw new ContainerStateException(Name, "start", state, "it is already running; stop it first");
+            }
+
+            var appArmor = Preflight.IsAppArmorEnabled(_context.FileSystem);
+            var problems = Preflight.Check(_record, Options, _context.Layout, _context.FileSystem, appArmor);
+            if (problems.Count > 0)
+            {
+                throw new ContainerPreflightException(Name, problems);
+            }
+
+            await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+            var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, out var limitKeys);
+            await AtomicFile.WriteAsync(_context.FileSystem, _paths.Config, Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
+            _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
+
+            var started = Stopwatch.GetTimestamp();
+            await RunLxcStartAsync(deadline, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false)
+                    ?? throw new ContainerStartException(Name, ContainerStartFailure.Init, "it stopped right after starting: its init exited; see the console log", StartLogPath, string.Empty);
+                VerifyLimits(pid, limitKeys);
+                Log.Started(_context.Logger, Name, pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                _context.Events.Publish(Name, ContainerState.Running);
+            }
+            catch
+            {
+                await KillQuietlyAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    private string StartLogPath => Path.Combine(_paths.Logs, "start.log");
+
+    private async Task RunLxcStartAsync(TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        // A fresh log per start: its ERROR lines are the cause when LXC says only "ABORTING".
+        _context.FileSystem.File.Delete(StartLogPath);
+        ProcessResult result;
+        try
+        {
+            result = await _context.RunToolAsync("lxc-start", Name, ["-d", "-l", "INFO", "-o", StartLogPath], deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProcessTimeoutException)
+        {
+            await KillQuietlyAsync().ConfigureAwait(false);
+            throw new ContainerStartException(Name, ContainerStartFailure.Timeout, $"it did not reach running within {deadline.TotalSeconds:0.###} s and was killed: raise the start timeout, or see the log", StartLogPath, ReadStartLogErrors());
+        }
+        catch (OperationCanceledException)
+        {
+            await KillQuietlyAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (result.ExitCode != 0)
+        {
+            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await _context.FileSystem.File.ReadAllTextAsync(StartLogPath, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
+            var (failure, message) = LxcLog.Diagnose(errors);
+            await Leftovers.RemoveAsync(_context, Spec, CancellationToken.None).ConfigureAwait(false);
+            throw new ContainerStartException(Name, failure, message, StartLogPath, string.Join('\n', errors));
+        }
+    }
+
+    private string ReadStartLogErrors() =>
+        _context.FileSystem.File.Exists(StartLogPath) ? string.Join('\n', LxcLog.Errors(_context.FileSystem.File.ReadAllText(StartLogPath))) : string.Empty;
+
+    private void VerifyLimits(int pid, IReadOnlyDictionary<CgroupLimit, string> limitKeys)
+    {
+        if (limitKeys.Count == 0)
+        {
+            return;
+        }
+
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
+        var mismatches = LimitVerifier.FindMismatches(limitKeys, cgroups);
+        if (mismatches.Count == 0)
+        {
+            return;
+        }
+
+        if (Options.LimitEnforcement == LxcLimitEnforcement.Warn)
+        {
+            Log.LimitsIgnored(_context.Logger, Name, string.Join("; ", mismatches));
+            return;
+        }
+
+        throw new ContainerLimitException(Name, mismatches);
+    }
+
+    public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
+        await StopWithAsync(["-t", seconds.ToString(CultureInfo.InvariantCulture)], timeout + ToolSlack, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task KillAsync(CancellationToken cancellationToken = default) => StopWithAsync(["-k"], ToolSlack, cancellationToken);
+
+    private async Task StopWithAsync(string[] arguments, TimeSpan toolTimeout, CancellationToken cancellationToken)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Stopped)
+            {
+                await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
+            await ThawIfFrozenAsync(cancellationToken).ConfigureAwait(false);
+            var result = await _context.RunToolAsync("lxc-stop", Name, arguments, toolTimeout, cancellationToken).ConfigureAwait(false);
+            var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            if (state != ContainerState.Stopped)
+            {
+                throw new VirtException($"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
+            }
+
+            await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+            Log.Stopped(_context.Logger, Name);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    private async Task ThawIfFrozenAsync(CancellationToken cancellationToken)
+    {
+        var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        if (pid is not null)
+        {
+            var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid.Value);
+            if (cgroups.IsFrozen())
+            {
+                await cgroups.SetFrozenAsync(false, TimeSpan.FromSeconds(10), Name, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task KillQuietlyAsync()
+    {
+        try
+        {
+            await _context.RunToolAsync("lxc-stop", Name, ["-k"], ToolSlack, CancellationToken.None).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, Spec, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (VirtException)
+        {
+            // The original error is what the caller needs; leftovers are cleaned at the next start or delete.
+        }
+    }
+
+    public async Task RebootAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var before = await RequireRunningAsync("reboot", cancellationToken).ConfigureAwait(false);
+        var result = await _context.RunToolAsync("lxc-stop", Name, ["-r", "-t", Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)], timeout + ToolSlack, cancellationToken).ConfigureAwait(false);
+        result.EnsureSuccess();
+        var until = _context.Time.GetUtcNow() + timeout;
+        while (true)
+        {
+            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            if (pid is not null && pid != before && await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Running)
+            {
+                _context.Events.Publish(Name, ContainerState.Running);
+                return;
+            }
+
+            if (_context.Time.GetUtcNow() > until)
+            {
+                throw new TimeoutException($"container '{Name}' did not run again within {timeout.TotalSeconds:0.###} s of a reboot: see its console log");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var cgroups = await CgroupsAsync("freeze", cancellationToken).ConfigureAwait(false);
+        _context.Events.Publish(Name, ContainerState.Freezing);
+        await cgroups.SetFrozenAsync(true, timeout, Name, cancellationToken).ConfigureAwait(false);
+        _context.Events.Publish(Name, ContainerState.Frozen);
+    }
+
+    public async Task UnfreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var cgroups = await CgroupsAsync("thaw", cancellationToken).ConfigureAwait(false);
+        await cgroups.SetFrozenAsync(false, timeout, Name, cancellationToken).ConfigureAwait(false);
+        _context.Events.Publish(Name, ContainerState.Thawed);
+    }
+
+    public async Task<ContainerStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        if (state == ContainerState.Stopped)
+        {
+            return new ContainerStatus(state, null);
+        }
+
+        var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        if (pid is not null && state == ContainerState.Running && ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid.Value).IsFrozen())
+        {
+            // The SDK freezes through cgroupfs, which LXC's own state does not see.
+            state = ContainerState.Frozen;
+        }
+
+        return new ContainerStatus(state, pid);
+    }
+
+    public async Task<ContainerStats> GetStatsAsync(CancellationToken cancellationToken = default)
+    {
+        var cgroups = await CgroupsAsync("read the statistics of", cancellationToken).ConfigureAwait(false);
+        var memory = cgroups.ReadNumber("memory", "memory.usage_in_bytes", "memory.current") ?? 0;
+        var limit = cgroups.ReadNumber("memory", "memory.limit_in_bytes", "memory.max");
+        var cpu = cgroups.IsV1("cpuacct")
+            ? TimeSpan.FromTicks((cgroups.ReadNumber("cpuacct", "cpuacct.usage", "cpu.stat") ?? 0) / 100)
+            : TimeSpan.FromMicroseconds(cgroups.ReadKeyed("cpu", "cpu.stat", "cpu.stat", "usage_usec") ?? 0);
+        var pids = (int)(cgroups.ReadNumber("pids", "pids.current", "pids.current") ?? 0);
+        long received = 0;
+        long sent = 0;
+        for (var i = 0; i < Spec.Network.Count; i++)
+        {
+            // The host end of a veth counts the other way round: what it receives, the container sent.
+            var statistics = $"/sys/class/net/{_paths.HostInterfaceName(i)}/statistics/";
+            if (Spec.Network[i].Kind == ContainerNicKind.Veth && _context.FileSystem.Directory.Exists(statistics))
+            {
+                sent += long.Parse((await _context.FileSystem.File.ReadAllTextAsync(statistics + "rx_bytes", cancellationToken).ConfigureAwait(false)).Trim(), CultureInfo.InvariantCulture);
+                received += long.Parse((await _context.FileSystem.File.ReadAllTextAsync(statistics + "tx_bytes", cancellationToken).ConfigureAwait(false)).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        // v1 reports "unlimited" as a huge page-rounded number, v2 as "max" (not a number).
+        return new ContainerStats(memory, limit is null or >= long.MaxValue / 2 ? null : limit, cpu, pids, received, sent);
+    }
+
+    public async Task<ContainerExecResult> ExecAsync(ContainerExecRequest request, CancellationToken cancellationToken = default)
+    {
+        ContainerSpecValidator.ValidateExecRequest(request);
+        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        if (state == ContainerState.Stopped)
+        {
+            throw new ContainerAttachException(Name, "it is stopped (LXC's command socket does not answer): start it first");
+        }
+
+        return await LxcAttach.RunAsync(Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var pid = await InitPidAsync("write a file into", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PushAsync(Name, pid, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task PullFileAsync(string path, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var pid = await InitPidAsync("read a file from", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PullAsync(Name, pid, path, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+        if (!_context.FileSystem.File.Exists(_paths.ConsoleLog))
+        {
+            return string.Empty;
+        }
+
+        var stream = _context.FileSystem.File.Open(_paths.ConsoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        await using (stream.ConfigureAwait(false))
+        {
+            stream.Position = Math.Max(0, stream.Length - maxBytes);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async IAsyncEnumerable<ContainerEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var own = _context.Events.Subscribe(Name, out var subscription);
+        using var _ = subscription;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var merged = System.Threading.Channels.Channel.CreateUnbounded<ContainerState>();
+        var pump = PumpLxcStatesAsync(merged.Writer, own, stop.Token);
+        try
+        {
+            ContainerState? last = null;
+            await foreach (var state in merged.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (state != last)
+                {
+                    last = state;
+                    yield return new ContainerEvent(Name, state, _context.Time.GetUtcNow());
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await pump.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ended by the watcher.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Feeds LXC's pushed states while the container runs; while it is stopped, waits for a start (one
+    /// this manager ran wakes it at once; one by another process is noticed within 250 ms) and
+    /// subscribes again. The SDK's own freeze/thaw events are merged in.
+    /// </summary>
+    private async Task PumpLxcStatesAsync(System.Threading.Channels.ChannelWriter<ContainerState> output, System.Threading.Channels.ChannelReader<ContainerState> own, CancellationToken cancellationToken)
+    {
+        var ownEvents = Task.Run(
+            async () =>
+            {
+                await foreach (var state in own.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    output.TryWrite(state);
+                }
+            },
+            cancellationToken);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var sawStopped = false;
+                await foreach (var state in LxcCommandClient.WatchAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false))
+                {
+                    output.TryWrite(state);
+                    sawStopped = state == ContainerState.Stopped;
+                }
+
+                if (sawStopped)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            output.TryComplete();
+            try
+            {
+                await ownEvents.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ended with the watcher.
+            }
+        }
+    }
+
+    private async Task<int> RequireRunningAsync(string operation, CancellationToken cancellationToken)
+    {
+        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        var pid = state == ContainerState.Stopped ? null : await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        return pid ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
+    }
+
+    private Task<int> InitPidAsync(string operation, CancellationToken cancellationToken) => RequireRunningAsync(operation, cancellationToken);
+
+    private async Task<ContainerCgroups> CgroupsAsync(string operation, CancellationToken cancellationToken)
+    {
+        var pid = await RequireRunningAsync(operation, cancellationToken).ConfigureAwait(false);
+        return ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
+    }
+
+    internal static async Task<ContainerRecord> ReadRecordAsync(LxcContext context, string name, CancellationToken cancellationToken)
+    {
+        var json = await context.FileSystem.File.ReadAllBytesAsync(context.PathsOf(name).Record, cancellationToken).ConfigureAwait(false);
+        return JsonSerializer.Deserialize(json, LxcJsonContext.Default.ContainerRecord) ?? throw new VirtException($"the record of container '{name}' is empty: delete the container and create it again");
+    }
+}

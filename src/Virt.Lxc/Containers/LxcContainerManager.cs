@@ -1,0 +1,186 @@
+using System.Collections.Concurrent;
+using System.IO.Abstractions;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Virt.Containers;
+using Virt.Lxc.CommandSocket;
+using Virt.Lxc.Hosting;
+using Virt.Lxc.Rootfs;
+using Virt.Processes;
+
+namespace Virt.Lxc.Containers;
+
+/// <summary>
+/// The LXC implementation of <see cref="IContainerManager"/>. Each container is a directory under
+/// <see cref="LxcOptions.LxcPath"/> holding LXC's config (written by the SDK), its rootfs and the SDK's
+/// record. A container exists once its record is written, which happens last: a crash while the rootfs
+/// is being built leaves a directory without a record, which the next create, list or delete removes.
+/// </summary>
+public sealed class LxcContainerManager : IContainerManager
+{
+    private const int MaxLxcPathLength = 64;
+    private readonly LxcContext _context;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
+
+    /// <summary>Creates a manager.</summary>
+    /// <param name="options">The backend's options.</param>
+    /// <param name="fileSystem">The file system seam.</param>
+    /// <param name="processes">Runs the lxc-* tools.</param>
+    /// <param name="loggerFactory">Logging; optional.</param>
+    /// <param name="timeProvider">The clock; optional.</param>
+    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrEmpty(options.LxcPath) || !options.LxcPath.StartsWith('/') || options.LxcPath.Length > MaxLxcPathLength || options.LxcPath.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new ArgumentException($"LxcOptions.LxcPath '{options.LxcPath}' must be an absolute path of at most {MaxLxcPathLength} characters without whitespace: LXC names each container's command socket after it", nameof(options));
+        }
+
+        _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System);
+    }
+
+    /// <inheritdoc />
+    public async Task<IContainer> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    {
+        ContainerSpecValidator.Validate(spec);
+        var gate = LockOf(spec.Name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var paths = _context.PathsOf(spec.Name);
+            var fileSystem = _context.FileSystem;
+            if (fileSystem.File.Exists(paths.Record))
+            {
+                throw new ContainerAlreadyExistsException(spec.Name);
+            }
+
+            if (await LxcCommandClient.GetStateAsync(_context.Options.LxcPath, spec.Name, cancellationToken).ConfigureAwait(false) != ContainerState.Stopped)
+            {
+                throw new ContainerAlreadyExistsException(spec.Name);
+            }
+
+            RemoveIncomplete(paths);
+            fileSystem.Directory.CreateDirectory(paths.Directory);
+            try
+            {
+                var record = await BuildRootfsAsync(spec, paths, cancellationToken).ConfigureAwait(false);
+                await AtomicFile.WriteAsync(fileSystem, paths.Record, JsonSerializer.SerializeToUtf8Bytes(record, LxcJsonContext.Default.ContainerRecord), cancellationToken).ConfigureAwait(false);
+                Log.Created(_context.Logger, spec.Name, spec.Rootfs.Path ?? spec.Rootfs.Kind.ToString());
+                return new LxcContainer(_context, record, gate);
+            }
+            catch
+            {
+                RootfsBuilder.TryDelete(paths.Directory);
+                throw;
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<ContainerRecord> BuildRootfsAsync(ContainerSpec spec, ContainerPaths paths, CancellationToken cancellationToken)
+    {
+        var options = _context.Options;
+        if (spec.Rootfs.Kind == ContainerRootfsKind.Directory)
+        {
+            if (!_context.FileSystem.Directory.Exists(spec.Rootfs.Path!))
+            {
+                throw new ContainerRootfsException(spec.Name, spec.Rootfs.Path!, "the directory does not exist");
+            }
+
+            return new ContainerRecord(spec, spec.Rootfs.Path!, RootfsOwned: false, ImageInit: null);
+        }
+
+        var shift = spec.Unprivileged ? options.IdMapBase : 0;
+        var limit = spec.Unprivileged ? options.IdMapSize : int.MaxValue - shift;
+        var imageInit = await RootfsBuilder.BuildAsync(spec, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
+        if (spec.Init is null && imageInit is not null && imageInit.Command.Any(argument => argument.Any(char.IsWhiteSpace) || argument.Any(char.IsControl)))
+        {
+            throw new ContainerRootfsException(spec.Name, spec.Rootfs.Path!, $"the image's entrypoint '{string.Join(' ', imageInit.Command)}' has an argument with whitespace, which lxc.init.cmd cannot carry: set ContainerSpec.Init to a command without (e.g. a script in the image)");
+        }
+
+        _context.FileSystem.Directory.Move(paths.RootfsStaging, paths.Rootfs);
+        return new ContainerRecord(spec, paths.Rootfs, RootfsOwned: true, imageInit);
+    }
+
+    /// <summary>A directory without a record is what a crash during create left: remove it.</summary>
+    private void RemoveIncomplete(ContainerPaths paths)
+    {
+        if (_context.FileSystem.Directory.Exists(paths.Directory) && !_context.FileSystem.File.Exists(paths.Record))
+        {
+            RootfsBuilder.TryDelete(paths.Directory);
+            Log.LeftoversRemoved(_context.Logger, paths.Name, "an incomplete container directory " + paths.Directory);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IContainer> GetAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (!ContainerSpecValidator.IsValidName(name) || !_context.FileSystem.File.Exists(_context.PathsOf(name).Record))
+        {
+            throw new ContainerNotFoundException(name, _context.Options.LxcPath);
+        }
+
+        var record = await LxcContainer.ReadRecordAsync(_context, name, cancellationToken).ConfigureAwait(false);
+        return new LxcContainer(_context, record, LockOf(name));
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IContainer>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var list = new List<IContainer>();
+        if (!_context.FileSystem.Directory.Exists(_context.Options.LxcPath))
+        {
+            return list;
+        }
+
+        foreach (var directory in _context.FileSystem.Directory.GetDirectories(_context.Options.LxcPath).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(directory);
+            if (ContainerSpecValidator.IsValidName(name) && _context.FileSystem.File.Exists(_context.PathsOf(name).Record))
+            {
+                list.Add(await GetAsync(name, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var container = await GetAsync(name, cancellationToken).ConfigureAwait(false);
+        var state = (await container.GetStatusAsync(cancellationToken).ConfigureAwait(false)).State;
+        if (state != ContainerState.Stopped)
+        {
+            if (!force)
+            {
+                throw new ContainerStateException(name, "delete", state, "stop it first, or pass force: true to kill it");
+            }
+
+            await container.KillAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var gate = LockOf(name);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Leftovers.RemoveAsync(_context, container.Spec, cancellationToken).ConfigureAwait(false);
+            var paths = _context.PathsOf(name);
+
+            // The record goes first: from then on the container does not exist, whatever a crash leaves.
+            _context.FileSystem.File.Delete(paths.Record);
+            RootfsBuilder.TryDelete(paths.Directory);
+            Log.Deleted(_context.Logger, name);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private SemaphoreSlim LockOf(string name) => _locks.GetOrAdd(name, _ => new SemaphoreSlim(1, 1));
+}

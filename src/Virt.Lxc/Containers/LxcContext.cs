@@ -1,0 +1,34 @@
+using System.IO.Abstractions;
+using Microsoft.Extensions.Logging;
+using Virt.Lxc.Host;
+using Virt.Lxc.Hosting;
+using Virt.Processes;
+
+namespace Virt.Lxc.Containers;
+
+/// <summary>What every container of a manager shares: options, host seams, the cgroup layout and the event hub.</summary>
+internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger logger, TimeProvider timeProvider)
+{
+    private CgroupLayout? _layout;
+
+    public LxcOptions Options { get; } = options;
+
+    public IFileSystem FileSystem { get; } = fileSystem;
+
+    public IProcessRunner Processes { get; } = processes;
+
+    public ILogger Logger { get; } = logger;
+
+    public TimeProvider Time { get; } = timeProvider;
+
+    public ContainerEventHub Events { get; } = new();
+
+    /// <summary>Read once: the host's cgroup mounts do not change under a running application.</summary>
+    public CgroupLayout Layout => _layout ??= CgroupLayout.Detect(FileSystem);
+
+    public ContainerPaths PathsOf(string name) => new(Options.LxcPath, name);
+
+    /// <summary>Runs an lxc-* tool on this container's LXC path.</summary>
+    public Task<ProcessResult> RunToolAsync(string tool, string name, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Processes.RunAsync(new ProcessSpec(Options.Tool(tool), ["-n", name, "-P", Options.LxcPath, .. arguments]) { Timeout = timeout }, cancellationToken);
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Virt.Containers;
+using Virt.Lxc.Hosting;
+
+namespace Virt.Lxc.Exec;
+
+/// <summary>
+/// Runs a command in a container through <c>lxc-attach</c> as a child process (liblxc's attach forks the
+/// caller, which a multi-threaded CLR must not do). <c>lxc-attach</c> exits 1 both when the command does
+/// and when it cannot enter the container, so each call gets its own LXC log (<c>-l ERROR -o</c>): a
+/// command's own failure leaves it empty, a failed attach or exec writes its reason there.
+/// </summary>
+internal static class LxcAttach
+{
+    private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    private const int FirstSignalCode = 129;
+    private const int LastSignalCode = 128 + 64;
+
+    public static async Task<ContainerExecResult> RunAsync(LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(logDirectory);
+        var log = Path.Combine(logDirectory, $"attach-{Environment.ProcessId}-{Guid.NewGuid():N}.log");
+        var start = new ProcessStartInfo(options.Tool("lxc-attach"))
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in Arguments(options, containerName, log, request))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new VirtException($"cannot run lxc-attach for container '{containerName}': {ex.Message}; install Debian's lxc", ex);
+        }
+
+        try
+        {
+            return await WaitAsync(process, containerName, log, request, started, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    private static async Task<ContainerExecResult> WaitAsync(Process process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
+    {
+        var collectedOutput = request.StandardOutput is null ? new MemoryStream() : null;
+        var collectedError = request.StandardError is null && !request.CombineOutput ? new MemoryStream() : null;
+        var output = request.StandardOutput ?? collectedOutput!;
+        var error = request.CombineOutput ? output : request.StandardError ?? collectedError!;
+        var writeLock = request.CombineOutput ? new SemaphoreSlim(1, 1) : null;
+        var copyOut = PumpAsync(process.StandardOutput.BaseStream, output, writeLock);
+        var copyErr = PumpAsync(process.StandardError.BaseStream, error, writeLock);
+        var feedIn = FeedAsync(process.StandardInput.BaseStream, request.StandardInput);
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(request.Timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // lxc-attach waits for the attached process, which is its child: killing the tree ends the command in the container too.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ContainerExecTimeoutException(containerName, string.Join(' ', request.Command), request.Timeout);
+        }
+
+        await feedIn.ConfigureAwait(false);
+        var exitCode = process.ExitCode;
+        var lxcErrors = File.Exists(log) ? (await File.ReadAllTextAsync(log, CancellationToken.None).ConfigureAwait(false)).Trim() : string.Empty;
+        var standardOutput = collectedOutput is null ? string.Empty : Encoding.UTF8.GetString(collectedOutput.ToArray());
+        var standardError = collectedError is null ? string.Empty : Encoding.UTF8.GetString(collectedError.ToArray());
+        var duration = Stopwatch.GetElapsedTime(started);
+        if (lxcErrors.Length > 0)
+        {
+            if (lxcErrors.Contains("Failed to exec", StringComparison.Ordinal))
+            {
+                return new ContainerExecResult(ContainerExecOutcome.CommandNotFound, exitCode, null, standardOutput, standardError, duration);
+            }
+
+            throw new ContainerAttachException(containerName, $"lxc-attach exited {exitCode.ToString(CultureInfo.InvariantCulture)} and logged: {LastErrorLine(lxcErrors)}; check that the container runs");
+        }
+
+        if (exitCode is >= FirstSignalCode and <= LastSignalCode)
+        {
+            return new ContainerExecResult(ContainerExecOutcome.Signaled, exitCode, exitCode - 128, standardOutput, standardError, duration);
+        }
+
+        return new ContainerExecResult(ContainerExecOutcome.Exited, exitCode, null, standardOutput, standardError, duration);
+    }
+
+    private static List<string> Arguments(LxcOptions options, string containerName, string log, ContainerExecRequest request)
+    {
+        var arguments = new List<string> { "-n", containerName, "-P", options.LxcPath, "-l", "ERROR", "-o", log, "--clear-env" };
+        if (!request.Environment.ContainsKey("PATH"))
+        {
+            arguments.AddRange(["-v", "PATH=" + DefaultPath]);
+        }
+
+        foreach (var (name, value) in request.Environment)
+        {
+            arguments.AddRange(["-v", name + "=" + value]);
+        }
+
+        if (request.User is { } user)
+        {
+            arguments.AddRange(["-u", user.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        if (request.Group is { } group)
+        {
+            arguments.AddRange(["-g", group.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        arguments.Add("--");
+        if (request.WorkingDirectory is not null)
+        {
+            // lxc-attach has no working-directory option: a shell changes into it, then becomes the command.
+            arguments.AddRange(["/bin/sh", "-c", "cd -- \"$1\" || exit 126; shift; exec \"$@\"", "virt-exec", request.WorkingDirectory]);
+        }
+
+        arguments.AddRange(request.Command);
+        return arguments;
+    }
+
+    private static async Task PumpAsync(Stream source, Stream destination, SemaphoreSlim? writeLock)
+    {
+        var buffer = new byte[16384];
+        int read;
+        while ((read = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            if (writeLock is not null)
+            {
+                await writeLock.WaitAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+            }
+            finally
+            {
+                writeLock?.Release();
+            }
+        }
+    }
+
+    private static async Task FeedAsync(Stream stdin, Stream? input)
+    {
+        try
+        {
+            if (input is not null)
+            {
+                await input.CopyToAsync(stdin).ConfigureAwait(false);
+            }
+        }
+        catch (IOException)
+        {
+            // The command exited without reading everything (a broken pipe): its exit code tells the story.
+        }
+        finally
+        {
+            try
+            {
+                await stdin.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // Same: the pipe is already gone.
+            }
+        }
+    }
+
+    private static string LastErrorLine(string log) =>
+        Containers.LxcLog.Message(log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0]);
+}
