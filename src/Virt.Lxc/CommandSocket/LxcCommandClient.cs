@@ -21,6 +21,8 @@ internal static class LxcCommandClient
     private const int AddStateClient = 10;
     private const int MaxState = 8;
     private const int HeaderSize = 16;
+    private const int SolSocket = 1;
+    private const int SoPassCred = 16;
 
     /// <summary>struct lxc_msg: int type; char name[NAME_MAX + 1]; int value.</summary>
     private const int StateMessageSize = 4 + 256 + 4;
@@ -142,6 +144,10 @@ internal static class LxcCommandClient
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
+            // LXC checks the sender's credentials on every request. With SO_PASSCRED set on our side the kernel
+            // attaches them to each message; otherwise a request that arrives before LXC enables SO_PASSCRED
+            // on its end carries none and is refused as coming from uid 65534.
+            socket.SetRawSocketOption(SolSocket, SoPassCred, BitConverter.GetBytes(1));
             await socket.ConnectAsync(new UnixDomainSocketEndPoint("\0" + SocketName(lxcPath, name)), cancellationToken).ConfigureAwait(false);
             return socket;
         }

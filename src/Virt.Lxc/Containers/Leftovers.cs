@@ -44,12 +44,29 @@ internal static class Leftovers
             }
         }
 
-        foreach (var directory in CgroupDirectories(context, spec.Name))
+        // LXC's monitor can still be leaving its cgroup for a moment after a failed start: retry briefly.
+        var until = context.Time.GetUtcNow() + TimeSpan.FromSeconds(3);
+        while (true)
         {
-            if (TryRemoveCgroup(directory))
+            var remaining = 0;
+            foreach (var directory in CgroupDirectories(context, spec.Name).ToList())
             {
-                removed.Add("cgroup " + directory);
+                if (TryRemoveCgroup(directory))
+                {
+                    removed.Add("cgroup " + directory);
+                }
+                else
+                {
+                    remaining++;
+                }
             }
+
+            if (remaining == 0 || context.Time.GetUtcNow() > until)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
         }
 
         if (removed.Count > 0)
