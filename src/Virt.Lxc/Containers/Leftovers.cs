@@ -77,14 +77,19 @@ internal static class Leftovers
 
     private static IEnumerable<string> CgroupDirectories(LxcContext context, string name)
     {
+        // LXC names them lxc.payload.NAME and lxc.monitor.NAME, or NAME-1, NAME-2... when the plain name is taken.
         foreach (var hierarchy in context.Layout.Hierarchies)
         {
             foreach (var prefix in new[] { "lxc.payload.", "lxc.monitor." })
             {
-                var directory = Path.Combine(hierarchy, prefix + name);
-                if (Directory.Exists(directory))
+                var exact = prefix + name;
+                foreach (var directory in Directory.EnumerateDirectories(hierarchy, exact + "*"))
                 {
-                    yield return directory;
+                    var suffix = Path.GetFileName(directory)[exact.Length..];
+                    if (suffix.Length == 0 || (suffix[0] == '-' && suffix.Length > 1 && suffix[1..].All(char.IsAsciiDigit)))
+                    {
+                        yield return directory;
+                    }
                 }
             }
         }

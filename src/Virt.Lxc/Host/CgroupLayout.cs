@@ -12,9 +12,12 @@ internal sealed class CgroupLayout
     private readonly Dictionary<string, string> _v1Mounts;
     private readonly HashSet<string> _v2Controllers;
 
-    private CgroupLayout(Dictionary<string, string> v1Mounts, string? unifiedMount, HashSet<string> v2Controllers)
+    private readonly List<string> _allV1Mounts;
+
+    private CgroupLayout(Dictionary<string, string> v1Mounts, List<string> allV1Mounts, string? unifiedMount, HashSet<string> v2Controllers)
     {
         _v1Mounts = v1Mounts;
+        _allV1Mounts = allV1Mounts;
         UnifiedMount = unifiedMount;
         _v2Controllers = v2Controllers;
     }
@@ -28,6 +31,7 @@ internal sealed class CgroupLayout
     public static CgroupLayout Detect(IFileSystem fileSystem)
     {
         var v1 = new Dictionary<string, string>(StringComparer.Ordinal);
+        var allV1 = new List<string>();
         string? unified = null;
         foreach (var line in fileSystem.File.ReadAllLines("/proc/self/mountinfo"))
         {
@@ -52,6 +56,8 @@ internal sealed class CgroupLayout
             }
             else if (tail[0] == "cgroup")
             {
+                // Named hierarchies (name=systemd) hold no controller but LXC creates cgroups there too.
+                allV1.Add(mountPoint);
                 foreach (var option in tail[2].Split(','))
                 {
                     if (option is not ("rw" or "ro") && !option.StartsWith("name=", StringComparison.Ordinal) && !option.Contains('=', StringComparison.Ordinal))
@@ -71,11 +77,11 @@ internal sealed class CgroupLayout
             }
         }
 
-        return new CgroupLayout(v1, unified, v2);
+        return new CgroupLayout(v1, allV1, unified, v2);
     }
 
-    /// <summary>Every hierarchy's mount point (v1 ones and the unified one), once each.</summary>
-    public IReadOnlyList<string> Hierarchies => _v1Mounts.Values.Append(UnifiedMount).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+    /// <summary>Every hierarchy's mount point (v1 ones, named ones and the unified one), once each.</summary>
+    public IReadOnlyList<string> Hierarchies => _allV1Mounts.Append(UnifiedMount).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>Whether the controller is on a v1 hierarchy.</summary>
     public bool IsV1(string controller) => _v1Mounts.ContainsKey(controller);

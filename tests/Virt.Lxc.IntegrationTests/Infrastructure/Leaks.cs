@@ -6,8 +6,8 @@ internal static class Leaks
     /// <summary>Cgroup directories LXC creates for the container, in every hierarchy.</summary>
     public static IReadOnlyList<string> CgroupsOf(string name) =>
         Directory.GetDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup")
-            .SelectMany(hierarchy => new[] { Path.Combine(hierarchy, "lxc.payload." + name), Path.Combine(hierarchy, "lxc.monitor." + name) })
-            .Where(Directory.Exists)
+            .SelectMany(hierarchy => Directory.EnumerateDirectories(hierarchy, "lxc.payload." + name + "*").Concat(Directory.EnumerateDirectories(hierarchy, "lxc.monitor." + name + "*")))
+            .Where(directory => Path.GetFileName(directory).EndsWith("." + name, StringComparison.Ordinal) || Path.GetFileName(directory).Contains("." + name + "-", StringComparison.Ordinal))
             .ToList();
 
     /// <summary>Processes whose command line mentions the LXC path (LXC's monitor names the path and container).</summary>
