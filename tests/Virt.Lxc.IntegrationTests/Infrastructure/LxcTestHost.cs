@@ -58,16 +58,6 @@ internal sealed class LxcTestHost : IAsyncDisposable
         return name;
     }
 
-    /// <summary>A dummy interface (a macvlan parent that leads nowhere).</summary>
-    public string CreateDummy()
-    {
-        var name = "vtd" + Guid.NewGuid().ToString("N")[..8];
-        Run("ip", "link", "add", name, "type", "dummy");
-        _interfaces.Add(name);
-        Run("ip", "link", "set", name, "up");
-        return name;
-    }
-
     public static string Run(string program, params string[] arguments)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
