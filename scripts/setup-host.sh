@@ -32,6 +32,14 @@ else
   echo "setup-host: all packages present"
 fi
 
+# Unprivileged containers map container root to host uid/gid 100000 (65536 ids): give root that range.
+for file in /etc/subuid /etc/subgid; do
+  if ! grep -qE '^(root|0):100000:65536$' "$file" 2>/dev/null; then
+    echo "setup-host: adding root:100000:65536 to $file"
+    echo "root:100000:65536" | sudo_if_needed tee -a "$file" >/dev/null
+  fi
+done
+
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup-host: the .NET 10 SDK is required (dotnet on PATH); install it from your distribution's packages" >&2
   exit 1
