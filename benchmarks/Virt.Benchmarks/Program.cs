@@ -20,5 +20,11 @@ if (args.Length > 0 && args[0] == "vm-features")
     return await VmFeatureTimings.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations]
+if (args.Length > 0 && args[0] == "lxc")
+{
+    return await LxcComparison.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;

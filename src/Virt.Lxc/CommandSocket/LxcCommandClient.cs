@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -148,19 +149,41 @@ internal static class LxcCommandClient
             // attaches them to each message; otherwise a request that arrives before LXC enables SO_PASSCRED
             // on its end carries none and is refused as coming from uid 65534.
             socket.SetRawSocketOption(SolSocket, SoPassCred, BitConverter.GetBytes(1));
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint("\0" + SocketName(lxcPath, name)), cancellationToken).ConfigureAwait(false);
+            // Connecting is how a stopped container is recognised (nothing listens), so it must be cheap:
+            // the event-args form reports the refusal as a code instead of a thrown exception.
+            var error = await ConnectWithoutThrowingAsync(socket, new UnixDomainSocketEndPoint("\0" + SocketName(lxcPath, name)), cancellationToken).ConfigureAwait(false);
+            if (error is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
+            {
+                socket.Dispose();
+                return null;
+            }
+
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+
             return socket;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
-        {
-            socket.Dispose();
-            return null;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+    }
+
+    private static async Task<SocketError> ConnectWithoutThrowingAsync(Socket socket, EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<SocketError>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var arguments = new SocketAsyncEventArgs { RemoteEndPoint = endPoint };
+        arguments.Completed += (_, done) => completion.TrySetResult(done.SocketError);
+        if (!socket.ConnectAsync(arguments))
+        {
+            return arguments.SocketError;
+        }
+
+        using var registration = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
+        return await completion.Task.ConfigureAwait(false);
     }
 
     private static async Task SendAsync(Socket socket, int command, byte[] data, CancellationToken cancellationToken)

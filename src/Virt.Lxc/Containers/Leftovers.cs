@@ -22,7 +22,7 @@ internal static class Leftovers
             }
         }
 
-        foreach (var directory in CgroupDirectories(context, spec.Name))
+        foreach (var directory in CgroupDirectories(context, spec.Name, thorough: true))
         {
             found.Add("cgroup " + directory);
         }
@@ -30,7 +30,12 @@ internal static class Leftovers
         return found;
     }
 
-    public static async Task RemoveAsync(LxcContext context, ContainerSpec spec, CancellationToken cancellationToken)
+    /// <param name="context">The manager's context.</param>
+    /// <param name="spec">The container.</param>
+    /// <param name="settle">How long to keep retrying cgroups that are still busy (LXC's monitor may be leaving them); zero for one pass.</param>
+    /// <param name="thorough">Also look for LXC's numbered cgroups (NAME-1...), which only a failed start or a crash leaves.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public static async Task RemoveAsync(LxcContext context, ContainerSpec spec, TimeSpan settle, bool thorough, CancellationToken cancellationToken)
     {
         var paths = context.PathsOf(spec.Name);
         var removed = new List<string>();
@@ -45,11 +50,11 @@ internal static class Leftovers
         }
 
         // LXC's monitor can still be leaving its cgroup for a moment after a failed start: retry briefly.
-        var until = context.Time.GetUtcNow() + TimeSpan.FromSeconds(3);
+        var until = context.Time.GetUtcNow() + settle;
         while (true)
         {
             var remaining = 0;
-            foreach (var directory in CgroupDirectories(context, spec.Name).ToList())
+            foreach (var directory in CgroupDirectories(context, spec.Name, thorough).ToList())
             {
                 if (TryRemoveCgroup(directory))
                 {
@@ -61,7 +66,7 @@ internal static class Leftovers
                 }
             }
 
-            if (remaining == 0 || context.Time.GetUtcNow() > until)
+            if (remaining == 0 || context.Time.GetUtcNow() >= until)
             {
                 break;
             }
@@ -75,20 +80,43 @@ internal static class Leftovers
         }
     }
 
-    private static IEnumerable<string> CgroupDirectories(LxcContext context, string name)
+    /// <summary>
+    /// LXC names them lxc.payload.NAME and lxc.monitor.NAME, or NAME-1, NAME-2... when the plain name was
+    /// taken. <paramref name="thorough"/> lists each hierarchy for the numbered ones; otherwise only the
+    /// plain names are looked up (a stat each), which is all a clean stop can leave.
+    /// </summary>
+    private static IEnumerable<string> CgroupDirectories(LxcContext context, string name, bool thorough)
     {
-        // LXC names them lxc.payload.NAME and lxc.monitor.NAME, or NAME-1, NAME-2... when the plain name is taken.
+        var payload = "lxc.payload." + name;
+        var monitor = "lxc.monitor." + name;
         foreach (var hierarchy in context.Layout.Hierarchies)
         {
-            foreach (var prefix in new[] { "lxc.payload.", "lxc.monitor." })
+            if (!thorough)
             {
-                var exact = prefix + name;
-                foreach (var directory in Directory.EnumerateDirectories(hierarchy, exact + "*"))
+                foreach (var exact in new[] { payload, monitor })
                 {
-                    var suffix = Path.GetFileName(directory)[exact.Length..];
-                    if (suffix.Length == 0 || (suffix[0] == '-' && suffix.Length > 1 && suffix[1..].All(char.IsAsciiDigit)))
+                    var directory = Path.Combine(hierarchy, exact);
+                    if (Directory.Exists(directory))
                     {
                         yield return directory;
+                    }
+                }
+
+                continue;
+            }
+
+            foreach (var directory in Directory.EnumerateDirectories(hierarchy, "lxc.*"))
+            {
+                var entry = Path.GetFileName(directory);
+                foreach (var exact in new[] { payload, monitor })
+                {
+                    if (entry.StartsWith(exact, StringComparison.Ordinal))
+                    {
+                        var suffix = entry[exact.Length..];
+                        if (suffix.Length == 0 || (suffix[0] == '-' && suffix.Length > 1 && suffix[1..].All(char.IsAsciiDigit)))
+                        {
+                            yield return directory;
+                        }
                     }
                 }
             }

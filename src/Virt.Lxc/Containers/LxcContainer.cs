@@ -23,6 +23,9 @@ namespace Virt.Lxc.Containers;
 internal sealed class LxcContainer : IContainer
 {
     private static readonly TimeSpan ToolSlack = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a start or a failed start waits for LXC's monitor to leave its cgroups before removing them.</summary>
+    private static readonly TimeSpan LeftoverSettle = TimeSpan.FromSeconds(3);
     private readonly LxcContext _context;
     private readonly ContainerRecord _record;
     private readonly ContainerPaths _paths;
@@ -48,10 +51,9 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-            if (state != ContainerState.Stopped)
+            if (await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) is not null)
             {
-                throw new ContainerStateException(Name, "start", state, "it is already running; stop it first");
+                throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
             }
 
             var appArmor = Preflight.IsAppArmorEnabled(_context.FileSystem);
@@ -61,9 +63,9 @@ internal sealed class LxcContainer : IContainer
                 throw new ContainerPreflightException(Name, problems);
             }
 
-            await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: false, cancellationToken).ConfigureAwait(false);
             var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, out var limitKeys);
-            await AtomicFile.WriteAsync(_context.FileSystem, _paths.Config, Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
+            await WriteConfigIfChangedAsync(Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
             _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
 
             var started = Stopwatch.GetTimestamp();
@@ -88,6 +90,17 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
+    /// <summary>The config is regenerated at every start; an unchanged one is not rewritten (no fsync on the start path).</summary>
+    private async Task WriteConfigIfChangedAsync(byte[] content, CancellationToken cancellationToken)
+    {
+        if (_context.FileSystem.File.Exists(_paths.Config) && (await _context.FileSystem.File.ReadAllBytesAsync(_paths.Config, cancellationToken).ConfigureAwait(false)).AsSpan().SequenceEqual(content))
+        {
+            return;
+        }
+
+        await AtomicFile.WriteAsync(_context.FileSystem, _paths.Config, content, cancellationToken).ConfigureAwait(false);
+    }
+
     private string StartLogPath => Path.Combine(_paths.Logs, "start.log");
 
     private async Task RunLxcStartAsync(TimeSpan deadline, CancellationToken cancellationToken)
@@ -97,7 +110,7 @@ internal sealed class LxcContainer : IContainer
         ProcessResult result;
         try
         {
-            result = await _context.RunToolAsync("lxc-start", Name, ["-d", "-l", "INFO", "-o", StartLogPath], deadline, cancellationToken).ConfigureAwait(false);
+            result = await _context.RunToolAsync("lxc-start", Name, ["-d", "-l", "WARN", "-o", StartLogPath], deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (ProcessTimeoutException)
         {
@@ -114,7 +127,7 @@ internal sealed class LxcContainer : IContainer
         {
             var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await _context.FileSystem.File.ReadAllTextAsync(StartLogPath, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
             var (failure, message) = LxcLog.Diagnose(errors);
-            await Leftovers.RemoveAsync(_context, Spec, CancellationToken.None).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: true, CancellationToken.None).ConfigureAwait(false);
             throw new ContainerStartException(Name, failure, message, StartLogPath, string.Join('\n', errors));
         }
     }
@@ -158,14 +171,15 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Stopped)
+            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            if (pid is null)
             {
-                await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+                await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
-            await ThawIfFrozenAsync(cancellationToken).ConfigureAwait(false);
+            await ThawIfFrozenAsync(pid.Value, cancellationToken).ConfigureAwait(false);
             var result = await _context.RunToolAsync("lxc-stop", Name, arguments, toolTimeout, cancellationToken).ConfigureAwait(false);
             var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
             if (state != ContainerState.Stopped)
@@ -173,7 +187,7 @@ internal sealed class LxcContainer : IContainer
                 throw new VirtException($"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
             }
 
-            await Leftovers.RemoveAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
             Log.Stopped(_context.Logger, Name);
         }
         finally
@@ -182,16 +196,12 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task ThawIfFrozenAsync(CancellationToken cancellationToken)
+    private async Task ThawIfFrozenAsync(int pid, CancellationToken cancellationToken)
     {
-        var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        if (pid is not null)
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
+        if (cgroups.IsFrozen())
         {
-            var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid.Value);
-            if (cgroups.IsFrozen())
-            {
-                await cgroups.SetFrozenAsync(false, TimeSpan.FromSeconds(10), Name, cancellationToken).ConfigureAwait(false);
-            }
+            await cgroups.SetFrozenAsync(false, TimeSpan.FromSeconds(10), Name, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -200,7 +210,7 @@ internal sealed class LxcContainer : IContainer
         try
         {
             await _context.RunToolAsync("lxc-stop", Name, ["-k"], ToolSlack, CancellationToken.None).ConfigureAwait(false);
-            await Leftovers.RemoveAsync(_context, Spec, CancellationToken.None).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: true, CancellationToken.None).ConfigureAwait(false);
         }
         catch (VirtException)
         {
@@ -294,12 +304,8 @@ internal sealed class LxcContainer : IContainer
     public async Task<ContainerExecResult> ExecAsync(ContainerExecRequest request, CancellationToken cancellationToken = default)
     {
         ContainerSpecValidator.ValidateExecRequest(request);
-        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        if (state == ContainerState.Stopped)
-        {
-            throw new ContainerAttachException(Name, "it is stopped (LXC's command socket does not answer): start it first");
-        }
 
+        // No state query first: lxc-attach's own log tells a stopped container apart, at no extra cost.
         return await LxcAttach.RunAsync(Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
     }
 

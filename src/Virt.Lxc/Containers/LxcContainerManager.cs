@@ -168,7 +168,7 @@ public sealed class LxcContainerManager : IContainerManager
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await Leftovers.RemoveAsync(_context, container.Spec, cancellationToken).ConfigureAwait(false);
+            await Leftovers.RemoveAsync(_context, container.Spec, TimeSpan.FromSeconds(3), thorough: true, cancellationToken).ConfigureAwait(false);
             var paths = _context.PathsOf(name);
 
             // The record goes first: from then on the container does not exist, whatever a crash leaves.

@@ -95,6 +95,11 @@ internal static class LxcAttach
                 return new ContainerExecResult(ContainerExecOutcome.CommandNotFound, exitCode, null, standardOutput, standardError, duration);
             }
 
+            if (lxcErrors.Contains("Failed to get init pid", StringComparison.Ordinal))
+            {
+                throw new ContainerAttachException(containerName, $"it is not running (lxc-attach: {LastErrorLine(lxcErrors)}): start it first");
+            }
+
             throw new ContainerAttachException(containerName, $"lxc-attach exited {exitCode.ToString(CultureInfo.InvariantCulture)} and logged: {LastErrorLine(lxcErrors)}; check that the container runs");
         }
 
