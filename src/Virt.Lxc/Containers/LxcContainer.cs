@@ -65,6 +65,11 @@ internal sealed class LxcContainer : IContainer
 
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: false, cancellationToken).ConfigureAwait(false);
             var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, out var limitKeys);
+            var unsupported = config.Entries.Select(entry => entry.Key).Distinct(StringComparer.Ordinal).Where(key => !Interop.LibLxc.IsSupported(key)).ToList();
+            if (unsupported.Count > 0)
+            {
+                throw new ContainerPreflightException(Name, [$"the installed LXC {Interop.LibLxc.Version()} does not support {string.Join(", ", unsupported)}: drop what needs them from the spec, or install an LXC that has them"]);
+            }
             await WriteConfigIfChangedAsync(Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
             _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
 
