@@ -28,6 +28,27 @@ public sealed class IsolationTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task An_unprivileged_container_on_an_existing_directory_sees_it_through_an_idmapped_mount_and_leaves_its_owners_alone()
+    {
+        await using var host = LxcTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        await host.Manager.CreateAsync(LxcTestHost.Busybox("donor"), ct);
+        var directory = Path.Combine(host.LxcPath, "host-owned");
+        LxcTestHost.Run("cp", "-a", Path.Combine(host.LxcPath, "donor/rootfs"), directory);
+
+        var container = await host.Manager.CreateAsync(new ContainerSpec("mapped", ContainerRootfs.Directory(directory)) { Unprivileged = true }, ct);
+        await container.StartAsync(cancellationToken: ct);
+        Assert.Equal("0\n", await InContainer.OutputAsync(container, "id", "-u"));
+        Assert.Equal("0 0\n", await InContainer.OutputAsync(container, "stat", "-c", "%u %g", "/bin/busybox"));
+        await InContainer.OutputAsync(container, "touch", "/root/made-inside");
+        await container.KillAsync(ct);
+
+        // On the host the tree still belongs to root: the mapping happened at mount time only.
+        Assert.Equal("0:0", LxcTestHost.Run("stat", "-c", "%u:%g", Path.Combine(directory, "bin/busybox")).Trim());
+        Assert.Equal("0:0", LxcTestHost.Run("stat", "-c", "%u:%g", Path.Combine(directory, "root/made-inside")).Trim());
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Bind_and_tmpfs_mounts_appear_with_their_options_and_dropped_capabilities_are_gone()
     {
         await using var host = LxcTestHost.Create();
