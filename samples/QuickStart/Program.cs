@@ -1,17 +1,23 @@
 // QuickStart: boots the embedded test guest through IVirtualMachineManager, waits for its ready
-// marker on the serial console, prints what the SDK knows, and shuts it down with the ACPI button.
+// marker on the serial console, prints what the SDK knows, and shuts it down with the ACPI button;
+// then runs a busybox container through IContainerManager, runs a command in it and stops it.
 // Run it with scripts/demo.sh (which builds the guest), or: dotnet run --project samples/QuickStart -- GUEST_DIR
 using Microsoft.Extensions.DependencyInjection;
+using Virt.Containers;
 using Virt.Hosting;
 using Virt.Kvm.Hosting;
+using Virt.Lxc.Hosting;
 using Virt.Kvm.VirtualMachines;
 using Virt.VirtualMachines;
 
 var guest = args.Length > 0 ? args[0] : EmbeddedGuest.DefaultDirectory;
 var stateDirectory = Directory.CreateTempSubdirectory("virt-quickstart-").FullName;
+var lxcPath = "/tmp/virt-qs-" + Guid.NewGuid().ToString("N")[..8];
 
 var services = new ServiceCollection();
-services.AddVirt().AddKvm(kvm => kvm.StateDirectory = stateDirectory);
+services.AddVirt()
+    .AddKvm(kvm => kvm.StateDirectory = stateDirectory)
+    .AddLxc(lxc => lxc.LxcPath = lxcPath);
 await using var provider = services.BuildServiceProvider();
 var manager = provider.GetRequiredService<IVirtualMachineManager>();
 
@@ -42,7 +48,6 @@ try
     await vm.ShutdownAsync(TimeSpan.FromSeconds(60));
     var stopped = await vm.GetStatusAsync();
     Console.WriteLine($"VM '{vm.Name}' is {stopped.State}: {stopped.LastExit?.Reason} (exit code {stopped.LastExit?.ExitCode})");
-    return 0;
 }
 finally
 {
@@ -52,4 +57,37 @@ finally
     await watcher.ContinueWith(_ => { }, TaskScheduler.Default);
     await manager.DeleteAsync(vm.Name, force: true);
     Directory.Delete(stateDirectory, recursive: true);
+}
+
+var containers = provider.GetRequiredService<IContainerManager>();
+try
+{
+    var container = await containers.CreateAsync(new ContainerSpec("quickstart", ContainerRootfs.Busybox())
+    {
+        Hostname = "quickstart-ct",
+        Limits = new ContainerLimits { MemoryMiB = 64, Pids = 100 },
+    });
+    var started = DateTime.UtcNow;
+    await container.StartAsync();
+    var status = await container.GetStatusAsync();
+    Console.WriteLine($"container '{container.Name}' is {status.State}: init pid {status.InitPid}, started in {(DateTime.UtcNow - started).TotalMilliseconds:0} ms");
+    var hello = await container.ExecAsync(new ContainerExecRequest(["sh", "-c", "echo \"hello from $(hostname), $(uname -sr)\""]));
+    Console.Write($"  exec: {hello.StandardOutput}");
+    var stats = await container.GetStatsAsync();
+    Console.WriteLine($"  memory {stats.MemoryBytes / 1024} KiB of {stats.MemoryLimitBytes / 1024 / 1024} MiB, {stats.Pids} processes");
+    await container.StopAsync(TimeSpan.FromSeconds(10));
+    Console.WriteLine($"container '{container.Name}' is {(await container.GetStatusAsync()).State}");
+    return 0;
+}
+finally
+{
+    foreach (var left in await containers.ListAsync())
+    {
+        await containers.DeleteAsync(left.Name, force: true);
+    }
+
+    if (Directory.Exists(lxcPath))
+    {
+        Directory.Delete(lxcPath, recursive: true);
+    }
 }
