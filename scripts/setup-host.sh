@@ -15,6 +15,8 @@ packages=(
   lxc               # lxc-start/lxc-attach/lxc-stop for containers (Virt.Lxc), liblxc for the supported-key check
   zstd              # .tar.zst container rootfs tarballs
   uidmap            # newuidmap/newgidmap: unprivileged containers
+  btrfs-progs       # btrfs storage pools (Virt.Storage)
+  xfsprogs          # xfs with reflink: dir pools whose full clones share blocks (tests)
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

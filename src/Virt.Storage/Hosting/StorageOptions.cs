@@ -1,0 +1,17 @@
+namespace Virt.Storage.Hosting;
+
+/// <summary>Options of the storage backend.</summary>
+public sealed class StorageOptions
+{
+    /// <summary>Where pool definitions are kept. Default <c>/var/lib/virt/storage</c>.</summary>
+    public string StateDirectory { get; set; } = "/var/lib/virt/storage";
+
+    /// <summary>How long an operation waits for another one holding the same volume. Default 30 s.</summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The qemu-img binary. Default <c>qemu-img</c> on PATH (Debian's qemu-utils).</summary>
+    public string QemuImgPath { get; set; } = "qemu-img";
+
+    /// <summary>The btrfs binary. Default <c>btrfs</c> on PATH (Debian's btrfs-progs).</summary>
+    public string BtrfsPath { get; set; } = "btrfs";
+}

@@ -1,0 +1,286 @@
+using System.Runtime.CompilerServices;
+using Virt.Processes;
+
+namespace Virt.Storage.Pools;
+
+/// <summary>
+/// A btrfs pool: each volume is a subvolume (<c>images/NAME/</c>) holding one sparse raw file
+/// (<c>disk.raw</c>), as Proxmox lays it out. Snapshots are read-only subvolume snapshots
+/// (<c>snapshots/NAME/SNAP</c>); a full clone is a writable subvolume snapshot, so it shares every
+/// block and takes constant time whatever the size. btrfs has no backing files, so no linked clones.
+/// </summary>
+internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
+{
+    private const string DiskFile = "disk.raw";
+
+    public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.ReflinkClones;
+
+    private string SnapshotsDirectory => Path.Combine(Definition.Path, "snapshots");
+
+    public override async Task<VolumeInfo> CreateVolumeAsync(VolumeSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var name = CheckName(spec.Name);
+        CheckSize(spec.SizeBytes, IdOf(name));
+        RequireRaw(spec.Format, name);
+        using var held = await LockAsync(name, "create", cancellationToken).ConfigureAwait(false);
+        RefuseIfExists(name);
+        await BuildSubvolumeAsync(name, async temporary =>
+        {
+            await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
+            using var disk = File.Create(Path.Combine(temporary, DiskFile));
+            disk.SetLength(spec.SizeBytes);
+        }, cancellationToken).ConfigureAwait(false);
+        return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task<VolumeInfo> GetVolumeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var directory = Path.Combine(ImagesDirectory, CheckName(name));
+        if (!File.Exists(Path.Combine(directory, DiskFile)))
+        {
+            throw new VolumeNotFoundException(IdOf(name));
+        }
+
+        return await DescribeAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(ImagesDirectory);
+        var volumes = new List<VolumeInfo>();
+        foreach (var directory in Directory.GetDirectories(ImagesDirectory).Order(StringComparer.Ordinal))
+        {
+            if (IsTemporary(directory))
+            {
+                if (IsAbandoned(directory))
+                {
+                    await DeleteSubvolumeAsync(directory, cancellationToken).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            var name = Path.GetFileName(directory);
+            if (VolumeId.IsValidName(name) && File.Exists(Path.Combine(directory, DiskFile)))
+            {
+                volumes.Add(await DescribeAsync(name, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        return volumes;
+    }
+
+    public override async Task<VolumeInfo> ResizeVolumeAsync(string name, long newSizeBytes, bool allowShrink = false, CancellationToken cancellationToken = default)
+    {
+        CheckSize(newSizeBytes, IdOf(CheckName(name)));
+        using var held = await LockAsync(name, "resize", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        if (newSizeBytes < volume.CapacityBytes && !allowShrink)
+        {
+            throw new VolumeStateException(volume.Id, $"shrinking from {volume.CapacityBytes} to {newSizeBytes} bytes loses the data past the new end: pass allowShrink: true if that is meant");
+        }
+
+        using (var disk = new FileStream(volume.Path, FileMode.Open, FileAccess.Write))
+        {
+            disk.SetLength(newSizeBytes);
+        }
+
+        return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default)
+    {
+        CheckName(source);
+        CheckName(target);
+        if (linked)
+        {
+            throw new StorageException($"pool '{Definition.Name}' (btrfs) has no linked clones: clone with linked: false, which is a subvolume snapshot and shares every block just the same");
+        }
+
+        using var sourceLock = await LockAsync(source, "clone", cancellationToken).ConfigureAwait(false);
+        using var targetLock = await LockAsync(target, "create", cancellationToken).ConfigureAwait(false);
+        await GetVolumeAsync(source, cancellationToken).ConfigureAwait(false);
+        RefuseIfExists(target);
+        await BuildSubvolumeAsync(target, temporary => BtrfsAsync(["subvolume", "snapshot", Path.Combine(ImagesDirectory, source), temporary], cancellationToken), cancellationToken).ConfigureAwait(false);
+        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
+    {
+        CheckName(snapshot, "snapshot");
+        using var held = await LockAsync(CheckName(name), "snapshot", cancellationToken).ConfigureAwait(false);
+        await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        var path = Path.Combine(SnapshotsDirectory, name, snapshot);
+        if (Directory.Exists(path))
+        {
+            throw new VolumeStateException(IdOf(name), $"snapshot '{snapshot}' already exists: choose another name");
+        }
+
+        Directory.CreateDirectory(Path.Combine(SnapshotsDirectory, name));
+        await BtrfsAsync(["subvolume", "snapshot", "-r", Path.Combine(ImagesDirectory, name), path], cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task RollbackSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
+    {
+        CheckName(snapshot, "snapshot");
+        using var held = await LockAsync(CheckName(name), "roll back", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        RefuseIfInUse(name, "roll back");
+        RequireSnapshot(volume, snapshot);
+
+        // A writable copy of the snapshot first; the live subvolume is set aside only once that exists, then removed.
+        var current = Path.Combine(ImagesDirectory, name);
+        var restored = TemporaryPath(ImagesDirectory, name);
+        await BtrfsAsync(["subvolume", "snapshot", Path.Combine(SnapshotsDirectory, name, snapshot), restored], cancellationToken).ConfigureAwait(false);
+        var old = TemporaryPath(ImagesDirectory, name, ".old");
+        Directory.Move(current, old);
+        Directory.Move(restored, current);
+        await DeleteSubvolumeAsync(old, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    public override async Task DeleteSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
+    {
+        CheckName(snapshot, "snapshot");
+        using var held = await LockAsync(CheckName(name), "delete a snapshot", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        RequireSnapshot(volume, snapshot);
+        await DeleteSubvolumeAsync(Path.Combine(SnapshotsDirectory, name, snapshot), cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task DeleteVolumeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync(CheckName(name), "delete", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        RefuseIfInUse(name, "delete");
+        foreach (var snapshot in volume.Snapshots)
+        {
+            await DeleteSubvolumeAsync(Path.Combine(SnapshotsDirectory, name, snapshot), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (Directory.Exists(Path.Combine(SnapshotsDirectory, name)))
+        {
+            Directory.Delete(Path.Combine(SnapshotsDirectory, name));
+        }
+
+        await DeleteSubvolumeAsync(Path.Combine(ImagesDirectory, name), cancellationToken).ConfigureAwait(false);
+        ForgetInUse(name);
+    }
+
+    public override async Task<bool> SupportsAsync(string name, VolumeFeature feature, CancellationToken cancellationToken = default)
+    {
+        await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        return feature != VolumeFeature.LinkedClone;
+    }
+
+    public override async IAsyncEnumerable<StorageProgress> ImportAsync(string sourcePath, VolumeSpec spec, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var name = CheckName(spec.Name);
+        RequireRaw(spec.Format, name);
+        if (!File.Exists(sourcePath))
+        {
+            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
+        }
+
+        using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
+        RefuseIfExists(name);
+        Directory.CreateDirectory(ImagesDirectory);
+        var temporary = TemporaryPath(ImagesDirectory, name);
+        var done = false;
+        try
+        {
+            await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
+            var disk = Path.Combine(temporary, DiskFile);
+            await foreach (var percent in Context.QemuImg.ConvertAsync(sourcePath, null, disk, VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
+            {
+                yield return new StorageProgress("import", percent, false);
+            }
+
+            if (spec.SizeBytes > new FileInfo(disk).Length)
+            {
+                using var file = new FileStream(disk, FileMode.Open, FileAccess.Write);
+                file.SetLength(spec.SizeBytes);
+            }
+
+            Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
+            done = true;
+        }
+        finally
+        {
+            if (!done && Directory.Exists(temporary))
+            {
+                await DeleteSubvolumeAsync(temporary, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        yield return new StorageProgress("import", 100, true);
+    }
+
+    private async Task BuildSubvolumeAsync(string name, Func<string, Task> build, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(ImagesDirectory);
+        var temporary = TemporaryPath(ImagesDirectory, name);
+        try
+        {
+            await build(temporary).ConfigureAwait(false);
+            Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
+        }
+        catch
+        {
+            if (Directory.Exists(temporary))
+            {
+                await DeleteSubvolumeAsync(temporary, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<VolumeInfo> DescribeAsync(string name, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(ImagesDirectory, name, DiskFile);
+        var info = await Context.QemuImg.InfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var snapshotDirectory = Path.Combine(SnapshotsDirectory, name);
+        var snapshots = Directory.Exists(snapshotDirectory)
+            ? Directory.GetDirectories(snapshotDirectory).OrderBy(Directory.GetCreationTimeUtc).Select(Path.GetFileName).OfType<string>().ToList()
+            : [];
+        return new VolumeInfo(IdOf(name), VolumeFormat.Raw, info.VirtualSize, info.ActualSize, path, [], snapshots);
+    }
+
+    private async Task DeleteSubvolumeAsync(string path, CancellationToken cancellationToken) =>
+        await BtrfsAsync(["subvolume", "delete", path], cancellationToken).ConfigureAwait(false);
+
+    private async Task BtrfsAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var result = await Context.Processes.RunAsync(new ProcessSpec(Context.Options.BtrfsPath, arguments) { Timeout = TimeSpan.FromMinutes(2) }, cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            throw new StorageException($"pool '{Definition.Name}': '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+        }
+    }
+
+    private void RefuseIfExists(string name)
+    {
+        if (Directory.Exists(Path.Combine(ImagesDirectory, name)))
+        {
+            throw new VolumeStateException(IdOf(name), "it already exists: choose another name, or delete it first");
+        }
+    }
+
+    private void RequireRaw(VolumeFormat? format, string name)
+    {
+        if (format is VolumeFormat.Qcow2)
+        {
+            throw new StorageException($"pool '{Definition.Name}' (btrfs) keeps raw volumes only ('{IdOf(name)}' asked for qcow2): snapshots and clones are the file system's");
+        }
+    }
+
+    private static void RequireSnapshot(VolumeInfo volume, string snapshot)
+    {
+        if (!volume.Snapshots.Contains(snapshot))
+        {
+            throw new VolumeStateException(volume.Id, $"it has no snapshot '{snapshot}' (it has: {(volume.Snapshots.Count == 0 ? "none" : string.Join(", ", volume.Snapshots))})");
+        }
+    }
+}

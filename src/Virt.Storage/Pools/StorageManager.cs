@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Virt.Processes;
+using Virt.Storage.Hosting;
+
+namespace Virt.Storage.Pools;
+
+/// <summary>
+/// The storage backend's <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/>: pool definitions
+/// persisted atomically under <see cref="StorageOptions.StateDirectory"/>, one driver per pool ("dir",
+/// "btrfs"), and in-use markers that make the pools refuse to delete or roll back a volume a VM or
+/// container holds.
+/// </summary>
+public sealed class StorageManager : IStorageManager, IVolumeResolver
+{
+    private static readonly string[] Drivers = ["dir", "btrfs"];
+    private readonly StorageContext _context;
+
+    /// <summary>Creates the manager.</summary>
+    /// <param name="options">The backend's options.</param>
+    /// <param name="processes">Runs qemu-img and btrfs.</param>
+    public StorageManager(StorageOptions options, IProcessRunner processes)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _context = new StorageContext(options, processes);
+    }
+
+    private string PoolsDirectory => Path.Combine(_context.Options.StateDirectory, "pools");
+
+    /// <inheritdoc />
+    public async Task<IStoragePool> DefinePoolAsync(StoragePoolDefinition definition, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        if (!VolumeId.IsValidName(definition.Name))
+        {
+            throw new StorageException($"'{definition.Name}' is not a pool name: use 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit");
+        }
+
+        if (!Drivers.Contains(definition.Driver))
+        {
+            throw new StorageException($"pool '{definition.Name}': driver '{definition.Driver}' is unknown: use {string.Join(" or ", Drivers)} (LVM-thin and ZFS are not offered: they cannot be tested on these hosts)");
+        }
+
+        if (string.IsNullOrEmpty(definition.Path) || !definition.Path.StartsWith('/') || definition.Path.Any(char.IsControl))
+        {
+            throw new StorageException($"pool '{definition.Name}': path '{definition.Path}' must be an absolute host path");
+        }
+
+        var file = Path.Combine(PoolsDirectory, definition.Name + ".json");
+        if (File.Exists(file))
+        {
+            throw new StorageException($"pool '{definition.Name}' is already defined: remove it first, or choose another name");
+        }
+
+        Directory.CreateDirectory(definition.Path);
+        if (definition.Driver == "btrfs")
+        {
+            var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);
+            if (type.StandardOutput.Trim() != "btrfs")
+            {
+                throw new StorageException($"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
+            }
+        }
+
+        Directory.CreateDirectory(PoolsDirectory);
+        var temporary = file + ".tmp-" + Environment.ProcessId;
+        await File.WriteAllBytesAsync(temporary, JsonSerializer.SerializeToUtf8Bytes(definition, StorageJsonContext.Default.StoragePoolDefinition), cancellationToken).ConfigureAwait(false);
+        File.Move(temporary, file);
+        return Open(definition);
+    }
+
+    /// <inheritdoc />
+    public async Task<IStoragePool> GetPoolAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var file = Path.Combine(PoolsDirectory, (VolumeId.IsValidName(name) ? name : "-") + ".json");
+        if (!File.Exists(file))
+        {
+            throw new StoragePoolNotFoundException(name);
+        }
+
+        var definition = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), StorageJsonContext.Default.StoragePoolDefinition)
+            ?? throw new StorageException($"the definition of pool '{name}' ({file}) is empty: remove and define it again");
+        return Open(definition);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IStoragePool>> ListPoolsAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Directory.Exists(PoolsDirectory))
+        {
+            return [];
+        }
+
+        var pools = new List<IStoragePool>();
+        foreach (var file in Directory.GetFiles(PoolsDirectory, "*.json").Order(StringComparer.Ordinal))
+        {
+            pools.Add(await GetPoolAsync(Path.GetFileNameWithoutExtension(file), cancellationToken).ConfigureAwait(false));
+        }
+
+        return pools;
+    }
+
+    /// <inheritdoc />
+    public Task RemovePoolAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var file = Path.Combine(PoolsDirectory, (VolumeId.IsValidName(name) ? name : "-") + ".json");
+        if (!File.Exists(file))
+        {
+            throw new StoragePoolNotFoundException(name);
+        }
+
+        File.Delete(file);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
+        var volume = await pool.GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
+        await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
+        return new VolumeAttachment(id, volume.Path, volume.Format);
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
+    {
+        var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
+        pool.ClearInUse(id.Name, user);
+    }
+
+    private StoragePoolBase Open(StoragePoolDefinition definition) => definition.Driver switch
+    {
+        "btrfs" => new BtrfsPool(definition, _context),
+        _ => new DirPool(definition, _context),
+    };
+}
+
+/// <summary>Source-generated JSON for pool definitions (AOT-safe).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(StoragePoolDefinition))]
+internal sealed partial class StorageJsonContext : JsonSerializerContext;

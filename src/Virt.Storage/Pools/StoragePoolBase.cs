@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Virt.Storage.Locking;
+using Virt.Storage.Tools;
+
+namespace Virt.Storage.Pools;
+
+/// <summary>
+/// What every driver shares: names checked before they touch a path, a cross-process lock per volume,
+/// in-use markers, temporary names (<c>.tmp-PID-…</c>) for anything being built — swept once their
+/// process is gone — and the pool's status.
+/// </summary>
+internal abstract class StoragePoolBase : IStoragePool
+{
+    private const string TemporaryPrefix = ".tmp-";
+
+    protected StoragePoolBase(StoragePoolDefinition definition, StorageContext context)
+    {
+        Definition = definition;
+        Context = context;
+    }
+
+    public StoragePoolDefinition Definition { get; }
+
+    public abstract StorageCapabilities Capabilities { get; }
+
+    protected StorageContext Context { get; }
+
+    protected string ImagesDirectory => Path.Combine(Definition.Path, "images");
+
+    private string MetadataDirectory => Path.Combine(Definition.Path, ".virt");
+
+    public abstract Task<VolumeInfo> CreateVolumeAsync(VolumeSpec spec, CancellationToken cancellationToken = default);
+
+    public abstract Task<VolumeInfo> GetVolumeAsync(string name, CancellationToken cancellationToken = default);
+
+    public abstract Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default);
+
+    public abstract Task<VolumeInfo> ResizeVolumeAsync(string name, long newSizeBytes, bool allowShrink = false, CancellationToken cancellationToken = default);
+
+    public abstract Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
+
+    public abstract Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default);
+
+    public abstract Task RollbackSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default);
+
+    public abstract Task DeleteSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default);
+
+    public abstract Task DeleteVolumeAsync(string name, CancellationToken cancellationToken = default);
+
+    public abstract Task<bool> SupportsAsync(string name, VolumeFeature feature, CancellationToken cancellationToken = default);
+
+    public abstract IAsyncEnumerable<StorageProgress> ImportAsync(string sourcePath, VolumeSpec spec, CancellationToken cancellationToken = default);
+
+    public async IAsyncEnumerable<StorageProgress> ExportAsync(string name, string targetPath, VolumeFormat format, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
+        {
+            throw new StorageException($"cannot export '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
+        }
+
+        var temporary = Path.Combine(Path.GetDirectoryName(targetPath)!, $"{TemporaryPrefix}{Environment.ProcessId}-{Path.GetFileName(targetPath)}");
+        using var held = await LockAsync(name, "export", cancellationToken).ConfigureAwait(false);
+        var done = false;
+        try
+        {
+            await foreach (var percent in Context.QemuImg.ConvertAsync(volume.Path, QemuImg.Name(volume.Format), temporary, format, cancellationToken).ConfigureAwait(false))
+            {
+                yield return new StorageProgress("export", percent, false);
+            }
+
+            File.Move(temporary, targetPath);
+            done = true;
+        }
+        finally
+        {
+            if (!done)
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        yield return new StorageProgress("export", 100, true);
+    }
+
+    public async Task<StoragePoolStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var drive = new DriveInfo(Definition.Path);
+        var volumes = await ListVolumesAsync(cancellationToken).ConfigureAwait(false);
+        return new StoragePoolStatus(drive.TotalSize, drive.AvailableFreeSpace, volumes.Sum(volume => volume.AllocationBytes), volumes.Sum(volume => volume.CapacityBytes));
+    }
+
+    protected VolumeId IdOf(string name) => new(Definition.Name, name);
+
+    /// <summary>Refuses a name that is not a plain volume name (no '/', no '..', not too long).</summary>
+    protected string CheckName(string name, string what = "volume")
+    {
+        if (!VolumeId.IsValidName(name) || name.StartsWith(TemporaryPrefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{name}' is not a valid {what} name in pool '{Definition.Name}': use 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit", nameof(name));
+        }
+
+        return name;
+    }
+
+    protected static void CheckSize(long sizeBytes, VolumeId id)
+    {
+        if (sizeBytes <= 0 || sizeBytes % 512 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes, $"the size of '{id}' must be a positive multiple of 512 bytes");
+        }
+    }
+
+    protected Task<VolumeLock> LockAsync(string name, string operation, CancellationToken cancellationToken) =>
+        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), name, operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
+
+    /// <summary>A temporary name in <paramref name="directory"/> for something being built for <paramref name="name"/>.</summary>
+    protected static string TemporaryPath(string directory, string name, string suffix = "") =>
+        Path.Combine(directory, $"{TemporaryPrefix}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}-{name}{suffix}");
+
+    protected static bool IsTemporary(string path) => Path.GetFileName(path).StartsWith(TemporaryPrefix, StringComparison.Ordinal);
+
+    /// <summary>Whether a temporary entry's builder is gone (crashed, killed), so it can be swept.</summary>
+    protected static bool IsAbandoned(string path)
+    {
+        var rest = Path.GetFileName(path)[TemporaryPrefix.Length..];
+        var dash = rest.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0 && int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    // In-use markers: one file per user under .virt/inuse/<volume>/, written by IVolumeResolver.
+    private string InUseDirectory(string name) => Path.Combine(MetadataDirectory, "inuse", name);
+
+    public async Task MarkInUseAsync(string name, string user, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(InUseDirectory(name));
+        await File.WriteAllTextAsync(Path.Combine(InUseDirectory(name), Uri.EscapeDataString(user)), $"pid {Environment.ProcessId}", cancellationToken).ConfigureAwait(false);
+    }
+
+    public void ClearInUse(string name, string user)
+    {
+        var marker = Path.Combine(InUseDirectory(name), Uri.EscapeDataString(user));
+        if (File.Exists(marker))
+        {
+            File.Delete(marker);
+        }
+    }
+
+    protected void RefuseIfInUse(string name, string operation)
+    {
+        var directory = InUseDirectory(name);
+        var users = Directory.Exists(directory) ? Directory.GetFiles(directory).Select(file => Uri.UnescapeDataString(Path.GetFileName(file))).ToList() : [];
+        if (users.Count > 0)
+        {
+            throw new VolumeStateException(IdOf(name), $"cannot {operation}: it is in use by {string.Join(", ", users)}; stop them (or release the volume) first");
+        }
+    }
+
+    protected void ForgetInUse(string name)
+    {
+        if (Directory.Exists(InUseDirectory(name)))
+        {
+            Directory.Delete(InUseDirectory(name), recursive: true);
+        }
+    }
+}
