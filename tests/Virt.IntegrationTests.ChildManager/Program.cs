@@ -1,11 +1,32 @@
 // Usage: Virt.IntegrationTests.ChildManager STATE_DIR QEMU_BINARY VM_NAME GUEST_DIR
 //        Virt.IntegrationTests.ChildManager lxc LXC_PATH CONTAINER_NAME
+//        Virt.IntegrationTests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
 // Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
 // exits, leaving QEMU (the container) running.
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.VirtualMachines;
 using Virt.Processes;
+
+if (args[0] == "storage")
+{
+    // Runs one long storage operation, for the crash tests that kill it with SIGKILL midway.
+    var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[1] }, new ProcessRunner());
+    var pool = await storage.GetPoolAsync(args[2]);
+    if (args[3] == "clone")
+    {
+        await pool.CloneVolumeAsync(args[4], args[5], linked: false);
+    }
+    else
+    {
+        await foreach (var _ in pool.ImportAsync(args[4], new Virt.Storage.VolumeSpec(args[5], 0)))
+        {
+        }
+    }
+
+    await Console.Out.WriteLineAsync("done");
+    return 0;
+}
 
 if (args[0] == "lxc")
 {
