@@ -26,5 +26,11 @@ if (args.Length > 0 && args[0] == "lxc")
     return await LxcComparison.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-clone [rounds]
+if (args.Length > 0 && args[0] == "storage-clone")
+{
+    return await StorageCloneComparison.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;

@@ -237,15 +237,16 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         }
     }
 
-    private async Task<VolumeInfo> DescribeAsync(string name, CancellationToken cancellationToken)
+    private Task<VolumeInfo> DescribeAsync(string name, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var path = Path.Combine(ImagesDirectory, name, DiskFile);
-        var info = await Context.QemuImg.InfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var (size, allocated) = Interop.FileStatus.Of(path);
         var snapshotDirectory = Path.Combine(SnapshotsDirectory, name);
         var snapshots = Directory.Exists(snapshotDirectory)
             ? Directory.GetDirectories(snapshotDirectory).OrderBy(Directory.GetCreationTimeUtc).Select(Path.GetFileName).OfType<string>().ToList()
             : [];
-        return new VolumeInfo(IdOf(name), VolumeFormat.Raw, info.VirtualSize, info.ActualSize, path, [], snapshots);
+        return Task.FromResult(new VolumeInfo(IdOf(name), VolumeFormat.Raw, size, allocated, path, [], snapshots));
     }
 
     private async Task DeleteSubvolumeAsync(string path, CancellationToken cancellationToken) =>
