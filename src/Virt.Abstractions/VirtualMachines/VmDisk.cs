@@ -2,7 +2,11 @@ namespace Virt.VirtualMachines;
 
 /// <summary>A disk image attached to the VM.</summary>
 /// <param name="Id">The device id (also the block node name): 1–31 characters of <c>a-z 0-9 _ -</c>, starting with a letter.</param>
-/// <param name="Path">The image file (an absolute path).</param>
+/// <param name="Path">
+/// The image file (an absolute path), or a storage volume as <c>pool:name</c> (Proxmox's form, e.g.
+/// <c>local:vm-100-disk-0</c>), which the KVM backend resolves through <see cref="Virt.Storage.IVolumeResolver"/>
+/// at each start and marks in use while the VM runs; its format then comes from the volume.
+/// </param>
 public sealed record VmDisk(string Id, string Path)
 {
     /// <summary>The image format. Default qcow2.</summary>

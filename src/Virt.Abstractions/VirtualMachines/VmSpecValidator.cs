@@ -183,7 +183,10 @@ public static partial class VmSpecValidator
         {
             var disk = spec.Disks[i];
             CheckId($"Disks[{i}].Id", disk.Id);
-            CheckPath($"Disks[{i}].Path", disk.Path, problems, required: true);
+            if (!IsVolumeId(disk.Path))
+            {
+                CheckPath($"Disks[{i}].Path", disk.Path, problems, required: true);
+            }
             CheckBootIndex($"Disks[{i}].BootIndex", disk.BootIndex);
             if (disk.Bus == VmDiskBus.Sata && disk.ReadOnly)
             {
@@ -304,6 +307,11 @@ public static partial class VmSpecValidator
     }
 
     private static bool HasControlCharacters(string value) => value.Any(char.IsControl);
+
+    /// <summary>A disk's Path may name a storage volume as <c>pool:name</c> instead of a file (resolved at start by <see cref="Virt.Storage.IVolumeResolver"/>).</summary>
+    /// <param name="path">The disk's Path.</param>
+    /// <returns>Whether it is a volume id.</returns>
+    public static bool IsVolumeId(string? path) => path is not null && !path.StartsWith('/') && Virt.Storage.VolumeId.TryParse(path, out _);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\\z")]
     private static partial Regex VmNamePattern();

@@ -74,8 +74,18 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var options = _environment.Options;
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
-        CheckFilesExist();
-        var arguments = QemuCommandLine.Build(Spec, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory });
+        var launch = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            CheckFilesExist(launch);
+        }
+        catch
+        {
+            await ReleaseVolumesAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory });
         RemoveRunFiles();
         PrepareFirmware();
 
@@ -129,6 +139,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             }
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
+            await ReleaseVolumesAsync().ConfigureAwait(false);
             if (tpmPid is { } swtpm)
             {
                 SwtpmProcess.Stop(swtpm);
@@ -224,6 +235,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             // If it was our own child (or we are a subreaper), collect the zombie.
             _ = TryReap(record.Pid, out _);
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
+            await ReleaseVolumesAsync().ConfigureAwait(false);
             if (record.TpmPid is { } swtpm)
             {
                 SwtpmProcess.Stop(swtpm);
@@ -544,6 +556,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 _ => shutdownReason,
             };
         await _environment.Taps.DeleteAsync(running.Record.Taps, CancellationToken.None).ConfigureAwait(false);
+        await ReleaseVolumesAsync().ConfigureAwait(false);
         if (running.Record.TpmPid is { } swtpm)
         {
             SwtpmProcess.Stop(swtpm);
@@ -754,9 +767,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
     }
 
-    private void CheckFilesExist()
+    private void CheckFilesExist(VmSpec spec)
     {
-        var firmware = Spec.Firmware;
+        var firmware = spec.Firmware;
         var required = new List<(string What, string? Path)>
         {
             ("Firmware.BiosPath", firmware.BiosPath),
@@ -769,8 +782,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             required.Add(("Firmware.OvmfVarsTemplatePath", firmware.OvmfVarsTemplatePath));
         }
 
-        required.AddRange(Spec.Disks.Select(d => ($"disk '{d.Id}'", (string?)d.Path)));
-        required.AddRange(Spec.Cdroms.Select(c => ($"CD-ROM '{c.Id}'", (string?)c.IsoPath)));
+        required.AddRange(spec.Disks.Select(d => ($"disk '{d.Id}'", (string?)d.Path)));
+        required.AddRange(spec.Cdroms.Select(c => ($"CD-ROM '{c.Id}'", (string?)c.IsoPath)));
         var missing = required.Where(r => r.Path is not null && !File.Exists(r.Path)).Select(r => $"{r.What} '{r.Path}'").ToList();
         if (missing.Count > 0)
         {

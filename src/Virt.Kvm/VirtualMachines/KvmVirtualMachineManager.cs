@@ -28,11 +28,12 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="accelerators">Decides KVM or TCG.</param>
     /// <param name="timeProvider">The clock.</param>
     /// <param name="loggerFactory">Logging; optional.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null)
+    /// <param name="volumes">Resolves disks named <c>pool:volume</c>; registered by <c>AddStorage()</c>. Optional.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
-        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner);
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes);
         Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

@@ -12,4 +12,5 @@ internal sealed record VmEnvironment(
     TapDevices Taps,
     TimeProvider Time,
     ILoggerFactory LoggerFactory,
-    Virt.Processes.IProcessRunner Processes);
+    Virt.Processes.IProcessRunner Processes,
+    Virt.Storage.IVolumeResolver? Volumes = null);
