@@ -17,6 +17,8 @@ packages=(
   uidmap            # newuidmap/newgidmap: unprivileged containers
   btrfs-progs       # btrfs storage pools (Virt.Storage)
   xfsprogs          # xfs with reflink: dir pools whose full clones share blocks (tests)
+  ceph-mon ceph-mgr ceph-osd ceph-common  # a single-node Ceph for the RBD pool tests (scripts/ceph-cluster.sh)
+  qemu-block-extra  # QEMU's and qemu-img's rbd driver
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

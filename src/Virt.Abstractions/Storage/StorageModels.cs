@@ -77,12 +77,24 @@ public enum VolumeFeature
 
 /// <summary>A pool, as defined by the host application and persisted by the storage manager.</summary>
 /// <param name="Name">The pool's name (the part before ':' in volume ids).</param>
-/// <param name="Driver">The driver: "dir" or "btrfs".</param>
-/// <param name="Path">Where the pool keeps its volumes (a directory; for btrfs, on a btrfs file system).</param>
+/// <param name="Driver">The driver: "dir", "btrfs" or "rbd".</param>
+/// <param name="Path">
+/// Where the pool keeps its volumes (a directory; for btrfs, on a btrfs file system). For rbd the images
+/// live in Ceph and this directory holds only this host's locks and in-use markers.
+/// </param>
 public sealed record StoragePoolDefinition(string Name, string Driver, string Path)
 {
     /// <summary>What the pool may hold. Default images and container root file systems.</summary>
     public StorageContent Content { get; init; } = StorageContent.Images | StorageContent.Rootdir;
+
+    /// <summary>For rbd: the Ceph configuration file (mon hosts, keyring).</summary>
+    public string? CephConfig { get; init; }
+
+    /// <summary>For rbd: the Ceph pool holding the images. Default "rbd".</summary>
+    public string? RbdPool { get; init; }
+
+    /// <summary>For rbd: the Ceph client id (without "client."). Default "admin".</summary>
+    public string? CephUser { get; init; }
 }
 
 /// <summary>A new volume.</summary>
@@ -126,6 +138,17 @@ public sealed record StorageProgress(string Operation, double Percent, bool Comp
 
 /// <summary>How a VM or container reaches a volume.</summary>
 /// <param name="Id">The volume.</param>
-/// <param name="Path">The file to open.</param>
+/// <param name="Path">The file to open; for an RBD image, QEMU's legacy <c>rbd:pool/image:conf=…:id=…</c> filename.</param>
 /// <param name="Format">Its format.</param>
-public sealed record VolumeAttachment(VolumeId Id, string Path, VolumeFormat Format);
+public sealed record VolumeAttachment(VolumeId Id, string Path, VolumeFormat Format)
+{
+    /// <summary>Set for an RBD image: what QEMU's rbd block driver needs to open it directly (no kernel mapping).</summary>
+    public RbdLocation? Rbd { get; init; }
+}
+
+/// <summary>An RBD image as QEMU's <c>-blockdev driver=rbd</c> names it.</summary>
+/// <param name="Pool">The Ceph pool.</param>
+/// <param name="Image">The image.</param>
+/// <param name="ConfigPath">The Ceph configuration file.</param>
+/// <param name="User">The Ceph client id.</param>
+public sealed record RbdLocation(string Pool, string Image, string ConfigPath, string User);

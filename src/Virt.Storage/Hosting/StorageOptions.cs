@@ -12,6 +12,12 @@ public sealed class StorageOptions
     /// <summary>The qemu-img binary. Default <c>qemu-img</c> on PATH (Debian's qemu-utils).</summary>
     public string QemuImgPath { get; set; } = "qemu-img";
 
+    /// <summary>Ceph's rbd binary. Default <c>rbd</c> on PATH (Debian's ceph-common).</summary>
+    public string RbdPath { get; set; } = "rbd";
+
+    /// <summary>Ceph's ceph binary (for <c>ceph df</c>). Default <c>ceph</c> on PATH (Debian's ceph-common).</summary>
+    public string CephPath { get; set; } = "ceph";
+
     /// <summary>The btrfs binary. Default <c>btrfs</c> on PATH (Debian's btrfs-progs).</summary>
     public string BtrfsPath { get; set; } = "btrfs";
 }

@@ -13,7 +13,7 @@ namespace Virt.Storage.Pools;
 /// </summary>
 public sealed class StorageManager : IStorageManager, IVolumeResolver
 {
-    private static readonly string[] Drivers = ["dir", "btrfs"];
+    private static readonly string[] Drivers = ["dir", "btrfs", "rbd"];
     private readonly StorageContext _context;
 
     /// <summary>Creates the manager.</summary>
@@ -59,6 +59,20 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             if (type.StandardOutput.Trim() != "btrfs")
             {
                 throw new StorageException($"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
+            }
+        }
+
+        if (definition.Driver == "rbd")
+        {
+            if (definition.CephConfig is not { } config || !File.Exists(config))
+            {
+                throw new StorageException($"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
+            }
+
+            var probe = await _context.Processes.RunAsync(new ProcessSpec(_context.Options.RbdPath, ["-c", config, "--id", definition.CephUser ?? "admin", "ls", definition.RbdPool ?? "rbd"]) { Timeout = TimeSpan.FromSeconds(30) }, cancellationToken).ConfigureAwait(false);
+            if (probe.ExitCode != 0)
+            {
+                throw new StorageException($"pool '{definition.Name}': Ceph pool '{definition.RbdPool ?? "rbd"}' cannot be listed with {config}: {probe.StandardError.Trim()}; check the cluster, the keyring and the pool name");
             }
         }
 
@@ -120,7 +134,10 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         var volume = await pool.GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
         await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
-        return new VolumeAttachment(id, volume.Path, volume.Format);
+        var definition = pool.Definition;
+        return definition.Driver == "rbd"
+            ? new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(definition.RbdPool ?? "rbd", id.Name, definition.CephConfig!, definition.CephUser ?? "admin") }
+            : new VolumeAttachment(id, volume.Path, volume.Format);
     }
 
     /// <inheritdoc />
@@ -133,6 +150,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     private StoragePoolBase Open(StoragePoolDefinition definition) => definition.Driver switch
     {
         "btrfs" => new BtrfsPool(definition, _context),
+        "rbd" => new RbdPool(definition, _context),
         _ => new DirPool(definition, _context),
     };
 }

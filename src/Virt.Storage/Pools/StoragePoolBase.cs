@@ -65,7 +65,7 @@ internal abstract class StoragePoolBase : IStoragePool
         var done = false;
         try
         {
-            await foreach (var percent in Context.QemuImg.ConvertAsync(volume.Path, QemuImg.Name(volume.Format), temporary, format, cancellationToken).ConfigureAwait(false))
+            await foreach (var percent in Context.QemuImg.ConvertAsync(ExportSource(volume), QemuImg.Name(volume.Format), temporary, format, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("export", percent, false);
             }
@@ -84,7 +84,7 @@ internal abstract class StoragePoolBase : IStoragePool
         yield return new StorageProgress("export", 100, true);
     }
 
-    public async Task<StoragePoolStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    public virtual async Task<StoragePoolStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
         var drive = new DriveInfo(Definition.Path);
         var volumes = await ListVolumesAsync(cancellationToken).ConfigureAwait(false);
@@ -92,6 +92,9 @@ internal abstract class StoragePoolBase : IStoragePool
     }
 
     protected VolumeId IdOf(string name) => new(Definition.Name, name);
+
+    /// <summary>What qemu-img reads to export a volume: its file, or a driver-specific name.</summary>
+    protected virtual string ExportSource(VolumeInfo volume) => volume.Path;
 
     /// <summary>Refuses a name that is not a plain volume name (no '/', no '..', not too long).</summary>
     protected string CheckName(string name, string what = "volume")

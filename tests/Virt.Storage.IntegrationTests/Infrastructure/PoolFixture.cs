@@ -1,4 +1,5 @@
 using Virt.Processes;
+using Virt.Storage.IntegrationTests.Infrastructure;
 using Virt.Storage.Hosting;
 using Virt.Storage.Pools;
 
@@ -10,9 +11,22 @@ internal sealed class PoolFixture : IDisposable
     private readonly LoopFilesystem? _filesystem;
     private readonly string _root;
 
-    private PoolFixture(string kind)
+    private readonly CephCluster? _ceph;
+    private readonly string? _cephPool;
+
+    private PoolFixture(string kind, CephCluster? ceph)
     {
         _root = Directory.CreateTempSubdirectory("vs-").FullName;
+        Options = new StorageOptions { StateDirectory = Path.Combine(_root, "state"), LockTimeout = TimeSpan.FromSeconds(1) };
+        Manager = new StorageManager(Options, new ProcessRunner());
+        if (kind == "rbd")
+        {
+            _ceph = ceph;
+            _cephPool = ceph!.CreatePool();
+            Pool = Manager.DefinePoolAsync(new StoragePoolDefinition("test", "rbd", Path.Combine(_root, "pool")) { CephConfig = ceph.ConfigPath, RbdPool = _cephPool }).GetAwaiter().GetResult();
+            return;
+        }
+
         string path;
         if (kind == "dir")
         {
@@ -24,8 +38,6 @@ internal sealed class PoolFixture : IDisposable
             path = Path.Combine(_filesystem.MountPoint, "pool");
         }
 
-        Options = new StorageOptions { StateDirectory = Path.Combine(_root, "state"), LockTimeout = TimeSpan.FromSeconds(1) };
-        Manager = new StorageManager(Options, new ProcessRunner());
         Pool = Manager.DefinePoolAsync(new StoragePoolDefinition("test", kind == "btrfs" ? "btrfs" : "dir", path)).GetAwaiter().GetResult();
     }
 
@@ -37,14 +49,19 @@ internal sealed class PoolFixture : IDisposable
 
     public string Scratch => _root;
 
-    public static PoolFixture Create(string kind)
+    public static PoolFixture Create(string kind, CephCluster? ceph = null)
     {
         Host.Require("qemu-img", "qemu-utils");
-        return new PoolFixture(kind);
+        return new PoolFixture(kind, ceph);
     }
 
     public void Dispose()
     {
+        if (_cephPool is not null)
+        {
+            _ceph!.DeletePool(_cephPool);
+        }
+
         _filesystem?.Dispose();
         Directory.Delete(_root, recursive: true);
     }

@@ -12,10 +12,10 @@ public abstract class PoolConformanceTests : IDisposable
     private const long MiB = 1024 * 1024;
     private readonly PoolFixture _fixture;
 
-    protected PoolConformanceTests(string kind)
+    protected PoolConformanceTests(string kind, CephCluster? ceph = null)
     {
         Kind = kind;
-        _fixture = PoolFixture.Create(kind);
+        _fixture = PoolFixture.Create(kind, ceph);
     }
 
     protected string Kind { get; }
@@ -167,7 +167,7 @@ public abstract class PoolConformanceTests : IDisposable
         Assert.Throws<ArgumentException>(() => VolumeId.Parse("test:../etc"));
 
         var attachment = await _fixture.Manager.AcquireAsync(VolumeId.Parse("test:keep"), "vm:web-1", ct);
-        Assert.True(File.Exists(attachment.Path));
+        Assert.True(attachment.Rbd is not null || File.Exists(attachment.Path));
         var inUse = await Assert.ThrowsAsync<VolumeStateException>(() => Pool.DeleteVolumeAsync("keep", ct));
         Assert.Contains("vm:web-1", inUse.Message, StringComparison.Ordinal);
         await _fixture.Manager.ReleaseAsync(attachment.Id, "vm:web-1", ct);
@@ -214,3 +214,6 @@ public sealed class XfsReflinkPoolConformanceTests() : PoolConformanceTests("xfs
 
 /// <summary>The suite on a btrfs pool: subvolumes, read-only snapshots, snapshot clones.</summary>
 public sealed class BtrfsPoolConformanceTests() : PoolConformanceTests("btrfs");
+
+/// <summary>The suite on a Ceph RBD pool of a real single-node cluster (one Ceph pool per test).</summary>
+public sealed class RbdPoolConformanceTests(CephCluster ceph) : PoolConformanceTests("rbd", ceph);
