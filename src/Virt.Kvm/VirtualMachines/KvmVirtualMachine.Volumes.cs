@@ -11,13 +11,14 @@ internal sealed partial class KvmVirtualMachine
 {
     private string VolumeUser => "vm:" + Name;
 
-    /// <summary>The spec with every volume disk turned into its file and format; the spec itself when it names none.</summary>
-    private async Task<Virt.VirtualMachines.VmSpec> ResolveVolumesAsync(CancellationToken cancellationToken)
+    /// <summary>The spec with every volume disk turned into its file and format (the spec itself when it names none), and the disks that are RBD images.</summary>
+    private async Task<(Virt.VirtualMachines.VmSpec Spec, Dictionary<string, RbdLocation> Rbd)> ResolveVolumesAsync(CancellationToken cancellationToken)
     {
+        var rbd = new Dictionary<string, RbdLocation>(StringComparer.Ordinal);
         var named = Spec.Disks.Where(disk => Virt.VirtualMachines.VmSpecValidator.IsVolumeId(disk.Path)).ToList();
         if (named.Count == 0)
         {
-            return Spec;
+            return (Spec, rbd);
         }
 
         if (_environment.Volumes is null)
@@ -37,6 +38,11 @@ internal sealed partial class KvmVirtualMachine
                 }
 
                 var attachment = await _environment.Volumes.AcquireAsync(VolumeId.Parse(disk.Path), VolumeUser, cancellationToken).ConfigureAwait(false);
+                if (attachment.Rbd is not null)
+                {
+                    rbd[disk.Id] = attachment.Rbd;
+                }
+
                 disks.Add(disk with { Path = attachment.Path, Format = attachment.Format == VolumeFormat.Qcow2 ? Virt.VirtualMachines.VmDiskFormat.Qcow2 : Virt.VirtualMachines.VmDiskFormat.Raw });
             }
         }
@@ -46,7 +52,7 @@ internal sealed partial class KvmVirtualMachine
             throw;
         }
 
-        return Spec with { Disks = disks };
+        return (Spec with { Disks = disks }, rbd);
     }
 
     /// <summary>Marks the VM's volumes free again. Idempotent; never throws (it runs on cleanup paths).</summary>

@@ -74,10 +74,10 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var options = _environment.Options;
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
-        var launch = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
+        var (launch, rbdDisks) = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            CheckFilesExist(launch);
+            CheckFilesExist(launch with { Disks = launch.Disks.Where(disk => !rbdDisks.ContainsKey(disk.Id)).ToList() });
         }
         catch
         {
@@ -85,7 +85,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw;
         }
 
-        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory });
+        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks });
         RemoveRunFiles();
         PrepareFirmware();
 

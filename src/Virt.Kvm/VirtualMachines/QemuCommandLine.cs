@@ -89,7 +89,7 @@ public static class QemuCommandLine
         }
 
         var pci = spec.Machine == VmMachineType.Microvm ? "device" : "pci";
-        AddDisks(spec, files, pci, Add, E);
+        AddDisks(spec, files, pci, context.RbdDisks, Add, E);
         AddNics(spec, pci, Add, E);
 
         if (spec.SerialConsole)
@@ -184,7 +184,7 @@ public static class QemuCommandLine
         }
     }
 
-    private static void AddDisks(VmSpec spec, VmFiles files, string pci, Action<string[]> add, Func<string, string, string> escape)
+    private static void AddDisks(VmSpec spec, VmFiles files, string pci, IReadOnlyDictionary<string, Virt.Storage.RbdLocation> rbdDisks, Action<string[]> add, Func<string, string, string> escape)
     {
         var sataUnit = 0;
         if (spec.Machine == VmMachineType.Pc && (spec.Disks.Any(d => d.Bus == VmDiskBus.Sata) || spec.Cdroms.Count > 0 || spec.CloudInit is not null))
@@ -210,7 +210,16 @@ public static class QemuCommandLine
             };
             var readOnly = disk.ReadOnly ? ",read-only=on" : string.Empty;
             var format = disk.Format == VmDiskFormat.Qcow2 ? "qcow2" : "raw";
-            add(["-blockdev", $"driver=file,node-name=virt-file-{disk.Id},filename={escape(disk.Path, $"disk '{disk.Id}' path")},cache.direct={direct},cache.no-flush={noFlush}{readOnly}"]);
+            if (rbdDisks.TryGetValue(disk.Id, out var rbd))
+            {
+                // librbd inside QEMU talks to the cluster itself: no kernel mapping, no file.
+                add(["-blockdev", $"driver=rbd,node-name=virt-file-{disk.Id},pool={escape(rbd.Pool, $"disk '{disk.Id}' pool")},image={escape(rbd.Image, $"disk '{disk.Id}' image")},conf={escape(rbd.ConfigPath, $"disk '{disk.Id}' ceph.conf")},user={escape(rbd.User, $"disk '{disk.Id}' Ceph user")},cache.no-flush={noFlush}{readOnly}"]);
+            }
+            else
+            {
+                add(["-blockdev", $"driver=file,node-name=virt-file-{disk.Id},filename={escape(disk.Path, $"disk '{disk.Id}' path")},cache.direct={direct},cache.no-flush={noFlush}{readOnly}"]);
+            }
+
             add(["-blockdev", $"driver={format},node-name={disk.Id},file=virt-file-{disk.Id},cache.direct={direct},cache.no-flush={noFlush}{readOnly}"]);
             var boot = disk.BootIndex is { } index ? I($",bootindex={index}") : string.Empty;
             var front = disk.Bus switch

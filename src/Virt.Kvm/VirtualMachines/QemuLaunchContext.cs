@@ -11,4 +11,7 @@ public sealed record QemuLaunchContext(QemuCapabilities Capabilities, string Acc
 
     /// <summary>A <c>-L</c> data directory for a QEMU unpacked outside /usr, or <see langword="null"/>.</summary>
     public string? DataDirectory { get; init; }
+
+    /// <summary>Disks (by id) whose volume is a Ceph RBD image: QEMU opens them with its rbd block driver instead of a file.</summary>
+    public IReadOnlyDictionary<string, Virt.Storage.RbdLocation> RbdDisks { get; init; } = new Dictionary<string, Virt.Storage.RbdLocation>();
 }

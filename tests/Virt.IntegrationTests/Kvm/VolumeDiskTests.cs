@@ -16,19 +16,36 @@ namespace Virt.IntegrationTests.Kvm;
 /// in use (not deletable) while the VM runs.
 /// </summary>
 [Collection(TestGuestCollection.Name)]
-public sealed class VolumeDiskTests
+public sealed class VolumeDiskTests(CephCluster ceph)
 {
     [Theory(Timeout = 300_000)]
     [InlineData("dir")]
     [InlineData("xfs")]
     [InlineData("btrfs")]
+    [InlineData("rbd")]
     public async Task A_vm_disk_on_a_storage_volume_keeps_snapshots_rollbacks_and_clones_as_expected(string backend)
     {
         await using var host = VmTestHost.Create();
         var ct = TestContext.Current.CancellationToken;
-        using var filesystem = backend == "dir" ? null : LoopFilesystem.Create(backend, 4);
-        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
-        var pool = await storage.DefinePoolAsync(new StoragePoolDefinition("local", backend == "btrfs" ? "btrfs" : "dir", Path.Combine(filesystem?.MountPoint ?? host.StateDirectory, "pool")), ct);
+        using var filesystem = backend is "xfs" or "btrfs" ? LoopFilesystem.Create(backend, 4) : null;
+        var cephPool = backend == "rbd" ? ceph.CreatePool() : null;
+        try
+        {
+            var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
+            var definition = new StoragePoolDefinition("local", backend is "dir" or "xfs" ? "dir" : backend, Path.Combine(filesystem?.MountPoint ?? host.StateDirectory, "pool")) { CephConfig = ceph.ConfigPath, RbdPool = cephPool };
+            await RunCycleAsync(host, storage, await storage.DefinePoolAsync(definition, ct), ct);
+        }
+        finally
+        {
+            if (cephPool is not null)
+            {
+                ceph.DeletePool(cephPool);
+            }
+        }
+    }
+
+    private static async Task RunCycleAsync(VmTestHost host, StorageManager storage, IStoragePool pool, CancellationToken ct)
+    {
         await pool.CreateVolumeAsync(new VolumeSpec("vm-disk", 64L << 20), ct);
         await using var manager = new KvmVirtualMachineManager(host.Options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, volumes: storage);
 
@@ -37,13 +54,13 @@ public sealed class VolumeDiskTests
         await WriteMarkerAsync(vm, 'A');
         var inUse = await Assert.ThrowsAsync<VolumeStateException>(() => pool.DeleteVolumeAsync("vm-disk", ct));
         Assert.Contains("vm:on-volume", inUse.Message, StringComparison.Ordinal);
-        await vm.KillAsync(ct);
+        await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
 
         await pool.CreateSnapshotAsync("vm-disk", "s1", ct);
         await BootAsync(vm, ct);
         Assert.Equal("A", await ReadMarkerAsync(vm, "vda"));
         await WriteMarkerAsync(vm, 'B');
-        await vm.KillAsync(ct);
+        await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
 
         await pool.RollbackSnapshotAsync("vm-disk", "s1", ct);
         await pool.CloneVolumeAsync("vm-disk", "vm-clone", linked: false, ct);
@@ -51,7 +68,7 @@ public sealed class VolumeDiskTests
         await BootAsync(twin, ct);
         Assert.Equal("A", await ReadMarkerAsync(twin, "vda"));
         Assert.Equal("A", await ReadMarkerAsync(twin, "vdb"));
-        await twin.KillAsync(ct);
+        await twin.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
 
         // Released when QEMU is gone: the volumes can be deleted now.
         await pool.DeleteVolumeAsync("vm-clone", ct);
