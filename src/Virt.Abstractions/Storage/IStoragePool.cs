@@ -154,3 +154,26 @@ public interface IVolumeResolver
     /// <returns>A task that completes when released.</returns>
     Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// A pool that can move a volume between clusters incrementally: the changes between two snapshots as
+/// a file (Ceph's export-diff format), applied to a copy elsewhere.
+/// </summary>
+public interface IIncrementalStoragePool : IStoragePool
+{
+    /// <summary>Writes what changed in a volume up to <paramref name="snapshot"/>, since <paramref name="fromSnapshot"/> (or since creation).</summary>
+    /// <param name="name">The volume.</param>
+    /// <param name="fromSnapshot">The snapshot the receiver already has, or <see langword="null"/> for everything.</param>
+    /// <param name="snapshot">The snapshot to send.</param>
+    /// <param name="targetPath">The diff file to write (must not exist).</param>
+    /// <param name="cancellationToken">Cancels the export; the partial file is removed.</param>
+    /// <returns>A task that completes when written.</returns>
+    Task ExportDiffAsync(string name, string? fromSnapshot, string snapshot, string targetPath, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies a diff to a volume (which must hold the diff's starting snapshot, if any); the diff's end snapshot is created.</summary>
+    /// <param name="name">The volume.</param>
+    /// <param name="sourcePath">The diff file.</param>
+    /// <param name="cancellationToken">Cancels the import.</param>
+    /// <returns>A task that completes when applied.</returns>
+    Task ImportDiffAsync(string name, string sourcePath, CancellationToken cancellationToken = default);
+}

@@ -15,7 +15,7 @@ namespace Virt.Storage.Pools;
 /// (<c>virt-base-TARGET</c>); a full clone is <c>rbd cp</c>. Images are built under temporary names and
 /// renamed into place, as in the other drivers.
 /// </summary>
-internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
+internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context), IIncrementalStoragePool
 {
     private const string BaseSnapshotPrefix = "virt-base-";
 
@@ -222,6 +222,48 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
     }
 
     protected override string ExportSource(VolumeInfo volume) => QemuName(volume.Id.Name);
+
+    public async Task ExportDiffAsync(string name, string? fromSnapshot, string snapshot, string targetPath, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync(CheckName(name), "export a diff", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        RequireSnapshot(volume, snapshot);
+        if (fromSnapshot is not null)
+        {
+            RequireSnapshot(volume, fromSnapshot);
+        }
+
+        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
+        {
+            throw new StorageException($"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
+        }
+
+        var temporary = Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Path.GetFileName(targetPath)}");
+        try
+        {
+            await RbdAsync(fromSnapshot is null
+                ? ["export-diff", "--no-progress", $"{Image(name)}@{snapshot}", temporary]
+                : ["export-diff", "--no-progress", "--from-snap", fromSnapshot, $"{Image(name)}@{snapshot}", temporary], cancellationToken).ConfigureAwait(false);
+            File.Move(temporary, targetPath);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    public async Task ImportDiffAsync(string name, string sourcePath, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync(CheckName(name), "import a diff", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        RefuseIfInUse(name, "import a diff into");
+        if (!File.Exists(sourcePath))
+        {
+            throw new StorageException($"cannot apply '{sourcePath}' to '{volume.Id}': the file does not exist");
+        }
+
+        await RbdAsync(["import-diff", "--no-progress", sourcePath, Image(name)], cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>The cluster's raw capacity and free space (<c>ceph df</c>), against what this pool's images promise.</summary>
     public override async Task<StoragePoolStatus> GetStatusAsync(CancellationToken cancellationToken = default)
