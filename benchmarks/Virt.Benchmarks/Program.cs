@@ -32,5 +32,11 @@ if (args.Length > 0 && args[0] == "storage-clone")
     return await StorageCloneComparison.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-snapshot [rounds]   (from the repository root)
+if (args.Length > 0 && args[0] == "storage-snapshot")
+{
+    return await StorageSnapshotTimings.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;
