@@ -21,11 +21,15 @@ internal static class StorageCloneComparison
         var rounds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3;
         var root = Directory.CreateTempSubdirectory("vb-storage-").FullName;
         var mounts = new List<(string Image, string Device, string MountPoint)>();
+        string? cephDirectory = null;
         try
         {
             Console.WriteLine($"{rounds} rounds each; medians in ms");
             Console.WriteLine("| backend | volume | clone | SDK clone (ms) | full copy `cp` (ms) | clone / copy |");
             Console.WriteLine("|---|---|---|---|---|---|");
+            var ceph = Path.Combine("/tmp", "vb-ceph-" + Guid.NewGuid().ToString("N")[..8]);
+            var cephConfig = Run("bash", "scripts/ceph-cluster.sh", "start", ceph).Trim().Split('\n')[^1];
+            cephDirectory = ceph;
             var backends = new List<(string Label, string Driver, string Path)> { ("dir on ext4", "dir", Path.Combine(root, "ext4")) };
             foreach (var kind in new[] { "xfs", "btrfs" })
             {
@@ -34,16 +38,17 @@ internal static class StorageCloneComparison
                 backends.Add((kind == "xfs" ? "dir on xfs (reflink)" : "btrfs", kind == "xfs" ? "dir" : "btrfs", Path.Combine(mount.MountPoint, "pool")));
             }
 
+            backends.Add(("Ceph RBD", "rbd", Path.Combine(root, "rbd")));
             foreach (var (label, driver, path) in backends)
             {
                 var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + driver + backends.IndexOf((label, driver, path))) }, new ProcessRunner());
-                var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("bench", driver, path));
+                var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("bench", driver, path) { CephConfig = cephConfig });
                 foreach (var (size, writtenGiB, name) in new[] { (1 * GiB, 1, "1 GiB"), (10 * GiB, 2, "10 GiB (2 GiB written)") })
                 {
-                    var source = await pool.CreateVolumeAsync(new VolumeSpec("src", size) { Format = driver == "btrfs" ? null : VolumeFormat.Raw });
+                    var source = await pool.CreateVolumeAsync(new VolumeSpec("src", size) { Format = driver == "dir" ? VolumeFormat.Raw : null });
                     for (var gib = 0; gib < writtenGiB; gib++)
                     {
-                        // qemu-io takes at most 2 GiB - 1 per request: one GiB at a time.
+                        // qemu-io takes at most 2 GiB - 1 per request: one GiB at a time (RBD through qemu's rbd driver).
                         Run("qemu-io", "-f", "raw", "-c", $"write -P 7 {gib}G 1G", source.Path);
                     }
 
@@ -56,6 +61,16 @@ internal static class StorageCloneComparison
                         await pool.CloneVolumeAsync("src", "clone", linked: false);
                         sdk.Add(watch.Elapsed.TotalMilliseconds);
                         await pool.DeleteVolumeAsync("clone");
+                        if (driver == "rbd")
+                        {
+                            // The baseline inside Ceph: a plain full copy with the rbd tool.
+                            watch.Restart();
+                            Run("rbd", "-c", cephConfig, "cp", "--no-progress", "rbd/src", "rbd/copy");
+                            copy.Add(watch.Elapsed.TotalMilliseconds);
+                            Run("rbd", "-c", cephConfig, "rm", "--no-progress", "rbd/copy");
+                            continue;
+                        }
+
                         var target = source.Path + ".copy";
                         watch.Restart();
                         Run("cp", "--reflink=never", "--sparse=always", source.Path, target);
@@ -63,9 +78,9 @@ internal static class StorageCloneComparison
                         File.Delete(target);
                     }
 
-                    var how = label switch { "btrfs" => "subvolume snapshot", "dir on ext4" => "full (copy)", _ => "full (reflink)" };
+                    var how = label switch { "btrfs" => "subvolume snapshot", "dir on ext4" => "full (copy)", "Ceph RBD" => "full (rbd cp)", _ => "full (reflink)" };
                     Console.WriteLine($"| {label} | {name} | {how} | {BenchmarkVms.Median(sdk):0.0} | {BenchmarkVms.Median(copy):0.0} | {BenchmarkVms.Median(sdk) / BenchmarkVms.Median(copy):0.000}× |");
-                    if (driver == "dir")
+                    if (driver is "dir" or "rbd")
                     {
                         var linked = new List<double>();
                         for (var round = 0; round < rounds; round++)
@@ -76,7 +91,7 @@ internal static class StorageCloneComparison
                             await pool.DeleteVolumeAsync("linked");
                         }
 
-                        Console.WriteLine($"| {label} | {name} | linked (qcow2 overlay) | {BenchmarkVms.Median(linked):0.0} | {BenchmarkVms.Median(copy):0.0} | {BenchmarkVms.Median(linked) / BenchmarkVms.Median(copy):0.000}× |");
+                        Console.WriteLine($"| {label} | {name} | {(driver == "rbd" ? "linked (RBD clone v2)" : "linked (qcow2 overlay)")} | {BenchmarkVms.Median(linked):0.0} | {BenchmarkVms.Median(copy):0.0} | {BenchmarkVms.Median(linked) / BenchmarkVms.Median(copy):0.000}× |");
                     }
 
                     await pool.DeleteVolumeAsync("src");
@@ -92,6 +107,12 @@ internal static class StorageCloneComparison
         }
         finally
         {
+            if (cephDirectory is not null)
+            {
+                Run("bash", "scripts/ceph-cluster.sh", "stop", cephDirectory);
+                Directory.Delete(cephDirectory, recursive: true);
+            }
+
             foreach (var (image, device, mountPoint) in mounts)
             {
                 Run("umount", mountPoint);

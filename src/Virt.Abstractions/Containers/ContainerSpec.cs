@@ -11,6 +11,14 @@ namespace Virt.Containers;
 /// <param name="Rootfs">Where the root file system comes from.</param>
 public sealed record ContainerSpec(string Name, ContainerRootfs Rootfs)
 {
+    /// <summary>
+    /// A raw storage volume (<c>pool:name</c>, dir or btrfs) to hold the rootfs instead of the container's
+    /// directory: the SDK makes an ext4 file system on it, builds the rootfs there, and LXC loop-mounts it
+    /// at each start. The volume is marked in use by the container until the container is deleted.
+    /// Needs <c>AddStorage()</c>. <see langword="null"/> keeps the rootfs in the container's directory.
+    /// </summary>
+    public string? RootfsVolume { get; init; }
+
     /// <summary>The hostname inside the container; <see langword="null"/> uses the name.</summary>
     public string? Hostname { get; init; }
 

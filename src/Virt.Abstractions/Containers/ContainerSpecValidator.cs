@@ -39,6 +39,10 @@ public static partial class ContainerSpecValidator
         }
 
         ValidateRootfs(spec, problems);
+        if (spec.RootfsVolume is not null && (!Virt.Storage.VolumeId.TryParse(spec.RootfsVolume, out _) || spec.Rootfs?.Kind == ContainerRootfsKind.Directory))
+        {
+            problems.Add(new("RootfsVolume", $"'{Show(spec.RootfsVolume)}' must be a volume id pool:name, and the rootfs source something the SDK builds (busybox, tarball, OCI), not a directory used in place"));
+        }
         ValidateInit(spec.Init, problems);
         ValidateLimits(spec.Limits, problems);
         ValidateNetwork(spec.Network, problems);

@@ -79,6 +79,12 @@ public interface IStoragePool
     /// <returns>The new volume.</returns>
     Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
 
+    /// <summary>Makes a linked clone stand alone: its base's data is copied in and the link dropped (a no-op for a volume without a base).</summary>
+    /// <param name="name">The volume.</param>
+    /// <param name="cancellationToken">Cancels the call; the volume stays linked.</param>
+    /// <returns>The volume.</returns>
+    Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default);
+
     /// <summary>Takes a snapshot.</summary>
     /// <param name="name">The volume.</param>
     /// <param name="snapshot">The snapshot's name.</param>

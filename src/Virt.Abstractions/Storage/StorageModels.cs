@@ -87,6 +87,12 @@ public sealed record StoragePoolDefinition(string Name, string Driver, string Pa
     /// <summary>What the pool may hold. Default images and container root file systems.</summary>
     public StorageContent Content { get; init; } = StorageContent.Images | StorageContent.Rootdir;
 
+    /// <summary>
+    /// For btrfs: enable qgroups on the file system and limit each volume's subvolume to the volume's
+    /// size, so a volume can never take more than it was given. Default off (qgroups cost some speed).
+    /// </summary>
+    public bool Quotas { get; init; }
+
     /// <summary>For rbd: the Ceph configuration file (mon hosts, keyring).</summary>
     public string? CephConfig { get; init; }
 

@@ -19,7 +19,7 @@ internal static class ContainerConfigBuilder
         var spec = record.Spec;
         var config = new LxcConfig()
             .Add("lxc.uts.name", spec.Hostname ?? spec.Name)
-            .Add("lxc.rootfs.path", "dir:" + record.RootfsPath);
+            .Add("lxc.rootfs.path", (record.RootfsIsImage ? "loop:" : "dir:") + record.RootfsPath);
         if (spec.Unprivileged && spec.Rootfs.Kind == ContainerRootfsKind.Directory)
         {
             // The SDK does not rewrite the owner of a directory it does not own: the kernel maps it at mount time instead.

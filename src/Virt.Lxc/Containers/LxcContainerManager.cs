@@ -21,6 +21,7 @@ public sealed class LxcContainerManager : IContainerManager
 {
     private const int MaxLxcPathLength = 64;
     private readonly LxcContext _context;
+    private readonly Virt.Storage.IVolumeResolver? _volumes;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
 
     /// <summary>Creates a manager.</summary>
@@ -29,8 +30,10 @@ public sealed class LxcContainerManager : IContainerManager
     /// <param name="processes">Runs the lxc-* tools.</param>
     /// <param name="loggerFactory">Logging; optional.</param>
     /// <param name="timeProvider">The clock; optional.</param>
-    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    /// <param name="volumes">Resolves rootfs volumes (<see cref="ContainerSpec.RootfsVolume"/>); registered by <c>AddStorage()</c>. Optional.</param>
+    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Virt.Storage.IVolumeResolver? volumes = null)
     {
+        _volumes = volumes;
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrEmpty(options.LxcPath) || !options.LxcPath.StartsWith('/') || options.LxcPath.Length > MaxLxcPathLength || options.LxcPath.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
@@ -72,6 +75,11 @@ public sealed class LxcContainerManager : IContainerManager
             catch
             {
                 RootfsBuilder.TryDelete(paths.Directory);
+                if (spec.RootfsVolume is not null && _volumes is not null && fileSystem.File.Exists(paths.Record) is false)
+                {
+                    await _volumes.ReleaseAsync(Virt.Storage.VolumeId.Parse(spec.RootfsVolume), VolumeRootfs.UserOf(spec.Name), CancellationToken.None).ConfigureAwait(false);
+                }
+
                 throw;
             }
         }
@@ -96,6 +104,12 @@ public sealed class LxcContainerManager : IContainerManager
 
         var shift = spec.Unprivileged ? options.IdMapBase : 0;
         var limit = spec.Unprivileged ? options.IdMapSize : int.MaxValue - shift;
+        if (spec.RootfsVolume is not null)
+        {
+            var (image, volumeInit) = await VolumeRootfs.BuildAsync(spec, _volumes, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
+            return new ContainerRecord(spec, image, RootfsOwned: true, volumeInit) { RootfsIsImage = true };
+        }
+
         var imageInit = await RootfsBuilder.BuildAsync(spec, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
         if (spec.Init is null && imageInit is not null && imageInit.Command.Any(argument => argument.Any(char.IsWhiteSpace) || argument.Any(char.IsControl)))
         {
@@ -174,6 +188,10 @@ public sealed class LxcContainerManager : IContainerManager
             // The record goes first: from then on the container does not exist, whatever a crash leaves.
             _context.FileSystem.File.Delete(paths.Record);
             RootfsBuilder.TryDelete(paths.Directory);
+            if (container.Spec.RootfsVolume is { } volume && _volumes is not null)
+            {
+                await _volumes.ReleaseAsync(Virt.Storage.VolumeId.Parse(volume), VolumeRootfs.UserOf(name), cancellationToken).ConfigureAwait(false);
+            }
             Log.Deleted(_context.Logger, name);
         }
         finally

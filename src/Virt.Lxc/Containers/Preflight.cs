@@ -23,7 +23,7 @@ internal static class Preflight
             problems.Add("lxc-start is not installed: apt-get install lxc");
         }
 
-        if (!fileSystem.Directory.Exists(record.RootfsPath))
+        if (record.RootfsIsImage ? !fileSystem.File.Exists(record.RootfsPath) : !fileSystem.Directory.Exists(record.RootfsPath))
         {
             problems.Add($"the rootfs '{record.RootfsPath}' does not exist: recreate the container, or restore the directory");
         }

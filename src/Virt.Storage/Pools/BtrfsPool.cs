@@ -13,7 +13,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
 {
     private const string DiskFile = "disk.raw";
 
-    public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.ReflinkClones;
+    public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.ReflinkClones | (Definition.Quotas ? StorageCapabilities.Quotas : StorageCapabilities.None);
 
     private string SnapshotsDirectory => Path.Combine(Definition.Path, "snapshots");
 
@@ -28,8 +28,12 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await BuildSubvolumeAsync(name, async temporary =>
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
-            using var disk = File.Create(Path.Combine(temporary, DiskFile));
-            disk.SetLength(spec.SizeBytes);
+            using (var disk = File.Create(Path.Combine(temporary, DiskFile)))
+            {
+                disk.SetLength(spec.SizeBytes);
+            }
+
+            await LimitAsync(temporary, spec.SizeBytes, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
@@ -86,6 +90,8 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
             disk.SetLength(newSizeBytes);
         }
 
+        await LimitAsync(Path.Combine(ImagesDirectory, name), newSizeBytes, cancellationToken).ConfigureAwait(false);
+
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
@@ -105,6 +111,9 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await BuildSubvolumeAsync(target, temporary => BtrfsAsync(["subvolume", "snapshot", Path.Combine(ImagesDirectory, source), temporary], cancellationToken), cancellationToken).ConfigureAwait(false);
         return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>btrfs volumes never have a base: a clone is a subvolume snapshot that stands alone already.</summary>
+    public override Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default) => GetVolumeAsync(name, cancellationToken);
 
     public override async Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
@@ -215,6 +224,18 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         }
 
         yield return new StorageProgress("import", 100, true);
+    }
+
+    /// <summary>With <see cref="StoragePoolDefinition.Quotas"/>: qgroups on (idempotent) and the subvolume's referenced data capped at the volume's size.</summary>
+    private async Task LimitAsync(string subvolume, long sizeBytes, CancellationToken cancellationToken)
+    {
+        if (!Definition.Quotas)
+        {
+            return;
+        }
+
+        await BtrfsAsync(["quota", "enable", Definition.Path], cancellationToken).ConfigureAwait(false);
+        await BtrfsAsync(["qgroup", "limit", sizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), subvolume], cancellationToken).ConfigureAwait(false);
     }
 
     private async Task BuildSubvolumeAsync(string name, Func<string, Task> build, CancellationToken cancellationToken)

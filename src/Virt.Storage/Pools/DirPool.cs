@@ -114,6 +114,39 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync(CheckName(name), "flatten", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        if (volume.BackingChain.Count == 0)
+        {
+            return volume;
+        }
+
+        RefuseIfInUse(name, "flatten");
+        if (volume.Snapshots.Count > 0)
+        {
+            throw new VolumeStateException(volume.Id, "flattening rewrites the image, which would drop its internal snapshots: delete them first");
+        }
+
+        // A stand-alone copy of the whole chain, then renamed over the overlay.
+        var flat = TemporaryPath(ImagesDirectory, name, Extension(volume.Format));
+        try
+        {
+            await foreach (var _ in Context.QemuImg.ConvertAsync(volume.Path, QemuImg.Name(volume.Format), flat, volume.Format, cancellationToken).ConfigureAwait(false))
+            {
+            }
+
+            File.Move(flat, volume.Path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(flat);
+        }
+
+        return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
     public override async Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
         var volume = await RequireQcow2Async(name, snapshot, "snapshot", cancellationToken).ConfigureAwait(false);

@@ -118,6 +118,28 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync(CheckName(name), "flatten", cancellationToken).ConfigureAwait(false);
+        using var info = await InfoAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new VolumeNotFoundException(IdOf(name));
+        if (!info.RootElement.TryGetProperty("parent", out var parent))
+        {
+            return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+
+        var baseImage = parent.GetProperty("image").GetString();
+        var baseSnapshot = parent.GetProperty("snapshot").GetString();
+        await RbdAsync(["flatten", "--no-progress", Image(name)], cancellationToken).ConfigureAwait(false);
+
+        // The snapshot the SDK took on the base for this clone is no longer needed.
+        if (baseSnapshot is not null && baseSnapshot.StartsWith(BaseSnapshotPrefix, StringComparison.Ordinal))
+        {
+            await RbdAsync(["snap", "rm", "--no-progress", $"{CephPool}/{baseImage}@{baseSnapshot}"], cancellationToken).ConfigureAwait(false);
+        }
+
+        return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
     public override async Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
         CheckSnapshotName(snapshot);

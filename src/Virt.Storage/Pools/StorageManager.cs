@@ -47,6 +47,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         }
 
         var file = Path.Combine(PoolsDirectory, definition.Name + ".json");
+        using var held = await PoolLockAsync(definition.Name, "define", cancellationToken).ConfigureAwait(false);
         if (File.Exists(file))
         {
             throw new StorageException($"pool '{definition.Name}' is already defined: remove it first, or choose another name");
@@ -115,7 +116,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     }
 
     /// <inheritdoc />
-    public Task RemovePoolAsync(string name, CancellationToken cancellationToken = default)
+    public async Task RemovePoolAsync(string name, CancellationToken cancellationToken = default)
     {
         var file = Path.Combine(PoolsDirectory, (VolumeId.IsValidName(name) ? name : "-") + ".json");
         if (!File.Exists(file))
@@ -123,9 +124,13 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             throw new StoragePoolNotFoundException(name);
         }
 
+        using var held = await PoolLockAsync(name, "remove", cancellationToken).ConfigureAwait(false);
         File.Delete(file);
-        return Task.CompletedTask;
     }
+
+    /// <summary>The pool-wide lock (defining and removing a pool), held across processes like the volume locks.</summary>
+    private Task<Locking.VolumeLock> PoolLockAsync(string name, string operation, CancellationToken cancellationToken) =>
+        Locking.VolumeLock.AcquireAsync(Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException($"cannot {operation} pool '{name}': {message}"), cancellationToken);
 
     /// <inheritdoc />
     public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)

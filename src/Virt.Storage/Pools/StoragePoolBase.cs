@@ -40,6 +40,8 @@ internal abstract class StoragePoolBase : IStoragePool
 
     public abstract Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
 
+    public abstract Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default);
+
     public abstract Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default);
 
     public abstract Task RollbackSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default);

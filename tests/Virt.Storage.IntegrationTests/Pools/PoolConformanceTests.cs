@@ -102,8 +102,16 @@ public abstract class PoolConformanceTests : IDisposable
 
         var refusedDelete = await Assert.ThrowsAsync<VolumeStateException>(() => Pool.DeleteVolumeAsync("template", ct));
         Assert.Contains("test:linked", refusedDelete.Message, StringComparison.Ordinal);
+
+        // A second linked clone, flattened: it no longer needs the base.
+        await Pool.CloneVolumeAsync("template", "flat", linked: true, ct);
+        var flat = await Pool.FlattenVolumeAsync("flat", ct);
+        Assert.Empty(flat.BackingChain);
+        Assert.True(Host.HasPattern(flat, 0x55));
         await Pool.DeleteVolumeAsync("linked", ct);
         await Pool.DeleteVolumeAsync("template", ct);
+        Assert.True(Host.HasPattern(await Pool.GetVolumeAsync("flat", ct), 0x55), "the flattened clone lost its data with the base");
+        await Pool.DeleteVolumeAsync("flat", ct);
     }
 
     [Fact(Timeout = 120_000)]
@@ -217,3 +225,38 @@ public sealed class BtrfsPoolConformanceTests() : PoolConformanceTests("btrfs");
 
 /// <summary>The suite on a Ceph RBD pool of a real single-node cluster (one Ceph pool per test).</summary>
 public sealed class RbdPoolConformanceTests(CephCluster ceph) : PoolConformanceTests("rbd", ceph);
+
+/// <summary>btrfs qgroup quotas: a volume's subvolume cannot grow past the volume's size.</summary>
+public sealed class BtrfsQuotaTests : IDisposable
+{
+    private readonly LoopFilesystem _filesystem = LoopFilesystem.Create("btrfs", 2);
+    private readonly string _state = Directory.CreateTempSubdirectory("vs-quota-").FullName;
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_volume_cannot_take_more_than_its_size()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _state }, new Virt.Processes.ProcessRunner());
+        var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("quota", "btrfs", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
+        Assert.True(pool.Capabilities.HasFlag(StorageCapabilities.Quotas));
+        var volume = await pool.CreateVolumeAsync(new VolumeSpec("capped", 16L << 20), ct);
+        Host.WritePattern(volume, 0x71, "0", "8M");
+
+        // Another file in the same subvolume, past the 16 MiB the volume was given, is refused by the kernel.
+        var overflow = Path.Combine(Path.GetDirectoryName(volume.Path)!, "overflow");
+        var error = Assert.Throws<InvalidOperationException>(() => Host.Run("dd", "if=/dev/zero", $"of={overflow}", "bs=1M", "count=32", "conv=fsync"));
+        Assert.Contains("quota", error.Message, StringComparison.OrdinalIgnoreCase);
+        File.Delete(overflow);
+
+        await pool.ResizeVolumeAsync("capped", 64L << 20, cancellationToken: ct);
+        Host.Run("dd", "if=/dev/zero", $"of={overflow}", "bs=1M", "count=32", "conv=fsync");
+        File.Delete(overflow);
+        await pool.DeleteVolumeAsync("capped", ct);
+    }
+
+    public void Dispose()
+    {
+        _filesystem.Dispose();
+        Directory.Delete(_state, recursive: true);
+    }
+}
