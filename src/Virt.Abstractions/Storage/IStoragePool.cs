@@ -75,9 +75,10 @@ public interface IStoragePool
     /// <param name="source">The volume to clone.</param>
     /// <param name="target">The new volume's name.</param>
     /// <param name="linked">A linked clone.</param>
+    /// <param name="progress">Receives progress while a full copy runs (a reflink, snapshot or linked clone reports only its end).</param>
     /// <param name="cancellationToken">Cancels the clone; nothing is left.</param>
     /// <returns>The new volume.</returns>
-    Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
+    Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default);
 
     /// <summary>Makes a linked clone stand alone: its base's data is copied in and the link dropped (a no-op for a volume without a base).</summary>
     /// <param name="name">The volume.</param>

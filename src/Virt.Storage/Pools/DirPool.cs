@@ -82,7 +82,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default)
+    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -95,6 +95,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
             // The overlay names its base relative to itself (both in images/), so the pool can be moved or mounted elsewhere.
             var overlay = TemporaryPath(ImagesDirectory, target, ".qcow2");
             await BuildAsync(overlay, target, VolumeFormat.Qcow2, ct => Context.QemuImg.CreateAsync(overlay, VolumeFormat.Qcow2, 0, Path.GetFileName(origin.Path), origin.Format, ct), cancellationToken).ConfigureAwait(false);
+            progress?.Report(new StorageProgress("clone", 100, true));
             return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
         }
 
@@ -107,10 +108,12 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
                 return;
             }
 
-            await foreach (var _ in Context.QemuImg.ConvertAsync(origin.Path, QemuImg.Name(origin.Format), copy, origin.Format, ct).ConfigureAwait(false))
+            await foreach (var percent in Context.QemuImg.ConvertAsync(origin.Path, QemuImg.Name(origin.Format), copy, origin.Format, ct).ConfigureAwait(false))
             {
+                progress?.Report(new StorageProgress("clone", percent, false));
             }
         }, cancellationToken).ConfigureAwait(false);
+        progress?.Report(new StorageProgress("clone", 100, true));
         return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
     }
 

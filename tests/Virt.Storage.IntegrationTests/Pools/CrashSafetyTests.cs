@@ -55,10 +55,46 @@ public sealed class CrashSafetyTests : IDisposable
         // The name is free again: the same operation now completes.
         if (operation == "clone")
         {
-            var clone = await pool.CloneVolumeAsync("big", "half", linked: false, ct);
+            var clone = await pool.CloneVolumeAsync("big", "half", linked: false, cancellationToken: ct);
             Assert.True(Host.HasPattern(clone, 0x5a, "1020M", "4M"));
         }
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task Cancelling_an_import_or_a_copying_clone_midway_leaves_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var pool = _fixture.Pool;
+        var source = await pool.CreateVolumeAsync(new VolumeSpec("big", 1024 * MiB) { Format = VolumeFormat.Raw }, ct);
+        Host.WritePattern(source, 0x3c, "0", "1G");
+        var images = Path.Combine(pool.Definition.Path, "images");
+
+        using (var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (var report in pool.ImportAsync(source.Path, new VolumeSpec("imported", 0), cancel.Token))
+                {
+                    // The first report of a copy under way: cancel it there.
+                    await cancel.CancelAsync();
+                }
+            });
+        }
+
+        using (var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            var progress = new CancelOnFirstReport(cancel);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pool.CloneVolumeAsync("big", "copy", linked: false, progress, cancel.Token));
+        }
+
+        Assert.Equal(["big"], (await pool.ListVolumesAsync(ct)).Select(volume => volume.Id.Name));
+        Assert.DoesNotContain(Directory.GetFiles(images), file => Path.GetFileName(file).StartsWith(".tmp-", StringComparison.Ordinal));
+    }
+
     public void Dispose() => _fixture.Dispose();
+
+    private sealed class CancelOnFirstReport(CancellationTokenSource cancel) : IProgress<StorageProgress>
+    {
+        public void Report(StorageProgress value) => cancel.Cancel();
+    }
 }
