@@ -43,7 +43,7 @@ internal static class StorageCloneComparison
                 {
                     // Started only now: a running OSD's I/O would slow the btrfs commits measured above.
                     cephDirectory = Path.Combine("/tmp", "vb-ceph-" + Guid.NewGuid().ToString("N")[..8]);
-                    cephConfig = Run("bash", "scripts/ceph-cluster.sh", "start", cephDirectory).Trim().Split('\n')[^1];
+                    cephConfig = HostCommand.Run("bash", "scripts/ceph-cluster.sh", "start", cephDirectory).Trim().Split('\n')[^1];
                 }
 
                 var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + driver + backends.IndexOf((label, driver, path))) }, new ProcessRunner());
@@ -54,10 +54,10 @@ internal static class StorageCloneComparison
                     for (var gib = 0; gib < writtenGiB; gib++)
                     {
                         // qemu-io takes at most 2 GiB - 1 per request: one GiB at a time (RBD through qemu's rbd driver).
-                        Run("qemu-io", "-f", "raw", "-c", $"write -P 7 {gib}G 1G", source.Path);
+                        HostCommand.Run("qemu-io", "-f", "raw", "-c", $"write -P 7 {gib}G 1G", source.Path);
                     }
 
-                    Run("sync");
+                    HostCommand.Run("sync");
                     var sdk = new List<double>();
                     var copy = new List<double>();
                     for (var round = 0; round < rounds; round++)
@@ -70,15 +70,15 @@ internal static class StorageCloneComparison
                         {
                             // The baseline inside Ceph: a plain full copy with the rbd tool.
                             watch.Restart();
-                            Run("rbd", "-c", cephConfig!, "cp", "--no-progress", "rbd/src", "rbd/copy");
+                            HostCommand.Run("rbd", "-c", cephConfig!, "cp", "--no-progress", "rbd/src", "rbd/copy");
                             copy.Add(watch.Elapsed.TotalMilliseconds);
-                            Run("rbd", "-c", cephConfig!, "rm", "--no-progress", "rbd/copy");
+                            HostCommand.Run("rbd", "-c", cephConfig!, "rm", "--no-progress", "rbd/copy");
                             continue;
                         }
 
                         var target = source.Path + ".copy";
                         watch.Restart();
-                        Run("cp", "--reflink=never", "--sparse=always", source.Path, target);
+                        HostCommand.Run("cp", "--reflink=never", "--sparse=always", source.Path, target);
                         copy.Add(watch.Elapsed.TotalMilliseconds);
                         File.Delete(target);
                     }
@@ -114,14 +114,14 @@ internal static class StorageCloneComparison
         {
             if (cephDirectory is not null)
             {
-                Run("bash", "scripts/ceph-cluster.sh", "stop", cephDirectory);
+                HostCommand.Run("bash", "scripts/ceph-cluster.sh", "stop", cephDirectory);
                 Directory.Delete(cephDirectory, recursive: true);
             }
 
             foreach (var (image, device, mountPoint) in mounts)
             {
-                Run("umount", mountPoint);
-                Run("losetup", "-d", device);
+                HostCommand.Run("umount", mountPoint);
+                HostCommand.Run("losetup", "-d", device);
                 File.Delete(image);
             }
 
@@ -139,32 +139,17 @@ internal static class StorageCloneComparison
 
         if (kind == "btrfs")
         {
-            Run("mkfs.btrfs", "-q", image);
+            HostCommand.Run("mkfs.btrfs", "-q", image);
         }
         else
         {
-            Run("mkfs.xfs", "-q", "-m", "reflink=1", image);
+            HostCommand.Run("mkfs.xfs", "-q", "-m", "reflink=1", image);
         }
 
-        var device = Run("losetup", "-f", "--show", image).Trim();
+        var device = HostCommand.Run("losetup", "-f", "--show", image).Trim();
         var mountPoint = Path.Combine(root, kind);
         Directory.CreateDirectory(mountPoint);
-        Run("mount", device, mountPoint);
+        HostCommand.Run("mount", device, mountPoint);
         return (image, device, mountPoint);
-    }
-
-    private static string Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} failed: {error}");
     }
 }

@@ -28,13 +28,13 @@ internal static class StorageSnapshotTimings
                 file.SetLength(8L << 30);
             }
 
-            Run("mkfs.btrfs", "-q", image);
-            device = Run("losetup", "-f", "--show", image).Trim();
+            HostCommand.Run("mkfs.btrfs", "-q", image);
+            device = HostCommand.Run("losetup", "-f", "--show", image).Trim();
             Directory.CreateDirectory(mount);
-            Run("mount", device, mount);
+            HostCommand.Run("mount", device, mount);
 
             var watch = Stopwatch.StartNew();
-            var config = Run("bash", "scripts/ceph-cluster.sh", "start", ceph).Trim().Split('\n')[^1];
+            var config = HostCommand.Run("bash", "scripts/ceph-cluster.sh", "start", ceph).Trim().Split('\n')[^1];
             var cephStart = watch.Elapsed.TotalSeconds;
 
             Console.WriteLine($"{rounds} rounds; medians in ms; Ceph fixture start (fresh cluster to pool 'rbd' ready): {cephStart:0.0} s");
@@ -52,7 +52,7 @@ internal static class StorageSnapshotTimings
                 var pool = await manager.DefinePoolAsync(definition);
                 var volume = await pool.CreateVolumeAsync(new VolumeSpec("vol", size));
                 var format = volume.Format == VolumeFormat.Qcow2 ? "qcow2" : "raw";
-                Run("qemu-io", "-f", format, "-c", $"write -P 3 0 {size}", volume.Path);
+                HostCommand.Run("qemu-io", "-f", format, "-c", $"write -P 3 0 {size}", volume.Path);
                 var create = new List<double>();
                 var rollback = new List<double>();
                 for (var round = 0; round < rounds; round++)
@@ -60,7 +60,7 @@ internal static class StorageSnapshotTimings
                     watch.Restart();
                     await pool.CreateSnapshotAsync("vol", "s" + round);
                     create.Add(watch.Elapsed.TotalMilliseconds);
-                    Run("qemu-io", "-f", format, "-c", "write -P 4 0 4M", volume.Path);
+                    HostCommand.Run("qemu-io", "-f", format, "-c", "write -P 4 0 4M", volume.Path);
                     watch.Restart();
                     await pool.RollbackSnapshotAsync("vol", "s" + round);
                     rollback.Add(watch.Elapsed.TotalMilliseconds);
@@ -79,7 +79,7 @@ internal static class StorageSnapshotTimings
         }
         finally
         {
-            Run("bash", "scripts/ceph-cluster.sh", "stop", ceph);
+            HostCommand.Run("bash", "scripts/ceph-cluster.sh", "stop", ceph);
             if (Directory.Exists(ceph))
             {
                 Directory.Delete(ceph, recursive: true);
@@ -87,26 +87,11 @@ internal static class StorageSnapshotTimings
 
             if (device is not null)
             {
-                Run("umount", mount);
-                Run("losetup", "-d", device);
+                HostCommand.Run("umount", mount);
+                HostCommand.Run("losetup", "-d", device);
             }
 
             Directory.Delete(root, recursive: true);
         }
-    }
-
-    private static string Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} failed: {error}");
     }
 }

@@ -22,7 +22,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
         CheckSize(spec.SizeBytes, IdOf(name));
-        RequireRaw(spec.Format, name);
+        RequireRaw(spec.Format, name, "btrfs");
         using var held = await LockAsync(name, "create", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);
         await BuildSubvolumeAsync(name, async temporary =>
@@ -80,10 +80,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         CheckSize(newSizeBytes, IdOf(CheckName(name)));
         using var held = await LockAsync(name, "resize", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
-        if (newSizeBytes < volume.CapacityBytes && !allowShrink)
-        {
-            throw new VolumeStateException(volume.Id, $"shrinking from {volume.CapacityBytes} to {newSizeBytes} bytes loses the data past the new end: pass allowShrink: true if that is meant");
-        }
+        RefuseShrinkWithoutConsent(volume, newSizeBytes, allowShrink);
 
         using (var disk = new FileStream(volume.Path, FileMode.Open, FileAccess.Write))
         {
@@ -187,7 +184,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
-        RequireRaw(spec.Format, name);
+        RequireRaw(spec.Format, name, "btrfs");
         if (!File.Exists(sourcePath))
         {
             throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
@@ -288,22 +285,6 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         if (Directory.Exists(Path.Combine(ImagesDirectory, name)))
         {
             throw new VolumeStateException(IdOf(name), "it already exists: choose another name, or delete it first");
-        }
-    }
-
-    private void RequireRaw(VolumeFormat? format, string name)
-    {
-        if (format is VolumeFormat.Qcow2)
-        {
-            throw new StorageException($"pool '{Definition.Name}' (btrfs) keeps raw volumes only ('{IdOf(name)}' asked for qcow2): snapshots and clones are the file system's");
-        }
-    }
-
-    private static void RequireSnapshot(VolumeInfo volume, string snapshot)
-    {
-        if (!volume.Snapshots.Contains(snapshot))
-        {
-            throw new VolumeStateException(volume.Id, $"it has no snapshot '{snapshot}' (it has: {(volume.Snapshots.Count == 0 ? "none" : string.Join(", ", volume.Snapshots))})");
         }
     }
 }

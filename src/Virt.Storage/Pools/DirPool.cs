@@ -68,10 +68,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         CheckSize(newSizeBytes, IdOf(CheckName(name)));
         using var held = await LockAsync(name, "resize", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
-        if (newSizeBytes < volume.CapacityBytes && !allowShrink)
-        {
-            throw new VolumeStateException(volume.Id, $"shrinking from {volume.CapacityBytes} to {newSizeBytes} bytes loses the data past the new end: pass allowShrink: true if that is meant");
-        }
+        RefuseShrinkWithoutConsent(volume, newSizeBytes, allowShrink);
 
         if (newSizeBytes < volume.CapacityBytes && volume.Snapshots.Count > 0)
         {
@@ -288,14 +285,6 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         }
 
         return volume;
-    }
-
-    private static void RequireSnapshot(VolumeInfo volume, string snapshot)
-    {
-        if (!volume.Snapshots.Contains(snapshot))
-        {
-            throw new VolumeStateException(volume.Id, $"it has no snapshot '{snapshot}' (it has: {(volume.Snapshots.Count == 0 ? "none" : string.Join(", ", volume.Snapshots))})");
-        }
     }
 
     private void RefuseIfExists(string name)

@@ -35,7 +35,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
         CheckSize(spec.SizeBytes, IdOf(name));
-        RequireRaw(spec.Format, name);
+        RequireRaw(spec.Format, name, "rbd");
         using var held = await LockAsync(name, "create", cancellationToken).ConfigureAwait(false);
         await RefuseIfExistsAsync(name, cancellationToken).ConfigureAwait(false);
         await BuildAsync(name, temporary => RbdAsync(["create", "--size", Bytes(spec.SizeBytes), Image(temporary)], cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -79,10 +79,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         CheckSize(newSizeBytes, IdOf(CheckName(name)));
         using var held = await LockAsync(name, "resize", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
-        if (newSizeBytes < volume.CapacityBytes && !allowShrink)
-        {
-            throw new VolumeStateException(volume.Id, $"shrinking from {volume.CapacityBytes} to {newSizeBytes} bytes loses the data past the new end: pass allowShrink: true if that is meant");
-        }
+        RefuseShrinkWithoutConsent(volume, newSizeBytes, allowShrink);
 
         await RbdAsync(newSizeBytes < volume.CapacityBytes ? ["resize", "--no-progress", "--allow-shrink", "--size", Bytes(newSizeBytes), Image(name)] : ["resize", "--no-progress", "--size", Bytes(newSizeBytes), Image(name)], cancellationToken).ConfigureAwait(false);
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
@@ -206,7 +203,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
-        RequireRaw(spec.Format, name);
+        RequireRaw(spec.Format, name, "rbd");
         if (!File.Exists(sourcePath))
         {
             throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
@@ -389,22 +386,6 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         if (snapshot.StartsWith(BaseSnapshotPrefix, StringComparison.Ordinal))
         {
             throw new ArgumentException($"snapshot names starting with '{BaseSnapshotPrefix}' are the SDK's own (bases of linked clones)", nameof(snapshot));
-        }
-    }
-
-    private void RequireRaw(VolumeFormat? format, string name)
-    {
-        if (format is VolumeFormat.Qcow2)
-        {
-            throw new StorageException($"pool '{Definition.Name}' (rbd) keeps raw images only ('{IdOf(name)}' asked for qcow2): snapshots and clones are Ceph's");
-        }
-    }
-
-    private static void RequireSnapshot(VolumeInfo volume, string snapshot)
-    {
-        if (!volume.Snapshots.Contains(snapshot))
-        {
-            throw new VolumeStateException(volume.Id, $"it has no snapshot '{snapshot}' (it has: {(volume.Snapshots.Count == 0 ? "none" : string.Join(", ", volume.Snapshots))})");
         }
     }
 }

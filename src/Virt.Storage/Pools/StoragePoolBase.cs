@@ -109,6 +109,31 @@ internal abstract class StoragePoolBase : IStoragePool
         return name;
     }
 
+    protected static void RefuseShrinkWithoutConsent(VolumeInfo volume, long newSizeBytes, bool allowShrink)
+    {
+        if (newSizeBytes < volume.CapacityBytes && !allowShrink)
+        {
+            throw new VolumeStateException(volume.Id, $"shrinking from {volume.CapacityBytes} to {newSizeBytes} bytes loses the data past the new end: pass allowShrink: true if that is meant");
+        }
+    }
+
+    protected static void RequireSnapshot(VolumeInfo volume, string snapshot)
+    {
+        if (!volume.Snapshots.Contains(snapshot))
+        {
+            throw new VolumeStateException(volume.Id, $"it has no snapshot '{snapshot}' (it has: {(volume.Snapshots.Count == 0 ? "none" : string.Join(", ", volume.Snapshots))})");
+        }
+    }
+
+    /// <summary>btrfs and RBD pools keep raw volumes only: their snapshots and clones are the storage's own.</summary>
+    protected void RequireRaw(VolumeFormat? format, string name, string driver)
+    {
+        if (format is VolumeFormat.Qcow2)
+        {
+            throw new StorageException($"pool '{Definition.Name}' ({driver}) keeps raw volumes only ('{IdOf(name)}' asked for qcow2): snapshots and clones are the storage's own");
+        }
+    }
+
     protected static void CheckSize(long sizeBytes, VolumeId id)
     {
         if (sizeBytes <= 0 || sizeBytes % 512 != 0)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Virt.Containers;
 using Virt.Lxc.Containers;
 using Virt.Lxc.Hosting;
@@ -58,25 +57,8 @@ internal sealed class LxcTestHost : IAsyncDisposable
         return name;
     }
 
-    public static string Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {error}");
-        }
-
-        return output;
-    }
+    /// <summary>Runs a host tool (the storage tests' helper, shared as source).</summary>
+    public static string Run(string program, params string[] arguments) => Virt.Storage.IntegrationTests.Infrastructure.Host.Run(program, arguments);
 
     public async ValueTask DisposeAsync()
     {
