@@ -19,6 +19,7 @@ packages=(
   xfsprogs          # xfs with reflink: dir pools whose full clones share blocks (tests)
   ceph-mon ceph-mgr ceph-osd ceph-common  # a single-node Ceph for the RBD pool tests (scripts/ceph-cluster.sh)
   qemu-block-extra  # QEMU's and qemu-img's rbd driver
+  pciutils pci.ids  # lspci (the passthrough tests compare sysfs with it) and the PCI names database
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
