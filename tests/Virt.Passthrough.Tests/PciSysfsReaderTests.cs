@@ -64,6 +64,35 @@ public sealed class PciSysfsReaderTests
         }
     }
 
+    [Fact]
+    public void An_iommu_group_is_viable_only_when_every_member_is_on_a_vfio_safe_driver()
+    {
+        var fileSystem = new MockFileSystem();
+        AddDevice(fileSystem, "0000:00:01.0", "0x8086", "0x1901", "0x060400", "0x05", driver: "pcieport", group: "1", bootVga: false);
+        AddDevice(fileSystem, "0000:01:00.0", "0x10de", "0x2684", "0x030000", "0xa1", driver: "nvidia", group: "1", bootVga: true);
+        AddDevice(fileSystem, "0000:01:00.1", "0x10de", "0x22ba", "0x040300", "0xa1", driver: "snd_hda_intel", group: "1", bootVga: false);
+        foreach (var member in new[] { "0000:00:01.0", "0000:01:00.0", "0000:01:00.1" })
+        {
+            fileSystem.Directory.CreateSymbolicLink("/sys/kernel/iommu_groups/1/devices/" + member, "/sys/bus/pci/devices/" + member);
+        }
+
+        fileSystem.AddFile("/sys/kernel/iommu_groups/1/type", new MockFileData("DMA\n"));
+        var group = Assert.Single(new PciSysfsReader(fileSystem).ListIommuGroups());
+        Assert.Equal((1, "DMA", 3), (group.Number, group.Type, group.Members.Count));
+        Assert.False(group.IsViable);
+        Assert.Equal(["0000:01:00.0", "0000:01:00.1"], group.BlockingMembers.Select(member => member.Address.ToString()));
+
+        Assert.True(IommuGroup.IsVfioSafe("vfio-pci") && IommuGroup.IsVfioSafe("mlx5_vfio_pci") && IommuGroup.IsVfioSafe(null) && IommuGroup.IsVfioSafe("pci-stub"));
+        Assert.False(IommuGroup.IsVfioSafe("nvme"));
+    }
+
+    [Fact]
+    public void This_machine_has_as_many_groups_as_sysfs_lists()
+    {
+        var expected = Directory.Exists("/sys/kernel/iommu_groups") ? Directory.GetDirectories("/sys/kernel/iommu_groups").Length : 0;
+        Assert.Equal(expected, new PciSysfsReader(new FileSystem()).ListIommuGroups().Count);
+    }
+
     private static void AddDevice(MockFileSystem fileSystem, string address, string vendor, string device, string @class, string revision, string driver, string group, bool bootVga)
     {
         var directory = "/sys/bus/pci/devices/" + address;

@@ -44,6 +44,43 @@ public sealed class PciSysfsReader
             .ToList();
     }
 
+    /// <summary>
+    /// Every IOMMU group (<c>/sys/kernel/iommu_groups/N</c>) with its member devices, by number. Empty
+    /// where the host has no IOMMU (or it is off): no groups exist then.
+    /// </summary>
+    /// <returns>The groups.</returns>
+    public IReadOnlyList<IommuGroup> ListIommuGroups()
+    {
+        var root = _fileSystem.Path.Combine(_sysfs, "kernel", "iommu_groups");
+        if (!_fileSystem.Directory.Exists(root))
+        {
+            return [];
+        }
+
+        var groups = new List<IommuGroup>();
+        foreach (var directory in _fileSystem.Directory.GetDirectories(root))
+        {
+            if (!int.TryParse(_fileSystem.Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            {
+                continue;
+            }
+
+            var devices = _fileSystem.Path.Combine(directory, "devices");
+            var members = _fileSystem.Directory.Exists(devices)
+                ? _fileSystem.Directory.GetFileSystemEntries(devices)
+                    .Select(entry => PciAddress.TryParse(_fileSystem.Path.GetFileName(entry), out var address) ? address : (PciAddress?)null)
+                    .OfType<PciAddress>()
+                    .Where(address => _fileSystem.Directory.Exists(DirectoryOf(address)))
+                    .OrderBy(address => address.ToString(), StringComparer.Ordinal)
+                    .Select(Read)
+                    .ToList()
+                : [];
+            groups.Add(new IommuGroup(number, Text(directory, "type"), members));
+        }
+
+        return groups.OrderBy(group => group.Number).ToList();
+    }
+
     /// <summary>One function.</summary>
     /// <param name="address">Its address.</param>
     /// <returns>The function.</returns>
