@@ -317,14 +317,14 @@ internal sealed class LxcContainer : IContainer
     public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var pid = await InitPidAsync("write a file into", cancellationToken).ConfigureAwait(false);
+        var pid = await RequireRunningAsync("write a file into", cancellationToken).ConfigureAwait(false);
         await ContainerFileAccess.PushAsync(Name, pid, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PullFileAsync(string path, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var pid = await InitPidAsync("read a file from", cancellationToken).ConfigureAwait(false);
+        var pid = await RequireRunningAsync("read a file from", cancellationToken).ConfigureAwait(false);
         await ContainerFileAccess.PullAsync(Name, pid, path, destination, cancellationToken).ConfigureAwait(false);
     }
 
@@ -431,8 +431,6 @@ internal sealed class LxcContainer : IContainer
         var pid = state == ContainerState.Stopped ? null : await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
         return pid ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
     }
-
-    private Task<int> InitPidAsync(string operation, CancellationToken cancellationToken) => RequireRunningAsync(operation, cancellationToken);
 
     private async Task<ContainerCgroups> CgroupsAsync(string operation, CancellationToken cancellationToken)
     {

@@ -185,10 +185,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
         RequireRaw(spec.Format, name, "btrfs");
-        if (!File.Exists(sourcePath))
-        {
-            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
-        }
+        RequireImportSource(sourcePath, name);
 
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);

@@ -206,10 +206,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
     {
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
-        if (!File.Exists(sourcePath))
-        {
-            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
-        }
+        RequireImportSource(sourcePath, name);
 
         var format = spec.Format ?? VolumeFormat.Qcow2;
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);

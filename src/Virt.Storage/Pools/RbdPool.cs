@@ -173,7 +173,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
     public override async Task DeleteVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         using var held = await LockAsync(CheckName(name), "delete", cancellationToken).ConfigureAwait(false);
-        var info = await InfoAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new VolumeNotFoundException(IdOf(name));
+        using var info = await InfoAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new VolumeNotFoundException(IdOf(name));
         RefuseIfInUse(name, "delete");
         var clones = (await ListVolumesAsync(cancellationToken).ConfigureAwait(false)).Where(other => other.BackingChain.Contains(IdOf(name))).Select(other => other.Id.ToString()).ToList();
         if (clones.Count > 0)
@@ -190,7 +190,6 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
             await RbdAsync(["snap", "rm", "--no-progress", $"{CephPool}/{parent.GetProperty("image").GetString()}@{baseSnapshot}"], cancellationToken).ConfigureAwait(false);
         }
 
-        info.Dispose();
     }
 
     public override async Task<bool> SupportsAsync(string name, VolumeFeature feature, CancellationToken cancellationToken = default)
@@ -204,10 +203,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         ArgumentNullException.ThrowIfNull(spec);
         var name = CheckName(spec.Name);
         RequireRaw(spec.Format, name, "rbd");
-        if (!File.Exists(sourcePath))
-        {
-            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
-        }
+        RequireImportSource(sourcePath, name);
 
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         await RefuseIfExistsAsync(name, cancellationToken).ConfigureAwait(false);

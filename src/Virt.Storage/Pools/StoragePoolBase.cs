@@ -134,6 +134,14 @@ internal abstract class StoragePoolBase : IStoragePool
         }
     }
 
+    protected void RequireImportSource(string sourcePath, string name)
+    {
+        if (!File.Exists(sourcePath))
+        {
+            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
+        }
+    }
+
     protected static void CheckSize(long sizeBytes, VolumeId id)
     {
         if (sizeBytes <= 0 || sizeBytes % 512 != 0)
