@@ -1,0 +1,77 @@
+using System.IO.Abstractions;
+using Virt.Passthrough;
+using Virt.Passthrough.Hosting;
+using Virt.Passthrough.Readiness;
+using Virt.Passthrough.Sysfs;
+
+var command = args.Length > 0 ? args[0] : "report";
+var options = new PassthroughOptions { PciIdsPath = Environment.GetEnvironmentVariable("VIRT_PCI_IDS") ?? "/usr/share/misc/pci.ids" };
+var fileSystem = new FileSystem();
+return command switch
+{
+    "report" => Report(),
+    "bench" => Bench(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20),
+    _ => Usage(),
+};
+
+int Report()
+{
+    var reader = new PciSysfsReader(fileSystem, options.SysfsRoot, new PciIdDatabase(options.PciIdsPath));
+    var devices = reader.ListDevices();
+    Console.WriteLine($"# PCI devices: {devices.Count}");
+    foreach (var device in devices)
+    {
+        Console.WriteLine($"{device.Address} {device.ClassCode:x6} {device.VendorId:x4}:{device.DeviceId:x4} rev {device.Revision:x2} driver={device.Driver ?? "-"} override={device.DriverOverride ?? "-"} group={device.IommuGroup?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} numa={device.NumaNode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} boot_vga={(device.IsBootVga ? 1 : 0)} reset=[{string.Join(' ', device.ResetMethods)}] sriov={device.SriovNumVfs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}/{device.SriovTotalVfs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} | {device.VendorName ?? "?"} | {device.DeviceName ?? "?"}");
+    }
+
+    var groups = reader.ListIommuGroups();
+    Console.WriteLine($"# IOMMU groups: {groups.Count}");
+    foreach (var group in groups)
+    {
+        Console.WriteLine($"group {group.Number} type={group.Type ?? "-"} viable={group.IsViable} members=[{string.Join(", ", group.Members.Select(member => $"{member.Address}:{member.Driver ?? "none"}"))}] blocking=[{string.Join(", ", group.BlockingMembers.Select(member => member.Address.ToString()))}]");
+    }
+
+    var report = new HostReadinessChecker(fileSystem, options).Check();
+    Console.WriteLine($"# readiness: ready={report.IsReady}");
+    foreach (var check in report.Checks)
+    {
+        Console.WriteLine($"{check.Status,-4} {check.Code}: {check.Summary}{(check.Fix is null ? string.Empty : " — fix: " + check.Fix)}");
+    }
+
+    return 0;
+}
+
+// Times what `lspci -D -nn` does (every device with names, plus the groups) in-process: the first
+// call (pci.ids parsed) and the median of the rest.
+int Bench(int rounds)
+{
+    var timings = new List<double>();
+    var count = 0;
+    for (var round = 0; round <= rounds; round++)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var reader = new PciSysfsReader(fileSystem, options.SysfsRoot, round == 0 ? new PciIdDatabase(options.PciIdsPath) : Names.Shared);
+        count = reader.ListDevices().Count + reader.ListIommuGroups().Count;
+        timings.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (round == 0)
+        {
+            Names.Shared = new PciIdDatabase(options.PciIdsPath);
+            _ = Names.Shared.VendorName(0x10de);
+        }
+    }
+
+    var warm = timings.Skip(1).Order().ToList();
+    Console.WriteLine(System.FormattableString.Invariant($"bench devices+groups={count} cold={timings[0]:F2} ms warm-median={warm[warm.Count / 2]:F2} ms over {warm.Count}"));
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Virt.Passthrough.Probe report");
+    return 2;
+}
+
+internal static class Names
+{
+    public static PciIdDatabase? Shared { get; set; }
+}
