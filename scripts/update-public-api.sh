@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-dotnet build Virt.sln -nologo -clp:NoSummary ${1:+"$@"} >"$log" 2>&1 || true
+dotnet build "${PROJECT:-Virt.sln}" -nologo -clp:NoSummary ${1:+"$@"} >"$log" 2>&1 || true
 python3 - "$log" <<'PY'
 import re, sys, collections, os
 adds, removes = collections.defaultdict(set), collections.defaultdict(set)

@@ -31,7 +31,7 @@ public sealed class HostReadinessChecker
     public ReadinessReport Check()
     {
         var cpuFlags = CpuFlags();
-        var commandLine = (Read(_options.ProcRoot, "cmdline") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var commandLine = (Read(_options.ProcRoot, "cmdline") ?? string.Empty).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
         var iommuUnits = Entries(_options.SysfsRoot, "class", "iommu");
         return new ReadinessReport(
         [

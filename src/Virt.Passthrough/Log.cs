@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Virt.Passthrough;
+
+/// <summary>The passthrough backend's log messages (event ids 5000–5099).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(5000, LogLevel.Information, "bound {Devices} to {Driver} for {Owner}")]
+    public static partial void Bound(ILogger logger, string devices, string driver, string owner);
+
+    [LoggerMessage(5001, LogLevel.Information, "released the devices of {Owner}")]
+    public static partial void Released(ILogger logger, string owner);
+
+    [LoggerMessage(5002, LogLevel.Warning, "{Device} is gone from the host; nothing to restore for it")]
+    public static partial void DeviceGone(ILogger logger, PciAddress device);
+
+    [LoggerMessage(5003, LogLevel.Error, "rolling back {Device} failed; the journal keeps it for ReleaseAsync")]
+    public static partial void RollbackFailed(ILogger logger, Exception exception, string device);
+
+    [LoggerMessage(5004, LogLevel.Debug, "{Device}: write '{Value}' to {Path}")]
+    public static partial void Write(ILogger logger, PciAddress device, string value, string path);
+}

@@ -1,0 +1,48 @@
+using System.IO.Abstractions;
+using Virt.Passthrough.Host;
+using Virt.Passthrough.Hosting;
+using Virt.Passthrough.Sysfs;
+
+namespace Virt.Passthrough.Tests;
+
+/// <summary>The pieces that read or write the real host, checked read-only (or with writes the kernel refuses).</summary>
+public sealed class RealHostTests
+{
+    [Fact]
+    public void The_controller_of_this_machines_root_disk_is_found_host_critical()
+    {
+        var fileSystem = new FileSystem();
+        var options = new PassthroughOptions();
+        var scanner = new HostUsageScanner(fileSystem, options);
+        var usage = scanner.Read();
+
+        // The root file system's block device, as the kernel links it: /sys/dev/block/MAJ:MIN -> ../../devices/pci.../block/...
+        var root = File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')).First(fields => fields[4] == "/");
+        var link = new FileInfo($"/sys/dev/block/{root[2]}").LinkTarget;
+        if (link is null || !link.Contains("/pci", StringComparison.Ordinal))
+        {
+            Assert.Skip($"this machine's root ({root[2]}) is not on a PCI block device");
+        }
+
+        var controller = PciAddress.Parse(link.Split('/').Last(part => PciAddress.TryParse(part, out _)));
+        Assert.True(usage.BlockControllers.ContainsKey(controller), $"{controller} ({link}) not found among {string.Join(", ", usage.BlockControllers.Keys)}");
+        var device = new PciSysfsReader(fileSystem).GetDevice(controller);
+        Assert.Contains(scanner.Findings(device, usage), finding => finding.Code == "host.block-device");
+    }
+
+    [Fact]
+    public async Task A_write_the_kernel_refuses_is_reported_with_its_errno()
+    {
+        // Binding an address that does not exist: bus_find_device_by_name fails and bind answers ENODEV, changing nothing.
+        var driver = Directory.EnumerateDirectories("/sys/bus/pci/drivers").FirstOrDefault(path => File.Exists(Path.Combine(path, "bind")));
+        if (driver is null)
+        {
+            Assert.Skip("no PCI driver with a bind file on this machine");
+        }
+
+        var writer = new SysfsWriter(new FileSystem(), TimeSpan.FromSeconds(5));
+        var missing = PciAddress.Parse("0000:7f:1f.7");
+        var failure = await Assert.ThrowsAsync<SysfsWriteFailure>(() => writer.WriteAsync(missing, Path.Combine(driver, "bind"), missing.ToString()));
+        Assert.Equal("ENODEV", failure.ErrorName);
+    }
+}
