@@ -61,4 +61,7 @@ internal static partial class Log
 
     [LoggerMessage(2305, LogLevel.Information, "VM {VmName}: live-migrated on this host from QEMU pid {SourcePid} to pid {DestinationPid}")]
     public static partial void VmMigrated(ILogger logger, string vmName, int sourcePid, int destinationPid);
+
+    [LoggerMessage(2306, LogLevel.Warning, "VM {VmName}: giving its host devices back failed; ReleaseAsync(\"vm:{VmName}\") on the passthrough manager retries from its journal")]
+    public static partial void HostDeviceReleaseFailed(ILogger logger, Exception exception, string vmName);
 }

@@ -10,6 +10,8 @@ var fileSystem = new FileSystem();
 return command switch
 {
     "report" => Report(),
+    "bind-cycle" => await GuestBindCycle.RunAsync(args.Length > 1 ? args[1] : "/run/virt-passthrough"),
+    "vm-cycle" => await GuestVmCycle.RunAsync(args.Length > 1 ? args[1] : "/run/virt-vms"),
     "bench" => Bench(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20),
     _ => Usage(),
 };
@@ -67,7 +69,7 @@ int Bench(int rounds)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Virt.Passthrough.Probe report");
+    Console.Error.WriteLine("usage: Virt.Passthrough.Probe report | bench [ROUNDS] | bind-cycle [STATE_DIR] | vm-cycle [STATE_DIR]");
     return 2;
 }
 

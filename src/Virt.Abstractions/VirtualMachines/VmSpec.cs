@@ -31,6 +31,9 @@ public sealed record VmSpec(string Name)
     /// <summary>Network interfaces.</summary>
     public IReadOnlyList<VmNic> Nics { get; init; } = [];
 
+    /// <summary>Host PCI devices passed through with VFIO (bound before start, given back after stop).</summary>
+    public IReadOnlyList<VmHostDevice> HostDevices { get; init; } = [];
+
     /// <summary>The serial console: logged to a file and reachable on a socket. Default on.</summary>
     public bool SerialConsole { get; init; } = true;
 

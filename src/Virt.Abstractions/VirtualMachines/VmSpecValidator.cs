@@ -25,6 +25,7 @@ public static partial class VmSpecValidator
         ValidateFirmware(spec, problems);
         ValidateDevices(spec, problems);
         ValidateExtraArguments(spec, problems);
+        ValidateHostDevices(spec, problems);
         CloudInitValidator.Validate(spec.CloudInit, problems);
         if (spec.Tpm && spec.Machine == VmMachineType.Microvm)
         {
@@ -262,6 +263,40 @@ public static partial class VmSpecValidator
         else if (spec.Vnc is { WebSocketPort: not null })
         {
             problems.Add(new("Vnc.WebSocketPort", "a websocket needs TCP: set Vnc.UnixSocket = false"));
+        }
+    }
+
+    private static void ValidateHostDevices(VmSpec spec, List<VmSpecProblem> problems)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < spec.HostDevices.Count; i++)
+        {
+            var device = spec.HostDevices[i];
+            var field = $"HostDevices[{i}]";
+            if (device is null || !Virt.Passthrough.PciAddress.TryParse(device.Address, out var address))
+            {
+                problems.Add(new(field, $"'{device?.Address}' is not a PCI address: write DDDD:BB:SS.F as lspci -D shows it (e.g. 0000:01:00.0)"));
+                continue;
+            }
+
+            if (!seen.Add(device.AllFunctions ? address.WithFunction(0).ToString() + "/*" : address.ToString()) || seen.Contains(address.WithFunction(0) + "/*") && !device.AllFunctions)
+            {
+                problems.Add(new(field, $"{address} is listed twice (or also through AllFunctions of its slot): list each device once"));
+            }
+
+            if (spec.Machine == VmMachineType.Microvm)
+            {
+                problems.Add(new(field, "microvm has no PCI bus for VFIO devices: use q35 or pc"));
+            }
+            else if (device.RootPort && spec.Machine != VmMachineType.Q35)
+            {
+                problems.Add(new(field + ".RootPort", "PCIe root ports need the q35 machine: use q35, or set RootPort = false"));
+            }
+
+            if (device.RomFile is { } rom && (!Path.IsPathFullyQualified(rom) || rom.Any(character => char.IsControl(character) || character == ',')))
+            {
+                problems.Add(new(field + ".RomFile", $"'{rom}' must be an absolute path without commas or control characters"));
+            }
         }
     }
 

@@ -75,9 +75,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
         var (launch, rbdDisks) = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<Virt.Passthrough.PciAddress> hostFunctions;
         try
         {
             CheckFilesExist(launch with { Disks = launch.Disks.Where(disk => !rbdDisks.ContainsKey(disk.Id)).ToList() });
+            hostFunctions = await BindHostDevicesAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -85,7 +87,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw;
         }
 
-        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks });
+        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions });
         RemoveRunFiles();
         PrepareFirmware();
 
@@ -140,6 +142,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
+            await ReleaseHostDevicesAsync().ConfigureAwait(false);
             if (tpmPid is { } swtpm)
             {
                 SwtpmProcess.Stop(swtpm);
@@ -236,6 +239,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             _ = TryReap(record.Pid, out _);
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
+            await ReleaseHostDevicesAsync().ConfigureAwait(false);
             if (record.TpmPid is { } swtpm)
             {
                 SwtpmProcess.Stop(swtpm);
@@ -557,6 +561,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             };
         await _environment.Taps.DeleteAsync(running.Record.Taps, CancellationToken.None).ConfigureAwait(false);
         await ReleaseVolumesAsync().ConfigureAwait(false);
+        await ReleaseHostDevicesAsync().ConfigureAwait(false);
         if (running.Record.TpmPid is { } swtpm)
         {
             SwtpmProcess.Stop(swtpm);

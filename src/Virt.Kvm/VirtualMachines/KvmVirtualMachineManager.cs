@@ -29,11 +29,12 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="timeProvider">The clock.</param>
     /// <param name="loggerFactory">Logging; optional.</param>
     /// <param name="volumes">Resolves disks named <c>pool:volume</c>; registered by <c>AddStorage()</c>. Optional.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null)
+    /// <param name="hostDevices">Binds and releases VFIO host devices; registered by <c>AddPassthrough()</c>. Optional.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
-        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes);
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices);
         Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

@@ -91,6 +91,7 @@ public static class QemuCommandLine
         var pci = spec.Machine == VmMachineType.Microvm ? "device" : "pci";
         AddDisks(spec, files, pci, context.RbdDisks, Add, E);
         AddNics(spec, pci, Add, E);
+        HostDeviceArguments.Add(spec, context.HostFunctions, Add);
 
         if (spec.SerialConsole)
         {

@@ -4,7 +4,7 @@ using Virt.Kvm.Hosting;
 
 namespace Virt.Kvm.VirtualMachines;
 
-/// <summary>What every VM of a manager shares: options, probes, the tap helper, the clock and logging.</summary>
+/// <summary>What every VM of a manager shares: options, probes, the tap helper, the clock, logging, and the optional storage and passthrough backends.</summary>
 internal sealed record VmEnvironment(
     KvmOptions Options,
     QemuCapabilityProbe Capabilities,
@@ -13,4 +13,5 @@ internal sealed record VmEnvironment(
     TimeProvider Time,
     ILoggerFactory LoggerFactory,
     Virt.Processes.IProcessRunner Processes,
-    Virt.Storage.IVolumeResolver? Volumes = null);
+    Virt.Storage.IVolumeResolver? Volumes = null,
+    Virt.Passthrough.IHostDeviceBinder? HostDevices = null);

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.DependencyInjection;
+using Virt.Hosting;
+using Virt.Kvm.Hosting;
+using Virt.Passthrough;
+using Virt.Passthrough.Hosting;
+using Virt.VirtualMachines;
+
+/// <summary>
+/// Runs inside the nested test guest: a VM started through Virt.Kvm with the edu device as a host device —
+/// bound to vfio-pci before QEMU starts, opened by QEMU's vfio-pci, given back after the VM stops.
+/// Prints "VM-VERDICT PASS" or the failure.
+/// </summary>
+internal static class GuestVmCycle
+{
+    public static async Task<int> RunAsync(string stateDirectory)
+    {
+        try
+        {
+            await CycleAsync(stateDirectory).ConfigureAwait(false);
+            Console.WriteLine("VM-VERDICT PASS");
+            return 0;
+        }
+        catch (Exception exception)
+        {
+            Console.WriteLine($"VM-VERDICT FAIL: {exception.GetType().Name}: {exception.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task CycleAsync(string stateDirectory)
+    {
+        var services = new ServiceCollection();
+        services.AddVirt().AddKvm(options => options.StateDirectory = Path.Combine(stateDirectory, "vms")).AddPassthrough(options => options.StateDirectory = Path.Combine(stateDirectory, "passthrough"));
+        await using var provider = services.BuildServiceProvider();
+        var vms = provider.GetRequiredService<IVirtualMachineManager>();
+        var passthrough = provider.GetRequiredService<IPassthroughManager>();
+        var edu = passthrough.ListDevices().Single(device => device.VendorId == 0x1234 && device.DeviceId == 0x11e8);
+
+        var spec = new VmSpec("nested")
+        {
+            Memory = new VmMemory { SizeMiB = 32 },
+            HotplugPorts = 0,
+            GuestAgent = false,
+            Rng = false,
+            PanicDevice = false,
+            HostDevices = [new VmHostDevice(edu.Address.ToString())],
+        };
+        var vm = await vms.CreateAsync(spec).ConfigureAwait(false);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await vm.StartAsync().ConfigureAwait(false);
+        Console.WriteLine(System.FormattableString.Invariant($"VM started with {edu.Address} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s"));
+        Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci while the VM runs");
+        Expect(passthrough.ListBindings().Single().Owner == "vm:nested", "the binding is owned by vm:nested");
+
+        await vm.ShutdownAsync(TimeSpan.Zero, killAfterTimeout: true).ConfigureAwait(false);
+        var after = passthrough.GetDevice(edu.Address);
+        Expect(after.Driver is null && after.DriverOverride is null, $"edu given back after stop (driver {after.Driver ?? "none"}, override {after.DriverOverride ?? "(null)"})");
+        Expect(passthrough.ListBindings().Count == 0, "no binding left");
+        await vms.DeleteAsync("nested").ConfigureAwait(false);
+    }
+
+    private static void Expect(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException("expected: " + what);
+        }
+
+        Console.WriteLine("ok: " + what);
+    }
+}
