@@ -38,5 +38,11 @@ if (args.Length > 0 && args[0] == "storage-snapshot")
     return await StorageSnapshotTimings.RunAsync(args);
 }
 
+// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- pci-enumerate [rounds]
+if (args.Length > 0 && args[0] == "pci-enumerate")
+{
+    return PciEnumerationComparison.Run(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
 return 0;

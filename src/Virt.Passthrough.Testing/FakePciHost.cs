@@ -397,6 +397,8 @@ public sealed class FakePciHost
     {
         var directory = DeviceDirectory(device.Address);
         _files.AddFile($"{directory}/driver_override", new MockFileData((device.Override ?? "(null)") + "\n"));
+        var ids = string.Create(CultureInfo.InvariantCulture, $"PCI_CLASS={device.ClassCode:X}\nPCI_ID={device.Vendor:X4}:{device.DeviceId:X4}\nPCI_SUBSYS_ID={device.SubsystemVendor:X4}:{device.SubsystemDevice:X4}\nPCI_SLOT_NAME={device.Address}\n");
+        _files.AddFile($"{directory}/uevent", new MockFileData((device.Driver is { } bound ? $"DRIVER={bound}\n" : string.Empty) + ids));
         Unlink($"{directory}/driver");
         foreach (var driver in Drivers.Keys)
         {

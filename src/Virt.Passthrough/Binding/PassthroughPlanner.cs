@@ -27,7 +27,8 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
             throw new ArgumentException($"driver '{planOptions.Driver}' is not a driver name (letters, digits, '_', '-', '.')", nameof(planOptions));
         }
 
-        var devices = reader.ListDevices().ToDictionary(device => device.Address);
+        var (allDevices, allGroups) = reader.ListDevicesAndGroups();
+        var devices = allDevices.ToDictionary(device => device.Address);
         foreach (var address in requested)
         {
             if (!devices.ContainsKey(address))
@@ -36,7 +37,7 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
             }
         }
 
-        var groups = reader.ListIommuGroups().ToDictionary(group => group.Number);
+        var groups = allGroups.ToDictionary(group => group.Number);
         if (groups.Count == 0)
         {
             throw new IommuUnavailableException(requested[0]);
