@@ -14,7 +14,7 @@ namespace Virt.Passthrough;
 /// <summary>
 /// PCI passthrough on a Linux host through sysfs and procfs, all through <see cref="IFileSystem"/>: the
 /// real one on a host, a <c>Virt.Passthrough.Testing.FakePciHost</c> in tests. Operations that change the
-/// host run one at a time in this process.
+/// host run one at a time, across processes (a lock file in the state directory).
 /// </summary>
 public sealed class PassthroughManager : IPassthroughManager
 {
@@ -26,6 +26,7 @@ public sealed class PassthroughManager : IPassthroughManager
     private readonly VfioBinder _binder;
     private readonly SriovController _sriov;
     private readonly MediatedDeviceController _mdev;
+    private readonly HostLock _hostLock;
 
     /// <summary>Creates a manager.</summary>
     /// <param name="fileSystem">The file system.</param>
@@ -44,6 +45,7 @@ public sealed class PassthroughManager : IPassthroughManager
         _binder = new VfioBinder(fileSystem, options, _reader, _planner, scanner, _journal, log);
         _sriov = new SriovController(fileSystem, options, _reader, _journal);
         _mdev = new MediatedDeviceController(fileSystem, options, _reader);
+        _hostLock = new HostLock(fileSystem, options);
     }
 
     /// <summary>The name-based UUID a mediated device created for <paramref name="name"/> gets.</summary>
@@ -142,6 +144,7 @@ public sealed class PassthroughManager : IPassthroughManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            using var hostLock = await _hostLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
             return await operation().ConfigureAwait(false);
         }
         finally

@@ -45,4 +45,27 @@ public sealed class RealHostTests
         var failure = await Assert.ThrowsAsync<SysfsWriteFailure>(() => writer.WriteAsync(missing, Path.Combine(driver, "bind"), missing.ToString()));
         Assert.Equal("ENODEV", failure.ErrorName);
     }
+
+    [Fact]
+    public async Task Changes_wait_for_another_process_holding_the_state_directory_lock()
+    {
+        var state = Directory.CreateTempSubdirectory("virt-pt-lock-").FullName;
+        try
+        {
+            var manager = new PassthroughManager(new FileSystem(), new PassthroughOptions { StateDirectory = state, LockTimeout = TimeSpan.FromMilliseconds(300) });
+
+            // Another holder of the lock (an flock, as another process would take it).
+            using (new FileStream(Path.Combine(state, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            {
+                var timeout = await Assert.ThrowsAsync<TimeoutException>(() => manager.ReleaseAsync("vm:nothing", TestContext.Current.CancellationToken));
+                Assert.Contains(Path.Combine(state, "lock"), timeout.Message, StringComparison.Ordinal);
+            }
+
+            await manager.ReleaseAsync("vm:nothing", TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }

@@ -22,6 +22,9 @@ public sealed class PassthroughOptions
     /// <summary>The system's pci.ids for vendor and device names. Default <c>/usr/share/misc/pci.ids</c>.</summary>
     public string PciIdsPath { get; set; } = "/usr/share/misc/pci.ids";
 
+    /// <summary>How long to wait for another process's change to the bindings (the state directory's lock). Default 30 s.</summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one sysfs write may take (an unbind blocks while a process holds the device). Default 10 s.</summary>
     public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
