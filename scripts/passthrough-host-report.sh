@@ -14,6 +14,8 @@ export VIRT_PCI_IDS=$ids
 echo "## host"; uname -a; grep -m1 "model name" /proc/cpuinfo; cat /proc/cmdline
 echo "## nvidia-smi -L"; nvidia-smi -L 2>&1 | head -8
 echo "## Virt.Passthrough report"; "$probe" report | tee /tmp/virt-probe.txt
+gpus=$(awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ && substr($2,1,2) == "03" {print $1}' /tmp/virt-probe.txt)
+if [[ -n "$gpus" ]]; then echo "## Virt.Passthrough plan for the display devices (read-only)"; "$probe" plan $gpus; fi
 if [[ -z "$lspci" ]]; then echo "## no lspci here: comparison skipped"; exit 0; fi
 echo "## compare with lspci -D -n (address, class, vendor:device)"
 awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ {print $1, substr($2,1,4), $3}' /tmp/virt-probe.txt | sort >/tmp/virt-probe.ids

@@ -335,6 +335,7 @@ public sealed class FakePciHost
         if (device.NetInterface is { } iface)
         {
             _files.AddDirectory($"{directory}/net/{iface}");
+            Link($"/sys/class/net/{iface}", $"/sys/devices/pci0000:00/{device.Address}/net/{iface}");
             if (device.NetRouted)
             {
                 _files.File.AppendAllText("/proc/net/route", $"{iface}\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");

@@ -11,6 +11,7 @@ return command switch
 {
     "report" => Report(),
     "bind-cycle" => await GuestBindCycle.RunAsync(args.Length > 1 ? args[1] : "/run/virt-passthrough"),
+    "plan" => await PlanReport(args.Skip(1).ToArray()),
     "vm-cycle" => await GuestVmCycle.RunAsync(args.Length > 1 ? args[1] : "/run/virt-vms"),
     "bench" => Bench(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20),
     _ => Usage(),
@@ -43,6 +44,47 @@ int Report()
     return 0;
 }
 
+// A read-only plan for devices (every write and blocker), or the typed error that refuses it.
+async Task<int> PlanReport(string[] addresses)
+{
+    var manager = new PassthroughManager(fileSystem, options);
+
+    // What the host itself uses of each device, whether or not a plan can be made (it needs an IOMMU).
+    var scanner = new Virt.Passthrough.Host.HostUsageScanner(fileSystem, options);
+    var usage = scanner.Read();
+    foreach (var address in addresses.Select(PciAddress.Parse))
+    {
+        var findings = scanner.Findings(manager.GetDevice(address), usage);
+        Console.WriteLine($"# host uses {address}: {(findings.Count == 0 ? "nothing found" : string.Join("; ", findings.Select(finding => $"[{finding.Code}] {finding.Reason}")))}");
+    }
+
+    try
+    {
+        var plan = await manager.PlanAsync(addresses.Select(PciAddress.Parse).ToList(), new PassthroughPlanOptions { Owner = "probe" });
+        Console.WriteLine($"# plan: can apply = {plan.CanApply}, groups [{string.Join(", ", plan.Groups)}]");
+        foreach (var device in plan.Devices)
+        {
+            Console.WriteLine($"device {device.Address} {device.Role} on {device.CurrentDriver ?? "none"}: {device.Reason}");
+        }
+
+        foreach (var write in plan.Writes)
+        {
+            Console.WriteLine($"write {write.Path} <- {write.Value.TrimEnd('\n')}");
+        }
+
+        foreach (var blocker in plan.Blockers)
+        {
+            Console.WriteLine($"blocker {blocker.Device} [{blocker.Code}] {blocker.Reason} — {blocker.Fix}");
+        }
+    }
+    catch (Virt.VirtException exception)
+    {
+        Console.WriteLine($"# plan refused: {exception.GetType().Name}: {exception.Message}");
+    }
+
+    return 0;
+}
+
 // Times what `lspci -D -nn` does (every device with names, plus the groups) in-process: the first
 // call (pci.ids parsed) and the median of the rest.
 int Bench(int rounds)
@@ -53,7 +95,7 @@ int Bench(int rounds)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reader = new PciSysfsReader(fileSystem, options.SysfsRoot, round == 0 ? new PciIdDatabase(options.PciIdsPath) : Names.Shared);
-        count = reader.ListDevices().Count + reader.ListIommuGroups().Count;
+        count = reader.ListDevicesAndGroups().Devices.Count;
         timings.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (round == 0)
         {
@@ -69,7 +111,7 @@ int Bench(int rounds)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Virt.Passthrough.Probe report | bench [ROUNDS] | bind-cycle [STATE_DIR] | vm-cycle [STATE_DIR]");
+    Console.Error.WriteLine("usage: Virt.Passthrough.Probe report | bench [ROUNDS] | plan ADDRESS... | bind-cycle [STATE_DIR] | vm-cycle [STATE_DIR]");
     return 2;
 }
 

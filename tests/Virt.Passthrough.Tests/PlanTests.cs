@@ -102,4 +102,19 @@ public sealed class PlanTests
         Assert.Contains("modprobe vfio_pci", vfio.Message, StringComparison.Ordinal);
         Assert.Equal(0, host.WriteCount + off.WriteCount + novfio.WriteCount);
     }
+
+    [Fact]
+    public async Task A_nic_with_routes_is_host_critical_and_one_without_is_not()
+    {
+        var host = new FakePciHost()
+            .WithDevice("0000:04:00.0", d => d.Ids(0x8086, 0x1533).Class(0x020000).Driver("igb").Group(5).Network("enp4s0", hasRoutes: true))
+            .WithDevice("0000:05:00.0", d => d.Ids(0x8086, 0x1533).Class(0x020000).Driver("igb").Group(6).Network("enp5s0", hasRoutes: false));
+        var manager = new PassthroughManager(host.FileSystem, host.Options);
+
+        var routed = await manager.PlanAsync([PciAddress.Parse("0000:04:00.0")], Owner(), TestContext.Current.CancellationToken);
+        var blocker = Assert.Single(routed.Blockers);
+        Assert.Equal("host.network", blocker.Code);
+        Assert.Contains("enp4s0", blocker.Reason, StringComparison.Ordinal);
+        Assert.True((await manager.PlanAsync([PciAddress.Parse("0000:05:00.0")], Owner(), TestContext.Current.CancellationToken)).CanApply);
+    }
 }

@@ -68,4 +68,22 @@ public sealed class RealHostTests
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [Fact]
+    public void The_nic_carrying_this_machines_routes_is_found_host_critical()
+    {
+        var routed = File.ReadAllLines("/proc/net/route").Skip(1).Select(line => line.Split('\t')[0].Trim()).Distinct()
+            .Select(name => (Name: name, Link: new FileInfo($"/sys/class/net/{name}").LinkTarget))
+            .FirstOrDefault(entry => entry.Link?.Contains("/pci", StringComparison.Ordinal) == true);
+        if (routed.Link is null)
+        {
+            Assert.Skip("no routed interface of this machine sits on a PCI device");
+        }
+
+        var controller = PciAddress.Parse(routed.Link.Split('/').Last(part => PciAddress.TryParse(part, out _)));
+        var fileSystem = new FileSystem();
+        var scanner = new HostUsageScanner(fileSystem, new PassthroughOptions());
+        var findings = scanner.Findings(new PciSysfsReader(fileSystem).GetDevice(controller), scanner.Read());
+        Assert.Contains(findings, finding => finding.Code == "host.network" && finding.Reason.Contains(routed.Name, StringComparison.Ordinal));
+    }
 }

@@ -92,10 +92,23 @@ internal sealed partial class HostUsageScanner(IFileSystem fileSystem, Passthrou
         return line is not null && int.TryParse(line["Device Minor:".Length..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var minor) ? minor : null;
     }
 
+    /// <summary>
+    /// The network interfaces of a device: <c>/sys/class/net/IFACE</c> links into the device tree, whose path
+    /// names the PCI function (directly, or through a child such as virtio's <c>virtioN</c>).
+    /// </summary>
     private List<string> Interfaces(PciAddress address)
     {
-        var net = fileSystem.Path.Combine(DeviceDirectory(address), "net");
-        return fileSystem.Directory.Exists(net) ? fileSystem.Directory.GetFileSystemEntries(net).Select(entry => fileSystem.Path.GetFileName(entry)).ToList() : [];
+        var net = fileSystem.Path.Combine(options.SysfsRoot, "class", "net");
+        if (!fileSystem.Directory.Exists(net))
+        {
+            return [];
+        }
+
+        var needle = "/" + address + "/";
+        return fileSystem.Directory.GetFileSystemEntries(net)
+            .Where(entry => LinkTarget(entry) is { } target && target.Contains(needle, StringComparison.Ordinal))
+            .Select(entry => fileSystem.Path.GetFileName(entry))
+            .ToList();
     }
 
     /// <summary>PCI functions on the sysfs path of every mounted or swap block device, with what is mounted.</summary>
