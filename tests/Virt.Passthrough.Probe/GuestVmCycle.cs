@@ -53,10 +53,28 @@ internal static class GuestVmCycle
         Expect(passthrough.ListBindings().Single().Owner == "vm:nested", "the binding is owned by vm:nested");
 
         await vm.ShutdownAsync(TimeSpan.Zero, killAfterTimeout: true).ConfigureAwait(false);
-        var after = passthrough.GetDevice(edu.Address);
-        Expect(after.Driver is null && after.DriverOverride is null, $"edu given back after stop (driver {after.Driver ?? "none"}, override {after.DriverOverride ?? "(null)"})");
-        Expect(passthrough.ListBindings().Count == 0, "no binding left");
+        await ExpectReleasedAsync(passthrough, edu.Address, "after stop").ConfigureAwait(false);
+
+        // QEMU dies under the VM (SIGKILL from outside): the manager sees it exit and gives the device back.
+        await vm.StartAsync().ConfigureAwait(false);
+        Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci again after a restart");
+        var pid = (await vm.GetStatusAsync().ConfigureAwait(false)).Pid!.Value;
+        System.Diagnostics.Process.GetProcessById(pid).Kill();
+        Console.WriteLine($"killed QEMU pid {pid}");
+        await ExpectReleasedAsync(passthrough, edu.Address, "after QEMU was killed").ConfigureAwait(false);
         await vms.DeleteAsync("nested").ConfigureAwait(false);
+    }
+
+    private static async Task ExpectReleasedAsync(IPassthroughManager passthrough, PciAddress address, string when)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (passthrough.ListBindings().Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        var after = passthrough.GetDevice(address);
+        Expect(after.Driver is null && after.DriverOverride is null && passthrough.ListBindings().Count == 0, $"edu given back {when} (driver {after.Driver ?? "none"}, override {after.DriverOverride ?? "(null)"}, no binding left)");
     }
 
     private static void Expect(bool condition, string what)

@@ -14,7 +14,7 @@ public sealed class VfioInGuestTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(240);
 
     [Fact(Timeout = 300_000)]
-    public async Task Edu_and_e1000e_are_bound_to_vfio_pci_and_given_back_then_a_vm_gets_edu_for_its_life()
+    public async Task Edu_and_e1000e_are_bound_to_vfio_pci_and_given_back_then_a_vm_gets_edu_for_its_life_even_when_qemu_is_killed()
     {
         TestGuest.Require();
         HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
@@ -60,6 +60,8 @@ public sealed class VfioInGuestTests
             Assert.Contains("ok: e1000e back on e1000e with its override cleared", serial, StringComparison.Ordinal);
             Assert.Contains("VFIO-VERDICT PASS", serial, StringComparison.Ordinal);
             Assert.Contains("ok: edu on vfio-pci while the VM runs", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu given back after stop", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu given back after QEMU was killed", serial, StringComparison.Ordinal);
             Assert.Contains("VM-VERDICT PASS", serial, StringComparison.Ordinal);
         }
         finally
