@@ -37,12 +37,15 @@ public sealed class PlanTests
     {
         var host = Scenarios.NvidiaGpuWithAudio();
         host.OpenHandle("nvidia-persiste", "/dev/nvidia0");
+        host.OpenHandle("Xorg", "/dev/dri/card0");
         var manager = new PassthroughManager(host.FileSystem, host.Options);
 
         var plan = await manager.PlanAsync([Gpu], Owner(), TestContext.Current.CancellationToken);
         Assert.False(plan.CanApply);
         Assert.Equal(["host.boot-vga", "host.open-handles"], plan.Blockers.Select(blocker => blocker.Code).Order());
-        Assert.Contains("nvidia-persiste", plan.Blockers.Single(blocker => blocker.Code == "host.open-handles").Reason, StringComparison.Ordinal);
+        var handles = plan.Blockers.Single(blocker => blocker.Code == "host.open-handles").Reason;
+        Assert.Contains("(nvidia-persiste) on /dev/nvidia0", handles, StringComparison.Ordinal);
+        Assert.Contains("(Xorg) on /dev/dri/card0", handles, StringComparison.Ordinal);
         var refused = await Assert.ThrowsAsync<PassthroughBlockedException>(() => manager.ApplyAsync(plan, TestContext.Current.CancellationToken));
         Assert.Contains("host.boot-vga", refused.Message, StringComparison.Ordinal);
         Assert.Equal(0, host.WriteCount);
@@ -75,6 +78,11 @@ public sealed class PlanTests
         var single = await manager.PlanAsync([Gpu], Owner(allFunctions: false), TestContext.Current.CancellationToken);
         Assert.Equal(["0000:01:00.1", "0000:01:00.2", "0000:01:00.3"], single.Blockers.Select(blocker => blocker.Device.ToString()));
         Assert.All(single.Blockers, blocker => Assert.Equal("group.member", blocker.Code));
+        var before = host.Snapshot();
+        var refused = await Assert.ThrowsAsync<PassthroughBlockedException>(() => manager.ApplyAsync(single, TestContext.Current.CancellationToken));
+        Assert.Contains("0000:01:00.2 [group.member]", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, host.Snapshot());
+        Assert.Equal(0, host.WriteCount);
 
         var all = await manager.PlanAsync([Gpu], Owner(), TestContext.Current.CancellationToken);
         Assert.True(all.CanApply);
