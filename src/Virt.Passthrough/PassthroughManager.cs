@@ -88,13 +88,7 @@ public sealed class PassthroughManager : IPassthroughManager
 
     /// <inheritdoc />
     public Task ReleaseAsync(string owner, CancellationToken cancellationToken = default) =>
-        ExclusiveAsync(
-            async () =>
-            {
-                await _binder.ReleaseAsync(owner, cancellationToken).ConfigureAwait(false);
-                return true;
-            },
-            cancellationToken);
+        ExclusiveAsync(() => _binder.ReleaseAsync(owner, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
     public IReadOnlyList<PassthroughBinding> ListBindings() => _journal.ReadAll().Select(VfioBinder.ToBinding).ToList();
@@ -118,23 +112,20 @@ public sealed class PassthroughManager : IPassthroughManager
 
     /// <inheritdoc />
     public Task RemoveMediatedDeviceAsync(Guid uuid, CancellationToken cancellationToken = default) =>
-        ExclusiveAsync(
-            async () =>
-            {
-                await _mdev.RemoveAsync(uuid, cancellationToken).ConfigureAwait(false);
-                return true;
-            },
-            cancellationToken);
+        ExclusiveAsync(() => _mdev.RemoveAsync(uuid, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
     public NvidiaVgpuState GetNvidiaVgpuState(PciAddress virtualFunction) => _mdev.VgpuState(virtualFunction);
 
     /// <inheritdoc />
     public Task SetNvidiaVgpuTypeAsync(PciAddress virtualFunction, int typeId, CancellationToken cancellationToken = default) =>
+        ExclusiveAsync(() => _mdev.SetVgpuTypeAsync(virtualFunction, typeId, cancellationToken), cancellationToken);
+
+    private Task ExclusiveAsync(Func<Task> operation, CancellationToken cancellationToken) =>
         ExclusiveAsync(
             async () =>
             {
-                await _mdev.SetVgpuTypeAsync(virtualFunction, typeId, cancellationToken).ConfigureAwait(false);
+                await operation().ConfigureAwait(false);
                 return true;
             },
             cancellationToken);

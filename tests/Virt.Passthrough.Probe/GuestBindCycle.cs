@@ -15,20 +15,7 @@ internal static class GuestBindCycle
     private const int EduVendor = 0x1234;
     private const int EduDevice = 0x11e8;
 
-    public static async Task<int> RunAsync(string stateDirectory)
-    {
-        try
-        {
-            await CycleAsync(stateDirectory).ConfigureAwait(false);
-            Console.WriteLine("VFIO-VERDICT PASS");
-            return 0;
-        }
-        catch (Exception exception)
-        {
-            Console.WriteLine($"VFIO-VERDICT FAIL: {exception.GetType().Name}: {exception.Message}");
-            return 1;
-        }
-    }
+    public static Task<int> RunAsync(string stateDirectory) => GuestCheck.RunAsync("VFIO-VERDICT", () => CycleAsync(stateDirectory));
 
     private static async Task CycleAsync(string stateDirectory)
     {
@@ -39,12 +26,12 @@ internal static class GuestBindCycle
             Console.WriteLine($"readiness {check.Status} {check.Code}: {check.Summary}");
         }
 
-        Expect(report["iommu.enabled"].Status == ReadinessStatus.Pass && report["vfio.modules"].Status == ReadinessStatus.Pass, "the readiness report sees the IOMMU and vfio");
+        GuestCheck.Expect(report["iommu.enabled"].Status == ReadinessStatus.Pass && report["vfio.modules"].Status == ReadinessStatus.Pass, "the readiness report sees the IOMMU and vfio");
         var devices = manager.ListDevices();
         var nic = devices.Single(device => device.VendorId == IntelVendor && device.DeviceId == E1000eDevice);
         var edu = devices.Single(device => device.VendorId == EduVendor && device.DeviceId == EduDevice);
         Console.WriteLine($"groups: {string.Join("; ", manager.ListIommuGroups().Select(group => $"{group.Number}=[{string.Join(",", group.Members.Select(member => $"{member.Address}:{member.Driver ?? "none"}"))}]"))}");
-        Expect(nic.Driver == "e1000e" && edu.Driver is null && nic.DriverOverride is null, $"start: e1000e {nic.Address} on {nic.Driver}, edu {edu.Address} on {edu.Driver ?? "none"}");
+        GuestCheck.Expect(nic.Driver == "e1000e" && edu.Driver is null && nic.DriverOverride is null, $"start: e1000e {nic.Address} on {nic.Driver}, edu {edu.Address} on {edu.Driver ?? "none"}");
 
         var plan = await manager.PlanAsync([nic.Address, edu.Address], new PassthroughPlanOptions { Owner = "guest-test" }).ConfigureAwait(false);
         foreach (var write in plan.Writes)
@@ -52,12 +39,12 @@ internal static class GuestBindCycle
             Console.WriteLine($"plan write {write.Path} <- {write.Value.TrimEnd('\n')} ({write.Purpose})");
         }
 
-        Expect(plan.CanApply, "plan has no blockers: " + string.Join("; ", plan.Blockers.Select(blocker => blocker.Code + " " + blocker.Reason)));
+        GuestCheck.Expect(plan.CanApply, "plan has no blockers: " + string.Join("; ", plan.Blockers.Select(blocker => blocker.Code + " " + blocker.Reason)));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var binding = await manager.ApplyAsync(plan).ConfigureAwait(false);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bound in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F0} ms: {string.Join(", ", binding.GroupDevices)}"));
-        Expect(manager.GetDevice(nic.Address).Driver == "vfio-pci" && manager.GetDevice(edu.Address).Driver == "vfio-pci", "both on vfio-pci");
-        Expect(binding.GroupDevices.All(File.Exists), "every /dev/vfio/N exists");
+        GuestCheck.Expect(manager.GetDevice(nic.Address).Driver == "vfio-pci" && manager.GetDevice(edu.Address).Driver == "vfio-pci", "both on vfio-pci");
+        GuestCheck.Expect(binding.GroupDevices.All(File.Exists), "every /dev/vfio/N exists");
 
         var eduGroup = "/dev/vfio/" + manager.GetDevice(edu.Address).IommuGroup!.Value.ToString(CultureInfo.InvariantCulture);
         using (var group = new FileStream(eduGroup, FileMode.Open, FileAccess.ReadWrite))
@@ -80,18 +67,8 @@ internal static class GuestBindCycle
         var nicAfter = manager.GetDevice(nic.Address);
         var eduAfter = manager.GetDevice(edu.Address);
         Console.WriteLine($"after: e1000e on {nicAfter.Driver} override {nicAfter.DriverOverride ?? "(null)"}, edu on {eduAfter.Driver ?? "none"} override {eduAfter.DriverOverride ?? "(null)"}");
-        Expect(nicAfter.Driver == "e1000e" && nicAfter.DriverOverride is null, "e1000e back on e1000e with its override cleared");
-        Expect(eduAfter.Driver is null && eduAfter.DriverOverride is null, "edu back on no driver with its override cleared");
-        Expect(manager.ListBindings().Count == 0, "the journal is empty");
-    }
-
-    private static void Expect(bool condition, string what)
-    {
-        if (!condition)
-        {
-            throw new InvalidOperationException("expected: " + what);
-        }
-
-        Console.WriteLine("ok: " + what);
+        GuestCheck.Expect(nicAfter.Driver == "e1000e" && nicAfter.DriverOverride is null, "e1000e back on e1000e with its override cleared");
+        GuestCheck.Expect(eduAfter.Driver is null && eduAfter.DriverOverride is null, "edu back on no driver with its override cleared");
+        GuestCheck.Expect(manager.ListBindings().Count == 0, "the journal is empty");
     }
 }

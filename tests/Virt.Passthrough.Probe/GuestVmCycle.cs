@@ -12,20 +12,7 @@ using Virt.VirtualMachines;
 /// </summary>
 internal static class GuestVmCycle
 {
-    public static async Task<int> RunAsync(string stateDirectory)
-    {
-        try
-        {
-            await CycleAsync(stateDirectory).ConfigureAwait(false);
-            Console.WriteLine("VM-VERDICT PASS");
-            return 0;
-        }
-        catch (Exception exception)
-        {
-            Console.WriteLine($"VM-VERDICT FAIL: {exception.GetType().Name}: {exception.Message}");
-            return 1;
-        }
-    }
+    public static Task<int> RunAsync(string stateDirectory) => GuestCheck.RunAsync("VM-VERDICT", () => CycleAsync(stateDirectory));
 
     private static async Task CycleAsync(string stateDirectory)
     {
@@ -49,15 +36,15 @@ internal static class GuestVmCycle
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         await vm.StartAsync().ConfigureAwait(false);
         Console.WriteLine(System.FormattableString.Invariant($"VM started with {edu.Address} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s"));
-        Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci while the VM runs");
-        Expect(passthrough.ListBindings().Single().Owner == "vm:nested", "the binding is owned by vm:nested");
+        GuestCheck.Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci while the VM runs");
+        GuestCheck.Expect(passthrough.ListBindings().Single().Owner == "vm:nested", "the binding is owned by vm:nested");
 
         await vm.ShutdownAsync(TimeSpan.Zero, killAfterTimeout: true).ConfigureAwait(false);
         await ExpectReleasedAsync(passthrough, edu.Address, "after stop").ConfigureAwait(false);
 
         // QEMU dies under the VM (SIGKILL from outside): the manager sees it exit and gives the device back.
         await vm.StartAsync().ConfigureAwait(false);
-        Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci again after a restart");
+        GuestCheck.Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci again after a restart");
         var pid = (await vm.GetStatusAsync().ConfigureAwait(false)).Pid!.Value;
         System.Diagnostics.Process.GetProcessById(pid).Kill();
         Console.WriteLine($"killed QEMU pid {pid}");
@@ -74,16 +61,6 @@ internal static class GuestVmCycle
         }
 
         var after = passthrough.GetDevice(address);
-        Expect(after.Driver is null && after.DriverOverride is null && passthrough.ListBindings().Count == 0, $"edu given back {when} (driver {after.Driver ?? "none"}, override {after.DriverOverride ?? "(null)"}, no binding left)");
-    }
-
-    private static void Expect(bool condition, string what)
-    {
-        if (!condition)
-        {
-            throw new InvalidOperationException("expected: " + what);
-        }
-
-        Console.WriteLine("ok: " + what);
+        GuestCheck.Expect(after.Driver is null && after.DriverOverride is null && passthrough.ListBindings().Count == 0, $"edu given back {when} (driver {after.Driver ?? "none"}, override {after.DriverOverride ?? "(null)"}, no binding left)");
     }
 }
