@@ -14,11 +14,16 @@ internal static class GuestVmCycle
 {
     public static Task<int> RunAsync(string stateDirectory) => GuestCheck.RunAsync("VM-VERDICT", () => CycleAsync(stateDirectory));
 
-    private static async Task CycleAsync(string stateDirectory)
+    private static ServiceProvider Services(string stateDirectory)
     {
         var services = new ServiceCollection();
         services.AddVirt().AddKvm(options => options.StateDirectory = Path.Combine(stateDirectory, "vms")).AddPassthrough(options => options.StateDirectory = Path.Combine(stateDirectory, "passthrough"));
-        await using var provider = services.BuildServiceProvider();
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task CycleAsync(string stateDirectory)
+    {
+        var provider = Services(stateDirectory);
         var vms = provider.GetRequiredService<IVirtualMachineManager>();
         var passthrough = provider.GetRequiredService<IPassthroughManager>();
         var edu = passthrough.ListDevices().Single(device => device.VendorId == 0x1234 && device.DeviceId == 0x11e8);
@@ -45,11 +50,36 @@ internal static class GuestVmCycle
         // QEMU dies under the VM (SIGKILL from outside): the manager sees it exit and gives the device back.
         await vm.StartAsync().ConfigureAwait(false);
         GuestCheck.Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu on vfio-pci again after a restart");
-        var pid = (await vm.GetStatusAsync().ConfigureAwait(false)).Pid!.Value;
-        System.Diagnostics.Process.GetProcessById(pid).Kill();
-        Console.WriteLine($"killed QEMU pid {pid}");
+        System.Diagnostics.Process.GetProcessById((await vm.GetStatusAsync().ConfigureAwait(false)).Pid!.Value).Kill();
         await ExpectReleasedAsync(passthrough, edu.Address, "after QEMU was killed").ConfigureAwait(false);
-        await vms.DeleteAsync("nested").ConfigureAwait(false);
+
+        // The application goes away with the VM running, QEMU dies meanwhile, and a new manager re-attaches:
+        // it finds QEMU gone and gives the device back from the passthrough journal.
+        await vm.StartAsync().ConfigureAwait(false);
+        var pid = (await vm.GetStatusAsync().ConfigureAwait(false)).Pid!.Value;
+        await provider.DisposeAsync().ConfigureAwait(false);
+        using (var qemu = System.Diagnostics.Process.GetProcessById(pid))
+        {
+            qemu.Kill();
+        }
+
+        // It stays a zombie of this process (nobody reaps it until the re-attach): wait until its command line is gone.
+        for (var tries = 0; tries < 200 && File.Exists($"/proc/{pid}/cmdline") && (await File.ReadAllBytesAsync($"/proc/{pid}/cmdline").ConfigureAwait(false)).Length > 0; tries++)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        provider = Services(stateDirectory);
+        await using (provider.ConfigureAwait(false))
+        {
+            passthrough = provider.GetRequiredService<IPassthroughManager>();
+            GuestCheck.Expect(passthrough.GetDevice(edu.Address).Driver == "vfio-pci", "edu still on vfio-pci while no manager watched");
+            vms = provider.GetRequiredService<IVirtualMachineManager>();
+            var status = await (await vms.GetAsync("nested").ConfigureAwait(false)).GetStatusAsync().ConfigureAwait(false);
+            Console.WriteLine($"re-attached: {status.State}, {status.LastExit?.Reason}");
+            await ExpectReleasedAsync(passthrough, edu.Address, "after a re-attach found QEMU dead").ConfigureAwait(false);
+            await vms.DeleteAsync("nested").ConfigureAwait(false);
+        }
     }
 
     private static async Task ExpectReleasedAsync(IPassthroughManager passthrough, PciAddress address, string when)
