@@ -1,0 +1,243 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using Virt.Ctl.Infrastructure;
+using Virt.Kvm.VirtualMachines;
+using Virt.VirtualMachines;
+
+namespace Virt.Ctl.Commands;
+
+internal class VmSettings : GlobalSettings
+{
+    [CommandArgument(0, "<name>")]
+    [Description("The VM's name.")]
+    public string Name { get; set; } = string.Empty;
+}
+
+[Description("List the VMs with their state.")]
+internal sealed class VmListCommand : VirtCommand<GlobalSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, GlobalSettings settings, CancellationToken cancellationToken)
+    {
+        var statuses = new List<VmStatus>();
+        foreach (var vm in await host.Vms.ListAsync(cancellationToken))
+        {
+            statuses.Add(await vm.GetStatusAsync(cancellationToken));
+        }
+
+        Output.Table(settings, statuses, ("name", status => status.Name), ("state", status => status.State), ("pid", status => status.Pid), ("uptime", status => status.Uptime?.ToString(@"hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture)), ("accelerator", status => status.Accelerator), ("last exit", status => status.LastExit?.Reason));
+        return ExitCodes.Success;
+    }
+}
+
+internal sealed class VmCreateSettings : VmSettings
+{
+    [CommandOption("--memory <MIB>")]
+    [Description("Memory in MiB. Default 256.")]
+    public int MemoryMiB { get; set; } = 256;
+
+    [CommandOption("--cpus <N>")]
+    [Description("vCPUs. Default 1.")]
+    public int Cpus { get; set; } = 1;
+
+    [CommandOption("--disk <PATH>")]
+    [Description("A disk: an image path or a storage volume (pool:name); the boot disk, or a data disk with --test-guest.")]
+    public string? Disk { get; set; }
+
+    [CommandOption("--test-guest")]
+    [Description("Boot the SDK's embedded test guest (kernel + initramfs from scripts/build-guest.sh).")]
+    public bool TestGuest { get; set; }
+
+    [CommandOption("--host-device <ADDRESS>")]
+    [Description("Pass a host PCI device (all functions of its slot) through VFIO. Repeatable.")]
+    public string[] HostDevices { get; set; } = [];
+}
+
+[Description("Create a VM (it is not started).")]
+internal sealed class VmCreateCommand : VirtCommand<VmCreateSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmCreateSettings settings, CancellationToken cancellationToken)
+    {
+        var spec = settings.TestGuest ? EmbeddedGuest.CreateSpec(settings.Name, memoryMiB: settings.MemoryMiB) : new VmSpec(settings.Name) { Memory = new VmMemory { SizeMiB = settings.MemoryMiB } };
+        spec = spec with
+        {
+            Cpu = new VmCpu { Cores = settings.Cpus },
+            Disks = settings.Disk is { } disk ? [.. spec.Disks, settings.TestGuest ? new VmDisk("data", disk) : new VmDisk("root", disk) { BootIndex = 0 }] : spec.Disks,
+            HostDevices = settings.HostDevices.Select(address => new VmHostDevice(address) { AllFunctions = true }).ToList(),
+        };
+        var vm = await host.Vms.CreateAsync(spec, cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"created VM {vm.Name}");
+        return ExitCodes.Success;
+    }
+}
+
+[Description("Start a VM.")]
+internal sealed class VmStartCommand : VirtCommand<VmSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        await vm.StartAsync(cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"started VM {vm.Name}");
+        return ExitCodes.Success;
+    }
+}
+
+internal sealed class VmStopSettings : VmSettings
+{
+    [CommandOption("--timeout <SECONDS>")]
+    [Description("How long the guest may take to shut down. Default 30.")]
+    public int TimeoutSeconds { get; set; } = 30;
+
+    [CommandOption("--force")]
+    [Description("Kill QEMU when the guest does not shut down in time (or at once with --timeout 0).")]
+    public bool Force { get; set; }
+}
+
+[Description("Shut a VM down (ACPI power button; --force kills after the timeout).")]
+internal sealed class VmStopCommand : VirtCommand<VmStopSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmStopSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        await vm.ShutdownAsync(TimeSpan.FromSeconds(settings.TimeoutSeconds), settings.Force, cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"stopped VM {vm.Name}");
+        return ExitCodes.Success;
+    }
+}
+
+internal sealed class VmConsoleSettings : VmSettings
+{
+    [CommandOption("--wait-for <TEXT>")]
+    [Description("Wait until the serial console shows this text (exit 5 after --timeout).")]
+    public string? WaitFor { get; set; }
+
+    [CommandOption("--timeout <SECONDS>")]
+    [Description("How long to wait for --wait-for. Default 60.")]
+    public int TimeoutSeconds { get; set; } = 60;
+}
+
+[Description("Print the VM's serial console log (optionally waiting for a text).")]
+internal sealed class VmConsoleCommand : VirtCommand<VmConsoleSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmConsoleSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        var deadline = DateTime.UtcNow.AddSeconds(settings.TimeoutSeconds);
+        while (true)
+        {
+            var log = File.Exists(vm.Endpoints.SerialLog) ? await File.ReadAllTextAsync(vm.Endpoints.SerialLog, cancellationToken) : string.Empty;
+            if (settings.WaitFor is null || log.Contains(settings.WaitFor, StringComparison.Ordinal))
+            {
+                Output.Object(settings, new { vm = vm.Name, serial = log }, log);
+                return ExitCodes.Success;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"VM '{vm.Name}' did not print '{settings.WaitFor}' on its serial console within {settings.TimeoutSeconds} s; it printed: {log}");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+}
+
+internal sealed class VmSnapshotSettings : VmSettings
+{
+    [CommandArgument(1, "[snapshot]")]
+    [Description("The snapshot's name; omit to list the snapshots.")]
+    public string? Snapshot { get; set; }
+
+    [CommandOption("--restore")]
+    [Description("Restore the named snapshot instead of creating it.")]
+    public bool Restore { get; set; }
+}
+
+[Description("Create (or --restore, or list) a live snapshot of a VM with its RAM.")]
+internal sealed class VmSnapshotCommand : VirtCommand<VmSnapshotSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmSnapshotSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        if (settings.Snapshot is null)
+        {
+            Output.Table(settings, await vm.ListSnapshotsAsync(cancellationToken), ("name", snapshot => snapshot.Name), ("created", snapshot => snapshot.CreatedAt), ("vm state (bytes)", snapshot => snapshot.VmStateBytes));
+            return ExitCodes.Success;
+        }
+
+        if (settings.Restore)
+        {
+            await vm.RestoreSnapshotAsync(settings.Snapshot, cancellationToken);
+            Output.Done(settings, $"restored {vm.Name} to snapshot {settings.Snapshot}");
+            return ExitCodes.Success;
+        }
+
+        var created = await AnsiConsoleStatus(settings, $"snapshotting {vm.Name}", () => vm.CreateSnapshotAsync(settings.Snapshot, cancellationToken));
+        Output.Object(settings, created, $"created snapshot {created.Name} of {vm.Name}");
+        return ExitCodes.Success;
+    }
+
+    private static Task<T> AnsiConsoleStatus<T>(GlobalSettings settings, string what, Func<Task<T>> work) =>
+        settings.Json || Console.IsOutputRedirected ? work() : AnsiConsole.Status().StartAsync(what, _ => work());
+}
+
+internal sealed class VmMigrateSettings : VmSettings
+{
+    [CommandOption("--to <URI>")]
+    [Description("A QEMU waiting for the VM (tcp:HOST:PORT or unix:PATH); omit to move it to a new QEMU on this host.")]
+    public string? Destination { get; set; }
+}
+
+[Description("Live-migrate a running VM, with a progress bar.")]
+internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmMigrateSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        var options = new VmMigrationOptions { DestinationUri = settings.Destination };
+        VmMigrationProgress? last = null;
+        if (settings.Json || Console.IsOutputRedirected)
+        {
+            await foreach (var progress in vm.MigrateAsync(options, cancellationToken))
+            {
+                last = progress;
+            }
+        }
+        else
+        {
+            await AnsiConsole.Progress().StartAsync(async context =>
+            {
+                var task = context.AddTask($"migrating {vm.Name}", maxValue: 100);
+                await foreach (var progress in vm.MigrateAsync(options, cancellationToken))
+                {
+                    last = progress;
+                    task.Value = progress.TotalBytes > 0 ? Math.Min(100, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Value;
+                }
+
+                task.Value = 100;
+            });
+        }
+
+        Output.Object(settings, last, $"migrated {vm.Name}: {last?.Status}, {last?.TransferredBytes / 1024 / 1024} MiB in {last?.Elapsed.TotalSeconds:0.0} s");
+        return ExitCodes.Success;
+    }
+}
+
+internal sealed class VmDeleteSettings : VmSettings
+{
+    [CommandOption("--force")]
+    [Description("Kill it first if it runs.")]
+    public bool Force { get; set; }
+}
+
+[Description("Delete a VM (its state directory; disks named by path are left alone).")]
+internal sealed class VmDeleteCommand : VirtCommand<VmDeleteSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmDeleteSettings settings, CancellationToken cancellationToken)
+    {
+        await host.Vms.DeleteAsync(settings.Name, settings.Force, cancellationToken);
+        Output.Done(settings, $"deleted VM {settings.Name}");
+        return ExitCodes.Success;
+    }
+}

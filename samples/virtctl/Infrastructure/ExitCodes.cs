@@ -1,0 +1,35 @@
+namespace Virt.Ctl.Infrastructure;
+
+/// <summary>What virtctl's exit status means, so scripts can branch on it (<c>ct exec</c> passes the command's own).</summary>
+internal static class ExitCodes
+{
+    /// <summary>Done.</summary>
+    public const int Success = 0;
+
+    /// <summary>The host or the SDK refused or failed the operation (the message says why and the fix).</summary>
+    public const int Failed = 1;
+
+    /// <summary>Bad input: an unknown command or option, a malformed address, an invalid spec.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>The VM, container, pool, volume or device does not exist.</summary>
+    public const int NotFound = 3;
+
+    /// <summary>Refused for safety: a blocked plan, an object in use or already existing, a host that is not ready.</summary>
+    public const int Refused = 4;
+
+    /// <summary>A deadline passed.</summary>
+    public const int Timeout = 5;
+
+    public static int For(Exception exception) => exception switch
+    {
+        Virt.VirtualMachines.VmNotFoundException or Virt.Containers.ContainerNotFoundException or Virt.Storage.StoragePoolNotFoundException
+            or Virt.Storage.VolumeNotFoundException or Virt.Passthrough.PciDeviceNotFoundException => NotFound,
+        Virt.VirtualMachines.InvalidVmSpecException or Virt.Containers.InvalidContainerSpecException or ArgumentException or FormatException or Spectre.Console.Cli.CommandParseException
+            or Spectre.Console.Cli.CommandRuntimeException => BadInput,
+        Virt.Passthrough.PassthroughBlockedException or Virt.Passthrough.PassthroughDeviceBusyException or Virt.Passthrough.IommuUnavailableException or Virt.Passthrough.VfioUnavailableException or Virt.VirtualMachines.VmAlreadyExistsException
+            or Virt.Containers.ContainerAlreadyExistsException or Virt.Storage.VolumeStateException => Refused,
+        TimeoutException => Timeout,
+        _ => Failed,
+    };
+}

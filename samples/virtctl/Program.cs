@@ -1,0 +1,65 @@
+using Spectre.Console.Cli;
+using Virt.Ctl.Commands;
+using Virt.Ctl.Infrastructure;
+
+// virtctl: the Virt SDK from the shell. Exit codes: see Infrastructure/ExitCodes.cs.
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("virtctl");
+    config.PropagateExceptions();
+    config.AddBranch("vm", vm =>
+    {
+        vm.SetDescription("Virtual machines (QEMU/KVM).");
+        vm.AddCommand<VmListCommand>("list");
+        vm.AddCommand<VmCreateCommand>("create").WithExample("vm", "create", "web", "--test-guest");
+        vm.AddCommand<VmStartCommand>("start");
+        vm.AddCommand<VmStopCommand>("stop");
+        vm.AddCommand<VmConsoleCommand>("console");
+        vm.AddCommand<VmSnapshotCommand>("snapshot");
+        vm.AddCommand<VmMigrateCommand>("migrate");
+        vm.AddCommand<VmDeleteCommand>("delete");
+    });
+    config.AddBranch("ct", ct =>
+    {
+        ct.SetDescription("Containers (LXC).");
+        ct.AddCommand<ContainerListCommand>("list");
+        ct.AddCommand<ContainerCreateCommand>("create");
+        ct.AddCommand<ContainerStartCommand>("start");
+        ct.AddCommand<ContainerExecCommand>("exec").WithExample("ct", "exec", "box", "--", "uname", "-a");
+        ct.AddCommand<ContainerStopCommand>("stop");
+        ct.AddCommand<ContainerDeleteCommand>("delete");
+    });
+    config.AddBranch("storage", storage =>
+    {
+        storage.SetDescription("Storage pools and volumes.");
+        storage.AddCommand<StorageListCommand>("list");
+        storage.AddCommand<StorageDefineCommand>("define");
+        storage.AddCommand<StorageCreateCommand>("create");
+        storage.AddCommand<StorageCloneCommand>("clone");
+        storage.AddCommand<StorageSnapshotCommand>("snapshot");
+    });
+    config.AddBranch("pci", pci =>
+    {
+        pci.SetDescription("PCI devices and VFIO passthrough.");
+        pci.AddCommand<PciListCommand>("list");
+        pci.AddCommand<PciPlanCommand>("plan");
+        pci.AddCommand<PciBindCommand>("bind");
+        pci.AddCommand<PciReleaseCommand>("release");
+    });
+    config.AddBranch("host", host =>
+    {
+        host.SetDescription("This host.");
+        host.AddCommand<HostCheckCommand>("check");
+    });
+});
+
+try
+{
+    return await app.RunAsync(args);
+}
+catch (Exception exception) when (exception is CommandParseException or CommandRuntimeException)
+{
+    Output.Error(exception, ExitCodes.BadInput);
+    return ExitCodes.BadInput;
+}
