@@ -77,7 +77,7 @@ public sealed class PassthroughManager : IPassthroughManager
         ExclusiveAsync(() => _binder.ApplyAsync(plan, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
-    public Task<PassthroughBinding> BindAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default) =>
+    public Task<PassthroughBinding> AcquireAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default) =>
         ExclusiveAsync(
             async () =>
             {

@@ -8,7 +8,7 @@ public sealed class ApplyReleaseTests
     private const string Owner = "vm:gamer";
     private static readonly PciAddress Gpu = PciAddress.Parse(Scenarios.Gpu);
 
-    private static Task<PassthroughBinding> BindAsync(PassthroughManager manager) => manager.BindAsync(Owner, [Gpu], allFunctions: true, TestContext.Current.CancellationToken);
+    private static Task<PassthroughBinding> BindAsync(PassthroughManager manager) => manager.AcquireAsync(Owner, [Gpu], allFunctions: true, TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task A_gpu_and_its_audio_go_to_vfio_and_come_back_to_their_drivers_with_the_override_cleared()
@@ -63,7 +63,7 @@ public sealed class ApplyReleaseTests
         Assert.Equal(writes, host.WriteCount);
         Assert.Equal(first.Devices, second.Devices);
 
-        var other = await Assert.ThrowsAsync<PassthroughBlockedException>(() => manager.BindAsync("vm:other", [Gpu], true, TestContext.Current.CancellationToken));
+        var other = await Assert.ThrowsAsync<PassthroughBlockedException>(() => manager.AcquireAsync("vm:other", [Gpu], true, TestContext.Current.CancellationToken));
         Assert.Contains(other.Plan.Blockers, blocker => blocker.Code == "device.owned");
     }
 
@@ -72,7 +72,7 @@ public sealed class ApplyReleaseTests
     {
         var host = Scenarios.DeviceWithoutDriver();
         var manager = new PassthroughManager(host.FileSystem, host.Options);
-        await manager.BindAsync("vm:edu", [PciAddress.Parse("0000:00:04.0")], true, TestContext.Current.CancellationToken);
+        await manager.AcquireAsync("vm:edu", [PciAddress.Parse("0000:00:04.0")], true, TestContext.Current.CancellationToken);
         Assert.Equal(new FakeDeviceState("0000:00:04.0", "vfio-pci", "vfio-pci"), Assert.Single(host.Snapshot()));
         await manager.ReleaseAsync("vm:edu", TestContext.Current.CancellationToken);
         Assert.Equal(new FakeDeviceState("0000:00:04.0", null, null), Assert.Single(host.Snapshot()));

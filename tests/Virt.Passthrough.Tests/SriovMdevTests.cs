@@ -22,7 +22,7 @@ public sealed class SriovMdevTests
         Assert.All(vfs, vf => Assert.Equal("ixgbevf", vf.Driver));
         Assert.Contains(host.Writes, write => write.Path.EndsWith("sriov_numvfs", StringComparison.Ordinal) && write.Value == "0");
 
-        await manager.BindAsync("vm:router", [vfs[1].Address], allFunctions: false, TestContext.Current.CancellationToken);
+        await manager.AcquireAsync("vm:router", [vfs[1].Address], allFunctions: false, TestContext.Current.CancellationToken);
         Assert.Equal("vfio-pci", manager.GetDevice(vfs[1].Address).Driver);
         Assert.True(host.FileSystem.File.Exists("/dev/vfio/21"));
         var owned = await Assert.ThrowsAsync<PassthroughException>(() => manager.SetVirtualFunctionCountAsync(Pf, 0, false, TestContext.Current.CancellationToken));

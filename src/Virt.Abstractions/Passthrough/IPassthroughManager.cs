@@ -16,7 +16,7 @@ public interface IHostDeviceBinder
     /// <param name="allFunctions">Take every function of each slot.</param>
     /// <param name="cancellationToken">Cancels before the first write; once writing starts the bind completes or rolls back.</param>
     /// <returns>The binding.</returns>
-    Task<PassthroughBinding> BindAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default);
+    Task<PassthroughBinding> AcquireAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Gives the owner's devices back: each on its original driver with its original override. Idempotent

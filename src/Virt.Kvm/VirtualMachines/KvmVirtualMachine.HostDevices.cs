@@ -30,12 +30,12 @@ internal sealed partial class KvmVirtualMachine
             var bound = new List<BoundDevice>();
             if (slots.Count > 0)
             {
-                bound.AddRange((await binder.BindAsync(VolumeUser, slots, allFunctions: true, cancellationToken).ConfigureAwait(false)).Devices);
+                bound.AddRange((await binder.AcquireAsync(VolumeUser, slots, allFunctions: true, cancellationToken).ConfigureAwait(false)).Devices);
             }
 
             if (functions.Count > 0)
             {
-                bound.AddRange((await binder.BindAsync(VolumeUser, functions, allFunctions: false, cancellationToken).ConfigureAwait(false)).Devices);
+                bound.AddRange((await binder.AcquireAsync(VolumeUser, functions, allFunctions: false, cancellationToken).ConfigureAwait(false)).Devices);
             }
 
             return Spec.HostDevices

@@ -47,7 +47,7 @@ public sealed class HostDeviceLifecycleTests
     {
         public List<string> Calls { get; } = [];
 
-        public Task<PassthroughBinding> BindAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default)
+        public Task<PassthroughBinding> AcquireAsync(string owner, IReadOnlyList<PciAddress> devices, bool allFunctions, CancellationToken cancellationToken = default)
         {
             Calls.Add($"bind {owner} {string.Join(",", devices)} allFunctions={allFunctions}");
             return Task.FromResult(new PassthroughBinding(owner, devices.Select(device => new BoundDevice(device, "e1000e", null, "vfio-pci", 9)).ToList(), ["/dev/vfio/9"]));
