@@ -20,7 +20,11 @@ packages=(
   ceph-mon ceph-mgr ceph-osd ceph-common  # a single-node Ceph for the RBD pool tests (scripts/ceph-cluster.sh)
   qemu-block-extra  # QEMU's and qemu-img's rbd driver
   pciutils pci.ids  # lspci (the passthrough tests compare sysfs with it) and the PCI names database
+  chromium          # the panel's browser tests drive it with Playwright (no browser download)
 )
+
+# Node.js and npm bundle the panel's browser code (samples/Virt.Panel/ui); Debian's are enough where none is installed.
+if ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -9,6 +9,7 @@ VIRT_GUEST_DIR=$(bash scripts/build-guest.sh | tail -1)
 VIRT_QEMU10_DIR=$(bash scripts/setup-qemu10.sh | tail -1)   # the QEMU 10.0 smoke lane
 export VIRT_GUEST_DIR VIRT_QEMU10_DIR
 
+bash samples/Virt.Panel/ui/build.sh   # the panel's browser bundle (npm + esbuild) into its wwwroot
 dotnet build Virt.sln -nologo -v quiet -clp:ErrorsOnly
 
 # One test project at a time: the integration tests boot guests that take both cores, and the

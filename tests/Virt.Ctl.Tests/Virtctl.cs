@@ -16,9 +16,12 @@ internal sealed class Virtctl : IDisposable
 
     public string State { get; }
 
-    public async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] arguments)
+    public Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] arguments) => RunAsync(arguments, string.Empty);
+
+    /// <summary>Runs virtctl with <paramref name="input"/> on its standard input (closed after it).</summary>
+    public async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] arguments, string input)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "virtctl.dll"));
         foreach (var argument in arguments)
         {
@@ -27,6 +30,8 @@ internal sealed class Virtctl : IDisposable
 
         start.Environment["VIRTCTL_STATE"] = State;
         using var process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync(_cancellationToken);

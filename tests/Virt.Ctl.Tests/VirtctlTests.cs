@@ -115,6 +115,10 @@ public sealed class VirtctlTests
             var console = await virtctl.JsonAsync("vm", "console", "guest", "--wait-for", "VIRT-GUEST-READY", "--timeout", "120");
             Assert.Contains("VIRT-GUEST-READY", console.GetProperty("serial").GetString(), StringComparison.Ordinal);
 
+            // The interactive console: a command typed into the guest's shell on ttyS0, its answer printed back.
+            var attached = await virtctl.RunAsync(["vm", "console", "guest", "--attach", "--timeout", "3"], "echo attached-$((6*7))\n");
+            Assert.Contains("attached-42", attached.Output, StringComparison.Ordinal);
+
             Assert.Equal("s1", (await virtctl.JsonAsync("vm", "snapshot", "guest", "s1")).GetProperty("name").GetString());
             Assert.Equal("s1", (await virtctl.JsonAsync("vm", "snapshot", "guest"))[0].GetProperty("name").GetString());
 

@@ -113,16 +113,25 @@ internal sealed class VmConsoleSettings : VmSettings
     public string? WaitFor { get; set; }
 
     [CommandOption("--timeout <SECONDS>")]
-    [Description("How long to wait for --wait-for. Default 60.")]
+    [Description("How long to wait for --wait-for (or, with --attach, how long to stay after standard input ends). Default 60.")]
     public int TimeoutSeconds { get; set; } = 60;
+
+    [CommandOption("--attach")]
+    [Description("Attach to the interactive serial console: standard input goes to the guest, its output to standard output; Ctrl-] detaches.")]
+    public bool Attach { get; set; }
 }
 
-[Description("Print the VM's serial console log (optionally waiting for a text).")]
+[Description("Print the VM's serial console log (optionally waiting for a text), or --attach to it.")]
 internal sealed class VmConsoleCommand : VirtCommand<VmConsoleSettings>
 {
     protected override async Task<int> RunAsync(VirtHost host, VmConsoleSettings settings, CancellationToken cancellationToken)
     {
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        if (settings.Attach)
+        {
+            return await SerialAttach.RunAsync(vm, TimeSpan.FromSeconds(settings.TimeoutSeconds), cancellationToken);
+        }
+
         var deadline = DateTime.UtcNow.AddSeconds(settings.TimeoutSeconds);
         while (true)
         {

@@ -8,7 +8,9 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 let live = { vms: [], containers: [] };
 let events = null;
-let teardown = () => {};
+// Each console closes its socket when the page changes; both can be open at once.
+const teardowns = { serial: () => {}, vnc: () => {} };
+const teardown = () => { teardowns.serial(); teardowns.vnc(); };
 
 const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 
@@ -127,7 +129,7 @@ function socketUrl(path) {
 }
 
 async function openSerial(name) {
-  teardown();
+  teardowns.serial();
   const element = document.getElementById('terminal');
   const terminal = new Terminal({ convertEol: true, fontSize: 13, scrollback: 5000 });
   const fit = new FitAddon();
@@ -143,17 +145,17 @@ async function openSerial(name) {
   terminal.onData((data) => socket.readyState === WebSocket.OPEN && socket.send(data));
   const resize = () => fit.fit();
   window.addEventListener('resize', resize);
-  teardown = () => { socket.close(); terminal.dispose(); window.removeEventListener('resize', resize); teardown = () => {}; };
+  teardowns.serial = () => { socket.close(); terminal.dispose(); window.removeEventListener('resize', resize); teardowns.serial = () => {}; };
 }
 
 function openVnc(name) {
-  teardown();
+  teardowns.vnc();
   const status = document.getElementById('vnc-status');
   const rfb = new RFB(document.getElementById('vnc'), socketUrl(`/vms/${encodeURIComponent(name)}/vnc`), { wsProtocols: ['binary'] });
   rfb.scaleViewport = true;
   rfb.addEventListener('connect', () => { status.textContent = 'connected'; status.dataset.testid = 'vnc-connected'; });
   rfb.addEventListener('disconnect', () => { status.textContent = 'disconnected'; });
-  teardown = () => { rfb.disconnect(); teardown = () => {}; };
+  teardowns.vnc = () => { rfb.disconnect(); teardowns.vnc = () => {}; };
 }
 
 async function containersPage() {
@@ -226,6 +228,18 @@ async function tasksPage() {
   main.innerHTML = `<h1>Tasks</h1><div class="card">${table(['Task', 'State', 'Progress', 'Detail'], tasks.map((t) => `<tr><td>${esc(t.title)}</td><td>${esc(t.state)}</td><td><div class="progress"><div style="width:${Math.round(t.percent)}%"></div></div></td><td class="wrap">${esc(t.error ?? t.detail ?? '')}</td></tr>`))}</div>`;
   if (tasks.some((t) => t.state === 'running')) setTimeout(() => location.hash.startsWith('#/tasks') && tasksPage(), 1000);
 }
+
+// On a phone each table row becomes a card whose cells carry their column's name (styles.css).
+function labelCells() {
+  for (const tableElement of main.querySelectorAll('table')) {
+    const headers = [...tableElement.querySelectorAll('thead th')].map((th) => th.textContent);
+    for (const row of tableElement.querySelectorAll('tbody tr')) {
+      [...row.children].forEach((cell, index) => { cell.dataset.label = headers[index] ?? ''; });
+    }
+  }
+}
+
+new MutationObserver(labelCells).observe(main, { childList: true, subtree: false });
 
 async function route() {
   teardown();

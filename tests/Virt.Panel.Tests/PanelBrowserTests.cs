@@ -1,0 +1,136 @@
+using Microsoft.Playwright;
+
+namespace Virt.Panel.Tests;
+
+/// <summary>The web UI in Debian's chromium through Playwright: a VM and a container end to end, and the phone layout.</summary>
+public sealed class PanelBrowserTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private static void RequireChromium()
+    {
+        if (File.Exists(Chromium))
+        {
+            return;
+        }
+
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Assert.Fail("CI=true, so this test may not skip, but the host lacks /usr/bin/chromium (apt-get install chromium)");
+        }
+
+        Assert.Skip("host lacks /usr/bin/chromium (apt-get install chromium)");
+    }
+
+    private static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    {
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+        return (playwright, browser);
+    }
+
+    private static async Task LogInAsync(IPage page, Uri address)
+    {
+        await page.GotoAsync(address.ToString());
+        await page.GetByTestId("secret").FillAsync(PanelProcess.Password);
+        await page.GetByTestId("login").ClickAsync();
+        await page.WaitForSelectorAsync("[data-testid=vm-create]");
+    }
+
+    private static string Screenshots => Environment.GetEnvironmentVariable("VIRT_PANEL_SCREENSHOTS") is { Length: > 0 } directory ? directory : Path.GetTempPath();
+
+    [Fact(Timeout = 300_000)]
+    public async Task A_vm_is_created_started_watched_on_its_serial_console_and_stopped_from_the_ui()
+    {
+        RequireChromium();
+        var ct = TestContext.Current.CancellationToken;
+        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        await using var panel = await PanelProcess.StartAsync(ct);
+        var (playwright, browser) = await LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+            await LogInAsync(page, panel.Address);
+
+            await page.GetByTestId("vm-name").FillAsync("uivm");
+            await page.GetByTestId("vm-create").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=state-uivm]:has-text('Stopped')");
+            await page.GetByTestId("open-uivm").ClickAsync();
+            await page.GetByTestId("vm-start").ClickAsync();
+
+            // The state cell is updated by the server-sent events, not by a reload.
+            await page.WaitForSelectorAsync("[data-testid=state-uivm]:has-text('Running')", new() { Timeout = 60_000 });
+            await page.GetByTestId("open-serial").ClickAsync();
+            await page.WaitForFunctionAsync("() => document.querySelector('#terminal .xterm-rows')?.innerText.includes('VIRT-GUEST-READY')", null, new() { Timeout = 120_000 });
+            await page.GetByTestId("open-vnc").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=vnc-connected]", new() { Timeout = 30_000 });
+
+            // Both consoles stay open side by side.
+            Assert.Contains("VIRT-GUEST-READY", await page.Locator("#terminal .xterm-rows").InnerTextAsync(), StringComparison.Ordinal);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "panel-vm.png"), FullPage = true });
+
+            await page.GetByTestId("vm-stop").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=state-uivm]:has-text('Stopped')", new() { Timeout = 60_000 });
+        }
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_container_is_created_started_and_runs_a_command_from_the_ui()
+    {
+        RequireChromium();
+        var ct = TestContext.Current.CancellationToken;
+        await using var panel = await PanelProcess.StartAsync(ct);
+        var (playwright, browser) = await LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var page = await browser.NewPageAsync();
+            await LogInAsync(page, panel.Address);
+            var name = "ui" + Guid.NewGuid().ToString("N")[..6];
+            await page.GotoAsync(panel.Address + "#/containers");
+            await page.GetByTestId("ct-name").FillAsync(name);
+            await page.GetByTestId("ct-create").ClickAsync();
+            await page.GetByTestId($"ct-start-{name}").ClickAsync();
+            await page.WaitForSelectorAsync($"[data-testid=state-{name}]:has-text('Running')", new() { Timeout = 60_000 });
+            await page.GotoAsync(panel.Address + $"#/ct/{name}");
+            await page.GetByTestId("ct-command").FillAsync("echo hi-from-$(hostname)");
+            await page.GetByTestId("ct-exec").ClickAsync();
+            await page.WaitForSelectorAsync($"[data-testid=ct-output]:has-text('hi-from-{name}')", new() { Timeout = 30_000 });
+            Assert.Contains("[exit 0]", await page.GetByTestId("ct-output").InnerTextAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Every_page_fits_a_phone_screen_without_horizontal_overflow()
+    {
+        RequireChromium();
+        var ct = TestContext.Current.CancellationToken;
+        await using var panel = await PanelProcess.StartAsync(ct);
+        var (playwright, browser) = await LaunchAsync();
+        using (playwright)
+        await using (browser)
+        {
+            var phone = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, DeviceScaleFactor = 2, IsMobile = true, HasTouch = true });
+            var page = await phone.NewPageAsync();
+            await LogInAsync(page, panel.Address);
+            foreach (var route in new[] { "vms", "containers", "storage", "pci", "host", "tasks" })
+            {
+                await page.GotoAsync(panel.Address + "#/" + route);
+                await page.WaitForSelectorAsync("main h1");
+                var screenshot = Path.Combine(Screenshots, $"panel-phone-{route}.png");
+                await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
+                // The full-page screenshot is exactly the phone's width (390 px at 2×): nothing widened the page.
+                var png = await File.ReadAllBytesAsync(screenshot, ct);
+                Assert.Equal(780, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+                var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+                Assert.True(overflow <= 0, $"#/{route} is {overflow} px wider than the phone screen");
+            }
+        }
+    }
+}
