@@ -22,16 +22,19 @@ public sealed class PanelBrowserTests
         Assert.Skip("host lacks /usr/bin/chromium (apt-get install chromium)");
     }
 
-    private static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    /// <summary>A panel process and Debian's chromium (no background networking: this host reaches nothing outside), both gone after the test.</summary>
+    private static async Task WithPanelAndBrowserAsync(Func<PanelProcess, IBrowser, CancellationToken, Task> test, CancellationToken ct)
     {
-        var playwright = await Playwright.CreateAsync();
-        var browser = await playwright.Chromium.LaunchAsync(new()
+        RequireChromium();
+        await using var panel = await PanelProcess.StartAsync(ct);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
         {
             ExecutablePath = Chromium,
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
-        return (playwright, browser);
+        await test(panel, browser, ct);
     }
 
     private static async Task LogInAsync(IPage page, Uri address)
@@ -47,13 +50,8 @@ public sealed class PanelBrowserTests
     [Fact(Timeout = 300_000)]
     public async Task A_vm_is_created_started_watched_on_its_serial_console_and_stopped_from_the_ui()
     {
-        RequireChromium();
-        var ct = TestContext.Current.CancellationToken;
         Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
-        await using var panel = await PanelProcess.StartAsync(ct);
-        var (playwright, browser) = await LaunchAsync();
-        using (playwright)
-        await using (browser)
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
             await LogInAsync(page, panel.Address);
@@ -77,18 +75,13 @@ public sealed class PanelBrowserTests
 
             await page.GetByTestId("vm-stop").ClickAsync();
             await page.WaitForSelectorAsync("[data-testid=state-uivm]:has-text('Stopped')", new() { Timeout = 60_000 });
-        }
+        }, TestContext.Current.CancellationToken);
     }
 
     [Fact(Timeout = 180_000)]
     public async Task A_container_is_created_started_and_runs_a_command_from_the_ui()
     {
-        RequireChromium();
-        var ct = TestContext.Current.CancellationToken;
-        await using var panel = await PanelProcess.StartAsync(ct);
-        var (playwright, browser) = await LaunchAsync();
-        using (playwright)
-        await using (browser)
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var page = await browser.NewPageAsync();
             await LogInAsync(page, panel.Address);
@@ -103,24 +96,19 @@ public sealed class PanelBrowserTests
             await page.GetByTestId("ct-exec").ClickAsync();
             await page.WaitForSelectorAsync($"[data-testid=ct-output]:has-text('hi-from-{name}')", new() { Timeout = 30_000 });
             Assert.Contains("[exit 0]", await page.GetByTestId("ct-output").InnerTextAsync(), StringComparison.Ordinal);
-        }
+        }, TestContext.Current.CancellationToken);
     }
 
     [Fact(Timeout = 120_000)]
     public async Task Every_page_fits_a_phone_screen_without_horizontal_overflow()
     {
-        RequireChromium();
-        var ct = TestContext.Current.CancellationToken;
-        await using var panel = await PanelProcess.StartAsync(ct);
-        var (playwright, browser) = await LaunchAsync();
-        using (playwright)
-        await using (browser)
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var phone = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, DeviceScaleFactor = 2, IsMobile = true, HasTouch = true });
             var page = await phone.NewPageAsync();
             await LogInAsync(page, panel.Address);
             foreach (var route in new[] { "vms", "containers", "storage", "pci", "host", "tasks" })
-            {
+        {
                 await page.GotoAsync(panel.Address + "#/" + route);
                 await page.WaitForSelectorAsync("main h1");
                 var screenshot = Path.Combine(Screenshots, $"panel-phone-{route}.png");
@@ -131,6 +119,6 @@ public sealed class PanelBrowserTests
                 var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
                 Assert.True(overflow <= 0, $"#/{route} is {overflow} px wider than the phone screen");
             }
-        }
+        }, TestContext.Current.CancellationToken);
     }
 }
