@@ -65,6 +65,10 @@ public sealed class ApplyReleaseTests
 
         var other = await Assert.ThrowsAsync<PassthroughBlockedException>(() => manager.AcquireAsync("vm:other", [Gpu], true, TestContext.Current.CancellationToken));
         Assert.Contains(other.Plan.Blockers, blocker => blocker.Code == "device.owned");
+
+        // Asking for only the GPU function: its audio sibling, held for vm:gamer, still blocks the shared group.
+        var sibling = await manager.PlanAsync([Gpu], new PassthroughPlanOptions { Owner = "vm:other", AllFunctions = false }, TestContext.Current.CancellationToken);
+        Assert.Contains(sibling.Blockers, blocker => blocker.Code == "device.owned" && blocker.Device.ToString() == Scenarios.GpuAudio);
     }
 
     [Fact]

@@ -75,7 +75,23 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
 
             foreach (var member in group.Members.Where(member => !planned.ContainsKey(member.Address)))
             {
-                if (IsBridge(member) || (IommuGroup.IsVfioSafe(member.Driver) && journal.OwnerOf(member.Address) is null))
+                if (IsBridge(member))
+                {
+                    continue;
+                }
+
+                if (journal.OwnerOf(member.Address) is { } holder && holder != planOptions.Owner)
+                {
+                    // A group can be opened by one user at a time: a member held for someone else blocks it.
+                    if (blockers.All(blocker => blocker.Device != member.Address))
+                    {
+                        blockers.Add(new PassthroughBlocker(member.Address, "device.owned", $"shares IOMMU group {number} with {device.Address} and is bound for '{holder}'", $"release '{holder}' first"));
+                    }
+
+                    continue;
+                }
+
+                if (IommuGroup.IsVfioSafe(member.Driver))
                 {
                     continue;
                 }

@@ -61,6 +61,8 @@ function watchState() {
       const [kind, name] = cell.dataset.live.split(':');
       const item = live[kind].find((entry) => entry.name === name);
       if (item) { cell.textContent = item.state; cell.className = `state ${item.state}`; }
+      const pid = document.querySelector(`[data-live-pid="${cell.dataset.live}"]`);
+      if (pid && item) pid.textContent = item.pid ?? '-';
     }
   });
 }
@@ -108,7 +110,7 @@ function bindVmActions() {
 async function vmPage(name) {
   const vm = await api(`/vms/${encodeURIComponent(name)}`);
   main.innerHTML = `<h1>VM ${esc(name)}</h1>
-    <div class="card"><p>State: ${stateCell('vms', name, vm.status.state)} · PID ${esc(vm.status.pid ?? '-')} · ${esc(vm.status.accelerator ?? '')}</p>
+    <div class="card"><p>State: ${stateCell('vms', name, vm.status.state)} · PID <span data-live-pid="vms:${esc(name)}">${esc(vm.status.pid ?? '-')}</span> · ${esc(vm.status.accelerator ?? '')}</p>
       <div class="actions"><button data-act="start" data-name="${esc(name)}" data-testid="vm-start">Start</button>
       <button class="secondary" data-act="stop" data-name="${esc(name)}" data-testid="vm-stop">Stop</button>
       <button class="secondary" id="migrate">Migrate (this host)</button>
