@@ -69,6 +69,9 @@ public sealed class PanelBrowserTests
             await page.GetByTestId("open-vnc").ClickAsync();
             await page.WaitForSelectorAsync("[data-testid=vnc-connected]", new() { Timeout = 30_000 });
 
+            // The PID followed the SSE feed too.
+            Assert.Matches("^[0-9]+$", await page.Locator("[data-live-pid='vms:uivm']").InnerTextAsync());
+
             // Both consoles stay open side by side.
             Assert.Contains("VIRT-GUEST-READY", await page.Locator("#terminal .xterm-rows").InnerTextAsync(), StringComparison.Ordinal);
             await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "panel-vm.png"), FullPage = true });

@@ -54,7 +54,7 @@ internal static class LiveEndpoints
         foreach (var vm in await vms.ListAsync(cancellationToken))
         {
             var status = await vm.GetStatusAsync(cancellationToken);
-            vmStates.Add(new { name = status.Name, state = status.State.ToString(), status.Pid, lastExit = status.LastExit?.Reason });
+            vmStates.Add(new { name = status.Name, state = status.State.ToString(), pid = status.Pid, lastExit = status.LastExit?.Reason });
         }
 
         var containerStates = new List<object>();
