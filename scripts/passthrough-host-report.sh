@@ -11,16 +11,18 @@ ids=/usr/share/misc/pci.ids
 if [[ -x "$dir/lspci" ]]; then lspci="$dir/lspci"; export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 if [[ -f "$dir/pci.ids" ]]; then ids="$dir/pci.ids"; fi
 export VIRT_PCI_IDS=$ids
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 echo "## host"; uname -a; grep -m1 "model name" /proc/cpuinfo; cat /proc/cmdline
 echo "## nvidia-smi -L"; nvidia-smi -L 2>&1 | head -8
-echo "## Virt.Passthrough report"; "$probe" report | tee /tmp/virt-probe.txt
-gpus=$(awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ && substr($2,1,2) == "03" {print $1}' /tmp/virt-probe.txt)
+echo "## Virt.Passthrough report"; "$probe" report | tee "$work/probe.txt"
+gpus=$(awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ && substr($2,1,2) == "03" {print $1}' "$work/probe.txt")
 if [[ -n "$gpus" ]]; then echo "## Virt.Passthrough plan for the display devices (read-only)"; "$probe" plan $gpus; fi
 if [[ -z "$lspci" ]]; then echo "## no lspci here: comparison skipped"; exit 0; fi
 echo "## compare with lspci -D -n (address, class, vendor:device)"
-awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ {print $1, substr($2,1,4), $3}' /tmp/virt-probe.txt | sort >/tmp/virt-probe.ids
-"$lspci" -i "$ids" -D -n | awk '{sub(":","",$2); print $1, $2, $3}' | sort >/tmp/virt-lspci.ids
-if diff /tmp/virt-lspci.ids /tmp/virt-probe.ids; then echo "agree: $(wc -l </tmp/virt-lspci.ids) devices"; else echo "DIFFER"; fi
+awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:/ {print $1, substr($2,1,4), $3}' "$work/probe.txt" | sort >"$work/probe.ids"
+"$lspci" -i "$ids" -D -n | awk '{sub(":","",$2); print $1, $2, $3}' | sort >"$work/lspci.ids"
+if diff "$work/lspci.ids" "$work/probe.ids"; then echo "agree: $(wc -l <"$work/lspci.ids") devices"; else echo "DIFFER"; fi
 echo "## timing: in-process enumeration vs lspci -D -nn"
 "$probe" bench 50
 times=()

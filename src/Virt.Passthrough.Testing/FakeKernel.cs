@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Abstractions.TestingHelpers;
 
 namespace Virt.Passthrough.Testing;
 
@@ -362,17 +361,5 @@ internal sealed class FakeKernel(FakePciHost host)
     private sealed class KernelError(Errno errno) : Exception(errno.ToString())
     {
         public Errno Errno { get; } = errno;
-    }
-}
-
-/// <summary>MockFileSystem helpers the kernel needs.</summary>
-internal static class MockFileSystemExtensions
-{
-    public static void AddEmptyFileIfMissing(this MockFileSystem files, string path)
-    {
-        if (!files.FileExists(path))
-        {
-            files.AddEmptyFile(path);
-        }
     }
 }
