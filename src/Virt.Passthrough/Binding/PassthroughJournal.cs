@@ -54,8 +54,9 @@ internal sealed partial class PassthroughJournal(IFileSystem fileSystem, Passthr
             .ToList();
     }
 
-    /// <summary>The owner holding a device, if any.</summary>
-    public string? OwnerOf(PciAddress address) => ReadAll().FirstOrDefault(record => record.Devices.Any(entry => entry.Address == address.ToString()))?.Owner;
+    /// <summary>Who holds each bound device (by address), from one read of every journal file.</summary>
+    public Dictionary<PciAddress, string> Owners() =>
+        ReadAll().SelectMany(record => record.Devices.Select(entry => (Address: PciAddress.Parse(entry.Address), record.Owner))).GroupBy(entry => entry.Address).ToDictionary(group => group.Key, group => group.First().Owner);
 
     public void Write(JournalRecord record)
     {

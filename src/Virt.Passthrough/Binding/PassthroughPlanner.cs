@@ -48,6 +48,7 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
             throw new VfioUnavailableException(requested[0], planOptions.Driver);
         }
 
+        var owners = journal.Owners();
         var planned = new Dictionary<PciAddress, (PciDevice Device, PlannedDeviceRole Role, string Reason)>();
         foreach (var address in requested.Distinct())
         {
@@ -80,7 +81,7 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
                     continue;
                 }
 
-                if (journal.OwnerOf(member.Address) is { } holder && holder != planOptions.Owner)
+                if (owners.GetValueOrDefault(member.Address) is { } holder && holder != planOptions.Owner)
                 {
                     // A group can be opened by one user at a time: a member held for someone else blocks it.
                     if (blockers.All(blocker => blocker.Device != member.Address))
@@ -115,7 +116,7 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
                 blockers.Add(new PassthroughBlocker(device.Address, "device.bridge", "it is a PCI bridge or port, which VFIO cannot assign", "pass the devices behind it instead"));
             }
 
-            if (journal.OwnerOf(device.Address) is { } owner && owner != planOptions.Owner)
+            if (owners.GetValueOrDefault(device.Address) is { } owner && owner != planOptions.Owner)
             {
                 blockers.Add(new PassthroughBlocker(device.Address, "device.owned", $"it is bound for '{owner}'", $"release '{owner}' first"));
             }

@@ -71,13 +71,9 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
             return;
         }
 
-        foreach (var group in record.Devices.Select(entry => entry.Group).Distinct())
+        if (scanner.HeldVfioGroup(record.Devices.Select(entry => entry.Group).Distinct()) is { } held)
         {
-            var holders = scanner.VfioHolders(group);
-            if (holders.Count > 0)
-            {
-                throw new PassthroughDeviceBusyException(owner, fileSystem.Path.Combine(options.DevRoot, "vfio", group.ToString(System.Globalization.CultureInfo.InvariantCulture)), holders);
-            }
+            throw new PassthroughDeviceBusyException(owner, held.Node, held.Holders);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -222,9 +218,10 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
     private async Task VerifyGroupsAsync(PassthroughPlan plan)
     {
         var deadline = DateTime.UtcNow + options.ProbeTimeout;
+        var groups = reader.ListIommuGroups();
         foreach (var number in plan.Groups)
         {
-            var group = reader.ListIommuGroups().FirstOrDefault(candidate => candidate.Number == number);
+            var group = groups.FirstOrDefault(candidate => candidate.Number == number);
             if (group is null || !group.IsViable)
             {
                 var blocking = group is null ? "the group vanished" : string.Join(", ", group.BlockingMembers.Select(member => $"{member.Address} on {member.Driver}"));

@@ -45,11 +45,21 @@ internal sealed partial class HostUsageScanner(IFileSystem fileSystem, Passthrou
     /// <summary>One read of the host's state, shared by every device of a plan.</summary>
     public HostUsage Read() => new(BlockControllers(), RoutedInterfaces(), OpenDeviceNodes());
 
-    /// <summary>Processes that hold <c>/dev/vfio/N</c> ("pid (name)").</summary>
-    public IReadOnlyList<string> VfioHolders(int group)
+    /// <summary>The first of <paramref name="groups"/> whose <c>/dev/vfio/N</c> a process holds, with the holders ("pid (name)"), from one scan of /proc.</summary>
+    public (string Node, IReadOnlyList<string> Holders)? HeldVfioGroup(IEnumerable<int> groups)
     {
-        var node = fileSystem.Path.Combine(options.DevRoot, "vfio", group.ToString(CultureInfo.InvariantCulture));
-        return OpenDeviceNodes().Where(handle => handle.Target == node).Select(handle => handle.Process).Distinct().ToList();
+        var handles = OpenDeviceNodes();
+        foreach (var group in groups)
+        {
+            var node = fileSystem.Path.Combine(options.DevRoot, "vfio", group.ToString(CultureInfo.InvariantCulture));
+            var holders = handles.Where(handle => handle.Target == node).Select(handle => handle.Process).Distinct().ToList();
+            if (holders.Count > 0)
+            {
+                return (node, holders);
+            }
+        }
+
+        return null;
     }
 
     private List<string> Holders(PciDevice device, HostUsage usage)

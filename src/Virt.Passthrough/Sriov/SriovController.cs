@@ -40,7 +40,8 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
             throw new PassthroughException($"cannot set the VF count of {pf.Address}: it has no driver, and the PF's driver creates the VFs: bind its host driver (e.g. ixgbe, mlx5_core) first");
         }
 
-        var owned = ListVirtualFunctions(pf.Address).Select(vf => (vf.Address, Owner: journal.OwnerOf(vf.Address))).FirstOrDefault(vf => vf.Owner is not null);
+        var owners = journal.Owners();
+        var owned = ListVirtualFunctions(pf.Address).Select(vf => (vf.Address, Owner: owners.GetValueOrDefault(vf.Address))).FirstOrDefault(vf => vf.Owner is not null);
         if (owned.Owner is not null && count != pf.SriovNumVfs)
         {
             throw new PassthroughException($"cannot change the VF count of {pf.Address}: its VF {owned.Address} is bound for '{owned.Owner}': release '{owned.Owner}' first");
