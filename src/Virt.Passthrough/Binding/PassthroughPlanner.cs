@@ -160,14 +160,14 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
         yield return new PlannedWrite(device.Address, ProbePath, device.Address.ToString(), $"probe: the override lands it on {device.TargetDriver}");
     }
 
-    public string OverridePath(PciAddress address) => fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "devices", address.ToString(), "driver_override");
+    public string OverridePath(PciAddress address) => fileSystem.Path.Combine(reader.DeviceDirectory(address), "driver_override");
 
     public string DriverFile(string driver, string file) => fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "drivers", driver, file);
 
     public string ProbePath => fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "drivers_probe");
 
     private bool IsBridge(PciDevice device) =>
-        device.ClassAndSubclass == 0x0604 || device.Driver == "pcieport" || fileSystem.Directory.Exists(fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "devices", device.Address.ToString(), "pci_bus"));
+        device.ClassAndSubclass == 0x0604 || device.Driver == "pcieport" || fileSystem.Directory.Exists(fileSystem.Path.Combine(reader.DeviceDirectory(device.Address), "pci_bus"));
 
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
     private static partial Regex DriverPattern();

@@ -170,11 +170,7 @@ internal sealed class MediatedDeviceController(IFileSystem fileSystem, Passthrou
         }
     }
 
-    private string? Text(string directory, string file)
-    {
-        var path = fileSystem.Path.Combine(directory, file);
-        return fileSystem.File.Exists(path) ? fileSystem.File.ReadAllText(path).Trim() : null;
-    }
+    private string? Text(string directory, string file) => reader.Files.ReadText(fileSystem.Path.Combine(directory, file));
 
-    private string DeviceDirectory(PciAddress address) => fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "devices", address.ToString());
+    private string DeviceDirectory(PciAddress address) => reader.DeviceDirectory(address);
 }

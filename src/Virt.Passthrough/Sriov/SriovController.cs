@@ -20,10 +20,10 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
         var pf = PhysicalFunction(physicalFunction);
         var directory = DeviceDirectory(pf.Address);
         return fileSystem.Directory.GetFileSystemEntries(directory, "virtfn*")
-            .Select(link => (Index: int.Parse(fileSystem.Path.GetFileName(link)["virtfn".Length..], CultureInfo.InvariantCulture), Target: fileSystem.FileInfo.New(link).LinkTarget))
-            .Where(link => link.Target is not null && PciAddress.TryParse(fileSystem.Path.GetFileName(link.Target.TrimEnd('/')), out _))
+            .Select(link => (Index: int.Parse(fileSystem.Path.GetFileName(link)["virtfn".Length..], CultureInfo.InvariantCulture), Target: reader.Files.LinkName(link)))
+            .Where(link => PciAddress.TryParse(link.Target, out _))
             .OrderBy(link => link.Index)
-            .Select(link => reader.GetDevice(PciAddress.Parse(fileSystem.Path.GetFileName(link.Target!.TrimEnd('/')))))
+            .Select(link => reader.GetDevice(PciAddress.Parse(link.Target!)))
             .ToList();
     }
 
@@ -94,5 +94,5 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
             : device;
     }
 
-    private string DeviceDirectory(PciAddress address) => fileSystem.Path.Combine(options.SysfsRoot, "bus", "pci", "devices", address.ToString());
+    private string DeviceDirectory(PciAddress address) => reader.DeviceDirectory(address);
 }

@@ -100,7 +100,7 @@ public sealed class PciSysfsReader
     /// <exception cref="PciDeviceNotFoundException">No such function on this host.</exception>
     public PciDevice GetDevice(PciAddress address)
     {
-        if (!_fileSystem.Directory.Exists(DirectoryOf(address)))
+        if (!_fileSystem.Directory.Exists(DeviceDirectory(address)))
         {
             throw new PciDeviceNotFoundException(address);
         }
@@ -108,7 +108,11 @@ public sealed class PciSysfsReader
         return Read(address);
     }
 
-    private string DirectoryOf(PciAddress address) => _fileSystem.Path.Combine(DevicesDirectory, address.ToString());
+    /// <summary>A function's sysfs directory (<c>/sys/bus/pci/devices/DDDD:BB:SS.F</c>), for the code that writes its attributes.</summary>
+    internal string DeviceDirectory(PciAddress address) => _fileSystem.Path.Combine(DevicesDirectory, address.ToString());
+
+    /// <summary>The attribute and link reader this reader uses, for the other sysfs readers of the backend.</summary>
+    internal SysfsFiles Files => _files;
 
     /// <summary>
     /// Reads one function: <c>uevent</c> for ids, class and driver in one read where it exists (the attribute
@@ -117,7 +121,7 @@ public sealed class PciSysfsReader
     /// </summary>
     private PciDevice Read(PciAddress address)
     {
-        var directory = DirectoryOf(address);
+        var directory = DeviceDirectory(address);
         var uevent = Uevent(directory);
         var (vendor, device, subsystemVendor, subsystemDevice, classCode) = uevent is { } identity
             ? identity.Ids
