@@ -10,7 +10,7 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal sealed partial class KvmVirtualMachine
 {
-    /// <summary>Binds the spec's host devices; returns every function to pass (slots expanded), in order.</summary>
+    /// <summary>Binds the spec's host devices; returns every function now bound (the slots' siblings included), for <see cref="HostDeviceArguments"/>.</summary>
     private async Task<IReadOnlyList<PciAddress>> BindHostDevicesAsync(CancellationToken cancellationToken)
     {
         if (Spec.HostDevices.Count == 0)
@@ -38,11 +38,7 @@ internal sealed partial class KvmVirtualMachine
                 bound.AddRange((await binder.AcquireAsync(VolumeUser, functions, allFunctions: false, cancellationToken).ConfigureAwait(false)).Devices);
             }
 
-            return Spec.HostDevices
-                .SelectMany<Virt.VirtualMachines.VmHostDevice, PciAddress>(device => device.AllFunctions
-                    ? bound.Select(entry => entry.Address).Where(address => address.WithFunction(0) == PciAddress.Parse(device.Address).WithFunction(0)).Distinct().OrderBy(address => address.Function).ToList()
-                    : [PciAddress.Parse(device.Address)])
-                .ToList();
+            return bound.Select(entry => entry.Address).Distinct().ToList();
         }
         catch (Exception exception) when (exception is VirtException or TimeoutException or OperationCanceledException)
         {

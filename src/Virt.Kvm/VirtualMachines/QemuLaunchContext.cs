@@ -15,6 +15,6 @@ public sealed record QemuLaunchContext(QemuCapabilities Capabilities, string Acc
     /// <summary>Disks (by id) whose volume is a Ceph RBD image: QEMU opens them with its rbd block driver instead of a file.</summary>
     public IReadOnlyDictionary<string, Virt.Storage.RbdLocation> RbdDisks { get; init; } = new Dictionary<string, Virt.Storage.RbdLocation>();
 
-    /// <summary>The host functions bound to vfio-pci for the spec's host devices (slots expanded), in the spec's order.</summary>
+    /// <summary>The host functions bound to vfio-pci for the spec's host devices; a device with <c>AllFunctions</c> takes those of its slot.</summary>
     public IReadOnlyList<Virt.Passthrough.PciAddress> HostFunctions { get; init; } = [];
 }
