@@ -62,6 +62,7 @@ internal static class PciEnumerationComparison
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {devices} | {groups} | {warm:0.00} | {cold:0.00} | {lspci:0.00} | {warm / lspci:0.00}× (parsing pci.ids: {cold / lspci:0.00}×) |"));
     }
 
+    /// <summary>The median time of <paramref name="rounds"/> calls, after one warm-up call.</summary>
     private static double Median(int rounds, Action action)
     {
         action();
@@ -73,8 +74,7 @@ internal static class PciEnumerationComparison
             timings.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        timings.Sort();
-        return timings[timings.Count / 2];
+        return BenchmarkVms.Median(timings);
     }
 
     /// <summary>A sysfs tree as Linux lays it out, with the files both readers use (config space header included).</summary>
