@@ -18,9 +18,10 @@ internal sealed class KernelFileSystem : IFileSystem
         _files = files;
         File = new KernelFile(host, files);
         FileStream = new KernelFileStreamFactory(host, this, files);
+        Directory = new ModeAcceptingDirectory(files);
     }
 
-    public IDirectory Directory => _files.Directory;
+    public IDirectory Directory { get; }
 
     public IDirectoryInfoFactory DirectoryInfo => _files.DirectoryInfo;
 
@@ -65,6 +66,15 @@ internal sealed class KernelFileSystem : IFileSystem
                 base.WriteAllBytes(path, bytes);
             }
         }
+    }
+
+    /// <summary>
+    /// MockFileSystem keeps no Unix modes and throws on the mode-taking CreateDirectory; the SDK creates
+    /// its private state directories with a mode (0700 at creation), so the fake accepts it and ignores it.
+    /// </summary>
+    private sealed class ModeAcceptingDirectory(MockFileSystem files) : MockDirectory(files, files.Directory.GetCurrentDirectory())
+    {
+        public override IDirectoryInfo CreateDirectory(string path, UnixFileMode unixCreateMode) => CreateDirectory(path);
     }
 
     private sealed class KernelFileStreamFactory(FakePciHost host, IFileSystem owner, MockFileSystem files) : IFileStreamFactory

@@ -12,14 +12,14 @@ internal sealed class HostLock(IFileSystem fileSystem, PassthroughOptions option
 {
     public async Task<IDisposable> AcquireAsync(CancellationToken cancellationToken)
     {
-        fileSystem.Directory.CreateDirectory(options.StateDirectory);
+        PrivateState.CreateDirectory(fileSystem, options.StateDirectory);
         var path = fileSystem.Path.Combine(options.StateDirectory, "lock");
         var deadline = DateTime.UtcNow + options.LockTimeout;
         while (true)
         {
             try
             {
-                return fileSystem.FileStream.New(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return fileSystem.FileStream.New(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = PrivateState.FilePermissions });
             }
             catch (IOException) when (DateTime.UtcNow < deadline)
             {

@@ -66,10 +66,15 @@ internal sealed partial class PassthroughJournal(IFileSystem fileSystem, Passthr
             return;
         }
 
-        fileSystem.Directory.CreateDirectory(Directory);
+        PrivateState.CreateDirectory(fileSystem, options.StateDirectory);
+        PrivateState.CreateDirectory(fileSystem, Directory);
         var path = PathOf(record.Owner);
         var temporary = path + ".tmp";
-        fileSystem.File.WriteAllText(temporary, JsonSerializer.Serialize(record, JournalJsonContext.Default.JournalRecord));
+        using (var stream = PrivateState.CreateFile(fileSystem, temporary))
+        {
+            stream.Write(JsonSerializer.SerializeToUtf8Bytes(record, JournalJsonContext.Default.JournalRecord));
+        }
+
         fileSystem.File.Move(temporary, path, overwrite: true);
     }
 
