@@ -55,6 +55,37 @@ public sealed class MigrationTests
     }
 
     [Fact(Timeout = 180_000)]
+    public async Task A_destination_that_would_run_a_command_or_write_a_host_file_is_refused_and_the_VM_keeps_running()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("mig-exec"), ct);
+        await vm.StartAsync(ct);
+        var pid = (await vm.GetStatusAsync(ct)).Pid!.Value;
+        var marker = Path.Combine(host.StateDirectory, "exec-ran");
+        var victim = Path.Combine(host.StateDirectory, "victim");
+        await File.WriteAllTextAsync(victim, "host data", ct);
+
+        // QEMU would run the first with /bin/sh as root and write the guest's RAM over the second.
+        foreach (var destination in new[] { $"exec:touch {marker}", $"file:{victim}", "fd:3", "tcp:127.0.0.1:4444,exec:x", $"unix:{victim},x", "rdma:127.0.0.1:4444" })
+        {
+            var refused = await Assert.ThrowsAsync<ArgumentException>(async () =>
+            {
+                await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { DestinationUri = destination }, ct))
+                {
+                }
+            });
+            Assert.Contains("tcp:HOST:PORT or unix:/absolute/path", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.False(File.Exists(marker), "exec: ran a command on the host");
+        Assert.Equal("host data", await File.ReadAllTextAsync(victim, ct));
+        var status = await vm.GetStatusAsync(ct);
+        Assert.Equal((VmState.Running, pid), (status.State, status.Pid!.Value));
+        await vm.KillAsync(ct);
+    }
+
+    [Fact(Timeout = 180_000)]
     public async Task A_cancelled_migration_leaves_the_VM_running_where_it_was_and_nothing_else()
     {
         await using var host = VmTestHost.Create();

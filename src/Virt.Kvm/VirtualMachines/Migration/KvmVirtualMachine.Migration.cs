@@ -26,6 +26,11 @@ internal sealed partial class KvmVirtualMachine
     public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.DestinationUri is { } destinationUri)
+        {
+            MigrationDestination.Check(Name, destinationUri);
+        }
+
         using var held = await _lock.AcquireAsync("migrate", cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
