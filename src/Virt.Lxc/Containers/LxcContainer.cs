@@ -51,9 +51,15 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) is not null)
+            if (await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false) is not null)
             {
                 throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
+            }
+
+            if (await LxcCommandClient.FindSquatterAsync(Options, Name, cancellationToken).ConfigureAwait(false) is { } squatter)
+            {
+                // LXC could not bind the name and would fail with a bare "address in use".
+                throw new ContainerPreflightException(Name, [$"its command socket @{LxcCommandClient.SocketName(Options.LxcPath, Name)} is already held by another program ({squatter}), which is not LXC's monitor: stop that process (a local user squatting the name) and start again"]);
             }
 
             var appArmor = Preflight.IsAppArmorEnabled(_context.FileSystem);
@@ -77,10 +83,10 @@ internal sealed class LxcContainer : IContainer
             await RunLxcStartAsync(deadline, cancellationToken).ConfigureAwait(false);
             try
             {
-                var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false)
+                using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
                     ?? throw new ContainerStartException(Name, ContainerStartFailure.Init, "it stopped right after starting: its init exited; see the console log", StartLogPath, string.Empty);
-                VerifyLimits(pid, limitKeys);
-                Log.Started(_context.Logger, Name, pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                VerifyLimits(init.Pid, limitKeys);
+                Log.Started(_context.Logger, Name, init.Pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 _context.Events.Publish(Name, ContainerState.Running);
             }
             catch
@@ -176,7 +182,7 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (pid is null)
             {
                 await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
@@ -184,9 +190,9 @@ internal sealed class LxcContainer : IContainer
             }
 
             // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
-            await ThawIfFrozenAsync(pid.Value, cancellationToken).ConfigureAwait(false);
+            await ThawIfFrozenAsync(cancellationToken).ConfigureAwait(false);
             var result = await _context.RunToolAsync("lxc-stop", Name, arguments, toolTimeout, cancellationToken).ConfigureAwait(false);
-            var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (state != ContainerState.Stopped)
             {
                 throw new VirtException($"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
@@ -201,10 +207,16 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task ThawIfFrozenAsync(int pid, CancellationToken cancellationToken)
+    private async Task ThawIfFrozenAsync(CancellationToken cancellationToken)
     {
-        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
-        if (cgroups.IsFrozen())
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        if (init is null)
+        {
+            return;
+        }
+
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid);
+        if (init.IsAlive && cgroups.IsFrozen())
         {
             await cgroups.SetFrozenAsync(false, TimeSpan.FromSeconds(10), Name, cancellationToken).ConfigureAwait(false);
         }
@@ -225,14 +237,19 @@ internal sealed class LxcContainer : IContainer
 
     public async Task RebootAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var before = await RequireRunningAsync("reboot", cancellationToken).ConfigureAwait(false);
+        int before;
+        using (var init = await RequireRunningAsync("reboot", cancellationToken).ConfigureAwait(false))
+        {
+            before = init.Pid;
+        }
+
         var result = await _context.RunToolAsync("lxc-stop", Name, ["-r", "-t", Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)], timeout + ToolSlack, cancellationToken).ConfigureAwait(false);
         result.EnsureSuccess();
         var until = _context.Time.GetUtcNow() + timeout;
         while (true)
         {
-            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-            if (pid is not null && pid != before && await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Running)
+            var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+            if (pid is not null && pid != before && await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Running)
             {
                 _context.Events.Publish(Name, ContainerState.Running);
                 return;
@@ -264,20 +281,26 @@ internal sealed class LxcContainer : IContainer
 
     public async Task<ContainerStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
-        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
         if (state == ContainerState.Stopped)
         {
             return new ContainerStatus(state, null);
         }
 
-        var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        if (pid is not null && state == ContainerState.Running && ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid.Value).IsFrozen())
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        if (init is null)
+        {
+            // It stopped between the two requests.
+            return new ContainerStatus(ContainerState.Stopped, null);
+        }
+
+        if (state == ContainerState.Running && ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid).IsFrozen() && init.IsAlive)
         {
             // The SDK freezes through cgroupfs, which LXC's own state does not see.
             state = ContainerState.Frozen;
         }
 
-        return new ContainerStatus(state, pid);
+        return new ContainerStatus(state, init.Pid);
     }
 
     public async Task<ContainerStats> GetStatsAsync(CancellationToken cancellationToken = default)
@@ -317,15 +340,15 @@ internal sealed class LxcContainer : IContainer
     public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var pid = await RequireRunningAsync("write a file into", cancellationToken).ConfigureAwait(false);
-        await ContainerFileAccess.PushAsync(Name, pid, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
+        using var init = await RequireRunningAsync("write a file into", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PushAsync(Name, init, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PullFileAsync(string path, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var pid = await RequireRunningAsync("read a file from", cancellationToken).ConfigureAwait(false);
-        await ContainerFileAccess.PullAsync(Name, pid, path, destination, cancellationToken).ConfigureAwait(false);
+        using var init = await RequireRunningAsync("read a file from", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PullAsync(Name, init, path, destination, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
@@ -399,7 +422,7 @@ internal sealed class LxcContainer : IContainer
             while (!cancellationToken.IsCancellationRequested)
             {
                 var sawStopped = false;
-                await foreach (var state in LxcCommandClient.WatchAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false))
+                await foreach (var state in LxcCommandClient.WatchAsync(Options, Name, cancellationToken).ConfigureAwait(false))
                 {
                     output.TryWrite(state);
                     sawStopped = state == ContainerState.Stopped;
@@ -425,17 +448,21 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task<int> RequireRunningAsync(string operation, CancellationToken cancellationToken)
+    /// <summary>The running container's init, pinned by a pidfd and checked to be the container's (see <see cref="ContainerInitProcess"/>).</summary>
+    private async Task<ContainerInitProcess> RequireRunningAsync(string operation, CancellationToken cancellationToken)
     {
-        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        var pid = state == ContainerState.Stopped ? null : await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        return pid ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
+        var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        var init = state == ContainerState.Stopped ? null : await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        return init ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
     }
 
     private async Task<ContainerCgroups> CgroupsAsync(string operation, CancellationToken cancellationToken)
     {
-        var pid = await RequireRunningAsync(operation, cancellationToken).ConfigureAwait(false);
-        return ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
+        using var init = await RequireRunningAsync(operation, cancellationToken).ConfigureAwait(false);
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid);
+
+        // Read while the pidfd held the process: had it exited, the pid could have named another process's cgroups.
+        return init.IsAlive ? cgroups : throw new ContainerStateException(Name, operation, ContainerState.Stopped, "it stopped meanwhile; start it first");
     }
 
     internal static async Task<ContainerRecord> ReadRecordAsync(LxcContext context, string name, CancellationToken cancellationToken)
