@@ -24,6 +24,9 @@ internal sealed class LxcContainer : IContainer
 {
     private static readonly TimeSpan ToolSlack = TimeSpan.FromSeconds(30);
 
+    /// <summary>How much of the end of the start log is read for its errors: LXC's monitor keeps writing it while the container runs.</summary>
+    private const int MaxStartLogBytes = 1024 * 1024;
+
     /// <summary>How long a start or a failed start waits for LXC's monitor to leave its cgroups before removing them.</summary>
     private static readonly TimeSpan LeftoverSettle = TimeSpan.FromSeconds(3);
     private readonly LxcContext _context;
@@ -126,7 +129,7 @@ internal sealed class LxcContainer : IContainer
         catch (ProcessTimeoutException)
         {
             await KillQuietlyAsync().ConfigureAwait(false);
-            throw new ContainerStartException(Name, ContainerStartFailure.Timeout, $"it did not reach running within {deadline.TotalSeconds:0.###} s and was killed: raise the start timeout, or see the log", StartLogPath, ReadStartLogErrors());
+            throw new ContainerStartException(Name, ContainerStartFailure.Timeout, $"it did not reach running within {deadline.TotalSeconds:0.###} s and was killed: raise the start timeout, or see the log", StartLogPath, await ReadStartLogErrorsAsync().ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {
@@ -136,15 +139,15 @@ internal sealed class LxcContainer : IContainer
 
         if (result.ExitCode != 0)
         {
-            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await _context.FileSystem.File.ReadAllTextAsync(StartLogPath, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
+            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
             var (failure, message) = LxcLog.Diagnose(errors);
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: true, CancellationToken.None).ConfigureAwait(false);
             throw new ContainerStartException(Name, failure, message, StartLogPath, string.Join('\n', errors));
         }
     }
 
-    private string ReadStartLogErrors() =>
-        _context.FileSystem.File.Exists(StartLogPath) ? string.Join('\n', LxcLog.Errors(_context.FileSystem.File.ReadAllText(StartLogPath))) : string.Empty;
+    private async Task<string> ReadStartLogErrorsAsync() =>
+        string.Join('\n', LxcLog.Errors(await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false)));
 
     private void VerifyLimits(int pid, IReadOnlyDictionary<CgroupLimit, string> limitKeys)
     {
@@ -333,7 +336,13 @@ internal sealed class LxcContainer : IContainer
     {
         ContainerSpecValidator.ValidateExecRequest(request);
 
-        // No state query first: lxc-attach's own log tells a stopped container apart, at no extra cost.
+        // lxc-attach asks the command socket for the init and enters whatever process it is told (it does not
+        // check who answers): with the name free, a local user could bind it and send lxc-attach, run as root,
+        // into the host's namespaces. So it runs only while the container's own monitor verifiably holds the
+        // name (while the container runs, its monitor holds it and nobody else can bind it). A container that
+        // stops in the instant between this check and lxc-attach's connect is the window left.
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
+            ?? throw new ContainerAttachException(Name, "it is not running: start it first");
         return await LxcAttach.RunAsync(Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
     }
 
@@ -351,21 +360,10 @@ internal sealed class LxcContainer : IContainer
         await ContainerFileAccess.PullAsync(Name, init, path, destination, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
+    public Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
-        if (!_context.FileSystem.File.Exists(_paths.ConsoleLog))
-        {
-            return string.Empty;
-        }
-
-        var stream = _context.FileSystem.File.Open(_paths.ConsoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        await using (stream.ConfigureAwait(false))
-        {
-            stream.Position = Math.Max(0, stream.Length - maxBytes);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-        }
+        return LogTail.ReadAsync(_context.FileSystem, _paths.ConsoleLog, maxBytes, cancellationToken);
     }
 
     public async IAsyncEnumerable<ContainerEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)

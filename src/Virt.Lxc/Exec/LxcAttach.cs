@@ -17,6 +17,8 @@ internal static class LxcAttach
     private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private const int FirstSignalCode = 129;
     private const int LastSignalCode = 128 + 64;
+    private const int MaxLogBytes = 64 * 1024;
+    private static readonly System.IO.Abstractions.FileSystem HostFiles = new();
 
     public static async Task<ContainerExecResult> RunAsync(LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
     {
@@ -84,7 +86,8 @@ internal static class LxcAttach
 
         await feedIn.ConfigureAwait(false);
         var exitCode = process.ExitCode;
-        var lxcErrors = (await ReadTailAsync(log).ConfigureAwait(false)).Trim();
+        // Its ERROR lines are few; a runaway log is not read whole.
+        var lxcErrors = (await Containers.LogTail.ReadAsync(HostFiles, log, MaxLogBytes, CancellationToken.None).ConfigureAwait(false)).Trim();
         var standardOutput = collectedOutput?.Text() ?? string.Empty;
         var standardError = collectedError?.Text() ?? string.Empty;
         var duration = Stopwatch.GetElapsedTime(started);
@@ -195,26 +198,6 @@ internal static class LxcAttach
             {
                 // Same: the pipe is already gone.
             }
-        }
-    }
-
-    /// <summary>The end of the per-call LXC log (its ERROR lines are few; a runaway log is not read whole).</summary>
-    private static async Task<string> ReadTailAsync(string log)
-    {
-        const int MaxLogBytes = 64 * 1024;
-        if (!File.Exists(log))
-        {
-            return string.Empty;
-        }
-
-        var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        await using (stream.ConfigureAwait(false))
-        {
-            var start = Math.Max(0, stream.Length - MaxLogBytes);
-            stream.Position = start;
-            var buffer = new byte[stream.Length - start];
-            var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, CancellationToken.None).ConfigureAwait(false);
-            return Encoding.UTF8.GetString(buffer, 0, read);
         }
     }
 

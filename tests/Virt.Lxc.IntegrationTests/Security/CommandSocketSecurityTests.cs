@@ -34,6 +34,11 @@ public sealed class CommandSocketSecurityTests
             await Assert.ThrowsAsync<ContainerStateException>(() => container.PullFileAsync("/etc/shadow", pulled, ct));
             Assert.Empty(pulled.ToArray());
 
+            // lxc-attach believes whatever the socket says (it asked the squatter for the init and crashed on its
+            // answers): the SDK does not run it against a socket that is not the container's.
+            var exec = await Assert.ThrowsAsync<ContainerAttachException>(() => container.ExecAsync(new ContainerExecRequest(["/bin/touch", hostFile]), ct));
+            Assert.Contains("not running", exec.Message, StringComparison.Ordinal);
+
             // Starting names the squatter instead of LXC's bare "address in use".
             var refused = await Assert.ThrowsAsync<ContainerPreflightException>(() => container.StartAsync(cancellationToken: ct));
             Assert.Contains("uid 65534", refused.Message, StringComparison.Ordinal);
