@@ -19,10 +19,16 @@ public sealed record ContainerExecRequest(IReadOnlyList<string> Command)
     /// <summary>Copied to the command's standard input, which is then closed; <see langword="null"/> closes it at once.</summary>
     public Stream? StandardInput { get; init; }
 
-    /// <summary>Receives standard output as it comes; <see langword="null"/> collects it into <see cref="ContainerExecResult.StandardOutput"/>.</summary>
+    /// <summary>
+    /// Receives standard output as it comes, without limit; <see langword="null"/> collects it into
+    /// <see cref="ContainerExecResult.StandardOutput"/>, up to <see cref="MaxCollectedOutputBytes"/>.
+    /// </summary>
     public Stream? StandardOutput { get; init; }
 
-    /// <summary>Receives standard error as it comes; <see langword="null"/> collects it into <see cref="ContainerExecResult.StandardError"/>.</summary>
+    /// <summary>
+    /// Receives standard error as it comes, without limit; <see langword="null"/> collects it into
+    /// <see cref="ContainerExecResult.StandardError"/>, up to <see cref="MaxCollectedOutputBytes"/>.
+    /// </summary>
     public Stream? StandardError { get; init; }
 
     /// <summary>Sends standard error to the same place as standard output.</summary>
@@ -30,6 +36,18 @@ public sealed record ContainerExecRequest(IReadOnlyList<string> Command)
 
     /// <summary>How long the command may run before it is killed. Default one minute.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The most bytes collected into the result per stream (output and error each). What comes beyond is
+    /// read and discarded, so the command never blocks on a full pipe, and the result's
+    /// <see cref="ContainerExecResult.StandardOutputTruncated"/> or <see cref="ContainerExecResult.StandardErrorTruncated"/>
+    /// is set. To keep everything, pass <see cref="StandardOutput"/>/<see cref="StandardError"/> streams instead.
+    /// Default 16 MiB.
+    /// </summary>
+    public int MaxCollectedOutputBytes { get; init; } = DefaultMaxCollectedOutputBytes;
+
+    /// <summary>The default of <see cref="MaxCollectedOutputBytes"/>: 16 MiB.</summary>
+    public const int DefaultMaxCollectedOutputBytes = 16 * 1024 * 1024;
 }
 
 /// <summary>How a command in a container ended.</summary>
@@ -52,4 +70,11 @@ public enum ContainerExecOutcome
 /// <param name="StandardOutput">Standard output, unless it was streamed to <see cref="ContainerExecRequest.StandardOutput"/>.</param>
 /// <param name="StandardError">Standard error, unless it was streamed or combined.</param>
 /// <param name="Duration">How long it ran.</param>
-public sealed record ContainerExecResult(ContainerExecOutcome Outcome, int ExitCode, int? Signal, string StandardOutput, string StandardError, TimeSpan Duration);
+public sealed record ContainerExecResult(ContainerExecOutcome Outcome, int ExitCode, int? Signal, string StandardOutput, string StandardError, TimeSpan Duration)
+{
+    /// <summary>The command wrote more than <see cref="ContainerExecRequest.MaxCollectedOutputBytes"/> to standard output: <see cref="StandardOutput"/> holds the first part.</summary>
+    public bool StandardOutputTruncated { get; init; }
+
+    /// <summary>The command wrote more than <see cref="ContainerExecRequest.MaxCollectedOutputBytes"/> to standard error: <see cref="StandardError"/> holds the first part.</summary>
+    public bool StandardErrorTruncated { get; init; }
+}

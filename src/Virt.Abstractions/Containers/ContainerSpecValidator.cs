@@ -139,6 +139,11 @@ public static partial class ContainerSpecValidator
             problems.Add(new("User/Group/Timeout", "ids are non-negative and the timeout is positive"));
         }
 
+        if (request.MaxCollectedOutputBytes <= 0)
+        {
+            problems.Add(new("MaxCollectedOutputBytes", "give a positive number of bytes; to keep all output, pass StandardOutput/StandardError streams"));
+        }
+
         if (problems.Count > 0)
         {
             throw new ArgumentException("invalid command for a container: " + string.Join("; ", problems), nameof(request));

@@ -24,6 +24,9 @@ internal sealed class LxcContainer : IContainer
 {
     private static readonly TimeSpan ToolSlack = TimeSpan.FromSeconds(30);
 
+    /// <summary>How much of the end of the start log is read for its errors: LXC's monitor keeps writing it while the container runs.</summary>
+    private const int MaxStartLogBytes = 1024 * 1024;
+
     /// <summary>How long a start or a failed start waits for LXC's monitor to leave its cgroups before removing them.</summary>
     private static readonly TimeSpan LeftoverSettle = TimeSpan.FromSeconds(3);
     private readonly LxcContext _context;
@@ -51,9 +54,15 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) is not null)
+            if (await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false) is not null)
             {
                 throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
+            }
+
+            if (await LxcCommandClient.FindSquatterAsync(Options, Name, cancellationToken).ConfigureAwait(false) is { } squatter)
+            {
+                // LXC could not bind the name and would fail with a bare "address in use".
+                throw new ContainerPreflightException(Name, [$"its command socket @{LxcCommandClient.SocketName(Options.LxcPath, Name)} is already held by another program ({squatter}), which is not LXC's monitor: stop that process (a local user squatting the name) and start again"]);
             }
 
             var appArmor = Preflight.IsAppArmorEnabled(_context.FileSystem);
@@ -77,10 +86,10 @@ internal sealed class LxcContainer : IContainer
             await RunLxcStartAsync(deadline, cancellationToken).ConfigureAwait(false);
             try
             {
-                var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false)
+                using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
                     ?? throw new ContainerStartException(Name, ContainerStartFailure.Init, "it stopped right after starting: its init exited; see the console log", StartLogPath, string.Empty);
-                VerifyLimits(pid, limitKeys);
-                Log.Started(_context.Logger, Name, pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                VerifyLimits(init.Pid, limitKeys);
+                Log.Started(_context.Logger, Name, init.Pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 _context.Events.Publish(Name, ContainerState.Running);
             }
             catch
@@ -120,7 +129,7 @@ internal sealed class LxcContainer : IContainer
         catch (ProcessTimeoutException)
         {
             await KillQuietlyAsync().ConfigureAwait(false);
-            throw new ContainerStartException(Name, ContainerStartFailure.Timeout, $"it did not reach running within {deadline.TotalSeconds:0.###} s and was killed: raise the start timeout, or see the log", StartLogPath, ReadStartLogErrors());
+            throw new ContainerStartException(Name, ContainerStartFailure.Timeout, $"it did not reach running within {deadline.TotalSeconds:0.###} s and was killed: raise the start timeout, or see the log", StartLogPath, await ReadStartLogErrorsAsync().ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {
@@ -130,15 +139,15 @@ internal sealed class LxcContainer : IContainer
 
         if (result.ExitCode != 0)
         {
-            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await _context.FileSystem.File.ReadAllTextAsync(StartLogPath, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
+            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
             var (failure, message) = LxcLog.Diagnose(errors);
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: true, CancellationToken.None).ConfigureAwait(false);
             throw new ContainerStartException(Name, failure, message, StartLogPath, string.Join('\n', errors));
         }
     }
 
-    private string ReadStartLogErrors() =>
-        _context.FileSystem.File.Exists(StartLogPath) ? string.Join('\n', LxcLog.Errors(_context.FileSystem.File.ReadAllText(StartLogPath))) : string.Empty;
+    private async Task<string> ReadStartLogErrorsAsync() =>
+        string.Join('\n', LxcLog.Errors(await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false)));
 
     private void VerifyLimits(int pid, IReadOnlyDictionary<CgroupLimit, string> limitKeys)
     {
@@ -176,7 +185,7 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (pid is null)
             {
                 await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
@@ -184,9 +193,9 @@ internal sealed class LxcContainer : IContainer
             }
 
             // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
-            await ThawIfFrozenAsync(pid.Value, cancellationToken).ConfigureAwait(false);
+            await ThawIfFrozenAsync(cancellationToken).ConfigureAwait(false);
             var result = await _context.RunToolAsync("lxc-stop", Name, arguments, toolTimeout, cancellationToken).ConfigureAwait(false);
-            var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+            var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (state != ContainerState.Stopped)
             {
                 throw new VirtException($"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
@@ -201,10 +210,16 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task ThawIfFrozenAsync(int pid, CancellationToken cancellationToken)
+    private async Task ThawIfFrozenAsync(CancellationToken cancellationToken)
     {
-        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
-        if (cgroups.IsFrozen())
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        if (init is null)
+        {
+            return;
+        }
+
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid);
+        if (init.IsAlive && cgroups.IsFrozen())
         {
             await cgroups.SetFrozenAsync(false, TimeSpan.FromSeconds(10), Name, cancellationToken).ConfigureAwait(false);
         }
@@ -225,14 +240,19 @@ internal sealed class LxcContainer : IContainer
 
     public async Task RebootAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var before = await RequireRunningAsync("reboot", cancellationToken).ConfigureAwait(false);
+        int before;
+        using (var init = await RequireRunningAsync("reboot", cancellationToken).ConfigureAwait(false))
+        {
+            before = init.Pid;
+        }
+
         var result = await _context.RunToolAsync("lxc-stop", Name, ["-r", "-t", Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)], timeout + ToolSlack, cancellationToken).ConfigureAwait(false);
         result.EnsureSuccess();
         var until = _context.Time.GetUtcNow() + timeout;
         while (true)
         {
-            var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-            if (pid is not null && pid != before && await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Running)
+            var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+            if (pid is not null && pid != before && await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false) == ContainerState.Running)
             {
                 _context.Events.Publish(Name, ContainerState.Running);
                 return;
@@ -264,20 +284,26 @@ internal sealed class LxcContainer : IContainer
 
     public async Task<ContainerStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
-        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
+        var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
         if (state == ContainerState.Stopped)
         {
             return new ContainerStatus(state, null);
         }
 
-        var pid = await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        if (pid is not null && state == ContainerState.Running && ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid.Value).IsFrozen())
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        if (init is null)
+        {
+            // It stopped between the two requests.
+            return new ContainerStatus(ContainerState.Stopped, null);
+        }
+
+        if (state == ContainerState.Running && ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid).IsFrozen() && init.IsAlive)
         {
             // The SDK freezes through cgroupfs, which LXC's own state does not see.
             state = ContainerState.Frozen;
         }
 
-        return new ContainerStatus(state, pid);
+        return new ContainerStatus(state, init.Pid);
     }
 
     public async Task<ContainerStats> GetStatsAsync(CancellationToken cancellationToken = default)
@@ -310,39 +336,34 @@ internal sealed class LxcContainer : IContainer
     {
         ContainerSpecValidator.ValidateExecRequest(request);
 
-        // No state query first: lxc-attach's own log tells a stopped container apart, at no extra cost.
+        // lxc-attach asks the command socket for the init and enters whatever process it is told (it does not
+        // check who answers): with the name free, a local user could bind it and send lxc-attach, run as root,
+        // into the host's namespaces. So it runs only while the container's own monitor verifiably holds the
+        // name (while the container runs, its monitor holds it and nobody else can bind it). A container that
+        // stops in the instant between this check and lxc-attach's connect is the window left.
+        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
+            ?? throw new ContainerAttachException(Name, "it is not running: start it first");
         return await LxcAttach.RunAsync(Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var pid = await RequireRunningAsync("write a file into", cancellationToken).ConfigureAwait(false);
-        await ContainerFileAccess.PushAsync(Name, pid, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
+        using var init = await RequireRunningAsync("write a file into", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PushAsync(Name, init, path, content, mode, Spec.Unprivileged ? Options.IdMapBase : 0, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PullFileAsync(string path, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var pid = await RequireRunningAsync("read a file from", cancellationToken).ConfigureAwait(false);
-        await ContainerFileAccess.PullAsync(Name, pid, path, destination, cancellationToken).ConfigureAwait(false);
+        using var init = await RequireRunningAsync("read a file from", cancellationToken).ConfigureAwait(false);
+        await ContainerFileAccess.PullAsync(Name, init, path, destination, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
+    public Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
-        if (!_context.FileSystem.File.Exists(_paths.ConsoleLog))
-        {
-            return string.Empty;
-        }
-
-        var stream = _context.FileSystem.File.Open(_paths.ConsoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        await using (stream.ConfigureAwait(false))
-        {
-            stream.Position = Math.Max(0, stream.Length - maxBytes);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-        }
+        return LogTail.ReadAsync(_context.FileSystem, _paths.ConsoleLog, maxBytes, cancellationToken);
     }
 
     public async IAsyncEnumerable<ContainerEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -399,7 +420,7 @@ internal sealed class LxcContainer : IContainer
             while (!cancellationToken.IsCancellationRequested)
             {
                 var sawStopped = false;
-                await foreach (var state in LxcCommandClient.WatchAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false))
+                await foreach (var state in LxcCommandClient.WatchAsync(Options, Name, cancellationToken).ConfigureAwait(false))
                 {
                     output.TryWrite(state);
                     sawStopped = state == ContainerState.Stopped;
@@ -425,17 +446,21 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task<int> RequireRunningAsync(string operation, CancellationToken cancellationToken)
+    /// <summary>The running container's init, pinned by a pidfd and checked to be the container's (see <see cref="ContainerInitProcess"/>).</summary>
+    private async Task<ContainerInitProcess> RequireRunningAsync(string operation, CancellationToken cancellationToken)
     {
-        var state = await LxcCommandClient.GetStateAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        var pid = state == ContainerState.Stopped ? null : await LxcCommandClient.GetInitPidAsync(Options.LxcPath, Name, cancellationToken).ConfigureAwait(false);
-        return pid ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
+        var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        var init = state == ContainerState.Stopped ? null : await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+        return init ?? throw new ContainerStateException(Name, operation, ContainerState.Stopped, "start it first");
     }
 
     private async Task<ContainerCgroups> CgroupsAsync(string operation, CancellationToken cancellationToken)
     {
-        var pid = await RequireRunningAsync(operation, cancellationToken).ConfigureAwait(false);
-        return ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, pid);
+        using var init = await RequireRunningAsync(operation, cancellationToken).ConfigureAwait(false);
+        var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid);
+
+        // Read while the pidfd held the process: had it exited, the pid could have named another process's cgroups.
+        return init.IsAlive ? cgroups : throw new ContainerStateException(Name, operation, ContainerState.Stopped, "it stopped meanwhile; start it first");
     }
 
     internal static async Task<ContainerRecord> ReadRecordAsync(LxcContext context, string name, CancellationToken cancellationToken)

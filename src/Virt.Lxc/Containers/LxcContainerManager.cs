@@ -58,7 +58,7 @@ public sealed class LxcContainerManager : IContainerManager
                 throw new ContainerAlreadyExistsException(spec.Name);
             }
 
-            if (await LxcCommandClient.GetStateAsync(_context.Options.LxcPath, spec.Name, cancellationToken).ConfigureAwait(false) != ContainerState.Stopped)
+            if (await LxcCommandClient.GetStateAsync(_context.Options, spec.Name, cancellationToken).ConfigureAwait(false) != ContainerState.Stopped)
             {
                 throw new ContainerAlreadyExistsException(spec.Name);
             }

@@ -17,6 +17,8 @@ internal static class LxcAttach
     private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private const int FirstSignalCode = 129;
     private const int LastSignalCode = 128 + 64;
+    private const int MaxLogBytes = 64 * 1024;
+    private static readonly System.IO.Abstractions.FileSystem HostFiles = new();
 
     public static async Task<ContainerExecResult> RunAsync(LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
     {
@@ -57,8 +59,8 @@ internal static class LxcAttach
 
     private static async Task<ContainerExecResult> WaitAsync(Process process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
     {
-        var collectedOutput = request.StandardOutput is null ? new MemoryStream() : null;
-        var collectedError = request.StandardError is null && !request.CombineOutput ? new MemoryStream() : null;
+        var collectedOutput = request.StandardOutput is null ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
+        var collectedError = request.StandardError is null && !request.CombineOutput ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
         var output = request.StandardOutput ?? collectedOutput!;
         var error = request.CombineOutput ? output : request.StandardError ?? collectedError!;
         var writeLock = request.CombineOutput ? new SemaphoreSlim(1, 1) : null;
@@ -84,15 +86,21 @@ internal static class LxcAttach
 
         await feedIn.ConfigureAwait(false);
         var exitCode = process.ExitCode;
-        var lxcErrors = File.Exists(log) ? (await File.ReadAllTextAsync(log, CancellationToken.None).ConfigureAwait(false)).Trim() : string.Empty;
-        var standardOutput = collectedOutput is null ? string.Empty : Encoding.UTF8.GetString(collectedOutput.ToArray());
-        var standardError = collectedError is null ? string.Empty : Encoding.UTF8.GetString(collectedError.ToArray());
+        // Its ERROR lines are few; a runaway log is not read whole.
+        var lxcErrors = (await Containers.LogTail.ReadAsync(HostFiles, log, MaxLogBytes, CancellationToken.None).ConfigureAwait(false)).Trim();
+        var standardOutput = collectedOutput?.Text() ?? string.Empty;
+        var standardError = collectedError?.Text() ?? string.Empty;
         var duration = Stopwatch.GetElapsedTime(started);
+        var truncated = new ContainerExecResult(ContainerExecOutcome.Exited, 0, null, string.Empty, string.Empty, TimeSpan.Zero)
+        {
+            StandardOutputTruncated = collectedOutput?.Truncated ?? false,
+            StandardErrorTruncated = collectedError?.Truncated ?? false,
+        };
         if (lxcErrors.Length > 0)
         {
             if (lxcErrors.Contains("Failed to exec", StringComparison.Ordinal))
             {
-                return new ContainerExecResult(ContainerExecOutcome.CommandNotFound, exitCode, null, standardOutput, standardError, duration);
+                return truncated with { Outcome = ContainerExecOutcome.CommandNotFound, ExitCode = exitCode, StandardOutput = standardOutput, StandardError = standardError, Duration = duration };
             }
 
             if (lxcErrors.Contains("Failed to get init pid", StringComparison.Ordinal))
@@ -105,10 +113,10 @@ internal static class LxcAttach
 
         if (exitCode is >= FirstSignalCode and <= LastSignalCode)
         {
-            return new ContainerExecResult(ContainerExecOutcome.Signaled, exitCode, exitCode - 128, standardOutput, standardError, duration);
+            return truncated with { Outcome = ContainerExecOutcome.Signaled, ExitCode = exitCode, Signal = exitCode - 128, StandardOutput = standardOutput, StandardError = standardError, Duration = duration };
         }
 
-        return new ContainerExecResult(ContainerExecOutcome.Exited, exitCode, null, standardOutput, standardError, duration);
+        return truncated with { ExitCode = exitCode, StandardOutput = standardOutput, StandardError = standardError, Duration = duration };
     }
 
     private static List<string> Arguments(LxcOptions options, string containerName, string log, ContainerExecRequest request)
@@ -195,4 +203,79 @@ internal static class LxcAttach
 
     private static string LastErrorLine(string log) =>
         Containers.LxcLog.Message(log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0]);
+
+    /// <summary>
+    /// Collects a stream up to a limit and counts what it drops: writes beyond the limit succeed (the
+    /// pump keeps draining the pipe, so the command never blocks) but are discarded.
+    /// </summary>
+    private sealed class CappedBuffer(int limit) : Stream
+    {
+        private readonly MemoryStream _kept = new();
+
+        public bool Truncated { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _kept.Length;
+
+        public override long Position
+        {
+            get => _kept.Length;
+            set => throw new NotSupportedException();
+        }
+
+        public string Text() => Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            var room = (int)Math.Min(buffer.Length, limit - _kept.Length);
+            if (room > 0)
+            {
+                _kept.Write(buffer[..room]);
+            }
+
+            if (room < buffer.Length)
+            {
+                Truncated = true;
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Write(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _kept.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }

@@ -35,6 +35,13 @@ public sealed class LxcOptions
     /// <summary>How long a start may take unless the caller says otherwise. Default 30 s.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long one request on a container's command socket (connect, send, answer) may take before it
+    /// fails with a <see cref="TimeoutException"/>. LXC answers in well under a millisecond; the limit is
+    /// for a hung monitor or a socket that is not LXC's. Default 5 s.
+    /// </summary>
+    public TimeSpan CommandSocketTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>What to do when the host ignored a limit. Default <see cref="LxcLimitEnforcement.Fail"/>.</summary>
     public LxcLimitEnforcement LimitEnforcement { get; set; } = LxcLimitEnforcement.Fail;
 
