@@ -9,7 +9,8 @@ namespace Virt.Panel.Api;
 /// <summary>
 /// Live views: server-sent events with the state of every VM and container (sent when it changes), and
 /// WebSocket bridges to a VM's serial console (its unix socket, for xterm.js) and VNC server (its unix
-/// socket, for noVNC). WebSockets are accepted only from this panel's own origin.
+/// socket, for noVNC). Authentication is the fallback policy's, as for every endpoint; WebSocket Origins are
+/// checked against the panel's host names (Panel:Hosts) before routing (<see cref="Security.SecurityHeaders"/>).
 /// </summary>
 internal static class LiveEndpoints
 {
@@ -72,13 +73,6 @@ internal static class LiveEndpoints
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
-        }
-
-        var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && (!Uri.TryCreate(origin, UriKind.Absolute, out var originUri) || originUri.Authority != context.Request.Host.Value))
-        {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }
 
