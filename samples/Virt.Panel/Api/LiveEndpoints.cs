@@ -121,9 +121,17 @@ internal static class LiveEndpoints
             // One side went away; the other is closed below.
         }
 
-        if (webSocket.State == WebSocketState.Open)
+        // Open (the VM's side ended) or CloseReceived (the browser's did): either way the close handshake is finished here.
+        if (webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
-            await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None);
+            try
+            {
+                await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+                // The browser went away without waiting for the answer.
+            }
         }
     }
 }
