@@ -1,53 +1,121 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.HostFiltering;
+using Microsoft.AspNetCore.Mvc;
 using Virt.Hosting;
 using Virt.Kvm.Hosting;
 using Virt.Lxc.Hosting;
+using Virt.Panel;
 using Virt.Panel.Api;
 using Virt.Panel.Auth;
+using Virt.Panel.Security;
 using Virt.Passthrough.Hosting;
 using Virt.Storage.Hosting;
 
 // Virt.Panel: the SDK composed into a web panel. Listens on 127.0.0.1:8006 unless --urls says otherwise.
 var builder = WebApplication.CreateBuilder(args);
 var state = builder.Configuration["Panel:State"] ?? "/var/lib/virt";
-if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+var urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"];
+if (urls is null)
 {
-    builder.WebHost.UseUrls("http://127.0.0.1:8006");
+    urls = "http://127.0.0.1:8006";
+    builder.WebHost.UseUrls(urls);
 }
+
+// Deny by default, decided per endpoint and never by path: only the host names the panel serves, small
+// bodies, and every endpoint behind the fallback policy (authenticated, CSRF header on cookie changes)
+// unless it says AllowAnonymous (login only; the static UI is served before routing).
+var hosts = PanelHosts.From(builder.Configuration["Panel:Hosts"], urls);
+builder.Services.Configure<HostFilteringOptions>(filtering =>
+{
+    filtering.AllowedHosts = [.. hosts.Names];
+    filtering.AllowEmptyHosts = false;
+});
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.Limits.MaxRequestBodySize = PanelOptions.MaxRequestBody;
+    kestrel.AddServerHeader = false;
+});
 
 builder.Services.AddVirt()
     .AddKvm(kvm => kvm.StateDirectory = Path.Combine(state, "vms"))
     .AddLxc(lxc => lxc.LxcPath = Path.Combine(state, "lxc"))
     .AddStorage(storage => storage.StateDirectory = Path.Combine(state, "storage"))
     .AddPassthrough(passthrough => passthrough.StateDirectory = Path.Combine(state, "passthrough"));
-builder.Services.AddSingleton(provider => new PanelAuth(builder.Configuration["Panel:Password"], state, provider.GetRequiredService<ILogger<PanelAuth>>()));
+builder.Services.AddSingleton(PanelOptions.From(builder.Configuration));
+builder.Services.AddSingleton(new StatePaths(state));
+builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
+builder.Services.AddSingleton(provider => PanelAuth.Create(builder.Configuration, state, provider.GetRequiredService<ILoggerFactory>().CreateLogger("Virt.Panel.Auth")));
+builder.Services.AddAuthentication(PanelAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, PanelAuthenticationHandler>(PanelAuthenticationHandler.SchemeName, null);
+builder.Services.AddSingleton<IAuthorizationHandler, CsrfHeaderRequirement>();
+builder.Services.AddAuthorization(authorization =>
+{
+    var signedIn = new AuthorizationPolicyBuilder(PanelAuthenticationHandler.SchemeName).RequireAuthenticatedUser().AddRequirements(new CsrfHeaderRequirement()).Build();
+    authorization.DefaultPolicy = signedIn;
+    authorization.FallbackPolicy = signedIn;
+});
+builder.Services.AddRateLimiter(limiter =>
+{
+    // Login: 10 tries a minute per client address, on top of the lockout after 5 wrong secrets in a row.
+    limiter.AddPolicy("login", context => RateLimitPartition.GetTokenBucketLimiter(
+        context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+        _ => new TokenBucketRateLimiterOptions { TokenLimit = 10, TokensPerPeriod = 10, ReplenishmentPeriod = TimeSpan.FromMinutes(1), QueueLimit = 0, AutoReplenishment = true }));
+    limiter.OnRejected = async (rejected, cancellationToken) =>
+    {
+        rejected.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        if (rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+        {
+            rejected.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await rejected.HttpContext.Response.WriteAsJsonAsync(new { error = "too many login attempts from this address; wait a minute, then try again" }, cancellationToken);
+    };
+});
 builder.Services.AddSingleton<PanelTasks>();
 builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddProblemDetails();
 
 var app = builder.Build();
-app.UseExceptionHandler(errors => errors.Run(ErrorResponses.WriteAsync));
+_ = app.Services.GetRequiredService<PanelAuth>(); // the token is made (and its path logged) at start, not at the first request
 app.UseWebSockets();
+app.UsePanelSecurity(hosts);
+app.UseExceptionHandler(errors => errors.Run(ErrorResponses.WriteAsync));
 app.UseDefaultFiles();
 app.UseStaticFiles();
-var auth = app.Services.GetRequiredService<PanelAuth>();
-app.Use((context, next) => auth.CheckAsync(context, _ => next()));
+app.UseRouting();
+app.UseRateLimiter();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapOpenApi();
 
-app.MapPost("/api/login", (LoginRequest login, PanelAuth panelAuth, HttpContext context) =>
+app.MapPost("/api/login", (LoginRequest login, PanelAuth panelAuth, LoginThrottle throttle, HttpContext context) =>
 {
+    var client = context.Connection.RemoteIpAddress;
+    if (throttle.LockedFor(client) is { } left)
+    {
+        context.Response.Headers.RetryAfter = ((int)Math.Ceiling(left.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(new { error = $"too many wrong secrets from this address: locked out for {Math.Ceiling(left.TotalSeconds)} s; wait, then try again" }, statusCode: StatusCodes.Status429TooManyRequests);
+    }
+
     if (!panelAuth.Verify(login.Secret))
     {
+        throttle.Failed(client);
         return Results.Json(new { error = "wrong password or token" }, statusCode: StatusCodes.Status401Unauthorized);
     }
 
-    context.Response.Cookies.Append(PanelAuth.Cookie, panelAuth.NewSession(), new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, MaxAge = PanelAuth.SessionLifetime, Path = "/" });
+    throttle.Succeeded(client);
+    context.Response.Cookies.Append(PanelAuth.CookieName(context.Request), panelAuth.NewSession(), new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, MaxAge = PanelAuth.SessionLifetime, Path = "/" });
     return Results.Ok(new { ok = true });
-}).WithTags("Session").WithSummary("Log in with the password or token; sets the session cookie.");
+}).AllowAnonymous().RequireRateLimiting("login").WithMetadata(new RequestSizeLimitAttribute(PanelOptions.MaxLoginBody))
+    .WithTags("Session").WithSummary("Log in with the password or token; sets the session cookie.");
 app.MapPost("/api/logout", (PanelAuth panelAuth, HttpContext context) =>
 {
-    panelAuth.EndSession(context.Request.Cookies[PanelAuth.Cookie]);
-    context.Response.Cookies.Delete(PanelAuth.Cookie);
+    var cookie = PanelAuth.CookieName(context.Request);
+    panelAuth.EndSession(context.Request.Cookies[cookie]);
+    context.Response.Cookies.Delete(cookie, new CookieOptions { Secure = context.Request.IsHttps, Path = "/" });
     return Results.Ok(new { ok = true });
 }).WithTags("Session").WithSummary("End the session.");
 

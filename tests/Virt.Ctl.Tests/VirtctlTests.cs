@@ -108,7 +108,7 @@ public sealed class VirtctlTests
         // A qcow2 data disk holds the RAM of live snapshots.
         var disk = Path.Combine(virtctl.State, "data.qcow2");
         Host.Run("qemu-img", "create", "-q", "-f", "qcow2", disk, "64M");
-        await virtctl.JsonAsync("vm", "create", "guest", "--test-guest", "--disk", disk);
+        await virtctl.JsonAsync("vm", "create", "guest", "--test-guest", "--disk", disk, "--allow-host-path");
         try
         {
             Assert.Equal("Running", (await virtctl.JsonAsync("vm", "start", "guest")).GetProperty("state").GetString());

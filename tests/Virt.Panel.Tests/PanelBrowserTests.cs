@@ -45,6 +45,20 @@ public sealed class PanelBrowserTests
         await page.WaitForSelectorAsync("[data-testid=vm-create]");
     }
 
+    /// <summary>Every Content-Security-Policy violation chromium reports on the page's console (a blocked script, style, image or socket).</summary>
+    private static System.Collections.Concurrent.ConcurrentQueue<string> WatchContentSecurityPolicy(IPage page)
+    {
+        var violations = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
+            {
+                violations.Enqueue(message.Text);
+            }
+        };
+        return violations;
+    }
+
     private static string Screenshots => Environment.GetEnvironmentVariable("VIRT_PANEL_SCREENSHOTS") is { Length: > 0 } directory ? directory : Path.GetTempPath();
 
     [Fact(Timeout = 300_000)]
@@ -54,6 +68,7 @@ public sealed class PanelBrowserTests
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+            var violations = WatchContentSecurityPolicy(page);
             await LogInAsync(page, panel.Address);
 
             await page.GetByTestId("vm-name").FillAsync("uivm");
@@ -78,6 +93,9 @@ public sealed class PanelBrowserTests
 
             await page.GetByTestId("vm-stop").ClickAsync();
             await page.WaitForSelectorAsync("[data-testid=state-uivm]:has-text('Stopped')", new() { Timeout = 60_000 });
+
+            // xterm.js, noVNC and the pages worked under the panel's Content-Security-Policy without tripping it.
+            Assert.Empty(violations);
         }, TestContext.Current.CancellationToken);
     }
 
@@ -87,6 +105,7 @@ public sealed class PanelBrowserTests
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var page = await browser.NewPageAsync();
+            var violations = WatchContentSecurityPolicy(page);
             await LogInAsync(page, panel.Address);
             var name = "ui" + Guid.NewGuid().ToString("N")[..6];
             await page.GotoAsync(panel.Address + "#/containers");
@@ -99,6 +118,7 @@ public sealed class PanelBrowserTests
             await page.GetByTestId("ct-exec").ClickAsync();
             await page.WaitForSelectorAsync($"[data-testid=ct-output]:has-text('hi-from-{name}')", new() { Timeout = 30_000 });
             Assert.Contains("[exit 0]", await page.GetByTestId("ct-output").InnerTextAsync(), StringComparison.Ordinal);
+            Assert.Empty(violations);
         }, TestContext.Current.CancellationToken);
     }
 

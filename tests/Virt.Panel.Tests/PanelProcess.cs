@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -5,15 +6,21 @@ using System.Net.Sockets;
 
 namespace Virt.Panel.Tests;
 
-/// <summary>The panel started as a process on a free loopback port with a private state directory and a password; killed by its PID and cleaned up on dispose.</summary>
+/// <summary>
+/// The panel started as a process on a free loopback port with a private state directory and, unless told
+/// otherwise, a password given the way the panel recommends (the environment, not the command line); its
+/// output is kept; killed by its PID and cleaned up on dispose.
+/// </summary>
 internal sealed class PanelProcess : IAsyncDisposable
 {
     public const string Password = "test-password";
     private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output;
 
-    private PanelProcess(Process process, string state, Uri address)
+    private PanelProcess(Process process, ConcurrentQueue<string> output, string state, Uri address)
     {
         _process = process;
+        _output = output;
         State = state;
         Address = address;
     }
@@ -25,9 +32,36 @@ internal sealed class PanelProcess : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<PanelProcess> StartAsync(CancellationToken cancellationToken)
+    public int Pid => _process.Id;
+
+    /// <summary>Everything the panel wrote to standard output and standard error so far.</summary>
+    public string Output => string.Join('\n', _output);
+
+    /// <summary>The panel's resident memory (VmRSS) in bytes.</summary>
+    public long ResidentBytes
     {
-        var state = Directory.CreateTempSubdirectory("virt-panel-").FullName;
+        get
+        {
+            var line = File.ReadAllLines($"/proc/{Pid}/status").Single(line => line.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+    }
+
+    /// <param name="cancellationToken">Cancels the wait for the panel to answer.</param>
+    /// <param name="arguments">More command-line arguments (configuration such as <c>--Panel:AllowHostPaths=true</c>).</param>
+    /// <param name="password">The password, given in VIRT_PANEL_PASSWORD; null starts the panel without one (it makes a token).</param>
+    /// <param name="scheme">http, or https with <paramref name="arguments"/> naming a certificate.</param>
+    /// <param name="state">A state directory to use (made by the caller, deleted on dispose), or null for a new one.</param>
+    public static async Task<PanelProcess> StartAsync(CancellationToken cancellationToken, IEnumerable<string>? arguments = null, string? password = Password, string scheme = "http", string? state = null)
+    {
+        if (state is null)
+        {
+            // Like /var/lib: others may pass through (0711) but not list it. Unprivileged containers need that: LXC
+            // reaches their rootfs below it as the container's root, uid 100000 on the host.
+            state = Directory.CreateTempSubdirectory("virt-panel-").FullName;
+            File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        }
+
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
@@ -35,21 +69,30 @@ internal sealed class PanelProcess : IAsyncDisposable
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var address = new Uri($"http://127.0.0.1:{port}");
+        var address = new Uri($"{scheme}://127.0.0.1:{port}");
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Panel.dll"), "--urls", address.ToString(), $"--Panel:State={state}", $"--Panel:Password={Password}", "--contentRoot", ContentRoot })
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Panel.dll"), "--urls", address.ToString(), $"--Panel:State={state}", "--contentRoot", ContentRoot }.Concat(arguments ?? []))
         {
             start.ArgumentList.Add(argument);
         }
 
+        start.Environment.Remove("VIRT_PANEL_PASSWORD");
+        start.Environment.Remove("Panel__Password");
+        start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
+        if (password is not null)
+        {
+            start.Environment["VIRT_PANEL_PASSWORD"] = password;
+        }
+
+        var output = new ConcurrentQueue<string>();
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, line) => { if (line.Data is not null) output.Enqueue(line.Data); };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) output.Enqueue(line.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var panel = new PanelProcess(process, state, address);
-        using var http = new HttpClient { BaseAddress = address };
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var panel = new PanelProcess(process, output, state, address);
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true }) { BaseAddress = address };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             try
@@ -65,8 +108,9 @@ internal sealed class PanelProcess : IAsyncDisposable
 
             if (DateTime.UtcNow >= deadline || process.HasExited)
             {
+                var said = panel.Output;
                 await panel.DisposeAsync();
-                throw new InvalidOperationException($"the panel did not answer on {address}");
+                throw new InvalidOperationException($"the panel did not answer on {address}; it wrote:\n{said}");
             }
 
             await Task.Delay(100, cancellationToken);
@@ -74,10 +118,10 @@ internal sealed class PanelProcess : IAsyncDisposable
     }
 
     /// <summary>An API client logged in with the bearer password.</summary>
-    public HttpClient Api()
+    public HttpClient Api(string secret = Password)
     {
-        var http = new HttpClient { BaseAddress = Address };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Password);
+        var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true }) { BaseAddress = Address };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
         return http;
     }
 
@@ -101,6 +145,7 @@ internal sealed class PanelProcess : IAsyncDisposable
             }
             catch (HttpRequestException)
             {
+                // No password (a token) or locked out: the test made nothing through the API, or cleaned up itself.
             }
 
             _process.Kill();

@@ -2,7 +2,8 @@ using Virt.Containers;
 
 namespace Virt.Panel.Api;
 
-internal sealed record CreateContainerRequest(string Name, long? MemoryMiB = null, bool Unprivileged = false);
+/// <summary>A busybox container; unprivileged (a user namespace: root inside is uid 100000 on the host) unless <paramref name="Unprivileged"/> is false, which needs <c>Panel:AllowPrivilegedContainers</c>.</summary>
+internal sealed record CreateContainerRequest(string Name, long? MemoryMiB = null, bool Unprivileged = true);
 
 internal sealed record ExecRequest(IReadOnlyList<string> Command);
 
@@ -23,11 +24,16 @@ internal static class ContainerEndpoints
             return rows;
         }).WithSummary("Every container with its state.");
 
-        containers.MapPost("/", async (CreateContainerRequest request, IContainerManager manager, CancellationToken cancellationToken) =>
+        containers.MapPost("/", async (CreateContainerRequest request, IContainerManager manager, PanelOptions options, CancellationToken cancellationToken) =>
         {
+            if (!request.Unprivileged && !options.AllowPrivilegedContainers)
+            {
+                return Results.Json(new { error = $"container '{request.Name}' would be privileged (its root is the host's root): the panel makes privileged containers only when it runs with Panel:AllowPrivilegedContainers=true; leave unprivileged on", type = "PrivilegedContainerRefused" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+
             var container = await manager.CreateAsync(new ContainerSpec(request.Name, ContainerRootfs.Busybox()) { Unprivileged = request.Unprivileged, Limits = new ContainerLimits { MemoryMiB = request.MemoryMiB } }, cancellationToken);
             return Results.Created($"/api/containers/{container.Name}", new { name = container.Name, state = (await container.GetStatusAsync(cancellationToken)).State });
-        }).WithSummary("Create a busybox container (not started).");
+        }).WithSummary("Create a busybox container (not started), unprivileged unless the panel allows privileged ones.");
 
         containers.MapPost("/{name}/start", async (string name, IContainerManager manager, CancellationToken cancellationToken) =>
         {

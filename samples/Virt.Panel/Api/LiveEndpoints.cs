@@ -9,7 +9,8 @@ namespace Virt.Panel.Api;
 /// <summary>
 /// Live views: server-sent events with the state of every VM and container (sent when it changes), and
 /// WebSocket bridges to a VM's serial console (its unix socket, for xterm.js) and VNC server (its unix
-/// socket, for noVNC). WebSockets are accepted only from this panel's own origin.
+/// socket, for noVNC). Authentication is the fallback policy's, as for every endpoint; WebSocket Origins are
+/// checked against the panel's host names (Panel:Hosts) before routing (<see cref="Security.SecurityHeaders"/>).
 /// </summary>
 internal static class LiveEndpoints
 {
@@ -75,13 +76,6 @@ internal static class LiveEndpoints
             return;
         }
 
-        var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && (!Uri.TryCreate(origin, UriKind.Absolute, out var originUri) || originUri.Authority != context.Request.Host.Value))
-        {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
-        }
-
         if (socketPath is null || !File.Exists(socketPath))
         {
             context.Response.StatusCode = StatusCodes.Status409Conflict;
@@ -127,9 +121,17 @@ internal static class LiveEndpoints
             // One side went away; the other is closed below.
         }
 
-        if (webSocket.State == WebSocketState.Open)
+        // Open (the VM's side ended) or CloseReceived (the browser's did): either way the close handshake is finished here.
+        if (webSocket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
-            await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None);
+            try
+            {
+                await webSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "console closed", CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+                // The browser went away without waiting for the answer.
+            }
         }
     }
 }

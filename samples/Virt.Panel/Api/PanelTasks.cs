@@ -23,7 +23,7 @@ internal sealed class PanelTask(string id, string title)
 }
 
 /// <summary>Runs operations in the background and keeps their progress; the last 100 are kept.</summary>
-internal sealed class PanelTasks(ILogger<PanelTasks> logger)
+internal sealed class PanelTasks(ILogger<PanelTasks> logger, Virt.Panel.Security.StatePaths statePaths)
 {
     private readonly ConcurrentDictionary<string, PanelTask> _tasks = new(StringComparer.Ordinal);
 
@@ -51,7 +51,7 @@ internal sealed class PanelTasks(ILogger<PanelTasks> logger)
             catch (Exception exception)
             {
                 logger.LogWarning(exception, "task {Title} failed", title);
-                task.Error = exception.Message;
+                task.Error = statePaths.Redact(exception.Message);
                 task.State = "failed";
             }
             finally

@@ -3,7 +3,10 @@ using Virt.VirtualMachines;
 
 namespace Virt.Panel.Api;
 
-/// <summary>Create VMs from the panel: the embedded test guest, or a boot disk; always a VNC console on a unix socket.</summary>
+/// <summary>
+/// Create VMs from the panel: the embedded test guest, or a boot disk; always a VNC console on a unix socket.
+/// <paramref name="Disk"/> is a storage volume (<c>pool:name</c>); a host file only where <c>Panel:AllowHostPaths</c> is on.
+/// </summary>
 internal sealed record CreateVmRequest(string Name, int MemoryMiB = 256, int Cpus = 1, bool TestGuest = true, string? Disk = null);
 
 internal static class VmEndpoints
@@ -28,8 +31,21 @@ internal static class VmEndpoints
             return new { status = await vm.GetStatusAsync(cancellationToken), spec = vm.Spec, endpoints = vm.Endpoints };
         }).WithSummary("One VM: status, spec and console endpoints.");
 
-        vms.MapPost("/", async (CreateVmRequest request, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        vms.MapPost("/", async (CreateVmRequest request, IVirtualMachineManager manager, PanelOptions options, CancellationToken cancellationToken) =>
         {
+            if (request.Disk is { } requested && !VmSpecValidator.IsVolumeId(requested))
+            {
+                if (!options.AllowHostPaths)
+                {
+                    return Results.Json(new { error = $"disk '{requested}' of VM '{request.Name}' is not a storage volume (pool:name): the panel attaches host files only when it runs with Panel:AllowHostPaths=true; create a volume in a pool and give pool:name", type = "HostPathRefused" }, statusCode: StatusCodes.Status400BadRequest);
+                }
+
+                if (!Path.IsPathFullyQualified(requested))
+                {
+                    return Results.Json(new { error = $"disk '{requested}' of VM '{request.Name}' is neither a storage volume (pool:name) nor an absolute path", type = "InvalidDisk" }, statusCode: StatusCodes.Status400BadRequest);
+                }
+            }
+
             var spec = request.TestGuest ? EmbeddedGuest.CreateSpec(request.Name, memoryMiB: request.MemoryMiB) : new VmSpec(request.Name) { Memory = new VmMemory { SizeMiB = request.MemoryMiB } };
             spec = spec with
             {
@@ -73,11 +89,13 @@ internal static class VmEndpoints
             return Results.NoContent();
         }).WithSummary("Delete a VM (killed first if it runs).");
 
-        vms.MapGet("/{name}/serial", async (string name, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        vms.MapGet("/{name}/serial", async (string name, IVirtualMachineManager manager, HttpContext context, CancellationToken cancellationToken) =>
         {
             var vm = await manager.GetAsync(name, cancellationToken);
-            var log = File.Exists(vm.Endpoints.SerialLog) ? await File.ReadAllTextAsync(vm.Endpoints.SerialLog, cancellationToken) : string.Empty;
-            return Results.Text(log.Length > 65536 ? log[^65536..] : log);
-        }).WithSummary("The serial console's log (the last 64 KiB).");
+            var tail = await SerialTail.ReadAsync(vm.Endpoints.SerialLog, SerialTail.MaxBytes, cancellationToken);
+            context.Response.Headers[SerialTail.TruncatedHeader] = tail.Truncated ? "true" : "false";
+            context.Response.Headers[SerialTail.SizeHeader] = tail.FileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Text(tail.Text, "text/plain; charset=utf-8");
+        }).WithSummary("The end of the serial console's log: at most its last 256 KiB (X-Virt-Truncated: true when there was more; X-Virt-Log-Size: the whole file's size).");
     }
 }

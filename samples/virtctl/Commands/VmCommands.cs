@@ -40,9 +40,31 @@ internal sealed class VmCreateSettings : VmSettings
     [Description("vCPUs. Default 1.")]
     public int Cpus { get; set; } = 1;
 
-    [CommandOption("--disk <PATH>")]
-    [Description("A disk: an image path or a storage volume (pool:name); the boot disk, or a data disk with --test-guest.")]
+    [CommandOption("--disk <VOLUME>")]
+    [Description("A disk: a storage volume (pool:name), or a host image file with --allow-host-path; the boot disk, or a data disk with --test-guest.")]
     public string? Disk { get; set; }
+
+    [CommandOption("--allow-host-path")]
+    [Description("Let --disk name a host file (an absolute path) instead of a storage volume: the guest then reads and writes that file, whatever it is.")]
+    public bool AllowHostPath { get; set; }
+
+    public override ValidationResult Validate()
+    {
+        if (Disk is { } disk && !VmSpecValidator.IsVolumeId(disk))
+        {
+            if (!AllowHostPath)
+            {
+                return ValidationResult.Error($"--disk '{disk}' is not a storage volume (pool:name); to attach a host file, add --allow-host-path (the guest can then read and write it), or create a volume: virtctl storage create POOL NAME SIZE");
+            }
+
+            if (!Path.IsPathFullyQualified(disk))
+            {
+                return ValidationResult.Error($"--disk '{disk}' is neither a storage volume (pool:name) nor an absolute path");
+            }
+        }
+
+        return base.Validate();
+    }
 
     [CommandOption("--test-guest")]
     [Description("Boot the SDK's embedded test guest (kernel + initramfs from scripts/build-guest.sh).")]

@@ -1,0 +1,19 @@
+namespace Virt.Panel;
+
+/// <summary>
+/// What the panel's users may ask for beyond the safe defaults, from the configuration: <c>Panel:AllowHostPaths</c>
+/// (a VM disk that is a host file instead of a storage volume <c>pool:name</c>) and
+/// <c>Panel:AllowPrivilegedContainers</c> (a container whose root is the host's root). Both off by default:
+/// with them a panel user can read and write any host file.
+/// </summary>
+internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers)
+{
+    /// <summary>Request bodies larger than this are refused (413) everywhere; the API's requests are small JSON.</summary>
+    public const long MaxRequestBody = 64 * 1024;
+
+    /// <summary>Login bodies larger than this are refused (413).</summary>
+    public const long MaxLoginBody = 4 * 1024;
+
+    public static PanelOptions From(IConfiguration configuration) =>
+        new(configuration.GetValue("Panel:AllowHostPaths", false), configuration.GetValue("Panel:AllowPrivilegedContainers", false));
+}
