@@ -16,6 +16,13 @@ namespace Virt.Lxc.Rootfs;
 internal sealed class ConfinedTree : IDisposable
 {
     public const int DirectoryFlags = LibC.ORdonly | LibC.ODirectory | LibC.ONofollow | LibC.OCloexec;
+
+    /// <summary>
+    /// Lookups that make or remove entries also stay on the tree's file system: a rootfs never needs to
+    /// cross a mount, and a removal must not empty a file system mounted inside it (a host directory
+    /// bind-mounted there).
+    /// </summary>
+    private const ulong ResolveTree = LibCAt.ResolveConfined | LibCAt.ResolveNoXdev;
     private readonly SafeFileHandle _root;
 
     private ConfinedTree(string path, SafeFileHandle root)
@@ -79,7 +86,7 @@ internal sealed class ConfinedTree : IDisposable
     /// <summary>Opens <paramref name="name"/> under <paramref name="parent"/> with openat2 (confined); null when missing; throws on any other error.</summary>
     public static SafeFileHandle? OpenChild(SafeFileHandle parent, string name, int flags, uint mode, string display)
     {
-        var how = new LibC.OpenHow { Flags = (ulong)flags, Mode = mode, Resolve = LibCAt.ResolveConfined };
+        var how = new LibC.OpenHow { Flags = (ulong)flags, Mode = mode, Resolve = ResolveTree };
         var fd = LibC.OpenAt2(Fd(parent), name, ref how);
         if (fd >= 0)
         {
@@ -99,30 +106,39 @@ internal sealed class ConfinedTree : IDisposable
         {
             LibCAt.ENoent => null,
             LibCAt.ENotdir => throw new InvalidDataException($"'{display}' is not a directory (a file of the image is in the way)"),
+            LibCAt.EXdev => throw new IOException($"'{display}' is a mount point: refused to cross into another file system"),
             _ => throw new IOException($"cannot open '{display}': {message}"),
         };
     }
 
-    /// <summary>The subdirectory <paramref name="name"/>, or null when it is missing, a symlink or not a directory.</summary>
-    public static SafeFileHandle? OpenSubdirectory(SafeFileHandle parent, ReadOnlySpan<byte> name)
+    /// <summary>
+    /// The subdirectory <paramref name="name"/>, or null when it is missing, a symlink or not a directory. A
+    /// mount point is an error unless <paramref name="mayBeMountPoint"/>.
+    /// </summary>
+    public static SafeFileHandle? OpenSubdirectory(SafeFileHandle parent, ReadOnlySpan<byte> name, bool mayBeMountPoint = false)
     {
-        var how = new LibC.OpenHow { Flags = DirectoryFlags, Resolve = LibCAt.ResolveConfined };
+        var how = new LibC.OpenHow { Flags = DirectoryFlags, Resolve = mayBeMountPoint ? LibCAt.ResolveConfined : ResolveTree };
         var fd = LibCAt.OpenAt2(Fd(parent), name, ref how);
         if (fd >= 0)
         {
             return new SafeFileHandle(fd, ownsHandle: true);
         }
 
-        return Marshal.GetLastPInvokeError() is LibCAt.ENoent or LibCAt.ELoop or LibCAt.ENotdir
-            ? null
-            : throw new IOException($"cannot open the directory '{Encoding.UTF8.GetString(name)}': {LibC.LastError()}");
+        return Marshal.GetLastPInvokeError() switch
+        {
+            LibCAt.ENoent or LibCAt.ELoop or LibCAt.ENotdir => null,
+            LibCAt.EXdev => throw new IOException($"'{Encoding.UTF8.GetString(name)}' is a mount point: refused to remove what is mounted there"),
+            _ => throw new IOException($"cannot open the directory '{Encoding.UTF8.GetString(name)}': {LibC.LastError()}"),
+        };
     }
 
     /// <summary>Removes <paramref name="name"/> under <paramref name="parent"/> whatever it is (a directory with all it holds); nothing when missing.</summary>
     public static void Remove(SafeFileHandle parent, string name, string display) => Remove(parent, Encoding.UTF8.GetBytes(name), display);
 
     /// <inheritdoc cref="Remove(SafeFileHandle, string, string)"/>
-    public static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display)
+    public static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display) => Remove(parent, name, display, mayBeMountPoint: false);
+
+    private static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display, bool mayBeMountPoint)
     {
         if (LibCAt.UnlinkAt(Fd(parent), name, 0) == 0)
         {
@@ -139,7 +155,7 @@ internal sealed class ConfinedTree : IDisposable
                 throw new IOException($"cannot remove '{display}': {LibC.LastError()}");
         }
 
-        using (var directory = OpenSubdirectory(parent, name))
+        using (var directory = OpenSubdirectory(parent, name, mayBeMountPoint))
         {
             if (directory is null)
             {
@@ -185,13 +201,14 @@ internal sealed class ConfinedTree : IDisposable
             throw new IOException($"cannot open '{parentPath}' to delete '{name}' from it: {LibC.LastError()}");
         }
 
+        // The directory itself may be a mount point (the caller chose it); nothing under it is crossed into.
         using var parent = new SafeFileHandle(fd, ownsHandle: true);
-        Remove(parent, name, full);
+        Remove(parent, Encoding.UTF8.GetBytes(name), full, mayBeMountPoint: true);
     }
 
     private SafeFileHandle? Walk(string relative, int? create)
     {
-        var how = new LibC.OpenHow { Flags = DirectoryFlags, Resolve = LibCAt.ResolveConfined };
+        var how = new LibC.OpenHow { Flags = DirectoryFlags, Resolve = ResolveTree };
         var fd = LibC.OpenAt2(Fd(_root), relative.Length == 0 ? "." : relative, ref how);
         if (fd >= 0)
         {

@@ -191,6 +191,25 @@ public sealed class ImageAttackTests : IDisposable
     }
 
     [Fact]
+    public async Task Deleting_a_container_with_a_host_directory_bind_mounted_in_its_rootfs_leaves_the_host_directory_alone()
+    {
+        var tarball = WriteTarball("mnt.tar", Images.Tar(tar => { tar.Dir("mnt/"); tar.Dir("mnt/host/"); tar.File("mnt/own", "own"); }));
+        await _manager.CreateAsync(new ContainerSpec("mounted", ContainerRootfs.Tarball(tarball)), Ct);
+        var mountPoint = Path.Combine(_lxcPath, "mounted/rootfs/mnt/host");
+        LayoutAttackTests.Run("mount", "--bind", _host.Path, mountPoint);
+        try
+        {
+            await _manager.DeleteAsync("mounted", cancellationToken: Ct);
+            _host.AssertUnchanged();
+            Assert.Empty(await _manager.ListAsync(Ct));
+        }
+        finally
+        {
+            LayoutAttackTests.Run("umount", mountPoint);
+        }
+    }
+
+    [Fact]
     public async Task An_opaque_whiteout_hides_lower_layers_but_keeps_what_its_own_layer_adds()
     {
         var lower = Images.Tar(tar => { tar.Dir("opt/"); tar.File("opt/old"); tar.Dir("opt/keep/"); tar.File("opt/keep/old"); tar.File("etc-file"); });
