@@ -79,7 +79,12 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
             return;
         }
 
-        CheckOwner(entry);
+        if (entry.EntryType != TarEntryType.HardLink)
+        {
+            // A hard link shares its target's inode, owner included: its own header fields are not used.
+            CheckOwner(entry);
+        }
+
         using var parent = tree.EnsureDirectory(parentPath, idShift);
         var parentFd = ConfinedTree.Fd(parent);
         MarkWritten(relative);
