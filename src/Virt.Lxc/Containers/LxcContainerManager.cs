@@ -20,6 +20,8 @@ namespace Virt.Lxc.Containers;
 public sealed class LxcContainerManager : IContainerManager
 {
     private const int MaxLxcPathLength = 64;
+    private const UnixFileMode PrivateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode LxcPathMode = PrivateDirectoryMode | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private readonly LxcContext _context;
     private readonly Virt.Storage.IVolumeResolver? _volumes;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
@@ -64,7 +66,7 @@ public sealed class LxcContainerManager : IContainerManager
             }
 
             RemoveIncomplete(paths);
-            fileSystem.Directory.CreateDirectory(paths.Directory);
+            CreateContainerDirectory(spec, paths);
             try
             {
                 var record = await BuildRootfsAsync(spec, paths, cancellationToken).ConfigureAwait(false);
@@ -118,6 +120,38 @@ public sealed class LxcContainerManager : IContainerManager
 
         _context.FileSystem.Directory.Move(paths.RootfsStaging, paths.Rootfs);
         return new ContainerRecord(spec, paths.Rootfs, RootfsOwned: true, imageInit);
+    }
+
+    /// <summary>
+    /// Creates the container's directory with its final mode (never widened by a chmod afterwards): 0700
+    /// root's for a privileged container, so no other host user can reach its rootfs — whose set-uid files
+    /// are root's on the host — nor read its config and record. An unprivileged container's processes reach
+    /// their rootfs as the mapped root (<see cref="LxcOptions.IdMapBase"/>), which has no capability over
+    /// root's files: its directory is 0710, owned by root with the mapped root's group, which lets the
+    /// container traverse it (and only that: not list it, nor write to it). The LXC path, when the SDK
+    /// creates it, is 0711: traversable for the mapped root, not listable by anyone but root.
+    /// </summary>
+    private void CreateContainerDirectory(ContainerSpec spec, ContainerPaths paths)
+    {
+        var fileSystem = _context.FileSystem;
+        if (!fileSystem.Directory.Exists(_context.Options.LxcPath))
+        {
+            fileSystem.Directory.CreateDirectory(_context.Options.LxcPath, LxcPathMode);
+        }
+
+        if (!spec.Unprivileged)
+        {
+            fileSystem.Directory.CreateDirectory(paths.Directory, PrivateDirectoryMode);
+            return;
+        }
+
+        fileSystem.Directory.CreateDirectory(paths.Directory, PrivateDirectoryMode | UnixFileMode.GroupExecute);
+        if (Interop.LibC.LChown(paths.Directory, 0, _context.Options.IdMapBase) != 0)
+        {
+            var error = Interop.LibC.LastError();
+            RootfsBuilder.TryDelete(paths.Directory);
+            throw new ContainerRootfsException(spec.Name, paths.Directory, $"cannot give the container directory to the mapped root's group {_context.Options.IdMapBase}: {error}");
+        }
     }
 
     /// <summary>A directory without a record is what a crash during create left: remove it.</summary>

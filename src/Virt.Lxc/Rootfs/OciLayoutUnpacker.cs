@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 using Virt.Containers;
+using Virt.Lxc.Interop;
 
 namespace Virt.Lxc.Rootfs;
 
@@ -8,26 +10,35 @@ namespace Virt.Lxc.Rootfs;
 /// Unpacks an OCI image layout natively: <c>index.json</c> → the image's manifest (through one nested
 /// index if need be) → its layers, each checked against its sha256 digest and applied in order with
 /// whiteouts, by <see cref="SafeTarExtractor"/>. Returns what the image config says should run.
+/// The layout is not trusted either: each of its files is opened beneath the layout directory with no
+/// symlink followed (<see cref="ConfinedTree.OpenForReading"/>), must be a regular file (a FIFO or device is
+/// refused without blocking), and is read only up to a bound — 4 MiB for a JSON document, the descriptor's
+/// declared size for a blob — so what is read ends, and is what was verified.
 /// </summary>
 internal static class OciLayoutUnpacker
 {
+    /// <summary>The most a JSON document of a layout (index, manifest, config) may hold.</summary>
+    public const int MaxDocumentBytes = 4 << 20;
     private const string RefNameAnnotation = "org.opencontainers.image.ref.name";
 
-    public static async Task<ContainerInit?> UnpackAsync(string layout, string? reference, string root, int idShift, int idLimit, CancellationToken cancellationToken)
+    public static async Task<ContainerInit?> UnpackAsync(string layoutPath, string? reference, string root, int idShift, int idLimit, CancellationToken cancellationToken)
     {
-        if (!File.Exists(Path.Combine(layout, "index.json")))
+        using var layout = ConfinedTree.Open(layoutPath, followLink: true);
+        using var indexFile = layout.OpenForReading("index.json") ?? throw new InvalidDataException($"'{layoutPath}' has no index.json: it is not an OCI image layout");
+        var indexSize = RequireRegularFile(indexFile, $"index.json of '{layoutPath}'");
+        if (indexSize > MaxDocumentBytes)
         {
-            throw new InvalidDataException($"'{layout}' has no index.json: it is not an OCI image layout");
+            throw new InvalidDataException($"index.json of '{layoutPath}' is {indexSize} bytes, more than the {MaxDocumentBytes >> 20} MiB an image index may have");
         }
 
-        using var index = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(layout, "index.json"), cancellationToken).ConfigureAwait(false));
-        var manifestDescriptor = SelectManifest(index.RootElement, reference, layout);
+        using var index = JsonDocument.Parse(await ReadBoundedAsync(indexFile, MaxDocumentBytes, $"index.json of '{layoutPath}'", cancellationToken).ConfigureAwait(false));
+        var manifestDescriptor = SelectManifest(index.RootElement, reference, layoutPath);
         using var manifest = await ReadBlobJsonAsync(layout, manifestDescriptor, cancellationToken).ConfigureAwait(false);
         var root0 = manifest.RootElement;
         if (root0.TryGetProperty("manifests", out _))
         {
             // An image index (multi-platform): take the linux/amd64 or the only entry.
-            var nested = SelectManifest(root0, null, layout);
+            var nested = SelectManifest(root0, null, layoutPath);
             using var inner = await ReadBlobJsonAsync(layout, nested, cancellationToken).ConfigureAwait(false);
             return await ApplyManifestAsync(layout, inner.RootElement, root, idShift, idLimit, cancellationToken).ConfigureAwait(false);
         }
@@ -35,7 +46,7 @@ internal static class OciLayoutUnpacker
         return await ApplyManifestAsync(layout, root0, root, idShift, idLimit, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<ContainerInit?> ApplyManifestAsync(string layout, JsonElement manifest, string root, int idShift, int idLimit, CancellationToken cancellationToken)
+    private static async Task<ContainerInit?> ApplyManifestAsync(ConfinedTree layout, JsonElement manifest, string root, int idShift, int idLimit, CancellationToken cancellationToken)
     {
         if (!manifest.TryGetProperty("layers", out var layers) || layers.ValueKind != JsonValueKind.Array)
         {
@@ -51,12 +62,31 @@ internal static class OciLayoutUnpacker
                 throw new InvalidDataException($"layer media type '{mediaType}' is not a tar layer: only OCI and Docker tar, tar+gzip and tar+zstd layers are supported");
             }
 
-            var path = await VerifiedBlobPathAsync(layout, layer, cancellationToken).ConfigureAwait(false);
-            var streams = await TarStreams.OpenAsync(path, cancellationToken).ConfigureAwait(false);
-            await using (streams.ConfigureAwait(false))
+            var (digest, size) = DescriptorOf(layer);
+            using var handle = OpenBlob(layout, digest, size);
+            var file = new FileStream(handle, FileAccess.Read);
+            await using (file.ConfigureAwait(false))
             {
-                await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);
-                await streams.EnsureCompleteAsync(cancellationToken).ConfigureAwait(false);
+                // Verified before anything is unpacked, then hashed again as it is unpacked.
+                var check = new DigestStream(file, size, $"blob sha256:{digest} in '{layout.Path}'");
+                await using (check.ConfigureAwait(false))
+                {
+                    await check.VerifyAsync(digest, cancellationToken).ConfigureAwait(false);
+                }
+
+                file.Position = 0;
+                var content = new DigestStream(file, size, $"blob sha256:{digest} in '{layout.Path}'");
+                await using (content.ConfigureAwait(false))
+                {
+                    var streams = await TarStreams.OpenAsync(handle, content, $"blob sha256:{digest}", cancellationToken).ConfigureAwait(false);
+                    await using (streams.ConfigureAwait(false))
+                    {
+                        await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);
+                        await streams.EnsureCompleteAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await content.VerifyAsync(digest, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
 
@@ -147,38 +177,93 @@ internal static class OciLayoutUnpacker
         throw new InvalidDataException($"'{layout}' holds {all.Count} images: name one with ContainerRootfs.OciLayout(path, reference)");
     }
 
-    private static async Task<JsonDocument> ReadBlobJsonAsync(string layout, JsonElement descriptor, CancellationToken cancellationToken)
+    private static async Task<JsonDocument> ReadBlobJsonAsync(ConfinedTree layout, JsonElement descriptor, CancellationToken cancellationToken)
     {
-        var path = await VerifiedBlobPathAsync(layout, descriptor, cancellationToken).ConfigureAwait(false);
-        return JsonDocument.Parse(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false));
+        var (digest, size) = DescriptorOf(descriptor);
+        if (size > MaxDocumentBytes)
+        {
+            throw new InvalidDataException($"blob sha256:{digest} of '{layout.Path}' is declared {size} bytes, more than the {MaxDocumentBytes >> 20} MiB a manifest or config may have");
+        }
+
+        using var handle = OpenBlob(layout, digest, size);
+        var content = await ReadBoundedAsync(handle, (int)size, $"blob sha256:{digest} in '{layout.Path}'", cancellationToken).ConfigureAwait(false);
+        if (content.Length != size || !string.Equals(Convert.ToHexStringLower(SHA256.HashData(content)), digest, StringComparison.Ordinal))
+        {
+            // The hash the content has is not shown: the blob may not be the caller's to read.
+            throw new InvalidDataException($"blob sha256:{digest} in '{layout.Path}' does not hash to its digest or is not {size} bytes: the layout is corrupt");
+        }
+
+        return JsonDocument.Parse(content);
     }
 
-    /// <summary>The blob's file, after checking that its content hashes to the descriptor's digest.</summary>
-    private static async Task<string> VerifiedBlobPathAsync(string layout, JsonElement descriptor, CancellationToken cancellationToken)
+    /// <summary>The sha256 digest (hex) and declared size of a descriptor.</summary>
+    private static (string Digest, long Size) DescriptorOf(JsonElement descriptor)
     {
-        var digest = descriptor.TryGetProperty("digest", out var value) ? value.GetString() ?? string.Empty : string.Empty;
+        var digest = descriptor.TryGetProperty("digest", out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? string.Empty : string.Empty;
         var parts = digest.Split(':');
         if (parts.Length != 2 || parts[0] != "sha256" || parts[1].Length != 64 || !parts[1].All(char.IsAsciiHexDigitLower))
         {
             throw new InvalidDataException($"digest '{digest}' is not a sha256 digest");
         }
 
-        var path = Path.Combine(layout, "blobs", "sha256", parts[1]);
-        if (!File.Exists(path))
+        if (!descriptor.TryGetProperty("size", out var sizeValue) || sizeValue.ValueKind != JsonValueKind.Number || !sizeValue.TryGetInt64(out var size) || size < 0)
         {
-            throw new InvalidDataException($"blob {digest} is missing from '{layout}'");
+            throw new InvalidDataException($"the descriptor of blob {digest} has no valid size: an OCI descriptor must declare its blob's size");
         }
 
-        var stream = File.OpenRead(path);
-        await using (stream.ConfigureAwait(false))
+        return (parts[1], size);
+    }
+
+    /// <summary>The blob's file, opened beneath the layout without following links; a regular file of the declared size.</summary>
+    private static SafeFileHandle OpenBlob(ConfinedTree layout, string digest, long declaredSize)
+    {
+        var handle = layout.OpenForReading("blobs/sha256/" + digest) ?? throw new InvalidDataException($"blob sha256:{digest} is missing from '{layout.Path}'");
+        try
         {
-            var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
-            if (hash != parts[1])
+            var size = RequireRegularFile(handle, $"blob sha256:{digest} in '{layout.Path}'");
+            if (size != declaredSize)
             {
-                throw new InvalidDataException($"blob {digest} in '{layout}' hashes to sha256:{hash}: the layout is corrupt");
+                throw new InvalidDataException($"blob sha256:{digest} in '{layout.Path}' is {size} bytes, but its descriptor says {declaredSize}: the layout is corrupt");
             }
+
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The size of an open file, which must be a regular file.</summary>
+    private static long RequireRegularFile(SafeFileHandle handle, string description)
+    {
+        var stat = LibCAt.StatFd(ConfinedTree.Fd(handle)) ?? throw new IOException($"cannot stat {description}: {LibC.LastError()}");
+        if (stat.Type != LibC.SIfreg)
+        {
+            throw new InvalidDataException($"{description} is not a regular file (a FIFO, socket, device or directory): refused");
         }
 
-        return path;
+        return stat.Size;
+    }
+
+    /// <summary>Reads a whole file, refusing one longer than <paramref name="limit"/> bytes (whatever its size said).</summary>
+    private static async Task<byte[]> ReadBoundedAsync(SafeFileHandle handle, int limit, string description, CancellationToken cancellationToken)
+    {
+        // One byte more than the limit, to notice a file longer than it.
+        var buffer = new byte[limit + 1];
+        var length = 0;
+        while (length < buffer.Length)
+        {
+            var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(length), length, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return buffer[..length];
+            }
+
+            length += read;
+        }
+
+        throw new InvalidDataException($"{description} is longer than {limit} bytes: refused");
     }
 }

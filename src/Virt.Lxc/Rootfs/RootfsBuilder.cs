@@ -75,22 +75,28 @@ internal static class RootfsBuilder
 
     private static async Task ExtractTarballAsync(string path, SafeTarExtractor extractor, CancellationToken cancellationToken)
     {
-        var streams = await TarStreams.OpenAsync(path, cancellationToken).ConfigureAwait(false);
-        await using (streams.ConfigureAwait(false))
+        using var handle = TarStreams.OpenRegularFile(path);
+        var file = new FileStream(handle, FileAccess.Read);
+        await using (file.ConfigureAwait(false))
         {
-            await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);
-            await streams.EnsureCompleteAsync(cancellationToken).ConfigureAwait(false);
+            var streams = await TarStreams.OpenAsync(handle, file, path, cancellationToken).ConfigureAwait(false);
+            await using (streams.ConfigureAwait(false))
+            {
+                await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);
+                await streams.EnsureCompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
+    /// <summary>
+    /// Removes a container's directory or rootfs, best effort, through descriptors: a symlink the
+    /// container left in its rootfs (or swapped in during the removal) is unlinked, never followed.
+    /// </summary>
     public static void TryDelete(string path)
     {
         try
         {
-            if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
+            ConfinedTree.DeleteTree(path);
         }
         catch (IOException)
         {

@@ -1,23 +1,33 @@
 using System.Formats.Tar;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Virt.Lxc.Interop;
 
 namespace Virt.Lxc.Rootfs;
 
 /// <summary>
-/// Unpacks a tar stream into a container root without trusting it: absolute names and <c>..</c> are
-/// refused, nothing is ever written through a symlink (every parent directory is checked to be a real
-/// directory), symlinks whose relative target climbs above the root and hard links to outside the root
-/// are refused, and device nodes are refused (LXC's autodev provides <c>/dev</c>; nodes under <c>dev/</c>
-/// are skipped). Ownership is kept, shifted by <paramref name="idShift"/> for unprivileged containers.
-/// With <paramref name="whiteouts"/> it applies OCI layer whiteouts (<c>.wh.name</c>, <c>.wh..wh..opq</c>).
+/// Unpacks a tar stream into a container root without trusting it. Everything is done relative to a
+/// descriptor of the root (<see cref="ConfinedTree"/>): each parent directory is opened with
+/// <c>openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)</c> and each entry made, changed or removed with an
+/// <c>*at</c> call on that descriptor, so no symlink in the tree — from an earlier entry, an earlier layer or
+/// this one — is ever followed. Absolute names and <c>..</c> are refused, writing through a symlink is an
+/// error, symlinks whose relative target climbs above the root are refused, hard links must name a regular
+/// file already in the tree, and device nodes are refused (LXC's autodev provides <c>/dev</c>; nodes under
+/// <c>dev/</c> are skipped). Ownership is kept, shifted by <paramref name="idShift"/> for unprivileged
+/// containers, and modes (set-id bits included: they serve the container's own users; the container
+/// directory keeps the host's users away from them) are set on the descriptor after the owner.
+/// With <paramref name="whiteouts"/> it applies OCI layer whiteouts (<c>.wh.name</c>, <c>.wh..wh..opq</c>):
+/// a whiteout naming <c>.</c>, <c>..</c> or nothing is refused, and an opaque directory is cleared at once,
+/// through its descriptor, of what lower layers put there.
 /// </summary>
 internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bool whiteouts)
 {
     private const string WhiteoutPrefix = ".wh.";
     private const string OpaqueWhiteout = ".wh..wh..opq";
-    private readonly HashSet<string> _realDirectories = new(StringComparer.Ordinal) { string.Empty };
+    private const int FileFlags = LibC.OWronly | LibC.OCreat | LibCAt.OExcl | LibC.ONofollow | LibC.OCloexec;
     private readonly HashSet<string> _writtenThisLayer = new(StringComparer.Ordinal);
-    private readonly List<string> _opaqueDirectories = [];
+    private readonly HashSet<string> _aboveWrittenThisLayer = new(StringComparer.Ordinal);
 
     /// <summary>Entries skipped (device nodes under dev/), for the log.</summary>
     public List<string> Skipped { get; } = [];
@@ -25,21 +35,16 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
     public async Task ExtractAsync(Stream tar, CancellationToken cancellationToken)
     {
         _writtenThisLayer.Clear();
-        _opaqueDirectories.Clear();
+        _aboveWrittenThisLayer.Clear();
+        using var tree = ConfinedTree.Open(root);
         using var reader = new TarReader(tar, leaveOpen: true);
         while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
         {
-            await ExtractEntryAsync(entry, cancellationToken).ConfigureAwait(false);
-        }
-
-        // An opaque directory hides what lower layers put there, but not what this layer added.
-        foreach (var directory in _opaqueDirectories)
-        {
-            ClearExceptWrittenThisLayer(directory);
+            await ExtractEntryAsync(tree, entry, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task ExtractEntryAsync(TarEntry entry, CancellationToken cancellationToken)
+    private async Task ExtractEntryAsync(ConfinedTree tree, TarEntry entry, CancellationToken cancellationToken)
     {
         var relative = Normalize(entry.Name);
         if (relative.Length == 0)
@@ -47,99 +52,202 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
             return;
         }
 
-        var name = Path.GetFileName(relative);
-        var parent = Path.GetDirectoryName(relative) ?? string.Empty;
+        var slash = relative.LastIndexOf('/');
+        var parentPath = slash < 0 ? string.Empty : relative[..slash];
+        var name = relative[(slash + 1)..];
         if (whiteouts && name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
         {
-            EnsureDirectory(parent);
-            if (name == OpaqueWhiteout)
+            ApplyWhiteout(tree, entry.Name, parentPath, name);
+            return;
+        }
+
+        if (entry.EntryType is TarEntryType.CharacterDevice or TarEntryType.BlockDevice)
+        {
+            if (relative.StartsWith("dev/", StringComparison.Ordinal))
             {
-                _opaqueDirectories.Add(parent);
+                Skipped.Add(relative);
+                return;
             }
-            else
+
+            throw new InvalidDataException($"entry '{entry.Name}' is a device node outside dev/: refused, since it would give the container raw access to a host device");
+        }
+
+        if (entry.EntryType is not (TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile
+            or TarEntryType.SymbolicLink or TarEntryType.HardLink or TarEntryType.Fifo))
+        {
+            // PAX and GNU metadata entries are folded into the entries they describe by TarReader.
+            return;
+        }
+
+        if (entry.EntryType != TarEntryType.HardLink)
+        {
+            // A hard link shares its target's inode, owner included: its own header fields are not used.
+            CheckOwner(entry);
+        }
+
+        using var parent = tree.EnsureDirectory(parentPath, idShift);
+        var parentFd = ConfinedTree.Fd(parent);
+        MarkWritten(relative);
+        switch (entry.EntryType)
+        {
+            case TarEntryType.Directory:
+                if (LibCAt.StatAt(parentFd, name) is { Type: not LibC.SIfdir })
+                {
+                    ConfinedTree.Remove(parent, name, relative);
+                }
+
+                if (LibCAt.MkdirAt(parentFd, name, Convert.ToUInt32("700", 8)) != 0 && Marshal.GetLastPInvokeError() != LibCAt.EExist)
+                {
+                    throw new IOException($"cannot create the directory '{entry.Name}': {LibC.LastError()}");
+                }
+
+                using (var directory = ConfinedTree.OpenChild(parent, name, ConfinedTree.DirectoryFlags, 0, relative) ?? throw new IOException($"the directory '{entry.Name}' vanished after it was created"))
+                {
+                    SetOwnerAndMode(directory, entry);
+                }
+
+                break;
+            case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                ConfinedTree.Remove(parent, name, relative);
+                using (var file = ConfinedTree.OpenChild(parent, name, FileFlags, Convert.ToUInt32("600", 8), relative) ?? throw new IOException($"cannot create '{entry.Name}'"))
+                {
+                    var stream = new FileStream(file, FileAccess.Write, bufferSize: 0);
+                    await using (stream.ConfigureAwait(false))
+                    {
+                        if (entry.DataStream is not null)
+                        {
+                            await entry.DataStream.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        SetOwnerAndMode(file, entry);
+                    }
+                }
+
+                break;
+            case TarEntryType.SymbolicLink:
+                CheckSymlinkTarget(relative, entry.LinkName);
+                ConfinedTree.Remove(parent, name, relative);
+                if (LibCAt.SymlinkAt(entry.LinkName, parentFd, name) != 0)
+                {
+                    throw new IOException($"cannot create the symlink '{entry.Name}': {LibC.LastError()}");
+                }
+
+                if (LibCAt.FchownAt(parentFd, name, entry.Uid + idShift, entry.Gid + idShift, LibCAt.ATSymlinkNofollow) != 0)
+                {
+                    throw new IOException($"cannot set the owner of '{entry.Name}': {LibC.LastError()}");
+                }
+
+                break;
+            case TarEntryType.HardLink:
+                Link(tree, entry, relative, parent, name);
+                break;
+            case TarEntryType.Fifo:
+                ConfinedTree.Remove(parent, name, relative);
+                if (LibCAt.MkfifoAt(parentFd, name, Convert.ToUInt32("600", 8)) != 0)
+                {
+                    throw new IOException($"cannot create the fifo '{entry.Name}': {LibC.LastError()}");
+                }
+
+                // Opened for reading without blocking (a fifo opens at once so), to set owner and mode on the descriptor.
+                using (var fifo = ConfinedTree.OpenChild(parent, name, LibC.ORdonly | LibC.ONonblock | LibC.ONofollow | LibC.OCloexec, 0, relative) ?? throw new IOException($"the fifo '{entry.Name}' vanished after it was created"))
+                {
+                    SetOwnerAndMode(fifo, entry);
+                }
+
+                break;
+        }
+    }
+
+    private void Link(ConfinedTree tree, TarEntry entry, string relative, SafeFileHandle parent, string name)
+    {
+        var existing = Normalize(entry.LinkName);
+        var slash = existing.LastIndexOf('/');
+        var existingName = existing[(slash + 1)..];
+        using var existingParent = existing.Length == 0 ? null : tree.OpenDirectory(slash < 0 ? string.Empty : existing[..slash]);
+        if (existingParent is null || LibCAt.StatAt(ConfinedTree.Fd(existingParent), existingName) is not { Type: LibC.SIfreg })
+        {
+            throw new InvalidDataException($"entry '{entry.Name}' is a hard link to '{entry.LinkName}', which is not a regular file unpacked before it");
+        }
+
+        if (existing == relative)
+        {
+            return;
+        }
+
+        ConfinedTree.Remove(parent, name, relative);
+
+        // Flags 0: linkat does not follow the existing name were it a symlink (it was checked not to be).
+        if (LibCAt.LinkAt(ConfinedTree.Fd(existingParent), existingName, ConfinedTree.Fd(parent), name, 0) != 0)
+        {
+            throw new IOException($"cannot create hard link '{entry.Name}' to '{entry.LinkName}': {LibC.LastError()}");
+        }
+    }
+
+    private void ApplyWhiteout(ConfinedTree tree, string entryName, string parentPath, string name)
+    {
+        if (name == OpaqueWhiteout)
+        {
+            using var directory = tree.OpenDirectory(parentPath);
+            if (directory is not null)
             {
-                RemoveAny(Path.Combine(root, parent, name[WhiteoutPrefix.Length..]));
+                ClearExceptWrittenThisLayer(directory, parentPath);
             }
 
             return;
         }
 
-        EnsureDirectory(parent);
-        var target = Path.Combine(root, relative);
-        _writtenThisLayer.Add(relative);
-        switch (entry.EntryType)
+        var target = name[WhiteoutPrefix.Length..];
+        if (target.Length == 0 || target is "." or ".." || target.Contains('/', StringComparison.Ordinal))
         {
-            case TarEntryType.Directory:
-                if (!_realDirectories.Contains(relative))
+            throw new InvalidDataException($"whiteout '{entryName}' names '{target}', which is not a file name: refused, since it would remove the directory itself or its parent");
+        }
+
+        var relative = parentPath.Length == 0 ? target : parentPath + "/" + target;
+        if (_writtenThisLayer.Contains(relative))
+        {
+            // A whiteout hides what lower layers hold, never what its own layer adds.
+            return;
+        }
+
+        using var parent = tree.OpenDirectory(parentPath);
+        if (parent is not null)
+        {
+            ConfinedTree.Remove(parent, target, relative);
+        }
+    }
+
+    /// <summary>An opaque directory hides what lower layers put there, but not what this layer added (before or after the marker).</summary>
+    private void ClearExceptWrittenThisLayer(SafeFileHandle directory, string relativeDirectory)
+    {
+        foreach (var raw in LibCAt.ListNames(ConfinedTree.Fd(directory)))
+        {
+            var childName = Encoding.UTF8.GetString(raw);
+            var relative = relativeDirectory.Length == 0 ? childName : relativeDirectory + "/" + childName;
+            if (_writtenThisLayer.Contains(relative))
+            {
+                continue;
+            }
+
+            if (_aboveWrittenThisLayer.Contains(relative))
+            {
+                using var child = ConfinedTree.OpenSubdirectory(directory, raw);
+                if (child is not null)
                 {
-                    if (IsLinkOrFile(target))
-                    {
-                        File.Delete(target);
-                    }
-
-                    Directory.CreateDirectory(target);
-                    _realDirectories.Add(relative);
+                    ClearExceptWrittenThisLayer(child, relative);
+                    continue;
                 }
+            }
 
-                SetOwnerAndMode(target, entry, isLink: false);
-                break;
-            case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                RemoveAny(target);
-                var stream = new FileStream(target, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
-                await using (stream.ConfigureAwait(false))
-                {
-                    if (entry.DataStream is not null)
-                    {
-                        await entry.DataStream.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
-                    }
-                }
+            ConfinedTree.Remove(directory, raw, relative);
+        }
+    }
 
-                SetOwnerAndMode(target, entry, isLink: false);
-                break;
-            case TarEntryType.SymbolicLink:
-                CheckSymlinkTarget(relative, entry.LinkName);
-                RemoveAny(target);
-                File.CreateSymbolicLink(target, entry.LinkName);
-                SetOwnerAndMode(target, entry, isLink: true);
-                break;
-            case TarEntryType.HardLink:
-                var existing = Normalize(entry.LinkName);
-                var existingPath = Path.Combine(root, existing);
-                EnsureDirectory(Path.GetDirectoryName(existing) ?? string.Empty);
-                if (existing.Length == 0 || IsLink(existingPath) || !File.Exists(existingPath))
-                {
-                    throw new InvalidDataException($"entry '{entry.Name}' is a hard link to '{entry.LinkName}', which is not a regular file unpacked before it");
-                }
-
-                RemoveAny(target);
-                if (LibC.Link(existingPath, target) != 0)
-                {
-                    throw new IOException($"cannot create hard link '{entry.Name}' to '{entry.LinkName}': {LibC.LastError()}");
-                }
-
-                break;
-            case TarEntryType.Fifo:
-                RemoveAny(target);
-                if (LibC.MkFifo(target, (uint)entry.Mode) != 0)
-                {
-                    throw new IOException($"cannot create fifo '{entry.Name}': {LibC.LastError()}");
-                }
-
-                SetOwnerAndMode(target, entry, isLink: false);
-                break;
-            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice:
-                if (relative.StartsWith("dev/", StringComparison.Ordinal))
-                {
-                    Skipped.Add(relative);
-                    _writtenThisLayer.Remove(relative);
-                    break;
-                }
-
-                throw new InvalidDataException($"entry '{entry.Name}' is a device node outside dev/: refused, since it would give the container raw access to a host device");
-            default:
-                // PAX and GNU metadata entries are folded into the entries they describe by TarReader.
-                _writtenThisLayer.Remove(relative);
-                break;
+    private void MarkWritten(string relative)
+    {
+        _writtenThisLayer.Add(relative);
+        for (var slash = relative.IndexOf('/', StringComparison.Ordinal); slash >= 0; slash = relative.IndexOf('/', slash + 1))
+        {
+            _aboveWrittenThisLayer.Add(relative[..slash]);
         }
     }
 
@@ -188,94 +296,25 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
         }
     }
 
-    /// <summary>Makes sure every component of a directory is a real directory (never a symlink), creating what is missing.</summary>
-    private void EnsureDirectory(string relative)
+    private void CheckOwner(TarEntry entry)
     {
-        if (_realDirectories.Contains(relative))
-        {
-            return;
-        }
-
-        var current = string.Empty;
-        foreach (var part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            current = current.Length == 0 ? part : current + "/" + part;
-            if (_realDirectories.Contains(current))
-            {
-                continue;
-            }
-
-            var path = Path.Combine(root, current);
-            if (IsLink(path))
-            {
-                throw new InvalidDataException($"an entry would be written through the symlink '{current}': refused, since the link may point outside the rootfs");
-            }
-
-            if (File.Exists(path))
-            {
-                throw new InvalidDataException($"an entry would be written under '{current}', which is a file");
-            }
-
-            Directory.CreateDirectory(path);
-            _realDirectories.Add(current);
-        }
-    }
-
-    private void SetOwnerAndMode(string path, TarEntry entry, bool isLink)
-    {
-        if (entry.Uid >= idLimit || entry.Gid >= idLimit)
+        if (entry.Uid < 0 || entry.Gid < 0 || entry.Uid >= idLimit || entry.Gid >= idLimit)
         {
             throw new InvalidDataException($"entry '{entry.Name}' is owned by {entry.Uid}:{entry.Gid}, outside the container's {idLimit} ids");
         }
+    }
 
-        if (LibC.LChown(path, entry.Uid + idShift, entry.Gid + idShift) != 0)
+    private void SetOwnerAndMode(SafeFileHandle handle, TarEntry entry)
+    {
+        if (LibC.FChown(ConfinedTree.Fd(handle), entry.Uid + idShift, entry.Gid + idShift) != 0)
         {
             throw new IOException($"cannot set the owner of '{entry.Name}': {LibC.LastError()}");
         }
 
-        if (!isLink)
+        // After chown, which clears set-id bits.
+        if (LibCAt.Fchmod(ConfinedTree.Fd(handle), (uint)entry.Mode) != 0)
         {
-            // After chown, which clears set-id bits.
-            File.SetUnixFileMode(path, entry.Mode);
+            throw new IOException($"cannot set the mode of '{entry.Name}': {LibC.LastError()}");
         }
     }
-
-    private void RemoveAny(string path)
-    {
-        if (IsLinkOrFile(path))
-        {
-            File.Delete(path);
-        }
-        else if (Directory.Exists(path))
-        {
-            Directory.Delete(path, recursive: true);
-            var relative = Path.GetRelativePath(root, path);
-            _realDirectories.RemoveWhere(known => known == relative || known.StartsWith(relative + "/", StringComparison.Ordinal));
-        }
-    }
-
-    private void ClearExceptWrittenThisLayer(string relativeDirectory)
-    {
-        var directory = Path.Combine(root, relativeDirectory);
-        foreach (var child in new DirectoryInfo(directory).EnumerateFileSystemInfos())
-        {
-            var relative = relativeDirectory.Length == 0 ? child.Name : relativeDirectory + "/" + child.Name;
-            if (_writtenThisLayer.Contains(relative))
-            {
-                continue;
-            }
-
-            if (_writtenThisLayer.Any(written => written.StartsWith(relative + "/", StringComparison.Ordinal)))
-            {
-                ClearExceptWrittenThisLayer(relative);
-                continue;
-            }
-
-            RemoveAny(child.FullName);
-        }
-    }
-
-    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
-
-    private static bool IsLinkOrFile(string path) => IsLink(path) || File.Exists(path);
 }

@@ -1,36 +1,68 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using Microsoft.Win32.SafeHandles;
+using Virt.Lxc.Interop;
 
 namespace Virt.Lxc.Rootfs;
 
 /// <summary>
-/// Opens a tarball as a plain tar stream, recognising the compression by its magic bytes rather than
+/// Reads an open tarball as a plain tar stream, recognising the compression by its magic bytes rather than
 /// the file name: gzip in-process; xz and zstd through Debian's <c>xz</c> and <c>zstd</c> (no managed
-/// decoder ships with .NET), streamed, never to a temporary file.
+/// decoder ships with .NET), fed on their standard input from the descriptor the SDK opened and checked —
+/// never by path, never through a temporary file.
 /// </summary>
 internal sealed class TarStreams : IAsyncDisposable
 {
     private readonly Process? _decompressor;
-    private readonly Stream _file;
+    private readonly Task _pump;
+    private readonly CancellationTokenSource? _pumpCancellation;
 
-    private TarStreams(Stream file, Stream tar, Process? decompressor)
+    private TarStreams(Stream tar, Process? decompressor, Task pump, CancellationTokenSource? pumpCancellation)
     {
-        _file = file;
         Tar = tar;
         _decompressor = decompressor;
+        _pump = pump;
+        _pumpCancellation = pumpCancellation;
     }
 
     public Stream Tar { get; }
 
-    public static async Task<TarStreams> OpenAsync(string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a file the caller named (a tarball, an archive of a layout) for reading: its path is the
+    /// caller's and is resolved normally, but it must be a regular file — a FIFO or device is refused
+    /// without blocking on it.
+    /// </summary>
+    public static SafeFileHandle OpenRegularFile(string path)
     {
-        var file = File.OpenRead(path);
+        var fd = LibC.Open(path, LibC.ORdonly | LibC.ONonblock | LibC.OCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open '{path}': {LibC.LastError()}");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (LibCAt.StatFd(fd) is not { Type: LibC.SIfreg })
+        {
+            handle.Dispose();
+            throw new InvalidDataException($"'{path}' is not a regular file (a directory, FIFO, socket or device): give a tarball");
+        }
+
+        return handle;
+    }
+
+    /// <summary>
+    /// The tar stream of <paramref name="content"/>, which reads <paramref name="file"/> from its start (it
+    /// may be a wrapper that hashes or bounds what is read). The compression is recognised by reading the
+    /// first bytes of <paramref name="file"/> at offset 0, which leaves <paramref name="content"/> untouched.
+    /// The caller keeps ownership of both.
+    /// </summary>
+    public static async Task<TarStreams> OpenAsync(SafeFileHandle file, Stream content, string display, CancellationToken cancellationToken)
+    {
         var magic = new byte[6];
-        var read = await file.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        file.Position = 0;
+        var read = await RandomAccess.ReadAsync(file, magic, 0, cancellationToken).ConfigureAwait(false);
         if (read >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
         {
-            return new TarStreams(file, new GZipStream(file, CompressionMode.Decompress, leaveOpen: true), null);
+            return new TarStreams(new GZipStream(content, CompressionMode.Decompress, leaveOpen: true), null, Task.CompletedTask, null);
         }
 
         string? tool = null;
@@ -45,14 +77,11 @@ internal sealed class TarStreams : IAsyncDisposable
 
         if (tool is null)
         {
-            return new TarStreams(file, file, null);
+            return new TarStreams(new NonClosingStream(content), null, Task.CompletedTask, null);
         }
 
-        await file.DisposeAsync().ConfigureAwait(false);
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(tool) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-dc");
-        start.ArgumentList.Add("--");
-        start.ArgumentList.Add(path);
         Process process;
         try
         {
@@ -60,10 +89,20 @@ internal sealed class TarStreams : IAsyncDisposable
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new IOException($"'{path}' is {tool}-compressed and '{tool}' cannot be run ({ex.Message}): install Debian's {(tool == "xz" ? "xz-utils" : "zstd")}", ex);
+            throw new IOException($"'{display}' is {tool}-compressed and '{tool}' cannot be run ({ex.Message}): install Debian's {(tool == "xz" ? "xz-utils" : "zstd")}", ex);
         }
 
-        return new TarStreams(Stream.Null, process.StandardOutput.BaseStream, process);
+        var pumpCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pump = PumpAsync(content, process.StandardInput.BaseStream, pumpCancellation.Token);
+        return new TarStreams(process.StandardOutput.BaseStream, process, pump, pumpCancellation);
+    }
+
+    private static async Task PumpAsync(Stream content, Stream input, CancellationToken cancellationToken)
+    {
+        await using (input.ConfigureAwait(false))
+        {
+            await content.CopyToAsync(input, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Throws if the decompressor failed (a truncated or corrupt file).</summary>
@@ -82,6 +121,8 @@ internal sealed class TarStreams : IAsyncDisposable
             var error = await _decompressor.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             throw new InvalidDataException($"{_decompressor.StartInfo.FileName} failed with exit code {_decompressor.ExitCode}: {error.Trim()}");
         }
+
+        await _pump.ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -96,7 +137,51 @@ internal sealed class TarStreams : IAsyncDisposable
             _decompressor.Dispose();
         }
 
+        if (_pumpCancellation is not null)
+        {
+            await _pumpCancellation.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _pump.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidDataException or ObjectDisposedException)
+            {
+                // The tool was stopped (an error or a cancellation is already on its way to the caller).
+            }
+
+            _pumpCancellation.Dispose();
+        }
+
         await Tar.DisposeAsync().ConfigureAwait(false);
-        await _file.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The caller's stream, read through but not closed when the tar stream is.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
