@@ -227,16 +227,19 @@ internal sealed partial class KvmVirtualMachine
             await sourceQmp.DisposeAsync().ConfigureAwait(false);
         }
 
-        await ReapAsync(source.Record.Pid).ConfigureAwait(false);
-        for (var i = 0; i < 100 && ProcessIdentity.IsSameQemu(source.Record, Name); i++)
+        // The source is signalled only through its process descriptor (or after re-checking its
+        // identity on kernels without one): its pid may already belong to another process.
+        for (var i = 0; i < 100 && IsAlive(source); i++)
         {
             await Task.Delay(50).ConfigureAwait(false);
         }
 
-        if (ProcessIdentity.IsSameQemu(source.Record, Name))
+        if (IsAlive(source) && SignalQemu(source, LibC.SigKill) && source.IsChild)
         {
-            await KillAndReapAsync(source.Record.Pid).ConfigureAwait(false);
+            await ReapAsync(source).ConfigureAwait(false);
         }
+
+        source.Process?.Dispose();
 
         foreach (var (from, to) in new[]
         {
@@ -261,7 +264,8 @@ internal sealed partial class KvmVirtualMachine
         await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
         await File.WriteAllTextAsync(Files.PidFile, arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None).ConfigureAwait(false);
         RestrictSockets();
-        var running = new RunningQemu(record, arrived.Qmp, isChild: true);
+        // Our unreaped child: the pid is this QEMU's until we collect it.
+        var running = new RunningQemu(record, arrived.Qmp, isChild: true, ProcessIdentity.TryOpen(arrived.Pid));
         _running = running;
         _state = VmState.Running;
         _ = WatchAsync(running, subscription);
