@@ -72,6 +72,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         VmSpecValidator.Validate(Spec);
         var options = _environment.Options;
+        if (!options.AllowResourcesBeyondHost)
+        {
+            HostResources.Read().Check(Spec);
+        }
+
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
         var (launch, rbdDisks) = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
@@ -90,6 +95,10 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions });
         RemoveRunFiles();
         PrepareFirmware();
+        if (Spec.SerialConsole)
+        {
+            SerialLogFile.PrepareForStart(Files.SerialLog, options.SerialLogMaxBytes);
+        }
 
         _state = VmState.Starting;
         var logStart = File.Exists(Files.Log) ? new FileInfo(Files.Log).Length : 0;
@@ -123,7 +132,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks);
             await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Files.PidFile, pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            await AtomicFile.WriteAsync(Files.PidFile, Encoding.ASCII.GetBytes(pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
@@ -131,6 +140,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             _running = running;
             _state = VmState.Running;
             _ = WatchAsync(running, subscription);
+            _ = TrimSerialLogAsync(running);
             _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
         }
         catch (Exception ex)
@@ -296,6 +306,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _running = running;
         _state = paused ? VmState.Paused : VmState.Running;
         _ = WatchAsync(running, subscription);
+        _ = TrimSerialLogAsync(running);
         Log.VmReattached(_logger, Name, record.Pid);
     }
 
@@ -827,13 +838,44 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !File.Exists(Files.OvmfVars))
         {
-            File.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
+            PrivateFile.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
         }
 
         if (Spec.CloudInit is { } cloudInit)
         {
             // Written from the spec at each start, so the guest always sees the current configuration.
-            File.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
+            PrivateFile.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
+        }
+    }
+
+    /// <summary>How often a running VM's serial log is checked against <c>KvmOptions.SerialLogMaxBytes</c>.</summary>
+    private static readonly TimeSpan SerialLogCheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Keeps the serial log within its cap while this run of QEMU lasts (see <see cref="SerialLogFile"/>).</summary>
+    private async Task TrimSerialLogAsync(RunningQemu running)
+    {
+        var cap = _environment.Options.SerialLogMaxBytes;
+        if (cap <= 0 || !Spec.SerialConsole)
+        {
+            return;
+        }
+
+        while (!running.Exited.Task.IsCompleted && !running.Detaching)
+        {
+            await Task.WhenAny(running.Exited.Task, Task.Delay(SerialLogCheckInterval, _environment.Time)).ConfigureAwait(false);
+            if (running.Exited.Task.IsCompleted || running.Detaching)
+            {
+                return;
+            }
+
+            try
+            {
+                SerialLogFile.Trim(Files.SerialLog, cap);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.VmWatchFailed(_logger, Name, $"could not trim the serial log '{Files.SerialLog}': {ex.Message}");
+            }
         }
     }
 
