@@ -152,12 +152,27 @@ public sealed class KvmSecurityTests
         Assert.Equal(VmState.Stopped, (await edited.GetStatusAsync(ct)).State);
     }
 
-    [Fact(Timeout = 180_000)]
-    public async Task QEMU_runs_as_the_unprivileged_RunAsUser_and_the_guest_boots()
+    [Theory(Timeout = 180_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task QEMU_runs_as_the_unprivileged_RunAsUser_and_the_guest_boots(bool qemu10)
     {
+        // QEMU 7.2 drops privileges with -runas, QEMU 10 with -run-with user=.
+        if (qemu10)
+        {
+            Qemu10.Require();
+        }
+
         await using var host = VmTestHost.Create();
         var ct = TestContext.Current.CancellationToken;
         host.Options.RunAsUser = "nobody";
+        if (qemu10)
+        {
+            host.Options.QemuBinary = Qemu10.Binary;
+            host.Options.QemuDataDirectory = Qemu10.DataDirectory;
+            await host.RestartManagerAsync();
+        }
+
         const int Nobody = 65534;
 
         // A data disk the unprivileged QEMU owns, in a directory of its own.
@@ -174,7 +189,11 @@ public sealed class KvmSecurityTests
             await vm.StartAsync(ct);
             await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
 
-            var pid = (await vm.GetStatusAsync(ct)).Pid!.Value;
+            var status = await vm.GetStatusAsync(ct);
+            Assert.StartsWith(qemu10 ? "10." : "7.", status.QemuVersion, StringComparison.Ordinal);
+            var pid = status.Pid!.Value;
+            var argv = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline", ct)).Split('\0');
+            Assert.Contains(qemu10 ? "-run-with" : "-runas", argv);
             var uids = (await File.ReadAllLinesAsync($"/proc/{pid}/status", ct)).Single(line => line.StartsWith("Uid:", StringComparison.Ordinal));
             Assert.Equal(["Uid:", "65534", "65534", "65534", "65534"], uids.Split('\t', ' ').Where(part => part.Length > 0).ToArray());
             var gids = (await File.ReadAllLinesAsync($"/proc/{pid}/status", ct)).Single(line => line.StartsWith("Gid:", StringComparison.Ordinal));
