@@ -44,8 +44,12 @@ internal static partial class Log
     [LoggerMessage(2200, LogLevel.Information, "Accelerator: {Accelerator} ({Reason})")]
     public static partial void AcceleratorChosen(ILogger logger, string accelerator, string reason);
 
-    [LoggerMessage(2300, LogLevel.Information, "VM {VmName}: QEMU started as pid {Pid}: {Arguments}")]
-    public static partial void VmSpawned(ILogger logger, string vmName, int pid, string arguments);
+    [LoggerMessage(2300, LogLevel.Information, "VM {VmName}: QEMU started as pid {Pid}")]
+    public static partial void VmSpawned(ILogger logger, string vmName, int pid);
+
+    /// <summary>The argv, at Debug only, with secrets masked by <see cref="VirtualMachines.QemuArgumentMasker"/>.</summary>
+    [LoggerMessage(2307, LogLevel.Debug, "VM {VmName}: QEMU pid {Pid} command line (secrets masked): {Arguments}")]
+    public static partial void VmCommandLine(ILogger logger, string vmName, int pid, string arguments);
 
     [LoggerMessage(2301, LogLevel.Information, "VM {VmName}: stopped ({Reason})")]
     public static partial void VmStopped(ILogger logger, string vmName, string reason);

@@ -71,8 +71,14 @@ public sealed record VmSpec(string Name)
     public bool Tpm { get; init; }
 
     /// <summary>
-    /// Extra QEMU arguments, appended as they are. Options the SDK manages (monitors, chardev ids it
-    /// owns, -daemonize, -pidfile, -name, -S, -runas, -run-with...) are refused.
+    /// Extra QEMU arguments, appended as they are: an option, then its value. They are an allowlist,
+    /// each value checked, so that nothing added reaches a host file, a host socket, the monitor or the
+    /// SDK's own devices: <c>-device</c> with devices that need no host resource (root ports, USB
+    /// controllers and input devices, watchdogs, intel-iommu, display adapters, edu; placement
+    /// properties only), <c>-global</c> (kvm-pit tick policy, S3/S4 switches), <c>-rtc</c>,
+    /// <c>-boot</c> (without splash), <c>-smbios</c> (without file/path), <c>-fw_cfg
+    /// name=opt/...,string=...</c>, <c>-uuid</c>, <c>-watchdog-action</c> and <c>-no-reboot</c>.
+    /// Anything else is refused with the typed field to use instead.
     /// </summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 }

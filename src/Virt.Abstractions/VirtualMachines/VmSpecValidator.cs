@@ -5,14 +5,6 @@ namespace Virt.VirtualMachines;
 /// <summary>Checks a <see cref="VmSpec"/> at the edge, reporting every problem with its field and fix.</summary>
 public static partial class VmSpecValidator
 {
-    /// <summary>Options the SDK manages itself; an extra argument may not set them.</summary>
-    private static readonly HashSet<string> ManagedOptions = new(StringComparer.Ordinal)
-    {
-        "-qmp", "-qmp-pretty", "-monitor", "-mon", "-daemonize", "-pidfile", "-name", "-S", "-runas", "-run-with",
-        "-nodefaults", "-no-user-config", "-chroot", "-serial", "-vnc", "-display", "-accel", "-machine", "-M", "-enable-kvm",
-        "-kernel", "-initrd", "-append", "-bios", "-m", "-smp", "-cpu", "-action", "-sandbox",
-    };
-
     /// <summary>Validates the spec.</summary>
     /// <param name="spec">The spec.</param>
     /// <exception cref="InvalidVmSpecException">Something is wrong; the exception lists every problem.</exception>
@@ -300,28 +292,8 @@ public static partial class VmSpecValidator
         }
     }
 
-    private static void ValidateExtraArguments(VmSpec spec, List<VmSpecProblem> problems)
-    {
-        for (var i = 0; i < spec.ExtraArguments.Count; i++)
-        {
-            var argument = spec.ExtraArguments[i];
-            if (argument is null || HasControlCharacters(argument))
-            {
-                problems.Add(new($"ExtraArguments[{i}]", "is null or contains a control character: remove it"));
-                continue;
-            }
-
-            var option = argument.StartsWith("--", StringComparison.Ordinal) ? argument[1..] : argument;
-            if (ManagedOptions.Contains(option))
-            {
-                problems.Add(new($"ExtraArguments[{i}]", $"'{argument}' is managed by the SDK: set the matching VmSpec field instead"));
-            }
-            else if (argument.Contains("id=virt-", StringComparison.Ordinal))
-            {
-                problems.Add(new($"ExtraArguments[{i}]", "ids starting with 'virt-' are reserved for the SDK's own devices and chardevs: choose another id"));
-            }
-        }
-    }
+    private static void ValidateExtraArguments(VmSpec spec, List<VmSpecProblem> problems) =>
+        ExtraArgumentPolicy.Validate(spec.ExtraArguments ?? [], problems);
 
     private static void CheckPath(string field, string? path, List<VmSpecProblem> problems, bool required = false)
     {

@@ -518,6 +518,13 @@ public sealed class GuestAgentClient : IAsyncDisposable
             var newline = buffer.PositionOf((byte)'\n');
             if (newline is not null)
             {
+                if (buffer.Slice(0, newline.Value).Length > _options.MaxMessageSize)
+                {
+                    _needsSync = true;
+                    _reader.AdvanceTo(buffer.GetPosition(1, newline.Value));
+                    throw new GuestAgentException("read", "MessageTooLarge", $"the agent sent a message over the {_options.MaxMessageSize}-byte cap (GuestAgentOptions.MaxMessageSize)", Endpoint);
+                }
+
                 var line = buffer.Slice(0, newline.Value).ToArray();
                 _reader.AdvanceTo(buffer.GetPosition(1, newline.Value));
                 var trimmed = TrimLine(line);

@@ -24,8 +24,28 @@ public sealed class KvmOptions
     /// <summary>A <c>-L</c> data directory, for a QEMU unpacked outside /usr (e.g. a newer version beside the system's).</summary>
     public string? QemuDataDirectory { get; set; }
 
-    /// <summary>A user QEMU drops privileges to after start, or <see langword="null"/> to keep the caller's.</summary>
+    /// <summary>
+    /// A user QEMU drops privileges to once it has opened the VM's disks, firmware and sockets
+    /// (<c>-run-with user=</c> from QEMU 9.1, <c>-runas</c> before), or <see langword="null"/> to keep
+    /// the caller's (root). Recommended: a guest that escapes QEMU then holds that user's rights, not
+    /// root's. What QEMU opens later — disks hotplugged or snapshotted while it runs — must be
+    /// readable and writable by that user; live migration on the same host is refused with it.
+    /// </summary>
     public string? RunAsUser { get; set; }
+
+    /// <summary>
+    /// The most bytes a VM's serial log (<c>serial.log</c>) may hold before its older part is moved to
+    /// <c>serial.log.1</c>, so a guest cannot fill the disk through its console. Default 4 MiB; at
+    /// least 64 KiB; 0 for no cap. Disk use stays within about twice the cap.
+    /// </summary>
+    public long SerialLogMaxBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Whether a VM may ask for more memory or vCPUs than this host has (MemTotal of /proc/meminfo,
+    /// the online CPUs). Default false: such a spec is refused at create and at start, naming the
+    /// host's figures. One VM may always use up to all of them (the sum over VMs is not limited).
+    /// </summary>
+    public bool AllowResourcesBeyondHost { get; set; }
 
     /// <summary>How long an operation waits for another operation on the same VM. Default 30 s.</summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -6,7 +6,8 @@ internal static class AtomicFile
     public static async Task WriteAsync(string path, byte[] content, CancellationToken cancellationToken)
     {
         var temporary = path + ".tmp-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+        File.Delete(temporary);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
         var stream = new FileStream(temporary, options);
         await using (stream.ConfigureAwait(false))
         {

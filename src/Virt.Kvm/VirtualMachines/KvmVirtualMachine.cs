@@ -72,6 +72,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         VmSpecValidator.Validate(Spec);
         var options = _environment.Options;
+        if (!options.AllowResourcesBeyondHost)
+        {
+            HostResources.Read().Check(Spec);
+        }
+
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
         var (launch, rbdDisks) = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
@@ -90,12 +95,18 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions });
         RemoveRunFiles();
         PrepareFirmware();
+        if (Spec.SerialConsole)
+        {
+            SerialLogFile.PrepareForStart(Files.SerialLog, options.SerialLogMaxBytes);
+        }
 
         _state = VmState.Starting;
         var logStart = File.Exists(Files.Log) ? new FileInfo(Files.Log).Length : 0;
         IReadOnlyList<string> taps = [];
         int? pid = null;
         int? tpmPid = null;
+        long? tpmStartTicks = null;
+        PidFd? process = null;
         QmpClient? qmp = null;
         try
         {
@@ -103,27 +114,33 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             if (Spec.Tpm)
             {
                 tpmPid = await SwtpmProcess.StartAsync(options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
+                tpmStartTicks = ProcessIdentity.StartTicks(tpmPid.Value);
             }
 
             pid = SpawnWithMonitor(Files, arguments);
 
-            if (_logger.IsEnabled(LogLevel.Information))
+            // Our unreaped child: the pid is QEMU's until we collect it, so this descriptor is QEMU's.
+            process = ProcessIdentity.TryOpen(pid.Value);
+
+            Log.VmSpawned(_logger, Name, pid.Value);
+            if (_logger.IsEnabled(LogLevel.Debug))
             {
-                Log.VmSpawned(_logger, Name, pid.Value, string.Join(' ', arguments));
+                Log.VmCommandLine(_logger, Name, pid.Value, QemuArgumentMasker.Describe(arguments));
             }
             var startTicks = ProcessIdentity.StartTicks(pid.Value) ?? 0;
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid);
+            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks);
             await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Files.PidFile, pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            await AtomicFile.WriteAsync(Files.PidFile, Encoding.ASCII.GetBytes(pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
-            var running = new RunningQemu(record, qmp, isChild: true) { AwaitingStartResume = true };
+            var running = new RunningQemu(record, qmp, isChild: true, process) { AwaitingStartResume = true };
             _running = running;
             _state = VmState.Running;
             _ = WatchAsync(running, subscription);
+            _ = TrimSerialLogAsync(running);
             _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
         }
         catch (Exception ex)
@@ -140,12 +157,14 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 exitCode = await KillAndReapAsync(spawned).ConfigureAwait(false);
             }
 
+            process?.Dispose();
+
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
             await ReleaseHostDevicesAsync().ConfigureAwait(false);
             if (tpmPid is { } swtpm)
             {
-                SwtpmProcess.Stop(swtpm);
+                SwtpmProcess.Stop(swtpm, tpmStartTicks);
             }
 
             RemoveRunFiles();
@@ -233,20 +252,26 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
 
         var record = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord)!;
-        if (!ProcessIdentity.IsSameQemu(record, Name))
+        if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
         {
-            // If it was our own child (or we are a subreaper), collect the zombie.
-            _ = TryReap(record.Pid, out _);
+            // The recorded pid is not this VM's QEMU any more: it exited, and the pid may belong to
+            // another process now, which is never signalled. Collect QEMU's own zombie if it is ours
+            // (our child, or we are a subreaper) — only that zombie, never another child of ours.
+            if (ProcessIdentity.IsZombieOf(record.Pid, record.ProcessStartTicks))
+            {
+                _ = TryReap(record.Pid, out _);
+            }
+
             await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
             await ReleaseHostDevicesAsync().ConfigureAwait(false);
             if (record.TpmPid is { } swtpm)
             {
-                SwtpmProcess.Stop(swtpm);
+                SwtpmProcess.Stop(swtpm, record.TpmStartTicks);
             }
 
             var tail = ReadLogTail(0);
-            _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching; its log ends: {tail}", null, _environment.Time.GetUtcNow());
+            _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching (the recorded pid is no longer this VM's QEMU; the stale record was removed and nothing was signalled); its log ends: {tail}", null, _environment.Time.GetUtcNow());
             RemoveRunFiles();
             _state = VmState.Stopped;
             Log.VmFoundDead(_logger, Name, record.Pid);
@@ -277,10 +302,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
 
         // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
-        var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId);
+        var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId, process);
         _running = running;
         _state = paused ? VmState.Paused : VmState.Running;
         _ = WatchAsync(running, subscription);
+        _ = TrimSerialLogAsync(running);
         Log.VmReattached(_logger, Name, record.Pid);
     }
 
@@ -477,7 +503,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private async Task KillRunningAsync(RunningQemu running, CancellationToken cancellationToken)
     {
         running.KilledByUs = true;
-        LibC.Kill(running.Record.Pid, LibC.SigKill);
+        SignalQemu(running, LibC.SigKill);
         await running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(30), _environment.Time, cancellationToken).ConfigureAwait(false);
     }
 
@@ -564,9 +590,10 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         await ReleaseHostDevicesAsync().ConfigureAwait(false);
         if (running.Record.TpmPid is { } swtpm)
         {
-            SwtpmProcess.Stop(swtpm);
+            SwtpmProcess.Stop(swtpm, running.Record.TpmStartTicks);
         }
 
+        running.Process?.Dispose();
         RemoveRunFiles();
         var exit = new VmExitInfo(reason, exitCode, _environment.Time.GetUtcNow());
         _lastExit = exit;
@@ -630,7 +657,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         if (!running.IsChild)
         {
-            var alive = ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
+            var alive = running.Process is { } process ? !process.HasExited : ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
             if (!alive)
             {
                 // Reaps it when this process is a subreaper; harmless (ECHILD) otherwise.
@@ -685,6 +712,17 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         return result != 0;
     }
 
+    /// <summary>
+    /// Signals this run's QEMU through its process descriptor, so a process that reused the pid is
+    /// never hit; without pidfd (old kernels) the identity is checked right before the signal.
+    /// Returns false when QEMU had already exited.
+    /// </summary>
+    private bool SignalQemu(RunningQemu running, int signal) =>
+        running.Process is { } process
+            ? process.Signal(signal)
+            : ProcessIdentity.IsSameQemu(running.Record, Name) && LibC.Kill(running.Record.Pid, signal) == 0;
+
+    /// <summary>Kills and collects a QEMU this process spawned and has not collected: an unreaped child's pid cannot be reused.</summary>
     private static async Task<int?> KillAndReapAsync(int pid)
     {
         LibC.Kill(pid, LibC.SigKill);
@@ -800,13 +838,44 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !File.Exists(Files.OvmfVars))
         {
-            File.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
+            PrivateFile.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
         }
 
         if (Spec.CloudInit is { } cloudInit)
         {
             // Written from the spec at each start, so the guest always sees the current configuration.
-            File.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
+            PrivateFile.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
+        }
+    }
+
+    /// <summary>How often a running VM's serial log is checked against <c>KvmOptions.SerialLogMaxBytes</c>.</summary>
+    private static readonly TimeSpan SerialLogCheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Keeps the serial log within its cap while this run of QEMU lasts (see <see cref="SerialLogFile"/>).</summary>
+    private async Task TrimSerialLogAsync(RunningQemu running)
+    {
+        var cap = _environment.Options.SerialLogMaxBytes;
+        if (cap <= 0 || !Spec.SerialConsole)
+        {
+            return;
+        }
+
+        while (!running.Exited.Task.IsCompleted && !running.Detaching)
+        {
+            await Task.WhenAny(running.Exited.Task, Task.Delay(SerialLogCheckInterval, _environment.Time)).ConfigureAwait(false);
+            if (running.Exited.Task.IsCompleted || running.Detaching)
+            {
+                return;
+            }
+
+            try
+            {
+                SerialLogFile.Trim(Files.SerialLog, cap);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.VmWatchFailed(_logger, Name, $"could not trim the serial log '{Files.SerialLog}': {ex.Message}");
+            }
         }
     }
 

@@ -34,6 +34,11 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
+        if (options.SerialLogMaxBytes is > 0 and < 64 * 1024 or < 0)
+        {
+            throw new ArgumentException($"KvmOptions.SerialLogMaxBytes is {options.SerialLogMaxBytes}: use at least 65536 (64 KiB), or 0 for no cap", nameof(options));
+        }
+
         _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices);
         Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
@@ -42,6 +47,11 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     public async Task<IVirtualMachine> CreateAsync(VmSpec spec, CancellationToken cancellationToken = default)
     {
         VmSpecValidator.Validate(spec);
+        if (!_environment.Options.AllowResourcesBeyondHost)
+        {
+            HostResources.Read().Check(spec);
+        }
+
         await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -51,7 +61,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
                 throw new VmAlreadyExistsException(spec.Name);
             }
 
-            Directory.CreateDirectory(files.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            PrivateFile.CreateDirectory(files.Directory);
             try
             {
                 await AtomicFile.WriteAsync(files.Spec, JsonSerializer.SerializeToUtf8Bytes(spec, KvmJsonContext.Default.VmSpec), cancellationToken).ConfigureAwait(false);

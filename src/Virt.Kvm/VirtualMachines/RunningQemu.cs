@@ -1,11 +1,19 @@
+using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>A QEMU process the manager watches: its identity, its monitor and how it ended.</summary>
-internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool isChild)
+internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool isChild, PidFd? process)
 {
+    /// <summary>
+    /// A descriptor of the QEMU process, opened while it was known to be this VM's (our unreaped child,
+    /// or verified by start time and command line): signals go through it, so they cannot reach a
+    /// process that reused the pid. Null only on kernels without pidfd_open.
+    /// </summary>
+    public PidFd? Process { get; } = process;
+
     /// <summary>What was recorded in runtime.json; replaced when a hotplugged NIC adds a tap.</summary>
     public VmRuntimeRecord Record { get; set; } = record;
 

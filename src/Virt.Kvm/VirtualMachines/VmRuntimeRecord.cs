@@ -12,4 +12,5 @@ namespace Virt.Kvm.VirtualMachines;
 /// <param name="Accelerator">"kvm" or "tcg".</param>
 /// <param name="Taps">Tap devices the SDK created for this run, removed when it ends.</param>
 /// <param name="TpmPid">The swtpm process of a VM with a TPM, or null.</param>
-internal sealed record VmRuntimeRecord(int Pid, long ProcessStartTicks, DateTimeOffset StartedAt, string QemuBinary, string QemuVersion, string Accelerator, IReadOnlyList<string> Taps, int? TpmPid = null);
+/// <param name="TpmStartTicks">swtpm's start time (field 22 of /proc/PID/stat), so a reused pid is never signalled.</param>
+internal sealed record VmRuntimeRecord(int Pid, long ProcessStartTicks, DateTimeOffset StartedAt, string QemuBinary, string QemuVersion, string Accelerator, IReadOnlyList<string> Taps, int? TpmPid = null, long? TpmStartTicks = null);

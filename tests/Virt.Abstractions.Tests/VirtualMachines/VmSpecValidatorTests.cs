@@ -54,7 +54,7 @@ public sealed class VmSpecValidatorTests
             error.Problems.Select(p => p.Field).ToArray());
         Assert.Contains("web-01", error.Message, StringComparison.Ordinal);
         Assert.Contains("used twice", error.Problems[3].Message, StringComparison.Ordinal);
-        Assert.Contains("managed by the SDK", error.Problems[8].Message, StringComparison.Ordinal);
+        Assert.Contains("'-qmp' is not an option ExtraArguments allows", error.Problems[8].Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -87,6 +87,7 @@ public sealed class VmSpecValidatorTests
     [InlineData("-qmp\ntcp:0.0.0.0:4444", "ExtraArguments[0]")]
     [InlineData("-sandbox", "ExtraArguments[0]")]
     [InlineData("id=virt-qmp", "ExtraArguments[0]")]
+    [InlineData("--qmp", "ExtraArguments[0]")]
     public void Extra_arguments_cannot_carry_newlines_or_take_over_what_the_SDK_manages(string argument, string field)
     {
         var error = Assert.Throws<InvalidVmSpecException>(() => VmSpecValidator.Validate(Valid with { ExtraArguments = [argument] }));

@@ -106,9 +106,8 @@ public sealed class VirtualMachineLifecycleTests
     {
         await using var host = VmTestHost.Create();
         var ct = TestContext.Current.CancellationToken;
-        var script = Path.Combine(host.StateDirectory, "panic.sh");
-        await File.WriteAllTextAsync(script, "echo c > /proc/sysrq-trigger\n", ct);
-        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("panicky") with { ExtraArguments = ["-fw_cfg", $"name=opt/virt/script,file={script}"] }, ct);
+        // The script goes in as an allowed extra argument (fw_cfg string=; file= would read a host file).
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("panicky") with { ExtraArguments = ["-fw_cfg", "name=opt/virt/script,string=echo c > /proc/sysrq-trigger"] }, ct);
         var stoppedEvent = FirstEventAsync(vm, VmEventKind.Stopped, ct);
         var crashedEvent = FirstEventAsync(vm, VmEventKind.Crashed, ct);
         await Task.Delay(50, ct);

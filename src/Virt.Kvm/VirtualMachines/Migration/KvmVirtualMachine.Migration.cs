@@ -168,6 +168,11 @@ internal sealed partial class KvmVirtualMachine
             throw new VmMigrationException(Name, "VMs with a TPM cannot be migrated on this host yet (swtpm's state would have to move with it)");
         }
 
+        if (_environment.Options.RunAsUser is { } user)
+        {
+            throw new VmMigrationException(Name, $"QEMU runs as '{user}' (KvmOptions.RunAsUser), and the destination QEMU could not create its migration socket in the VM's private directory after dropping to that user; migrate to another host, or run without RunAsUser");
+        }
+
         if (Spec.Nics.Any(n => n.Backend == VmNicBackend.Bridge))
         {
             throw new VmMigrationException(Name, "bridged NICs hold their tap device, which a second QEMU on this host cannot open; detach them or migrate to another host");
@@ -187,7 +192,7 @@ internal sealed partial class KvmVirtualMachine
         {
             if (File.Exists(from))
             {
-                File.Copy(from, to);
+                PrivateFile.Copy(from, to);
             }
         }
 
@@ -195,6 +200,11 @@ internal sealed partial class KvmVirtualMachine
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = _running!.Record.Accelerator;
         var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
+        if (spec.SerialConsole)
+        {
+            PrivateFile.EnsureExists(staging.SerialLog);
+        }
+
         var pid = SpawnWithMonitor(staging, arguments);
         try
         {
@@ -232,16 +242,19 @@ internal sealed partial class KvmVirtualMachine
             await sourceQmp.DisposeAsync().ConfigureAwait(false);
         }
 
-        await ReapAsync(source.Record.Pid).ConfigureAwait(false);
-        for (var i = 0; i < 100 && ProcessIdentity.IsSameQemu(source.Record, Name); i++)
+        // The source is signalled only through its process descriptor (or after re-checking its
+        // identity on kernels without one): its pid may already belong to another process.
+        for (var i = 0; i < 100 && IsAlive(source); i++)
         {
             await Task.Delay(50).ConfigureAwait(false);
         }
 
-        if (ProcessIdentity.IsSameQemu(source.Record, Name))
+        if (IsAlive(source) && SignalQemu(source, LibC.SigKill) && source.IsChild)
         {
-            await KillAndReapAsync(source.Record.Pid).ConfigureAwait(false);
+            await ReapAsync(source).ConfigureAwait(false);
         }
+
+        source.Process?.Dispose();
 
         foreach (var (from, to) in new[]
         {
@@ -264,12 +277,14 @@ internal sealed partial class KvmVirtualMachine
             QemuVersion = arrived.Qmp.Greeting.Version.ToString(),
         };
         await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
-        await File.WriteAllTextAsync(Files.PidFile, arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Files.PidFile, System.Text.Encoding.ASCII.GetBytes(arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), CancellationToken.None).ConfigureAwait(false);
         RestrictSockets();
-        var running = new RunningQemu(record, arrived.Qmp, isChild: true);
+        // Our unreaped child: the pid is this QEMU's until we collect it.
+        var running = new RunningQemu(record, arrived.Qmp, isChild: true, ProcessIdentity.TryOpen(arrived.Pid));
         _running = running;
         _state = VmState.Running;
         _ = WatchAsync(running, subscription);
+        _ = TrimSerialLogAsync(running);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.VmMigrated(_logger, Name, source.Record.Pid, arrived.Pid);

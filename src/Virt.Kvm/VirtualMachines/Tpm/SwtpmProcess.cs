@@ -30,9 +30,16 @@ internal static class SwtpmProcess
         var started = time.GetTimestamp();
         while (!File.Exists(files.TpmSocket))
         {
-            if (LibC.WaitPid(pid, out _, LibC.Wnohang) == pid || time.GetElapsedTime(started) > TimeSpan.FromSeconds(10))
+            var exited = LibC.WaitPid(pid, out _, LibC.Wnohang) == pid;
+            if (exited || time.GetElapsedTime(started) > TimeSpan.FromSeconds(10))
             {
-                Stop(pid);
+                if (!exited)
+                {
+                    // Our unreaped child: its pid cannot have been reused.
+                    LibC.Kill(pid, LibC.SigKill);
+                    _ = LibC.WaitPid(pid, out _, 0);
+                }
+
                 var log = File.Exists(files.TpmLog) ? (await File.ReadAllTextAsync(files.TpmLog, CancellationToken.None).ConfigureAwait(false))[(int)Math.Min(logStart, new FileInfo(files.TpmLog).Length)..] : string.Empty;
                 throw new VmStartException(vmName, $"swtpm for VM '{vmName}' did not open its socket: {log.Trim()}", null, log);
             }
@@ -43,16 +50,33 @@ internal static class SwtpmProcess
         return pid;
     }
 
-    /// <summary>Ends swtpm if it still runs (it normally ends with QEMU) and collects it when it is our child.</summary>
-    public static void Stop(int pid)
+    /// <summary>
+    /// Ends swtpm if it still runs (it normally ends with QEMU) and collects it when it is our child.
+    /// The signal goes through a process descriptor opened before checking that the pid is still
+    /// swtpm with the recorded start time, so a process that reused the pid is never hit.
+    /// </summary>
+    public static void Stop(int pid, long? startTicks)
     {
-        if (!IsSwtpm(pid))
+        using var process = ProcessIdentity.TryOpen(pid);
+        if (!IsSwtpm(pid) || (startTicks is { } ticks && ProcessIdentity.StartTicks(pid) != ticks))
         {
-            _ = LibC.WaitPid(pid, out _, LibC.Wnohang);
+            if (startTicks is { } recorded && ProcessIdentity.IsZombieOf(pid, recorded))
+            {
+                _ = LibC.WaitPid(pid, out _, LibC.Wnohang);
+            }
+
             return;
         }
 
-        LibC.Kill(pid, LibC.SigKill);
+        if (process is not null)
+        {
+            process.Signal(LibC.SigKill);
+        }
+        else
+        {
+            LibC.Kill(pid, LibC.SigKill);
+        }
+
         for (var i = 0; i < 200 && LibC.WaitPid(pid, out _, LibC.Wnohang) == 0; i++)
         {
             Thread.Sleep(5);

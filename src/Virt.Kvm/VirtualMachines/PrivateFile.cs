@@ -1,0 +1,44 @@
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>
+/// Files of a VM that hold what other local users must not read (cloud-init seeds, UEFI variables,
+/// logs, pids): created 0600 from the start — never created with the umask's mode and chmod-ed after.
+/// </summary>
+internal static class PrivateFile
+{
+    public const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    public const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Writes the file anew (an older file of that name is removed first, so its mode does not carry over).</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
+    {
+        File.Delete(path);
+        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
+        stream.Write(content);
+    }
+
+    /// <summary>Copies a file into a new 0600 file.</summary>
+    public static void Copy(string from, string to)
+    {
+        using var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var target = new FileStream(to, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
+        source.CopyTo(target);
+    }
+
+    /// <summary>Creates the file empty and 0600 unless it exists (QEMU then appends to it and keeps the mode).</summary>
+    public static void EnsureExists(string path)
+    {
+        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
+    }
+
+    /// <summary>Creates a 0700 directory; one that already existed with a wider mode is narrowed to 0700.</summary>
+    public static void CreateDirectory(string path)
+    {
+        Directory.CreateDirectory(path, OwnerOnlyDirectory);
+        if ((File.GetUnixFileMode(path) & ~OwnerOnlyDirectory) != 0)
+        {
+            File.SetUnixFileMode(path, OwnerOnlyDirectory);
+        }
+    }
+}
