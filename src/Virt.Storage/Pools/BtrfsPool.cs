@@ -33,6 +33,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await BuildSubvolumeAsync(name, async temporary =>
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
+            CloseSubvolume(temporary);
             using (var disk = PrivateFiles.Open(Path.Combine(temporary, DiskFile), FileMode.CreateNew, FileAccess.Write))
             {
                 disk.SetLength(spec.SizeBytes);
@@ -201,6 +202,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         try
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
+            CloseSubvolume(temporary);
             var disk = PrivateFiles.CreateFile(Path.Combine(temporary, DiskFile));
             await foreach (var percent in Context.QemuImg.ConvertForeignAsync(sourcePath, sourceFormat, disk, VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
             {
@@ -270,6 +272,12 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
             : [];
         return Task.FromResult(new VolumeInfo(IdOf(name), VolumeFormat.Raw, size, allocated, path, [], snapshots));
     }
+
+    /// <summary>
+    /// btrfs makes a new subvolume's directory 0755; it is made 0700 while it still has its temporary name
+    /// inside the 0700 images/, where no one else can reach it (clones and snapshots keep the mode).
+    /// </summary>
+    private static void CloseSubvolume(string path) => File.SetUnixFileMode(path, PrivateFiles.DirectoryMode);
 
     private async Task DeleteSubvolumeAsync(string path, CancellationToken cancellationToken) =>
         await BtrfsAsync(["subvolume", "delete", path], cancellationToken).ConfigureAwait(false);

@@ -185,8 +185,9 @@ internal abstract class StoragePoolBase : IStoragePool
         }
     }
 
+    /// <summary>Takes the volume's lock (the name is checked first: the lock file's path is built from it).</summary>
     protected Task<VolumeLock> LockAsync(string name, string operation, CancellationToken cancellationToken) =>
-        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), name, operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
+        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), CheckName(name), operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
 
     /// <summary>A temporary name in <paramref name="directory"/> for something being built for <paramref name="name"/>.</summary>
     protected static string TemporaryPath(string directory, string name, string suffix = "") =>
