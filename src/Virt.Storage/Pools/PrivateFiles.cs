@@ -20,13 +20,30 @@ internal static class PrivateFiles
     /// </summary>
     public static string CreateDirectory(string path)
     {
-        var directory = Directory.CreateDirectory(path, DirectoryMode);
+        CreateMissing(path);
+        var directory = new DirectoryInfo(path);
         if ((directory.UnixFileMode & Others) != 0)
         {
             directory.UnixFileMode = DirectoryMode;
         }
 
         return path;
+    }
+
+    /// <summary>Creates a directory and each missing parent 0700 (.NET gives the mode to the last one only).</summary>
+    public static void CreateMissing(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return;
+        }
+
+        if (Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(path)) is { Length: > 0 } parent)
+        {
+            CreateMissing(parent);
+        }
+
+        Directory.CreateDirectory(path, DirectoryMode);
     }
 
     /// <summary>Creates an empty file 0600 that must not exist yet, for a tool (qemu-img, rbd) to write into: the tool keeps the mode of a file it finds.</summary>

@@ -53,7 +53,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             throw new StorageException($"pool '{definition.Name}' is already defined: remove it first, or choose another name");
         }
 
-        Directory.CreateDirectory(definition.Path, PrivateFiles.DirectoryMode);
+        PrivateFiles.CreateMissing(definition.Path);
         if (definition.Driver == "btrfs")
         {
             var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);

@@ -66,9 +66,12 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
     public Task ResizeAsync(string path, VolumeFormat format, long sizeBytes, bool shrink, CancellationToken cancellationToken) =>
         RunAsync(shrink ? ["resize", "-q", "-f", Name(format), "--shrink", path, sizeBytes.ToString(CultureInfo.InvariantCulture)] : ["resize", "-q", "-f", Name(format), path, sizeBytes.ToString(CultureInfo.InvariantCulture)], cancellationToken);
 
-    /// <summary>Internal snapshots, which only qcow2 has: the image is opened as qcow2, never probed.</summary>
+    /// <summary>
+    /// Internal snapshots, which only qcow2 has: the image is opened as qcow2, never probed (qemu-img
+    /// snapshot has no <c>-f</c>, so the driver is named in a <c>json:</c> description).
+    /// </summary>
     public Task SnapshotAsync(string action, string path, string? snapshot, CancellationToken cancellationToken) =>
-        RunAsync(snapshot is null ? ["snapshot", "-f", "qcow2", action, path] : ["snapshot", "-f", "qcow2", action, snapshot, path], cancellationToken);
+        RunAsync(snapshot is null ? ["snapshot", action, JsonName("qcow2", path, noBacking: false)] : ["snapshot", action, snapshot, JsonName("qcow2", path, noBacking: false)], cancellationToken);
 
     /// <summary>Converts a pool's image, opened as <paramref name="sourceFormat"/>, yielding qemu-img's progress (0–100).</summary>
     public IAsyncEnumerable<double> ConvertAsync(string source, VolumeFormat sourceFormat, string target, VolumeFormat targetFormat, CancellationToken cancellationToken) =>
@@ -80,18 +83,22 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
     /// (<c>nbd:</c>, <c>json:</c>…), and a qcow2's backing file is never opened (<c>"backing": null</c>),
     /// even if the file changed since it was probed.
     /// </summary>
-    public IAsyncEnumerable<double> ConvertForeignAsync(string source, string sourceFormat, string target, VolumeFormat targetFormat, CancellationToken cancellationToken)
+    public IAsyncEnumerable<double> ConvertForeignAsync(string source, string sourceFormat, string target, VolumeFormat targetFormat, CancellationToken cancellationToken) =>
+        ConvertAsync([JsonName(sourceFormat, source, noBacking: sourceFormat == "qcow2")], target, targetFormat, cancellationToken);
+
+    /// <summary>QEMU's <c>json:</c> name for a file opened with <paramref name="driver"/>: the path is never parsed as a protocol; optionally without its backing file.</summary>
+    private static string JsonName(string driver, string path, bool noBacking)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteString("driver", sourceFormat);
+            writer.WriteString("driver", driver);
             writer.WriteStartObject("file");
             writer.WriteString("driver", "file");
-            writer.WriteString("filename", source);
+            writer.WriteString("filename", path);
             writer.WriteEndObject();
-            if (sourceFormat == "qcow2")
+            if (noBacking)
             {
                 writer.WriteNull("backing");
             }
@@ -99,7 +106,7 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
             writer.WriteEndObject();
         }
 
-        return ConvertAsync(["json:" + Encoding.UTF8.GetString(buffer.ToArray())], target, targetFormat, cancellationToken);
+        return "json:" + Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Converts an image, yielding qemu-img's progress (0–100) as it prints it.</summary>
