@@ -58,6 +58,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
     public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
     {
         PrivateFiles.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(SnapshotsDirectory);
         var volumes = new List<VolumeInfo>();
         foreach (var directory in Directory.GetDirectories(ImagesDirectory).Order(StringComparer.Ordinal))
         {

@@ -43,11 +43,11 @@ public sealed class VolumeFormatAttackTests
         await GuestWait.ForAgentAsync(vm.Guest);
 
         // Raw: the disk is the volume's 64 MiB (as qcow2 it would be 16 MiB), it starts with the header's magic, and the host file is not in it.
-        var size = (await vm.Guest.ExecAsync("/bin/sh", ["-c", "cat /sys/block/vda/size"])).StandardOutputText.Trim();
+        var size = (await vm.Guest.ExecAsync("/bin/sh", ["-c", "cat /sys/block/vda/size"], cancellationToken: ct)).StandardOutputText.Trim();
         Assert.Equal(((64L << 20) / 512).ToString(System.Globalization.CultureInfo.InvariantCulture), size);
-        var magic = (await vm.Guest.ExecAsync("/bin/sh", ["-c", "dd if=/dev/vda bs=1 count=3 2>/dev/null"])).StandardOutputText;
+        var magic = (await vm.Guest.ExecAsync("/bin/sh", ["-c", "dd if=/dev/vda bs=1 count=3 2>/dev/null"], cancellationToken: ct)).StandardOutputText;
         Assert.Equal("QFI", magic);
-        var found = await vm.Guest.ExecAsync("/bin/sh", ["-c", $"grep -c {marker} /dev/vda || true"]);
+        var found = await vm.Guest.ExecAsync("/bin/sh", ["-c", $"grep -c {marker} /dev/vda || true"], cancellationToken: ct);
         Assert.Equal("0", found.StandardOutputText.Trim());
         await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
         await manager.DeleteAsync("header-attack", cancellationToken: ct);
