@@ -120,8 +120,12 @@ public interface IStoragePool
     /// <returns>Whether it does.</returns>
     Task<bool> SupportsAsync(string name, VolumeFeature feature, CancellationToken cancellationToken = default);
 
-    /// <summary>Imports an image file (qcow2, raw, vmdk... anything qemu-img reads) as a new volume, reporting progress.</summary>
-    /// <param name="sourcePath">The image on the host.</param>
+    /// <summary>
+    /// Imports an image file (raw, qcow2, vmdk, vdi, vhdx, vpc) as a new volume, reporting progress. An
+    /// image whose header names another file — a backing file, a qcow2 external data file, a vmdk extent
+    /// elsewhere — is refused (the import would copy that file in): flatten it first if you trust it.
+    /// </summary>
+    /// <param name="sourcePath">The image on the host (an absolute path).</param>
     /// <param name="spec">The new volume (its size is taken from the image when 0).</param>
     /// <param name="cancellationToken">Cancels the import; nothing is left.</param>
     /// <returns>Progress reports; the last one is completed.</returns>

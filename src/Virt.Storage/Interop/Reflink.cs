@@ -15,19 +15,14 @@ internal static partial class Reflink
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(SafeFileHandle fd, ulong request, IntPtr argument);
 
-    /// <summary>Clones <paramref name="source"/> into a new <paramref name="target"/>; false (and no target) where the file system cannot.</summary>
+    /// <summary>
+    /// Makes the existing empty file <paramref name="target"/> (created by the caller, with the caller's
+    /// mode) share every block of <paramref name="source"/>; false, leaving it empty, where the file system cannot.
+    /// </summary>
     public static bool TryClone(string source, string target)
     {
         using var from = File.OpenHandle(source, FileMode.Open, FileAccess.Read);
-        using (var to = File.OpenHandle(target, FileMode.CreateNew, FileAccess.Write))
-        {
-            if (Ioctl(to, Ficlone, from.DangerousGetHandle()) == 0)
-            {
-                return true;
-            }
-        }
-
-        File.Delete(target);
-        return false;
+        using var to = File.OpenHandle(target, FileMode.Open, FileAccess.Write);
+        return Ioctl(to, Ficlone, from.DangerousGetHandle()) == 0;
     }
 }

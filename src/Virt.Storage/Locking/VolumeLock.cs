@@ -1,4 +1,5 @@
 using System.Globalization;
+using Virt.Storage.Pools;
 
 namespace Virt.Storage.Locking;
 
@@ -8,12 +9,21 @@ namespace Virt.Storage.Locking;
 /// holder dies. The holder writes who it is into a side file, so a waiter that gives up at its deadline
 /// can say who holds the lock.
 /// </summary>
+/// <remarks>
+/// The side file is a note, not the lock: when it cannot be written (a full or read-only file system)
+/// the lock is still held and the operation goes on — a delete that frees space must work on a full
+/// disk — and when acquiring fails or is cancelled after the <c>flock</c> was taken, the lock is released
+/// before the exception leaves, so it never outlives its caller.
+/// </remarks>
 internal sealed class VolumeLock : IDisposable
 {
-    private readonly FileStream _lock;
-    private readonly string _holderFile;
+    // What .NET puts in IOException.HResult when flock(LOCK_EX | LOCK_NB) finds the file locked: EWOULDBLOCK.
+    private const int WouldBlock = 11;
 
-    private VolumeLock(FileStream stream, string holderFile)
+    private readonly FileStream _lock;
+    private readonly string? _holderFile;
+
+    private VolumeLock(FileStream stream, string? holderFile)
     {
         _lock = stream;
         _holderFile = holderFile;
@@ -21,28 +31,45 @@ internal sealed class VolumeLock : IDisposable
 
     public static async Task<VolumeLock> AcquireAsync(string directory, string name, string operation, TimeSpan timeout, Func<string, Exception> onTimeout, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
         var path = Path.Combine(directory, name + ".lock");
         var holder = Path.Combine(directory, name + ".holder");
         var deadline = DateTime.UtcNow + timeout;
         var delay = TimeSpan.FromMilliseconds(5);
         while (true)
         {
+            FileStream stream;
             try
             {
-                var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                await File.WriteAllTextAsync(holder, $"pid {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}: {operation} since {DateTime.UtcNow:O}", cancellationToken).ConfigureAwait(false);
-                return new VolumeLock(stream, holder);
+                stream = PrivateFiles.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException busy) when (busy.HResult == WouldBlock && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 100));
+                continue;
             }
-            catch (IOException)
+            catch (IOException busy) when (busy.HResult == WouldBlock)
             {
                 var who = File.Exists(holder) ? await File.ReadAllTextAsync(holder, cancellationToken).ConfigureAwait(false) : "an unknown holder";
                 throw onTimeout($"it is locked by {who} (waited {timeout.TotalSeconds:0.#} s); try again when that finishes");
+            }
+
+            try
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                PrivateFiles.WriteAllText(holder, $"pid {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}: {operation} since {DateTime.UtcNow:O}");
+                return new VolumeLock(stream, holder);
+            }
+            catch (Exception note) when (note is IOException or UnauthorizedAccessException)
+            {
+                // The note is for a waiter's message only; the flock is the lock, and it is held.
+                return new VolumeLock(stream, null);
+            }
+            catch
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
         }
     }
@@ -51,7 +78,10 @@ internal sealed class VolumeLock : IDisposable
     {
         try
         {
-            File.Delete(_holderFile);
+            if (_holderFile is not null)
+            {
+                File.Delete(_holderFile);
+            }
         }
         finally
         {

@@ -9,6 +9,11 @@ namespace Virt.Storage.Pools;
 /// (<c>snapshots/NAME/SNAP</c>); a full clone is a writable subvolume snapshot, so it shares every
 /// block and takes constant time whatever the size. btrfs has no backing files, so no linked clones.
 /// </summary>
+/// <remarks>
+/// Every volume is raw, recorded so by the driver: the disk file is never described by its bytes, and an
+/// export reads it as raw (<c>-f raw</c>) whatever header its guest wrote. Disk files are created 0600,
+/// under 0700 <c>images/</c> and <c>snapshots/</c>.
+/// </remarks>
 internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
 {
     private const string DiskFile = "disk.raw";
@@ -28,7 +33,8 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await BuildSubvolumeAsync(name, async temporary =>
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
-            using (var disk = File.Create(Path.Combine(temporary, DiskFile)))
+            CloseSubvolume(temporary);
+            using (var disk = PrivateFiles.Open(Path.Combine(temporary, DiskFile), FileMode.CreateNew, FileAccess.Write))
             {
                 disk.SetLength(spec.SizeBytes);
             }
@@ -51,7 +57,8 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
 
     public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(SnapshotsDirectory);
         var volumes = new List<VolumeInfo>();
         foreach (var directory in Directory.GetDirectories(ImagesDirectory).Order(StringComparer.Ordinal))
         {
@@ -124,7 +131,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
             throw new VolumeStateException(IdOf(name), $"snapshot '{snapshot}' already exists: choose another name");
         }
 
-        Directory.CreateDirectory(Path.Combine(SnapshotsDirectory, name));
+        PrivateFiles.CreateDirectory(Path.Combine(SnapshotsDirectory, name));
         await BtrfsAsync(["subvolume", "snapshot", "-r", Path.Combine(ImagesDirectory, name), path], cancellationToken).ConfigureAwait(false);
     }
 
@@ -189,14 +196,16 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
 
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);
-        Directory.CreateDirectory(ImagesDirectory);
+        var sourceFormat = await ProbeImportSourceAsync(sourcePath, name, cancellationToken).ConfigureAwait(false);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
         var temporary = TemporaryPath(ImagesDirectory, name);
         var done = false;
         try
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
-            var disk = Path.Combine(temporary, DiskFile);
-            await foreach (var percent in Context.QemuImg.ConvertAsync(sourcePath, null, disk, VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
+            CloseSubvolume(temporary);
+            var disk = PrivateFiles.CreateFile(Path.Combine(temporary, DiskFile));
+            await foreach (var percent in Context.QemuImg.ConvertForeignAsync(sourcePath, sourceFormat, disk, VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("import", percent, false);
             }
@@ -235,7 +244,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
 
     private async Task BuildSubvolumeAsync(string name, Func<string, Task> build, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
         var temporary = TemporaryPath(ImagesDirectory, name);
         try
         {
@@ -264,6 +273,12 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
             : [];
         return Task.FromResult(new VolumeInfo(IdOf(name), VolumeFormat.Raw, size, allocated, path, [], snapshots));
     }
+
+    /// <summary>
+    /// btrfs makes a new subvolume's directory 0755; it is made 0700 while it still has its temporary name
+    /// inside the 0700 images/, where no one else can reach it (clones and snapshots keep the mode).
+    /// </summary>
+    private static void CloseSubvolume(string path) => File.SetUnixFileMode(path, PrivateFiles.DirectoryMode);
 
     private async Task DeleteSubvolumeAsync(string path, CancellationToken cancellationToken) =>
         await BtrfsAsync(["subvolume", "delete", path], cancellationToken).ConfigureAwait(false);

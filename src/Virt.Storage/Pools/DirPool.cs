@@ -10,6 +10,17 @@ namespace Virt.Storage.Pools;
 /// file is named relative to the pool (so the pool can move), full clones as reflinks where the file
 /// system shares blocks (xfs with reflink, btrfs) and as sparse copies elsewhere.
 /// </summary>
+/// <remarks>
+/// A volume's format is recorded in its file name when it is made (<c>.qcow2</c> or <c>.raw</c>, chosen
+/// by the pool, never by the bytes) and every qemu-img call names it; nothing here asks qemu-img to
+/// guess. A raw volume is the guest's to write, header included, so a guest that writes a qcow2 header
+/// naming <c>/etc/shadow</c> as its backing file still has a raw disk, cloned, exported and started as
+/// raw. A qcow2 volume's header is the pool's (the guest sees only its data), and its backing file must
+/// be another volume of the pool, named plainly and recorded with that volume's format — anything else
+/// (a host path, <c>json:</c>, a format that differs, an external data file) is refused before any tool
+/// opens it. Volumes of pools made before this rule have their format in their names already.
+/// Volume files are created 0600 in a 0700 <c>images/</c>.
+/// </remarks>
 internal sealed class DirPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
 {
     private bool? _reflink;
@@ -38,7 +49,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
 
     public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
         var volumes = new List<VolumeInfo>();
         foreach (var file in Directory.GetFiles(ImagesDirectory).Order(StringComparer.Ordinal))
         {
@@ -105,7 +116,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
                 return;
             }
 
-            await foreach (var percent in Context.QemuImg.ConvertAsync(origin.Path, QemuImg.Name(origin.Format), copy, origin.Format, ct).ConfigureAwait(false))
+            await foreach (var percent in Context.QemuImg.ConvertAsync(origin.Path, origin.Format, copy, origin.Format, ct).ConfigureAwait(false))
             {
                 progress?.Report(new StorageProgress("clone", percent, false));
             }
@@ -130,10 +141,10 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         }
 
         // A stand-alone copy of the whole chain, then renamed over the overlay.
-        var flat = TemporaryPath(ImagesDirectory, name, Extension(volume.Format));
+        var flat = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, name, Extension(volume.Format)));
         try
         {
-            await foreach (var _ in Context.QemuImg.ConvertAsync(volume.Path, QemuImg.Name(volume.Format), flat, volume.Format, cancellationToken).ConfigureAwait(false))
+            await foreach (var _ in Context.QemuImg.ConvertAsync(volume.Path, volume.Format, flat, volume.Format, cancellationToken).ConfigureAwait(false))
             {
             }
 
@@ -149,8 +160,8 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
 
     public override async Task CreateSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
+        using var held = await LockAsync(CheckName(name), "snapshot", cancellationToken).ConfigureAwait(false);
         var volume = await RequireQcow2Async(name, snapshot, "snapshot", cancellationToken).ConfigureAwait(false);
-        using var held = await LockAsync(name, "snapshot", cancellationToken).ConfigureAwait(false);
         if (volume.Snapshots.Contains(snapshot))
         {
             throw new VolumeStateException(volume.Id, $"snapshot '{snapshot}' already exists: choose another name");
@@ -161,8 +172,8 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
 
     public override async Task RollbackSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
+        using var held = await LockAsync(CheckName(name), "roll back", cancellationToken).ConfigureAwait(false);
         var volume = await RequireQcow2Async(name, snapshot, "roll back", cancellationToken).ConfigureAwait(false);
-        using var held = await LockAsync(name, "roll back", cancellationToken).ConfigureAwait(false);
         RefuseIfInUse(name, "roll back");
         RequireSnapshot(volume, snapshot);
         await Context.QemuImg.SnapshotAsync("-a", volume.Path, snapshot, cancellationToken).ConfigureAwait(false);
@@ -170,8 +181,8 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
 
     public override async Task DeleteSnapshotAsync(string name, string snapshot, CancellationToken cancellationToken = default)
     {
+        using var held = await LockAsync(CheckName(name), "delete a snapshot", cancellationToken).ConfigureAwait(false);
         var volume = await RequireQcow2Async(name, snapshot, "delete a snapshot of", cancellationToken).ConfigureAwait(false);
-        using var held = await LockAsync(name, "delete a snapshot", cancellationToken).ConfigureAwait(false);
         RequireSnapshot(volume, snapshot);
         await Context.QemuImg.SnapshotAsync("-d", volume.Path, snapshot, cancellationToken).ConfigureAwait(false);
     }
@@ -179,15 +190,25 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
     public override async Task DeleteVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         using var held = await LockAsync(CheckName(name), "delete", cancellationToken).ConfigureAwait(false);
-        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+
+        // Found by its file, not described: a volume whose header is refused (see the remarks) can still be deleted.
+        var path = FindVolume(name) ?? throw new VolumeNotFoundException(IdOf(name));
         RefuseIfInUse(name, "delete");
-        var clones = (await ListVolumesAsync(cancellationToken).ConfigureAwait(false)).Where(other => other.BackingChain.Contains(volume.Id)).Select(other => other.Id.ToString()).ToList();
-        if (clones.Count > 0)
+        var clones = new List<string>();
+        foreach (var overlay in Directory.GetFiles(ImagesDirectory, "*.qcow2").Where(file => !IsTemporary(file) && file != path))
         {
-            throw new VolumeStateException(volume.Id, $"it is the base of linked clones {string.Join(", ", clones)}: delete them (or make them full clones) first");
+            if ((await Context.QemuImg.InfoAsync(overlay, VolumeFormat.Qcow2, cancellationToken).ConfigureAwait(false)).BackingFile == Path.GetFileName(path))
+            {
+                clones.Add(IdOf(Path.GetFileNameWithoutExtension(overlay)).ToString());
+            }
         }
 
-        File.Delete(volume.Path);
+        if (clones.Count > 0)
+        {
+            throw new VolumeStateException(IdOf(name), $"it is the base of linked clones {string.Join(", ", clones)}: delete them (or make them full clones) first");
+        }
+
+        File.Delete(path);
         ForgetInUse(name);
     }
 
@@ -211,17 +232,18 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         var format = spec.Format ?? VolumeFormat.Qcow2;
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);
-        Directory.CreateDirectory(ImagesDirectory);
-        var temporary = TemporaryPath(ImagesDirectory, name, Extension(format));
+        var sourceFormat = await ProbeImportSourceAsync(sourcePath, name, cancellationToken).ConfigureAwait(false);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
+        var temporary = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, name, Extension(format)));
         var done = false;
         try
         {
-            await foreach (var percent in Context.QemuImg.ConvertAsync(sourcePath, null, temporary, format, cancellationToken).ConfigureAwait(false))
+            await foreach (var percent in Context.QemuImg.ConvertForeignAsync(sourcePath, sourceFormat, temporary, format, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("import", percent, false);
             }
 
-            var imported = await Context.QemuImg.InfoAsync(temporary, cancellationToken).ConfigureAwait(false);
+            var imported = await Context.QemuImg.InfoAsync(temporary, format, cancellationToken).ConfigureAwait(false);
             if (spec.SizeBytes > imported.VirtualSize)
             {
                 await Context.QemuImg.ResizeAsync(temporary, format, spec.SizeBytes, false, cancellationToken).ConfigureAwait(false);
@@ -244,9 +266,11 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
     /// <summary>Builds a volume under a temporary name and renames it into place; on any failure the temporary file is removed.</summary>
     private async Task BuildAsync(string temporary, string name, VolumeFormat format, Func<CancellationToken, Task> build, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
         try
         {
+            // 0600 from the start: qemu-img and the reflink write into the file they find, keeping its mode.
+            PrivateFiles.CreateFile(temporary);
             await build(cancellationToken).ConfigureAwait(false);
             File.Move(temporary, Path.Combine(ImagesDirectory, name + Extension(format)));
         }
@@ -257,19 +281,64 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         }
     }
 
+    /// <summary>Describes a volume opened as its recorded format, refusing a header that names anything but the pool's own volumes (see the remarks).</summary>
     private async Task<VolumeInfo> DescribeAsync(string name, string path, CancellationToken cancellationToken)
     {
-        var info = await Context.QemuImg.InfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var format = FormatOf(path) ?? throw new VolumeNotFoundException(IdOf(name));
+        var info = await Context.QemuImg.InfoAsync(path, format, cancellationToken).ConfigureAwait(false);
         var chain = new List<VolumeId>();
-        var backing = info.BackingFile;
-        while (backing is not null && chain.Count < 64)
+        var current = info;
+        while (true)
         {
-            var backingPath = Path.Combine(ImagesDirectory, backing);
-            chain.Add(IdOf(Path.GetFileNameWithoutExtension(backing)));
-            backing = File.Exists(backingPath) ? (await Context.QemuImg.InfoAsync(backingPath, cancellationToken).ConfigureAwait(false)).BackingFile : null;
+            RefuseForeignFiles(name, current);
+            if (current.BackingFile is null)
+            {
+                break;
+            }
+
+            if (chain.Count == 64)
+            {
+                throw new VolumeStateException(IdOf(name), "its chain of backing files is longer than 64 (or loops): flatten it with qemu-img convert");
+            }
+
+            var backing = Path.Combine(ImagesDirectory, current.BackingFile);
+            chain.Add(IdOf(Path.GetFileNameWithoutExtension(current.BackingFile)));
+            current = await Context.QemuImg.InfoAsync(backing, FormatOf(backing)!.Value, cancellationToken).ConfigureAwait(false);
         }
 
-        return new VolumeInfo(IdOf(name), info.Format == "qcow2" ? VolumeFormat.Qcow2 : VolumeFormat.Raw, info.VirtualSize, info.ActualSize, path, chain, info.Snapshots);
+        return new VolumeInfo(IdOf(name), format, info.VirtualSize, info.ActualSize, path, chain, info.Snapshots);
+    }
+
+    /// <summary>
+    /// Refuses an image (a volume, or one of its bases) whose header names a file that is not a volume of
+    /// this pool in its recorded format: a host path, a <c>json:</c> or protocol name, a relative path that
+    /// climbs out, a base recorded as another format, a base with no recorded format (qemu would guess it),
+    /// or a qcow2 external data file.
+    /// </summary>
+    private void RefuseForeignFiles(string name, QemuImageInfo image)
+    {
+        if (image.DataFile is not null)
+        {
+            throw new VolumeStateException(IdOf(name), $"its qcow2 header names the external data file '{image.DataFile}', which the pool never makes: it will not be opened; delete the volume");
+        }
+
+        if (image.BackingFile is not { } backing)
+        {
+            return;
+        }
+
+        var baseFormat = FormatOf(backing);
+        var plain = backing.Length > 0 && Path.GetFileName(backing) == backing && !backing.Contains(':', StringComparison.Ordinal)
+            && baseFormat is not null && VolumeId.IsValidName(Path.GetFileNameWithoutExtension(backing)) && !IsTemporary(backing);
+        if (!plain || !File.Exists(Path.Combine(ImagesDirectory, backing)))
+        {
+            throw new VolumeStateException(IdOf(name), $"its qcow2 header names the backing file '{backing}', which is not a volume of pool '{Definition.Name}': it will not be opened (reading it would copy a file from outside the pool into the disk); delete the volume");
+        }
+
+        if (image.BackingFormat != QemuImg.Name(baseFormat!.Value))
+        {
+            throw new VolumeStateException(IdOf(name), $"its qcow2 header records its base '{backing}' as {image.BackingFormat ?? "no format (qemu would guess it from the base's bytes)"}, but that volume is {QemuImg.Name(baseFormat.Value)}: it will not be opened; if the base is right, record its format with qemu-img rebase -u -f qcow2 -F {QemuImg.Name(baseFormat.Value)} -b {backing} IMAGE");
+        }
     }
 
     private async Task<VolumeInfo> RequireQcow2Async(string name, string snapshot, string operation, CancellationToken cancellationToken)
@@ -295,6 +364,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
     private string? FindVolume(string name) =>
         new[] { VolumeFormat.Qcow2, VolumeFormat.Raw }.Select(format => Path.Combine(ImagesDirectory, name + Extension(format))).FirstOrDefault(File.Exists);
 
+    /// <summary>A volume file's recorded format: the extension the pool gave it when it made it.</summary>
     private static VolumeFormat? FormatOf(string path) => Path.GetExtension(path) switch
     {
         ".qcow2" => VolumeFormat.Qcow2,
@@ -312,12 +382,12 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
             return known;
         }
 
-        Directory.CreateDirectory(ImagesDirectory);
+        PrivateFiles.CreateDirectory(ImagesDirectory);
         var probe = TemporaryPath(ImagesDirectory, "reflink-probe");
         File.WriteAllBytes(probe, new byte[4096]);
         try
         {
-            var clone = probe + ".clone";
+            var clone = PrivateFiles.CreateFile(probe + ".clone");
             var supported = Reflink.TryClone(probe, clone);
             File.Delete(clone);
             _reflink = supported;

@@ -207,12 +207,13 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
 
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         await RefuseIfExistsAsync(name, cancellationToken).ConfigureAwait(false);
+        var sourceFormat = await ProbeImportSourceAsync(sourcePath, name, cancellationToken).ConfigureAwait(false);
         var temporary = Path.GetFileName(TemporaryPath("/", name));
         var done = false;
         try
         {
             // qemu-img writes straight into a new RBD image through librbd (Debian's qemu-block-extra).
-            await foreach (var percent in Context.QemuImg.ConvertAsync(sourcePath, null, QemuName(temporary), VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
+            await foreach (var percent in Context.QemuImg.ConvertForeignAsync(sourcePath, sourceFormat, QemuName(temporary), VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("import", percent, false);
             }
@@ -254,17 +255,21 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
             throw new StorageException($"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
-        var temporary = Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Path.GetFileName(targetPath)}");
+        // rbd creates the file itself (0644): it does so inside a 0700 directory, where nobody else can
+        // open it, and the file is made 0600 before it leaves that directory.
+        var directory = PrivateFiles.CreateDirectory(Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(targetPath)}"));
+        var temporary = Path.Combine(directory, "diff");
         try
         {
             await RbdAsync(fromSnapshot is null
                 ? ["export-diff", "--no-progress", $"{Image(name)}@{snapshot}", temporary]
                 : ["export-diff", "--no-progress", "--from-snap", fromSnapshot, $"{Image(name)}@{snapshot}", temporary], cancellationToken).ConfigureAwait(false);
+            File.SetUnixFileMode(temporary, PrivateFiles.FileMode);
             File.Move(temporary, targetPath);
         }
         finally
         {
-            File.Delete(temporary);
+            Directory.Delete(directory, recursive: true);
         }
     }
 

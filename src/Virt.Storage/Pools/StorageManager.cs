@@ -53,7 +53,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             throw new StorageException($"pool '{definition.Name}' is already defined: remove it first, or choose another name");
         }
 
-        Directory.CreateDirectory(definition.Path);
+        PrivateFiles.CreateMissing(definition.Path);
         if (definition.Driver == "btrfs")
         {
             var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);
@@ -77,10 +77,8 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             }
         }
 
-        Directory.CreateDirectory(PoolsDirectory);
-        var temporary = file + ".tmp-" + Environment.ProcessId;
-        await File.WriteAllBytesAsync(temporary, JsonSerializer.SerializeToUtf8Bytes(definition, StorageJsonContext.Default.StoragePoolDefinition), cancellationToken).ConfigureAwait(false);
-        File.Move(temporary, file);
+        PrivateFiles.CreateDirectory(PoolsDirectory);
+        PrivateFiles.WriteAllText(file, JsonSerializer.Serialize(definition, StorageJsonContext.Default.StoragePoolDefinition));
         return Open(definition);
     }
 
@@ -137,8 +135,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
-        var volume = await pool.GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
-        await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
+        var volume = await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
         var definition = pool.Definition;
         return definition.Driver == "rbd"
             ? new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(definition.RbdPool ?? "rbd", id.Name, definition.CephConfig!, definition.CephUser ?? "admin") }
@@ -148,6 +145,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     /// <inheritdoc />
     public async Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(user);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         pool.ClearInUse(id.Name, user);
     }

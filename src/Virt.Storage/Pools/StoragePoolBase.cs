@@ -67,7 +67,9 @@ internal abstract class StoragePoolBase : IStoragePool
         var done = false;
         try
         {
-            await foreach (var percent in Context.QemuImg.ConvertAsync(ExportSource(volume), QemuImg.Name(volume.Format), temporary, format, cancellationToken).ConfigureAwait(false))
+            // The copy is the whole disk: created 0600 before qemu-img writes into it (qemu-img keeps the mode of a file it finds).
+            PrivateFiles.CreateFile(temporary);
+            await foreach (var percent in Context.QemuImg.ConvertAsync(ExportSource(volume), volume.Format, temporary, format, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("export", percent, false);
             }
@@ -136,10 +138,43 @@ internal abstract class StoragePoolBase : IStoragePool
 
     protected void RequireImportSource(string sourcePath, string name)
     {
-        if (!File.Exists(sourcePath))
+        if (string.IsNullOrEmpty(sourcePath) || !sourcePath.StartsWith('/') || !File.Exists(sourcePath))
         {
-            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': the file does not exist");
+            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': give the absolute path of an existing image file");
         }
+    }
+
+    /// <summary>The formats an import may come in: single-file formats whose header cannot name another file, plus qcow2 and vmdk, checked below.</summary>
+    private static readonly string[] ImportFormats = ["raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc"];
+
+    /// <summary>
+    /// The format of an import's source, which comes from outside the pool (a download, an appliance):
+    /// the one place qemu-img guesses a format. Refused when its header names any other file — a
+    /// backing file (a qcow2 saying "read the rest from /etc/shadow"), a qcow2 external data file, a vmdk
+    /// extent elsewhere — because the import would copy that file into the volume.
+    /// </summary>
+    protected async Task<string> ProbeImportSourceAsync(string sourcePath, string name, CancellationToken cancellationToken)
+    {
+        var probed = await Context.QemuImg.ProbeAsync(sourcePath, cancellationToken).ConfigureAwait(false);
+        string? refusal = null;
+        if (!ImportFormats.Contains(probed.Format))
+        {
+            refusal = $"its format is {probed.Format}, which may name other files; convert it to qcow2 or raw yourself first";
+        }
+        else if (probed.BackingFile is not null)
+        {
+            refusal = $"its header names the backing file '{probed.BackingFile}', which the import would copy in; if you trust that file, flatten the image first (qemu-img convert -O qcow2 SOURCE FLAT)";
+        }
+        else if (probed.DataFile is not null)
+        {
+            refusal = $"its header names the external data file '{probed.DataFile}'; convert it to a self-contained image first (qemu-img convert -O qcow2 SOURCE FLAT)";
+        }
+        else if (probed.Extents.Any(extent => Path.GetFullPath(extent, Path.GetDirectoryName(sourcePath)!) != Path.GetFullPath(sourcePath)))
+        {
+            refusal = $"its extents live in other files ({string.Join(", ", probed.Extents)}); convert it to a single-file image first";
+        }
+
+        return refusal is null ? probed.Format : throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': {refusal}");
     }
 
     protected static void CheckSize(long sizeBytes, VolumeId id)
@@ -150,8 +185,9 @@ internal abstract class StoragePoolBase : IStoragePool
         }
     }
 
+    /// <summary>Takes the volume's lock (the name is checked first: the lock file's path is built from it).</summary>
     protected Task<VolumeLock> LockAsync(string name, string operation, CancellationToken cancellationToken) =>
-        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), name, operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
+        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), CheckName(name), operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
 
     /// <summary>A temporary name in <paramref name="directory"/> for something being built for <paramref name="name"/>.</summary>
     protected static string TemporaryPath(string directory, string name, string suffix = "") =>
@@ -168,21 +204,39 @@ internal abstract class StoragePoolBase : IStoragePool
     }
 
     // In-use markers: one file per user under .virt/inuse/<volume>/, written by IVolumeResolver.
-    private string InUseDirectory(string name) => Path.Combine(MetadataDirectory, "inuse", name);
+    private string InUseDirectory(string name) => Path.Combine(MetadataDirectory, "inuse", CheckName(name));
 
-    public async Task MarkInUseAsync(string name, string user, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks a volume in use and describes it, under the volume's lock: a delete or rollback holding the
+    /// lock either finishes first (and this finds no volume) or sees the marker and refuses.
+    /// </summary>
+    public async Task<VolumeInfo> MarkInUseAsync(string name, string user, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(InUseDirectory(name));
-        await File.WriteAllTextAsync(Path.Combine(InUseDirectory(name), Uri.EscapeDataString(user)), $"pid {Environment.ProcessId}", cancellationToken).ConfigureAwait(false);
+        var markerName = MarkerName(user);
+        using var held = await LockAsync(name, "mark in use", cancellationToken).ConfigureAwait(false);
+        var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+        using (var marker = PrivateFiles.Open(Path.Combine(PrivateFiles.CreateDirectory(InUseDirectory(name)), markerName), FileMode.Create, FileAccess.Write))
+        {
+            marker.Write(System.Text.Encoding.UTF8.GetBytes($"pid {Environment.ProcessId}"));
+        }
+
+        return volume;
     }
 
     public void ClearInUse(string name, string user)
     {
-        var marker = Path.Combine(InUseDirectory(name), Uri.EscapeDataString(user));
+        var marker = Path.Combine(InUseDirectory(name), MarkerName(user));
         if (File.Exists(marker))
         {
             File.Delete(marker);
         }
+    }
+
+    /// <summary>A user's marker file name: escaped so that it is one plain name ('/' escaped; '.' and '..' refused).</summary>
+    private static string MarkerName(string user)
+    {
+        var escaped = Uri.EscapeDataString(user);
+        return escaped is "." or ".." ? throw new ArgumentException($"'{user}' is not a volume user name: use something like vm:NAME", nameof(user)) : escaped;
     }
 
     protected void RefuseIfInUse(string name, string operation)

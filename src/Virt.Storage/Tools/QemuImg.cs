@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Virt.Processes;
@@ -8,13 +9,28 @@ using Virt.Processes;
 namespace Virt.Storage.Tools;
 
 /// <summary>What <c>qemu-img info --output json</c> says about one image.</summary>
-internal sealed record QemuImageInfo(string Format, long VirtualSize, long ActualSize, string? BackingFile, IReadOnlyList<string> Snapshots);
+/// <param name="Format">The format qemu-img opened it with (the one it was told with <c>-f</c>, for a pool's volume).</param>
+/// <param name="VirtualSize">Its virtual size.</param>
+/// <param name="ActualSize">The bytes it occupies.</param>
+/// <param name="BackingFile">The backing file its header names, as written there.</param>
+/// <param name="BackingFormat">The backing file's format its header records, if any.</param>
+/// <param name="DataFile">A qcow2 external data file its header names, if any.</param>
+/// <param name="Snapshots">Its internal snapshots.</param>
+/// <param name="Extents">For vmdk: the files its extents live in.</param>
+internal sealed record QemuImageInfo(string Format, long VirtualSize, long ActualSize, string? BackingFile, string? BackingFormat, string? DataFile, IReadOnlyList<string> Snapshots, IReadOnlyList<string> Extents);
 
 /// <summary>
 /// qemu-img, the host's own tool for image files: create, info, resize, convert (with progress),
 /// internal snapshots. Each call goes through the process-runner seam, except convert, which streams
 /// its <c>-p</c> progress.
 /// </summary>
+/// <remarks>
+/// Every call names the image's format (<c>-f</c>, <c>-F</c>, or a driver in <c>--image-opts</c>): a pool's
+/// volumes have the format recorded when they were made, and qemu-img never guesses it from the bytes,
+/// which a guest writes (a raw disk whose guest wrote a qcow2 header naming a host file would otherwise be
+/// read as that qcow2 — QEMU's own documentation warns about it). The one probe, <see cref="ProbeAsync"/>,
+/// is for files brought in from outside the pool, and its callers refuse anything that names another file.
+/// </remarks>
 internal sealed partial class QemuImg(IProcessRunner processes, string binary = "qemu-img")
 {
     private static readonly TimeSpan Quick = TimeSpan.FromMinutes(2);
@@ -36,39 +52,73 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
         await RunAsync(arguments, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<QemuImageInfo> InfoAsync(string path, CancellationToken cancellationToken)
-    {
-        var result = await RunAsync(["info", "--output", "json", "-U", path], cancellationToken).ConfigureAwait(false);
-        using var json = JsonDocument.Parse(result.StandardOutput);
-        var root = json.RootElement;
-        var snapshots = root.TryGetProperty("snapshots", out var list)
-            ? list.EnumerateArray().Select(snapshot => snapshot.GetProperty("name").GetString() ?? string.Empty).ToList()
-            : [];
-        return new QemuImageInfo(
-            root.GetProperty("format").GetString() ?? "raw",
-            root.GetProperty("virtual-size").GetInt64(),
-            root.TryGetProperty("actual-size", out var actual) ? actual.GetInt64() : 0,
-            root.TryGetProperty("backing-filename", out var backing) ? backing.GetString() : null,
-            snapshots);
-    }
+    /// <summary>Describes an image opened as <paramref name="format"/> (never probed). Backing files are not opened.</summary>
+    public async Task<QemuImageInfo> InfoAsync(string path, VolumeFormat format, CancellationToken cancellationToken) =>
+        Parse((await RunAsync(["info", "--output", "json", "-U", "-f", Name(format), path], cancellationToken).ConfigureAwait(false)).StandardOutput);
+
+    /// <summary>
+    /// Describes a file from outside the pool (an import's source) by letting qemu-img guess its format.
+    /// Its backing and data files are not opened; the caller must refuse any image that names one.
+    /// </summary>
+    public async Task<QemuImageInfo> ProbeAsync(string path, CancellationToken cancellationToken) =>
+        Parse((await RunAsync(["info", "--output", "json", "-U", path], cancellationToken).ConfigureAwait(false)).StandardOutput);
 
     public Task ResizeAsync(string path, VolumeFormat format, long sizeBytes, bool shrink, CancellationToken cancellationToken) =>
         RunAsync(shrink ? ["resize", "-q", "-f", Name(format), "--shrink", path, sizeBytes.ToString(CultureInfo.InvariantCulture)] : ["resize", "-q", "-f", Name(format), path, sizeBytes.ToString(CultureInfo.InvariantCulture)], cancellationToken);
 
+    /// <summary>
+    /// Internal snapshots, which only qcow2 has: the image is opened as qcow2, never probed (qemu-img
+    /// snapshot has no <c>-f</c>, so the driver is named in a <c>json:</c> description).
+    /// </summary>
     public Task SnapshotAsync(string action, string path, string? snapshot, CancellationToken cancellationToken) =>
-        RunAsync(snapshot is null ? ["snapshot", action, path] : ["snapshot", action, snapshot, path], cancellationToken);
+        RunAsync(snapshot is null ? ["snapshot", action, JsonName("qcow2", path, noBacking: false)] : ["snapshot", action, snapshot, JsonName("qcow2", path, noBacking: false)], cancellationToken);
+
+    /// <summary>Converts a pool's image, opened as <paramref name="sourceFormat"/>, yielding qemu-img's progress (0–100).</summary>
+    public IAsyncEnumerable<double> ConvertAsync(string source, VolumeFormat sourceFormat, string target, VolumeFormat targetFormat, CancellationToken cancellationToken) =>
+        ConvertAsync(["-f", Name(sourceFormat), source], target, targetFormat, cancellationToken);
+
+    /// <summary>
+    /// Converts a file from outside the pool whose format <see cref="ProbeAsync"/> found, opened through
+    /// a <c>json:</c> description: the driver is named, the file name is never parsed as a protocol
+    /// (<c>nbd:</c>, <c>json:</c>…), and a qcow2's backing file is never opened (<c>"backing": null</c>),
+    /// even if the file changed since it was probed.
+    /// </summary>
+    public IAsyncEnumerable<double> ConvertForeignAsync(string source, string sourceFormat, string target, VolumeFormat targetFormat, CancellationToken cancellationToken) =>
+        ConvertAsync([JsonName(sourceFormat, source, noBacking: sourceFormat == "qcow2")], target, targetFormat, cancellationToken);
+
+    /// <summary>QEMU's <c>json:</c> name for a file opened with <paramref name="driver"/>: the path is never parsed as a protocol; optionally without its backing file.</summary>
+    private static string JsonName(string driver, string path, bool noBacking)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("driver", driver);
+            writer.WriteStartObject("file");
+            writer.WriteString("driver", "file");
+            writer.WriteString("filename", path);
+            writer.WriteEndObject();
+            if (noBacking)
+            {
+                writer.WriteNull("backing");
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return "json:" + Encoding.UTF8.GetString(buffer.ToArray());
+    }
 
     /// <summary>Converts an image, yielding qemu-img's progress (0–100) as it prints it.</summary>
-    public async IAsyncEnumerable<double> ConvertAsync(string source, string? sourceFormat, string target, VolumeFormat targetFormat, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<double> ConvertAsync(IReadOnlyList<string> sourceArguments, string target, VolumeFormat targetFormat, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new List<string> { "convert", "-p", "-t", "none", "-O", Name(targetFormat) }
-                     .Concat(sourceFormat is null ? [] : ["-f", sourceFormat])
-                     .Concat([source, target]))
+        foreach (var argument in new List<string> { "convert", "-p", "-t", "none", "-O", Name(targetFormat) }.Concat(sourceArguments).Append(target))
         {
             start.ArgumentList.Add(argument);
         }
 
+        var source = sourceArguments[^1];
         using var process = Process.Start(start) ?? throw new StorageException($"cannot start {binary}: install Debian's qemu-utils");
         var error = process.StandardError.ReadToEndAsync(CancellationToken.None);
         var buffer = new char[256];
@@ -102,6 +152,39 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
         {
             throw new StorageException($"qemu-img convert '{source}' to '{target}' failed (exit {process.ExitCode}): {(await error.ConfigureAwait(false)).Trim()}");
         }
+    }
+
+    private static QemuImageInfo Parse(string output)
+    {
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        var snapshots = root.TryGetProperty("snapshots", out var list)
+            ? list.EnumerateArray().Select(snapshot => snapshot.GetProperty("name").GetString() ?? string.Empty).ToList()
+            : [];
+        string? dataFile = null;
+        var extents = new List<string>();
+        if (root.TryGetProperty("format-specific", out var specific) && specific.TryGetProperty("data", out var data))
+        {
+            if (data.TryGetProperty("data-file", out var file))
+            {
+                dataFile = file.GetString() ?? string.Empty;
+            }
+
+            if (data.TryGetProperty("extents", out var list2))
+            {
+                extents.AddRange(list2.EnumerateArray().Select(extent => extent.TryGetProperty("filename", out var name) ? name.GetString() ?? string.Empty : string.Empty));
+            }
+        }
+
+        return new QemuImageInfo(
+            root.GetProperty("format").GetString() ?? "raw",
+            root.GetProperty("virtual-size").GetInt64(),
+            root.TryGetProperty("actual-size", out var actual) ? actual.GetInt64() : 0,
+            root.TryGetProperty("backing-filename", out var backing) ? backing.GetString() : null,
+            root.TryGetProperty("backing-filename-format", out var backingFormat) ? backingFormat.GetString() : null,
+            dataFile,
+            snapshots,
+            extents);
     }
 
     private async Task<ProcessResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
