@@ -28,7 +28,14 @@ internal sealed class PanelHosts
                 throw new InvalidOperationException($"Panel:Hosts '{configured}' has a wildcard, which would let any web page reach the panel by DNS rebinding; list the host names the panel is reached by (e.g. panel.example.org;192.0.2.10)");
             }
 
-            return new PanelHosts(names);
+            var hosts = new PanelHosts(names);
+            if (hosts._names.Count == 0)
+            {
+                // An empty AllowedHosts turns ASP.NET Core's host filtering off ("*"): never fall open.
+                throw new InvalidOperationException($"Panel:Hosts '{configured}' names no host; list the host names the panel is reached by (e.g. panel.example.org;192.0.2.10), or leave it unset for the listen addresses and localhost");
+            }
+
+            return hosts;
         }
 
         var defaults = new List<string> { "localhost", "127.0.0.1", "[::1]" };

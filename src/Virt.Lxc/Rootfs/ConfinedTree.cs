@@ -132,13 +132,19 @@ internal sealed class ConfinedTree : IDisposable
         };
     }
 
+    /// <summary>
+    /// How deep a removal goes before it refuses. A container's payload can make a tree of any depth in its
+    /// rootfs; removing it by recursion must not exhaust the stack of the process that deletes the container.
+    /// </summary>
+    public const int MaxRemovalDepth = 1024;
+
     /// <summary>Removes <paramref name="name"/> under <paramref name="parent"/> whatever it is (a directory with all it holds); nothing when missing.</summary>
     public static void Remove(SafeFileHandle parent, string name, string display) => Remove(parent, Encoding.UTF8.GetBytes(name), display);
 
     /// <inheritdoc cref="Remove(SafeFileHandle, string, string)"/>
-    public static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display) => Remove(parent, name, display, mayBeMountPoint: false);
+    public static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display) => Remove(parent, name, new RemovalTrail(null, display), mayBeMountPoint: false, depth: 0);
 
-    private static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, string display, bool mayBeMountPoint)
+    private static void Remove(SafeFileHandle parent, ReadOnlySpan<byte> name, RemovalTrail trail, bool mayBeMountPoint, int depth)
     {
         if (LibCAt.UnlinkAt(Fd(parent), name, 0) == 0)
         {
@@ -152,7 +158,12 @@ internal sealed class ConfinedTree : IDisposable
             case LibCAt.EIsdir:
                 break;
             default:
-                throw new IOException($"cannot remove '{display}': {LibC.LastError()}");
+                throw new IOException($"cannot remove '{trail}': {LibC.LastError()}");
+        }
+
+        if (depth >= MaxRemovalDepth)
+        {
+            throw new IOException($"cannot remove '{trail}': the tree is more than {MaxRemovalDepth} directories deep there; remove it by hand (rm -rf)");
         }
 
         using (var directory = OpenSubdirectory(parent, name, mayBeMountPoint))
@@ -160,20 +171,26 @@ internal sealed class ConfinedTree : IDisposable
             if (directory is null)
             {
                 // Gone or replaced between the two calls: unlink whatever is there now (never followed).
-                Remove(parent, name, display);
+                Remove(parent, name, trail, mayBeMountPoint: false, depth);
                 return;
             }
 
             foreach (var child in LibCAt.ListNames(Fd(directory)))
             {
-                Remove(directory, child, display + "/" + Encoding.UTF8.GetString(child));
+                Remove(directory, child, new RemovalTrail(trail, Encoding.UTF8.GetString(child)), mayBeMountPoint: false, depth + 1);
             }
         }
 
         if (LibCAt.UnlinkAt(Fd(parent), name, LibCAt.ATRemoveDir) != 0 && Marshal.GetLastPInvokeError() != LibCAt.ENoent)
         {
-            throw new IOException($"cannot remove the directory '{display}': {LibC.LastError()}");
+            throw new IOException($"cannot remove the directory '{trail}': {LibC.LastError()}");
         }
+    }
+
+    /// <summary>The path being removed, joined only when an error names it (joining at every level would cost the square of the depth).</summary>
+    private sealed record RemovalTrail(RemovalTrail? Parent, string Name)
+    {
+        public override string ToString() => Parent is null ? Name : $"{Parent}/{Name}";
     }
 
     /// <summary>
@@ -203,7 +220,7 @@ internal sealed class ConfinedTree : IDisposable
 
         // The directory itself may be a mount point (the caller chose it); nothing under it is crossed into.
         using var parent = new SafeFileHandle(fd, ownsHandle: true);
-        Remove(parent, Encoding.UTF8.GetBytes(name), full, mayBeMountPoint: true);
+        Remove(parent, Encoding.UTF8.GetBytes(name), new RemovalTrail(null, full), mayBeMountPoint: true, depth: 0);
     }
 
     private SafeFileHandle? Walk(string relative, int? create)

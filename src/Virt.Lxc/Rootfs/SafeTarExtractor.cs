@@ -25,9 +25,17 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
 {
     private const string WhiteoutPrefix = ".wh.";
     private const string OpaqueWhiteout = ".wh..wh..opq";
+    /// <summary>PATH_MAX: no longer name can be opened in one call inside the container anyway.</summary>
+    private const int MaxNameBytes = 4096;
+
+    /// <summary>Deeper trees are unusable (PATH_MAX) and would only make removal recurse deeply.</summary>
+    private const int MaxDepth = 256;
+
+    private const long MaxTrackedCharacters = 64L * 1024 * 1024;
     private const int FileFlags = LibC.OWronly | LibC.OCreat | LibCAt.OExcl | LibC.ONofollow | LibC.OCloexec;
     private readonly HashSet<string> _writtenThisLayer = new(StringComparer.Ordinal);
     private readonly HashSet<string> _aboveWrittenThisLayer = new(StringComparer.Ordinal);
+    private long _trackedCharacters;
 
     /// <summary>Entries skipped (device nodes under dev/), for the log.</summary>
     public List<string> Skipped { get; } = [];
@@ -36,6 +44,7 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
     {
         _writtenThisLayer.Clear();
         _aboveWrittenThisLayer.Clear();
+        _trackedCharacters = 0;
         using var tree = ConfinedTree.Open(root);
         using var reader = new TarReader(tar, leaveOpen: true);
         while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
@@ -244,10 +253,32 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
 
     private void MarkWritten(string relative)
     {
+        Track(relative);
         _writtenThisLayer.Add(relative);
-        for (var slash = relative.IndexOf('/', StringComparison.Ordinal); slash >= 0; slash = relative.IndexOf('/', slash + 1))
+
+        // Deepest parent first: once one is known, so are all above it (each entry costs only its new parents).
+        for (var slash = relative.LastIndexOf('/'); slash > 0; slash = relative.LastIndexOf('/', slash - 1))
         {
-            _aboveWrittenThisLayer.Add(relative[..slash]);
+            var parent = relative[..slash];
+            if (!_aboveWrittenThisLayer.Add(parent))
+            {
+                break;
+            }
+
+            Track(parent);
+        }
+    }
+
+    /// <summary>
+    /// Bounds the memory a layer can make the unpacker hold: a layer of many deep, distinct paths would
+    /// otherwise cost far more here than its own size.
+    /// </summary>
+    private void Track(string relative)
+    {
+        _trackedCharacters += relative.Length;
+        if (_trackedCharacters > MaxTrackedCharacters)
+        {
+            throw new InvalidDataException($"the layer names more than {MaxTrackedCharacters / (1024 * 1024)} Mi characters of distinct paths (at '{relative[..Math.Min(relative.Length, 200)]}'): refused, since tracking them would exhaust memory; flatten or split the image");
         }
     }
 
@@ -263,10 +294,20 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
             throw new InvalidDataException($"entry '{name}' has an absolute path: refused, since it would be written outside the rootfs");
         }
 
+        if (Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
+        {
+            throw new InvalidDataException($"entry '{name[..200]}...' is longer than {MaxNameBytes} bytes: refused, since no program in the container could open it");
+        }
+
         var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(part => part != ".").ToList();
         if (parts.Contains(".."))
         {
             throw new InvalidDataException($"entry '{name}' contains '..': refused, since it could be written outside the rootfs");
+        }
+
+        if (parts.Count > MaxDepth)
+        {
+            throw new InvalidDataException($"entry '{name[..Math.Min(name.Length, 200)]}...' is {parts.Count} directories deep, more than {MaxDepth}: refused");
         }
 
         return string.Join('/', parts);

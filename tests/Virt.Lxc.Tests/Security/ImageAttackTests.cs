@@ -191,6 +191,40 @@ public sealed class ImageAttackTests : IDisposable
     }
 
     [Fact]
+    public async Task An_entry_hundreds_of_directories_deep_is_refused_and_leaves_nothing()
+    {
+        // Each level would be tracked and later removed by recursion: depth is what the attack buys.
+        var tarball = WriteTarball("deep.tar", Images.Tar(tar => tar.File(string.Concat(Enumerable.Repeat("d/", 300)) + "f")));
+        var error = await Assert.ThrowsAsync<ContainerRootfsException>(() => _manager.CreateAsync(new ContainerSpec("deep", ContainerRootfs.Tarball(tarball)), Ct));
+        Assert.Contains("directories deep", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_lxcPath, "deep")));
+        _host.AssertUnchanged();
+    }
+
+    [Fact]
+    public async Task Deleting_a_container_whose_payload_made_a_tree_thousands_of_directories_deep_does_not_crash_the_process()
+    {
+        var tarball = WriteTarball("tree.tar", Images.Tar(tar => tar.File("own")));
+        await _manager.CreateAsync(new ContainerSpec("tree", ContainerRootfs.Tarball(tarball)), Ct);
+        var rootfs = Path.Combine(_lxcPath, "tree/rootfs");
+
+        // What a payload can do at run time: mkdir; cd; repeated far past PATH_MAX (relative steps, as a shell does).
+        // (perl, from Debian's essential perl-base: shells resolve cd through $PWD and stop at PATH_MAX.)
+        LayoutAttackTests.Run("perl", "-e", "chdir $ARGV[0] or die $!; for (1 .. 3000) { mkdir 'd' or die $!; chdir 'd' or die $! }", rootfs);
+        try
+        {
+            // A recursive removal this deep would overflow the stack and kill the process (not catchable in .NET).
+            await _manager.DeleteAsync("tree", cancellationToken: Ct);
+            Assert.Empty(await _manager.ListAsync(Ct));
+            _host.AssertUnchanged();
+        }
+        finally
+        {
+            LayoutAttackTests.Run("rm", "-rf", Path.Combine(_lxcPath, "tree"));
+        }
+    }
+
+    [Fact]
     public async Task Deleting_a_container_with_a_host_directory_bind_mounted_in_its_rootfs_leaves_the_host_directory_alone()
     {
         var tarball = WriteTarball("mnt.tar", Images.Tar(tar => { tar.Dir("mnt/"); tar.Dir("mnt/host/"); tar.File("mnt/own", "own"); }));

@@ -219,9 +219,8 @@ public sealed class PanelSecurityTests
         Assert.True(after - before < 150L * 1024 * 1024, $"the panel grew from {before / 1048576} MiB to {after / 1048576} MiB");
 
         // Every other endpoint has a limit too (64 KiB): a 1 MiB VM request is refused before it is parsed.
-        var big = JsonSerializer.Serialize(new { name = "big", padding = new string('x', 1024 * 1024) });
-        var response = await RawHttp.SendAsync(panel.Address, "POST", "/api/vms", [("Authorization", "Bearer " + PanelProcess.Password)], big, ct);
-        Assert.Equal(413, response.Status);
+        // (Written while the answer is read: the panel answers 413 and closes without taking the rest.)
+        Assert.Equal(413, await RawHttp.PostHugeAsync(panel.Address, "/api/vms", 1024 * 1024, chunked: false, ct, "Bearer " + PanelProcess.Password));
         Assert.Equal(0, JsonDocument.Parse(await api.GetStringAsync("/api/vms", ct)).RootElement.GetArrayLength());
     }
 

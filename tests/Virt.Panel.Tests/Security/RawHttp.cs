@@ -42,8 +42,15 @@ internal static class RawHttp
         }
 
         request.Append("\r\n");
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()), cancellationToken);
-        await stream.WriteAsync(bytes, cancellationToken);
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()), cancellationToken);
+            await stream.WriteAsync(bytes, cancellationToken);
+        }
+        catch (IOException)
+        {
+            // The panel answered (413) and closed before taking the whole body: the answer is read below.
+        }
 
         // The head, then the body by its Content-Length, its last chunk or the end of the connection; at most 1 MiB,
         // and a deadline, so that a response left open (a bypass into an event stream) cannot hang the test.
@@ -105,12 +112,12 @@ internal static class RawHttp
     /// A POST whose body is <paramref name="bytes"/> long (declared by Content-Length, or chunked), written in 64 KiB
     /// pieces while the answer is read; writing stops when the panel answers or closes. Returns the status (0: closed without one).
     /// </summary>
-    public static async Task<int> PostHugeAsync(Uri panel, string target, long bytes, bool chunked, CancellationToken cancellationToken)
+    public static async Task<int> PostHugeAsync(Uri panel, string target, long bytes, bool chunked, CancellationToken cancellationToken, string? authorization = null)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(panel.Host, panel.Port, cancellationToken);
         var stream = client.GetStream();
-        var head = $"POST {target} HTTP/1.1\r\nHost: {panel.Host}:{panel.Port}\r\nContent-Type: application/json\r\n" + (chunked ? "Transfer-Encoding: chunked\r\n" : $"Content-Length: {bytes}\r\n") + "\r\n";
+        var head = $"POST {target} HTTP/1.1\r\nHost: {panel.Host}:{panel.Port}\r\nContent-Type: application/json\r\n" + (authorization is null ? "" : $"Authorization: {authorization}\r\n") + (chunked ? "Transfer-Encoding: chunked\r\n" : $"Content-Length: {bytes}\r\n") + "\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head), cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reader = Task.Run(async () =>
