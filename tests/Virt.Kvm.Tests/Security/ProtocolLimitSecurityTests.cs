@@ -6,7 +6,9 @@ namespace Virt.Kvm.Tests.Security;
 /// <summary>
 /// A guest controls what its agent sends: an endless reply must end in a typed error at the size
 /// cap, not in memory growing with what the guest sends. (QMP's cap is covered by QmpClientTests.)
+/// Allocation is counted process-wide, so nothing else may run meanwhile (see the collection).
 /// </summary>
+[Collection(AllocationMeasuringCollection.Name)]
 public sealed class ProtocolLimitSecurityTests
 {
     [Fact]
@@ -65,4 +67,11 @@ public sealed class ProtocolLimitSecurityTests
 
         Assert.Equal("MessageTooLarge", error.ErrorClass);
     }
+}
+
+/// <summary>Tests that count the process's allocated bytes run alone: other tests' allocations would be counted too.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AllocationMeasuringCollection
+{
+    public const string Name = "allocation-measuring";
 }
