@@ -7,8 +7,7 @@ internal static class AtomicFile
     {
         var temporary = path + ".tmp-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         File.Delete(temporary);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
-        var stream = new FileStream(temporary, options);
+        var stream = PrivateFile.CreateNew(temporary);
         await using (stream.ConfigureAwait(false))
         {
             await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);

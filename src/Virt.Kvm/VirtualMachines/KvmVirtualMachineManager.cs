@@ -40,7 +40,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         }
 
         _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices);
-        Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(options.StateDirectory, PrivateFile.OwnerOnlyDirectory);
     }
 
     /// <inheritdoc />

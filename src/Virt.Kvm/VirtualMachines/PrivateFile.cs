@@ -14,7 +14,7 @@ internal static class PrivateFile
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
     {
         File.Delete(path);
-        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
+        using var stream = CreateNew(path);
         stream.Write(content);
     }
 
@@ -22,9 +22,13 @@ internal static class PrivateFile
     public static void Copy(string from, string to)
     {
         using var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read);
-        using var target = new FileStream(to, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
+        using var target = CreateNew(to);
         source.CopyTo(target);
     }
+
+    /// <summary>Creates a file 0600 that must not exist yet (an existing file would keep its own mode).</summary>
+    public static FileStream CreateNew(string path) =>
+        new(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
 
     /// <summary>Creates the file empty and 0600 unless it exists (QEMU then appends to it and keeps the mode).</summary>
     public static void EnsureExists(string path)

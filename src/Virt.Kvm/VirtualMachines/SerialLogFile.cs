@@ -77,7 +77,7 @@ internal static partial class SerialLogFile
     {
         var temporary = rotated + ".tmp";
         File.Delete(temporary);
-        using (var target = new FileStream(temporary, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateFile.OwnerReadWrite }))
+        using (var target = PrivateFile.CreateNew(temporary))
         {
             log.Seek(0, SeekOrigin.Begin);
             var buffer = new byte[81920];

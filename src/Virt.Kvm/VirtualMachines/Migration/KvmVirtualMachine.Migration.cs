@@ -187,7 +187,7 @@ internal sealed partial class KvmVirtualMachine
             Directory.Delete(staging.Directory, recursive: true);
         }
 
-        Directory.CreateDirectory(staging.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(staging.Directory, PrivateFile.OwnerOnlyDirectory);
         foreach (var (from, to) in new[] { (Files.OvmfVars, staging.OvmfVars), (Files.CloudInitSeed, staging.CloudInitSeed) })
         {
             if (File.Exists(from))

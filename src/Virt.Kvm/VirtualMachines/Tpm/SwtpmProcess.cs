@@ -23,7 +23,7 @@ internal static class SwtpmProcess
             throw new VmStartException(vmName, $"VM '{vmName}': swtpm cannot take a state directory whose path contains a comma ('{files.Directory}'); choose another KvmOptions.StateDirectory", null, string.Empty);
         }
 
-        Directory.CreateDirectory(files.TpmState, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(files.TpmState, PrivateFile.OwnerOnlyDirectory);
         File.Delete(files.TpmSocket);
         var logStart = File.Exists(files.TpmLog) ? new FileInfo(files.TpmLog).Length : 0;
         var pid = QemuSpawner.Spawn(binary, ["socket", "--tpm2", "--tpmstate", $"dir={files.TpmState},mode=0600", "--ctrl", $"type=unixio,path={files.TpmSocket},mode=0600", "--terminate"], files.TpmLog, []);
