@@ -60,11 +60,17 @@ public sealed class DiskAndFirmwareTests
         HostRequirement.Require(File.Exists(firmware.OvmfCodePath), $"{firmware.OvmfCodePath} (apt-get install ovmf)");
         var vm = await host.Manager.CreateAsync(new VmSpec("uefi") { Firmware = firmware, Memory = new VmMemory { SizeMiB = 256 } }, ct);
 
-        await vm.StartAsync(ct);
-        await Task.Delay(2000, ct);
+        var template = await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct);
+        var variables = Path.Combine(host.StateDirectory, "uefi", "OVMF_VARS.fd");
 
-        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(ct)).State);
-        Assert.Equal(new FileInfo(firmware.OvmfVarsTemplatePath).Length, new FileInfo(Path.Combine(host.StateDirectory, "uefi", "OVMF_VARS.fd")).Length);
+        await vm.StartAsync(ct);
+
+        // OVMF's boot manager ran (it reports each boot option on the serial console) and stored its boot
+        // variables in the VM's own copy; Debian's template is untouched.
+        await VmTestHost.WaitForSerialAsync(vm, "BdsDxe: loading Boot", timeout: TimeSpan.FromSeconds(100));
+        await WaitForVariablesWrittenAsync(variables, template, ct);
+        Assert.Equal(template.Length, new FileInfo(variables).Length);
+        Assert.Equal(template, await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct));
         await vm.KillAsync(ct);
     }
 
@@ -77,13 +83,15 @@ public sealed class DiskAndFirmwareTests
         HostRequirement.Require(File.Exists(firmware.OvmfCodePath), $"{firmware.OvmfCodePath} (apt-get install ovmf)");
         var vm = await host.Manager.CreateAsync(new VmSpec("secboot") { Firmware = firmware, Memory = new VmMemory { SizeMiB = 256 } }, ct);
 
+        var template = await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct);
         await vm.StartAsync(ct);
-        await Task.Delay(2000, ct);
 
-        // Running after 2 s on the SMM build (which QEMU refuses to run without smm=on), with its own copy of the keys.
-        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(ct)).State);
-        Assert.Equal(await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct), await File.ReadAllBytesAsync(Path.Combine(host.StateDirectory, "secboot", "OVMF_VARS.fd"), ct));
+        // Secure Boot is enforced: with Microsoft's keys enrolled, OVMF refuses to start its own unsigned
+        // UEFI shell and says so on the serial console. The SMM build runs only with smm=on.
+        await VmTestHost.WaitForSerialAsync(vm, "Security Violation", timeout: TimeSpan.FromSeconds(100));
         Assert.Contains("smm=on", await File.ReadAllTextAsync($"/proc/{(await vm.GetStatusAsync(ct)).Pid}/cmdline", ct), StringComparison.Ordinal);
+        Assert.Equal(template.Length, new FileInfo(Path.Combine(host.StateDirectory, "secboot", "OVMF_VARS.fd")).Length);
+        Assert.Equal(template, await File.ReadAllBytesAsync(firmware.OvmfVarsTemplatePath, ct));
         await vm.KillAsync(ct);
     }
 
@@ -109,4 +117,17 @@ public sealed class DiskAndFirmwareTests
         Assert.Equal(0, (await vm.Guest.ExecAsync("/bin/sh", ["-c", "test -d /sys/firmware/efi"], cancellationToken: ct)).ExitCode);
         await vm.KillAsync(ct);
     }
+
+    /// <summary>Waits until the firmware has written the VM's variables file (it differs from the template it was copied from).</summary>
+    private static async Task WaitForVariablesWrittenAsync(string variables, byte[] template, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        while (Same(template, await File.ReadAllBytesAsync(variables, deadline.Token)))
+        {
+            await Task.Delay(100, deadline.Token);
+        }
+    }
+
+    private static bool Same(byte[] left, byte[] right) => left.AsSpan().SequenceEqual(right);
 }
