@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Virt.Containers;
+using Virt.IO;
 using Virt.Lxc.CommandSocket;
 using Virt.Lxc.Config;
 using Virt.Lxc.Exec;
@@ -112,7 +113,7 @@ internal sealed class LxcContainer : IContainer
             return;
         }
 
-        await AtomicFile.WriteAsync(_context.FileSystem, _paths.Config, content, cancellationToken).ConfigureAwait(false);
+        await StateFile.WriteAsync(_context.FileSystem, _paths.Config, content, OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
     }
 
     private string StartLogPath => Path.Combine(_paths.Logs, "start.log");

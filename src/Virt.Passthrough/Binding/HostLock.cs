@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using Virt.IO;
 using Virt.Passthrough.Hosting;
 
 namespace Virt.Passthrough.Binding;
@@ -12,14 +13,14 @@ internal sealed class HostLock(IFileSystem fileSystem, PassthroughOptions option
 {
     public async Task<IDisposable> AcquireAsync(CancellationToken cancellationToken)
     {
-        PrivateState.CreateDirectory(fileSystem, options.StateDirectory);
+        OwnerOnly.CreateDirectory(fileSystem, options.StateDirectory);
         var path = fileSystem.Path.Combine(options.StateDirectory, "lock");
         var deadline = DateTime.UtcNow + options.LockTimeout;
         while (true)
         {
             try
             {
-                return fileSystem.FileStream.New(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = PrivateState.FilePermissions });
+                return fileSystem.FileStream.New(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = OwnerOnly.FileMode });
             }
             catch (IOException) when (DateTime.UtcNow < deadline)
             {
