@@ -372,7 +372,7 @@ internal sealed class LxcContainer : IContainer
         var own = _context.Events.Subscribe(Name, out var subscription);
         using var _ = subscription;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var merged = System.Threading.Channels.Channel.CreateUnbounded<ContainerState>();
+        var merged = _context.Events.CreateQueue();
         var pump = PumpLxcStatesAsync(merged.Writer, own, stop.Token);
         try
         {
