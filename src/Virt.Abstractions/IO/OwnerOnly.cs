@@ -27,10 +27,9 @@ public static class OwnerOnly
         ArgumentNullException.ThrowIfNull(fileSystem);
         if (fileSystem.Directory.Exists(path))
         {
-            var info = fileSystem.DirectoryInfo.New(path);
-            if ((info.UnixFileMode & ~DirectoryMode) != 0)
+            if ((fileSystem.File.GetUnixFileMode(path) & ~DirectoryMode) != 0)
             {
-                info.UnixFileMode = DirectoryMode;
+                fileSystem.File.SetUnixFileMode(path, DirectoryMode);
             }
 
             return path;
