@@ -32,20 +32,22 @@ public sealed class PassthroughManager : IPassthroughManager
     /// <param name="fileSystem">The file system.</param>
     /// <param name="options">Where sysfs, procfs, /dev and the journal are; deadlines.</param>
     /// <param name="logger">Where to log; null for none.</param>
-    public PassthroughManager(IFileSystem fileSystem, PassthroughOptions options, ILogger<PassthroughManager>? logger = null)
+    /// <param name="timeProvider">The clock for deadlines and polling (write, probe and lock timeouts); null for the system clock.</param>
+    public PassthroughManager(IFileSystem fileSystem, PassthroughOptions options, ILogger<PassthroughManager>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         ArgumentNullException.ThrowIfNull(options);
         ILogger log = logger ?? NullLogger<PassthroughManager>.Instance;
+        var time = timeProvider ?? TimeProvider.System;
         _reader = new PciSysfsReader(fileSystem, options.SysfsRoot, new PciIdDatabase(options.PciIdsPath));
         _readiness = new HostReadinessChecker(fileSystem, options);
         var scanner = new HostUsageScanner(fileSystem, options);
         _journal = new PassthroughJournal(fileSystem, options);
         _planner = new PassthroughPlanner(fileSystem, options, _reader, scanner, _journal);
-        _binder = new VfioBinder(fileSystem, options, _reader, _planner, scanner, _journal, log);
-        _sriov = new SriovController(fileSystem, options, _reader, _journal);
-        _mdev = new MediatedDeviceController(fileSystem, options, _reader);
-        _hostLock = new HostLock(fileSystem, options);
+        _binder = new VfioBinder(fileSystem, options, _reader, _planner, scanner, _journal, log, time);
+        _sriov = new SriovController(fileSystem, options, _reader, _journal, time);
+        _mdev = new MediatedDeviceController(fileSystem, options, _reader, time);
+        _hostLock = new HostLock(fileSystem, options, time);
     }
 
     /// <summary>The name-based UUID a mediated device created for <paramref name="name"/> gets.</summary>

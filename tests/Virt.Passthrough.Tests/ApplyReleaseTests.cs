@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Virt.Passthrough.Testing;
 
 namespace Virt.Passthrough.Tests;
@@ -209,6 +210,36 @@ public sealed class ApplyReleaseTests
         Assert.NotEqual(before, host.Snapshot());
         await manager.ReleaseAsync(Owner, TestContext.Current.CancellationToken);
         Assert.Equal(before, host.Snapshot());
+    }
+
+    [Fact]
+    public async Task The_write_deadline_runs_on_the_given_clock()
+    {
+        var host = Scenarios.SecondaryNvidiaGpu();
+        host.Options.WriteTimeout = TimeSpan.FromHours(1);
+        var before = host.Snapshot();
+        host.BlockUnbind(Scenarios.GpuAudio);
+        var clock = new FakeTimeProvider();
+        var manager = new PassthroughManager(host.FileSystem, host.Options, timeProvider: clock);
+        try
+        {
+            // Only the fake clock can reach an hour's deadline: each step lets the binder's waits see the new time.
+            var bind = BindAsync(manager);
+            while (!bind.IsCompleted)
+            {
+                clock.Advance(TimeSpan.FromMinutes(10));
+                await Task.WhenAny(bind, Task.Delay(1, TestContext.Current.CancellationToken));
+            }
+
+            var timeout = await Assert.ThrowsAsync<PassthroughTimeoutException>(() => bind);
+            Assert.Equal(Scenarios.GpuAudio, timeout.Device.ToString());
+            Assert.Contains("3600 s", timeout.Message, StringComparison.Ordinal);
+            Assert.Equal(before, host.Snapshot());
+        }
+        finally
+        {
+            host.UnblockUnbinds();
+        }
     }
 
     [Fact]

@@ -112,6 +112,26 @@ public sealed class PlanTests
     }
 
     [Fact]
+    public async Task A_device_without_a_group_on_a_host_with_groups_is_named_as_such_not_as_an_iommu_that_is_off()
+    {
+        // The AMD IOMMU's own function: the kernel puts every other device in a group, but not this one.
+        const string AmdIommu = "0000:00:00.2";
+        var host = Scenarios.SecondaryNvidiaGpu().WithDevice(AmdIommu, d => d.Ids(0x1022, 0x1481).Class(0x080600));
+
+        var error = await Assert.ThrowsAsync<IommuUnavailableException>(() => new PassthroughManager(host.FileSystem, host.Options).PlanAsync([PciAddress.Parse(AmdIommu)], Owner(), TestContext.Current.CancellationToken));
+
+        Assert.Equal(1, error.HostGroupCount);
+        Assert.Contains($"{AmdIommu} through: it is in no IOMMU group", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the host has 1 group:", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("iommu_groups is empty", error.Message, StringComparison.Ordinal);
+
+        var off = Scenarios.IommuOff();
+        var whole = await Assert.ThrowsAsync<IommuUnavailableException>(() => new PassthroughManager(off.FileSystem, off.Options).PlanAsync([Gpu], Owner(), TestContext.Current.CancellationToken));
+        Assert.Equal(0, whole.HostGroupCount);
+        Assert.Contains("iommu_groups is empty", whole.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_nic_with_routes_is_host_critical_and_one_without_is_not()
     {
         var host = new FakePciHost()

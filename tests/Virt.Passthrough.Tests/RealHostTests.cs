@@ -40,7 +40,7 @@ public sealed class RealHostTests
             Assert.Skip("no PCI driver with a bind file on this machine");
         }
 
-        var writer = new SysfsWriter(new FileSystem(), TimeSpan.FromSeconds(5));
+        var writer = new SysfsWriter(new FileSystem(), TimeSpan.FromSeconds(5), TimeProvider.System);
         var missing = PciAddress.Parse("0000:7f:1f.7");
         var failure = await Assert.ThrowsAsync<SysfsWriteFailure>(() => writer.WriteAsync(missing, Path.Combine(driver, "bind"), missing.ToString()));
         Assert.Equal("ENODEV", failure.ErrorName);

@@ -39,19 +39,37 @@ public sealed class PciDeviceNotFoundException : PassthroughException
     public PciAddress Address { get; }
 }
 
-/// <summary>The host has no IOMMU groups (IOMMU off or absent), so no device can be given to VFIO.</summary>
+/// <summary>
+/// The device is in no IOMMU group, so it cannot be given to VFIO: either the host has no IOMMU groups at all
+/// (IOMMU off or absent, <see cref="HostGroupCount"/> is 0), or the IOMMU is on and the kernel left this device
+/// out (the AMD IOMMU's own PCI function, or a host bridge on some boards).
+/// </summary>
 public sealed class IommuUnavailableException : PassthroughException
 {
-    /// <summary>Creates the exception.</summary>
+    /// <summary>Creates the exception for a host with no IOMMU groups at all.</summary>
     /// <param name="device">The device that was to be passed through.</param>
     public IommuUnavailableException(PciAddress device)
-        : base($"cannot pass {device} through: the host has no IOMMU groups (/sys/kernel/iommu_groups is empty), so the IOMMU is off or absent: enable VT-d/AMD-Vi in the firmware and add intel_iommu=on to the kernel command line (see the readiness report)")
+        : this(device, hostGroupCount: 0)
+    {
+    }
+
+    /// <summary>Creates the exception, saying whether the whole host or only this device lacks IOMMU groups.</summary>
+    /// <param name="device">The device that was to be passed through.</param>
+    /// <param name="hostGroupCount">How many IOMMU groups the host has (0: the IOMMU is off or absent).</param>
+    public IommuUnavailableException(PciAddress device, int hostGroupCount)
+        : base(hostGroupCount == 0
+            ? $"cannot pass {device} through: the host has no IOMMU groups (/sys/kernel/iommu_groups is empty), so the IOMMU is off or absent: enable VT-d/AMD-Vi in the firmware and add intel_iommu=on to the kernel command line (see the readiness report)"
+            : $"cannot pass {device} through: it is in no IOMMU group (/sys/bus/pci/devices/{device}/iommu_group does not exist), although the IOMMU is on and the host has {hostGroupCount} {(hostGroupCount == 1 ? "group" : "groups")}: the kernel leaves out the IOMMU's own PCI function and, on some boards, host bridges; such a device cannot be given to a VM: pass another device")
     {
         Device = device;
+        HostGroupCount = hostGroupCount;
     }
 
     /// <summary>The device that was to be passed through.</summary>
     public PciAddress Device { get; }
+
+    /// <summary>How many IOMMU groups the host has: 0 when the IOMMU is off or absent, more when only this device has none.</summary>
+    public int HostGroupCount { get; }
 }
 
 /// <summary>The VFIO driver (vfio-pci or the requested variant) is not registered with the PCI bus.</summary>

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Virt.IO;
 using Virt.Kvm.CloudInit;
 using Virt.Kvm.Host;
 using Virt.Kvm.Interop;
@@ -131,8 +132,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks);
-            await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), cancellationToken).ConfigureAwait(false);
-            await AtomicFile.WriteAsync(Files.PidFile, Encoding.ASCII.GetBytes(pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+            await StateFile.WriteAsync(_environment.FileSystem, Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+            await StateFile.WriteAsync(_environment.FileSystem, Files.PidFile, Encoding.ASCII.GetBytes(pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
@@ -479,14 +480,14 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     /// <summary>Stores a changed spec (spec.json, atomically) after QEMU made the change.</summary>
     private async Task StoreSpecAsync(VmSpec updated)
     {
-        await AtomicFile.WriteAsync(Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), CancellationToken.None).ConfigureAwait(false);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         _spec = updated;
     }
 
     private async Task RecordTapsAsync(RunningQemu running, IReadOnlyList<string> taps)
     {
         running.Record = running.Record with { Taps = taps };
-        await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(running.Record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(running.Record, KvmJsonContext.Default.VmRuntimeRecord), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task RunCommandAsync(string operation, Func<QmpClient, CancellationToken, Task> command, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Virt.IO;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Processes;
@@ -64,7 +65,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             PrivateFile.CreateDirectory(files.Directory);
             try
             {
-                await AtomicFile.WriteAsync(files.Spec, JsonSerializer.SerializeToUtf8Bytes(spec, KvmJsonContext.Default.VmSpec), cancellationToken).ConfigureAwait(false);
+                await StateFile.WriteAsync(_environment.FileSystem, files.Spec, JsonSerializer.SerializeToUtf8Bytes(spec, KvmJsonContext.Default.VmSpec), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

@@ -1,3 +1,6 @@
+using System.IO.Abstractions;
+using Virt.IO;
+
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>
@@ -6,9 +9,11 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal static class PrivateFile
 {
-    public const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode OwnerReadWrite = OwnerOnly.FileMode;
 
-    public const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    public const UnixFileMode OwnerOnlyDirectory = OwnerOnly.DirectoryMode;
+
+    private static readonly IFileSystem Host = new FileSystem();
 
     /// <summary>Writes the file anew (an older file of that name is removed first, so its mode does not carry over).</summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
@@ -36,13 +41,6 @@ internal static class PrivateFile
         using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite });
     }
 
-    /// <summary>Creates a 0700 directory; one that already existed with a wider mode is narrowed to 0700.</summary>
-    public static void CreateDirectory(string path)
-    {
-        Directory.CreateDirectory(path, OwnerOnlyDirectory);
-        if ((File.GetUnixFileMode(path) & ~OwnerOnlyDirectory) != 0)
-        {
-            File.SetUnixFileMode(path, OwnerOnlyDirectory);
-        }
-    }
+    /// <summary>Creates a 0700 directory (and missing parents); one that already existed with a wider mode is narrowed to 0700.</summary>
+    public static void CreateDirectory(string path) => OwnerOnly.CreateDirectory(Host, path);
 }

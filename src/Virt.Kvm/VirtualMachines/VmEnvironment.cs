@@ -14,4 +14,8 @@ internal sealed record VmEnvironment(
     ILoggerFactory LoggerFactory,
     Virt.Processes.IProcessRunner Processes,
     Virt.Storage.IVolumeResolver? Volumes = null,
-    Virt.Passthrough.IHostDeviceBinder? HostDevices = null);
+    Virt.Passthrough.IHostDeviceBinder? HostDevices = null)
+{
+    /// <summary>Where the VM's state files are written (through <see cref="Virt.IO.StateFile"/>): the host's file system.</summary>
+    public System.IO.Abstractions.IFileSystem FileSystem { get; init; } = new System.IO.Abstractions.FileSystem();
+}

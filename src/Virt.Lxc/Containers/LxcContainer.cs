@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Virt.Containers;
+using Virt.IO;
 using Virt.Lxc.CommandSocket;
 using Virt.Lxc.Config;
 using Virt.Lxc.Exec;
@@ -112,7 +113,7 @@ internal sealed class LxcContainer : IContainer
             return;
         }
 
-        await AtomicFile.WriteAsync(_context.FileSystem, _paths.Config, content, cancellationToken).ConfigureAwait(false);
+        await StateFile.WriteAsync(_context.FileSystem, _paths.Config, content, OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
     }
 
     private string StartLogPath => Path.Combine(_paths.Logs, "start.log");
@@ -371,7 +372,7 @@ internal sealed class LxcContainer : IContainer
         var own = _context.Events.Subscribe(Name, out var subscription);
         using var _ = subscription;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var merged = System.Threading.Channels.Channel.CreateUnbounded<ContainerState>();
+        var merged = _context.Events.CreateQueue();
         var pump = PumpLxcStatesAsync(merged.Writer, own, stop.Token);
         try
         {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Virt.Containers;
+using Virt.IO;
 using Virt.Lxc.CommandSocket;
 using Virt.Lxc.Hosting;
 using Virt.Lxc.Rootfs;
@@ -70,7 +71,7 @@ public sealed class LxcContainerManager : IContainerManager
             try
             {
                 var record = await BuildRootfsAsync(spec, paths, cancellationToken).ConfigureAwait(false);
-                await AtomicFile.WriteAsync(fileSystem, paths.Record, JsonSerializer.SerializeToUtf8Bytes(record, LxcJsonContext.Default.ContainerRecord), cancellationToken).ConfigureAwait(false);
+                await StateFile.WriteAsync(fileSystem, paths.Record, JsonSerializer.SerializeToUtf8Bytes(record, LxcJsonContext.Default.ContainerRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
                 Log.Created(_context.Logger, spec.Name, spec.Rootfs.Path ?? spec.Rootfs.Kind.ToString());
                 return new LxcContainer(_context, record, gate);
             }

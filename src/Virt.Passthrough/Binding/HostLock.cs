@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using Virt.IO;
 using Virt.Passthrough.Hosting;
 
 namespace Virt.Passthrough.Binding;
@@ -8,22 +9,22 @@ namespace Virt.Passthrough.Binding;
 /// <c>StateDirectory/lock</c> (a FileShare.None open is an flock on Linux, released by the kernel if the
 /// holder dies), waited for up to <see cref="PassthroughOptions.LockTimeout"/>.
 /// </summary>
-internal sealed class HostLock(IFileSystem fileSystem, PassthroughOptions options)
+internal sealed class HostLock(IFileSystem fileSystem, PassthroughOptions options, TimeProvider time)
 {
     public async Task<IDisposable> AcquireAsync(CancellationToken cancellationToken)
     {
-        PrivateState.CreateDirectory(fileSystem, options.StateDirectory);
+        OwnerOnly.CreateDirectory(fileSystem, options.StateDirectory);
         var path = fileSystem.Path.Combine(options.StateDirectory, "lock");
-        var deadline = DateTime.UtcNow + options.LockTimeout;
+        var deadline = time.GetUtcNow() + options.LockTimeout;
         while (true)
         {
             try
             {
-                return fileSystem.FileStream.New(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, UnixCreateMode = PrivateState.FilePermissions });
+                return OwnerOnly.Open(fileSystem, path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException) when (time.GetUtcNow() < deadline)
             {
-                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken).ConfigureAwait(false);
             }
             catch (IOException exception)
             {

@@ -2,6 +2,7 @@ using System.IO.Abstractions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Virt.IO;
 using Virt.Passthrough.Hosting;
 
 namespace Virt.Passthrough.Binding;
@@ -18,7 +19,7 @@ internal sealed partial class JournalJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// The bindings' journal: one JSON file per owner under <c>StateDirectory/bindings</c>, written (temp
-/// file, then rename) before the first sysfs write of a bind, and shrunk as devices are restored — so
+/// file flushed to disk, rename, directory flushed: <see cref="StateFile"/>) before the first sysfs write of a bind, and shrunk as devices are restored — so
 /// that a release after a crash of the application knows every original driver and override.
 /// </summary>
 internal sealed partial class PassthroughJournal(IFileSystem fileSystem, PassthroughOptions options)
@@ -66,16 +67,9 @@ internal sealed partial class PassthroughJournal(IFileSystem fileSystem, Passthr
             return;
         }
 
-        PrivateState.CreateDirectory(fileSystem, options.StateDirectory);
-        PrivateState.CreateDirectory(fileSystem, Directory);
-        var path = PathOf(record.Owner);
-        var temporary = path + ".tmp";
-        using (var stream = PrivateState.CreateFile(fileSystem, temporary))
-        {
-            stream.Write(JsonSerializer.SerializeToUtf8Bytes(record, JournalJsonContext.Default.JournalRecord));
-        }
-
-        fileSystem.File.Move(temporary, path, overwrite: true);
+        OwnerOnly.CreateDirectory(fileSystem, options.StateDirectory);
+        OwnerOnly.CreateDirectory(fileSystem, Directory);
+        StateFile.Write(fileSystem, PathOf(record.Owner), JsonSerializer.SerializeToUtf8Bytes(record, JournalJsonContext.Default.JournalRecord), OwnerOnly.FileMode);
     }
 
     public void Delete(string owner)

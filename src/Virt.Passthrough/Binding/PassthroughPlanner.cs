@@ -71,7 +71,7 @@ internal sealed partial class PassthroughPlanner(IFileSystem fileSystem, Passthr
         {
             if (device.IommuGroup is not { } number || !groups.TryGetValue(number, out var group))
             {
-                throw new IommuUnavailableException(device.Address);
+                throw new IommuUnavailableException(device.Address, groups.Count);
             }
 
             foreach (var member in group.Members.Where(member => !planned.ContainsKey(member.Address)))

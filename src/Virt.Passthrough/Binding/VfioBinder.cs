@@ -12,9 +12,12 @@ namespace Virt.Passthrough.Binding;
 /// Restore per device: override to the original driver → unbind → bind the original driver → verify →
 /// the original override (cleared when there was none).
 /// </summary>
-internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader, PassthroughPlanner planner, HostUsageScanner scanner, PassthroughJournal journal, ILogger logger)
+internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader, PassthroughPlanner planner, HostUsageScanner scanner, PassthroughJournal journal, ILogger logger, TimeProvider time)
 {
-    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout);
+    // How often a probe's outcome is re-read: the kernel gives no event for a driver binding.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+
+    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout, time);
 
     public async Task<PassthroughBinding> ApplyAsync(PassthroughPlan plan, CancellationToken cancellationToken)
     {
@@ -197,7 +200,7 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
 
     private async Task WaitForDriverAsync(PciAddress address, string? driver)
     {
-        var deadline = DateTime.UtcNow + options.ProbeTimeout;
+        var deadline = time.GetUtcNow() + options.ProbeTimeout;
         while (true)
         {
             var now = reader.GetDevice(address);
@@ -206,18 +209,18 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
                 return;
             }
 
-            if (DateTime.UtcNow >= deadline)
+            if (time.GetUtcNow() >= deadline)
             {
                 throw new PassthroughException($"{address} is on {now.Driver ?? "no driver"} {options.ProbeTimeout.TotalSeconds:0.#} s after the probe, not on {driver ?? "no driver"} (override {now.DriverOverride ?? "none"}): check dmesg for the driver's probe error");
             }
 
-            await Task.Delay(10).ConfigureAwait(false);
+            await Task.Delay(PollInterval, time).ConfigureAwait(false);
         }
     }
 
     private async Task VerifyGroupsAsync(PassthroughPlan plan)
     {
-        var deadline = DateTime.UtcNow + options.ProbeTimeout;
+        var deadline = time.GetUtcNow() + options.ProbeTimeout;
         var groups = reader.ListIommuGroups();
         foreach (var number in plan.Groups)
         {
@@ -231,12 +234,12 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
             var node = fileSystem.Path.Combine(options.DevRoot, "vfio", number.ToString(System.Globalization.CultureInfo.InvariantCulture));
             while (!fileSystem.File.Exists(node))
             {
-                if (DateTime.UtcNow >= deadline)
+                if (time.GetUtcNow() >= deadline)
                 {
                     throw new PassthroughException($"{node} did not appear within {options.ProbeTimeout.TotalSeconds:0.#} s after binding group {number}: is the vfio module loaded?");
                 }
 
-                await Task.Delay(10).ConfigureAwait(false);
+                await Task.Delay(PollInterval, time).ConfigureAwait(false);
             }
         }
     }

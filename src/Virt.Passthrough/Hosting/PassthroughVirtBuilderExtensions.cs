@@ -24,7 +24,7 @@ public static class PassthroughVirtBuilderExtensions
         configure?.Invoke(options);
         builder.Services.TryAddSingleton(options);
         builder.Services.TryAddSingleton<IFileSystem, FileSystem>();
-        builder.Services.TryAddSingleton(provider => new PassthroughManager(provider.GetRequiredService<IFileSystem>(), provider.GetRequiredService<PassthroughOptions>(), provider.GetService<ILogger<PassthroughManager>>()));
+        builder.Services.TryAddSingleton(provider => new PassthroughManager(provider.GetRequiredService<IFileSystem>(), provider.GetRequiredService<PassthroughOptions>(), provider.GetService<ILogger<PassthroughManager>>(), provider.GetService<TimeProvider>()));
         builder.Services.TryAddSingleton<IPassthroughManager>(provider => provider.GetRequiredService<PassthroughManager>());
         builder.Services.TryAddSingleton<IHostDeviceBinder>(provider => provider.GetRequiredService<PassthroughManager>());
         return builder;

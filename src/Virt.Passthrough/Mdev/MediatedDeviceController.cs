@@ -11,12 +11,12 @@ namespace Virt.Passthrough.Mdev;
 /// Mediated devices (<c>mdev_supported_types</c>, <c>/sys/bus/mdev/devices</c>) and NVIDIA's vGPU files of
 /// kernels ≥ 6.8 (<c>nvidia/creatable_vgpu_types</c>, <c>current_vgpu_type</c>).
 /// </summary>
-internal sealed class MediatedDeviceController(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader)
+internal sealed class MediatedDeviceController(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader, TimeProvider time)
 {
     // A fixed namespace for name-based (version 5) mdev UUIDs, so a name gives the same UUID on every host.
     private static readonly Guid UuidNamespace = new("6f0d1f3e-5b7a-4f5e-9c39-3a8e2c1d7b40");
 
-    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout);
+    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout, time);
 
     private string MdevDevices => fileSystem.Path.Combine(options.SysfsRoot, "bus", "mdev", "devices");
 

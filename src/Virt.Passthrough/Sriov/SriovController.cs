@@ -11,9 +11,9 @@ namespace Virt.Passthrough.Sriov;
 /// exist (<c>sriov_numvfs</c>, through 0 when changing a non-zero count, with
 /// <c>sriov_drivers_autoprobe</c> set first so VFs meant for VFIO get no host driver).
 /// </summary>
-internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader, PassthroughJournal journal)
+internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions options, PciSysfsReader reader, PassthroughJournal journal, TimeProvider time)
 {
-    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout);
+    private readonly SysfsWriter _writer = new(fileSystem, options.WriteTimeout, time);
 
     public IReadOnlyList<PciDevice> ListVirtualFunctions(PciAddress physicalFunction)
     {
@@ -68,7 +68,7 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
             throw new PassthroughWriteException($"setting {pf.Address} to {count} VFs: {failure.Message}", pf.Address, failure.Path, failure.ErrorName, hostRestored: false, failure);
         }
 
-        var deadline = DateTime.UtcNow + options.ProbeTimeout;
+        var deadline = time.GetUtcNow() + options.ProbeTimeout;
         while (true)
         {
             var vfs = ListVirtualFunctions(pf.Address);
@@ -77,12 +77,12 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
                 return vfs;
             }
 
-            if (DateTime.UtcNow >= deadline)
+            if (time.GetUtcNow() >= deadline)
             {
                 throw new PassthroughException($"{pf.Address} shows {vfs.Count} VFs {options.ProbeTimeout.TotalSeconds:0.#} s after asking for {count}: check dmesg for the PF driver's error");
             }
 
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(10), time, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class SysfsWriteFailure(PciAddress device, string path, string v
 /// to a file opened without truncation, bounded by a deadline because some writes (unbind of a held
 /// device) block in the kernel. A timed-out write's thread is left to finish; its outcome is re-read.
 /// </summary>
-internal sealed class SysfsWriter(IFileSystem fileSystem, TimeSpan timeout)
+internal sealed class SysfsWriter(IFileSystem fileSystem, TimeSpan timeout, TimeProvider time)
 {
     // Linux x86-64 errno values, as .NET reports them in IOException.HResult on Unix.
     private static readonly Dictionary<int, string> ErrnoNames = new()
@@ -40,7 +40,7 @@ internal sealed class SysfsWriter(IFileSystem fileSystem, TimeSpan timeout)
         var write = Task.Factory.StartNew(() => WriteNow(path, value), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            await write.WaitAsync(timeout).ConfigureAwait(false);
+            await write.WaitAsync(timeout, time).ConfigureAwait(false);
         }
         catch (TimeoutException exception)
         {

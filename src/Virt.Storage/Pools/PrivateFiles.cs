@@ -1,3 +1,6 @@
+using System.IO.Abstractions;
+using Virt.IO;
+
 namespace Virt.Storage.Pools;
 
 /// <summary>
@@ -7,43 +10,27 @@ namespace Virt.Storage.Pools;
 /// </summary>
 internal static class PrivateFiles
 {
-    public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    public const UnixFileMode DirectoryMode = OwnerOnly.DirectoryMode;
 
-    public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode FileMode = OwnerOnly.FileMode;
 
-    private const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+    /// <summary>The host's file system, for <see cref="StateFile"/> and <see cref="OwnerOnly"/>.</summary>
+    public static readonly IFileSystem Host = new FileSystem();
 
     /// <summary>
     /// Creates a directory (and its missing parents) 0700. One the SDK owns that already exists open to
     /// others (made before volumes were private) is closed to them, so the older 0644 volumes in it are
     /// out of reach too.
     /// </summary>
-    public static string CreateDirectory(string path)
-    {
-        CreateMissing(path);
-        var directory = new DirectoryInfo(path);
-        if ((directory.UnixFileMode & Others) != 0)
-        {
-            directory.UnixFileMode = DirectoryMode;
-        }
-
-        return path;
-    }
+    public static string CreateDirectory(string path) => OwnerOnly.CreateDirectory(Host, path);
 
     /// <summary>Creates a directory and each missing parent 0700 (.NET gives the mode to the last one only).</summary>
     public static void CreateMissing(string path)
     {
-        if (Directory.Exists(path))
+        if (!Directory.Exists(path))
         {
-            return;
+            OwnerOnly.CreateDirectory(Host, path);
         }
-
-        if (Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(path)) is { Length: > 0 } parent)
-        {
-            CreateMissing(parent);
-        }
-
-        Directory.CreateDirectory(path, DirectoryMode);
     }
 
     /// <summary>Creates an empty file 0600 that must not exist yet, for a tool (qemu-img, rbd) to write into: the tool keeps the mode of a file it finds.</summary>
@@ -57,23 +44,6 @@ internal static class PrivateFiles
     public static FileStream Open(string path, System.IO.FileMode mode, FileAccess access, FileShare share = FileShare.None) =>
         new(path, new FileStreamOptions { Mode = mode, Access = access, Share = share, UnixCreateMode = mode == System.IO.FileMode.Open ? null : FileMode });
 
-    /// <summary>Writes a small text file atomically (a 0600 temporary beside it, flushed to disk, renamed over it).</summary>
-    public static void WriteAllText(string path, string text)
-    {
-        var temporary = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        try
-        {
-            using (var stream = Open(temporary, System.IO.FileMode.CreateNew, FileAccess.Write))
-            {
-                stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
+    /// <summary>Writes a small text file crash-safely and 0600 (<see cref="StateFile"/>).</summary>
+    public static void WriteAllText(string path, string text) => StateFile.Write(Host, path, System.Text.Encoding.UTF8.GetBytes(text), FileMode);
 }

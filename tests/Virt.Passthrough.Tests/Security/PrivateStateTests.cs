@@ -25,7 +25,7 @@ public sealed class PrivateStateTests : IDisposable
         var options = new PassthroughOptions { StateDirectory = Path.Combine(_root, "passthrough") };
         var fileSystem = new FileSystem();
         new PassthroughJournal(fileSystem, options).Write(new JournalRecord("vm:web", [new JournalEntry("0000:01:00.0", "nvidia", null, "vfio-pci", 1)]));
-        using (await new HostLock(fileSystem, options).AcquireAsync(TestContext.Current.CancellationToken))
+        using (await new HostLock(fileSystem, options, TimeProvider.System).AcquireAsync(TestContext.Current.CancellationToken))
         {
         }
 
@@ -35,7 +35,7 @@ public sealed class PrivateStateTests : IDisposable
         Assert.Equal(owner | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(journal)!));
         Assert.Equal(owner, File.GetUnixFileMode(journal));
         Assert.Equal(owner, File.GetUnixFileMode(Path.Combine(options.StateDirectory, "lock")));
-        Assert.DoesNotContain(Directory.EnumerateFiles(Path.GetDirectoryName(journal)!), file => file.EndsWith(".tmp", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.GetDirectoryName(journal)!), file => file.Contains(".tmp", StringComparison.Ordinal));
 
         var (code, error) = await RunAsNobodyAsync("cat", journal);
         Assert.NotEqual(0, code);

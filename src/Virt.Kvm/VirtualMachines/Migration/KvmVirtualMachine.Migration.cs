@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Virt.IO;
 using Virt.Kvm.Interop;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
@@ -276,8 +277,8 @@ internal sealed partial class KvmVirtualMachine
             StartedAt = _environment.Time.GetUtcNow(),
             QemuVersion = arrived.Qmp.Greeting.Version.ToString(),
         };
-        await AtomicFile.WriteAsync(Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), CancellationToken.None).ConfigureAwait(false);
-        await AtomicFile.WriteAsync(Files.PidFile, System.Text.Encoding.ASCII.GetBytes(arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), CancellationToken.None).ConfigureAwait(false);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.PidFile, System.Text.Encoding.ASCII.GetBytes(arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         RestrictSockets();
         // Our unreaped child: the pid is this QEMU's until we collect it.
         var running = new RunningQemu(record, arrived.Qmp, isChild: true, ProcessIdentity.TryOpen(arrived.Pid));

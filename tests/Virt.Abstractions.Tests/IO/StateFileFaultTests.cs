@@ -1,0 +1,197 @@
+using System.IO.Abstractions;
+using System.IO.Abstractions.TestingHelpers;
+using System.Text;
+using Virt.IO;
+
+namespace Virt.Abstractions.Tests.IO;
+
+/// <summary>A file system that fails at one step of the write: the old content stays, no temporary is left, and the error says where.</summary>
+public sealed class StateFileFaultTests
+{
+    private const string Path = "/state/vm/spec.json";
+
+    private static string Content(MockFileSystem fileSystem) => fileSystem.GetFile(Path).TextContents;
+
+    public static TheoryData<string, string> Steps => new()
+    {
+        { "create", "create the temporary file" },
+        { "write", "write" },
+        { "flush", "flush to disk (fsync)" },
+        { "move", "rename over the target" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Steps))]
+    public async Task A_failing_step_leaves_the_old_content_and_no_temporary(string failAt, string stepInMessage)
+    {
+        var fileSystem = new FaultyFileSystem(failAt);
+        fileSystem.AddFile(Path, new MockFileData("old"));
+
+        var error = await Assert.ThrowsAsync<IOException>(() => StateFile.WriteAsync(fileSystem, Path, Encoding.UTF8.GetBytes("new"), OwnerOnly.FileMode, TestContext.Current.CancellationToken));
+
+        Assert.Equal("old", Content(fileSystem));
+        Assert.Equal([Path], fileSystem.Directory.GetFiles("/state/vm"));
+        Assert.Contains($"'{Path}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{stepInMessage}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(FaultyFileSystem.OsError, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Steps))]
+    public void The_synchronous_form_fails_the_same_way(string failAt, string stepInMessage)
+    {
+        var fileSystem = new FaultyFileSystem(failAt);
+        fileSystem.AddFile(Path, new MockFileData("old"));
+
+        var error = Assert.Throws<IOException>(() => StateFile.Write(fileSystem, Path, "new"u8, OwnerOnly.FileMode));
+
+        Assert.Equal("old", Content(fileSystem));
+        Assert.Equal([Path], fileSystem.Directory.GetFiles("/state/vm"));
+        Assert.Contains($"'{stepInMessage}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_faults_the_new_content_replaces_the_old_and_no_temporary_is_left()
+    {
+        var fileSystem = new FaultyFileSystem(failAt: "none");
+        fileSystem.AddFile(Path, new MockFileData("old"));
+
+        await StateFile.WriteAsync(fileSystem, Path, Encoding.UTF8.GetBytes("new"), OwnerOnly.FileMode, TestContext.Current.CancellationToken);
+
+        Assert.Equal("new", Content(fileSystem));
+        Assert.Equal([Path], fileSystem.Directory.GetFiles("/state/vm"));
+    }
+
+    [Fact]
+    public void A_temporary_of_a_dead_writer_is_removed_and_one_of_a_live_writer_is_kept()
+    {
+        var fileSystem = new MockFileSystem();
+        fileSystem.AddFile(Path, new MockFileData("old"));
+        // Linux pids never exceed 4194304 (PID_MAX_LIMIT), so this writer is surely gone; pid 1 surely lives.
+        var dead = Path + ".tmp-4194305-0123";
+        var live = Path + ".tmp-1-4567";
+        fileSystem.AddFile(dead, new MockFileData("half"));
+        fileSystem.AddFile(live, new MockFileData("in progress"));
+
+        StateFile.Write(fileSystem, Path, "new"u8, OwnerOnly.FileMode);
+
+        Assert.False(fileSystem.File.Exists(dead));
+        Assert.True(fileSystem.File.Exists(live));
+        Assert.Equal("new", Content(fileSystem));
+    }
+
+    [Fact]
+    public async Task A_cancelled_write_leaves_the_old_content_and_no_temporary()
+    {
+        var fileSystem = new MockFileSystem();
+        fileSystem.AddFile(Path, new MockFileData("old"));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => StateFile.WriteAsync(fileSystem, Path, Encoding.UTF8.GetBytes("new"), OwnerOnly.FileMode, new CancellationToken(canceled: true)));
+
+        Assert.Equal("old", Content(fileSystem));
+        Assert.Equal([Path], fileSystem.Directory.GetFiles("/state/vm"));
+    }
+
+    /// <summary>An in-memory file system that fails one step of a write the way a full or broken disk does.</summary>
+    private sealed class FaultyFileSystem : MockFileSystem
+    {
+        public const string OsError = "No space left on device";
+
+        public FaultyFileSystem(string failAt)
+        {
+            File = new FaultyFile(this, failAt);
+            FileStream = new FaultyStreams(this, failAt);
+        }
+
+        public override IFile File { get; }
+
+        public override IFileStreamFactory FileStream { get; }
+
+        private static IOException Fault() => new(OsError);
+
+        private sealed class FaultyFile(MockFileSystem fileSystem, string failAt) : MockFile(fileSystem)
+        {
+            public override void Move(string sourceFileName, string destFileName, bool overwrite)
+            {
+                if (failAt == "move")
+                {
+                    throw Fault();
+                }
+
+                base.Move(sourceFileName, destFileName, overwrite);
+            }
+        }
+
+        private sealed class FaultyStreams(MockFileSystem fileSystem, string failAt) : IFileStreamFactory
+        {
+            private readonly MockFileStreamFactory _inner = new(fileSystem);
+
+            public IFileSystem FileSystem => fileSystem;
+
+            public FileSystemStream New(string path, FileStreamOptions options)
+            {
+                if (failAt == "create")
+                {
+                    throw Fault();
+                }
+
+                return new FaultyStream(_inner.New(path, options), failAt);
+            }
+
+            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access) => _inner.New(handle, access);
+
+            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access, int bufferSize) => _inner.New(handle, access, bufferSize);
+
+            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access, int bufferSize, bool isAsync) => _inner.New(handle, access, bufferSize, isAsync);
+
+            public FileSystemStream New(string path, FileMode mode) => _inner.New(path, mode);
+
+            public FileSystemStream New(string path, FileMode mode, FileAccess access) => _inner.New(path, mode, access);
+
+            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share) => _inner.New(path, mode, access, share);
+
+            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize) => _inner.New(path, mode, access, share, bufferSize);
+
+            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, bool useAsync) => _inner.New(path, mode, access, share, bufferSize, useAsync);
+
+            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, FileOptions options) => _inner.New(path, mode, access, share, bufferSize, options);
+
+            public FileSystemStream Wrap(FileStream fileStream) => _inner.Wrap(fileStream);
+        }
+
+        private sealed class FaultyStream(FileSystemStream inner, string failAt) : FileSystemStream(inner, inner.Name, inner.IsAsync)
+        {
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                FailAt("write");
+                base.Write(buffer, offset, count);
+            }
+
+            public override void Write(ReadOnlySpan<byte> buffer)
+            {
+                FailAt("write");
+                base.Write(buffer);
+            }
+
+            public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                FailAt("write");
+                return base.WriteAsync(buffer, cancellationToken);
+            }
+
+            public override void Flush(bool flushToDisk)
+            {
+                FailAt("flush");
+                base.Flush(flushToDisk);
+            }
+
+            private void FailAt(string step)
+            {
+                if (failAt == step)
+                {
+                    throw Fault();
+                }
+            }
+        }
+    }
+}
