@@ -63,7 +63,7 @@ internal static class StorageCloneComparison
                     for (var round = 0; round < rounds; round++)
                     {
                         var watch = Stopwatch.StartNew();
-                        await pool.CloneVolumeAsync("src", "clone", linked: false);
+                        await pool.CloneVolumeAsync("src", "clone", linked: false).LastAsync();
                         sdk.Add(watch.Elapsed.TotalMilliseconds);
                         await pool.DeleteVolumeAsync("clone");
                         if (driver == "rbd")
@@ -91,7 +91,7 @@ internal static class StorageCloneComparison
                         for (var round = 0; round < rounds; round++)
                         {
                             var watch = Stopwatch.StartNew();
-                            await pool.CloneVolumeAsync("src", "linked", linked: true);
+                            await pool.CloneVolumeAsync("src", "linked", linked: true).LastAsync();
                             linked.Add(watch.Elapsed.TotalMilliseconds);
                             await pool.DeleteVolumeAsync("linked");
                         }

@@ -106,22 +106,25 @@ internal sealed class StorageCloneCommand : VirtCommand<StorageCloneSettings>
     protected override async Task<int> RunAsync(VirtHost host, StorageCloneSettings settings, CancellationToken cancellationToken)
     {
         var pool = await host.Storage.GetPoolAsync(settings.Pool, cancellationToken);
-        VolumeInfo clone;
         if (settings.Json || Console.IsOutputRedirected)
         {
-            clone = await pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, null, cancellationToken);
+            await foreach (var _ in pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, cancellationToken))
+            {
+            }
         }
         else
         {
-            clone = await AnsiConsole.Progress().StartAsync(async context =>
+            await AnsiConsole.Progress().StartAsync(async context =>
             {
                 var task = context.AddTask($"cloning {settings.Source} → {settings.Target}", maxValue: 100);
-                var result = await pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, new Progress<StorageProgress>(progress => task.Value = progress.Percent), cancellationToken);
-                task.Value = 100;
-                return result;
+                await foreach (var progress in pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, cancellationToken))
+                {
+                    task.Value = progress.Percent;
+                }
             });
         }
 
+        var clone = await pool.GetVolumeAsync(settings.Target, cancellationToken);
         Output.Object(settings, clone, $"cloned {settings.Pool}:{settings.Source} to {clone.Id}{(clone.BackingChain.Count > 0 ? $" (backed by {clone.BackingChain[0]})" : string.Empty)}");
         return ExitCodes.Success;
     }

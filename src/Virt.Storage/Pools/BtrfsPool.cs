@@ -99,7 +99,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -113,8 +113,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await GetVolumeAsync(source, cancellationToken).ConfigureAwait(false);
         RefuseIfExists(target);
         await BuildSubvolumeAsync(target, temporary => BtrfsAsync(["subvolume", "snapshot", Path.Combine(ImagesDirectory, source), temporary], cancellationToken), cancellationToken).ConfigureAwait(false);
-        progress?.Report(new StorageProgress("clone", 100, true));
-        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+        yield return new StorageProgress("clone", 100, true);
     }
 
     /// <summary>btrfs volumes never have a base: a clone is a subvolume snapshot that stands alone already.</summary>

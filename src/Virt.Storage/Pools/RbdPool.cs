@@ -85,7 +85,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -112,8 +112,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
             await BuildAsync(target, temporary => RbdAsync(["cp", "--no-progress", Image(source), Image(temporary)], cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        progress?.Report(new StorageProgress("clone", 100, true));
-        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+        yield return new StorageProgress("clone", 100, true);
     }
 
     public override async Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default)

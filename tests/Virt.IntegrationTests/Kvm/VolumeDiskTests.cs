@@ -63,7 +63,7 @@ public sealed class VolumeDiskTests(CephCluster ceph)
         await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
 
         await pool.RollbackSnapshotAsync("vm-disk", "s1", ct);
-        await pool.CloneVolumeAsync("vm-disk", "vm-clone", linked: false, cancellationToken: ct);
+        await pool.CloneVolumeAsync("vm-disk", "vm-clone", linked: false, cancellationToken: ct).LastAsync();
         var twin = await manager.CreateAsync(VmTestHost.GuestSpec("twin") with { Disks = [new VmDisk("data", "local:vm-disk"), new VmDisk("copy", "local:vm-clone")] }, ct);
         await BootAsync(twin, ct);
         Assert.Equal("A", await ReadMarkerAsync(twin, "vda"));

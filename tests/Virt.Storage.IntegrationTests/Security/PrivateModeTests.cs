@@ -25,11 +25,11 @@ public abstract class PrivateModeTests : IDisposable
         var dir = pool.Definition.Driver == "dir";
         var raw = await pool.CreateVolumeAsync(new VolumeSpec("raw", 16 * MiB) { Format = VolumeFormat.Raw }, ct);
         Host.WritePattern(raw, 0x21);
-        await pool.CloneVolumeAsync("raw", "full", linked: false, cancellationToken: ct);
+        await pool.CloneVolumeAsync("raw", "full", linked: false, cancellationToken: ct).LastAsync();
         await pool.CreateSnapshotAsync(dir ? await QcowAsync(pool, ct) : "raw", "s1", ct);
         if (pool.Capabilities.HasFlag(StorageCapabilities.LinkedClones))
         {
-            await pool.CloneVolumeAsync("raw", "linked", linked: true, cancellationToken: ct);
+            await pool.CloneVolumeAsync("raw", "linked", linked: true, cancellationToken: ct).LastAsync();
             await pool.FlattenVolumeAsync("linked", ct);
         }
 
