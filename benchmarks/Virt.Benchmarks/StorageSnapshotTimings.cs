@@ -42,9 +42,9 @@ internal static class StorageSnapshotTimings
             Console.WriteLine("|---|---|---|---|");
             var backends = new[]
             {
-                ("dir (qcow2) on ext4", new StoragePoolDefinition("bench", "dir", Path.Combine(root, "dir")), 1L << 30),
-                ("btrfs", new StoragePoolDefinition("bench", "btrfs", Path.Combine(mount, "pool")), 1L << 30),
-                ("Ceph RBD", new StoragePoolDefinition("bench", "rbd", Path.Combine(root, "rbd")) { CephConfig = config }, 256L << 20),
+                ("dir (qcow2) on ext4", new DirPoolDefinition("bench", Path.Combine(root, "dir")), 1L << 30),
+                ("btrfs", new BtrfsPoolDefinition("bench", Path.Combine(mount, "pool")), 1L << 30),
+                ("Ceph RBD", new RbdPoolDefinition("bench", Path.Combine(root, "rbd"), config), 256L << 20),
             };
             foreach (var (label, definition, size) in backends)
             {

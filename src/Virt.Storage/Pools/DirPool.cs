@@ -21,7 +21,7 @@ namespace Virt.Storage.Pools;
 /// opens it. Volumes of pools made before this rule have their format in their names already.
 /// Volume files are created 0600 in a 0700 <c>images/</c>.
 /// </remarks>
-internal sealed class DirPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
+internal sealed class DirPool(DirPoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
 {
     private bool? _reflink;
 

@@ -107,7 +107,7 @@ public abstract class PoolConformanceTests : IDisposable
         Assert.Contains("test:linked", refusedDelete.Message, StringComparison.Ordinal);
 
         // A second linked clone, flattened: it no longer needs the base.
-        await Pool.CloneVolumeAsync("template", "flat", linked: true, cancellationToken: ct).LastAsync();
+        await Pool.CloneVolumeAsync("template", "flat", linked: true, cancellationToken: ct).LastAsync(ct);
         var flat = await Pool.FlattenVolumeAsync("flat", ct);
         Assert.Empty(flat.BackingChain);
         Assert.True(Host.HasPattern(flat, 0x55));
@@ -240,7 +240,7 @@ public sealed class BtrfsQuotaTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _state }, new Virt.Processes.ProcessRunner());
-        var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("quota", "btrfs", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
+        var pool = await manager.DefinePoolAsync(new BtrfsPoolDefinition("quota", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
         Assert.True(pool.Capabilities.HasFlag(StorageCapabilities.Quotas));
         var volume = await pool.CreateVolumeAsync(new VolumeSpec("capped", 16L << 20), ct);
         Host.WritePattern(volume, 0x71, "0", "8M");
