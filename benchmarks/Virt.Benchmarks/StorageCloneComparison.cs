@@ -47,7 +47,13 @@ internal static class StorageCloneComparison
                 }
 
                 var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + driver + backends.IndexOf((label, driver, path))) }, new ProcessRunner());
-                var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("bench", driver, path) { CephConfig = cephConfig });
+                StoragePoolDefinition definition = driver switch
+                {
+                    "rbd" => new RbdPoolDefinition("bench", path, cephConfig!),
+                    "btrfs" => new BtrfsPoolDefinition("bench", path),
+                    _ => new DirPoolDefinition("bench", path),
+                };
+                var pool = await manager.DefinePoolAsync(definition);
                 foreach (var (size, writtenGiB, name) in new[] { (1 * GiB, 1, "1 GiB"), (10 * GiB, 2, "10 GiB (2 GiB written)") })
                 {
                     var source = await pool.CreateVolumeAsync(new VolumeSpec("src", size) { Format = driver == "dir" ? VolumeFormat.Raw : null });
@@ -63,7 +69,7 @@ internal static class StorageCloneComparison
                     for (var round = 0; round < rounds; round++)
                     {
                         var watch = Stopwatch.StartNew();
-                        await pool.CloneVolumeAsync("src", "clone", linked: false);
+                        await pool.CloneVolumeAsync("src", "clone", linked: false).LastAsync();
                         sdk.Add(watch.Elapsed.TotalMilliseconds);
                         await pool.DeleteVolumeAsync("clone");
                         if (driver == "rbd")
@@ -91,7 +97,7 @@ internal static class StorageCloneComparison
                         for (var round = 0; round < rounds; round++)
                         {
                             var watch = Stopwatch.StartNew();
-                            await pool.CloneVolumeAsync("src", "linked", linked: true);
+                            await pool.CloneVolumeAsync("src", "linked", linked: true).LastAsync();
                             linked.Add(watch.Elapsed.TotalMilliseconds);
                             await pool.DeleteVolumeAsync("linked");
                         }

@@ -40,11 +40,11 @@ internal static class StorageSnapshotTimings
             Console.WriteLine($"{rounds} rounds; medians in ms; Ceph fixture start (fresh cluster to pool 'rbd' ready): {cephStart:0.0} s");
             Console.WriteLine("| backend | volume | snapshot create (ms) | rollback (ms) |");
             Console.WriteLine("|---|---|---|---|");
-            var backends = new[]
+            var backends = new (string Label, StoragePoolDefinition Definition, long Size)[]
             {
-                ("dir (qcow2) on ext4", new StoragePoolDefinition("bench", "dir", Path.Combine(root, "dir")), 1L << 30),
-                ("btrfs", new StoragePoolDefinition("bench", "btrfs", Path.Combine(mount, "pool")), 1L << 30),
-                ("Ceph RBD", new StoragePoolDefinition("bench", "rbd", Path.Combine(root, "rbd")) { CephConfig = config }, 256L << 20),
+                ("dir (qcow2) on ext4", new DirPoolDefinition("bench", Path.Combine(root, "dir")), 1L << 30),
+                ("btrfs", new BtrfsPoolDefinition("bench", Path.Combine(mount, "pool")), 1L << 30),
+                ("Ceph RBD", new RbdPoolDefinition("bench", Path.Combine(root, "rbd"), config), 256L << 20),
             };
             foreach (var (label, definition, size) in backends)
             {

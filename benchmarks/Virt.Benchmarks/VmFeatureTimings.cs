@@ -41,30 +41,30 @@ internal static class VmFeatureTimings
             for (var i = 0; i < iterations; i++)
             {
                 var watch = Stopwatch.StartNew();
-                await vm.CreateSnapshotAsync($"s{i}");
+                await vm.Snapshots.CreateAsync($"s{i}");
                 save.Add(watch.Elapsed.TotalMilliseconds);
                 watch.Restart();
-                await vm.RestoreSnapshotAsync($"s{i}");
+                await vm.Snapshots.RestoreAsync($"s{i}");
                 load.Add(watch.Elapsed.TotalMilliseconds);
-                await vm.DeleteSnapshotAsync($"s{i}");
+                await vm.Snapshots.DeleteAsync($"s{i}");
                 await WaitForAgentAsync(vm.Guest);
 
                 // The guest polls for the block device every 5 ms; guest-exec-status polling adds up to 100 ms on top.
                 var seen = vm.Guest.ExecAsync("/bin/sh", ["-c", "while ! test -b /dev/vdb; do usleep 5000; done"], timeout: TimeSpan.FromSeconds(30));
                 await Task.Delay(300);
                 watch.Restart();
-                await vm.AttachDiskAsync(new VmDisk("hot", hotplugged));
+                await vm.Disks.AttachAsync(new VmDisk("hot", hotplugged));
                 attach.Add(watch.Elapsed.TotalMilliseconds);
                 await seen;
                 visible.Add(watch.Elapsed.TotalMilliseconds);
                 watch.Restart();
-                await vm.DetachDiskAsync("hot");
+                await vm.Disks.DetachAsync("hot");
                 detach.Add(watch.Elapsed.TotalMilliseconds);
 
                 // Live migration to a new QEMU on this host over a unix socket, shared disk.
                 watch.Restart();
                 VmMigrationProgress? last = null;
-                await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions()))
+                await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions()))
                 {
                     last = progress;
                 }

@@ -15,7 +15,7 @@ if (args[0] == "storage")
     var pool = await storage.GetPoolAsync(args[2]);
     if (args[3] == "clone")
     {
-        await pool.CloneVolumeAsync(args[4], args[5], linked: false);
+        await pool.CloneVolumeAsync(args[4], args[5], linked: false).LastAsync();
     }
     else
     {

@@ -76,7 +76,7 @@ internal static class VmEndpoints
             Results.Accepted(value: tasks.Start($"migrate VM {name}", async task =>
             {
                 var vm = await manager.GetAsync(name);
-                await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions()))
+                await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions()))
                 {
                     task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
                     task.Detail = progress.Status;

@@ -45,6 +45,31 @@ internal sealed class StorageDefineSettings : GlobalSettings
     [CommandOption("--path <PATH>")]
     [Description("Where the pool keeps its volumes.")]
     public string Path { get; set; } = string.Empty;
+
+    [CommandOption("--quotas")]
+    [Description("btrfs: cap each volume's subvolume at the volume's size (qgroups).")]
+    public bool Quotas { get; set; }
+
+    [CommandOption("--ceph-config <FILE>")]
+    [Description("rbd: the ceph.conf to use. Default /etc/ceph/ceph.conf.")]
+    public string CephConfig { get; set; } = "/etc/ceph/ceph.conf";
+
+    [CommandOption("--rbd-pool <POOL>")]
+    [Description("rbd: the Ceph pool holding the images. Default rbd.")]
+    public string RbdPool { get; set; } = "rbd";
+
+    [CommandOption("--ceph-user <ID>")]
+    [Description("rbd: the Ceph client id. Default admin.")]
+    public string CephUser { get; set; } = "admin";
+
+    /// <summary>The definition for the chosen driver; each driver takes only its own options.</summary>
+    public StoragePoolDefinition ToDefinition() => Driver switch
+    {
+        "dir" => new DirPoolDefinition(Pool, Path),
+        "btrfs" => new BtrfsPoolDefinition(Pool, Path) { Quotas = Quotas },
+        "rbd" => new RbdPoolDefinition(Pool, Path, CephConfig) { RbdPool = RbdPool, CephUser = CephUser },
+        _ => throw new ArgumentException($"driver '{Driver}' is unknown: use dir, btrfs or rbd (LVM-thin and ZFS are not offered)"),
+    };
 }
 
 [Description("Define a storage pool.")]
@@ -52,7 +77,7 @@ internal sealed class StorageDefineCommand : VirtCommand<StorageDefineSettings>
 {
     protected override async Task<int> RunAsync(VirtHost host, StorageDefineSettings settings, CancellationToken cancellationToken)
     {
-        var pool = await host.Storage.DefinePoolAsync(new StoragePoolDefinition(settings.Pool, settings.Driver, settings.Path), cancellationToken);
+        var pool = await host.Storage.DefinePoolAsync(settings.ToDefinition(), cancellationToken);
         Output.Object(settings, pool.Definition, $"defined pool {pool.Definition.Name} ({pool.Definition.Driver} at {pool.Definition.Path})");
         return ExitCodes.Success;
     }
@@ -106,22 +131,25 @@ internal sealed class StorageCloneCommand : VirtCommand<StorageCloneSettings>
     protected override async Task<int> RunAsync(VirtHost host, StorageCloneSettings settings, CancellationToken cancellationToken)
     {
         var pool = await host.Storage.GetPoolAsync(settings.Pool, cancellationToken);
-        VolumeInfo clone;
         if (settings.Json || Console.IsOutputRedirected)
         {
-            clone = await pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, null, cancellationToken);
+            await foreach (var _ in pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, cancellationToken))
+            {
+            }
         }
         else
         {
-            clone = await AnsiConsole.Progress().StartAsync(async context =>
+            await AnsiConsole.Progress().StartAsync(async context =>
             {
                 var task = context.AddTask($"cloning {settings.Source} → {settings.Target}", maxValue: 100);
-                var result = await pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, new Progress<StorageProgress>(progress => task.Value = progress.Percent), cancellationToken);
-                task.Value = 100;
-                return result;
+                await foreach (var progress in pool.CloneVolumeAsync(settings.Source, settings.Target, settings.Linked, cancellationToken))
+                {
+                    task.Value = progress.Percent;
+                }
             });
         }
 
+        var clone = await pool.GetVolumeAsync(settings.Target, cancellationToken);
         Output.Object(settings, clone, $"cloned {settings.Pool}:{settings.Source} to {clone.Id}{(clone.BackingChain.Count > 0 ? $" (backed by {clone.BackingChain[0]})" : string.Empty)}");
         return ExitCodes.Success;
     }

@@ -193,18 +193,18 @@ internal sealed class VmSnapshotCommand : VirtCommand<VmSnapshotSettings>
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
         if (settings.Snapshot is null)
         {
-            Output.Table(settings, await vm.ListSnapshotsAsync(cancellationToken), ("name", snapshot => snapshot.Name), ("created", snapshot => snapshot.CreatedAt), ("vm state (bytes)", snapshot => snapshot.VmStateBytes));
+            Output.Table(settings, await vm.Snapshots.ListAsync(cancellationToken), ("name", snapshot => snapshot.Name), ("created", snapshot => snapshot.CreatedAt), ("vm state (bytes)", snapshot => snapshot.VmStateBytes));
             return ExitCodes.Success;
         }
 
         if (settings.Restore)
         {
-            await vm.RestoreSnapshotAsync(settings.Snapshot, cancellationToken);
+            await vm.Snapshots.RestoreAsync(settings.Snapshot, cancellationToken);
             Output.Done(settings, $"restored {vm.Name} to snapshot {settings.Snapshot}");
             return ExitCodes.Success;
         }
 
-        var created = await AnsiConsoleStatus(settings, $"snapshotting {vm.Name}", () => vm.CreateSnapshotAsync(settings.Snapshot, cancellationToken));
+        var created = await AnsiConsoleStatus(settings, $"snapshotting {vm.Name}", () => vm.Snapshots.CreateAsync(settings.Snapshot, cancellationToken));
         Output.Object(settings, created, $"created snapshot {created.Name} of {vm.Name}");
         return ExitCodes.Success;
     }
@@ -230,7 +230,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
         VmMigrationProgress? last = null;
         if (settings.Json || Console.IsOutputRedirected)
         {
-            await foreach (var progress in vm.MigrateAsync(options, cancellationToken))
+            await foreach (var progress in vm.Migration.MigrateAsync(options, cancellationToken))
             {
                 last = progress;
             }
@@ -240,7 +240,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
             await AnsiConsole.Progress().StartAsync(async context =>
             {
                 var task = context.AddTask($"migrating {vm.Name}", maxValue: 100);
-                await foreach (var progress in vm.MigrateAsync(options, cancellationToken))
+                await foreach (var progress in vm.Migration.MigrateAsync(options, cancellationToken))
                 {
                     last = progress;
                     task.Value = progress.TotalBytes > 0 ? Math.Min(100, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Value;

@@ -71,14 +71,17 @@ public interface IStoragePool
     /// <returns>The volume.</returns>
     Task<VolumeInfo> ResizeVolumeAsync(string name, long newSizeBytes, bool allowShrink = false, CancellationToken cancellationToken = default);
 
-    /// <summary>Clones a volume: linked (sharing the source as a base) or full (a reflink or subvolume snapshot where the file system allows, a copy otherwise).</summary>
+    /// <summary>
+    /// Clones a volume: linked (sharing the source as a base) or full (a reflink or subvolume snapshot where
+    /// the file system allows, a copy otherwise), reporting progress while a full copy runs (a reflink,
+    /// snapshot or linked clone reports only its end). Read the new volume with <see cref="GetVolumeAsync"/>.
+    /// </summary>
     /// <param name="source">The volume to clone.</param>
     /// <param name="target">The new volume's name.</param>
     /// <param name="linked">A linked clone.</param>
-    /// <param name="progress">Receives progress while a full copy runs (a reflink, snapshot or linked clone reports only its end).</param>
     /// <param name="cancellationToken">Cancels the clone; nothing is left.</param>
-    /// <returns>The new volume.</returns>
-    Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default);
+    /// <returns>Progress reports; the last one is completed, once the new volume exists.</returns>
+    IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
 
     /// <summary>Makes a linked clone stand alone: its base's data is copied in and the link dropped (a no-op for a volume without a base).</summary>
     /// <param name="name">The volume.</param>

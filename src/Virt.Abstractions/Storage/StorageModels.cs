@@ -75,34 +75,6 @@ public enum VolumeFeature
     Resize,
 }
 
-/// <summary>A pool, as defined by the host application and persisted by the storage manager.</summary>
-/// <param name="Name">The pool's name (the part before ':' in volume ids).</param>
-/// <param name="Driver">The driver: "dir", "btrfs" or "rbd".</param>
-/// <param name="Path">
-/// Where the pool keeps its volumes (a directory; for btrfs, on a btrfs file system). For rbd the images
-/// live in Ceph and this directory holds only this host's locks and in-use markers.
-/// </param>
-public sealed record StoragePoolDefinition(string Name, string Driver, string Path)
-{
-    /// <summary>What the pool may hold. Default images and container root file systems.</summary>
-    public StorageContent Content { get; init; } = StorageContent.Images | StorageContent.Rootdir;
-
-    /// <summary>
-    /// For btrfs: enable qgroups on the file system and limit each volume's subvolume to the volume's
-    /// size, so a volume can never take more than it was given. Default off (qgroups cost some speed).
-    /// </summary>
-    public bool Quotas { get; init; }
-
-    /// <summary>For rbd: the Ceph configuration file (mon hosts, keyring).</summary>
-    public string? CephConfig { get; init; }
-
-    /// <summary>For rbd: the Ceph pool holding the images. Default "rbd".</summary>
-    public string? RbdPool { get; init; }
-
-    /// <summary>For rbd: the Ceph client id (without "client."). Default "admin".</summary>
-    public string? CephUser { get; init; }
-}
-
 /// <summary>A new volume.</summary>
 /// <param name="Name">Its name in the pool.</param>
 /// <param name="SizeBytes">Its virtual size in bytes (a multiple of 512).</param>

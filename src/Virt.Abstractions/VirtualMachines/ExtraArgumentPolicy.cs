@@ -81,7 +81,7 @@ internal static partial class ExtraArgumentPolicy
         ["-runas"] = "KvmOptions.RunAsUser", ["-run-with"] = "KvmOptions.RunAsUser", ["-tpmdev"] = "VmSpec.Tpm",
         ["-object"] = "VmSpec.Rng and VmSpec.Memory (objects open host files, sockets and memory backends)",
         ["-fsdev"] = "a disk image (VmSpec.Disks): host directories are not shared with guests", ["-virtfs"] = "a disk image (VmSpec.Disks): host directories are not shared with guests",
-        ["-incoming"] = "IVirtualMachine.MigrateAsync",
+        ["-incoming"] = "IVirtualMachine.Migration.MigrateAsync",
     };
 
     /// <summary>Checks the extra arguments; every problem is added with its index.</summary>

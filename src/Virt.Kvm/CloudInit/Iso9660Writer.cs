@@ -9,7 +9,7 @@ namespace Virt.Kvm.CloudInit;
 /// in UCS-2, which Linux and cloud-init read. Enough for a cloud-init NoCloud seed; no subdirectories,
 /// no Rock Ridge, files up to 4 GiB − 1.
 /// </summary>
-public static class Iso9660Writer
+internal static class Iso9660Writer
 {
     private const int Sector = 2048;
     private const int FirstDescriptor = 16;

@@ -10,7 +10,7 @@ namespace Virt.Kvm.CloudInit;
 /// value is escaped by the JSON writer and none can start a new YAML key. Packed into an ISO 9660
 /// image labelled <c>cidata</c>.
 /// </summary>
-public static class NoCloudSeed
+internal static class NoCloudSeed
 {
     /// <summary>The volume label cloud-init looks for.</summary>
     public const string VolumeLabel = "cidata";

@@ -4,7 +4,7 @@ using System.Text;
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>Stable names derived from a VM's name and a NIC id, so that they survive restarts.</summary>
-public static class MacAddresses
+internal static class MacAddresses
 {
     /// <summary>A MAC in QEMU's locally used 52:54:00 range, the same for the same VM and NIC every time.</summary>
     /// <param name="vmName">The VM's name.</param>

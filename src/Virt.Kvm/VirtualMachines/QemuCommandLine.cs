@@ -9,7 +9,7 @@ namespace Virt.Kvm.VirtualMachines;
 /// with <c>-device</c> front ends; every value inside an option list is comma-escaped. The SDK's
 /// own ids start with <c>virt-</c>, which user ids may not.
 /// </summary>
-public static class QemuCommandLine
+internal static class QemuCommandLine
 {
     /// <summary>The descriptor number of the QMP listening socket handed to QEMU.</summary>
     public const int MonitorDescriptor = QemuSpawner.FirstPassedDescriptor;

@@ -4,7 +4,7 @@ namespace Virt.Kvm.VirtualMachines;
 /// <param name="Capabilities">The QEMU binary's probed capabilities.</param>
 /// <param name="Accelerator">"kvm" or "tcg", already decided.</param>
 /// <param name="StateDirectory">The VM's private state directory (sockets and logs live there).</param>
-public sealed record QemuLaunchContext(QemuCapabilities Capabilities, string Accelerator, string StateDirectory)
+internal sealed record QemuLaunchContext(QemuCapabilities Capabilities, string Accelerator, string StateDirectory)
 {
     /// <summary>A user to drop privileges to (<c>-run-with user=</c> or <c>-runas</c> by version), or <see langword="null"/>.</summary>
     public string? RunAsUser { get; init; }

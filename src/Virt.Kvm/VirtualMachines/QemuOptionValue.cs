@@ -5,7 +5,7 @@ namespace Virt.Kvm.VirtualMachines;
 /// written as two commas, or QEMU would read what follows as a new key — an injection. Control
 /// characters are refused outright.
 /// </summary>
-public static class QemuOptionValue
+internal static class QemuOptionValue
 {
     /// <summary>Escapes a value for a QEMU option list (doubles every comma).</summary>
     /// <param name="value">The raw value, e.g. a file path.</param>

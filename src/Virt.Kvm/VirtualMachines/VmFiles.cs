@@ -2,7 +2,7 @@ namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>The files of one VM inside its private (0700) state directory.</summary>
 /// <param name="Directory">The VM's directory.</param>
-public sealed record VmFiles(string Directory)
+internal sealed record VmFiles(string Directory)
 {
     /// <summary>The spec, as JSON, written atomically.</summary>
     public string Spec => Path.Combine(Directory, "spec.json");

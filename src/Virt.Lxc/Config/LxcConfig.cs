@@ -10,7 +10,7 @@ namespace Virt.Lxc.Config;
 /// as a second entry (LXC-NOTES), so a value with a line break, NUL, surrounding whitespace or wrapping
 /// quotes is refused, as is any key outside the families the SDK manages (no hooks, no includes).
 /// </summary>
-public sealed partial class LxcConfig
+internal sealed partial class LxcConfig
 {
     private static readonly string[] AllowedFamilies =
     [

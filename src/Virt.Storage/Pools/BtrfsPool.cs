@@ -14,11 +14,11 @@ namespace Virt.Storage.Pools;
 /// export reads it as raw (<c>-f raw</c>) whatever header its guest wrote. Disk files are created 0600,
 /// under 0700 <c>images/</c> and <c>snapshots/</c>.
 /// </remarks>
-internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
+internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
 {
     private const string DiskFile = "disk.raw";
 
-    public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.ReflinkClones | (Definition.Quotas ? StorageCapabilities.Quotas : StorageCapabilities.None);
+    public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.ReflinkClones | (definition.Quotas ? StorageCapabilities.Quotas : StorageCapabilities.None);
 
     private string SnapshotsDirectory => Path.Combine(Definition.Path, "snapshots");
 
@@ -99,7 +99,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -113,8 +113,7 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         await GetVolumeAsync(source, cancellationToken).ConfigureAwait(false);
         RefuseIfExists(target);
         await BuildSubvolumeAsync(target, temporary => BtrfsAsync(["subvolume", "snapshot", Path.Combine(ImagesDirectory, source), temporary], cancellationToken), cancellationToken).ConfigureAwait(false);
-        progress?.Report(new StorageProgress("clone", 100, true));
-        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+        yield return new StorageProgress("clone", 100, true);
     }
 
     /// <summary>btrfs volumes never have a base: a clone is a subvolume snapshot that stands alone already.</summary>
@@ -230,10 +229,10 @@ internal sealed class BtrfsPool(StoragePoolDefinition definition, StorageContext
         yield return new StorageProgress("import", 100, true);
     }
 
-    /// <summary>With <see cref="StoragePoolDefinition.Quotas"/>: qgroups on (idempotent) and the subvolume's referenced data capped at the volume's size.</summary>
+    /// <summary>With <see cref="BtrfsPoolDefinition.Quotas"/>: qgroups on (idempotent) and the subvolume's referenced data capped at the volume's size.</summary>
     private async Task LimitAsync(string subvolume, long sizeBytes, CancellationToken cancellationToken)
     {
-        if (!Definition.Quotas)
+        if (!definition.Quotas)
         {
             return;
         }

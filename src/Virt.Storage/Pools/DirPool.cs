@@ -21,7 +21,7 @@ namespace Virt.Storage.Pools;
 /// opens it. Volumes of pools made before this rule have their format in their names already.
 /// Volume files are created 0600 in a 0700 <c>images/</c>.
 /// </remarks>
-internal sealed class DirPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
+internal sealed class DirPool(DirPoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context)
 {
     private bool? _reflink;
 
@@ -90,7 +90,7 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -103,26 +103,37 @@ internal sealed class DirPool(StoragePoolDefinition definition, StorageContext c
             // The overlay names its base relative to itself (both in images/), so the pool can be moved or mounted elsewhere.
             var overlay = TemporaryPath(ImagesDirectory, target, ".qcow2");
             await BuildAsync(overlay, target, VolumeFormat.Qcow2, ct => Context.QemuImg.CreateAsync(overlay, VolumeFormat.Qcow2, 0, Path.GetFileName(origin.Path), origin.Format, ct), cancellationToken).ConfigureAwait(false);
-            progress?.Report(new StorageProgress("clone", 100, true));
-            return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+            yield return new StorageProgress("clone", 100, true);
+            yield break;
         }
 
-        var copy = TemporaryPath(ImagesDirectory, target, Extension(origin.Format));
-        await BuildAsync(copy, target, origin.Format, async ct =>
+        // Built inline rather than through BuildAsync: the copy's progress is yielded, which a callback cannot do.
+        PrivateFiles.CreateDirectory(ImagesDirectory);
+        var copy = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, target, Extension(origin.Format)));
+        var done = false;
+        try
         {
             // A reflink shares every block at once; a volume with a backing chain is flattened instead, so the clone stands alone.
-            if (origin.BackingChain.Count == 0 && SupportsReflink() && Reflink.TryClone(origin.Path, copy))
+            if (origin.BackingChain.Count > 0 || !SupportsReflink() || !Reflink.TryClone(origin.Path, copy))
             {
-                return;
+                await foreach (var percent in Context.QemuImg.ConvertAsync(origin.Path, origin.Format, copy, origin.Format, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return new StorageProgress("clone", percent, false);
+                }
             }
 
-            await foreach (var percent in Context.QemuImg.ConvertAsync(origin.Path, origin.Format, copy, origin.Format, ct).ConfigureAwait(false))
+            File.Move(copy, Path.Combine(ImagesDirectory, target + Extension(origin.Format)));
+            done = true;
+        }
+        finally
+        {
+            if (!done)
             {
-                progress?.Report(new StorageProgress("clone", percent, false));
+                File.Delete(copy);
             }
-        }, cancellationToken).ConfigureAwait(false);
-        progress?.Report(new StorageProgress("clone", 100, true));
-        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+
+        yield return new StorageProgress("clone", 100, true);
     }
 
     public override async Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default)

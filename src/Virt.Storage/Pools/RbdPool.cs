@@ -15,17 +15,17 @@ namespace Virt.Storage.Pools;
 /// (<c>virt-base-TARGET</c>); a full clone is <c>rbd cp</c>. Images are built under temporary names and
 /// renamed into place, as in the other drivers.
 /// </summary>
-internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context), IIncrementalStoragePool
+internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext context) : StoragePoolBase(definition, context), IIncrementalStoragePool
 {
     private const string BaseSnapshotPrefix = "virt-base-";
 
     public override StorageCapabilities Capabilities => StorageCapabilities.Snapshots | StorageCapabilities.LinkedClones | StorageCapabilities.Shared;
 
-    private string CephPool => Definition.RbdPool ?? "rbd";
+    private string CephPool => definition.RbdPool;
 
-    private string User => Definition.CephUser ?? "admin";
+    private string User => definition.CephUser;
 
-    private string Config => Definition.CephConfig ?? "/etc/ceph/ceph.conf";
+    private string Config => definition.CephConfig;
 
     /// <summary>QEMU's legacy filename for an image (qemu-img and the attachment).</summary>
     public string QemuName(string image) => $"rbd:{CephPool}/{image}:conf={Config}:id={User}";
@@ -85,7 +85,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         CheckName(source);
         CheckName(target);
@@ -112,8 +112,7 @@ internal sealed class RbdPool(StoragePoolDefinition definition, StorageContext c
             await BuildAsync(target, temporary => RbdAsync(["cp", "--no-progress", Image(source), Image(temporary)], cancellationToken), cancellationToken).ConfigureAwait(false);
         }
 
-        progress?.Report(new StorageProgress("clone", 100, true));
-        return await GetVolumeAsync(target, cancellationToken).ConfigureAwait(false);
+        yield return new StorageProgress("clone", 100, true);
     }
 
     public override async Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default)

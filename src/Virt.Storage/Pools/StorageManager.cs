@@ -1,5 +1,4 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Diagnostics;
 using Virt.Processes;
 using Virt.Storage.Hosting;
 
@@ -13,7 +12,6 @@ namespace Virt.Storage.Pools;
 /// </summary>
 public sealed class StorageManager : IStorageManager, IVolumeResolver
 {
-    private static readonly string[] Drivers = ["dir", "btrfs", "rbd"];
     private readonly StorageContext _context;
 
     /// <summary>Creates the manager.</summary>
@@ -36,11 +34,6 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             throw new StorageException($"'{definition.Name}' is not a pool name: use 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit");
         }
 
-        if (!Drivers.Contains(definition.Driver))
-        {
-            throw new StorageException($"pool '{definition.Name}': driver '{definition.Driver}' is unknown: use {string.Join(" or ", Drivers)} (LVM-thin and ZFS are not offered: they cannot be tested on these hosts)");
-        }
-
         if (string.IsNullOrEmpty(definition.Path) || !definition.Path.StartsWith('/') || definition.Path.Any(char.IsControl))
         {
             throw new StorageException($"pool '{definition.Name}': path '{definition.Path}' must be an absolute host path");
@@ -54,32 +47,51 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         }
 
         PrivateFiles.CreateMissing(definition.Path);
-        if (definition.Driver == "btrfs")
+        switch (definition)
         {
-            var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);
-            if (type.StandardOutput.Trim() != "btrfs")
-            {
-                throw new StorageException($"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
-            }
-        }
-
-        if (definition.Driver == "rbd")
-        {
-            if (definition.CephConfig is not { } config || !File.Exists(config))
-            {
-                throw new StorageException($"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
-            }
-
-            var probe = await _context.Processes.RunAsync(new ProcessSpec(_context.Options.RbdPath, ["-c", config, "--id", definition.CephUser ?? "admin", "ls", definition.RbdPool ?? "rbd"]) { Timeout = TimeSpan.FromSeconds(30) }, cancellationToken).ConfigureAwait(false);
-            if (probe.ExitCode != 0)
-            {
-                throw new StorageException($"pool '{definition.Name}': Ceph pool '{definition.RbdPool ?? "rbd"}' cannot be listed with {config}: {probe.StandardError.Trim()}; check the cluster, the keyring and the pool name");
-            }
+            case BtrfsPoolDefinition:
+                await CheckBtrfsAsync(definition, cancellationToken).ConfigureAwait(false);
+                break;
+            case RbdPoolDefinition rbd:
+                await CheckRbdAsync(rbd, cancellationToken).ConfigureAwait(false);
+                break;
         }
 
         PrivateFiles.CreateDirectory(PoolsDirectory);
-        PrivateFiles.WriteAllText(file, JsonSerializer.Serialize(definition, StorageJsonContext.Default.StoragePoolDefinition));
+        PrivateFiles.WriteAllText(file, PoolDefinitionJson.Serialize(definition));
         return Open(definition);
+    }
+
+    private async Task CheckBtrfsAsync(StoragePoolDefinition definition, CancellationToken cancellationToken)
+    {
+        var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);
+        if (type.StandardOutput.Trim() != "btrfs")
+        {
+            throw new StorageException($"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
+        }
+    }
+
+    private async Task CheckRbdAsync(RbdPoolDefinition definition, CancellationToken cancellationToken)
+    {
+        // The names go to rbd as arguments of their own; still, an empty or odd one is a mistake to name now rather than a Ceph error later.
+        foreach (var (what, value) in new[] { ("RbdPool", definition.RbdPool), ("CephUser", definition.CephUser) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+            {
+                throw new StorageException($"pool '{definition.Name}' (rbd): {what} '{value}' is not a Ceph name: give one without spaces or control characters, or leave it to its default");
+            }
+        }
+
+        if (string.IsNullOrEmpty(definition.CephConfig) || !File.Exists(definition.CephConfig))
+        {
+            throw new StorageException($"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
+        }
+
+        var probe = await _context.Processes.RunAsync(new ProcessSpec(_context.Options.RbdPath, ["-c", definition.CephConfig, "--id", definition.CephUser, "ls", definition.RbdPool]) { Timeout = TimeSpan.FromSeconds(30) }, cancellationToken).ConfigureAwait(false);
+        if (probe.ExitCode != 0)
+        {
+            throw new StorageException($"pool '{definition.Name}': Ceph pool '{definition.RbdPool}' cannot be listed with {definition.CephConfig}: {probe.StandardError.Trim()}; check the cluster, the keyring and the pool name");
+        }
     }
 
     /// <inheritdoc />
@@ -91,8 +103,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             throw new StoragePoolNotFoundException(name);
         }
 
-        var definition = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), StorageJsonContext.Default.StoragePoolDefinition)
-            ?? throw new StorageException($"the definition of pool '{name}' ({file}) is empty: remove and define it again");
+        var definition = PoolDefinitionJson.Deserialize(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), name, file);
         return Open(definition);
     }
 
@@ -136,9 +147,8 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         ArgumentException.ThrowIfNullOrEmpty(user);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         var volume = await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
-        var definition = pool.Definition;
-        return definition.Driver == "rbd"
-            ? new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(definition.RbdPool ?? "rbd", id.Name, definition.CephConfig!, definition.CephUser ?? "admin") }
+        return pool.Definition is RbdPoolDefinition rbd
+            ? new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(rbd.RbdPool, id.Name, rbd.CephConfig, rbd.CephUser) }
             : new VolumeAttachment(id, volume.Path, volume.Format);
     }
 
@@ -150,15 +160,11 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         pool.ClearInUse(id.Name, user);
     }
 
-    private StoragePoolBase Open(StoragePoolDefinition definition) => definition.Driver switch
+    private StoragePoolBase Open(StoragePoolDefinition definition) => definition switch
     {
-        "btrfs" => new BtrfsPool(definition, _context),
-        "rbd" => new RbdPool(definition, _context),
-        _ => new DirPool(definition, _context),
+        DirPoolDefinition dir => new DirPool(dir, _context),
+        BtrfsPoolDefinition btrfs => new BtrfsPool(btrfs, _context),
+        RbdPoolDefinition rbd => new RbdPool(rbd, _context),
+        _ => throw new UnreachableException($"pool '{definition.Name}': {definition.GetType()} is not a pool definition of this SDK"),
     };
 }
-
-/// <summary>Source-generated JSON for pool definitions (AOT-safe).</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
-[JsonSerializable(typeof(StoragePoolDefinition))]
-internal sealed partial class StorageJsonContext : JsonSerializerContext;

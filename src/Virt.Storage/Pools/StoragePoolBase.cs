@@ -38,7 +38,7 @@ internal abstract class StoragePoolBase : IStoragePool
 
     public abstract Task<VolumeInfo> ResizeVolumeAsync(string name, long newSizeBytes, bool allowShrink = false, CancellationToken cancellationToken = default);
 
-    public abstract Task<VolumeInfo> CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress = null, CancellationToken cancellationToken = default);
+    public abstract IAsyncEnumerable<StorageProgress> CloneVolumeAsync(string source, string target, bool linked, CancellationToken cancellationToken = default);
 
     public abstract Task<VolumeInfo> FlattenVolumeAsync(string name, CancellationToken cancellationToken = default);
 

@@ -23,7 +23,7 @@ public sealed class DiskSnapshotTests
         await GuestWait.ForAgentAsync(vm.Guest);
 
         await WriteSectorAsync(vm, 'A');
-        var snapshot = await vm.CreateDiskSnapshotAsync("data", overlay, ct);
+        var snapshot = await vm.Disks.CreateSnapshotAsync("data", overlay, ct);
         await WriteSectorAsync(vm, 'B');
 
         Assert.True(snapshot.FileSystemsFrozen);
@@ -33,7 +33,7 @@ public sealed class DiskSnapshotTests
         Assert.True(await HasPatternAsync(runner, overlay, 0x42), "the overlay has what came after");
 
         var reports = new List<VmBlockJobProgress>();
-        await foreach (var progress in vm.CommitDiskAsync("data", ct))
+        await foreach (var progress in vm.Disks.CommitAsync("data", ct))
         {
             reports.Add(progress);
         }
@@ -46,11 +46,11 @@ public sealed class DiskSnapshotTests
 
         var noOverlay = await Assert.ThrowsAsync<VmSnapshotException>(async () =>
         {
-            await foreach (var _ in vm.CommitDiskAsync("data", ct))
+            await foreach (var _ in vm.Disks.CommitAsync("data", ct))
             {
             }
         });
-        var exists = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.CreateDiskSnapshotAsync("data", image, ct));
+        var exists = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.Disks.CreateSnapshotAsync("data", image, ct));
         Assert.Contains("no overlay", noOverlay.Message, StringComparison.Ordinal);
         Assert.Contains("exists", exists.Message, StringComparison.Ordinal);
         await vm.KillAsync(ct);

@@ -28,36 +28,36 @@ public sealed class HotplugTests
 
         // Disk: in, seen as a block device (the first free name: vda, there is no boot disk), out.
         var plugged = Stopwatch.StartNew();
-        await vm.AttachDiskAsync(new VmDisk("hp1", image), ct);
+        await vm.Disks.AttachAsync(new VmDisk("hp1", image), ct);
         await GuestWait.UntilAsync(vm.Guest, "test -b /dev/vda");
         var diskVisible = plugged.Elapsed;
         Assert.Contains(vm.Spec.Disks, d => d.Id == "hp1");
         Assert.Contains("\"hp1\"", await File.ReadAllTextAsync(Path.Combine(host.StateDirectory, "hotplug", "spec.json"), ct), StringComparison.Ordinal);
-        await vm.DetachDiskAsync("hp1", ct);
+        await vm.Disks.DetachAsync("hp1", ct);
         Assert.Equal(1, (await vm.Guest.ExecAsync("/bin/sh", ["-c", "test -e /sys/block/vda"], cancellationToken: ct)).ExitCode);
         Assert.DoesNotContain(vm.Spec.Disks, d => d.Id == "hp1");
 
         // NIC: in, the guest lists its MAC, out.
-        await vm.AttachNicAsync(new VmNic("hpnet") { MacAddress = "52:54:00:00:0a:01" }, ct);
+        await vm.Nics.AttachAsync(new VmNic("hpnet") { MacAddress = "52:54:00:00:0a:01" }, ct);
         await GuestWait.UntilAsync(vm.Guest, "grep -q 52:54:00:00:0a:01 /sys/class/net/*/address");
         Assert.Contains(await vm.Guest.GetNetworkInterfacesAsync(ct), i => i.HardwareAddress == "52:54:00:00:0a:01");
-        await vm.DetachNicAsync("hpnet", ct);
+        await vm.Nics.DetachAsync("hpnet", ct);
         Assert.DoesNotContain(await vm.Guest.GetNetworkInterfacesAsync(ct), i => i.HardwareAddress == "52:54:00:00:0a:01");
 
         // vCPU and memory: up to the spec's maximums.
-        await vm.SetCpuCountAsync(2, ct);
+        await vm.Resources.SetCpuCountAsync(2, ct);
         await GuestWait.UntilAsync(vm.Guest, "test -d /sys/devices/system/cpu/cpu1");
         var blocksBefore = await CountAsync(vm.Guest, "/sys/devices/system/memory");
-        await vm.AddMemoryAsync(128, ct);
+        await vm.Resources.AddMemoryAsync(128, ct);
         await GuestWait.UntilAsync(vm.Guest, $"test $(ls -d /sys/devices/system/memory/memory* | wc -l) -gt {blocksBefore}");
         Assert.Equal(2, vm.Spec.Cpu.Count);
         Assert.Equal(384, vm.Spec.Memory.SizeMiB);
 
         // Bad input: each a clear error, the spec unchanged, nothing left in QEMU.
-        var missing = await Assert.ThrowsAsync<VmHotplugException>(() => vm.AttachDiskAsync(new VmDisk("hp2", "/nonexistent/x.qcow2"), ct));
-        var sata = await Assert.ThrowsAsync<VmHotplugException>(() => vm.AttachDiskAsync(new VmDisk("hp3", image) { Bus = VmDiskBus.Sata }, ct));
-        await Assert.ThrowsAsync<InvalidVmSpecException>(() => vm.AttachNicAsync(new VmNic("bad,id"), ct));
-        var tooMany = await Assert.ThrowsAsync<VmHotplugException>(() => vm.SetCpuCountAsync(3, ct));
+        var missing = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Disks.AttachAsync(new VmDisk("hp2", "/nonexistent/x.qcow2"), ct));
+        var sata = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Disks.AttachAsync(new VmDisk("hp3", image) { Bus = VmDiskBus.Sata }, ct));
+        await Assert.ThrowsAsync<InvalidVmSpecException>(() => vm.Nics.AttachAsync(new VmNic("bad,id"), ct));
+        var tooMany = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Resources.SetCpuCountAsync(3, ct));
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
         Assert.Contains("virtio-blk", sata.Message, StringComparison.Ordinal);
         Assert.Contains("MaxCount", tooMany.Message, StringComparison.Ordinal);

@@ -26,7 +26,7 @@ public sealed class MigrationTests
         {
             var before = (await vm.GetStatusAsync(ct)).Pid!.Value;
             var reports = new List<VmMigrationProgress>();
-            await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { UseTcpLocally = tcp, DowntimeLimit = TimeSpan.FromMilliseconds(500) }, ct))
+            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { UseTcpLocally = tcp, DowntimeLimit = TimeSpan.FromMilliseconds(500) }, ct))
             {
                 reports.Add(progress);
             }
@@ -71,7 +71,7 @@ public sealed class MigrationTests
         {
             var refused = await Assert.ThrowsAsync<ArgumentException>(async () =>
             {
-                await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { DestinationUri = destination }, ct))
+                await foreach (var _ in vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = destination }, ct))
                 {
                 }
             });
@@ -99,7 +99,7 @@ public sealed class MigrationTests
         // 1 MiB/s cannot move 256 MiB quickly: cancel after the first report.
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024 }, cancel.Token))
+            await foreach (var _ in vm.Migration.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024 }, cancel.Token))
             {
                 await cancel.CancelAsync();
             }
@@ -111,7 +111,7 @@ public sealed class MigrationTests
         Assert.Empty(Directory.GetDirectories(Path.Combine(host.StateDirectory, "mig-cancel"), "migrate-in*"));
         var tooBusy = await Assert.ThrowsAsync<VmMigrationException>(async () =>
         {
-            await foreach (var _ in vm.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024, Timeout = TimeSpan.FromSeconds(1) }, ct))
+            await foreach (var _ in vm.Migration.MigrateAsync(new VmMigrationOptions { MaxBandwidth = 1024 * 1024, Timeout = TimeSpan.FromSeconds(1) }, ct))
             {
             }
         });
@@ -157,7 +157,7 @@ public sealed class MigrationTests
         var stopped = VmTestHost.WaitForEventAsync(vm, VmEventKind.Stopped, ct);
 
         VmMigrationProgress? last = null;
-        await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { DestinationUri = $"tcp:127.0.0.1:{port}" }, ct))
+        await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = $"tcp:127.0.0.1:{port}" }, ct))
         {
             last = progress;
         }
@@ -191,7 +191,7 @@ public sealed class MigrationTests
         var bootId = (await vm.Guest.ExecAsync("/bin/cat", ["/proc/sys/kernel/random/boot_id"], cancellationToken: ct)).StandardOutputText;
 
         VmMigrationProgress? last = null;
-        await foreach (var progress in vm.MigrateAsync(new VmMigrationOptions { MoveDisks = new Dictionary<string, string> { ["data"] = moved } }, ct))
+        await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { MoveDisks = new Dictionary<string, string> { ["data"] = moved } }, ct))
         {
             last = progress;
         }

@@ -20,13 +20,13 @@ public sealed class SnapshotTests
         await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
         await GuestWait.ForAgentAsync(vm.Guest);
 
-        var before = await vm.CreateSnapshotAsync("before-marker", ct);
+        var before = await vm.Snapshots.CreateAsync("before-marker", ct);
         await vm.Guest.ExecAsync("/bin/sh", ["-c", "echo written-after > /tmp/marker"], cancellationToken: ct);
         Assert.Equal(0, (await vm.Guest.ExecAsync("/bin/sh", ["-c", "test -e /tmp/marker"], cancellationToken: ct)).ExitCode);
-        await vm.RestoreSnapshotAsync("before-marker", ct);
+        await vm.Snapshots.RestoreAsync("before-marker", ct);
         await GuestWait.ForAgentAsync(vm.Guest);
         var markerAfterLoad = await vm.Guest.ExecAsync("/bin/sh", ["-c", "test -e /tmp/marker"], cancellationToken: ct);
-        var listed = await vm.ListSnapshotsAsync(ct);
+        var listed = await vm.Snapshots.ListAsync(ct);
 
         Assert.Equal(1, markerAfterLoad.ExitCode);
         Assert.Equal(VmState.Running, (await vm.GetStatusAsync(ct)).State);
@@ -34,15 +34,15 @@ public sealed class SnapshotTests
         Assert.True(before.VmStateBytes > 1024 * 1024, $"RAM state of {before.VmStateBytes} bytes");
 
         // Bad input and missing snapshots: clear errors, nothing changed.
-        var duplicate = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.CreateSnapshotAsync("before-marker", ct));
-        var badName = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.CreateSnapshotAsync("../x", ct));
-        var unknown = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.RestoreSnapshotAsync("nope", ct));
+        var duplicate = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.Snapshots.CreateAsync("before-marker", ct));
+        var badName = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.Snapshots.CreateAsync("../x", ct));
+        var unknown = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.Snapshots.RestoreAsync("nope", ct));
         Assert.Contains("exists", duplicate.Message, StringComparison.Ordinal);
         Assert.Contains("1–63", badName.Message, StringComparison.Ordinal);
         Assert.Contains("before-marker", unknown.Message, StringComparison.Ordinal);
 
-        await vm.DeleteSnapshotAsync("before-marker", ct);
-        Assert.Empty(await vm.ListSnapshotsAsync(ct));
+        await vm.Snapshots.DeleteAsync("before-marker", ct);
+        Assert.Empty(await vm.Snapshots.ListAsync(ct));
         await vm.KillAsync(ct);
     }
 
@@ -52,7 +52,7 @@ public sealed class SnapshotTests
         await using var host = VmTestHost.Create();
         var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("snap-raw") with { Disks = [new VmDisk("raw", "/dev/null") { Format = VmDiskFormat.Raw }] }, TestContext.Current.CancellationToken);
 
-        var error = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.CreateSnapshotAsync("s1", TestContext.Current.CancellationToken));
+        var error = await Assert.ThrowsAsync<VmSnapshotException>(() => vm.Snapshots.CreateAsync("s1", TestContext.Current.CancellationToken));
 
         Assert.Contains("qcow2", error.Message, StringComparison.Ordinal);
     }

@@ -32,7 +32,13 @@ public sealed class VolumeDiskTests(CephCluster ceph)
         try
         {
             var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
-            var definition = new StoragePoolDefinition("local", backend is "dir" or "xfs" ? "dir" : backend, Path.Combine(filesystem?.MountPoint ?? host.StateDirectory, "pool")) { CephConfig = ceph.ConfigPath, RbdPool = cephPool };
+            var path = Path.Combine(filesystem?.MountPoint ?? host.StateDirectory, "pool");
+            StoragePoolDefinition definition = backend switch
+            {
+                "rbd" => new RbdPoolDefinition("local", path, ceph.ConfigPath!) { RbdPool = cephPool! },
+                "btrfs" => new BtrfsPoolDefinition("local", path),
+                _ => new DirPoolDefinition("local", path),
+            };
             await RunCycleAsync(host, storage, await storage.DefinePoolAsync(definition, ct), ct);
         }
         finally
@@ -63,7 +69,7 @@ public sealed class VolumeDiskTests(CephCluster ceph)
         await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
 
         await pool.RollbackSnapshotAsync("vm-disk", "s1", ct);
-        await pool.CloneVolumeAsync("vm-disk", "vm-clone", linked: false, cancellationToken: ct);
+        await pool.CloneVolumeAsync("vm-disk", "vm-clone", linked: false, cancellationToken: ct).LastAsync(ct);
         var twin = await manager.CreateAsync(VmTestHost.GuestSpec("twin") with { Disks = [new VmDisk("data", "local:vm-disk"), new VmDisk("copy", "local:vm-clone")] }, ct);
         await BootAsync(twin, ct);
         Assert.Equal("A", await ReadMarkerAsync(twin, "vda"));

@@ -28,7 +28,7 @@ public sealed class VolumeFormatAttackTests
         await File.WriteAllTextAsync(secret, string.Concat(Enumerable.Repeat(marker + "\n", 1024)), ct);
 
         var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
-        var pool = await storage.DefinePoolAsync(new StoragePoolDefinition("local", "dir", Path.Combine(host.StateDirectory, "pool")), ct);
+        var pool = await storage.DefinePoolAsync(new DirPoolDefinition("local", Path.Combine(host.StateDirectory, "pool")), ct);
         var volume = await pool.CreateVolumeAsync(new VolumeSpec("victim", 64L << 20) { Format = VolumeFormat.Raw }, ct);
 
         // The guest's write: a qcow2 header (16 MiB virtual, backing file = the host file) over the start of its raw disk.

@@ -22,7 +22,8 @@ public sealed class VolumeRootfsTests
         var ct = TestContext.Current.CancellationToken;
         using var filesystem = driver == "btrfs" ? LoopFilesystem.Create("btrfs", 2) : null;
         var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.LxcPath, "storage") }, new ProcessRunner());
-        var pool = await storage.DefinePoolAsync(new StoragePoolDefinition("local", driver, Path.Combine(filesystem?.MountPoint ?? host.LxcPath, "pool")), ct);
+        var path = Path.Combine(filesystem?.MountPoint ?? host.LxcPath, "pool");
+        var pool = await storage.DefinePoolAsync(driver == "btrfs" ? new BtrfsPoolDefinition("local", path) : new DirPoolDefinition("local", path), ct);
         await pool.CreateVolumeAsync(new VolumeSpec("ct-root", 256L << 20) { Format = driver == "dir" ? VolumeFormat.Raw : null }, ct);
         var manager = new LxcContainerManager(new LxcOptions { LxcPath = host.LxcPath }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), volumes: storage);
 

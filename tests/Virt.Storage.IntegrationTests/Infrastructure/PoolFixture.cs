@@ -23,7 +23,7 @@ internal sealed class PoolFixture : IDisposable
         {
             _ceph = ceph;
             _cephPool = ceph!.CreatePool();
-            Pool = Manager.DefinePoolAsync(new StoragePoolDefinition("test", "rbd", Path.Combine(_root, "pool")) { CephConfig = ceph.ConfigPath, RbdPool = _cephPool }).GetAwaiter().GetResult();
+            Pool = Manager.DefinePoolAsync(new RbdPoolDefinition("test", Path.Combine(_root, "pool"), ceph.ConfigPath!) { RbdPool = _cephPool }).GetAwaiter().GetResult();
             return;
         }
 
@@ -38,7 +38,7 @@ internal sealed class PoolFixture : IDisposable
             path = Path.Combine(_filesystem.MountPoint, "pool");
         }
 
-        Pool = Manager.DefinePoolAsync(new StoragePoolDefinition("test", kind == "btrfs" ? "btrfs" : "dir", path)).GetAwaiter().GetResult();
+        Pool = Manager.DefinePoolAsync(kind == "btrfs" ? new BtrfsPoolDefinition("test", path) : new DirPoolDefinition("test", path)).GetAwaiter().GetResult();
     }
 
     public StorageOptions Options { get; }

@@ -70,8 +70,8 @@ public abstract class PoolConformanceTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var source = await Pool.CreateVolumeAsync(new VolumeSpec("base", 32 * MiB), ct);
         Host.WritePattern(source, 0x33);
-        var reports = new List<StorageProgress>();
-        var clone = await Pool.CloneVolumeAsync("base", "copy", linked: false, new Progress(reports), ct);
+        var reports = await Pool.CloneVolumeAsync("base", "copy", linked: false, ct).ToListAsync(ct);
+        var clone = await Pool.GetVolumeAsync("copy", ct);
         Assert.True(reports[^1] is { Completed: true, Percent: 100 }, "the clone reported no completion");
         Assert.True(Host.HasPattern(clone, 0x33));
         Assert.Empty(clone.BackingChain);
@@ -91,13 +91,14 @@ public abstract class PoolConformanceTests : IDisposable
         if (!Pool.Capabilities.HasFlag(StorageCapabilities.LinkedClones))
         {
             Assert.False(await Pool.SupportsAsync("template", VolumeFeature.LinkedClone, ct));
-            var refused = await Assert.ThrowsAsync<StorageException>(() => Pool.CloneVolumeAsync("template", "linked", linked: true, cancellationToken: ct));
+            var refused = await Assert.ThrowsAsync<StorageException>(() => Pool.CloneVolumeAsync("template", "linked", linked: true, ct).LastAsync(ct).AsTask());
             Assert.Contains("linked: false", refused.Message, StringComparison.Ordinal);
             return;
         }
 
         Host.WritePattern(await Pool.GetVolumeAsync("template", ct), 0x55);
-        var linked = await Pool.CloneVolumeAsync("template", "linked", linked: true, cancellationToken: ct);
+        await Pool.CloneVolumeAsync("template", "linked", linked: true, ct).LastAsync(ct);
+        var linked = await Pool.GetVolumeAsync("linked", ct);
         Assert.Equal([new VolumeId("test", "template")], linked.BackingChain);
         Assert.True(Host.HasPattern(linked, 0x55));
         Assert.True(linked.AllocationBytes < 4 * MiB, "a linked clone should hold only its own writes");
@@ -106,7 +107,7 @@ public abstract class PoolConformanceTests : IDisposable
         Assert.Contains("test:linked", refusedDelete.Message, StringComparison.Ordinal);
 
         // A second linked clone, flattened: it no longer needs the base.
-        await Pool.CloneVolumeAsync("template", "flat", linked: true, cancellationToken: ct);
+        await Pool.CloneVolumeAsync("template", "flat", linked: true, cancellationToken: ct).LastAsync(ct);
         var flat = await Pool.FlattenVolumeAsync("flat", ct);
         Assert.Empty(flat.BackingChain);
         Assert.True(Host.HasPattern(flat, 0x55));
@@ -206,18 +207,6 @@ public abstract class PoolConformanceTests : IDisposable
         _fixture.Dispose();
         GC.SuppressFinalize(this);
     }
-
-    /// <summary>Collects reports synchronously (System.Progress would post them to another thread).</summary>
-    private sealed class Progress(List<StorageProgress> reports) : IProgress<StorageProgress>
-    {
-        public void Report(StorageProgress value)
-        {
-            lock (reports)
-            {
-                reports.Add(value);
-            }
-        }
-    }
 }
 
 /// <summary>The suite on a dir pool in the temp directory (ext4 here: clones are copies).</summary>
@@ -251,7 +240,7 @@ public sealed class BtrfsQuotaTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _state }, new Virt.Processes.ProcessRunner());
-        var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("quota", "btrfs", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
+        var pool = await manager.DefinePoolAsync(new BtrfsPoolDefinition("quota", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
         Assert.True(pool.Capabilities.HasFlag(StorageCapabilities.Quotas));
         var volume = await pool.CreateVolumeAsync(new VolumeSpec("capped", 16L << 20), ct);
         Host.WritePattern(volume, 0x71, "0", "8M");

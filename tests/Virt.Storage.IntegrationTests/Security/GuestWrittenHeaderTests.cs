@@ -53,14 +53,16 @@ public abstract class GuestWrittenHeaderTests : IDisposable
         }
 
         // A full clone is a copy of the raw bytes, header and all.
-        var clone = await Pool.CloneVolumeAsync("victim", "copy", linked: false, cancellationToken: ct);
+        await Pool.CloneVolumeAsync("victim", "copy", linked: false, ct).LastAsync(ct);
+        var clone = await Pool.GetVolumeAsync("copy", ct);
         Assert.Equal(VolumeFormat.Raw, clone.Format);
         AssertHoldsGuestBytes(ReadAsRaw(clone), header);
 
         // A linked clone (where the pool has them) reads its base as raw.
         if (Pool.Capabilities.HasFlag(StorageCapabilities.LinkedClones))
         {
-            var linked = await Pool.CloneVolumeAsync("victim", "linked", linked: true, cancellationToken: ct);
+            await Pool.CloneVolumeAsync("victim", "linked", linked: true, ct).LastAsync(ct);
+            var linked = await Pool.GetVolumeAsync("linked", ct);
             Assert.Equal([volume.Id], linked.BackingChain);
             AssertHoldsGuestBytes(ReadAsRaw(linked), header);
             var flat = await Pool.FlattenVolumeAsync("linked", ct);
@@ -216,7 +218,7 @@ public sealed class DirGuestWrittenHeaderTests() : GuestWrittenHeaderTests("dir"
         {
             var error = await Assert.ThrowsAsync<VolumeStateException>(() => Pool.GetVolumeAsync(name, ct));
             Assert.Contains("will not be opened", error.Message, StringComparison.Ordinal);
-            await Assert.ThrowsAsync<VolumeStateException>(() => Pool.CloneVolumeAsync(name, name + "-copy", linked: false, cancellationToken: ct));
+            await Assert.ThrowsAsync<VolumeStateException>(() => Pool.CloneVolumeAsync(name, name + "-copy", linked: false, ct).LastAsync(ct).AsTask());
             await Assert.ThrowsAsync<VolumeStateException>(() => Manager.AcquireAsync(new VolumeId("test", name), "vm:x", ct));
             await Assert.ThrowsAsync<VolumeStateException>(async () =>
             {

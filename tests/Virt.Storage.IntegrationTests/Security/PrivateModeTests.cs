@@ -25,11 +25,11 @@ public abstract class PrivateModeTests : IDisposable
         var dir = pool.Definition.Driver == "dir";
         var raw = await pool.CreateVolumeAsync(new VolumeSpec("raw", 16 * MiB) { Format = VolumeFormat.Raw }, ct);
         Host.WritePattern(raw, 0x21);
-        await pool.CloneVolumeAsync("raw", "full", linked: false, cancellationToken: ct);
+        await pool.CloneVolumeAsync("raw", "full", linked: false, cancellationToken: ct).LastAsync(ct);
         await pool.CreateSnapshotAsync(dir ? await QcowAsync(pool, ct) : "raw", "s1", ct);
         if (pool.Capabilities.HasFlag(StorageCapabilities.LinkedClones))
         {
-            await pool.CloneVolumeAsync("raw", "linked", linked: true, cancellationToken: ct);
+            await pool.CloneVolumeAsync("raw", "linked", linked: true, cancellationToken: ct).LastAsync(ct);
             await pool.FlattenVolumeAsync("linked", ct);
         }
 
@@ -99,7 +99,7 @@ public sealed class DirPrivateModeTests() : PrivateModeTests("dir")
             Host.Run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", volume);
 
             var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = Path.Combine(legacy, "state") }, new Virt.Processes.ProcessRunner());
-            var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("legacy", "dir", legacy), ct);
+            var pool = await manager.DefinePoolAsync(new DirPoolDefinition("legacy", legacy), ct);
             Assert.Equal(["old"], (await pool.ListVolumesAsync(ct)).Select(v => v.Id.Name));
 
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(images));

@@ -32,9 +32,9 @@ public sealed class VolumeNameTests : IDisposable
             await Assert.ThrowsAsync<ArgumentException>(() => pool.GetVolumeAsync(bad, ct));
             await Assert.ThrowsAsync<ArgumentException>(() => pool.DeleteVolumeAsync(bad, ct));
             await Assert.ThrowsAsync<ArgumentException>(() => pool.ResizeVolumeAsync(bad, 32 * MiB, cancellationToken: ct));
-            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync(bad, "copy", linked: false, cancellationToken: ct));
-            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync("good", bad, linked: false, cancellationToken: ct));
-            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync("good", bad, linked: true, cancellationToken: ct));
+            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync(bad, "copy", linked: false, ct).LastAsync(ct).AsTask());
+            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync("good", bad, linked: false, ct).LastAsync(ct).AsTask());
+            await Assert.ThrowsAsync<ArgumentException>(() => pool.CloneVolumeAsync("good", bad, linked: true, ct).LastAsync(ct).AsTask());
             await Assert.ThrowsAsync<ArgumentException>(() => pool.FlattenVolumeAsync(bad, ct));
             await Assert.ThrowsAsync<ArgumentException>(() => pool.CreateSnapshotAsync(bad, "s2", ct));
             await Assert.ThrowsAsync<ArgumentException>(() => pool.CreateSnapshotAsync("good", bad, ct));

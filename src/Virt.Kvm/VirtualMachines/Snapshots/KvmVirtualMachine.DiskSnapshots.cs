@@ -39,7 +39,7 @@ internal sealed partial class KvmVirtualMachine
         var level = ExternalSnapshots.OverlayLevel(diskId, active);
         if (level == 0 || backing is null)
         {
-            throw new VmSnapshotException(Name, "commit disk", diskId, "the disk has no overlay from CreateDiskSnapshotAsync to commit");
+            throw new VmSnapshotException(Name, "commit disk", diskId, "the disk has no overlay from Disks.CreateSnapshotAsync to commit");
         }
 
         var baseNode = level == 1 ? disk.Id : $"{disk.Id}-s{level - 1}";

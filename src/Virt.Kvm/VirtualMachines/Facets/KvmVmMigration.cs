@@ -1,0 +1,10 @@
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>Live migration of a QEMU VM.</summary>
+internal sealed class KvmVmMigration(KvmVirtualMachine vm) : IVmMigration
+{
+    public IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, CancellationToken cancellationToken = default) =>
+        vm.MigrateAsync(options, cancellationToken);
+}
