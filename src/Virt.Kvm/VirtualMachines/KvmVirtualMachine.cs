@@ -254,6 +254,10 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var record = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord)!;
         if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
         {
+            // A QEMU that is exiting loses its command line (its memory goes first) but still holds
+            // its descriptors (VFIO devices, taps, disks) until it turns into a zombie: wait for
+            // that, so nothing is given back while QEMU still has it open.
+            await QemuExit.WaitAsync(record, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
             // The recorded pid is not this VM's QEMU any more: it exited, and the pid may belong to
             // another process now, which is never signalled. Collect QEMU's own zombie if it is ours
             // (our child, or we are a subreaper) — only that zombie, never another child of ours.
