@@ -68,14 +68,18 @@ internal sealed class VmFileLock : IDisposable
     /// <summary>Who holds (or last held) the lock: "pid what", or an empty string.</summary>
     public static string DescribeHolder(string path)
     {
-        try
-        {
-            return File.ReadAllText(path).Trim();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        // Not File.ReadAllText: .NET takes a shared flock on files it opens for reading, which fails
+        // while the holder has its exclusive one.
+        var descriptor = LibC.Open(path, LibC.ORdonly | LibC.OCloexec, 0);
+        if (descriptor < 0)
         {
             return string.Empty;
         }
+
+        using var handle = new SafeFileHandle(descriptor, ownsHandle: true);
+        var buffer = new byte[256];
+        var length = RandomAccess.Read(handle, buffer, 0);
+        return Encoding.UTF8.GetString(buffer, 0, length).Trim();
     }
 
     /// <summary>The pid written by the holder, or null.</summary>
