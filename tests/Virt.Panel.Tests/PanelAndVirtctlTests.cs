@@ -85,11 +85,17 @@ public sealed class PanelAndVirtctlTests
         Assert.Fail($"the panel's events ended before '{text}'");
     }
 
-    /// <summary>Runs virtctl (built beside the tests) on the panel's state directory with --json; expects success.</summary>
+    /// <summary>
+    /// virtctl from its own build output (bin/CONFIGURATION/TFM mirrors this project's): it needs its own
+    /// runtime configuration, the panel's output folder leans on the ASP.NET Core shared framework.
+    /// </summary>
+    private static string VirtctlDll => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "samples", "virtctl", Path.GetRelativePath(Path.Combine(AppContext.BaseDirectory, "..", "..", ".."), AppContext.BaseDirectory), "virtctl.dll"));
+
+    /// <summary>Runs virtctl (built with the tests) on the panel's state directory with --json; expects success.</summary>
     private static async Task<JsonElement> VirtctlAsync(string state, CancellationToken ct, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "virtctl.dll") }.Concat(arguments).Append("--json"))
+        foreach (var argument in new[] { VirtctlDll }.Concat(arguments).Append("--json"))
         {
             start.ArgumentList.Add(argument);
         }
