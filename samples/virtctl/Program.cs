@@ -15,6 +15,8 @@ app.Configure(config =>
         vm.AddCommand<VmCreateCommand>("create").WithExample("vm", "create", "web", "--test-guest");
         vm.AddCommand<VmStartCommand>("start");
         vm.AddCommand<VmStopCommand>("stop");
+        vm.AddCommand<VmPauseCommand>("pause");
+        vm.AddCommand<VmResumeCommand>("resume");
         vm.AddCommand<VmConsoleCommand>("console");
         vm.AddCommand<VmSnapshotCommand>("snapshot");
         vm.AddCommand<VmMigrateCommand>("migrate");

@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(2302, LogLevel.Information, "VM {VmName}: re-attached to QEMU pid {Pid}")]
     public static partial void VmReattached(ILogger logger, string vmName, int pid);
 
+    [LoggerMessage(2308, LogLevel.Information, "VM {VmName}: following QEMU pid {Pid}, owned by {Owner} (commands go through its control monitor)")]
+    public static partial void VmFollowed(ILogger logger, string vmName, int pid, string owner);
+
     [LoggerMessage(2303, LogLevel.Warning, "VM {VmName}: QEMU pid {Pid} exited while no manager was watching")]
     public static partial void VmFoundDead(ILogger logger, string vmName, int pid);
 

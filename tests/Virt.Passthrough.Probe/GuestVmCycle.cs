@@ -63,8 +63,10 @@ internal static class GuestVmCycle
             qemu.Kill();
         }
 
-        // It stays a zombie of this process (nobody reaps it until the re-attach): wait until its command line is gone.
-        for (var tries = 0; tries < 200 && File.Exists($"/proc/{pid}/cmdline") && (await File.ReadAllBytesAsync($"/proc/{pid}/cmdline").ConfigureAwait(false)).Length > 0; tries++)
+        // It stays a zombie of this process (nobody reaps it until the re-attach). Its command line
+        // empties before it closes its descriptors (edu's VFIO device among them), so wait for the
+        // zombie state itself; the SDK must cope with either moment, this only makes the step the same each run.
+        for (var tries = 0; tries < 1200 && !IsZombie(pid); tries++)
         {
             await Task.Delay(50).ConfigureAwait(false);
         }
@@ -80,6 +82,12 @@ internal static class GuestVmCycle
             await ExpectReleasedAsync(passthrough, edu.Address, "after a re-attach found QEMU dead").ConfigureAwait(false);
             await vms.DeleteAsync("nested").ConfigureAwait(false);
         }
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        var stat = File.Exists($"/proc/{pid}/stat") ? File.ReadAllText($"/proc/{pid}/stat") : string.Empty;
+        return stat.Length == 0 || stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
     }
 
     private static async Task ExpectReleasedAsync(IPassthroughManager passthrough, PciAddress address, string when)

@@ -128,6 +128,30 @@ internal sealed class VmStopCommand : VirtCommand<VmStopSettings>
     }
 }
 
+[Description("Pause a VM's vCPUs (works while another process, such as the panel, manages the VM).")]
+internal sealed class VmPauseCommand : VirtCommand<VmSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        await vm.PauseAsync(cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"paused VM {vm.Name}");
+        return ExitCodes.Success;
+    }
+}
+
+[Description("Resume a paused VM.")]
+internal sealed class VmResumeCommand : VirtCommand<VmSettings>
+{
+    protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
+    {
+        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
+        await vm.ResumeAsync(cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"resumed VM {vm.Name}");
+        return ExitCodes.Success;
+    }
+}
+
 internal sealed class VmConsoleSettings : VmSettings
 {
     [CommandOption("--wait-for <TEXT>")]

@@ -65,6 +65,17 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     public static partial int WaitPid(int pid, out int status, int options);
 
+    public const int ORdwr = 2;
+    public const int LockExclusive = 2;
+    public const int LockNonBlocking = 4;
+    public const int Ewouldblock = 11;
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(Microsoft.Win32.SafeHandles.SafeFileHandle descriptor, int operation);
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 

@@ -35,7 +35,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _spec = spec;
         Files = files;
         _environment = environment;
-        _lock = new VmLock(spec.Name, environment.Options.LockTimeout, environment.Time);
+        _lock = new VmLock(spec.Name, files.OperationLock, environment.Options.LockTimeout, environment.Time);
+        _specWrittenAt = File.GetLastWriteTimeUtc(files.Spec);
         _logger = environment.LoggerFactory.CreateLogger<KvmVirtualMachine>();
         _guest = new KvmVmGuest(this, environment.Options.GuestAgent with { TimeProvider = environment.Time }, environment.LoggerFactory);
     }
@@ -66,10 +67,29 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         using var held = await _lock.AcquireAsync("start", cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not null)
         {
             throw new VmStateException(Name, "start", _state, "it is already running; shut it down first");
         }
+
+        // The process that starts QEMU owns the run. The lock is free unless another process is just
+        // finishing its cleanup after the previous run, or checking on it.
+        _ownership = await VmFileLock.AcquireAsync(Files.OwnerLock, OwnerHolder, _environment.Options.LockTimeout, _environment.Time, cancellationToken).ConfigureAwait(false)
+            ?? throw new VmLockTimeoutException(Name, "start", $"process {VmFileLock.DescribeHolder(Files.OwnerLock)}", _environment.Options.LockTimeout);
+        try
+        {
+            await StartOwnedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ReleaseOwnership();
+            throw;
+        }
+    }
+
+    private async Task StartOwnedAsync(CancellationToken cancellationToken)
+    {
 
         VmSpecValidator.Validate(Spec);
         var options = _environment.Options;
@@ -140,8 +160,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var running = new RunningQemu(record, qmp, isChild: true, process) { AwaitingStartResume = true };
             _running = running;
             _state = VmState.Running;
-            _ = WatchAsync(running, subscription);
-            _ = TrimSerialLogAsync(running);
+            _background.Run(() => WatchAsync(running, subscription));
+            _background.Run(() => TrimSerialLogAsync(running));
             _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
         }
         catch (Exception ex)
@@ -182,6 +202,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     public async Task ShutdownAsync(TimeSpan timeout, bool killAfterTimeout = false, CancellationToken cancellationToken = default)
     {
         using var held = await _lock.AcquireAsync("shut down", cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
             return;
@@ -189,7 +210,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         try
         {
-            await MonitorOf(running, "shut down").SystemPowerdownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            var monitor = await LeaseMonitorAsync(running, "shut down", cancellationToken).ConfigureAwait(false);
+            await using var leased = monitor.ConfigureAwait(false);
+            await monitor.Client.SystemPowerdownAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (QmpConnectionException)
         {
@@ -213,6 +236,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {
         using var held = await _lock.AcquireAsync("kill", cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is { } running)
         {
             await KillRunningAsync(running, cancellationToken).ConfigureAwait(false);
@@ -233,82 +257,119 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _state = VmState.Running;
     }, cancellationToken);
 
-    public Task<VmStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    public async Task<VmStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
+        // The owner learns every change from QEMU's events; a follower asks QEMU (when no operation holds the VM).
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        if (await AskStateThroughControlAsync(cancellationToken).ConfigureAwait(false) is { } asked && _running is { IsOwner: false })
+        {
+            _state = asked;
+        }
+
         var running = _running;
-        var status = running is null
+        return running is null
             ? new VmStatus(Name, _state, null, null, null, null, _lastExit)
             : new VmStatus(Name, _state, running.Record.Pid, _environment.Time.GetUtcNow() - running.Record.StartedAt, running.Record.QemuVersion, running.Record.Accelerator, _lastExit);
-        return Task.FromResult(status);
     }
 
     public IAsyncEnumerable<VmEvent> WatchAsync(CancellationToken cancellationToken = default) => _events.WatchAsync(cancellationToken);
 
-    /// <summary>Finds this VM's QEMU again after a restart: re-connects when it runs, records how it ended when it does not.</summary>
+    /// <summary>
+    /// Finds this VM's QEMU again after a restart, or in a second process: owns it when no process does
+    /// (re-connects its monitor when it runs, cleans up after it when it does not), follows it otherwise.
+    /// </summary>
     public async Task ReattachAsync(CancellationToken cancellationToken)
     {
-        if (!File.Exists(Files.Runtime))
-        {
-            return;
-        }
-
-        var record = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord)!;
-        if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
-        {
-            // The recorded pid is not this VM's QEMU any more: it exited, and the pid may belong to
-            // another process now, which is never signalled. Collect QEMU's own zombie if it is ours
-            // (our child, or we are a subreaper) — only that zombie, never another child of ours.
-            if (ProcessIdentity.IsZombieOf(record.Pid, record.ProcessStartTicks))
-            {
-                _ = TryReap(record.Pid, out _);
-            }
-
-            await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
-            await ReleaseVolumesAsync().ConfigureAwait(false);
-            await ReleaseHostDevicesAsync().ConfigureAwait(false);
-            if (record.TpmPid is { } swtpm)
-            {
-                SwtpmProcess.Stop(swtpm, record.TpmStartTicks);
-            }
-
-            var tail = ReadLogTail(0);
-            _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited while no manager was watching (the recorded pid is no longer this VM's QEMU; the stale record was removed and nothing was signalled); its log ends: {tail}", null, _environment.Time.GetUtcNow());
-            RemoveRunFiles();
-            _state = VmState.Stopped;
-            Log.VmFoundDead(_logger, Name, record.Pid);
-            return;
-        }
-
-        QmpClient? qmp = null;
-        QmpEventSubscription? subscription = null;
-        var paused = false;
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
-            subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-            paused = (await qmp.QueryStatusAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Status == QueryStatusResultStatus.Paused;
+            await AttachAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        finally
         {
-            // QEMU runs but its monitor does not answer: the VM is still listed and can be killed;
-            // the watch loop keeps trying to reconnect.
-            Log.VmWatchFailed(_logger, Name, $"re-attach could not reach the QMP monitor ({ex.Message}); retrying in the background");
-            if (qmp is not null)
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task AttachAsync(CancellationToken cancellationToken)
+    {
+        var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
+        var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
+        if (record is null || ownership is null)
+        {
+            ownership?.Dispose();
+            if (record is not null)
             {
-                await qmp.DisposeAsync().ConfigureAwait(false);
+                await FollowAsync(record, cancellationToken).ConfigureAwait(false);
             }
 
-            qmp = null;
-            subscription = null;
+            return;
         }
 
-        // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
-        var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId, process);
-        _running = running;
-        _state = paused ? VmState.Paused : VmState.Running;
-        _ = WatchAsync(running, subscription);
-        _ = TrimSerialLogAsync(running);
-        Log.VmReattached(_logger, Name, record.Pid);
+        _ownership = ownership;
+        try
+        {
+            if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
+            {
+                _lastExit = await CleanUpAfterDeadQemuAsync(record, "while no manager was watching", cancellationToken).ConfigureAwait(false);
+                _state = VmState.Stopped;
+                ReleaseOwnership();
+                return;
+            }
+
+            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
+
+            // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
+            var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId, process);
+            _running = running;
+            _state = paused ? VmState.Paused : VmState.Running;
+            _background.Run(() => WatchAsync(running, subscription));
+            _background.Run(() => TrimSerialLogAsync(running));
+            Log.VmReattached(_logger, Name, record.Pid);
+        }
+        catch
+        {
+            if (_running is null)
+            {
+                ReleaseOwnership();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Cleans up after a recorded QEMU that is no longer running (the caller owns the VM): waits until it
+    /// has really let go of its descriptors, collects its zombie if it is ours, gives back taps, volumes,
+    /// host devices and swtpm, and removes the run's files.
+    /// </summary>
+    private async Task<VmExitInfo> CleanUpAfterDeadQemuAsync(VmRuntimeRecord record, string when, CancellationToken cancellationToken)
+    {
+        // A QEMU that is exiting loses its command line (its memory goes first) but still holds
+        // its descriptors (VFIO devices, taps, disks) until it turns into a zombie: wait for
+        // that, so nothing is given back while QEMU still has it open.
+        await QemuExit.WaitAsync(record, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
+
+        // The recorded pid is not this VM's QEMU any more: it exited, and the pid may belong to
+        // another process now, which is never signalled. Collect QEMU's own zombie if it is ours
+        // (our child, or we are a subreaper) — only that zombie, never another child of ours.
+        if (ProcessIdentity.IsZombieOf(record.Pid, record.ProcessStartTicks))
+        {
+            _ = TryReap(record.Pid, out _);
+        }
+
+        await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
+        await ReleaseVolumesAsync().ConfigureAwait(false);
+        await ReleaseHostDevicesAsync().ConfigureAwait(false);
+        if (record.TpmPid is { } swtpm)
+        {
+            SwtpmProcess.Stop(swtpm, record.TpmStartTicks);
+        }
+
+        var tail = ReadLogTail(0);
+        RemoveRunFiles();
+        Log.VmFoundDead(_logger, Name, record.Pid);
+        return new VmExitInfo($"QEMU (pid {record.Pid}) exited {when} (the recorded pid is no longer this VM's QEMU; the stale record was removed and nothing was signalled); its log ends: {tail}", null, _environment.Time.GetUtcNow());
     }
 
     public Task AttachDiskAsync(VmDisk disk, CancellationToken cancellationToken = default)
@@ -446,12 +507,16 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         await _guest.DisposeAsync().ConfigureAwait(false);
         if (_running is { } running)
         {
-            running.Detaching = true;
+            running.BeginDetach();
             if (running.Qmp is { } qmp)
             {
                 await qmp.DisposeAsync().ConfigureAwait(false);
             }
         }
+
+        // The loops end once they see the detach; then another process may take the VM over.
+        await _background.WhenAllAsync().ConfigureAwait(false);
+        ReleaseOwnership();
     }
 
     /// <summary>
@@ -461,6 +526,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private async Task HotplugAsync(string operation, string deviceId, Func<VmSpec, VmSpec> change, Func<QmpClient, RunningQemu, CancellationToken, Task> apply, CancellationToken cancellationToken)
     {
         using var held = await _lock.AcquireAsync(operation, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
             throw new VmStateException(Name, operation, _state, "hotplug needs a running VM; change the spec while it is stopped instead");
@@ -473,7 +539,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         var updated = change(Spec);
         VmSpecValidator.Validate(updated);
-        await apply(MonitorOf(running, operation), running, cancellationToken).ConfigureAwait(false);
+        var monitor = await LeaseMonitorAsync(running, operation, cancellationToken).ConfigureAwait(false);
+        await using (monitor.ConfigureAwait(false))
+        {
+            await apply(monitor.Client, running, cancellationToken).ConfigureAwait(false);
+        }
+
         await StoreSpecAsync(updated).ConfigureAwait(false);
     }
 
@@ -482,6 +553,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         await StateFile.WriteAsync(_environment.FileSystem, Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         _spec = updated;
+        _specWrittenAt = File.GetLastWriteTimeUtc(Files.Spec);
     }
 
     private async Task RecordTapsAsync(RunningQemu running, IReadOnlyList<string> taps)
@@ -493,12 +565,15 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private async Task RunCommandAsync(string operation, Func<QmpClient, CancellationToken, Task> command, CancellationToken cancellationToken)
     {
         using var held = await _lock.AcquireAsync(operation, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
             throw new VmStateException(Name, operation, _state, "start it first");
         }
 
-        await command(MonitorOf(running, operation), cancellationToken).ConfigureAwait(false);
+        var monitor = await LeaseMonitorAsync(running, operation, cancellationToken).ConfigureAwait(false);
+        await using var leased = monitor.ConfigureAwait(false);
+        await command(monitor.Client, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task KillRunningAsync(RunningQemu running, CancellationToken cancellationToken)
@@ -565,6 +640,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                     break;
                 }
 
+                if (running.Detaching)
+                {
+                    return;
+                }
+
                 subscription = running.Qmp!.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             }
         }
@@ -586,7 +666,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 null => $"QEMU exited unexpectedly (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}); its log ends: {ReadLogTail(0)}",
                 _ => shutdownReason,
             };
-        await _environment.Taps.DeleteAsync(running.Record.Taps, CancellationToken.None).ConfigureAwait(false);
+        // Another process may have hotplugged a NIC (and recorded its tap) since this run began.
+        var taps = (await ReadRecordAsync(CancellationToken.None).ConfigureAwait(false))?.Taps ?? running.Record.Taps;
+        await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
         await ReleaseVolumesAsync().ConfigureAwait(false);
         await ReleaseHostDevicesAsync().ConfigureAwait(false);
         if (running.Record.TpmPid is { } swtpm)
@@ -600,6 +682,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _lastExit = exit;
         _state = panicked || shutdownReason == "guest-panic" ? VmState.Crashed : VmState.Stopped;
         _running = null;
+
+        // Cleaned up: another process may start the VM (and own it) from here on.
+        ReleaseOwnership();
         if (running.Qmp is { } monitor)
         {
             await monitor.DisposeAsync().ConfigureAwait(false);
@@ -611,7 +696,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         running.Exited.TrySetResult(exit);
     }
 
-    /// <summary>After the monitor closed: true when QEMU still runs and a new connection was made.</summary>
+    /// <summary>After the monitor closed: true when QEMU still runs and a new connection was made (or the manager lets go of the VM).</summary>
     private async Task<bool> WaitForExitOrReconnectAsync(RunningQemu running)
     {
         if (running.Qmp is { } closed)
@@ -624,12 +709,17 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         {
             for (var i = 0; i < 100; i++)
             {
+                if (running.Detaching)
+                {
+                    return true;
+                }
+
                 if (!IsAlive(running))
                 {
                     return false;
                 }
 
-                await Task.Delay(20).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _environment.Time).ConfigureAwait(false);
             }
 
             try
@@ -683,11 +773,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     }
 
     /// <summary>Collects a child's exit code; waits up to 10 s for it to exit.</summary>
-    private static async Task<int?> ReapAsync(RunningQemu running) =>
+    private async Task<int?> ReapAsync(RunningQemu running) =>
         running.ExitCode ?? await ReapAsync(running.Record.Pid).ConfigureAwait(false);
 
     /// <summary>Collects a child's exit code by pid; waits up to 10 s for it to exit.</summary>
-    private static async Task<int?> ReapAsync(int pid)
+    private async Task<int?> ReapAsync(int pid)
     {
         for (var i = 0; i < 1000; i++)
         {
@@ -696,7 +786,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 return exitCode;
             }
 
-            await Task.Delay(10).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time).ConfigureAwait(false);
         }
 
         return null;
@@ -724,27 +814,46 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             : ProcessIdentity.IsSameQemu(running.Record, Name) && LibC.Kill(running.Record.Pid, signal) == 0;
 
     /// <summary>Kills and collects a QEMU this process spawned and has not collected: an unreaped child's pid cannot be reused.</summary>
-    private static async Task<int?> KillAndReapAsync(int pid)
+    private async Task<int?> KillAndReapAsync(int pid)
     {
         LibC.Kill(pid, LibC.SigKill);
         return await ReapAsync(pid).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Binds the QMP socket of <paramref name="files"/> (0600) and spawns QEMU with it as its monitor
-    /// descriptor. .NET unlinks the path a listener bound when it is disposed; QEMU keeps listening on
-    /// its copy of the descriptor after we let go, so a temporary name is bound and renamed.
+    /// Binds the QMP and control sockets of <paramref name="files"/> (0600) and spawns QEMU with them
+    /// as its monitors' descriptors: QEMU listens from its first instruction, so no connect races it.
     /// </summary>
     private int SpawnWithMonitor(VmFiles files, IReadOnlyList<string> arguments)
     {
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        var bound = files.QmpSocket + ".binding";
-        File.Delete(bound);
-        listener.Bind(new UnixDomainSocketEndPoint(bound));
-        LibC.Chmod(bound, Convert.ToInt32("600", 8));
-        listener.Listen(8);
-        File.Move(bound, files.QmpSocket, overwrite: true);
-        return QemuSpawner.Spawn(_environment.Options.QemuBinary, arguments, files.Log, [listener.SafeHandle]);
+        using var monitor = ListenOn(files.QmpSocket);
+        using var control = ListenOn(files.ControlSocket);
+        return QemuSpawner.Spawn(_environment.Options.QemuBinary, arguments, files.Log, [monitor.SafeHandle, control.SafeHandle]);
+    }
+
+    /// <summary>
+    /// A listening unix socket at <paramref name="path"/> (0600). .NET unlinks the path a listener
+    /// bound when it is disposed; QEMU keeps listening on its copy of the descriptor after we let go,
+    /// so a temporary name is bound and renamed.
+    /// </summary>
+    private static Socket ListenOn(string path)
+    {
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            var bound = path + ".binding";
+            File.Delete(bound);
+            listener.Bind(new UnixDomainSocketEndPoint(bound));
+            LibC.Chmod(bound, Convert.ToInt32("600", 8));
+            listener.Listen(8);
+            File.Move(bound, path, overwrite: true);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>
@@ -757,7 +866,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var connect = QmpClient.ConnectAsync(files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
         while (true)
         {
-            var finished = await Task.WhenAny(connect, Task.Delay(10, CancellationToken.None)).ConfigureAwait(false);
+            var finished = await Task.WhenAny(connect, Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time, CancellationToken.None)).ConfigureAwait(false);
             if (finished == connect && connect.IsCompletedSuccessfully)
             {
                 return await connect.ConfigureAwait(false);
@@ -767,7 +876,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             if (exited || finished == connect)
             {
                 exitCode = exited ? exitCode : await KillAndReapAsync(pid).ConfigureAwait(false);
-                _ = DisposeWhenConnectedAsync(connect);
+                _background.Run(() => DisposeWhenConnectedAsync(connect));
                 var tail = ReadLogTail(logStart, files.Log);
                 var cause = finished == connect ? connect.Exception?.InnerException : null;
                 throw new VmStartException(Name,
@@ -863,7 +972,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         while (!running.Exited.Task.IsCompleted && !running.Detaching)
         {
-            await Task.WhenAny(running.Exited.Task, Task.Delay(SerialLogCheckInterval, _environment.Time)).ConfigureAwait(false);
+            await Task.WhenAny(running.Exited.Task, Task.Delay(SerialLogCheckInterval, _environment.Time, running.DetachToken)).ConfigureAwait(false);
             if (running.Exited.Task.IsCompleted || running.Detaching)
             {
                 return;
@@ -893,7 +1002,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
     private void RemoveRunFiles()
     {
-        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
+        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.ControlSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
         {
             File.Delete(file);
         }

@@ -14,6 +14,9 @@ internal static class QemuCommandLine
     /// <summary>The descriptor number of the QMP listening socket handed to QEMU.</summary>
     public const int MonitorDescriptor = QemuSpawner.FirstPassedDescriptor;
 
+    /// <summary>The descriptor number of the control monitor's listening socket (see <see cref="VmFiles.ControlSocket"/>).</summary>
+    internal const int ControlDescriptor = MonitorDescriptor + 1;
+
     /// <summary>Builds the argv (without the binary itself).</summary>
     /// <param name="spec">A validated spec.</param>
     /// <param name="context">The binary's capabilities and this launch's decisions.</param>
@@ -35,6 +38,7 @@ internal static class QemuCommandLine
         Add("-name", $"guest={E(spec.Name, "VM name")},debug-threads=on");
         Add("-nodefaults", "-no-user-config", "-S");
         Add("-chardev", $"socket,id=virt-qmp,fd={MonitorDescriptor},server=on,wait=off", "-mon", "chardev=virt-qmp,mode=control");
+        Add("-chardev", $"socket,id=virt-qmp-control,fd={ControlDescriptor},server=on,wait=off", "-mon", "chardev=virt-qmp-control,mode=control");
 
         var machine = spec.Machine switch
         {

@@ -17,17 +17,34 @@ internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool i
     /// <summary>What was recorded in runtime.json; replaced when a hotplugged NIC adds a tap.</summary>
     public VmRuntimeRecord Record { get; set; } = record;
 
-    /// <summary>The monitor connection; <see langword="null"/> while QEMU runs but its monitor does not answer (the watch loop keeps trying).</summary>
+    /// <summary>
+    /// The main monitor connection, for events and this process's commands; <see langword="null"/> while QEMU
+    /// runs but its monitor does not answer (the watch loop keeps trying), and in a process that does not own the VM.
+    /// </summary>
     public QmpClient? Qmp { get; set; } = qmp;
 
     /// <summary>Whether this process spawned QEMU (then its exit code can be collected with waitpid).</summary>
-    public bool IsChild { get; } = isChild;
+    public bool IsChild { get; set; } = isChild;
+
+    /// <summary>
+    /// Whether this process owns the run (holds the VM's owner lock): it watches QEMU's events on the main
+    /// monitor, reaps QEMU and cleans up after it. Another process follows the run (see KvmVirtualMachine.Sharing).
+    /// </summary>
+    public bool IsOwner { get; set; } = true;
 
     /// <summary>Set by KillAsync, so the exit is reported as "killed".</summary>
     public bool KilledByUs { get; set; }
 
-    /// <summary>Set when the manager lets go of the VM without stopping it (disposal).</summary>
-    public bool Detaching { get; set; }
+    private readonly CancellationTokenSource _detach = new();
+
+    /// <summary>Set when the manager lets go of the VM without stopping it (disposal, or a migration's source).</summary>
+    public bool Detaching => _detach.IsCancellationRequested;
+
+    /// <summary>Cancelled when the manager lets go of the VM: wakes the background loops so they end.</summary>
+    public CancellationToken DetachToken => _detach.Token;
+
+    /// <summary>Lets go of this run without stopping QEMU.</summary>
+    public void BeginDetach() => _detach.Cancel();
 
     /// <summary>True after a start until the RESUME caused by the start's own <c>cont</c> was seen (it is not news).</summary>
     public bool AwaitingStartResume { get; set; }

@@ -19,6 +19,19 @@ internal sealed record VmFiles(string Directory)
     /// <summary>The QMP monitor socket (created by the SDK, listened on by QEMU).</summary>
     public string QmpSocket => Path.Combine(Directory, "qmp.sock");
 
+    /// <summary>
+    /// QEMU's second QMP monitor, for processes that do not own the VM: each operation connects,
+    /// runs its commands and disconnects, one process at a time (under <see cref="OperationLock"/>).
+    /// Absent for a QEMU started by a build older than this one.
+    /// </summary>
+    internal string ControlSocket => Path.Combine(Directory, "control.sock");
+
+    /// <summary>Held (flock) by the process that owns the running VM: it keeps the main monitor for events, reaps QEMU and cleans up.</summary>
+    internal string OwnerLock => Path.Combine(Directory, "owner.lock");
+
+    /// <summary>Held (flock) for the length of each operation on the VM, by whichever process runs it.</summary>
+    internal string OperationLock => Path.Combine(Directory, "operation.lock");
+
     /// <summary>The guest agent's socket.</summary>
     public string AgentSocket => Path.Combine(Directory, "qga.sock");
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Virt.IntegrationTests.Infrastructure;
@@ -79,6 +80,7 @@ internal sealed class QemuProcess : IAsyncDisposable
         if (withQmpSocket)
         {
             await qemu.WaitForFileAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
+            await qemu.WaitUntilListeningAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
         }
 
         return qemu;
@@ -100,6 +102,29 @@ internal sealed class QemuProcess : IAsyncDisposable
             }
 
             await Task.Delay(10);
+        }
+    }
+
+    /// <summary>
+    /// Waits until QEMU listens on the socket. QEMU binds the path (the file appears) before it calls
+    /// listen(), and a connect in between is refused: on a loaded machine that gap is long enough to hit.
+    /// The probe connection is closed at once; QEMU serves the next client from its backlog.
+    /// </summary>
+    public async Task WaitUntilListeningAsync(string path, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await probe.ConnectAsync(new UnixDomainSocketEndPoint(path));
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused && watch.Elapsed < timeout && !_process.HasExited)
+            {
+                await Task.Delay(10);
+            }
         }
     }
 

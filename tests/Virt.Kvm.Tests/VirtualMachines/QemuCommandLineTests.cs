@@ -23,6 +23,7 @@ public sealed class QemuCommandLineTests
             [
                 "-name", "guest=guest1,debug-threads=on", "-nodefaults", "-no-user-config", "-S",
                 "-chardev", "socket,id=virt-qmp,fd=3,server=on,wait=off", "-mon", "chardev=virt-qmp,mode=control",
+                "-chardev", "socket,id=virt-qmp-control,fd=4,server=on,wait=off", "-mon", "chardev=virt-qmp-control,mode=control",
                 "-machine", "q35", "-accel", "tcg", "-smp", "1,sockets=1,cores=1,threads=1", "-m", "size=256M",
                 "-action", "panic=exit-failure", "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny",
                 "-bios", "/usr/share/qemu/qboot.rom", "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.gz", "-append", "console=ttyS0 panic=-1",
@@ -71,6 +72,7 @@ public sealed class QemuCommandLineTests
                 "-L", "/opt/qemu10/usr/share/qemu",
                 "-name", "guest=db,debug-threads=on", "-nodefaults", "-no-user-config", "-S",
                 "-chardev", "socket,id=virt-qmp,fd=3,server=on,wait=off", "-mon", "chardev=virt-qmp,mode=control",
+                "-chardev", "socket,id=virt-qmp-control,fd=4,server=on,wait=off", "-mon", "chardev=virt-qmp-control,mode=control",
                 "-machine", "q35,pflash0=virt-ovmf-code,pflash1=virt-ovmf-vars", "-accel", "kvm", "-cpu", "max",
                 "-smp", "8,sockets=1,cores=4,threads=2", "-m", "size=2048M,slots=2,maxmem=8192M",
                 "-action", "panic=exit-failure", "-sandbox", "on,obsolete=deny,spawn=deny", "-run-with", "user=virt",

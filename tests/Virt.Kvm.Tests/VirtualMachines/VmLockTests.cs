@@ -3,12 +3,16 @@ using Virt.VirtualMachines;
 
 namespace Virt.Kvm.Tests.VirtualMachines;
 
-public sealed class VmLockTests
+public sealed class VmLockTests : IDisposable
 {
+    private readonly string _directory = Directory.CreateTempSubdirectory("virt-lock-").FullName;
+
+    private string LockFile => Path.Combine(_directory, "operation.lock");
+
     [Fact]
     public async Task A_waiter_that_times_out_learns_which_operation_holds_the_lock()
     {
-        var vmLock = new VmLock("web-01", TimeSpan.FromMilliseconds(100), TimeProvider.System);
+        var vmLock = new VmLock("web-01", LockFile, TimeSpan.FromMilliseconds(100), TimeProvider.System);
         using var held = await vmLock.AcquireAsync("shut down", TestContext.Current.CancellationToken);
 
         var error = await Assert.ThrowsAsync<VmLockTimeoutException>(() => vmLock.AcquireAsync("start", TestContext.Current.CancellationToken));
@@ -21,7 +25,7 @@ public sealed class VmLockTests
     [Fact]
     public async Task Releasing_lets_the_next_operation_in_and_double_release_is_harmless()
     {
-        var vmLock = new VmLock("web-01", TimeSpan.FromSeconds(5), TimeProvider.System);
+        var vmLock = new VmLock("web-01", LockFile, TimeSpan.FromSeconds(5), TimeProvider.System);
         var first = await vmLock.AcquireAsync("pause", TestContext.Current.CancellationToken);
         var second = vmLock.AcquireAsync("resume", TestContext.Current.CancellationToken);
         Assert.False(second.IsCompleted);
@@ -33,4 +37,22 @@ public sealed class VmLockTests
         var third = vmLock.AcquireAsync("kill", TestContext.Current.CancellationToken);
         Assert.False(third.IsCompleted);
     }
+
+    [Fact]
+    public async Task A_second_manager_of_the_same_VM_waits_for_the_first_and_learns_which_process_holds_it()
+    {
+        // Two managers (in two processes, or two service providers in one) each have their own VmLock on the VM's lock file.
+        var first = new VmLock("web-01", LockFile, TimeSpan.FromSeconds(5), TimeProvider.System);
+        var second = new VmLock("web-01", LockFile, TimeSpan.FromMilliseconds(200), TimeProvider.System);
+        var held = await first.AcquireAsync("save snapshot", TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<VmLockTimeoutException>(() => second.AcquireAsync("pause", TestContext.Current.CancellationToken));
+        Assert.Equal($"process {Environment.ProcessId} save snapshot", error.Holder);
+        Assert.Null(await second.TryAcquireAsync("query status", TimeSpan.Zero, TestContext.Current.CancellationToken));
+
+        held.Dispose();
+        using var next = await second.AcquireAsync("pause", TestContext.Current.CancellationToken);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 }

@@ -33,9 +33,16 @@ internal sealed partial class KvmVirtualMachine
         }
 
         using var held = await _lock.AcquireAsync("migrate", cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
             throw new VmStateException(Name, "migrate", _state, "only a running VM can be live-migrated; start it first");
+        }
+
+        if (!running.IsOwner)
+        {
+            // A migration replaces QEMU and moves its sockets: only the process that watches and reaps it may.
+            throw new VmStateException(Name, "migrate", _state, $"{DescribeOwner()} owns the VM and watches its QEMU; migrate it from that process");
         }
 
         var source = MonitorOf(running, "migrate");
@@ -218,7 +225,7 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    private static async Task AbandonIncomingAsync((int Pid, QmpClient Qmp) incoming, VmFiles staging)
+    private async Task AbandonIncomingAsync((int Pid, QmpClient Qmp) incoming, VmFiles staging)
     {
         await incoming.Qmp.DisposeAsync().ConfigureAwait(false);
         await KillAndReapAsync(incoming.Pid).ConfigureAwait(false);
@@ -235,7 +242,7 @@ internal sealed partial class KvmVirtualMachine
         await arrived.Qmp.ContAsync(CancellationToken.None).ConfigureAwait(false);
 
         // The source has handed over: stop watching it and let it go quietly.
-        source.Detaching = true;
+        source.BeginDetach();
         await _guest.DisposeAsync().ConfigureAwait(false);
         if (source.Qmp is { } sourceQmp)
         {
@@ -247,7 +254,7 @@ internal sealed partial class KvmVirtualMachine
         // identity on kernels without one): its pid may already belong to another process.
         for (var i = 0; i < 100 && IsAlive(source); i++)
         {
-            await Task.Delay(50).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _environment.Time).ConfigureAwait(false);
         }
 
         if (IsAlive(source) && SignalQemu(source, LibC.SigKill) && source.IsChild)
@@ -259,7 +266,7 @@ internal sealed partial class KvmVirtualMachine
 
         foreach (var (from, to) in new[]
         {
-            (staging.QmpSocket, Files.QmpSocket), (staging.SerialSocket, Files.SerialSocket), (staging.SerialLog, Files.SerialLog),
+            (staging.QmpSocket, Files.QmpSocket), (staging.ControlSocket, Files.ControlSocket), (staging.SerialSocket, Files.SerialSocket), (staging.SerialLog, Files.SerialLog),
             (staging.AgentSocket, Files.AgentSocket), (staging.VncSocket, Files.VncSocket), (staging.OvmfVars, Files.OvmfVars), (staging.Log, Files.Log),
         })
         {
@@ -284,8 +291,8 @@ internal sealed partial class KvmVirtualMachine
         var running = new RunningQemu(record, arrived.Qmp, isChild: true, ProcessIdentity.TryOpen(arrived.Pid));
         _running = running;
         _state = VmState.Running;
-        _ = WatchAsync(running, subscription);
-        _ = TrimSerialLogAsync(running);
+        _background.Run(() => WatchAsync(running, subscription));
+        _background.Run(() => TrimSerialLogAsync(running));
         if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.VmMigrated(_logger, Name, source.Record.Pid, arrived.Pid);

@@ -29,12 +29,15 @@ internal sealed partial class KvmVirtualMachine
     {
         var disk = WritableDisk(diskId, "commit disk");
         using var held = await _lock.AcquireAsync("commit disk", cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
         if (_running is not { } running)
         {
             throw new VmStateException(Name, "commit disk", _state, "start it first");
         }
 
-        var qmp = MonitorOf(running, "commit disk");
+        var monitor = await LeaseMonitorAsync(running, "commit disk", cancellationToken).ConfigureAwait(false);
+        await using var leased = monitor.ConfigureAwait(false);
+        var qmp = monitor.Client;
         var (active, _, backing) = await ExternalSnapshots.ActiveNodeAsync(qmp, Name, diskId, cancellationToken).ConfigureAwait(false);
         var level = ExternalSnapshots.OverlayLevel(diskId, active);
         if (level == 0 || backing is null)

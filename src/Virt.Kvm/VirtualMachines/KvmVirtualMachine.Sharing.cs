@@ -1,0 +1,288 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>
+/// Several processes managing one VM (the panel as a service, virtctl in a shell, a user's tool, or two
+/// managers in one process), all on one state directory. QEMU serves one client per monitor socket, so:
+/// <list type="bullet">
+/// <item>The process holding the VM's owner lock (<see cref="VmFiles.OwnerLock"/>) keeps the main monitor:
+/// it sees QEMU's events (a pause made by another process arrives as STOP there), reaps QEMU and cleans up
+/// after it. Exactly one process holds it; the kernel drops it when that process dies.</item>
+/// <item>Every other process follows the run: each operation connects to QEMU's second monitor
+/// (<see cref="VmFiles.ControlSocket"/>) for its own length, one process at a time under the operation lock.
+/// Its status is asked of QEMU; it notices the run's end when the owner removed runtime.json.</item>
+/// <item>When the owner dies, the next process that touches the VM (or a follower's periodic check) takes
+/// the owner lock and with it the main monitor, or cleans up when QEMU died too.</item>
+/// </list>
+/// </summary>
+internal sealed partial class KvmVirtualMachine
+{
+    /// <summary>How often a follower checks whether the run ended or lost its owner.</summary>
+    private static readonly TimeSpan FollowInterval = TimeSpan.FromMilliseconds(200);
+
+    private const string OwnerHolder = "owns the VM (watches its QEMU)";
+
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    private readonly BackgroundTasks _background = new();
+    private VmFileLock? _ownership;
+    private DateTime _specWrittenAt;
+
+    /// <summary>
+    /// Brings this process's view up to date with what other processes did: a run started elsewhere is
+    /// followed (or owned when nobody owns it), a followed run that ended elsewhere is recorded as stopped,
+    /// a spec changed elsewhere (hotplug) is read again.
+    /// </summary>
+    private async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReloadSpecIfChangedAsync(cancellationToken).ConfigureAwait(false);
+            switch (_running)
+            {
+                case { IsOwner: true }:
+                    return;
+                case { } followed:
+                    await CheckFollowedRunAsync(followed, cancellationToken).ConfigureAwait(false);
+                    return;
+                default:
+                    if (File.Exists(Files.Runtime))
+                    {
+                        await AttachAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    return;
+            }
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task ReloadSpecIfChangedAsync(CancellationToken cancellationToken)
+    {
+        var written = File.GetLastWriteTimeUtc(Files.Spec);
+        if (written == _specWrittenAt || !File.Exists(Files.Spec))
+        {
+            return;
+        }
+
+        if (_specWrittenAt != default && JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec) is { } stored)
+        {
+            _spec = stored;
+        }
+
+        _specWrittenAt = written;
+    }
+
+    /// <summary>Follows a run that another process owns: no monitor held, a periodic check for its end or its owner's death.</summary>
+    private async Task FollowAsync(VmRuntimeRecord record, CancellationToken cancellationToken)
+    {
+        if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
+        {
+            // Exited: its owner is cleaning up after it.
+            _state = VmState.Stopped;
+            _lastExit = new VmExitInfo($"QEMU (pid {record.Pid}) exited; {DescribeOwner()} cleans up after it", null, _environment.Time.GetUtcNow());
+            return;
+        }
+
+        var running = new RunningQemu(record, null, isChild: false, process) { IsOwner = false };
+        _running = running;
+        _state = await AskStateThroughControlAsync(cancellationToken).ConfigureAwait(false) ?? VmState.Running;
+        _background.Run(() => FollowLoopAsync(running));
+        Log.VmFollowed(_logger, Name, record.Pid, DescribeOwner());
+    }
+
+    private async Task FollowLoopAsync(RunningQemu running)
+    {
+        while (!running.Detaching && !running.IsOwner && ReferenceEquals(_running, running))
+        {
+            try
+            {
+                await Task.Delay(FollowInterval, _environment.Time, running.DetachToken).ConfigureAwait(false);
+                await RefreshAsync(running.DetachToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (running.Detaching)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or VirtException or TimeoutException or JsonException)
+            {
+                Log.VmWatchFailed(_logger, Name, $"following the VM owned by {DescribeOwner()} failed ({ex.Message}); trying again");
+            }
+        }
+    }
+
+    /// <summary>A followed run: take it over when its owner is gone, end it here when the owner ended it.</summary>
+    private async Task CheckFollowedRunAsync(RunningQemu running, CancellationToken cancellationToken)
+    {
+        var owner = DescribeOwner();
+        var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
+        var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
+        if (record is null || record.Pid != running.Record.Pid || record.ProcessStartTicks != running.Record.ProcessStartTicks)
+        {
+            // The owner cleaned up (or a migration replaced QEMU): this run is over here too.
+            ownership?.Dispose();
+            EndFollowedRun(running, new VmExitInfo($"QEMU (pid {running.Record.Pid}) ended; {owner} owned the VM and recorded how", null, _environment.Time.GetUtcNow()));
+            if (record is not null)
+            {
+                await AttachAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (ownership is null)
+        {
+            return;
+        }
+
+        // The owner is gone and the run is still recorded: this process owns it now.
+        _ownership = ownership;
+        try
+        {
+            if (!ProcessIdentity.IsSameQemu(record, Name))
+            {
+                var exit = await CleanUpAfterDeadQemuAsync(record, "its owner was gone too", cancellationToken).ConfigureAwait(false);
+                ReleaseOwnership();
+                EndFollowedRun(running, exit);
+                return;
+            }
+
+            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
+            running.Qmp = qmp;
+            running.IsChild = ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId;
+            running.IsOwner = true;
+            _state = paused ? VmState.Paused : VmState.Running;
+            _background.Run(() => WatchAsync(running, subscription));
+            _background.Run(() => TrimSerialLogAsync(running));
+            Log.VmReattached(_logger, Name, record.Pid);
+        }
+        catch
+        {
+            if (!running.IsOwner)
+            {
+                ReleaseOwnership();
+            }
+
+            throw;
+        }
+    }
+
+    private void EndFollowedRun(RunningQemu running, VmExitInfo exit)
+    {
+        running.Process?.Dispose();
+        _lastExit = exit;
+        _state = VmState.Stopped;
+        _running = null;
+        _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, exit.Reason, exit.ExitCode));
+        running.Exited.TrySetResult(exit);
+    }
+
+    /// <summary>
+    /// The monitor one operation uses: the owner's main monitor; in a follower (or an owner whose main
+    /// monitor does not answer) a connection to the control monitor, closed when the operation ends.
+    /// Callers hold the operation lock, so one process at a time uses the control monitor.
+    /// </summary>
+    private async Task<MonitorLease> LeaseMonitorAsync(RunningQemu running, string operation, CancellationToken cancellationToken)
+    {
+        if (running.IsOwner && running.Qmp is { } main)
+        {
+            return new MonitorLease(main, closeAfterUse: false);
+        }
+
+        if (!File.Exists(Files.ControlSocket))
+        {
+            throw new VmStateException(Name, operation, _state, running.IsOwner
+                ? "QEMU runs but its QMP monitor does not answer; the SDK keeps reconnecting, or call KillAsync"
+                : $"its QEMU was started by an older Virt build that gave it no control monitor, and {DescribeOwner()} holds its only monitor: run '{operation}' from that process, or shut the VM down and start it again with this build so that any process can manage it");
+        }
+
+        try
+        {
+            var control = await QmpClient.ConnectAsync(Files.ControlSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            return new MonitorLease(control, closeAfterUse: true);
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        {
+            throw new VmStateException(Name, operation, _state, $"QEMU runs but its control monitor '{Files.ControlSocket}' does not answer ({ex.Message}); try again, or call KillAsync");
+        }
+    }
+
+    /// <summary>A follower's view of the state, asked of QEMU; null when another operation holds the VM (the last known state stands).</summary>
+    private async Task<VmState?> AskStateThroughControlAsync(CancellationToken cancellationToken)
+    {
+        if (_running is not { IsOwner: false } running || !File.Exists(Files.ControlSocket))
+        {
+            return null;
+        }
+
+        using var held = await _lock.TryAcquireAsync("query status", TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        if (held is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var monitor = await LeaseMonitorAsync(running, "query status", cancellationToken).ConfigureAwait(false);
+            await using var leased = monitor.ConfigureAwait(false);
+            var status = await monitor.Client.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+            return status.Running ? VmState.Running : VmState.Paused;
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<(QmpClient? Qmp, QmpEventSubscription? Subscription, bool Paused)> ConnectEventMonitorAsync(CancellationToken cancellationToken)
+    {
+        QmpClient? qmp = null;
+        try
+        {
+            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
+            var paused = (await qmp.QueryStatusAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Status == QueryStatusResultStatus.Paused;
+            return (qmp, subscription, paused);
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException)
+        {
+            // QEMU runs but its monitor does not answer: the VM is still listed and can be killed;
+            // the watch loop keeps trying to reconnect.
+            Log.VmWatchFailed(_logger, Name, $"re-attach could not reach the QMP monitor ({ex.Message}); retrying in the background");
+            if (qmp is not null)
+            {
+                await qmp.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return (null, null, false);
+        }
+    }
+
+    private async Task<VmRuntimeRecord?> ReadRecordAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private void ReleaseOwnership()
+    {
+        Interlocked.Exchange(ref _ownership, null)?.Dispose();
+    }
+
+    private string DescribeOwner() =>
+        VmFileLock.HolderPid(Files.OwnerLock) is { } pid ? $"process {pid}" : "another process";
+}
