@@ -21,6 +21,7 @@ packages=(
   qemu-block-extra  # QEMU's and qemu-img's rbd driver
   pciutils pci.ids  # lspci (the passthrough tests compare sysfs with it) and the PCI names database
   chromium          # the panel's browser tests drive it with Playwright (no browser download)
+  clang zlib1g-dev  # NativeAOT: the linker driver and libz that dotnet publish -p:PublishAot links with (test.sh publishes samples/QuickStart)
 )
 
 # Node.js and npm bundle the panel's browser code (samples/Virt.Panel/ui); Debian's are enough where none is installed.

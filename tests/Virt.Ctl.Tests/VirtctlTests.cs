@@ -9,7 +9,7 @@ public sealed class VirtctlTests
     [Fact(Timeout = 60_000)]
     public async Task Host_check_and_pci_list_describe_this_machine_and_exit_by_the_result()
     {
-        Host.Require("lspci", "pciutils");
+        HostRequirement.RequireTool("lspci", "pciutils");
         using var virtctl = new Virtctl(TestContext.Current.CancellationToken);
         var devices = await virtctl.JsonAsync("pci", "list");
         Assert.Equal(Host.Run("lspci", "-D").Split('\n', StringSplitOptions.RemoveEmptyEntries).Length, devices.GetArrayLength());
@@ -49,7 +49,7 @@ public sealed class VirtctlTests
     [Fact(Timeout = 120_000)]
     public async Task Storage_define_create_clone_snapshot_and_list()
     {
-        Host.Require("qemu-img", "qemu-utils");
+        HostRequirement.RequireTool("qemu-img", "qemu-utils");
         using var virtctl = new Virtctl(TestContext.Current.CancellationToken);
         var pool = Path.Combine(virtctl.State, "pool");
         await virtctl.JsonAsync("storage", "define", "local", "--driver", "dir", "--path", pool);
@@ -69,7 +69,7 @@ public sealed class VirtctlTests
     [Fact(Timeout = 180_000)]
     public async Task A_container_is_created_started_runs_a_command_with_its_exit_code_and_is_stopped_and_deleted()
     {
-        Host.Require("lxc-start", "lxc");
+        HostRequirement.RequireTool("lxc-start", "lxc");
         using var virtctl = new Virtctl(TestContext.Current.CancellationToken);
         var name = "vc" + Guid.NewGuid().ToString("N")[..8];
         await virtctl.JsonAsync("ct", "create", name);
@@ -97,13 +97,10 @@ public sealed class VirtctlTests
     [Fact(Timeout = 300_000)]
     public async Task A_vm_is_created_started_watched_on_its_console_snapshotted_migrated_and_stopped()
     {
-        Host.Require("qemu-system-x86_64", "qemu-system-x86");
+        HostRequirement.RequireTool("qemu-system-x86_64", "qemu-system-x86");
         using var virtctl = new Virtctl(TestContext.Current.CancellationToken);
         var test = Virt.Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory;
-        if (!File.Exists(Path.Combine(test, "vmlinux")))
-        {
-            Host.Require("the test guest in " + test, "scripts/build-guest.sh");
-        }
+        HostRequirement.Require(File.Exists(Path.Combine(test, "vmlinux")), $"the test guest in {test} (run scripts/build-guest.sh)");
 
         // A qcow2 data disk holds the RAM of live snapshots.
         var disk = Path.Combine(virtctl.State, "data.qcow2");

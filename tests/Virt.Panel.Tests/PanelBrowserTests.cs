@@ -7,25 +7,10 @@ public sealed class PanelBrowserTests
 {
     private const string Chromium = "/usr/bin/chromium";
 
-    private static void RequireChromium()
-    {
-        if (File.Exists(Chromium))
-        {
-            return;
-        }
-
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-        {
-            Assert.Fail("CI=true, so this test may not skip, but the host lacks /usr/bin/chromium (apt-get install chromium)");
-        }
-
-        Assert.Skip("host lacks /usr/bin/chromium (apt-get install chromium)");
-    }
-
     /// <summary>A panel process and Debian's chromium (no background networking: this host reaches nothing outside), both gone after the test.</summary>
     private static async Task WithPanelAndBrowserAsync(Func<PanelProcess, IBrowser, CancellationToken, Task> test, CancellationToken ct)
     {
-        RequireChromium();
+        HostRequirement.Require(File.Exists(Chromium), $"{Chromium} (apt-get install chromium)");
         await using var panel = await PanelProcess.StartAsync(ct);
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new()

@@ -19,10 +19,7 @@ public sealed class RealHostTests
         // The root file system's block device, as the kernel links it: /sys/dev/block/MAJ:MIN -> ../../devices/pci.../block/...
         var root = File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')).First(fields => fields[4] == "/");
         var link = new FileInfo($"/sys/dev/block/{root[2]}").LinkTarget;
-        if (link is null || !link.Contains("/pci", StringComparison.Ordinal))
-        {
-            Assert.Skip($"this machine's root ({root[2]}) is not on a PCI block device");
-        }
+        HostRequirement.Require(link is not null && link.Contains("/pci", StringComparison.Ordinal), $"a root file system ({root[2]}) on a PCI block device");
 
         var controller = PciAddress.Parse(link.Split('/').Last(part => PciAddress.TryParse(part, out _)));
         Assert.True(usage.BlockControllers.ContainsKey(controller), $"{controller} ({link}) not found among {string.Join(", ", usage.BlockControllers.Keys)}");
@@ -35,10 +32,7 @@ public sealed class RealHostTests
     {
         // Binding an address that does not exist: bus_find_device_by_name fails and bind answers ENODEV, changing nothing.
         var driver = Directory.EnumerateDirectories("/sys/bus/pci/drivers").FirstOrDefault(path => File.Exists(Path.Combine(path, "bind")));
-        if (driver is null)
-        {
-            Assert.Skip("no PCI driver with a bind file on this machine");
-        }
+        HostRequirement.Require(driver is not null, "a PCI driver with a bind file in /sys/bus/pci/drivers");
 
         var writer = new SysfsWriter(new FileSystem(), TimeSpan.FromSeconds(5), TimeProvider.System);
         var missing = PciAddress.Parse("0000:7f:1f.7");
@@ -75,10 +69,7 @@ public sealed class RealHostTests
         var routed = File.ReadAllLines("/proc/net/route").Skip(1).Select(line => line.Split('\t')[0].Trim()).Distinct()
             .Select(name => (Name: name, Link: new FileInfo($"/sys/class/net/{name}").LinkTarget))
             .FirstOrDefault(entry => entry.Link?.Contains("/pci", StringComparison.Ordinal) == true);
-        if (routed.Link is null)
-        {
-            Assert.Skip("no routed interface of this machine sits on a PCI device");
-        }
+        HostRequirement.Require(routed.Link is not null, "a routed network interface on a PCI device");
 
         var controller = PciAddress.Parse(routed.Link.Split('/').Last(part => PciAddress.TryParse(part, out _)));
         var fileSystem = new FileSystem();

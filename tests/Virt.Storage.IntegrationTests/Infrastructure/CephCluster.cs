@@ -49,7 +49,7 @@ public sealed class CephCluster : IDisposable
     /// <summary>A new Ceph pool for one test.</summary>
     public string CreatePool()
     {
-        Host.Require("ceph-mon", "ceph-mon ceph-mgr ceph-osd ceph-common");
+        HostRequirement.RequireTool("ceph-mon", "ceph-mon ceph-mgr ceph-osd ceph-common");
         var pool = "t" + Guid.NewGuid().ToString("N")[..8];
         Host.Run("ceph", "-c", ConfigPath!, "osd", "pool", "create", pool, "8", "8");
         Host.Run("rbd", "-c", ConfigPath!, "pool", "init", pool);

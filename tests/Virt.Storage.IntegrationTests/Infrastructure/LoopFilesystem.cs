@@ -21,8 +21,8 @@ internal sealed class LoopFilesystem : IDisposable
     /// <summary>xfs with reflink (mkfs.xfs -m reflink=1) or btrfs, on an image of <paramref name="sizeGiB"/> GiB.</summary>
     public static LoopFilesystem Create(string kind, int sizeGiB = 12)
     {
-        Host.Require(kind == "btrfs" ? "mkfs.btrfs" : "mkfs.xfs", kind == "btrfs" ? "btrfs-progs" : "xfsprogs");
-        Host.Require("losetup", "mount");
+        HostRequirement.RequireTool(kind == "btrfs" ? "mkfs.btrfs" : "mkfs.xfs", kind == "btrfs" ? "btrfs-progs" : "xfsprogs");
+        HostRequirement.RequireTool("losetup", "mount");
         var id = Guid.NewGuid().ToString("N")[..8];
         var image = $"/tmp/vs-{kind}-{id}.img";
         using (var file = File.Create(image))

@@ -51,7 +51,7 @@ internal sealed class PoolFixture : IDisposable
 
     public static PoolFixture Create(string kind, CephCluster? ceph = null)
     {
-        Host.Require("qemu-img", "qemu-utils");
+        HostRequirement.RequireTool("qemu-img", "qemu-utils");
         return new PoolFixture(kind, ceph);
     }
 
