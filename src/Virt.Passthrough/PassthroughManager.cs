@@ -36,6 +36,7 @@ public sealed class PassthroughManager : IPassthroughManager
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         ArgumentNullException.ThrowIfNull(options);
+        PassthroughOptionsValidator.ThrowIfInvalid(options);
         ILogger log = logger ?? NullLogger<PassthroughManager>.Instance;
         _reader = new PciSysfsReader(fileSystem, options.SysfsRoot, new PciIdDatabase(options.PciIdsPath));
         _readiness = new HostReadinessChecker(fileSystem, options);
