@@ -5,8 +5,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Containers;
 using Virt.Hosting;
-using Virt.Kvm.Hosting;
-using Virt.Lxc.Hosting;
 using Virt.Kvm.VirtualMachines;
 using Virt.VirtualMachines;
 

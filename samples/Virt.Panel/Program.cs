@@ -4,14 +4,10 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Mvc;
 using Virt.Hosting;
-using Virt.Kvm.Hosting;
-using Virt.Lxc.Hosting;
 using Virt.Panel;
 using Virt.Panel.Api;
 using Virt.Panel.Auth;
 using Virt.Panel.Security;
-using Virt.Passthrough.Hosting;
-using Virt.Storage.Hosting;
 
 // Virt.Panel: the SDK composed into a web panel. Listens on 127.0.0.1:8006 unless --urls says otherwise.
 var builder = WebApplication.CreateBuilder(args);

@@ -37,6 +37,7 @@ public sealed class PassthroughManager : IPassthroughManager
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         ArgumentNullException.ThrowIfNull(options);
+        PassthroughOptionsValidator.ThrowIfInvalid(options);
         ILogger log = logger ?? NullLogger<PassthroughManager>.Instance;
         var time = timeProvider ?? TimeProvider.System;
         _reader = new PciSysfsReader(fileSystem, options.SysfsRoot, new PciIdDatabase(options.PciIdsPath));

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Hosting;
-using Virt.Kvm.Hosting;
 using Virt.Passthrough;
-using Virt.Passthrough.Hosting;
 using Virt.VirtualMachines;
 
 /// <summary>

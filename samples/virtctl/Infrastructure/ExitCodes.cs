@@ -21,15 +21,18 @@ internal static class ExitCodes
     /// <summary>A deadline passed.</summary>
     public const int Timeout = 5;
 
+    /// <summary>The exit code of an error: Spectre's parse errors are bad input; the SDK's, one code per <see cref="VirtErrorKind"/>.</summary>
     public static int For(Exception exception) => exception switch
     {
-        Virt.VirtualMachines.VmNotFoundException or Virt.Containers.ContainerNotFoundException or Virt.Storage.StoragePoolNotFoundException
-            or Virt.Storage.VolumeNotFoundException or Virt.Passthrough.PciDeviceNotFoundException => NotFound,
-        Virt.VirtualMachines.InvalidVmSpecException or Virt.Containers.InvalidContainerSpecException or ArgumentException or FormatException or Spectre.Console.Cli.CommandParseException
-            or Spectre.Console.Cli.CommandRuntimeException => BadInput,
-        Virt.Passthrough.PassthroughBlockedException or Virt.Passthrough.PassthroughDeviceBusyException or Virt.Passthrough.IommuUnavailableException or Virt.Passthrough.VfioUnavailableException or Virt.VirtualMachines.VmAlreadyExistsException
-            or Virt.Containers.ContainerAlreadyExistsException or Virt.Storage.VolumeStateException => Refused,
-        TimeoutException => Timeout,
-        _ => Failed,
+        Spectre.Console.Cli.CommandParseException or Spectre.Console.Cli.CommandRuntimeException => BadInput,
+        _ => VirtErrors.KindOf(exception) switch
+        {
+            VirtErrorKind.NotFound => NotFound,
+            VirtErrorKind.InvalidInput => BadInput,
+            VirtErrorKind.Conflict or VirtErrorKind.Refused => Refused,
+            VirtErrorKind.Timeout => Timeout,
+            VirtErrorKind.Failed or VirtErrorKind.Unavailable => Failed,
+            _ => Failed,
+        },
     };
 }

@@ -1,12 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Containers;
 using Virt.Hosting;
-using Virt.Kvm.Hosting;
-using Virt.Lxc.Hosting;
 using Virt.Passthrough;
-using Virt.Passthrough.Hosting;
 using Virt.Storage;
-using Virt.Storage.Hosting;
 using Virt.VirtualMachines;
 
 namespace Virt.Ctl.Infrastructure;

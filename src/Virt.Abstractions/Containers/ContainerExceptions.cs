@@ -1,13 +1,13 @@
 namespace Virt.Containers;
 
 /// <summary>No container of that name exists in the state directory.</summary>
-public sealed class ContainerNotFoundException : VirtException
+public sealed class ContainerNotFoundException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The name looked up.</param>
     /// <param name="stateDirectory">Where it was looked up.</param>
     public ContainerNotFoundException(string containerName, string stateDirectory)
-        : base($"container '{containerName}' does not exist in '{stateDirectory}': create it first, or check the name")
+        : base(VirtErrorKind.NotFound, $"container '{containerName}' does not exist in '{stateDirectory}': create it first, or check the name")
     {
         ContainerName = containerName;
     }
@@ -17,12 +17,12 @@ public sealed class ContainerNotFoundException : VirtException
 }
 
 /// <summary>A container of that name already exists.</summary>
-public sealed class ContainerAlreadyExistsException : VirtException
+public sealed class ContainerAlreadyExistsException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The name.</param>
     public ContainerAlreadyExistsException(string containerName)
-        : base($"container '{containerName}' already exists: choose another name, or delete the existing container first")
+        : base(VirtErrorKind.Conflict, $"container '{containerName}' already exists: choose another name, or delete the existing container first")
     {
         ContainerName = containerName;
     }
@@ -32,7 +32,7 @@ public sealed class ContainerAlreadyExistsException : VirtException
 }
 
 /// <summary>The operation does not fit the container's state (e.g. exec into a stopped one, deleting a running one).</summary>
-public sealed class ContainerStateException : VirtException
+public sealed class ContainerStateException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
@@ -40,7 +40,7 @@ public sealed class ContainerStateException : VirtException
     /// <param name="state">Its state.</param>
     /// <param name="fix">What to do.</param>
     public ContainerStateException(string containerName, string operation, ContainerState state, string fix)
-        : base($"cannot {operation} container '{containerName}' while it is {state.ToString().ToLowerInvariant()}: {fix}")
+        : base(VirtErrorKind.Conflict, $"cannot {operation} container '{containerName}' while it is {state.ToString().ToLowerInvariant()}: {fix}")
     {
         ContainerName = containerName;
         State = state;
@@ -63,13 +63,13 @@ public sealed record ContainerSpecProblem(string Field, string Message)
 }
 
 /// <summary>A <see cref="ContainerSpec"/> failed validation; nothing was created or started.</summary>
-public sealed class InvalidContainerSpecException : VirtException
+public sealed class InvalidContainerSpecException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The name as given.</param>
     /// <param name="problems">Everything found wrong.</param>
     public InvalidContainerSpecException(string containerName, IReadOnlyList<ContainerSpecProblem> problems)
-        : base($"the spec of container '{containerName}' is invalid: " + string.Join("; ", problems))
+        : base(VirtErrorKind.InvalidInput, $"the spec of container '{containerName}' is invalid: " + string.Join("; ", problems))
     {
         ContainerName = containerName;
         Problems = problems;
@@ -83,7 +83,7 @@ public sealed class InvalidContainerSpecException : VirtException
 }
 
 /// <summary>The root file system source was refused (an unsafe tarball entry, a bad OCI layout) or could not be unpacked.</summary>
-public sealed class ContainerRootfsException : VirtException
+public sealed class ContainerRootfsException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
@@ -91,7 +91,7 @@ public sealed class ContainerRootfsException : VirtException
     /// <param name="message">What was wrong and the fix.</param>
     /// <param name="innerException">The underlying error.</param>
     public ContainerRootfsException(string containerName, string source, string message, Exception? innerException = null)
-        : base($"cannot build the rootfs of container '{containerName}' from '{source}': {message}", innerException)
+        : base(VirtErrorKind.Failed, $"cannot build the rootfs of container '{containerName}' from '{source}': {message}", innerException)
     {
         ContainerName = containerName;
         Source = source;
@@ -136,7 +136,7 @@ public enum ContainerStartFailure
 }
 
 /// <summary>LXC failed to start a container; the message carries the cause found in the per-call log.</summary>
-public sealed class ContainerStartException : VirtException
+public sealed class ContainerStartException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
@@ -145,7 +145,7 @@ public sealed class ContainerStartException : VirtException
     /// <param name="logPath">The per-call LXC log.</param>
     /// <param name="logTail">The log's error lines.</param>
     public ContainerStartException(string containerName, ContainerStartFailure failure, string message, string logPath, string logTail)
-        : base($"container '{containerName}' did not start: {message} (LXC log: {logPath})")
+        : base(VirtErrorKind.Failed, $"container '{containerName}' did not start: {message} (LXC log: {logPath})")
     {
         ContainerName = containerName;
         Failure = failure;
@@ -167,13 +167,13 @@ public sealed class ContainerStartException : VirtException
 }
 
 /// <summary>The host lacks something the container needs (a bridge, id ranges, a cgroup controller, AppArmor); nothing was started.</summary>
-public sealed class ContainerPreflightException : VirtException
+public sealed class ContainerPreflightException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
     /// <param name="problems">Each missing thing with its fix.</param>
     public ContainerPreflightException(string containerName, IReadOnlyList<string> problems)
-        : base($"container '{containerName}' cannot start on this host: " + string.Join("; ", problems))
+        : base(VirtErrorKind.Refused, $"container '{containerName}' cannot start on this host: " + string.Join("; ", problems))
     {
         ContainerName = containerName;
         Problems = problems;
@@ -187,13 +187,13 @@ public sealed class ContainerPreflightException : VirtException
 }
 
 /// <summary>A limit in the spec is not in effect after start: the host ignored it (read back from cgroupfs).</summary>
-public sealed class ContainerLimitException : VirtException
+public sealed class ContainerLimitException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
     /// <param name="mismatches">Each limit that is not in effect: what was asked and what cgroupfs says.</param>
     public ContainerLimitException(string containerName, IReadOnlyList<string> mismatches)
-        : base($"container '{containerName}' would run without the limits it asked for, so it was stopped: " + string.Join("; ", mismatches))
+        : base(VirtErrorKind.Refused, $"container '{containerName}' would run without the limits it asked for, so it was stopped: " + string.Join("; ", mismatches))
     {
         ContainerName = containerName;
         Mismatches = mismatches;
@@ -207,13 +207,13 @@ public sealed class ContainerLimitException : VirtException
 }
 
 /// <summary>The SDK could not enter the container to run a command (it is stopped or gone); the command never ran.</summary>
-public sealed class ContainerAttachException : VirtException
+public sealed class ContainerAttachException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
     /// <param name="message">What LXC said and the fix.</param>
     public ContainerAttachException(string containerName, string message)
-        : base($"cannot run a command in container '{containerName}': {message}")
+        : base(VirtErrorKind.Failed, $"cannot run a command in container '{containerName}': {message}")
     {
         ContainerName = containerName;
     }
@@ -244,14 +244,24 @@ public sealed class ContainerExecTimeoutException : TimeoutException
 }
 
 /// <summary>A path inside a container was refused, or the file could not be read or written.</summary>
-public sealed class ContainerPathException : VirtException
+public sealed class ContainerPathException : ContainerException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="containerName">The container.</param>
     /// <param name="path">The path as given.</param>
     /// <param name="message">What is wrong and the fix.</param>
     public ContainerPathException(string containerName, string path, string message)
-        : base($"container '{containerName}', path '{path}': {message}")
+        : this(VirtErrorKind.Failed, containerName, path, message)
+    {
+    }
+
+    /// <summary>Creates the exception of a given kind (<see cref="VirtErrorKind.InvalidInput"/> for a path refused as given).</summary>
+    /// <param name="errorKind">What kind of failure it is.</param>
+    /// <param name="containerName">The container.</param>
+    /// <param name="path">The path as given.</param>
+    /// <param name="message">What is wrong and the fix.</param>
+    public ContainerPathException(VirtErrorKind errorKind, string containerName, string path, string message)
+        : base(errorKind, $"container '{containerName}', path '{path}': {message}")
     {
         ContainerName = containerName;
         Path = path;

@@ -8,7 +8,7 @@ public sealed class ProcessFailedException : VirtException
     /// <param name="exitCode">The exit code the program returned.</param>
     /// <param name="standardErrorTail">The last part of what the program wrote to standard error.</param>
     public ProcessFailedException(string commandLine, int exitCode, string standardErrorTail)
-        : base(FormatMessage(commandLine, exitCode, standardErrorTail))
+        : base(VirtErrorKind.Failed, FormatMessage(commandLine, exitCode, standardErrorTail))
     {
         CommandLine = commandLine;
         ExitCode = exitCode;

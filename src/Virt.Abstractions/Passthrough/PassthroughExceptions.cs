@@ -22,6 +22,23 @@ public class PassthroughException : VirtException
         : base(message, innerException)
     {
     }
+
+    /// <summary>Creates the exception of a given kind.</summary>
+    /// <param name="errorKind">What kind of failure it is.</param>
+    /// <param name="message">What was tried, what the host said, the fix.</param>
+    public PassthroughException(VirtErrorKind errorKind, string message)
+        : base(errorKind, message)
+    {
+    }
+
+    /// <summary>Creates the exception of a given kind.</summary>
+    /// <param name="errorKind">What kind of failure it is.</param>
+    /// <param name="message">What was tried, what the host said, the fix.</param>
+    /// <param name="innerException">The cause.</param>
+    public PassthroughException(VirtErrorKind errorKind, string message, Exception? innerException)
+        : base(errorKind, message, innerException)
+    {
+    }
 }
 
 /// <summary>No PCI function has that address on this host.</summary>
@@ -30,7 +47,7 @@ public sealed class PciDeviceNotFoundException : PassthroughException
     /// <summary>Creates the exception.</summary>
     /// <param name="address">The address looked up.</param>
     public PciDeviceNotFoundException(PciAddress address)
-        : base($"PCI device {address} does not exist on this host: list the devices (lspci -D) and check the address")
+        : base(VirtErrorKind.NotFound, $"PCI device {address} does not exist on this host: list the devices (lspci -D) and check the address")
     {
         Address = address;
     }
@@ -57,7 +74,7 @@ public sealed class IommuUnavailableException : PassthroughException
     /// <param name="device">The device that was to be passed through.</param>
     /// <param name="hostGroupCount">How many IOMMU groups the host has (0: the IOMMU is off or absent).</param>
     public IommuUnavailableException(PciAddress device, int hostGroupCount)
-        : base(hostGroupCount == 0
+        : base(VirtErrorKind.Refused, hostGroupCount == 0
             ? $"cannot pass {device} through: the host has no IOMMU groups (/sys/kernel/iommu_groups is empty), so the IOMMU is off or absent: enable VT-d/AMD-Vi in the firmware and add intel_iommu=on to the kernel command line (see the readiness report)"
             : $"cannot pass {device} through: it is in no IOMMU group (/sys/bus/pci/devices/{device}/iommu_group does not exist), although the IOMMU is on and the host has {hostGroupCount} {(hostGroupCount == 1 ? "group" : "groups")}: the kernel leaves out the IOMMU's own PCI function and, on some boards, host bridges; such a device cannot be given to a VM: pass another device")
     {
@@ -79,7 +96,7 @@ public sealed class VfioUnavailableException : PassthroughException
     /// <param name="device">The device that was to be bound.</param>
     /// <param name="driver">The driver asked for.</param>
     public VfioUnavailableException(PciAddress device, string driver)
-        : base($"cannot bind {device} to {driver}: the driver is not registered (/sys/bus/pci/drivers/{driver} does not exist): modprobe {driver.Replace('-', '_')} and retry")
+        : base(VirtErrorKind.Refused, $"cannot bind {device} to {driver}: the driver is not registered (/sys/bus/pci/drivers/{driver} does not exist): modprobe {driver.Replace('-', '_')} and retry")
     {
         Device = device;
         Driver = driver;
@@ -98,7 +115,7 @@ public sealed class PassthroughBlockedException : PassthroughException
     /// <summary>Creates the exception.</summary>
     /// <param name="plan">The refused plan.</param>
     public PassthroughBlockedException(PassthroughPlan plan)
-        : base($"passthrough for '{plan?.Owner}' is blocked, nothing was changed: " + string.Join("; ", plan?.Blockers.Select(blocker => $"{blocker.Device} [{blocker.Code}] {blocker.Reason} — {blocker.Fix}") ?? []))
+        : base(VirtErrorKind.Refused, $"passthrough for '{plan?.Owner}' is blocked, nothing was changed: " + string.Join("; ", plan?.Blockers.Select(blocker => $"{blocker.Device} [{blocker.Code}] {blocker.Reason} — {blocker.Fix}") ?? []))
     {
         Plan = plan ?? throw new ArgumentNullException(nameof(plan));
     }
@@ -121,7 +138,7 @@ public sealed class PassthroughWriteException : PassthroughException
     /// <param name="hostRestored">Whether every device is back as it was.</param>
     /// <param name="innerException">The cause.</param>
     public PassthroughWriteException(string message, PciAddress device, string path, string? errorName, bool hostRestored, Exception? innerException)
-        : base(message, innerException)
+        : base(VirtErrorKind.Failed, message, innerException)
     {
         Device = device;
         Path = path;
@@ -166,7 +183,7 @@ public sealed class PassthroughDeviceBusyException : PassthroughException
     /// <param name="groupPath">The held group file.</param>
     /// <param name="holders">The processes holding it ("pid (name)").</param>
     public PassthroughDeviceBusyException(string owner, string groupPath, IReadOnlyList<string> holders)
-        : base($"cannot release the devices of '{owner}': {groupPath} is held by {string.Join(", ", holders ?? [])}: stop the VM (or the process) first")
+        : base(VirtErrorKind.Conflict, $"cannot release the devices of '{owner}': {groupPath} is held by {string.Join(", ", holders ?? [])}: stop the VM (or the process) first")
     {
         Owner = owner;
         GroupPath = groupPath;

@@ -22,6 +22,23 @@ public class StorageException : VirtException
         : base(message, innerException)
     {
     }
+
+    /// <summary>Creates the exception of a given kind.</summary>
+    /// <param name="errorKind">What kind of failure it is.</param>
+    /// <param name="message">What was tried, what the host said, the fix.</param>
+    public StorageException(VirtErrorKind errorKind, string message)
+        : base(errorKind, message)
+    {
+    }
+
+    /// <summary>Creates the exception of a given kind.</summary>
+    /// <param name="errorKind">What kind of failure it is.</param>
+    /// <param name="message">What was tried, what the host said, the fix.</param>
+    /// <param name="innerException">The cause.</param>
+    public StorageException(VirtErrorKind errorKind, string message, Exception? innerException)
+        : base(errorKind, message, innerException)
+    {
+    }
 }
 
 /// <summary>No pool of that name is defined.</summary>
@@ -30,7 +47,7 @@ public sealed class StoragePoolNotFoundException : StorageException
     /// <summary>Creates the exception.</summary>
     /// <param name="pool">The name looked up.</param>
     public StoragePoolNotFoundException(string pool)
-        : base($"storage pool '{pool}' is not defined: define it with DefinePoolAsync, or check the name")
+        : base(VirtErrorKind.NotFound, $"storage pool '{pool}' is not defined: define it with DefinePoolAsync, or check the name")
     {
         Pool = pool;
     }
@@ -45,7 +62,7 @@ public sealed class VolumeNotFoundException : StorageException
     /// <summary>Creates the exception.</summary>
     /// <param name="id">The volume looked up.</param>
     public VolumeNotFoundException(VolumeId id)
-        : base($"volume '{id}' does not exist: check the name, or list the pool's volumes")
+        : base(VirtErrorKind.NotFound, $"volume '{id}' does not exist: check the name, or list the pool's volumes")
     {
         Id = id;
     }
@@ -61,7 +78,7 @@ public sealed class VolumeStateException : StorageException
     /// <param name="id">The volume.</param>
     /// <param name="message">Why, and the fix.</param>
     public VolumeStateException(VolumeId id, string message)
-        : base($"volume '{id}': {message}")
+        : base(VirtErrorKind.Conflict, $"volume '{id}': {message}")
     {
         Id = id;
     }

@@ -10,13 +10,13 @@ public sealed record VmSpecProblem(string Field, string Message)
 }
 
 /// <summary>A <see cref="VmSpec"/> failed validation; nothing was created or started.</summary>
-public sealed class InvalidVmSpecException : VirtException
+public sealed class InvalidVmSpecException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM's name as given.</param>
     /// <param name="problems">Everything found wrong.</param>
     public InvalidVmSpecException(string vmName, IReadOnlyList<VmSpecProblem> problems)
-        : base($"the spec of VM '{vmName}' is invalid: " + string.Join("; ", problems))
+        : base(VirtErrorKind.InvalidInput, $"the spec of VM '{vmName}' is invalid: " + string.Join("; ", problems))
     {
         VmName = vmName;
         Problems = problems;

@@ -1,13 +1,13 @@
 namespace Virt.VirtualMachines;
 
 /// <summary>No VM of that name exists in the state directory.</summary>
-public sealed class VmNotFoundException : VirtException
+public sealed class VmNotFoundException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The name looked up.</param>
     /// <param name="stateDirectory">Where it was looked up.</param>
     public VmNotFoundException(string vmName, string stateDirectory)
-        : base($"VM '{vmName}' does not exist in '{stateDirectory}': create it first, or check the name")
+        : base(VirtErrorKind.NotFound, $"VM '{vmName}' does not exist in '{stateDirectory}': create it first, or check the name")
     {
         VmName = vmName;
     }
@@ -17,12 +17,12 @@ public sealed class VmNotFoundException : VirtException
 }
 
 /// <summary>A VM of that name already exists.</summary>
-public sealed class VmAlreadyExistsException : VirtException
+public sealed class VmAlreadyExistsException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The name.</param>
     public VmAlreadyExistsException(string vmName)
-        : base($"VM '{vmName}' already exists: choose another name, or delete the existing VM first")
+        : base(VirtErrorKind.Conflict, $"VM '{vmName}' already exists: choose another name, or delete the existing VM first")
     {
         VmName = vmName;
     }
@@ -32,7 +32,7 @@ public sealed class VmAlreadyExistsException : VirtException
 }
 
 /// <summary>The operation does not fit the VM's state (e.g. pausing a stopped VM, deleting a running one).</summary>
-public sealed class VmStateException : VirtException
+public sealed class VmStateException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
@@ -40,7 +40,7 @@ public sealed class VmStateException : VirtException
     /// <param name="state">The VM's state.</param>
     /// <param name="fix">What to do.</param>
     public VmStateException(string vmName, string operation, VmState state, string fix)
-        : base($"cannot {operation} VM '{vmName}' while it is {state.ToString().ToLowerInvariant()}: {fix}")
+        : base(VirtErrorKind.Conflict, $"cannot {operation} VM '{vmName}' while it is {state.ToString().ToLowerInvariant()}: {fix}")
     {
         VmName = vmName;
         State = state;
@@ -54,7 +54,7 @@ public sealed class VmStateException : VirtException
 }
 
 /// <summary>QEMU could not start the VM. Nothing is left running.</summary>
-public sealed class VmStartException : VirtException
+public sealed class VmStartException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
@@ -63,7 +63,7 @@ public sealed class VmStartException : VirtException
     /// <param name="logTail">The end of QEMU's log (its stderr).</param>
     /// <param name="innerException">The cause, if any.</param>
     public VmStartException(string vmName, string message, int? exitCode, string logTail, Exception? innerException = null)
-        : base(message, innerException)
+        : base(VirtErrorKind.Failed, message, innerException)
     {
         VmName = vmName;
         ExitCode = exitCode;

@@ -4,7 +4,7 @@ namespace Virt.VirtualMachines;
 /// A device could not be plugged into or unplugged from a running VM. The VM's stored spec is left
 /// as it was: it only changes when the change really happened.
 /// </summary>
-public sealed class VmHotplugException : VirtException
+public sealed class VmHotplugException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
@@ -13,7 +13,7 @@ public sealed class VmHotplugException : VirtException
     /// <param name="reason">What QEMU or the guest said, with the fix.</param>
     /// <param name="innerException">The underlying error, if any.</param>
     public VmHotplugException(string vmName, string operation, string deviceId, string reason, Exception? innerException = null)
-        : base($"VM '{vmName}': cannot {operation} '{deviceId}': {reason}", innerException)
+        : base(VirtErrorKind.Failed, $"VM '{vmName}': cannot {operation} '{deviceId}': {reason}", innerException)
     {
         VmName = vmName;
         Operation = operation;

@@ -46,14 +46,14 @@ public sealed record VmMigrationProgress(string Status, long TransferredBytes, l
 }
 
 /// <summary>A live migration failed or was cancelled; the VM runs on where it was.</summary>
-public sealed class VmMigrationException : VirtException
+public sealed class VmMigrationException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
     /// <param name="reason">What went wrong, with the fix.</param>
     /// <param name="innerException">The underlying error, if any.</param>
     public VmMigrationException(string vmName, string reason, Exception? innerException = null)
-        : base($"VM '{vmName}': live migration failed: {reason}", innerException)
+        : base(VirtErrorKind.Failed, $"VM '{vmName}': live migration failed: {reason}", innerException)
     {
         VmName = vmName;
     }

@@ -8,7 +8,7 @@ namespace Virt.VirtualMachines;
 public sealed record VmSnapshot(string Name, DateTimeOffset CreatedAt, long VmStateBytes, TimeSpan GuestClock);
 
 /// <summary>A snapshot could not be taken, loaded, listed or deleted; the VM and its disks are as they were.</summary>
-public sealed class VmSnapshotException : VirtException
+public sealed class VmSnapshotException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
@@ -17,7 +17,7 @@ public sealed class VmSnapshotException : VirtException
     /// <param name="reason">What went wrong, with the fix.</param>
     /// <param name="innerException">The underlying error, if any.</param>
     public VmSnapshotException(string vmName, string operation, string snapshot, string reason, Exception? innerException = null)
-        : base($"VM '{vmName}': cannot {operation} snapshot '{snapshot}': {reason}", innerException)
+        : base(VirtErrorKind.Failed, $"VM '{vmName}': cannot {operation} snapshot '{snapshot}': {reason}", innerException)
     {
         VmName = vmName;
         Snapshot = snapshot;

@@ -9,7 +9,7 @@ public sealed class GuestAgentException : VirtException
     /// <param name="description">The agent's description.</param>
     /// <param name="endpoint">The agent's socket.</param>
     public GuestAgentException(string command, string errorClass, string description, string endpoint)
-        : base($"the guest agent at '{endpoint}' refused '{command}': {errorClass}: {description}")
+        : base(VirtErrorKind.Failed, $"the guest agent at '{endpoint}' refused '{command}': {errorClass}: {description}")
     {
         Command = command;
         ErrorClass = errorClass;
@@ -33,7 +33,7 @@ public sealed class GuestAgentConnectionException : VirtException
     /// <param name="message">What happened and what to do.</param>
     /// <param name="innerException">The cause, if any.</param>
     public GuestAgentConnectionException(string message, Exception? innerException = null)
-        : base(message, innerException)
+        : base(VirtErrorKind.Unavailable, message, innerException)
     {
     }
 }

@@ -35,13 +35,9 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
-        if (options.SerialLogMaxBytes is > 0 and < 64 * 1024 or < 0)
-        {
-            throw new ArgumentException($"KvmOptions.SerialLogMaxBytes is {options.SerialLogMaxBytes}: use at least 65536 (64 KiB), or 0 for no cap", nameof(options));
-        }
+        KvmOptionsValidator.ThrowIfInvalid(options);
 
         _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices);
-        Directory.CreateDirectory(options.StateDirectory, PrivateFile.OwnerOnlyDirectory);
     }
 
     /// <inheritdoc />
@@ -62,6 +58,8 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
                 throw new VmAlreadyExistsException(spec.Name);
             }
 
+            // The state directory is made on first use, not by the constructor: making a manager touches nothing on the host.
+            Directory.CreateDirectory(_environment.Options.StateDirectory, PrivateFile.OwnerOnlyDirectory);
             PrivateFile.CreateDirectory(files.Directory);
             try
             {
@@ -111,7 +109,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             }
 
             var spec = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
-                ?? throw new VirtException($"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
+                ?? throw new VmException(VirtErrorKind.Failed, $"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
             var machine = new KvmVirtualMachine(spec, files, _environment);
             await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
             _machines[name] = machine;
@@ -127,6 +125,11 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     public async Task<IReadOnlyList<IVirtualMachine>> ListAsync(CancellationToken cancellationToken = default)
     {
         var machines = new List<IVirtualMachine>();
+        if (!Directory.Exists(_environment.Options.StateDirectory))
+        {
+            return machines;
+        }
+
         foreach (var directory in Directory.EnumerateDirectories(_environment.Options.StateDirectory).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(directory);

@@ -35,7 +35,7 @@ public sealed partial class QemuCapabilityProbe
         ArgumentException.ThrowIfNullOrWhiteSpace(binaryPath);
         if (!File.Exists(binaryPath))
         {
-            throw new VirtException($"QEMU binary '{binaryPath}' does not exist: install qemu-system-x86 (apt-get install qemu-system-x86) or set KvmOptions.QemuBinary");
+            throw new VirtException(VirtErrorKind.Refused, $"QEMU binary '{binaryPath}' does not exist: install qemu-system-x86 (apt-get install qemu-system-x86) or set KvmOptions.QemuBinary");
         }
 
         var key = (binaryPath, File.GetLastWriteTimeUtc(binaryPath), dataDirectory);

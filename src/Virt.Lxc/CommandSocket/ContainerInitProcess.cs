@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
+using Virt.Containers;
 using Virt.Lxc.Interop;
 
 namespace Virt.Lxc.CommandSocket;
@@ -47,7 +48,7 @@ internal sealed class ContainerInitProcess : IDisposable
                 return null;
             }
 
-            throw new VirtException($"container '{name}': cannot pin its init pid {pid.ToString(CultureInfo.InvariantCulture)} with pidfd_open: {LibC.LastError()}; the SDK needs Linux 5.3 or later");
+            throw new ContainerException(VirtErrorKind.Refused, $"container '{name}': cannot pin its init pid {pid.ToString(CultureInfo.InvariantCulture)} with pidfd_open: {LibC.LastError()}; the SDK needs Linux 5.3 or later");
         }
 
         var init = new ContainerInitProcess(pid, new SafeFileHandle(fd, ownsHandle: true));
@@ -133,6 +134,6 @@ internal sealed class ContainerInitProcess : IDisposable
 
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
-    private static VirtException NotInit(string name, int pid, string socketName, string problem) =>
-        new($"container '{name}': its command socket @{socketName} reported init pid {pid.ToString(CultureInfo.InvariantCulture)}, but {problem}; the socket does not belong to the container's LXC monitor — find who holds it with 'ss -xlp | grep {socketName}'");
+    private static ContainerException NotInit(string name, int pid, string socketName, string problem) =>
+        new(VirtErrorKind.Failed, $"container '{name}': its command socket @{socketName} reported init pid {pid.ToString(CultureInfo.InvariantCulture)}, but {problem}; the socket does not belong to the container's LXC monitor — find who holds it with 'ss -xlp | grep {socketName}'");
 }

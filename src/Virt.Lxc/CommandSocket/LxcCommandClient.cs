@@ -276,7 +276,7 @@ internal static class LxcCommandClient
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new VirtException($"container '{name}': cannot connect to its command socket @{SocketName(options.LxcPath, name)}: {ex.Message}", ex);
+            throw new ContainerException(VirtErrorKind.Unavailable, $"container '{name}': cannot connect to its command socket @{SocketName(options.LxcPath, name)}: {ex.Message}", ex);
         }
         catch
         {
@@ -339,8 +339,8 @@ internal static class LxcCommandClient
         return buffer;
     }
 
-    private static VirtException ProtocolError(LxcOptions options, string name, PeerCredentials peer, string what) =>
-        new($"container '{name}': its command socket @{SocketName(options.LxcPath, name)} ({peer}) {what}: the socket is not LXC's or LXC is broken; find its holder with 'ss -xlp | grep {SocketName(options.LxcPath, name)}'");
+    private static ContainerException ProtocolError(LxcOptions options, string name, PeerCredentials peer, string what) =>
+        new(VirtErrorKind.Failed, $"container '{name}': its command socket @{SocketName(options.LxcPath, name)} ({peer}) {what}: the socket is not LXC's or LXC is broken; find its holder with 'ss -xlp | grep {SocketName(options.LxcPath, name)}'");
 
     /// <summary>The credentials the kernel recorded for the process that bound the socket.</summary>
     internal readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)

@@ -7,7 +7,7 @@ public sealed class LxcConfigException : VirtException
     /// <param name="key">The configuration key.</param>
     /// <param name="message">What is wrong and the fix.</param>
     public LxcConfigException(string key, string message)
-        : base(message)
+        : base(VirtErrorKind.InvalidInput, message)
     {
         Key = key;
     }

@@ -199,7 +199,7 @@ internal sealed class LxcContainer : IContainer
             var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (state != ContainerState.Stopped)
             {
-                throw new VirtException($"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
+                throw new ContainerException(VirtErrorKind.Failed, $"container '{Name}' is still {state.ToString().ToLowerInvariant()} after lxc-stop (exit {result.ExitCode}: {result.StandardError.Trim()}): try KillAsync");
             }
 
             await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
@@ -467,6 +467,6 @@ internal sealed class LxcContainer : IContainer
     internal static async Task<ContainerRecord> ReadRecordAsync(LxcContext context, string name, CancellationToken cancellationToken)
     {
         var json = await context.FileSystem.File.ReadAllBytesAsync(context.PathsOf(name).Record, cancellationToken).ConfigureAwait(false);
-        return JsonSerializer.Deserialize(json, LxcJsonContext.Default.ContainerRecord) ?? throw new VirtException($"the record of container '{name}' is empty: delete the container and create it again");
+        return JsonSerializer.Deserialize(json, LxcJsonContext.Default.ContainerRecord) ?? throw new ContainerException(VirtErrorKind.Failed, $"the record of container '{name}' is empty: delete the container and create it again");
     }
 }

@@ -20,7 +20,6 @@ namespace Virt.Lxc.Containers;
 /// </summary>
 public sealed class LxcContainerManager : IContainerManager
 {
-    private const int MaxLxcPathLength = 64;
     private const UnixFileMode PrivateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode LxcPathMode = PrivateDirectoryMode | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private readonly LxcContext _context;
@@ -38,10 +37,7 @@ public sealed class LxcContainerManager : IContainerManager
     {
         _volumes = volumes;
         ArgumentNullException.ThrowIfNull(options);
-        if (string.IsNullOrEmpty(options.LxcPath) || !options.LxcPath.StartsWith('/') || options.LxcPath.Length > MaxLxcPathLength || options.LxcPath.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-        {
-            throw new ArgumentException($"LxcOptions.LxcPath '{options.LxcPath}' must be an absolute path of at most {MaxLxcPathLength} characters without whitespace: LXC names each container's command socket after it", nameof(options));
-        }
+        LxcOptionsValidator.ThrowIfInvalid(options);
 
         _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System);
     }

@@ -44,7 +44,7 @@ internal static class LxcAttach
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new VirtException($"cannot run lxc-attach for container '{containerName}': {ex.Message}; install Debian's lxc", ex);
+            throw new ContainerException(VirtErrorKind.Failed, $"cannot run lxc-attach for container '{containerName}': {ex.Message}; install Debian's lxc", ex);
         }
 
         try

@@ -75,18 +75,18 @@ internal static class ContainerFileAccess
     {
         if (string.IsNullOrEmpty(path) || !path.StartsWith('/') || path.Contains('\0', StringComparison.Ordinal))
         {
-            throw new ContainerPathException(containerName, path ?? "(null)", "give an absolute path inside the container, without NUL");
+            throw new ContainerPathException(VirtErrorKind.InvalidInput, containerName, path ?? "(null)", "give an absolute path inside the container, without NUL");
         }
 
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Contains(".."))
         {
-            throw new ContainerPathException(containerName, path, "'..' is refused: give the path without it");
+            throw new ContainerPathException(VirtErrorKind.InvalidInput, containerName, path, "'..' is refused: give the path without it");
         }
 
         if (parts.Length == 0)
         {
-            throw new ContainerPathException(containerName, path, "the root directory is not a file");
+            throw new ContainerPathException(VirtErrorKind.InvalidInput, containerName, path, "the root directory is not a file");
         }
 
         return string.Join('/', parts);
@@ -165,13 +165,13 @@ internal static class ContainerFileAccess
         var type = LibC.FileType(fd);
         if (type != LibC.SIfreg)
         {
-            throw new ContainerPathException(containerName, path, $"it is {KindName(type)}, not a regular file: only regular files are pushed and pulled (a fifo, device or socket planted in the container is never opened)");
+            throw new ContainerPathException(VirtErrorKind.Refused, containerName, path, $"it is {KindName(type)}, not a regular file: only regular files are pushed and pulled (a fifo, device or socket planted in the container is never opened)");
         }
 
         var fileSystem = LibC.FileSystemType(fd);
         if (fileSystem < 0 || LibC.KernelFileSystems.Contains(fileSystem))
         {
-            throw new ContainerPathException(containerName, path, $"it lives on a kernel filesystem (type 0x{fileSystem.ToString("x", CultureInfo.InvariantCulture)}: proc, sysfs, cgroupfs...), whose files are the host kernel's, not the container's data");
+            throw new ContainerPathException(VirtErrorKind.Refused, containerName, path, $"it lives on a kernel filesystem (type 0x{fileSystem.ToString("x", CultureInfo.InvariantCulture)}: proc, sysfs, cgroupfs...), whose files are the host kernel's, not the container's data");
         }
     }
 

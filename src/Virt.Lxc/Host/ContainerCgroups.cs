@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Abstractions;
+using Virt.Containers;
 
 namespace Virt.Lxc.Host;
 
@@ -119,7 +120,7 @@ internal sealed class ContainerCgroups
         }
         else
         {
-            throw new VirtException($"cannot {(frozen ? "freeze" : "thaw")} container '{containerName}': this host has no cgroup freezer ({_layout}); enable the freezer controller");
+            throw new ContainerException(VirtErrorKind.Refused, $"cannot {(frozen ? "freeze" : "thaw")} container '{containerName}': this host has no cgroup freezer ({_layout}); enable the freezer controller");
         }
 
         await _fileSystem.File.WriteAllTextAsync(stateFile, want, cancellationToken).ConfigureAwait(false);

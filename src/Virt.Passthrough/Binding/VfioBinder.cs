@@ -113,7 +113,7 @@ internal sealed class VfioBinder(IFileSystem fileSystem, PassthroughOptions opti
             var now = reader.GetDevice(device.Address);
             if (now.Driver != device.CurrentDriver || now.DriverOverride != device.CurrentOverride)
             {
-                throw new PassthroughException($"cannot apply the plan for '{plan.Owner}': {device.Address} changed since it was planned (driver {device.CurrentDriver ?? "none"} → {now.Driver ?? "none"}, override {device.CurrentOverride ?? "none"} → {now.DriverOverride ?? "none"}); nothing was written: plan again");
+                throw new PassthroughException(VirtErrorKind.Conflict, $"cannot apply the plan for '{plan.Owner}': {device.Address} changed since it was planned (driver {device.CurrentDriver ?? "none"} → {now.Driver ?? "none"}, override {device.CurrentOverride ?? "none"} → {now.DriverOverride ?? "none"}); nothing was written: plan again");
             }
         }
     }

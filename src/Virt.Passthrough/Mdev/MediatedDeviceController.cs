@@ -66,18 +66,18 @@ internal sealed class MediatedDeviceController(IFileSystem fileSystem, Passthrou
         ArgumentException.ThrowIfNullOrEmpty(name);
         var types = ListTypes(parent);
         var chosen = types.FirstOrDefault(candidate => candidate.Id == type)
-            ?? throw new PassthroughException($"{parent} offers no mdev type '{type}': it offers {(types.Count == 0 ? "none (no mdev_supported_types: is the vGPU/GVT-g driver loaded?)" : string.Join(", ", types.Select(candidate => candidate.Id)))}");
+            ?? throw new PassthroughException(VirtErrorKind.InvalidInput, $"{parent} offers no mdev type '{type}': it offers {(types.Count == 0 ? "none (no mdev_supported_types: is the vGPU/GVT-g driver loaded?)" : string.Join(", ", types.Select(candidate => candidate.Id)))}");
         var uuid = UuidFor(name);
         if (Describe(uuid) is { } existing)
         {
             return existing.Parent == parent && existing.Type == type
                 ? existing
-                : throw new PassthroughException($"mdev {uuid} for '{name}' already exists as {existing.Type} on {existing.Parent}: remove it first, or use another name");
+                : throw new PassthroughException(VirtErrorKind.Conflict, $"mdev {uuid} for '{name}' already exists as {existing.Type} on {existing.Parent}: remove it first, or use another name");
         }
 
         if (chosen.AvailableInstances == 0)
         {
-            throw new PassthroughException($"{parent} has no {type} instance left (available_instances = 0): remove another mdev of this parent or choose a smaller type");
+            throw new PassthroughException(VirtErrorKind.Conflict, $"{parent} has no {type} instance left (available_instances = 0): remove another mdev of this parent or choose a smaller type");
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -103,7 +103,7 @@ internal sealed class MediatedDeviceController(IFileSystem fileSystem, Passthrou
         var creatable = fileSystem.Path.Combine(directory, "creatable_vgpu_types");
         if (!fileSystem.File.Exists(creatable))
         {
-            throw new PassthroughException($"{virtualFunction} has no nvidia/creatable_vgpu_types: it is not a VF of an NVIDIA vGPU card on a kernel ≥ 6.8 with NVIDIA's vGPU manager (enable its VFs first)");
+            throw new PassthroughException(VirtErrorKind.Refused, $"{virtualFunction} has no nvidia/creatable_vgpu_types: it is not a VF of an NVIDIA vGPU card on a kernel ≥ 6.8 with NVIDIA's vGPU manager (enable its VFs first)");
         }
 
         // "ID    : vGPU Name" header, then "557   : NVIDIA L4-1B" lines.
@@ -126,12 +126,12 @@ internal sealed class MediatedDeviceController(IFileSystem fileSystem, Passthrou
 
         if (typeId != 0 && state.CreatableTypes.All(type => type.Id != typeId))
         {
-            throw new PassthroughException($"{virtualFunction} cannot take vGPU type {typeId} now; it can take {(state.CreatableTypes.Count == 0 ? "none" : string.Join(", ", state.CreatableTypes.Select(type => $"{type.Id} ({type.Name})")))}");
+            throw new PassthroughException(VirtErrorKind.Conflict, $"{virtualFunction} cannot take vGPU type {typeId} now; it can take {(state.CreatableTypes.Count == 0 ? "none" : string.Join(", ", state.CreatableTypes.Select(type => $"{type.Id} ({type.Name})")))}");
         }
 
         if (typeId != 0 && state.CurrentTypeId != 0)
         {
-            throw new PassthroughException($"{virtualFunction} already has vGPU type {state.CurrentTypeId}: clear it (type 0) first");
+            throw new PassthroughException(VirtErrorKind.Conflict, $"{virtualFunction} already has vGPU type {state.CurrentTypeId}: clear it (type 0) first");
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -37,14 +37,14 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
 
         if (pf.Driver is null)
         {
-            throw new PassthroughException($"cannot set the VF count of {pf.Address}: it has no driver, and the PF's driver creates the VFs: bind its host driver (e.g. ixgbe, mlx5_core) first");
+            throw new PassthroughException(VirtErrorKind.Refused, $"cannot set the VF count of {pf.Address}: it has no driver, and the PF's driver creates the VFs: bind its host driver (e.g. ixgbe, mlx5_core) first");
         }
 
         var owners = journal.Owners();
         var owned = ListVirtualFunctions(pf.Address).Select(vf => (vf.Address, Owner: owners.GetValueOrDefault(vf.Address))).FirstOrDefault(vf => vf.Owner is not null);
         if (owned.Owner is not null && count != pf.SriovNumVfs)
         {
-            throw new PassthroughException($"cannot change the VF count of {pf.Address}: its VF {owned.Address} is bound for '{owned.Owner}': release '{owned.Owner}' first");
+            throw new PassthroughException(VirtErrorKind.Conflict, $"cannot change the VF count of {pf.Address}: its VF {owned.Address} is bound for '{owned.Owner}': release '{owned.Owner}' first");
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -90,7 +90,7 @@ internal sealed class SriovController(IFileSystem fileSystem, PassthroughOptions
     {
         var device = reader.GetDevice(address);
         return device.SriovTotalVfs is null
-            ? throw new PassthroughException($"{address} is not an SR-IOV physical function (it has no sriov_totalvfs){(device.PhysicalFunction is { } pf ? $"; it is a VF of {pf}" : string.Empty)}")
+            ? throw new PassthroughException(VirtErrorKind.InvalidInput, $"{address} is not an SR-IOV physical function (it has no sriov_totalvfs){(device.PhysicalFunction is { } pf ? $"; it is a VF of {pf}" : string.Empty)}")
             : device;
     }
 

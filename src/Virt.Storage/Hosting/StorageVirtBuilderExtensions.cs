@@ -1,23 +1,37 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Virt.Hosting;
+using Microsoft.Extensions.Options;
+using Virt.Storage;
+using Virt.Storage.Hosting;
 using Virt.Storage.Pools;
 
-namespace Virt.Storage.Hosting;
+// In Virt.Hosting with AddVirt() and every backend's AddXxx(), so that a host composes the SDK with one using.
+namespace Virt.Hosting;
 
 /// <summary>Registers the storage backend: <c>services.AddVirt().AddStorage()</c>.</summary>
 public static class StorageVirtBuilderExtensions
 {
-    /// <summary>Registers <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/> (one <see cref="StorageManager"/>) and <see cref="StorageOptions"/>, each with <c>TryAdd</c>.</summary>
+    /// <summary>
+    /// Registers <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/> (one <see cref="StorageManager"/>), each
+    /// with <c>TryAdd</c>, and <see cref="StorageOptions"/> through Microsoft.Extensions.Options: validated when the
+    /// host starts (<c>ValidateOnStart</c>) or, without a host, when the manager is first resolved. The options can
+    /// also be bound from configuration, e.g. <c>services.AddOptions&lt;StorageOptions&gt;().BindConfiguration("Virt:Storage")</c>.
+    /// </summary>
     /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
-    /// <param name="configure">Adjusts the options.</param>
+    /// <param name="configure">Adjusts the options; runs in registration order with any other <c>Configure</c>.</param>
     /// <returns>The builder, for chaining.</returns>
     public static IVirtBuilder AddStorage(this IVirtBuilder builder, Action<StorageOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = new StorageOptions();
-        configure?.Invoke(options);
-        builder.Services.TryAddSingleton(options);
+        var options = builder.Services.AddOptions<StorageOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
+        builder.Services.TryAddSingleton(provider => provider.GetRequiredService<IOptions<StorageOptions>>().Value);
         builder.Services.TryAddSingleton<StorageManager>();
         builder.Services.TryAddSingleton<IStorageManager>(provider => provider.GetRequiredService<StorageManager>());
         builder.Services.TryAddSingleton<IVolumeResolver>(provider => provider.GetRequiredService<StorageManager>());

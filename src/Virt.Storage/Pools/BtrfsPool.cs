@@ -105,7 +105,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         CheckName(target);
         if (linked)
         {
-            throw new StorageException($"pool '{Definition.Name}' (btrfs) has no linked clones: clone with linked: false, which is a subvolume snapshot and shares every block just the same");
+            throw new StorageException(VirtErrorKind.Refused, $"pool '{Definition.Name}' (btrfs) has no linked clones: clone with linked: false, which is a subvolume snapshot and shares every block just the same");
         }
 
         using var sourceLock = await LockAsync(source, "clone", cancellationToken).ConfigureAwait(false);

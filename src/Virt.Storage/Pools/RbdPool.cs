@@ -251,7 +251,7 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
 
         if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
         {
-            throw new StorageException($"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
         // rbd creates the file itself (0644): it does so inside a 0700 directory, where nobody else can
@@ -279,7 +279,7 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
         RefuseIfInUse(name, "import a diff into");
         if (!File.Exists(sourcePath))
         {
-            throw new StorageException($"cannot apply '{sourcePath}' to '{volume.Id}': the file does not exist");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot apply '{sourcePath}' to '{volume.Id}': the file does not exist");
         }
 
         await RbdAsync(["import-diff", "--no-progress", sourcePath, Image(name)], cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Virt.Processes;
 using Virt.Storage.Hosting;
 
@@ -17,10 +19,12 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     /// <summary>Creates the manager.</summary>
     /// <param name="options">The backend's options.</param>
     /// <param name="processes">Runs qemu-img and btrfs.</param>
-    public StorageManager(StorageOptions options, IProcessRunner processes)
+    /// <param name="logger">Where each change to a pool or volume is logged (<see cref="StorageEventIds"/>); optional.</param>
+    public StorageManager(StorageOptions options, IProcessRunner processes, ILogger<StorageManager>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _context = new StorageContext(options, processes);
+        StorageOptionsValidator.ThrowIfInvalid(options);
+        _context = new StorageContext(options, processes, (ILogger?)logger ?? NullLogger.Instance);
     }
 
     private string PoolsDirectory => Path.Combine(_context.Options.StateDirectory, "pools");
@@ -31,19 +35,19 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         ArgumentNullException.ThrowIfNull(definition);
         if (!VolumeId.IsValidName(definition.Name))
         {
-            throw new StorageException($"'{definition.Name}' is not a pool name: use 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"'{definition.Name}' is not a pool name: use 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit");
         }
 
         if (string.IsNullOrEmpty(definition.Path) || !definition.Path.StartsWith('/') || definition.Path.Any(char.IsControl))
         {
-            throw new StorageException($"pool '{definition.Name}': path '{definition.Path}' must be an absolute host path");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"pool '{definition.Name}': path '{definition.Path}' must be an absolute host path");
         }
 
         var file = Path.Combine(PoolsDirectory, definition.Name + ".json");
         using var held = await PoolLockAsync(definition.Name, "define", cancellationToken).ConfigureAwait(false);
         if (File.Exists(file))
         {
-            throw new StorageException($"pool '{definition.Name}' is already defined: remove it first, or choose another name");
+            throw new StorageException(VirtErrorKind.Conflict, $"pool '{definition.Name}' is already defined: remove it first, or choose another name");
         }
 
         PrivateFiles.CreateMissing(definition.Path);
@@ -59,6 +63,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
 
         PrivateFiles.CreateDirectory(PoolsDirectory);
         PrivateFiles.WriteAllText(file, PoolDefinitionJson.Serialize(definition));
+        Log.PoolDefined(_context.Logger, definition.Name, definition.Driver, definition.Path);
         return Open(definition);
     }
 
@@ -67,7 +72,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         var type = await _context.Processes.RunAsync(new ProcessSpec("stat", ["-f", "-c", "%T", definition.Path]), cancellationToken).ConfigureAwait(false);
         if (type.StandardOutput.Trim() != "btrfs")
         {
-            throw new StorageException($"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
+            throw new StorageException(VirtErrorKind.Refused, $"pool '{definition.Name}': '{definition.Path}' is on {type.StandardOutput.Trim()}, not btrfs: mount a btrfs file system there, or use the dir driver");
         }
     }
 
@@ -78,13 +83,13 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         {
             if (string.IsNullOrWhiteSpace(value) || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
             {
-                throw new StorageException($"pool '{definition.Name}' (rbd): {what} '{value}' is not a Ceph name: give one without spaces or control characters, or leave it to its default");
+                throw new StorageException(VirtErrorKind.InvalidInput, $"pool '{definition.Name}' (rbd): {what} '{value}' is not a Ceph name: give one without spaces or control characters, or leave it to its default");
             }
         }
 
         if (string.IsNullOrEmpty(definition.CephConfig) || !File.Exists(definition.CephConfig))
         {
-            throw new StorageException($"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
         }
 
         var probe = await _context.Processes.RunAsync(new ProcessSpec(_context.Options.RbdPath, ["-c", definition.CephConfig, "--id", definition.CephUser, "ls", definition.RbdPool]) { Timeout = TimeSpan.FromSeconds(30) }, cancellationToken).ConfigureAwait(false);
@@ -135,11 +140,12 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
 
         using var held = await PoolLockAsync(name, "remove", cancellationToken).ConfigureAwait(false);
         File.Delete(file);
+        Log.PoolRemoved(_context.Logger, name);
     }
 
     /// <summary>The pool-wide lock (defining and removing a pool), held across processes like the volume locks.</summary>
     private Task<Locking.VolumeLock> PoolLockAsync(string name, string operation, CancellationToken cancellationToken) =>
-        Locking.VolumeLock.AcquireAsync(Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException($"cannot {operation} pool '{name}': {message}"), cancellationToken);
+        Locking.VolumeLock.AcquireAsync(Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException(VirtErrorKind.Conflict, $"cannot {operation} pool '{name}': {message}"), cancellationToken);
 
     /// <inheritdoc />
     public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)

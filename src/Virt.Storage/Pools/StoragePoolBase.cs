@@ -10,7 +10,7 @@ namespace Virt.Storage.Pools;
 /// in-use markers, temporary names (<c>.tmp-PID-…</c>) for anything being built — swept once their
 /// process is gone — and the pool's status.
 /// </summary>
-internal abstract class StoragePoolBase : IStoragePool
+internal abstract partial class StoragePoolBase : IStoragePool
 {
     private const string TemporaryPrefix = ".tmp-";
 
@@ -59,7 +59,7 @@ internal abstract class StoragePoolBase : IStoragePool
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
         if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
         {
-            throw new StorageException($"cannot export '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
         var temporary = Path.Combine(Path.GetDirectoryName(targetPath)!, $"{TemporaryPrefix}{Environment.ProcessId}-{Path.GetFileName(targetPath)}");
@@ -132,7 +132,7 @@ internal abstract class StoragePoolBase : IStoragePool
     {
         if (format is VolumeFormat.Qcow2)
         {
-            throw new StorageException($"pool '{Definition.Name}' ({driver}) keeps raw volumes only ('{IdOf(name)}' asked for qcow2): snapshots and clones are the storage's own");
+            throw new StorageException(VirtErrorKind.Refused, $"pool '{Definition.Name}' ({driver}) keeps raw volumes only ('{IdOf(name)}' asked for qcow2): snapshots and clones are the storage's own");
         }
     }
 
@@ -140,7 +140,7 @@ internal abstract class StoragePoolBase : IStoragePool
     {
         if (string.IsNullOrEmpty(sourcePath) || !sourcePath.StartsWith('/') || !File.Exists(sourcePath))
         {
-            throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': give the absolute path of an existing image file");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot import '{sourcePath}' into '{IdOf(name)}': give the absolute path of an existing image file");
         }
     }
 
@@ -174,7 +174,7 @@ internal abstract class StoragePoolBase : IStoragePool
             refusal = $"its extents live in other files ({string.Join(", ", probed.Extents)}); convert it to a single-file image first";
         }
 
-        return refusal is null ? probed.Format : throw new StorageException($"cannot import '{sourcePath}' into '{IdOf(name)}': {refusal}");
+        return refusal is null ? probed.Format : throw new StorageException(VirtErrorKind.Refused, $"cannot import '{sourcePath}' into '{IdOf(name)}': {refusal}");
     }
 
     protected static void CheckSize(long sizeBytes, VolumeId id)

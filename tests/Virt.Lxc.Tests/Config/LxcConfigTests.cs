@@ -40,6 +40,7 @@ public sealed class LxcConfigTests
         var error = Assert.Throws<LxcConfigException>(() => config.Add("lxc.uts.name", value));
 
         Assert.Contains(rule, error.Message, StringComparison.Ordinal);
+        Assert.Equal(VirtErrorKind.InvalidInput, error.ErrorKind);
         Assert.Equal("lxc.uts.name", error.Key);
         Assert.Empty(config.Entries);
     }

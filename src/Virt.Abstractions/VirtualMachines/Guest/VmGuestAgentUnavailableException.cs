@@ -4,7 +4,7 @@ namespace Virt.VirtualMachines;
 /// The guest agent of a VM cannot be asked anything: the VM has no agent channel, is not running, or
 /// the agent did not answer within its deadline.
 /// </summary>
-public sealed class VmGuestAgentUnavailableException : VirtException
+public sealed class VmGuestAgentUnavailableException : VmException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="vmName">The VM.</param>
@@ -12,7 +12,7 @@ public sealed class VmGuestAgentUnavailableException : VirtException
     /// <param name="reason">Why it could not be asked, with the fix.</param>
     /// <param name="innerException">What the transport reported, if anything.</param>
     public VmGuestAgentUnavailableException(string vmName, string operation, string reason, Exception? innerException = null)
-        : base($"VM '{vmName}': cannot run {operation} in the guest: {reason}", innerException)
+        : base(VirtErrorKind.Unavailable, $"VM '{vmName}': cannot run {operation} in the guest: {reason}", innerException)
     {
         VmName = vmName;
         Operation = operation;

@@ -7,7 +7,7 @@ public sealed class QmpEventOverflowException : VirtException
     /// <param name="capacity">The subscription's buffer size.</param>
     /// <param name="endpoint">The monitor.</param>
     public QmpEventOverflowException(int capacity, string endpoint)
-        : base($"an event subscription on '{endpoint}' fell more than {capacity} events behind and was ended; consume faster, raise Capacity, or choose a dropping overflow policy and re-query state")
+        : base(VirtErrorKind.Failed, $"an event subscription on '{endpoint}' fell more than {capacity} events behind and was ended; consume faster, raise Capacity, or choose a dropping overflow policy and re-query state")
     {
         Capacity = capacity;
     }

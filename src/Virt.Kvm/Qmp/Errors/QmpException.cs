@@ -9,7 +9,7 @@ public sealed class QmpException : VirtException
     /// <param name="description">QEMU's human-readable description.</param>
     /// <param name="endpoint">The monitor the command was sent to.</param>
     public QmpException(string command, string errorClass, string description, string endpoint)
-        : base($"QEMU at '{endpoint}' refused '{command}': {errorClass}: {description}")
+        : base(VirtErrorKind.Failed, $"QEMU at '{endpoint}' refused '{command}': {errorClass}: {description}")
     {
         Command = command;
         ErrorClass = errorClass;

@@ -12,7 +12,7 @@ public sealed class QmpUnsupportedException : VirtException
     /// <param name="qemuVersion">The QEMU version connected to.</param>
     /// <param name="endpoint">The monitor.</param>
     public QmpUnsupportedException(string command, string? member, string qemuVersion, string endpoint)
-        : base(member is null
+        : base(VirtErrorKind.Refused, member is null
             ? $"QEMU {qemuVersion} at '{endpoint}' has no command '{command}' (its query-qmp-schema does not list it); use a QEMU that has it, or check the name"
             : $"QEMU {qemuVersion} at '{endpoint}' has no argument '{member}' for '{command}'; remove it or use a QEMU that has it")
     {

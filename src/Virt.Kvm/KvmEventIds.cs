@@ -1,0 +1,74 @@
+namespace Virt.Kvm;
+
+/// <summary>
+/// The event ids of Virt.Kvm's log messages (2000–2999), published so that log filters, alerts and dashboards can
+/// name them; an id keeps its meaning across versions, and a retired id is not reused.
+/// </summary>
+public static class KvmEventIds
+{
+    /// <summary>Debug: <c>QMP {Endpoint}: connected to QEMU {Version} (oob {OutOfBand})</c></summary>
+    public const int QmpConnected = 2000;
+
+    /// <summary>Trace: <c>QMP {Endpoint} -&gt; {Message}</c></summary>
+    public const int QmpSent = 2001;
+
+    /// <summary>Trace: <c>QMP {Endpoint} &lt;- {Message}</c></summary>
+    public const int QmpReceived = 2002;
+
+    /// <summary>Debug: <c>QMP {Endpoint} event {EventName}: {Message}</c></summary>
+    public const int QmpEvent = 2003;
+
+    /// <summary>Warning: <c>QMP {Endpoint}: '{Command}' (id {Id}) timed out; a late reply will be discarded</c></summary>
+    public const int QmpCommandTimedOut = 2004;
+
+    /// <summary>Debug: <c>QMP {Endpoint}: discarded a reply with id {Id} that no caller waits for (timed out or cancelled)</c></summary>
+    public const int QmpLateReplyDiscarded = 2005;
+
+    /// <summary>Debug: <c>QMP {Endpoint}: connection closed: {Reason}</c></summary>
+    public const int QmpClosed = 2006;
+
+    /// <summary>Warning: <c>QMP {Endpoint}: ignored a second greeting</c></summary>
+    public const int QmpUnexpectedGreeting = 2007;
+
+    /// <summary>Debug: <c>Guest agent {Endpoint}: synchronized (token {Token})</c></summary>
+    public const int AgentSynced = 2100;
+
+    /// <summary>Trace: <c>Guest agent {Endpoint} -&gt; {Message}</c></summary>
+    public const int AgentSent = 2101;
+
+    /// <summary>Trace: <c>Guest agent {Endpoint} &lt;- {Message}</c></summary>
+    public const int AgentReceived = 2102;
+
+    /// <summary>Debug: <c>Guest agent {Endpoint}: '{Command}' timed out; the channel will be resynchronized</c></summary>
+    public const int AgentTimedOut = 2103;
+
+    /// <summary>Information: <c>Accelerator: {Accelerator} ({Reason})</c></summary>
+    public const int AcceleratorChosen = 2200;
+
+    /// <summary>Information: <c>VM {VmName}: QEMU started as pid {Pid}</c></summary>
+    public const int VmSpawned = 2300;
+
+    /// <summary>Debug: <c>VM {VmName}: QEMU pid {Pid} command line (secrets masked): {Arguments}</c></summary>
+    public const int VmCommandLine = 2307;
+
+    /// <summary>Information: <c>VM {VmName}: stopped ({Reason})</c></summary>
+    public const int VmStopped = 2301;
+
+    /// <summary>Information: <c>VM {VmName}: re-attached to QEMU pid {Pid}</c></summary>
+    public const int VmReattached = 2302;
+
+    /// <summary>Warning: <c>VM {VmName}: QEMU pid {Pid} exited while no manager was watching</c></summary>
+    public const int VmFoundDead = 2303;
+
+    /// <summary>Warning: <c>VM {VmName}: watching QEMU failed: {Reason}</c></summary>
+    public const int VmWatchFailed = 2304;
+
+    /// <summary>Information: <c>VM {VmName}: live-migrated on this host from QEMU pid {SourcePid} to pid {DestinationPid}</c></summary>
+    public const int VmMigrated = 2305;
+
+    /// <summary>Warning: <c>VM {VmName}: giving its host devices back failed; ReleaseAsync(\"vm:{VmName}\") on the passthrough manager retries from its journal</c></summary>
+    public const int HostDeviceReleaseFailed = 2306;
+
+    /// <summary>Information: <c>VM {VmName}: following QEMU pid {Pid}, owned by {Owner} (commands go through its control monitor)</c></summary>
+    public const int VmFollowed = 2308;
+}
