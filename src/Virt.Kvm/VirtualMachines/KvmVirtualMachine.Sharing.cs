@@ -211,7 +211,7 @@ internal sealed partial class KvmVirtualMachine
         }
         catch (Exception ex) when (ex is VirtException or TimeoutException)
         {
-            throw new VmStateException(Name, operation, _state, $"QEMU runs but its control monitor '{Files.ControlSocket}' does not answer ({ex.Message}); try again, or call KillAsync");
+            throw new VmStateException(Name, operation, _state, $"QEMU runs but its QMP monitor does not answer (nor does its control monitor '{Files.ControlSocket}': {ex.Message}); try again, or call KillAsync");
         }
     }
 
