@@ -25,11 +25,18 @@ internal abstract partial class StoragePoolBase
         return volume;
     }
 
-    async Task<VolumeInfo> IStoragePool.CloneVolumeAsync(string source, string target, bool linked, IProgress<StorageProgress>? progress, CancellationToken cancellationToken)
+    async IAsyncEnumerable<StorageProgress> IStoragePool.CloneVolumeAsync(string source, string target, bool linked, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var volume = await CloneVolumeAsync(source, target, linked, progress, cancellationToken).ConfigureAwait(false);
-        Log.VolumeCloned(Logger, IdOf(source), volume.Id, linked);
-        return volume;
+        // Logged when the last step reports completion, before it is handed on, as for imports.
+        await foreach (var progress in CloneVolumeAsync(source, target, linked, cancellationToken).ConfigureAwait(false))
+        {
+            if (progress.Completed)
+            {
+                Log.VolumeCloned(Logger, IdOf(source), IdOf(target), linked);
+            }
+
+            yield return progress;
+        }
     }
 
     async Task<VolumeInfo> IStoragePool.FlattenVolumeAsync(string name, CancellationToken cancellationToken)

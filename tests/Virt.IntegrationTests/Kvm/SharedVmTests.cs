@@ -41,8 +41,8 @@ public sealed class SharedVmTests
         await resumed;
         Assert.Equal(VmState.Running, (await second.GetStatusAsync(ct)).State);
 
-        Assert.Equal("from-second", (await second.CreateSnapshotAsync("from-second", ct)).Name);
-        Assert.Equal("from-second", Assert.Single(await owner.ListSnapshotsAsync(ct)).Name);
+        Assert.Equal("from-second", (await second.Snapshots.CreateAsync("from-second", ct)).Name);
+        Assert.Equal("from-second", Assert.Single(await owner.Snapshots.ListAsync(ct)).Name);
 
         // The owner's manager goes away (the VM keeps running): the next operation from the second makes it the owner,
         // with the main monitor and its events.

@@ -16,18 +16,18 @@ public sealed class StorageLoggingTests : IDisposable
     [Fact(Timeout = 60_000)]
     public async Task Every_change_to_a_dir_pool_logs_its_published_event_id_once()
     {
-        Host.Require("qemu-img", "qemu-utils");
+        HostRequirement.RequireTool("qemu-img", "qemu-utils");
         var ct = TestContext.Current.CancellationToken;
         var log = new RecordingLogger();
         var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, new ProcessRunner(), log);
 
-        var pool = await manager.DefinePoolAsync(new StoragePoolDefinition("logged", "dir", Path.Combine(_root, "pool")), ct);
+        var pool = await manager.DefinePoolAsync(new DirPoolDefinition("logged", Path.Combine(_root, "pool")), ct);
         await pool.CreateVolumeAsync(new VolumeSpec("disk0", 1 << 20), ct);
         await pool.ResizeVolumeAsync("disk0", 2 << 20, cancellationToken: ct);
         await pool.CreateSnapshotAsync("disk0", "before", ct);
         await pool.RollbackSnapshotAsync("disk0", "before", ct);
         await pool.DeleteSnapshotAsync("disk0", "before", ct);
-        await pool.CloneVolumeAsync("disk0", "disk1", linked: false, cancellationToken: ct);
+        await pool.CloneVolumeAsync("disk0", "disk1", linked: false, ct).LastAsync(ct);
         var exported = Path.Combine(_root, "disk1.raw");
         await foreach (var _ in pool.ExportAsync("disk1", exported, VolumeFormat.Raw, ct))
         {
