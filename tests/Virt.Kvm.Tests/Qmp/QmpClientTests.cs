@@ -348,6 +348,8 @@ public sealed class QmpClientTests
     [Fact]
     public async Task Slow_replies_within_the_deadline_succeed()
     {
+        // The slow reply waits for the fast one to be answered, so "not blocked behind it" holds whatever the load.
+        var fastAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new FakeQmpServer(handler: async (connection, command) =>
         {
             if (FakeQmpConnection.NameOf(command) != "slow")
@@ -355,6 +357,7 @@ public sealed class QmpClientTests
                 return false;
             }
 
+            await fastAnswered.Task;
             await Task.Delay(300);
             await connection.ReturnAsync(command, new JsonObject { ["ok"] = true });
             return true;
@@ -366,6 +369,7 @@ public sealed class QmpClientTests
 
         Assert.True(fast.Running);
         Assert.False(slow.IsCompleted);
+        fastAnswered.SetResult();
         Assert.True((await slow).GetProperty("ok").GetBoolean());
     }
 

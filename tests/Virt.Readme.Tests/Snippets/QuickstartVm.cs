@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Hosting;
-using Virt.Kvm.Hosting;
 using Virt.VirtualMachines;
 
 namespace Virt.Readme.Tests.Snippets;
