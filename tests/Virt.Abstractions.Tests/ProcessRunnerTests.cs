@@ -63,6 +63,84 @@ public sealed class ProcessRunnerTests
         }
     }
 
+    [Fact]
+    public async Task Start_pipes_standard_input_through_cat_as_a_stream()
+    {
+        var payload = Enumerable.Range(0, 300_000).Select(i => (byte)i).ToArray();
+        await using var cat = _runner.Start(new ProcessSpec("cat", []));
+
+        // Feed and read at once: the payload is larger than a pipe's buffer.
+        var feed = Task.Run(async () =>
+        {
+            await using (cat.StandardInput)
+            {
+                await cat.StandardInput.WriteAsync(payload, TestContext.Current.CancellationToken);
+            }
+        }, TestContext.Current.CancellationToken);
+        using var echoed = new MemoryStream();
+        await cat.StandardOutput.CopyToAsync(echoed, TestContext.Current.CancellationToken);
+        await feed;
+
+        Assert.Equal(0, await cat.WaitForExitAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(payload, echoed.ToArray());
+        Assert.True(cat.HasExited);
+    }
+
+    [Fact]
+    public async Task Start_hands_back_standard_error_and_the_exit_code()
+    {
+        await using var shell = _runner.Start(new ProcessSpec("/bin/sh", ["-c", "echo out; echo 'disk full' >&2; exit 7"]));
+
+        using var output = new StreamReader(shell.StandardOutput);
+        using var error = new StreamReader(shell.StandardError);
+        var standardOutput = await output.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var standardError = await error.ReadToEndAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(7, await shell.WaitForExitAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("out\n", standardOutput);
+        Assert.Equal("disk full\n", standardError);
+    }
+
+    [Fact]
+    public void Start_of_a_missing_program_says_which_and_why()
+    {
+        var error = Assert.Throws<VirtException>(() => _runner.Start(new ProcessSpec("/nonexistent/virt-tool", ["x"])));
+
+        Assert.Contains("/nonexistent/virt-tool", error.Message, StringComparison.Ordinal);
+        Assert.IsType<System.ComponentModel.Win32Exception>(error.InnerException);
+    }
+
+    [Fact]
+    public async Task Cancelling_the_wait_kills_the_program_and_its_children()
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        await using var shell = _runner.Start(new ProcessSpec("/bin/sh", ["-c", "sleep 30 & echo $!; wait"]));
+        using var output = new StreamReader(shell.StandardOutput);
+
+        // The grandchild's pid on standard output proves it runs before the cancellation comes.
+        var grandchild = int.Parse((await output.ReadLineAsync(TestContext.Current.CancellationToken))!, System.Globalization.CultureInfo.InvariantCulture);
+        var wait = shell.WaitForExitAsync(cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        Assert.True(shell.HasExited);
+        await WaitUntilGoneAsync(shell.Id);
+        await WaitUntilGoneAsync(grandchild);
+    }
+
+    [Fact]
+    public async Task Disposing_a_running_program_kills_it_with_its_children()
+    {
+        var shell = _runner.Start(new ProcessSpec("/bin/sh", ["-c", "sleep 30 & echo $!; wait"]));
+        using var output = new StreamReader(shell.StandardOutput);
+        var grandchild = int.Parse((await output.ReadLineAsync(TestContext.Current.CancellationToken))!, System.Globalization.CultureInfo.InvariantCulture);
+
+        await shell.DisposeAsync();
+
+        await WaitUntilGoneAsync(shell.Id);
+        await WaitUntilGoneAsync(grandchild);
+    }
+
     /// <summary>Waits for a process to be gone or a zombie (killed, not yet reaped by init); fails if it still runs after 30 s.</summary>
     private static async Task WaitUntilGoneAsync(int pid)
     {

@@ -24,45 +24,8 @@ public sealed class ProcessRunner : IProcessRunner
     public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var startInfo = new ProcessStartInfo(spec.FileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = spec.WorkingDirectory ?? string.Empty,
-        };
-        foreach (var argument in spec.Arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        if (spec.Environment is not null)
-        {
-            foreach (var (name, value) in spec.Environment)
-            {
-                if (value is null)
-                {
-                    startInfo.Environment.Remove(name);
-                }
-                else
-                {
-                    startInfo.Environment[name] = value;
-                }
-            }
-        }
-
-        using var process = new Process { StartInfo = startInfo };
+        using var process = StartProcess(spec);
         var started = _timeProvider.GetTimestamp();
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            throw new VirtException($"cannot start '{spec.CommandLine}': {ex.Message}; check that '{spec.FileName}' is installed and executable", ex);
-        }
-
         Log.ProcessStarted(_logger, spec.CommandLine, process.Id);
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
@@ -98,6 +61,59 @@ public sealed class ProcessRunner : IProcessRunner
             _timeProvider.GetElapsedTime(started));
         Log.ProcessExited(_logger, spec.CommandLine, result.ExitCode, result.Duration.TotalMilliseconds);
         return result;
+    }
+
+    /// <inheritdoc />
+    public IRunningProcess Start(ProcessSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var process = StartProcess(spec);
+        Log.ProcessStarted(_logger, spec.CommandLine, process.Id);
+        return new RunningProcess(spec, process);
+    }
+
+    /// <summary>Starts the program with all three standard streams redirected.</summary>
+    private static Process StartProcess(ProcessSpec spec)
+    {
+        var startInfo = new ProcessStartInfo(spec.FileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = spec.WorkingDirectory ?? string.Empty,
+        };
+        foreach (var argument in spec.Arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        if (spec.Environment is not null)
+        {
+            foreach (var (name, value) in spec.Environment)
+            {
+                if (value is null)
+                {
+                    startInfo.Environment.Remove(name);
+                }
+                else
+                {
+                    startInfo.Environment[name] = value;
+                }
+            }
+        }
+
+        var process = new Process { StartInfo = startInfo };
+        try
+        {
+            process.Start();
+            return process;
+        }
+        catch (Win32Exception ex)
+        {
+            process.Dispose();
+            throw new VirtException($"cannot start '{spec.CommandLine}': {ex.Message}; check that '{spec.FileName}' is installed and executable", ex);
+        }
     }
 
     private static void KillTree(Process process)

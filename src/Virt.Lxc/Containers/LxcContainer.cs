@@ -344,7 +344,7 @@ internal sealed class LxcContainer : IContainer
         // stops in the instant between this check and lxc-attach's connect is the window left.
         using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
             ?? throw new ContainerAttachException(Name, "it is not running: start it first");
-        return await LxcAttach.RunAsync(Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
+        return await LxcAttach.RunAsync(_context.Processes, Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Virt.Containers;
 using Virt.Lxc.Hosting;
+using Virt.Processes;
 
 namespace Virt.Lxc.Exec;
 
@@ -20,36 +21,27 @@ internal static class LxcAttach
     private const int MaxLogBytes = 64 * 1024;
     private static readonly System.IO.Abstractions.FileSystem HostFiles = new();
 
-    public static async Task<ContainerExecResult> RunAsync(LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
+    public static async Task<ContainerExecResult> RunAsync(IProcessRunner processes, LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(logDirectory);
         var log = Path.Combine(logDirectory, $"attach-{Environment.ProcessId}-{Guid.NewGuid():N}.log");
-        var start = new ProcessStartInfo(options.Tool("lxc-attach"))
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in Arguments(options, containerName, log, request))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var started = Stopwatch.GetTimestamp();
-        using var process = new Process { StartInfo = start };
+        IRunningProcess process;
         try
         {
-            process.Start();
+            process = processes.Start(new ProcessSpec(options.Tool("lxc-attach"), Arguments(options, containerName, log, request)));
         }
-        catch (System.ComponentModel.Win32Exception ex)
+        catch (VirtException ex) when (ex.InnerException is System.ComponentModel.Win32Exception start)
         {
-            throw new ContainerException(VirtErrorKind.Failed, $"cannot run lxc-attach for container '{containerName}': {ex.Message}; install Debian's lxc", ex);
+            throw new ContainerException(VirtErrorKind.Failed, $"cannot run lxc-attach for container '{containerName}': {start.Message}; install Debian's lxc", start);
         }
 
         try
         {
-            return await WaitAsync(process, containerName, log, request, started, cancellationToken).ConfigureAwait(false);
+            await using (process.ConfigureAwait(false))
+            {
+                return await WaitAsync(process, containerName, log, request, started, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -57,35 +49,34 @@ internal static class LxcAttach
         }
     }
 
-    private static async Task<ContainerExecResult> WaitAsync(Process process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
+    private static async Task<ContainerExecResult> WaitAsync(IRunningProcess process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
     {
         var collectedOutput = request.StandardOutput is null ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
         var collectedError = request.StandardError is null && !request.CombineOutput ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
         var output = request.StandardOutput ?? collectedOutput!;
         var error = request.CombineOutput ? output : request.StandardError ?? collectedError!;
         var writeLock = request.CombineOutput ? new SemaphoreSlim(1, 1) : null;
-        var copyOut = PumpAsync(process.StandardOutput.BaseStream, output, writeLock);
-        var copyErr = PumpAsync(process.StandardError.BaseStream, error, writeLock);
-        var feedIn = FeedAsync(process.StandardInput.BaseStream, request.StandardInput);
+        var copyOut = PumpAsync(process.StandardOutput, output, writeLock);
+        var copyErr = PumpAsync(process.StandardError, error, writeLock);
+        var feedIn = FeedAsync(process.StandardInput, request.StandardInput);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(request.Timeout);
+        int exitCode;
         try
         {
-            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            // Cancelling the wait kills lxc-attach's tree; lxc-attach waits for the attached process, which is its
+            // child, so the command in the container ends too.
+            exitCode = await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
             await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            // lxc-attach waits for the attached process, which is its child: killing the tree ends the command in the container too.
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             throw new ContainerExecTimeoutException(containerName, string.Join(' ', request.Command), request.Timeout);
         }
 
         await feedIn.ConfigureAwait(false);
-        var exitCode = process.ExitCode;
         // Its ERROR lines are few; a runaway log is not read whole.
         var lxcErrors = (await Containers.LogTail.ReadAsync(HostFiles, log, MaxLogBytes, CancellationToken.None).ConfigureAwait(false)).Trim();
         var standardOutput = collectedOutput?.Text() ?? string.Empty;

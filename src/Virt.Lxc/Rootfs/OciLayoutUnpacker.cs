@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 using Virt.Containers;
 using Virt.Lxc.Interop;
+using Virt.Processes;
 
 namespace Virt.Lxc.Rootfs;
 
@@ -21,7 +22,7 @@ internal static class OciLayoutUnpacker
     public const int MaxDocumentBytes = 4 << 20;
     private const string RefNameAnnotation = "org.opencontainers.image.ref.name";
 
-    public static async Task<ContainerInit?> UnpackAsync(string layoutPath, string? reference, string root, int idShift, int idLimit, CancellationToken cancellationToken)
+    public static async Task<ContainerInit?> UnpackAsync(string layoutPath, string? reference, string root, int idShift, int idLimit, IProcessRunner processes, CancellationToken cancellationToken)
     {
         using var layout = ConfinedTree.Open(layoutPath, followLink: true);
         using var indexFile = layout.OpenForReading("index.json") ?? throw new InvalidDataException($"'{layoutPath}' has no index.json: it is not an OCI image layout");
@@ -40,13 +41,13 @@ internal static class OciLayoutUnpacker
             // An image index (multi-platform): take the linux/amd64 or the only entry.
             var nested = SelectManifest(root0, null, layoutPath);
             using var inner = await ReadBlobJsonAsync(layout, nested, cancellationToken).ConfigureAwait(false);
-            return await ApplyManifestAsync(layout, inner.RootElement, root, idShift, idLimit, cancellationToken).ConfigureAwait(false);
+            return await ApplyManifestAsync(layout, inner.RootElement, root, idShift, idLimit, processes, cancellationToken).ConfigureAwait(false);
         }
 
-        return await ApplyManifestAsync(layout, root0, root, idShift, idLimit, cancellationToken).ConfigureAwait(false);
+        return await ApplyManifestAsync(layout, root0, root, idShift, idLimit, processes, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<ContainerInit?> ApplyManifestAsync(ConfinedTree layout, JsonElement manifest, string root, int idShift, int idLimit, CancellationToken cancellationToken)
+    private static async Task<ContainerInit?> ApplyManifestAsync(ConfinedTree layout, JsonElement manifest, string root, int idShift, int idLimit, IProcessRunner processes, CancellationToken cancellationToken)
     {
         if (!manifest.TryGetProperty("layers", out var layers) || layers.ValueKind != JsonValueKind.Array)
         {
@@ -78,7 +79,7 @@ internal static class OciLayoutUnpacker
                 var content = new DigestStream(file, size, $"blob sha256:{digest} in '{layout.Path}'");
                 await using (content.ConfigureAwait(false))
                 {
-                    var streams = await TarStreams.OpenAsync(handle, content, $"blob sha256:{digest}", cancellationToken).ConfigureAwait(false);
+                    var streams = await TarStreams.OpenAsync(handle, content, $"blob sha256:{digest}", processes, cancellationToken).ConfigureAwait(false);
                     await using (streams.ConfigureAwait(false))
                     {
                         await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);

@@ -24,7 +24,7 @@ internal static class RootfsBuilder
                     return null;
                 case ContainerRootfsKind.Tarball:
                     RequireFile(spec, source);
-                    await ExtractTarballAsync(source, new SafeTarExtractor(root, idShift, idLimit, whiteouts: false), cancellationToken).ConfigureAwait(false);
+                    await ExtractTarballAsync(source, new SafeTarExtractor(root, idShift, idLimit, whiteouts: false), processes, cancellationToken).ConfigureAwait(false);
                     return null;
                 case ContainerRootfsKind.OciLayout:
                     var layout = source;
@@ -33,7 +33,7 @@ internal static class RootfsBuilder
                         // An archive of a layout: unpack it (checked like any tarball) next to the rootfs first.
                         unpackedArchive = root + ".oci";
                         Directory.CreateDirectory(unpackedArchive);
-                        await ExtractTarballAsync(source, new SafeTarExtractor(unpackedArchive, 0, int.MaxValue, whiteouts: false), cancellationToken).ConfigureAwait(false);
+                        await ExtractTarballAsync(source, new SafeTarExtractor(unpackedArchive, 0, int.MaxValue, whiteouts: false), processes, cancellationToken).ConfigureAwait(false);
                         layout = unpackedArchive;
                     }
                     else if (!Directory.Exists(source))
@@ -41,7 +41,7 @@ internal static class RootfsBuilder
                         throw new ContainerRootfsException(spec.Name, source, "it does not exist: give an OCI layout directory or an archive of one");
                     }
 
-                    return await OciLayoutUnpacker.UnpackAsync(layout, spec.Rootfs.Reference, root, idShift, idLimit, cancellationToken).ConfigureAwait(false);
+                    return await OciLayoutUnpacker.UnpackAsync(layout, spec.Rootfs.Reference, root, idShift, idLimit, processes, cancellationToken).ConfigureAwait(false);
                 default:
                     throw new ContainerRootfsException(spec.Name, source, $"a {spec.Rootfs.Kind} rootfs is not built by the SDK");
             }
@@ -73,13 +73,13 @@ internal static class RootfsBuilder
         }
     }
 
-    private static async Task ExtractTarballAsync(string path, SafeTarExtractor extractor, CancellationToken cancellationToken)
+    private static async Task ExtractTarballAsync(string path, SafeTarExtractor extractor, IProcessRunner processes, CancellationToken cancellationToken)
     {
         using var handle = TarStreams.OpenRegularFile(path);
         var file = new FileStream(handle, FileAccess.Read);
         await using (file.ConfigureAwait(false))
         {
-            var streams = await TarStreams.OpenAsync(handle, file, path, cancellationToken).ConfigureAwait(false);
+            var streams = await TarStreams.OpenAsync(handle, file, path, processes, cancellationToken).ConfigureAwait(false);
             await using (streams.ConfigureAwait(false))
             {
                 await extractor.ExtractAsync(streams.Tar, cancellationToken).ConfigureAwait(false);

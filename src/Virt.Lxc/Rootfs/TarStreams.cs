@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using Microsoft.Win32.SafeHandles;
 using Virt.Lxc.Interop;
+using Virt.Processes;
 
 namespace Virt.Lxc.Rootfs;
 
@@ -13,11 +13,11 @@ namespace Virt.Lxc.Rootfs;
 /// </summary>
 internal sealed class TarStreams : IAsyncDisposable
 {
-    private readonly Process? _decompressor;
+    private readonly IRunningProcess? _decompressor;
     private readonly Task _pump;
     private readonly CancellationTokenSource? _pumpCancellation;
 
-    private TarStreams(Stream tar, Process? decompressor, Task pump, CancellationTokenSource? pumpCancellation)
+    private TarStreams(Stream tar, IRunningProcess? decompressor, Task pump, CancellationTokenSource? pumpCancellation)
     {
         Tar = tar;
         _decompressor = decompressor;
@@ -56,7 +56,7 @@ internal sealed class TarStreams : IAsyncDisposable
     /// first bytes of <paramref name="file"/> at offset 0, which leaves <paramref name="content"/> untouched.
     /// The caller keeps ownership of both.
     /// </summary>
-    public static async Task<TarStreams> OpenAsync(SafeFileHandle file, Stream content, string display, CancellationToken cancellationToken)
+    public static async Task<TarStreams> OpenAsync(SafeFileHandle file, Stream content, string display, IProcessRunner processes, CancellationToken cancellationToken)
     {
         var magic = new byte[6];
         var read = await RandomAccess.ReadAsync(file, magic, 0, cancellationToken).ConfigureAwait(false);
@@ -80,21 +80,19 @@ internal sealed class TarStreams : IAsyncDisposable
             return new TarStreams(new NonClosingStream(content), null, Task.CompletedTask, null);
         }
 
-        var start = new ProcessStartInfo(tool) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("-dc");
-        Process process;
+        IRunningProcess process;
         try
         {
-            process = Process.Start(start) ?? throw new IOException($"cannot start {tool}");
+            process = processes.Start(new ProcessSpec(tool, ["-dc"]));
         }
-        catch (System.ComponentModel.Win32Exception ex)
+        catch (VirtException ex) when (ex.InnerException is System.ComponentModel.Win32Exception start)
         {
-            throw new IOException($"'{display}' is {tool}-compressed and '{tool}' cannot be run ({ex.Message}): install Debian's {(tool == "xz" ? "xz-utils" : "zstd")}", ex);
+            throw new IOException($"'{display}' is {tool}-compressed and '{tool}' cannot be run ({start.Message}): install Debian's {(tool == "xz" ? "xz-utils" : "zstd")}", start);
         }
 
         var pumpCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pump = PumpAsync(content, process.StandardInput.BaseStream, pumpCancellation.Token);
-        return new TarStreams(process.StandardOutput.BaseStream, process, pump, pumpCancellation);
+        var pump = PumpAsync(content, process.StandardInput, pumpCancellation.Token);
+        return new TarStreams(process.StandardOutput, process, pump, pumpCancellation);
     }
 
     private static async Task PumpAsync(Stream content, Stream input, CancellationToken cancellationToken)
@@ -115,11 +113,12 @@ internal sealed class TarStreams : IAsyncDisposable
 
         // Drain what the tar reader did not need (trailing zero blocks), so the tool can exit.
         await Tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-        await _decompressor.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (_decompressor.ExitCode != 0)
+        var exitCode = await _decompressor.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (exitCode != 0)
         {
-            var error = await _decompressor.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-            throw new InvalidDataException($"{_decompressor.StartInfo.FileName} failed with exit code {_decompressor.ExitCode}: {error.Trim()}");
+            using var standardError = new StreamReader(_decompressor.StandardError, leaveOpen: true);
+            var error = await standardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            throw new InvalidDataException($"{_decompressor.Spec.FileName} failed with exit code {exitCode}: {error.Trim()}");
         }
 
         await _pump.ConfigureAwait(false);
@@ -129,12 +128,8 @@ internal sealed class TarStreams : IAsyncDisposable
     {
         if (_decompressor is not null)
         {
-            if (!_decompressor.HasExited)
-            {
-                _decompressor.Kill();
-            }
-
-            _decompressor.Dispose();
+            // Kills the tool if it still runs (the caller stopped early).
+            await _decompressor.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_pumpCancellation is not null)

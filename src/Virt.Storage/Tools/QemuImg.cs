@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -21,8 +20,8 @@ internal sealed record QemuImageInfo(string Format, long VirtualSize, long Actua
 
 /// <summary>
 /// qemu-img, the host's own tool for image files: create, info, resize, convert (with progress),
-/// internal snapshots. Each call goes through the process-runner seam, except convert, which streams
-/// its <c>-p</c> progress.
+/// internal snapshots. Each call goes through the process-runner seam; convert through its streaming
+/// form, to read the <c>-p</c> progress as qemu-img prints it.
 /// </summary>
 /// <remarks>
 /// Every call names the image's format (<c>-f</c>, <c>-F</c>, or a driver in <c>--image-opts</c>): a pool's
@@ -112,21 +111,27 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
     /// <summary>Converts an image, yielding qemu-img's progress (0–100) as it prints it.</summary>
     private async IAsyncEnumerable<double> ConvertAsync(IReadOnlyList<string> sourceArguments, string target, VolumeFormat targetFormat, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new List<string> { "convert", "-p", "-t", "none", "-O", Name(targetFormat) }.Concat(sourceArguments).Append(target))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var source = sourceArguments[^1];
-        using var process = Process.Start(start) ?? throw new StorageException($"cannot start {binary}: install Debian's qemu-utils");
-        var error = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var buffer = new char[256];
-        var pending = string.Empty;
+        IRunningProcess process;
         try
         {
+            process = processes.Start(new ProcessSpec(binary, ["convert", "-p", "-t", "none", "-O", Name(targetFormat), .. sourceArguments, target]));
+        }
+        catch (VirtException ex) when (ex.InnerException is System.ComponentModel.Win32Exception)
+        {
+            throw new StorageException($"cannot start {binary}: install Debian's qemu-utils", ex);
+        }
+
+        // Disposing kills qemu-img with its children if the caller stops reading or the enumeration fails.
+        await using (process.ConfigureAwait(false))
+        {
+            using var standardError = new StreamReader(process.StandardError);
+            var error = standardError.ReadToEndAsync(CancellationToken.None);
+            using var standardOutput = new StreamReader(process.StandardOutput);
+            var buffer = new char[256];
+            var pending = string.Empty;
             int read;
-            while ((read = await process.StandardOutput.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false)) > 0)
+            while ((read = await standardOutput.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false)) > 0)
             {
                 pending += new string(buffer, 0, read);
                 var matches = ProgressPattern().Matches(pending);
@@ -137,20 +142,11 @@ internal sealed partial class QemuImg(IProcessRunner processes, string binary = 
                 }
             }
 
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (!process.HasExited)
+            var exitCode = await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            if (exitCode != 0)
             {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new StorageException($"qemu-img convert '{source}' to '{target}' failed (exit {exitCode}): {(await error.ConfigureAwait(false)).Trim()}");
             }
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new StorageException($"qemu-img convert '{source}' to '{target}' failed (exit {process.ExitCode}): {(await error.ConfigureAwait(false)).Trim()}");
         }
     }
 
