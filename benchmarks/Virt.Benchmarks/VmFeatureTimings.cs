@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.Diagnostics;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.VirtualMachines;

@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Virt.Kvm.Host;

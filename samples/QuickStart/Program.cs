@@ -2,6 +2,7 @@
 // marker on the serial console, prints what the SDK knows, and shuts it down with the ACPI button;
 // then runs a busybox container through IContainerManager, runs a command in it and stops it.
 // Run it with scripts/demo.sh (which builds the guest), or: dotnet run --project samples/QuickStart -- GUEST_DIR
+using Virt.Kvm.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Containers;
 using Virt.Hosting;

@@ -1,6 +1,7 @@
 // Virt demo: boots the embedded test guest under QEMU (KVM where it really works, TCG otherwise)
 // and shows what the SDK's QMP and guest-agent clients see, then powers the guest off with the
 // ACPI power button. Run it with scripts/demo.sh, which builds the guest first.
+using Virt.Kvm.Testing;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Hosting;

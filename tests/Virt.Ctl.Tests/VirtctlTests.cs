@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.Text.Json;
 using Virt.Storage.IntegrationTests.Infrastructure;
 
@@ -99,7 +100,7 @@ public sealed class VirtctlTests
     {
         HostRequirement.RequireTool("qemu-system-x86_64", "qemu-system-x86");
         using var virtctl = new Virtctl(TestContext.Current.CancellationToken);
-        var test = Virt.Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory;
+        var test = Virt.Kvm.Testing.EmbeddedGuest.DefaultDirectory;
         HostRequirement.Require(File.Exists(Path.Combine(test, "vmlinux")), $"the test guest in {test} (run scripts/build-guest.sh)");
 
         // A qcow2 data disk holds the RAM of live snapshots.

@@ -3,6 +3,7 @@
 //        Virt.IntegrationTests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
 // Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
 // exits, leaving QEMU (the container) running.
+using Virt.Kvm.Testing;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.VirtualMachines;

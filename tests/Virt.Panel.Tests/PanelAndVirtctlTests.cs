@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -14,7 +15,7 @@ public sealed class PanelAndVirtctlTests
     public async Task Virtctl_pauses_and_snapshots_a_VM_the_panel_runs_and_watches_and_the_panel_stops_it()
     {
         var ct = TestContext.Current.CancellationToken;
-        var guest = Virt.Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory;
+        var guest = Virt.Kvm.Testing.EmbeddedGuest.DefaultDirectory;
         Assert.SkipWhen(!File.Exists(Path.Combine(guest, "vmlinux")) && Environment.GetEnvironmentVariable("CI") != "true", $"the test guest is not built in {guest} (scripts/build-guest.sh)");
         Assert.SkipWhen(!File.Exists("/usr/bin/qemu-img") && Environment.GetEnvironmentVariable("CI") != "true", "qemu-img is not installed (apt install qemu-utils)");
         await using var panel = await PanelProcess.StartAsync(ct, ["--Panel:AllowHostPaths=true"]);

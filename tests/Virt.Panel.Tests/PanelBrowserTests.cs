@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using Microsoft.Playwright;
 
 namespace Virt.Panel.Tests;
@@ -49,7 +50,7 @@ public sealed class PanelBrowserTests
     [Fact(Timeout = 300_000)]
     public async Task A_vm_is_created_started_watched_on_its_serial_console_and_stopped_from_the_ui()
     {
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
             var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });

@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using Virt.Kvm.VirtualMachines;
 using Virt.VirtualMachines;
 

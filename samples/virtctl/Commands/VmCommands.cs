@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;

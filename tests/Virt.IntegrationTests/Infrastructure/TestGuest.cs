@@ -3,7 +3,7 @@ namespace Virt.IntegrationTests.Infrastructure;
 /// <summary>The embedded default guest built by scripts/build-guest.sh.</summary>
 internal static class TestGuest
 {
-    public static string Directory => Virt.Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory;
+    public static string Directory => Virt.Kvm.Testing.EmbeddedGuest.DefaultDirectory;
 
     public static string Kernel => Path.Combine(Directory, "vmlinux");
 
@@ -11,7 +11,7 @@ internal static class TestGuest
 
     public static string KernelRelease => File.ReadAllText(Path.Combine(Directory, "kernel-release")).Trim();
 
-    public const string ReadyMarker = Virt.Kvm.VirtualMachines.EmbeddedGuest.ReadyMarker;
+    public const string ReadyMarker = Virt.Kvm.Testing.EmbeddedGuest.ReadyMarker;
 
     public static void Require()
     {

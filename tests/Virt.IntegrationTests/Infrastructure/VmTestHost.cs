@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.VirtualMachines;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Virt.Kvm.GuestAgent;
+using Virt.Kvm.Testing;
 using Virt.Kvm.Tests.Fakes;
 using Virt.VirtualMachines;
 

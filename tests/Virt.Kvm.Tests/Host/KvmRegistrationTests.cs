@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Virt.Hosting;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
+using Virt.Kvm.Testing;
 using Virt.Kvm.Tests.Fakes;
 
 namespace Virt.Kvm.Tests.Host;

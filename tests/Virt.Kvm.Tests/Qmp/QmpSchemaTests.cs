@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
+using Virt.Kvm.Testing;
 using Virt.Kvm.Tests.Fakes;
 
 namespace Virt.Kvm.Tests.Qmp;

@@ -1,4 +1,5 @@
 using Virt.Kvm.GuestAgent;
+using Virt.Kvm.Testing;
 using Virt.Kvm.Tests.Fakes;
 
 namespace Virt.Kvm.Tests.Security;

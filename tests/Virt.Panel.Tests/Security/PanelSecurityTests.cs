@@ -1,3 +1,4 @@
+using Virt.Kvm.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
@@ -42,7 +43,7 @@ public sealed class PanelSecurityTests
     public async Task Every_route_refuses_anonymous_requests_in_every_spelling_and_nothing_changes()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         await using var panel = await PanelProcess.StartAsync(ct);
         using var api = panel.Api();
 
@@ -118,7 +119,7 @@ public sealed class PanelSecurityTests
     public async Task A_foreign_host_header_is_refused_and_a_console_websocket_opens_only_from_the_panels_own_origin()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         await using var panel = await PanelProcess.StartAsync(ct);
         var port = panel.Address.Port;
         var bearer = ("Authorization", "Bearer " + PanelProcess.Password);
@@ -320,7 +321,7 @@ public sealed class PanelSecurityTests
     public async Task Host_files_as_disks_and_privileged_containers_are_refused_unless_the_panel_allows_them()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         var shadow = Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync("/etc/shadow", ct)));
         await using (var panel = await PanelProcess.StartAsync(ct))
         {
@@ -439,7 +440,7 @@ public sealed class PanelSecurityTests
     public async Task Error_bodies_name_no_state_directory_path_and_carry_no_stack_trace()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         await using var panel = await PanelProcess.StartAsync(ct);
         using var api = panel.Api();
 
@@ -467,7 +468,7 @@ public sealed class PanelSecurityTests
     public async Task A_huge_serial_log_is_read_as_a_bounded_tail()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.True(File.Exists(Path.Combine(Kvm.VirtualMachines.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
+        Assert.True(File.Exists(Path.Combine(Kvm.Testing.EmbeddedGuest.DefaultDirectory, "vmlinux")), "the test guest (scripts/build-guest.sh)");
         await using var panel = await PanelProcess.StartAsync(ct);
         using var api = panel.Api();
         (await api.PostAsJsonAsync("/api/vms", new { name = "chatty" }, ct)).EnsureSuccessStatusCode();

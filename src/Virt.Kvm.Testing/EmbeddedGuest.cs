@@ -1,6 +1,6 @@
 using Virt.VirtualMachines;
 
-namespace Virt.Kvm.VirtualMachines;
+namespace Virt.Kvm.Testing;
 
 /// <summary>
 /// The project's embedded default guest, built by <c>scripts/build-guest.sh</c> from Debian's

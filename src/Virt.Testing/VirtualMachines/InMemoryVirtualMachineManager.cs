@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using Virt.VirtualMachines;
+
+namespace Virt.Testing;
+
+/// <summary>
+/// An <see cref="IVirtualMachineManager"/> that keeps its VMs in memory. It validates specs and throws
+/// the exceptions the QEMU backend throws (<see cref="VmAlreadyExistsException"/>,
+/// <see cref="VmNotFoundException"/>, <see cref="VmStateException"/>), so code under test sees the same
+/// contract without QEMU.
+/// </summary>
+public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
+{
+    /// <summary>What <see cref="VmNotFoundException"/> names as the state directory.</summary>
+    public const string StateDirectory = "(in memory)";
+
+    private readonly ConcurrentDictionary<string, InMemoryVirtualMachine> _vms = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates an empty manager.</summary>
+    /// <param name="time">The clock for event times and uptimes; <see langword="null"/> for the system clock.</param>
+    public InMemoryVirtualMachineManager(TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc/>
+    public Task<IVirtualMachine> CreateAsync(VmSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        VmSpecValidator.Validate(spec);
+        var vm = new InMemoryVirtualMachine(spec, _time);
+        return _vms.TryAdd(spec.Name, vm)
+            ? Task.FromResult<IVirtualMachine>(vm)
+            : throw new VmAlreadyExistsException(spec.Name);
+    }
+
+    /// <inheritdoc/>
+    public Task<IVirtualMachine> GetAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IVirtualMachine>(Find(name));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<IVirtualMachine>> ListAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<IVirtualMachine>>([.. _vms.Values.OrderBy(vm => vm.Name, StringComparer.Ordinal)]);
+
+    /// <inheritdoc/>
+    public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var vm = Find(name);
+        var state = vm.State;
+        if (state != VmState.Stopped && state != VmState.Crashed)
+        {
+            if (!force)
+            {
+                throw new VmStateException(name, "delete", state, "shut it down first, or pass force: true to kill it");
+            }
+
+            await vm.KillAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _vms.TryRemove(name, out _);
+        vm.Complete();
+    }
+
+    private InMemoryVirtualMachine Find(string name) =>
+        _vms.TryGetValue(name, out var vm) ? vm : throw new VmNotFoundException(name, StateDirectory);
+}
