@@ -62,7 +62,8 @@ packages_from_a_consumer() {
   packages=${NUGET_PACKAGES:-$HOME/.nuget/packages}
   rm -rf artifacts/packages "$packages"/virt.*/*-ci.*   # earlier runs' packages, here and in NuGet's cache
   for project in src/*/*.csproj; do
-    dotnet pack "$project" --no-build -nologo -v quiet -o artifacts/packages -p:PackageVersion="$version" || return
+    # -c Debug: pack what the solution build above compiled (pack alone would look for a Release build).
+    dotnet pack "$project" --no-build -c Debug -nologo -v quiet -o artifacts/packages -p:PackageVersion="$version" || return
   done
   dotnet build tests/Virt.Packages.Consumer -nologo -v quiet -clp:ErrorsOnly -p:VirtPackageVersion="$version" || return
   timeout 300 dotnet tests/Virt.Packages.Consumer/bin/Debug/net10.0/Virt.Packages.Consumer.dll "$VIRT_GUEST_DIR"

@@ -19,6 +19,23 @@ internal static class PackageReadmes
         #endregion
     }
 
+    public static int ErrorStatus(Exception exception)
+    {
+        #region src/Virt.Abstractions/README.md (errors)
+        var status = VirtErrors.KindOf(exception) switch
+        {
+            VirtErrorKind.NotFound => 404,
+            VirtErrorKind.InvalidInput => 400,
+            VirtErrorKind.Conflict or VirtErrorKind.Refused => 409,
+            VirtErrorKind.Unavailable => 503,
+            VirtErrorKind.Timeout => 504,
+            VirtErrorKind.Failed => 502,
+            _ => 500, // not an error the SDK describes: log it
+        };
+        #endregion
+        return status;
+    }
+
     public static async Task KvmAsync()
     {
         #region src/Virt.Kvm/README.md
