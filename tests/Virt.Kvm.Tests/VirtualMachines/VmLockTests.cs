@@ -34,8 +34,12 @@ public sealed class VmLockTests : IDisposable
         first.Dispose();
         using var next = await second;
 
-        var third = vmLock.AcquireAsync("kill", TestContext.Current.CancellationToken);
+        // The third waiter is cancelled and observed, so it cannot take the lock file while Dispose deletes the directory.
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var third = vmLock.AcquireAsync("kill", giveUp.Token);
         Assert.False(third.IsCompleted);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third);
     }
 
     [Fact]
