@@ -94,16 +94,29 @@ internal sealed class VmCreateCommand : VirtCommand<VmCreateSettings>
     }
 }
 
-[Description("Start a VM.")]
-internal sealed class VmStartCommand : VirtCommand<VmSettings>
+/// <summary>A command that does one thing to a VM and prints its status afterwards.</summary>
+internal abstract class VmActionCommand : VirtCommand<VmSettings>
 {
+    /// <summary>The past tense that the output line starts with ("started").</summary>
+    protected abstract string Done { get; }
+
+    protected abstract Task ActAsync(IVirtualMachine vm, CancellationToken cancellationToken);
+
     protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
     {
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
-        await vm.StartAsync(cancellationToken);
-        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"started VM {vm.Name}");
+        await ActAsync(vm, cancellationToken);
+        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"{Done} VM {vm.Name}");
         return ExitCodes.Success;
     }
+}
+
+[Description("Start a VM.")]
+internal sealed class VmStartCommand : VmActionCommand
+{
+    protected override string Done => "started";
+
+    protected override Task ActAsync(IVirtualMachine vm, CancellationToken cancellationToken) => vm.StartAsync(cancellationToken);
 }
 
 internal sealed class VmStopSettings : VmSettings
@@ -130,27 +143,19 @@ internal sealed class VmStopCommand : VirtCommand<VmStopSettings>
 }
 
 [Description("Pause a VM's vCPUs (works while another process, such as the panel, manages the VM).")]
-internal sealed class VmPauseCommand : VirtCommand<VmSettings>
+internal sealed class VmPauseCommand : VmActionCommand
 {
-    protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
-    {
-        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
-        await vm.PauseAsync(cancellationToken);
-        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"paused VM {vm.Name}");
-        return ExitCodes.Success;
-    }
+    protected override string Done => "paused";
+
+    protected override Task ActAsync(IVirtualMachine vm, CancellationToken cancellationToken) => vm.PauseAsync(cancellationToken);
 }
 
 [Description("Resume a paused VM.")]
-internal sealed class VmResumeCommand : VirtCommand<VmSettings>
+internal sealed class VmResumeCommand : VmActionCommand
 {
-    protected override async Task<int> RunAsync(VirtHost host, VmSettings settings, CancellationToken cancellationToken)
-    {
-        var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
-        await vm.ResumeAsync(cancellationToken);
-        Output.Object(settings, await vm.GetStatusAsync(cancellationToken), $"resumed VM {vm.Name}");
-        return ExitCodes.Success;
-    }
+    protected override string Done => "resumed";
+
+    protected override Task ActAsync(IVirtualMachine vm, CancellationToken cancellationToken) => vm.ResumeAsync(cancellationToken);
 }
 
 internal sealed class VmConsoleSettings : VmSettings
