@@ -4,7 +4,7 @@ namespace Virt.Tests.Contracts;
 
 /// <summary>
 /// What every <see cref="IVirtualMachineManager"/> promises, written once and run against the in-memory
-/// double (tests/Virt.Testing.Tests) and real QEMU (tests/Virt.IntegrationTests). Kept short: each real
+/// double (tests/Virt.Testing.Tests) and real QEMU (tests/Virt.Kvm.IntegrationTests). Kept short: each real
 /// boot costs seconds under TCG.
 /// </summary>
 public abstract class VirtualMachineManagerContract

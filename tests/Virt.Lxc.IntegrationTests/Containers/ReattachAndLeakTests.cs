@@ -14,7 +14,7 @@ public sealed class ReattachAndLeakTests
         await using var host = LxcTestHost.Create();
         var ct = TestContext.Current.CancellationToken;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.IntegrationTests.ChildManager.dll"), "lxc", host.LxcPath, "orphan" })
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Tests.ChildManager.dll"), "lxc", host.LxcPath, "orphan" })
         {
             start.ArgumentList.Add(argument);
         }

@@ -23,7 +23,7 @@ public sealed class CrashSafetyTests : IDisposable
         var argument = operation == "clone" ? "big" : source.Path;
 
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var part in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.IntegrationTests.ChildManager.dll"), "storage", _fixture.Options.StateDirectory, "test", operation, argument, "half" })
+        foreach (var part in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Tests.ChildManager.dll"), "storage", _fixture.Options.StateDirectory, "test", operation, argument, "half" })
         {
             start.ArgumentList.Add(part);
         }

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Virt.Kvm.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A QEMU process started by a test, in a private directory, always killed (by its own PID) and
+/// cleaned up on dispose.
+/// </summary>
+internal sealed class QemuProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stderr = new();
+
+    private QemuProcess(Process process, string directory)
+    {
+        _process = process;
+        Directory = directory;
+    }
+
+    public string Directory { get; }
+
+    public string QmpSocket => Path.Combine(Directory, "qmp.sock");
+
+    public string AgentSocket => Path.Combine(Directory, "qga.sock");
+
+    public string SerialLog => Path.Combine(Directory, "serial.log");
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string StandardError
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts QEMU with a QMP socket in the private directory plus the given arguments.</summary>
+    public static async Task<QemuProcess> StartAsync(IEnumerable<string> arguments, bool withQmpSocket = true, Action<string>? prepare = null, string? binary = null)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("virt-it-").FullName;
+        prepare?.Invoke(directory);
+        var startInfo = new ProcessStartInfo(binary ?? QemuBinary.Path) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        startInfo.ArgumentList.Add("-nodefaults");
+        startInfo.ArgumentList.Add("-no-user-config");
+        startInfo.ArgumentList.Add("-display");
+        startInfo.ArgumentList.Add("none");
+        if (withQmpSocket)
+        {
+            startInfo.ArgumentList.Add("-qmp");
+            startInfo.ArgumentList.Add($"unix:{Path.Combine(directory, "qmp.sock")},server=on,wait=off");
+        }
+
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument.Replace("{dir}", directory, StringComparison.Ordinal));
+        }
+
+        var process = Process.Start(startInfo) ?? throw new InvalidOperationException("QEMU did not start");
+        var qemu = new QemuProcess(process, directory);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (qemu._stderr)
+                {
+                    qemu._stderr.AppendLine(e.Data);
+                }
+            }
+        };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        if (withQmpSocket)
+        {
+            await qemu.WaitForFileAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
+            await qemu.WaitUntilListeningAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
+        }
+
+        return qemu;
+    }
+
+    public async Task WaitForFileAsync(string path, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(path))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode} before creating {path}: {StandardError}");
+            }
+
+            if (watch.Elapsed > timeout)
+            {
+                throw new TimeoutException($"QEMU did not create {path} within {timeout}: {StandardError}");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>
+    /// Waits until QEMU listens on the socket. QEMU binds the path (the file appears) before it calls
+    /// listen(), and a connect in between is refused: on a loaded machine that gap is long enough to hit.
+    /// The probe connection is closed at once; QEMU serves the next client from its backlog.
+    /// </summary>
+    public async Task WaitUntilListeningAsync(string path, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await probe.ConnectAsync(new UnixDomainSocketEndPoint(path));
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused && watch.Elapsed < timeout && !_process.HasExited)
+            {
+                await Task.Delay(10);
+            }
+        }
+    }
+
+    /// <summary>Waits until the serial log contains the text.</summary>
+    public async Task<string> WaitForSerialAsync(string text, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var log = File.Exists(SerialLog) ? await File.ReadAllTextAsync(SerialLog) : string.Empty;
+            if (log.Contains(text, StringComparison.Ordinal))
+            {
+                return log;
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode} before the serial console showed '{text}'. stderr: {StandardError} serial: {log}");
+            }
+
+            if (watch.Elapsed > timeout)
+            {
+                throw new TimeoutException($"the serial console did not show '{text}' within {timeout}. serial: {log}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
+
+    public void Signal(int signal)
+    {
+        if (!_process.HasExited)
+        {
+            _ = Native.Kill(_process.Id, signal);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        _process.Dispose();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}

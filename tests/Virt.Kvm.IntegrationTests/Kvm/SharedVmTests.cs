@@ -1,0 +1,93 @@
+using Virt.Kvm.IntegrationTests.Infrastructure;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.IntegrationTests.Kvm;
+
+/// <summary>
+/// Two managers on one state directory drive one VM (as the panel and virtctl do from two processes): the
+/// owner keeps QEMU's main monitor and sees every change as an event, the other goes through the control
+/// monitor, and when the owner lets go the other takes the VM over.
+/// </summary>
+[Collection(TestGuestCollection.Name)]
+public sealed class SharedVmTests
+{
+    [Fact(Timeout = 240_000)]
+    public async Task Two_managers_pause_resume_snapshot_and_stop_one_VM_and_the_second_takes_over_when_the_owner_lets_go()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var image = Path.Combine(host.StateDirectory, "state.qcow2");
+        (await new ProcessRunner().RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]), ct)).EnsureSuccess();
+        var owner = await host.Manager.CreateAsync(VmTestHost.GuestSpec("shared", 128) with { Disks = [new VmDisk("state", image)] }, ct);
+        await owner.StartAsync(ct);
+        var pid = (await owner.GetStatusAsync(ct)).Pid!.Value;
+        await VmTestHost.WaitForSerialAsync(owner, TestGuest.ReadyMarker);
+
+        await using var secondManager = host.CreateManager();
+        var second = await secondManager.GetAsync("shared", ct);
+        var seen = await second.GetStatusAsync(ct);
+        Assert.Equal((VmState.Running, pid), (seen.State, seen.Pid));
+
+        // A pause from the second manager is an event for the owner, and both report it.
+        var paused = VmTestHost.WaitForEventAsync(owner, VmEventKind.Paused, ct);
+        await second.PauseAsync(ct);
+        await paused;
+        Assert.Equal(VmState.Paused, (await owner.GetStatusAsync(ct)).State);
+        Assert.Equal(VmState.Paused, (await second.GetStatusAsync(ct)).State);
+
+        var resumed = VmTestHost.WaitForEventAsync(owner, VmEventKind.Resumed, ct);
+        await second.ResumeAsync(ct);
+        await resumed;
+        Assert.Equal(VmState.Running, (await second.GetStatusAsync(ct)).State);
+
+        Assert.Equal("from-second", (await second.Snapshots.CreateAsync("from-second", ct)).Name);
+        Assert.Equal("from-second", Assert.Single(await owner.Snapshots.ListAsync(ct)).Name);
+
+        // The owner's manager goes away (the VM keeps running): the next operation from the second makes it the owner,
+        // with the main monitor and its events.
+        await host.RestartManagerAsync();
+        var pausedAgain = VmTestHost.WaitForEventAsync(second, VmEventKind.Paused, ct);
+        await second.PauseAsync(ct);
+        await pausedAgain;
+
+        // A third manager (the restarted one) follows, resumes and stops it; the second, now the owner, reaps and cleans up.
+        var third = await host.Manager.GetAsync("shared", ct);
+        Assert.Equal(VmState.Paused, (await third.GetStatusAsync(ct)).State);
+        var resumedAgain = VmTestHost.WaitForEventAsync(second, VmEventKind.Resumed, ct);
+        await third.ResumeAsync(ct);
+        await resumedAgain;
+        var stopped = VmTestHost.WaitForEventAsync(second, VmEventKind.Stopped, ct);
+        await third.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
+
+        Assert.Equal("guest shut down", (await stopped).Reason);
+        Assert.Equal(VmState.Stopped, (await third.GetStatusAsync(ct)).State);
+        Assert.Equal("guest shut down", (await second.GetStatusAsync(ct)).LastExit!.Reason);
+        Assert.True(Native.HasEnded(pid));
+        Assert.False(File.Exists(Path.Combine(host.StateDirectory, "shared", "runtime.json")));
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_VM_whose_QEMU_has_no_control_monitor_says_which_process_to_use_and_can_still_be_killed_from_another()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var owner = await host.Manager.CreateAsync(VmTestHost.GuestSpec("older", 128), ct);
+        await owner.StartAsync(ct);
+        var pid = (await owner.GetStatusAsync(ct)).Pid!.Value;
+
+        // As a QEMU started by an older build: no control socket.
+        File.Delete(Path.Combine(host.StateDirectory, "older", "control.sock"));
+        await using var secondManager = host.CreateManager();
+        var second = await secondManager.GetAsync("older", ct);
+        var refused = await Assert.ThrowsAsync<VmStateException>(() => second.PauseAsync(ct));
+        Assert.Contains("older Virt build", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"process {Environment.ProcessId}", refused.Message, StringComparison.Ordinal);
+
+        var stopped = VmTestHost.WaitForEventAsync(owner, VmEventKind.Stopped, ct);
+        await second.KillAsync(ct);
+        await stopped;
+        Assert.True(Native.HasEnded(pid));
+        Assert.Equal(VmState.Stopped, (await second.GetStatusAsync(ct)).State);
+    }
+}

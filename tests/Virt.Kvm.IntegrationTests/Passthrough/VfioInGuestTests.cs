@@ -1,0 +1,73 @@
+using Virt.Kvm.IntegrationTests.Infrastructure;
+using Virt.Kvm.IntegrationTests.Kvm;
+
+namespace Virt.Kvm.IntegrationTests.Passthrough;
+
+/// <summary>
+/// Real VFIO: the host has no IOMMU, so the test guest boots with an emulated Intel IOMMU (interrupt
+/// remapping, caching mode) and the edu and e1000e devices, mounts this host's root read-only over 9p,
+/// and runs tests/Virt.Passthrough.Probe from this build in a chroot; the verdicts come back on the serial console.
+/// </summary>
+[Collection(TestGuestCollection.Name)]
+public sealed class VfioInGuestTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(240);
+
+    [Fact(Timeout = 300_000)]
+    public async Task Edu_and_e1000e_are_bound_to_vfio_pci_and_given_back_then_a_vm_gets_edu_for_its_life_even_when_qemu_dies_watched_or_not()
+    {
+        TestGuest.Require();
+        HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
+        var ct = TestContext.Current.CancellationToken;
+        var probe = Path.Combine(AppContext.BaseDirectory, "Virt.Passthrough.Probe.dll");
+        var script = Path.Combine(Path.GetTempPath(), $"virt-vfio-{Guid.NewGuid():N}.sh");
+        var chroot = "chroot /mnt/hostroot env HOME=/run TMPDIR=/run DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_TieredPGO=0 /usr/share/dotnet/dotnet";
+        await File.WriteAllTextAsync(
+            script,
+            $"""
+            set -e
+            mkdir -p /mnt/hostroot
+            mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
+            mount -t proc proc /mnt/hostroot/proc
+            mount -t sysfs sys /mnt/hostroot/sys
+            mount -t devtmpfs dev /mnt/hostroot/dev
+            mount -t tmpfs run /mnt/hostroot/run
+            set +e
+            {chroot} {probe} bind-cycle /run/virt-passthrough
+            {chroot} {probe} vm-cycle /run/virt-vm
+            """,
+            ct);
+        try
+        {
+            await using var qemu = await QemuProcess.StartAsync(
+            [
+                "-machine", "q35,kernel-irqchip=split", "-accel", "tcg", "-smp", "2", "-m", "2048",
+                "-device", "intel-iommu,intremap=on,caching-mode=on",
+                "-bios", "/usr/share/qemu/qboot.rom",
+                "-kernel", TestGuest.Kernel, "-initrd", TestGuest.Initramfs,
+                "-append", "console=ttyS0 panic=-1 quiet intel_iommu=on iommu=pt",
+                "-serial", "file:{dir}/serial.log", "-no-reboot",
+                "-device", "edu", "-device", "e1000e",
+                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on",
+                "-fw_cfg", $"name=opt/virt/script,file={script}",
+            ]);
+            var serial = await qemu.WaitForSerialAsync("VIRT-GUEST-SCRIPT-EXIT", Deadline);
+            TestContext.Current.SendDiagnosticMessage(serial);
+
+            Assert.Contains("readiness Pass iommu.interrupt-remapping", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: both on vfio-pci", serial, StringComparison.Ordinal);
+            Assert.Contains("release refused while held", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: e1000e back on e1000e with its override cleared", serial, StringComparison.Ordinal);
+            Assert.Contains("VFIO-VERDICT PASS", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu on vfio-pci while the VM runs", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu given back after stop", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu given back after QEMU was killed", serial, StringComparison.Ordinal);
+            Assert.Contains("ok: edu given back after a re-attach found QEMU dead", serial, StringComparison.Ordinal);
+            Assert.Contains("VM-VERDICT PASS", serial, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+}

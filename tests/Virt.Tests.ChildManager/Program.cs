@@ -1,0 +1,47 @@
+// Usage: Virt.Tests.ChildManager STATE_DIR QEMU_BINARY VM_NAME GUEST_DIR
+//        Virt.Tests.ChildManager lxc LXC_PATH CONTAINER_NAME
+//        Virt.Tests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
+// Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
+// exits, leaving QEMU (the container) running.
+using Virt.Kvm.Testing;
+using Virt.Kvm.Host;
+using Virt.Kvm.Hosting;
+using Virt.Kvm.VirtualMachines;
+using Virt.Processes;
+
+if (args[0] == "storage")
+{
+    // Runs one long storage operation, for the crash tests that kill it with SIGKILL midway.
+    var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[1] }, new ProcessRunner());
+    var pool = await storage.GetPoolAsync(args[2]);
+    if (args[3] == "clone")
+    {
+        await pool.CloneVolumeAsync(args[4], args[5], linked: false).LastAsync();
+    }
+    else
+    {
+        await foreach (var _ in pool.ImportAsync(args[4], new Virt.Storage.VolumeSpec(args[5], 0)))
+        {
+        }
+    }
+
+    await Console.Out.WriteLineAsync("done");
+    return 0;
+}
+
+if (args[0] == "lxc")
+{
+    var lxc = new Virt.Lxc.Containers.LxcContainerManager(new Virt.Lxc.Hosting.LxcOptions { LxcPath = args[1] }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
+    var container = await lxc.CreateAsync(new Virt.Containers.ContainerSpec(args[2], Virt.Containers.ContainerRootfs.Busybox()));
+    await container.StartAsync();
+    await Console.Out.WriteLineAsync($"started {(await container.GetStatusAsync()).InitPid}");
+    return 0;
+}
+
+var options = new KvmOptions { StateDirectory = args[0], QemuBinary = args[1] };
+await using var manager = new KvmVirtualMachineManager(options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
+var vm = await manager.CreateAsync(EmbeddedGuest.CreateSpec(args[2], args[3]));
+await vm.StartAsync();
+var status = await vm.GetStatusAsync();
+await Console.Out.WriteLineAsync($"started {status.Pid}");
+return 0;
