@@ -1,3 +1,5 @@
+using System.IO.Abstractions;
+using Virt.IO;
 using Virt.Kvm.Testing;
 using Virt.Kvm.VirtualMachines;
 using Virt.VirtualMachines;
@@ -12,6 +14,8 @@ internal sealed record CreateVmRequest(string Name, int MemoryMiB = 256, int Cpu
 
 internal static class VmEndpoints
 {
+    private const int SerialTailBytes = 256 * 1024;
+
     public static void Map(WebApplication app)
     {
         var vms = app.MapGroup("/api/vms").WithTags("VMs");
@@ -90,12 +94,14 @@ internal static class VmEndpoints
             return Results.NoContent();
         }).WithSummary("Delete a VM (killed first if it runs).");
 
-        vms.MapGet("/{name}/serial", async (string name, IVirtualMachineManager manager, HttpContext context, CancellationToken cancellationToken) =>
+        vms.MapGet("/{name}/serial", async (string name, IVirtualMachineManager manager, IFileSystem fileSystem, HttpContext context, CancellationToken cancellationToken) =>
         {
             var vm = await manager.GetAsync(name, cancellationToken);
-            var tail = await SerialTail.ReadAsync(vm.Endpoints.SerialLog, SerialTail.MaxBytes, cancellationToken);
-            context.Response.Headers[SerialTail.TruncatedHeader] = tail.Truncated ? "true" : "false";
-            context.Response.Headers[SerialTail.SizeHeader] = tail.FileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+            // However big the guest made the log, one request reads at most SerialTailBytes of it.
+            var tail = await LogTail.ReadAsync(fileSystem, vm.Endpoints.SerialLog, SerialTailBytes, cancellationToken);
+            context.Response.Headers["X-Virt-Truncated"] = tail.Truncated ? "true" : "false";
+            context.Response.Headers["X-Virt-Log-Size"] = tail.FileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Results.Text(tail.Text, "text/plain; charset=utf-8");
         }).WithSummary("The end of the serial console's log: at most its last 256 KiB (X-Virt-Truncated: true when there was more; X-Virt-Log-Size: the whole file's size).");
     }

@@ -79,6 +79,10 @@ internal sealed class ContainerInitProcess : IDisposable
     public void Dispose() => _pidfd.Dispose();
 
     /// <summary>Why <paramref name="pid"/> is not the init of the container, or null when it is.</summary>
+    /// <remarks>
+    /// Reads the host's real <c>/proc</c>, not an <see cref="System.IO.Abstractions.IFileSystem"/>: the check is
+    /// about the live process the pidfd pinned, and only the kernel's /proc can vouch for it.
+    /// </remarks>
     private static string? CheckIsInitOf(string lxcPath, string name, int pid)
     {
         var parent = ReadStatusField(pid, "PPid:");

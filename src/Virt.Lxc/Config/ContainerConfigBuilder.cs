@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using Virt.Containers;
 using Virt.Lxc.Containers;
 using Virt.Lxc.Host;
@@ -14,7 +15,7 @@ namespace Virt.Lxc.Config;
 /// </summary>
 internal static class ContainerConfigBuilder
 {
-    public static LxcConfig Build(ContainerRecord record, ContainerPaths paths, CgroupLayout layout, LxcOptions options, bool appArmorEnabled, out IReadOnlyDictionary<CgroupLimit, string> limitKeys)
+    public static LxcConfig Build(ContainerRecord record, ContainerPaths paths, CgroupLayout layout, LxcOptions options, bool appArmorEnabled, IFileSystem fileSystem, out IReadOnlyDictionary<CgroupLimit, string> limitKeys)
     {
         var spec = record.Spec;
         var config = new LxcConfig()
@@ -62,7 +63,7 @@ internal static class ContainerConfigBuilder
             var target = mount.Target.TrimStart('/');
             var readOnly = mount.ReadOnly ? ",ro" : string.Empty;
             config.Add("lxc.mount.entry", mount.Kind == ContainerMountKind.Bind
-                ? $"{mount.Source} {target} none bind{readOnly},create={(Directory.Exists(mount.Source) ? "dir" : "file")} 0 0"
+                ? $"{mount.Source} {target} none bind{readOnly},create={(fileSystem.Directory.Exists(mount.Source) ? "dir" : "file")} 0 0"
                 : $"tmpfs {target} tmpfs {(mount.SizeMiB is { } size ? "size=" + size.ToString(CultureInfo.InvariantCulture) + "m," : string.Empty)}nosuid,nodev{readOnly},create=dir 0 0");
         }
 

@@ -1,3 +1,4 @@
+using System.IO.Abstractions;
 using Virt.Containers;
 
 namespace Virt.Lxc.Containers;
@@ -16,7 +17,7 @@ internal static class Leftovers
         var paths = context.PathsOf(spec.Name);
         for (var i = 0; i < spec.Network.Count; i++)
         {
-            if (spec.Network[i].Kind == ContainerNicKind.Veth && Directory.Exists("/sys/class/net/" + paths.HostInterfaceName(i)))
+            if (spec.Network[i].Kind == ContainerNicKind.Veth && context.FileSystem.Directory.Exists("/sys/class/net/" + paths.HostInterfaceName(i)))
             {
                 found.Add("veth " + paths.HostInterfaceName(i));
             }
@@ -42,7 +43,7 @@ internal static class Leftovers
         for (var i = 0; i < spec.Network.Count; i++)
         {
             var name = paths.HostInterfaceName(i);
-            if (spec.Network[i].Kind == ContainerNicKind.Veth && Directory.Exists("/sys/class/net/" + name))
+            if (spec.Network[i].Kind == ContainerNicKind.Veth && context.FileSystem.Directory.Exists("/sys/class/net/" + name))
             {
                 await context.Processes.RunAsync(new Processes.ProcessSpec("ip", ["link", "del", name]) { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken).ConfigureAwait(false);
                 removed.Add("veth " + name);
@@ -56,7 +57,7 @@ internal static class Leftovers
             var remaining = 0;
             foreach (var directory in CgroupDirectories(context, spec.Name, thorough).ToList())
             {
-                if (TryRemoveCgroup(directory))
+                if (TryRemoveCgroup(context.FileSystem, directory))
                 {
                     removed.Add("cgroup " + directory);
                 }
@@ -96,7 +97,7 @@ internal static class Leftovers
                 foreach (var exact in new[] { payload, monitor })
                 {
                     var directory = Path.Combine(hierarchy, exact);
-                    if (Directory.Exists(directory))
+                    if (context.FileSystem.Directory.Exists(directory))
                     {
                         yield return directory;
                     }
@@ -105,7 +106,7 @@ internal static class Leftovers
                 continue;
             }
 
-            foreach (var directory in Directory.EnumerateDirectories(hierarchy, "lxc.*"))
+            foreach (var directory in context.FileSystem.Directory.EnumerateDirectories(hierarchy, "lxc.*"))
             {
                 var entry = Path.GetFileName(directory);
                 foreach (var exact in new[] { payload, monitor })
@@ -124,16 +125,16 @@ internal static class Leftovers
     }
 
     /// <summary>Removes a cgroup directory bottom-up with rmdir (its files are the kernel's); fails while processes remain.</summary>
-    private static bool TryRemoveCgroup(string directory)
+    private static bool TryRemoveCgroup(IFileSystem fileSystem, string directory)
     {
         try
         {
-            foreach (var child in Directory.GetDirectories(directory))
+            foreach (var child in fileSystem.Directory.GetDirectories(directory))
             {
-                TryRemoveCgroup(child);
+                TryRemoveCgroup(fileSystem, child);
             }
 
-            Directory.Delete(directory, recursive: false);
+            fileSystem.Directory.Delete(directory, recursive: false);
             return true;
         }
         catch (IOException)

@@ -74,7 +74,7 @@ internal sealed class LxcContainer : IContainer
             }
 
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: false, cancellationToken).ConfigureAwait(false);
-            var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, out var limitKeys);
+            var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, _context.FileSystem, out var limitKeys);
             var unsupported = config.Entries.Select(entry => entry.Key).Distinct(StringComparer.Ordinal).Where(key => !Interop.LibLxc.IsSupported(key)).ToList();
             if (unsupported.Count > 0)
             {
@@ -140,7 +140,7 @@ internal sealed class LxcContainer : IContainer
 
         if (result.ExitCode != 0)
         {
-            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
+            var errors = LxcLog.Errors(_context.FileSystem.File.Exists(StartLogPath) ? await LogTail.ReadTextAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false) : result.StandardError);
             var (failure, message) = LxcLog.Diagnose(errors);
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: true, CancellationToken.None).ConfigureAwait(false);
             throw new ContainerStartException(Name, failure, message, StartLogPath, string.Join('\n', errors));
@@ -148,7 +148,7 @@ internal sealed class LxcContainer : IContainer
     }
 
     private async Task<string> ReadStartLogErrorsAsync() =>
-        string.Join('\n', LxcLog.Errors(await LogTail.ReadAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false)));
+        string.Join('\n', LxcLog.Errors(await LogTail.ReadTextAsync(_context.FileSystem, StartLogPath, MaxStartLogBytes, CancellationToken.None).ConfigureAwait(false)));
 
     private void VerifyLimits(int pid, IReadOnlyDictionary<CgroupLimit, string> limitKeys)
     {
@@ -344,7 +344,7 @@ internal sealed class LxcContainer : IContainer
         // stops in the instant between this check and lxc-attach's connect is the window left.
         using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
             ?? throw new ContainerAttachException(Name, "it is not running: start it first");
-        return await LxcAttach.RunAsync(_context.Processes, Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
+        return await LxcAttach.RunAsync(_context.FileSystem, _context.Processes, Options, Name, _paths.Logs, request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task PushFileAsync(string path, Stream content, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, CancellationToken cancellationToken = default)
@@ -364,7 +364,7 @@ internal sealed class LxcContainer : IContainer
     public Task<string> ReadConsoleLogAsync(int maxBytes = 65536, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
-        return LogTail.ReadAsync(_context.FileSystem, _paths.ConsoleLog, maxBytes, cancellationToken);
+        return LogTail.ReadTextAsync(_context.FileSystem, _paths.ConsoleLog, maxBytes, cancellationToken);
     }
 
     public async IAsyncEnumerable<ContainerEvent> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -73,7 +73,7 @@ public sealed class LxcContainerManager : IContainerManager
             }
             catch
             {
-                RootfsBuilder.TryDelete(paths.Directory);
+                RootfsBuilder.TryDelete(_context.FileSystem, paths.Directory);
                 if (spec.RootfsVolume is not null && _volumes is not null && fileSystem.File.Exists(paths.Record) is false)
                 {
                     await _volumes.ReleaseAsync(Virt.Storage.VolumeId.Parse(spec.RootfsVolume), VolumeRootfs.UserOf(spec.Name), CancellationToken.None).ConfigureAwait(false);
@@ -105,11 +105,11 @@ public sealed class LxcContainerManager : IContainerManager
         var limit = spec.Unprivileged ? options.IdMapSize : int.MaxValue - shift;
         if (spec.RootfsVolume is not null)
         {
-            var (image, volumeInit) = await VolumeRootfs.BuildAsync(spec, _volumes, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
+            var (image, volumeInit) = await VolumeRootfs.BuildAsync(_context.FileSystem, spec, _volumes, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
             return new ContainerRecord(spec, image, RootfsOwned: true, volumeInit) { RootfsIsImage = true };
         }
 
-        var imageInit = await RootfsBuilder.BuildAsync(spec, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
+        var imageInit = await RootfsBuilder.BuildAsync(_context.FileSystem, spec, paths.RootfsStaging, shift, limit, options.BusyboxPath, _context.Processes, cancellationToken).ConfigureAwait(false);
         if (spec.Init is null && imageInit is not null && imageInit.Command.Any(argument => argument.Any(char.IsWhiteSpace) || argument.Any(char.IsControl)))
         {
             throw new ContainerRootfsException(spec.Name, spec.Rootfs.Path!, $"the image's entrypoint '{string.Join(' ', imageInit.Command)}' has an argument with whitespace, which lxc.init.cmd cannot carry: set ContainerSpec.Init to a command without (e.g. a script in the image)");
@@ -146,7 +146,7 @@ public sealed class LxcContainerManager : IContainerManager
         if (Interop.LibC.LChown(paths.Directory, 0, _context.Options.IdMapBase) != 0)
         {
             var error = Interop.LibC.LastError();
-            RootfsBuilder.TryDelete(paths.Directory);
+            RootfsBuilder.TryDelete(_context.FileSystem, paths.Directory);
             throw new ContainerRootfsException(spec.Name, paths.Directory, $"cannot give the container directory to the mapped root's group {_context.Options.IdMapBase}: {error}");
         }
     }
@@ -156,7 +156,7 @@ public sealed class LxcContainerManager : IContainerManager
     {
         if (_context.FileSystem.Directory.Exists(paths.Directory) && !_context.FileSystem.File.Exists(paths.Record))
         {
-            RootfsBuilder.TryDelete(paths.Directory);
+            RootfsBuilder.TryDelete(_context.FileSystem, paths.Directory);
             Log.LeftoversRemoved(_context.Logger, paths.Name, "an incomplete container directory " + paths.Directory);
         }
     }
@@ -218,7 +218,7 @@ public sealed class LxcContainerManager : IContainerManager
 
             // The record goes first: from then on the container does not exist, whatever a crash leaves.
             _context.FileSystem.File.Delete(paths.Record);
-            RootfsBuilder.TryDelete(paths.Directory);
+            RootfsBuilder.TryDelete(_context.FileSystem, paths.Directory);
             if (container.Spec.RootfsVolume is { } volume && _volumes is not null)
             {
                 await _volumes.ReleaseAsync(Virt.Storage.VolumeId.Parse(volume), VolumeRootfs.UserOf(name), cancellationToken).ConfigureAwait(false);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Abstractions;
 using System.Text;
 using Virt.Containers;
+using Virt.IO;
 using Virt.Lxc.Hosting;
 using Virt.Processes;
 
@@ -19,11 +21,10 @@ internal static class LxcAttach
     private const int FirstSignalCode = 129;
     private const int LastSignalCode = 128 + 64;
     private const int MaxLogBytes = 64 * 1024;
-    private static readonly System.IO.Abstractions.FileSystem HostFiles = new();
 
-    public static async Task<ContainerExecResult> RunAsync(IProcessRunner processes, LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
+    public static async Task<ContainerExecResult> RunAsync(IFileSystem fileSystem, IProcessRunner processes, LxcOptions options, string containerName, string logDirectory, ContainerExecRequest request, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(logDirectory);
+        fileSystem.Directory.CreateDirectory(logDirectory);
         var log = Path.Combine(logDirectory, $"attach-{Environment.ProcessId}-{Guid.NewGuid():N}.log");
         var started = Stopwatch.GetTimestamp();
         IRunningProcess process;
@@ -40,16 +41,16 @@ internal static class LxcAttach
         {
             await using (process.ConfigureAwait(false))
             {
-                return await WaitAsync(process, containerName, log, request, started, cancellationToken).ConfigureAwait(false);
+                return await WaitAsync(fileSystem, process, containerName, log, request, started, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
-            File.Delete(log);
+            fileSystem.File.Delete(log);
         }
     }
 
-    private static async Task<ContainerExecResult> WaitAsync(IRunningProcess process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
+    private static async Task<ContainerExecResult> WaitAsync(IFileSystem fileSystem, IRunningProcess process, string containerName, string log, ContainerExecRequest request, long started, CancellationToken cancellationToken)
     {
         var collectedOutput = request.StandardOutput is null ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
         var collectedError = request.StandardError is null && !request.CombineOutput ? new CappedBuffer(request.MaxCollectedOutputBytes) : null;
@@ -78,7 +79,7 @@ internal static class LxcAttach
 
         await feedIn.ConfigureAwait(false);
         // Its ERROR lines are few; a runaway log is not read whole.
-        var lxcErrors = (await Containers.LogTail.ReadAsync(HostFiles, log, MaxLogBytes, CancellationToken.None).ConfigureAwait(false)).Trim();
+        var lxcErrors = (await LogTail.ReadTextAsync(fileSystem, log, MaxLogBytes, CancellationToken.None).ConfigureAwait(false)).Trim();
         var standardOutput = collectedOutput?.Text() ?? string.Empty;
         var standardError = collectedError?.Text() ?? string.Empty;
         var duration = Stopwatch.GetElapsedTime(started);

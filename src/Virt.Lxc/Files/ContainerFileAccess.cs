@@ -35,6 +35,7 @@ internal static class ContainerFileAccess
             throw new ContainerPathException(containerName, path, $"cannot give it to the container's root ({ownerShift}): {LibC.LastError()}");
         }
 
+        // Real I/O on purpose: a stream over the descriptor opened and checked above; IFileSystem has no descriptor form.
         var stream = new FileStream(handle, FileAccess.Write);
         await using (stream.ConfigureAwait(false))
         {
@@ -53,6 +54,7 @@ internal static class ContainerFileAccess
             throw new ContainerPathException(containerName, path, $"cannot read its size: {LibC.LastError()}");
         }
 
+        // Real I/O on purpose: a stream over the descriptor opened and checked above; IFileSystem has no descriptor form.
         var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
         await using (stream.ConfigureAwait(false))
         {

@@ -24,7 +24,7 @@ internal static class LimitVerifier
                 continue;
             }
 
-            var actual = File.ReadAllText(path).Trim();
+            var actual = cgroups.Read(limit.Controller, limit.V1File, limit.V2File) ?? string.Empty;
             if (!limit.Matches(actual, v1))
             {
                 mismatches.Add($"{limit.Description}: {key} was written, but {path} holds '{actual}', not '{(v1 ? limit.V1Value : limit.V2Value)}' — the {limit.Controller} controller is on cgroup {(v1 ? "v1" : "v2")} here; let LxcOptions.CgroupKeys be Auto");

@@ -65,6 +65,7 @@ internal static class OciLayoutUnpacker
 
             var (digest, size) = DescriptorOf(layer);
             using var handle = OpenBlob(layout, digest, size);
+            // Real I/O on purpose: a stream over the descriptor opened beneath the layout, no symlink followed; IFileSystem has no descriptor form.
             var file = new FileStream(handle, FileAccess.Read);
             await using (file.ConfigureAwait(false))
             {

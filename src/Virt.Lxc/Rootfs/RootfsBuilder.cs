@@ -1,4 +1,6 @@
+using System.IO.Abstractions;
 using Virt.Containers;
+using Virt.IO;
 using Virt.Processes;
 
 namespace Virt.Lxc.Rootfs;
@@ -10,33 +12,33 @@ namespace Virt.Lxc.Rootfs;
 internal static class RootfsBuilder
 {
     /// <summary>The image's own init (OCI), or null.</summary>
-    public static async Task<ContainerInit?> BuildAsync(ContainerSpec spec, string root, int idShift, int idLimit, string busybox, IProcessRunner processes, CancellationToken cancellationToken)
+    public static async Task<ContainerInit?> BuildAsync(IFileSystem fileSystem, ContainerSpec spec, string root, int idShift, int idLimit, string busybox, IProcessRunner processes, CancellationToken cancellationToken)
     {
         var source = spec.Rootfs.Path ?? busybox;
-        Directory.CreateDirectory(root);
+        fileSystem.Directory.CreateDirectory(root);
         string? unpackedArchive = null;
         try
         {
             switch (spec.Rootfs.Kind)
             {
                 case ContainerRootfsKind.Busybox:
-                    await BusyboxRootfs.BuildAsync(root, busybox, idShift, processes, cancellationToken).ConfigureAwait(false);
+                    await BusyboxRootfs.BuildAsync(fileSystem, root, busybox, idShift, processes, cancellationToken).ConfigureAwait(false);
                     return null;
                 case ContainerRootfsKind.Tarball:
-                    RequireFile(spec, source);
+                    RequireFile(fileSystem, spec, source);
                     await ExtractTarballAsync(source, new SafeTarExtractor(root, idShift, idLimit, whiteouts: false), processes, cancellationToken).ConfigureAwait(false);
                     return null;
                 case ContainerRootfsKind.OciLayout:
                     var layout = source;
-                    if (File.Exists(source))
+                    if (fileSystem.File.Exists(source))
                     {
                         // An archive of a layout: unpack it (checked like any tarball) next to the rootfs first.
                         unpackedArchive = root + ".oci";
-                        Directory.CreateDirectory(unpackedArchive);
+                        fileSystem.Directory.CreateDirectory(unpackedArchive);
                         await ExtractTarballAsync(source, new SafeTarExtractor(unpackedArchive, 0, int.MaxValue, whiteouts: false), processes, cancellationToken).ConfigureAwait(false);
                         layout = unpackedArchive;
                     }
-                    else if (!Directory.Exists(source))
+                    else if (!fileSystem.Directory.Exists(source))
                     {
                         throw new ContainerRootfsException(spec.Name, source, "it does not exist: give an OCI layout directory or an archive of one");
                     }
@@ -48,34 +50,40 @@ internal static class RootfsBuilder
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException or ProcessFailedException)
         {
-            TryDelete(root);
+            TryDelete(fileSystem, root);
             throw new ContainerRootfsException(spec.Name, source, ex.Message, ex);
         }
         catch
         {
-            TryDelete(root);
+            TryDelete(fileSystem, root);
             throw;
         }
         finally
         {
             if (unpackedArchive is not null)
             {
-                TryDelete(unpackedArchive);
+                TryDelete(fileSystem, unpackedArchive);
             }
         }
     }
 
-    private static void RequireFile(ContainerSpec spec, string source)
+    private static void RequireFile(IFileSystem fileSystem, ContainerSpec spec, string source)
     {
-        if (!File.Exists(source))
+        if (!fileSystem.File.Exists(source))
         {
             throw new ContainerRootfsException(spec.Name, source, "the tarball does not exist");
         }
     }
 
+    /// <summary>
+    /// Reads the archive through a descriptor opened O_NOFOLLOW on the host (a tarball swapped for a symlink
+    /// is refused), and the extractor writes through descriptors under the root (openat2 RESOLVE_IN_ROOT): no
+    /// <see cref="IFileSystem"/> can stand in for either, so tarball and OCI rootfs are built on the host only.
+    /// </summary>
     private static async Task ExtractTarballAsync(string path, SafeTarExtractor extractor, IProcessRunner processes, CancellationToken cancellationToken)
     {
         using var handle = TarStreams.OpenRegularFile(path);
+        // Real I/O on purpose: a stream over the descriptor opened O_NOFOLLOW above; IFileSystem has no descriptor form.
         var file = new FileStream(handle, FileAccess.Read);
         await using (file.ConfigureAwait(false))
         {
@@ -89,14 +97,23 @@ internal static class RootfsBuilder
     }
 
     /// <summary>
-    /// Removes a container's directory or rootfs, best effort, through descriptors: a symlink the
-    /// container left in its rootfs (or swapped in during the removal) is unlinked, never followed.
+    /// Removes a container's directory or rootfs, best effort. On the host's disk, through descriptors
+    /// (<see cref="ConfinedTree"/>): a symlink the container left in its rootfs (or swapped in during the
+    /// removal) is unlinked, never followed. Any other <see cref="IFileSystem"/> (a test's in-memory one)
+    /// has no container writing into it, so it is removed through the seam.
     /// </summary>
-    public static void TryDelete(string path)
+    public static void TryDelete(IFileSystem fileSystem, string path)
     {
         try
         {
-            ConfinedTree.DeleteTree(path);
+            if (fileSystem is FileSystem or IDurableFileSystem)
+            {
+                ConfinedTree.DeleteTree(path);
+            }
+            else if (fileSystem.Directory.Exists(path))
+            {
+                fileSystem.Directory.Delete(path, recursive: true);
+            }
         }
         catch (IOException)
         {

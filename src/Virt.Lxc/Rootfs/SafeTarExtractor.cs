@@ -120,6 +120,7 @@ internal sealed class SafeTarExtractor(string root, int idShift, int idLimit, bo
                 ConfinedTree.Remove(parent, name, relative);
                 using (var file = ConfinedTree.OpenChild(parent, name, FileFlags, Convert.ToUInt32("600", 8), relative) ?? throw new IOException($"cannot create '{entry.Name}'"))
                 {
+                    // Real I/O on purpose: a stream over the descriptor created beneath the root (openat2 RESOLVE_IN_ROOT); IFileSystem has no descriptor form.
                     var stream = new FileStream(file, FileAccess.Write, bufferSize: 0);
                     await using (stream.ConfigureAwait(false))
                     {

@@ -1,3 +1,4 @@
+using System.IO.Abstractions;
 using Virt.Containers;
 using Virt.Processes;
 using Virt.Storage;
@@ -13,7 +14,7 @@ internal static class VolumeRootfs
 {
     public static string UserOf(string containerName) => "ct:" + containerName;
 
-    public static async Task<(string Image, ContainerInit? ImageInit)> BuildAsync(ContainerSpec spec, IVolumeResolver? volumes, string staging, int idShift, int idLimit, string busybox, IProcessRunner processes, CancellationToken cancellationToken)
+    public static async Task<(string Image, ContainerInit? ImageInit)> BuildAsync(IFileSystem fileSystem, ContainerSpec spec, IVolumeResolver? volumes, string staging, int idShift, int idLimit, string busybox, IProcessRunner processes, CancellationToken cancellationToken)
     {
         var id = VolumeId.Parse(spec.RootfsVolume!);
         if (volumes is null)
@@ -31,13 +32,13 @@ internal static class VolumeRootfs
             }
 
             await RunAsync(processes, "mkfs.ext4", ["-q", "-F", "-E", $"root_owner={idShift}:{idShift}", attachment.Path], spec, cancellationToken).ConfigureAwait(false);
-            Directory.CreateDirectory(staging);
+            fileSystem.Directory.CreateDirectory(staging);
             await RunAsync(processes, "mount", ["-o", "loop", attachment.Path, staging], spec, cancellationToken).ConfigureAwait(false);
             mounted = true;
-            var init = await RootfsBuilder.BuildAsync(spec, staging, idShift, idLimit, busybox, processes, cancellationToken).ConfigureAwait(false);
+            var init = await RootfsBuilder.BuildAsync(fileSystem, spec, staging, idShift, idLimit, busybox, processes, cancellationToken).ConfigureAwait(false);
             await RunAsync(processes, "umount", [staging], spec, CancellationToken.None).ConfigureAwait(false);
             mounted = false;
-            Directory.Delete(staging);
+            fileSystem.Directory.Delete(staging);
             return (attachment.Path, init);
         }
         catch

@@ -161,18 +161,6 @@ public sealed class KvmHostSafetyTests : IDisposable
     }
 
     [Fact]
-    public async Task The_tail_of_a_log_is_read_by_seeking_and_reaches_into_the_rotated_part()
-    {
-        var path = Path.Combine(_directory, "serial.log");
-        await File.WriteAllTextAsync(path + ".1", "older-part\n", TestContext.Current.CancellationToken);
-        await File.WriteAllTextAsync(path, "0123456789", TestContext.Current.CancellationToken);
-
-        Assert.Equal("6789", await VmLogTail.ReadAsync(path, 4, TestContext.Current.CancellationToken));
-        Assert.Equal("part\n0123456789", await VmLogTail.ReadAsync(path, 15, TestContext.Current.CancellationToken));
-        Assert.Equal(string.Empty, await VmLogTail.ReadAsync(Path.Combine(_directory, "none.log"), 100, TestContext.Current.CancellationToken));
-    }
-
-    [Fact]
     public void Starting_a_VM_rotates_a_serial_log_above_its_cap_and_creates_a_new_one_0600()
     {
         var path = Path.Combine(_directory, "serial.log");

@@ -109,9 +109,9 @@ public sealed class KvmSecurityTests
         await vm.StartAsync(ct);
         long largest = 0;
         var deadline = DateTime.UtcNow.AddSeconds(200);
-        while (!(await VmLogTail.ReadAsync(log, 4096, ct)).Contains("FLOOD-DONE", StringComparison.Ordinal))
+        while (!(await Virt.IO.LogTail.ReadTextAsync(new System.IO.Abstractions.FileSystem(), log, 4096, ct)).Contains("FLOOD-DONE", StringComparison.Ordinal))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"the guest did not finish its flood; the log ends: {await VmLogTail.ReadAsync(log, 512, ct)}");
+            Assert.True(DateTime.UtcNow < deadline, $"the guest did not finish its flood; the log ends: {await Virt.IO.LogTail.ReadTextAsync(new System.IO.Abstractions.FileSystem(), log, 512, ct)}");
             largest = Math.Max(largest, new FileInfo(log).Length + (File.Exists(log + ".1") ? new FileInfo(log + ".1").Length : 0));
             await Task.Delay(100, ct);
         }
