@@ -1,6 +1,8 @@
 // Usage: Virt.Tests.ChildManager STATE_DIR QEMU_BINARY VM_NAME GUEST_DIR
 //        Virt.Tests.ChildManager lxc LXC_PATH CONTAINER_NAME
 //        Virt.Tests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
+//        Virt.Tests.ChildManager guest-exec STATE_DIR QEMU_BINARY VM_NAME PROGRAM [ARGS...]
+//        Virt.Tests.ChildManager watch STATE_DIR QEMU_BINARY VM_NAME EVENT_KIND
 // Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
 // exits, leaving QEMU (the container) running.
 using Virt.Kvm.Testing;
@@ -38,10 +40,46 @@ if (args[0] == "lxc")
     return 0;
 }
 
-var options = new KvmOptions { StateDirectory = args[0], QemuBinary = args[1] };
-await using var manager = new KvmVirtualMachineManager(options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);
+if (args[0] == "guest-exec")
+{
+    // A second process that follows a VM another one owns: runs a program in the guest through the agent,
+    // prints its output and exits with its exit code.
+    await using var follower = Kvm(args[1], args[2]);
+    var result = await (await follower.GetAsync(args[3])).Guest.ExecAsync(args[4], args[5..]);
+    await Console.Out.WriteAsync(result.StandardOutputText);
+    return result.ExitCode ?? 128 + (result.Signal ?? 0);
+}
+
+if (args[0] == "watch")
+{
+    // A second process that follows a VM another one owns: prints "watching" once its watch is open, then
+    // "seen KIND" when that event arrives (caused by whichever process) and exits.
+    await using var follower = Kvm(args[1], args[2]);
+    var kind = Enum.Parse<Virt.VirtualMachines.VmEventKind>(args[4]);
+    await using var events = (await follower.GetAsync(args[3])).WatchAsync().GetAsyncEnumerator();
+    var next = events.MoveNextAsync();
+    await Console.Out.WriteLineAsync("watching");
+    await Console.Out.FlushAsync();
+    while (await next)
+    {
+        if (events.Current.Kind == kind)
+        {
+            await Console.Out.WriteLineAsync($"seen {kind}");
+            return 0;
+        }
+
+        next = events.MoveNextAsync();
+    }
+
+    return 1;
+}
+
+await using var manager = Kvm(args[0], args[1]);
 var vm = await manager.CreateAsync(EmbeddedGuest.CreateSpec(args[2], args[3]));
 await vm.StartAsync();
 var status = await vm.GetStatusAsync();
 await Console.Out.WriteLineAsync($"started {status.Pid}");
 return 0;
+
+static KvmVirtualMachineManager Kvm(string stateDirectory, string qemuBinary) =>
+    new(new KvmOptions { StateDirectory = stateDirectory, QemuBinary = qemuBinary }, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System);

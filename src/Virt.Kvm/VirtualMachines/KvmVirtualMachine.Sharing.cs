@@ -16,6 +16,10 @@ namespace Virt.Kvm.VirtualMachines;
 /// <item>Every other process follows the run: each operation connects to QEMU's second monitor
 /// (<see cref="VmFiles.ControlSocket"/>) for its own length, one process at a time under the operation lock.
 /// Its status is asked of QEMU; it notices the run's end when the owner removed runtime.json.</item>
+/// <item>Only the owner sees QEMU's events: it records each state event in the VM's event journal
+/// (<see cref="VmEventJournal"/>), and followers publish what is new there on their periodic check, so every
+/// manager's watchers see every change, whichever process caused it.</item>
+/// <item>Guest-agent calls connect per call under the agent lock from any process (see <see cref="KvmVmGuest"/>).</item>
 /// <item>When the owner dies, the next process that touches the VM (or a follower's periodic check) takes
 /// the owner lock and with it the main monitor, or cleans up when QEMU died too.</item>
 /// </list>
@@ -31,6 +35,17 @@ internal sealed partial class KvmVirtualMachine
     private readonly BackgroundTasks _background = new();
     private VmFileLock? _ownership;
     private DateTime _specWrittenAt;
+
+    /// <summary>A follower's place in the owner's event journal (null while not following).</summary>
+    private VmJournalCursor? _journalCursor;
+
+    /// <summary>How the followed run ended, as its owner recorded it in the journal (read before the owner removed runtime.json).</summary>
+    private (VmExitInfo Exit, bool Crashed)? _endRecordedByOwner;
+
+    private VmEventJournal Journal => new(_environment.FileSystem, Files.EventJournal);
+
+    /// <summary>Brings this process's view of the VM up to date (for the guest agent, which uses no operation lock).</summary>
+    internal Task RefreshViewAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
 
     /// <summary>
     /// Brings this process's view up to date with what other processes did: a run started elsewhere is
@@ -93,6 +108,10 @@ internal sealed partial class KvmVirtualMachine
         }
 
         var running = new RunningQemu(record, null, isChild: false, process) { IsOwner = false };
+
+        // From here on, what the owner records is news to this process's watchers.
+        _journalCursor = await Journal.OpenAtEndAsync(cancellationToken).ConfigureAwait(false);
+        _endRecordedByOwner = null;
         _running = running;
         _state = await AskStateThroughControlAsync(cancellationToken).ConfigureAwait(false) ?? VmState.Running;
         _background.Run(() => FollowLoopAsync(running));
@@ -123,13 +142,17 @@ internal sealed partial class KvmVirtualMachine
     private async Task CheckFollowedRunAsync(RunningQemu running, CancellationToken cancellationToken)
     {
         var owner = DescribeOwner();
+        await PublishOwnersEventsAsync(running, cancellationToken).ConfigureAwait(false);
         var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
         var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
         if (record is null || record.Pid != running.Record.Pid || record.ProcessStartTicks != running.Record.ProcessStartTicks)
         {
-            // The owner cleaned up (or a migration replaced QEMU): this run is over here too.
+            // The owner cleaned up (or a migration replaced QEMU): this run is over here too. What the owner
+            // recorded last (a shutdown, how QEMU ended) was written before runtime.json went.
             ownership?.Dispose();
-            EndFollowedRun(running, new VmExitInfo($"QEMU (pid {running.Record.Pid}) ended; {owner} owned the VM and recorded how", null, _environment.Time.GetUtcNow()));
+            await PublishOwnersEventsAsync(running, cancellationToken).ConfigureAwait(false);
+            var end = _endRecordedByOwner ?? (new VmExitInfo($"QEMU (pid {running.Record.Pid}) ended; {owner} owned the VM and recorded how", null, _environment.Time.GetUtcNow()), false);
+            EndFollowedRun(running, end.Exit, end.Crashed);
             if (record is not null)
             {
                 await AttachAsync(cancellationToken).ConfigureAwait(false);
@@ -151,7 +174,7 @@ internal sealed partial class KvmVirtualMachine
             {
                 var exit = await CleanUpAfterDeadQemuAsync(record, "its owner was gone too", cancellationToken).ConfigureAwait(false);
                 ReleaseOwnership();
-                EndFollowedRun(running, exit);
+                EndFollowedRun(running, exit, crashed: false);
                 return;
             }
 
@@ -159,7 +182,15 @@ internal sealed partial class KvmVirtualMachine
             running.Qmp = qmp;
             running.IsChild = ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId;
             running.IsOwner = true;
+            _journalCursor = null;
+            var believed = _state;
             _state = paused ? VmState.Paused : VmState.Running;
+            if (qmp is not null && believed != _state)
+            {
+                // Changed while nobody owned the VM (its events then reached no one): news to every watcher.
+                await PublishSharedAsync(running, new VmEvent(Name, paused ? VmEventKind.Paused : VmEventKind.Resumed, _environment.Time.GetUtcNow(), "seen when this process took the VM over")).ConfigureAwait(false);
+            }
+
             _background.Run(() => WatchAsync(running, subscription));
             _background.Run(() => TrimSerialLogAsync(running));
             Log.VmReattached(_logger, Name, record.Pid);
@@ -175,14 +206,71 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    private void EndFollowedRun(RunningQemu running, VmExitInfo exit)
+    private void EndFollowedRun(RunningQemu running, VmExitInfo exit, bool crashed)
     {
         running.Process?.Dispose();
         _lastExit = exit;
-        _state = VmState.Stopped;
+        _state = crashed ? VmState.Crashed : VmState.Stopped;
         _running = null;
+        _journalCursor = null;
         _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, exit.Reason, exit.ExitCode));
         running.Exited.TrySetResult(exit);
+    }
+
+    /// <summary>The owner: an event for this process's watchers, recorded in the journal for every other process's.</summary>
+    private async Task PublishSharedAsync(RunningQemu running, VmEvent vmEvent)
+    {
+        _events.Publish(vmEvent);
+        await JournalAsync(running, vmEvent).ConfigureAwait(false);
+    }
+
+    /// <summary>The owner: records an event for the processes that follow the run; a failure to write costs them the event, not the owner its watch.</summary>
+    private async Task JournalAsync(RunningQemu running, VmEvent vmEvent)
+    {
+        try
+        {
+            await Journal.AppendAsync(running.Record.Pid, vmEvent, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.VmWatchFailed(_logger, Name, $"could not record the {vmEvent.Kind} event in '{Files.EventJournal}' for the other processes that manage the VM: {ex.Message}");
+        }
+    }
+
+    /// <summary>A follower: publishes the events the owner recorded for this run since the last check, and follows the state they tell.</summary>
+    private async Task PublishOwnersEventsAsync(RunningQemu running, CancellationToken cancellationToken)
+    {
+        if (_journalCursor is not { } cursor)
+        {
+            return;
+        }
+
+        foreach (var entry in await Journal.ReadNewAsync(cursor, cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Pid != running.Record.Pid)
+            {
+                continue;
+            }
+
+            switch (entry.Kind)
+            {
+                case VmEventKind.Stopped:
+                    // Published when this process sees the run end (runtime.json removed), with this reason.
+                    _endRecordedByOwner = (new VmExitInfo(entry.Reason ?? "QEMU exited", entry.ExitCode, entry.At), _endRecordedByOwner?.Crashed ?? false);
+                    continue;
+                case VmEventKind.Crashed:
+                    _endRecordedByOwner = (_endRecordedByOwner?.Exit ?? new VmExitInfo("guest kernel panic", null, entry.At), true);
+                    break;
+                case VmEventKind.Paused:
+                    _state = VmState.Paused;
+                    break;
+                case VmEventKind.Resumed:
+                    _state = VmState.Running;
+                    break;
+            }
+
+            _events.Publish(new VmEvent(Name, entry.Kind, entry.At, entry.Reason, entry.ExitCode));
+        }
     }
 
     /// <summary>

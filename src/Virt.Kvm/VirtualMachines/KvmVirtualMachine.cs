@@ -38,7 +38,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _lock = new VmLock(spec.Name, files.OperationLock, environment.Options.LockTimeout, environment.Time);
         _specWrittenAt = File.GetLastWriteTimeUtc(files.Spec);
         _logger = environment.LoggerFactory.CreateLogger<KvmVirtualMachine>();
-        _guest = new KvmVmGuest(this, environment.Options.GuestAgent with { TimeProvider = environment.Time }, environment.LoggerFactory);
+        _guest = new KvmVmGuest(this, environment.Options.GuestAgent with { TimeProvider = environment.Time }, new VmLock(spec.Name, files.AgentLock, environment.Options.LockTimeout, environment.Time), environment.LoggerFactory);
     }
 
     public string Name => Spec.Name;
@@ -504,7 +504,6 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     /// <summary>Lets go of the VM without stopping it (the manager is being disposed).</summary>
     public async Task DetachAsync()
     {
-        await _guest.DisposeAsync().ConfigureAwait(false);
         if (_running is { } running)
         {
             running.BeginDetach();
@@ -599,21 +598,21 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                     {
                         case "STOP" when shutdownReason is null:
                             _state = VmState.Paused;
-                            _events.Publish(new VmEvent(Name, VmEventKind.Paused, now));
+                            await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Paused, now)).ConfigureAwait(false);
                             break;
                         case "RESUME" when running.AwaitingStartResume:
                             running.AwaitingStartResume = false;
                             break;
                         case "RESUME":
                             _state = VmState.Running;
-                            _events.Publish(new VmEvent(Name, VmEventKind.Resumed, now));
+                            await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Resumed, now)).ConfigureAwait(false);
                             break;
                         case "RESET":
-                            _events.Publish(new VmEvent(Name, VmEventKind.Reset, now, qmpEvent.GetString("reason")));
+                            await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Reset, now, qmpEvent.GetString("reason"))).ConfigureAwait(false);
                             break;
                         case "GUEST_PANICKED":
                             panicked = true;
-                            _events.Publish(new VmEvent(Name, VmEventKind.Crashed, now, "guest kernel panic"));
+                            await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Crashed, now, "guest kernel panic")).ConfigureAwait(false);
                             break;
                         case "SHUTDOWN":
                             shutdownReason = qmpEvent.GetString("reason");
@@ -623,7 +622,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                             }
 
                             var byGuest = qmpEvent.Data is { } data && data.TryGetProperty("guest", out var guest) && guest.ValueKind == JsonValueKind.True;
-                            _events.Publish(new VmEvent(Name, byGuest ? VmEventKind.GuestShutdown : VmEventKind.HostShutdown, now, shutdownReason));
+                            await PublishSharedAsync(running, new VmEvent(Name, byGuest ? VmEventKind.GuestShutdown : VmEventKind.HostShutdown, now, shutdownReason)).ConfigureAwait(false);
                             break;
                     }
                 }
@@ -677,8 +676,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
 
         running.Process?.Dispose();
-        RemoveRunFiles();
         var exit = new VmExitInfo(reason, exitCode, _environment.Time.GetUtcNow());
+
+        // Recorded before runtime.json goes, so a process that follows the run finds how it ended once it sees that.
+        await JournalAsync(running, new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode)).ConfigureAwait(false);
+        RemoveRunFiles();
         _lastExit = exit;
         _state = panicked || shutdownReason == "guest-panic" ? VmState.Crashed : VmState.Stopped;
         _running = null;
@@ -690,7 +692,6 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             await monitor.DisposeAsync().ConfigureAwait(false);
         }
 
-        await _guest.DisposeAsync().ConfigureAwait(false);
         Log.VmStopped(_logger, Name, reason);
         _events.Publish(new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode));
         running.Exited.TrySetResult(exit);

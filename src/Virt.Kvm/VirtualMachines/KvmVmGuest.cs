@@ -5,24 +5,25 @@ using Virt.VirtualMachines;
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>
-/// <see cref="IVmGuest"/> over the VM's qemu-ga channel. One agent connection per run of the VM,
-/// opened on first use; every call first pings the agent (its sync deadline, 2 s by default), so a
-/// missing or silent agent is a <see cref="VmGuestAgentUnavailableException"/> within that deadline
-/// rather than a hang or a late error from the command itself.
+/// <see cref="IVmGuest"/> over the VM's qemu-ga channel, usable from every process that manages the VM.
+/// QEMU's agent chardev serves one client at a time, so no process keeps it open: each call takes the VM's
+/// agent lock (<see cref="VmFiles.AgentLock"/>, in this process and across processes), connects, resynchronizes
+/// (<c>guest-sync-delimited</c>, which discards whatever an earlier client left unread), pings within the sync
+/// deadline (2 s by default), runs its command and disconnects. A missing or silent agent is a
+/// <see cref="VmGuestAgentUnavailableException"/> within that deadline rather than a hang or a late error.
 /// </summary>
-internal sealed class KvmVmGuest : IVmGuest, IAsyncDisposable
+internal sealed class KvmVmGuest : IVmGuest
 {
     private readonly KvmVirtualMachine _vm;
     private readonly GuestAgentOptions _options;
+    private readonly VmLock _agentLock;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private GuestAgentClient? _client;
-    private RunningQemu? _clientRun;
 
-    public KvmVmGuest(KvmVirtualMachine vm, GuestAgentOptions options, ILoggerFactory loggerFactory)
+    public KvmVmGuest(KvmVirtualMachine vm, GuestAgentOptions options, VmLock agentLock, ILoggerFactory loggerFactory)
     {
         _vm = vm;
         _options = options;
+        _agentLock = agentLock;
         _logger = loggerFactory.CreateLogger<GuestAgentClient>();
     }
 
@@ -54,19 +55,7 @@ internal sealed class KvmVmGuest : IVmGuest, IAsyncDisposable
             return true;
         }, cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await DropAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
+    /// <summary>One agent operation on its own connection, under the agent lock for its whole length (a guest-exec's polling included).</summary>
     private async Task<T> RunAsync<T>(string operation, Func<GuestAgentClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         if (!_vm.Spec.GuestAgent)
@@ -74,62 +63,49 @@ internal sealed class KvmVmGuest : IVmGuest, IAsyncDisposable
             throw new VmGuestAgentUnavailableException(_vm.Name, operation, "its spec has no guest-agent channel (VmSpec.GuestAgent is false); enable it and restart the VM");
         }
 
+        // A run started, or ended, by another process is seen here first.
+        await _vm.RefreshViewAsync(cancellationToken).ConfigureAwait(false);
+        if (_vm.CurrentRun is null)
+        {
+            throw new VmGuestAgentUnavailableException(_vm.Name, operation, "the VM is not running; start it first");
+        }
+
+        // Times out naming the holder (pid and operation) when another call keeps the agent busy.
+        using var held = await _agentLock.AcquireAsync(operation, cancellationToken).ConfigureAwait(false);
         GuestAgentClient agent;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var run = _vm.CurrentRun ?? throw new VmGuestAgentUnavailableException(_vm.Name, operation, "the VM is not running; start it first");
-            if (_client is null || !ReferenceEquals(_clientRun, run))
-            {
-                await DropAsync().ConfigureAwait(false);
-                try
-                {
-                    _client = await GuestAgentClient.ConnectAsync(_vm.Files.AgentSocket, _options, _logger, cancellationToken).ConfigureAwait(false);
-                    _clientRun = run;
-                }
-                catch (GuestAgentConnectionException ex)
-                {
-                    throw new VmGuestAgentUnavailableException(_vm.Name, operation, ex.Message, ex);
-                }
-            }
+            agent = await GuestAgentClient.ConnectAsync(_vm.Files.AgentSocket, _options, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GuestAgentConnectionException ex)
+        {
+            throw new VmGuestAgentUnavailableException(_vm.Name, operation, ex.Message, ex);
+        }
 
-            agent = _client;
+        await using (agent.ConfigureAwait(false))
+        {
             try
             {
+                // The first command on a new connection resynchronizes the channel first.
                 await agent.PingAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is GuestAgentTimeoutException or GuestAgentConnectionException)
             {
-                await DropAsync().ConfigureAwait(false);
                 throw new VmGuestAgentUnavailableException(
                     _vm.Name,
                     operation,
                     $"the agent did not answer ({ex.Message}); check that qemu-ga runs in the guest (it starts late in boot) and that the VM is not paused",
                     ex);
             }
-        }
-        finally
-        {
-            _gate.Release();
-        }
 
-        try
-        {
-            return await call(agent, cancellationToken).ConfigureAwait(false);
-        }
-        catch (GuestAgentConnectionException ex)
-        {
-            throw new VmGuestAgentUnavailableException(_vm.Name, operation, ex.Message, ex);
-        }
-    }
-
-    private async Task DropAsync()
-    {
-        if (_client is { } client)
-        {
-            _client = null;
-            _clientRun = null;
-            await client.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                return await call(agent, cancellationToken).ConfigureAwait(false);
+            }
+            catch (GuestAgentConnectionException ex)
+            {
+                throw new VmGuestAgentUnavailableException(_vm.Name, operation, ex.Message, ex);
+            }
         }
     }
 }

@@ -32,8 +32,17 @@ internal sealed record VmFiles(string Directory)
     /// <summary>Held (flock) for the length of each operation on the VM, by whichever process runs it.</summary>
     internal string OperationLock => Path.Combine(Directory, "operation.lock");
 
-    /// <summary>The guest agent's socket.</summary>
+    /// <summary>The guest agent's socket: QEMU serves one client on it, so each agent call connects for its own length.</summary>
     public string AgentSocket => Path.Combine(Directory, "qga.sock");
+
+    /// <summary>Held (flock) for the length of each guest-agent call, by whichever process makes it: the agent channel serves one client.</summary>
+    internal string AgentLock => Path.Combine(Directory, "agent.lock");
+
+    /// <summary>
+    /// The VM's state events (pause, resume, reset, shutdown, stop) as JSON lines, appended by the owner for the
+    /// processes that follow the run; bounded (see <see cref="VmEventJournal"/>).
+    /// </summary>
+    internal string EventJournal => Path.Combine(Directory, "events.jsonl");
 
     /// <summary>The interactive serial console socket.</summary>
     public string SerialSocket => Path.Combine(Directory, "serial.sock");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Virt.Kvm.IntegrationTests.Infrastructure;
 using Virt.Processes;
 using Virt.VirtualMachines;
@@ -7,7 +8,8 @@ namespace Virt.Kvm.IntegrationTests.Kvm;
 /// <summary>
 /// Two managers on one state directory drive one VM (as the panel and virtctl do from two processes): the
 /// owner keeps QEMU's main monitor and sees every change as an event, the other goes through the control
-/// monitor, and when the owner lets go the other takes the VM over.
+/// monitor, and when the owner lets go the other takes the VM over. The guest agent serves every process, and
+/// the owner's events reach every follower's watchers through the VM's event journal.
 /// </summary>
 [Collection(TestGuestCollection.Name)]
 public sealed class SharedVmTests
@@ -89,5 +91,83 @@ public sealed class SharedVmTests
         await stopped;
         Assert.True(Native.HasEnded(pid));
         Assert.Equal(VmState.Stopped, (await second.GetStatusAsync(ct)).State);
+    }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Followers_here_and_in_another_process_use_the_guest_agent_and_see_the_owners_state_events()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var owner = await host.Manager.CreateAsync(VmTestHost.GuestSpec("agents", 128), ct);
+        await owner.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(owner, TestGuest.ReadyMarker);
+        await GuestWait.ForAgentAsync(owner.Guest);
+
+        // The owner uses the agent, then a follower: each call has the agent's channel for its own length.
+        Assert.Equal("owner\n", (await owner.Guest.ExecAsync("/bin/sh", ["-c", "echo owner"], cancellationToken: ct)).StandardOutputText);
+        await using var secondManager = host.CreateManager();
+        var second = await secondManager.GetAsync("agents", ct);
+        Assert.Equal(0, (await second.Guest.ExecAsync("/bin/sh", ["-c", "echo from-second > /tmp/shared.txt"], cancellationToken: ct)).ExitCode);
+        Assert.Equal("from-second\n", (await second.Guest.ExecAsync("/bin/cat", ["/tmp/shared.txt"], cancellationToken: ct)).StandardOutputText);
+        Assert.Equal("from-second\n", (await owner.Guest.ExecAsync("/bin/cat", ["/tmp/shared.txt"], cancellationToken: ct)).StandardOutputText);
+
+        // Calls from both at once take turns instead of failing.
+        var both = await Task.WhenAll(
+            owner.Guest.ExecAsync("/bin/sh", ["-c", "echo a"], cancellationToken: ct),
+            second.Guest.ExecAsync("/bin/sh", ["-c", "echo b"], cancellationToken: ct));
+        Assert.Equal(["a\n", "b\n"], both.Select(r => r.StandardOutputText));
+
+        // Another process reads the file through the agent while this one owns the VM.
+        using (var reader = StartChild(host, "guest-exec", "agents", "/bin/cat", "/tmp/shared.txt"))
+        {
+            var output = await reader.StandardOutput.ReadToEndAsync(ct);
+            await reader.WaitForExitAsync(ct);
+            Assert.True(reader.ExitCode == 0, $"the child's guest-exec failed ({reader.ExitCode}): {output} {await reader.StandardError.ReadToEndAsync(ct)}");
+            Assert.Equal("from-second\n", output);
+        }
+
+        // A pause by the owner reaches the watchers of a follower in this process and of one in another process.
+        using var watcher = StartChild(host, "watch", "agents", nameof(VmEventKind.Paused));
+        try
+        {
+            Assert.Equal("watching", await watcher.StandardOutput.ReadLineAsync(ct));
+            var followerPaused = VmTestHost.WaitForEventAsync(second, VmEventKind.Paused, ct);
+            await owner.PauseAsync(ct);
+            await followerPaused;
+            Assert.Equal("seen Paused", await watcher.StandardOutput.ReadLineAsync(ct));
+            await watcher.WaitForExitAsync(ct);
+            Assert.Equal(VmState.Paused, (await second.GetStatusAsync(ct)).State);
+        }
+        finally
+        {
+            if (!watcher.HasExited)
+            {
+                watcher.Kill();
+            }
+        }
+
+        // A resume by the follower reaches its own watchers (through the owner) and the owner's.
+        var followerResumed = VmTestHost.WaitForEventAsync(second, VmEventKind.Resumed, ct);
+        var ownerResumed = VmTestHost.WaitForEventAsync(owner, VmEventKind.Resumed, ct);
+        await second.ResumeAsync(ct);
+        await Task.WhenAll(followerResumed, ownerResumed);
+
+        // The follower learns how the run ended as the owner recorded it.
+        var followerStopped = VmTestHost.WaitForEventAsync(second, VmEventKind.Stopped, ct);
+        await owner.KillAsync(ct);
+        Assert.Equal("killed", (await followerStopped).Reason);
+        Assert.Equal("killed", (await second.GetStatusAsync(ct)).LastExit!.Reason);
+    }
+
+    /// <summary>The child-process manager (another process on the same state directory) in one of its follower modes.</summary>
+    private static Process StartChild(VmTestHost host, string mode, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Tests.ChildManager.dll"), mode, host.StateDirectory, QemuBinary.Path }.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start)!;
     }
 }

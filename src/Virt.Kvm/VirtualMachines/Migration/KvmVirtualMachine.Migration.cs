@@ -243,7 +243,6 @@ internal sealed partial class KvmVirtualMachine
 
         // The source has handed over: stop watching it and let it go quietly.
         source.BeginDetach();
-        await _guest.DisposeAsync().ConfigureAwait(false);
         if (source.Qmp is { } sourceQmp)
         {
             await sourceQmp.QuitAsync(CancellationToken.None).ConfigureAwait(false);
