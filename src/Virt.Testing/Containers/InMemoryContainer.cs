@@ -85,7 +85,6 @@ public sealed class InMemoryContainer : IContainer
                 throw new ContainerStartException(Name, failure.Failure, failure.Message, $"/nonexistent/{Name}/logs/start.log", failure.Message);
             }
 
-            _initPid = ++_lastPid;
             Publish(ContainerState.Running);
         }
 
@@ -100,45 +99,17 @@ public sealed class InMemoryContainer : IContainer
 
     /// <inheritdoc/>
     /// <remarks>A frozen container is refused here; the LXC backend would wait for it until the timeout.</remarks>
-    public Task RebootAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        lock (_gate)
-        {
-            RequireRunning("reboot", allowFrozen: false);
-            Publish(ContainerState.Stopping);
-            Publish(ContainerState.Starting);
-            _initPid = ++_lastPid;
-            Publish(ContainerState.Running);
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task RebootAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WhileRunning("reboot", allowFrozen: false, ContainerState.Stopping, ContainerState.Starting, ContainerState.Running);
 
     /// <inheritdoc/>
-    public Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        lock (_gate)
-        {
-            RequireRunning("freeze", allowFrozen: true);
-            Publish(ContainerState.Freezing);
-            Publish(ContainerState.Frozen);
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WhileRunning("freeze", allowFrozen: true, ContainerState.Freezing, ContainerState.Frozen);
 
     /// <inheritdoc/>
     /// <remarks>As with the LXC backend, thawing a running container that is not frozen does no harm; watchers see <see cref="ContainerState.Thawed"/> and the state is <see cref="ContainerState.Running"/>.</remarks>
-    public Task UnfreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        lock (_gate)
-        {
-            RequireRunning("thaw", allowFrozen: true);
-            Publish(ContainerState.Thawed);
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task UnfreezeAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WhileRunning("thaw", allowFrozen: true, ContainerState.Thawed);
 
     /// <inheritdoc/>
     public Task<ContainerStatus> GetStatusAsync(CancellationToken cancellationToken = default)
@@ -323,6 +294,21 @@ public sealed class InMemoryContainer : IContainer
         }
     }
 
+    /// <summary>Goes through <paramref name="states"/> if the container runs, else throws what the backend throws.</summary>
+    private Task WhileRunning(string operation, bool allowFrozen, params ReadOnlySpan<ContainerState> states)
+    {
+        lock (_gate)
+        {
+            RequireRunning(operation, allowFrozen);
+            foreach (var state in states)
+            {
+                Publish(state);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     private void RequireRunningNow(string operation)
     {
         lock (_gate)
@@ -345,9 +331,14 @@ public sealed class InMemoryContainer : IContainer
         }
     }
 
-    /// <summary>Enters a state and tells every watcher, under the lock, so each sees the states in order.</summary>
+    /// <summary>Enters a state and tells every watcher, under the lock, so each sees the states in order. A start gives a new init its own pid.</summary>
     private void Publish(ContainerState state)
     {
+        if (state == ContainerState.Running && _state == ContainerState.Starting)
+        {
+            _initPid = ++_lastPid;
+        }
+
         _state = state == ContainerState.Thawed ? ContainerState.Running : state;
         foreach (var watcher in _watchers)
         {
