@@ -1,3 +1,4 @@
+using Virt.Containers;
 using Virt.Storage;
 using Virt.Tests.Contracts;
 using Virt.VirtualMachines;
@@ -16,4 +17,10 @@ public sealed class InMemoryVirtualMachineManagerContractTests : VirtualMachineM
 public sealed class InMemoryStoragePoolContractTests : StoragePoolContract
 {
     protected override IStoragePool Pool { get; } = new InMemoryStoragePool("test");
+}
+
+/// <summary>The container manager contract against the in-memory double.</summary>
+public sealed class InMemoryContainerManagerContractTests : ContainerManagerContract
+{
+    protected override IContainerManager Manager { get; } = new InMemoryContainerManager();
 }

@@ -1,3 +1,4 @@
+using Virt.Containers;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Testing;
 using Virt.Testing;
@@ -15,6 +16,20 @@ internal static class TestingPackages
         var vm = await manager.CreateAsync(new VmSpec("web"));
         await vm.StartAsync();
         await Assert.ThrowsAsync<VmStateException>(() => vm.StartAsync());   // ErrorKind == Conflict, as with QEMU
+        #endregion
+    }
+
+    public static async Task InMemoryContainersAsync()
+    {
+        #region src/Virt.Testing/README.md containers
+        var containers = new InMemoryContainerManager();
+        var web = (InMemoryContainer)await containers.CreateAsync(new ContainerSpec("web", ContainerRootfs.Busybox()));
+        web.ExecHandler = (request, _) => Task.FromResult(request.Command[0] == "nginx"
+            ? new InMemoryExecResponse(1, StandardError: "nginx: [emerg] bind() failed\n")   // the answer under test
+            : null);                                                                         // built-in commands for the rest
+        await web.StartAsync();
+        var result = await web.ExecAsync(new ContainerExecRequest(["nginx", "-t"]));       // ExitCode 1, as scripted
+        web.Crash();                                                                        // init dies: watchers see Stopping, Stopped
         #endregion
     }
 

@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using Virt.Containers;
+
+namespace Virt.Testing;
+
+/// <summary>
+/// An <see cref="IContainerManager"/> that keeps its containers in memory. It validates specs with the
+/// LXC backend's validator and throws the exceptions that backend throws
+/// (<see cref="InvalidContainerSpecException"/>, <see cref="ContainerAlreadyExistsException"/>,
+/// <see cref="ContainerNotFoundException"/>, <see cref="ContainerStateException"/>), so code under test sees
+/// the same contract without LXC or root. No rootfs is built: each container starts with an empty busybox-like tree.
+/// </summary>
+public sealed class InMemoryContainerManager : IContainerManager
+{
+    /// <summary>What <see cref="ContainerNotFoundException"/> names as the state directory.</summary>
+    public const string StateDirectory = "(in memory)";
+
+    private readonly ConcurrentDictionary<string, InMemoryContainer> _containers = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates an empty manager.</summary>
+    /// <param name="time">The clock for event times, command durations and timeouts; <see langword="null"/> for the system clock.</param>
+    public InMemoryContainerManager(TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc/>
+    public Task<IContainer> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    {
+        ContainerSpecValidator.Validate(spec);
+        var container = new InMemoryContainer(spec, _time);
+        return _containers.TryAdd(spec.Name, container)
+            ? Task.FromResult<IContainer>(container)
+            : throw new ContainerAlreadyExistsException(spec.Name);
+    }
+
+    /// <inheritdoc/>
+    public Task<IContainer> GetAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IContainer>(Find(name));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<IContainer>> ListAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<IContainer>>([.. _containers.Values.OrderBy(container => container.Name, StringComparer.Ordinal)]);
+
+    /// <inheritdoc/>
+    public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var container = Find(name);
+        var state = container.State;
+        if (state != ContainerState.Stopped)
+        {
+            if (!force)
+            {
+                throw new ContainerStateException(name, "delete", state, "stop it first, or pass force: true to kill it");
+            }
+
+            await container.KillAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _containers.TryRemove(name, out _);
+        container.Complete();
+    }
+
+    // A name that is not a valid container name is simply not found, as with the LXC backend.
+    private InMemoryContainer Find(string name) =>
+        name is not null && _containers.TryGetValue(name, out var container) ? container : throw new ContainerNotFoundException(name!, StateDirectory);
+}
