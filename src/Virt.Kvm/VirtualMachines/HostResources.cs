@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
@@ -10,15 +11,16 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal sealed record HostResources(long MemoryMiB, int Cpus)
 {
-    /// <summary>Reads the figures under <paramref name="root"/> ("/" on a real host).</summary>
-    public static HostResources Read(string root = "/")
+    /// <summary>Reads the figures under <paramref name="root"/> ("/" on a real host) through <paramref name="fileSystem"/>.</summary>
+    public static HostResources Read(IFileSystem fileSystem, string root = "/")
     {
-        var meminfo = File.ReadAllLines(Path.Combine(root, "proc/meminfo"));
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        var meminfo = fileSystem.File.ReadAllLines(Path.Combine(root, "proc/meminfo"));
         var total = meminfo.FirstOrDefault(line => line.StartsWith("MemTotal:", StringComparison.Ordinal))
             ?? throw new VirtException($"'{Path.Combine(root, "proc/meminfo")}' has no MemTotal line: is /proc mounted?");
         var kib = long.Parse(total["MemTotal:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
         var online = Path.Combine(root, "sys/devices/system/cpu/online");
-        var cpus = File.Exists(online) ? CountCpuList(File.ReadAllText(online)) : Environment.ProcessorCount;
+        var cpus = fileSystem.File.Exists(online) ? CountCpuList(fileSystem.File.ReadAllText(online)) : Environment.ProcessorCount;
         return new HostResources(kib / 1024, cpus);
     }
 

@@ -66,7 +66,7 @@ internal sealed partial class KvmVirtualMachine
                     await CheckFollowedRunAsync(followed, cancellationToken).ConfigureAwait(false);
                     return;
                 default:
-                    if (File.Exists(Files.Runtime))
+                    if (_environment.FileSystem.File.Exists(Files.Runtime))
                     {
                         await AttachAsync(cancellationToken).ConfigureAwait(false);
                     }
@@ -82,13 +82,13 @@ internal sealed partial class KvmVirtualMachine
 
     private async Task ReloadSpecIfChangedAsync(CancellationToken cancellationToken)
     {
-        var written = File.GetLastWriteTimeUtc(Files.Spec);
-        if (written == _specWrittenAt || !File.Exists(Files.Spec))
+        var written = _environment.FileSystem.File.GetLastWriteTimeUtc(Files.Spec);
+        if (written == _specWrittenAt || !_environment.FileSystem.File.Exists(Files.Spec))
         {
             return;
         }
 
-        if (_specWrittenAt != default && JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec) is { } stored)
+        if (_specWrittenAt != default && JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(Files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec) is { } stored)
         {
             _spec = stored;
         }
@@ -99,7 +99,7 @@ internal sealed partial class KvmVirtualMachine
     /// <summary>Follows a run that another process owns: no monitor held, a periodic check for its end or its owner's death.</summary>
     private async Task FollowAsync(VmRuntimeRecord record, CancellationToken cancellationToken)
     {
-        if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
+        if (!_environment.Qemu.IsSameQemu(record, Name, out var process))
         {
             // Exited: its owner is cleaning up after it.
             _state = VmState.Stopped;
@@ -170,7 +170,7 @@ internal sealed partial class KvmVirtualMachine
         _ownership = ownership;
         try
         {
-            if (!ProcessIdentity.IsSameQemu(record, Name))
+            if (!_environment.Qemu.IsSameQemu(record, Name))
             {
                 var exit = await CleanUpAfterDeadQemuAsync(record, "its owner was gone too", cancellationToken).ConfigureAwait(false);
                 ReleaseOwnership();
@@ -180,7 +180,7 @@ internal sealed partial class KvmVirtualMachine
 
             var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
             running.Qmp = qmp;
-            running.IsChild = ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId;
+            running.IsChild = _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId;
             running.IsOwner = true;
             _journalCursor = null;
             var believed = _state;
@@ -285,7 +285,7 @@ internal sealed partial class KvmVirtualMachine
             return new MonitorLease(main, closeAfterUse: false);
         }
 
-        if (!File.Exists(Files.ControlSocket))
+        if (!_environment.FileSystem.File.Exists(Files.ControlSocket))
         {
             throw new VmStateException(Name, operation, _state, running.IsOwner
                 ? "QEMU runs but its QMP monitor does not answer; the SDK keeps reconnecting, or call KillAsync"
@@ -306,7 +306,7 @@ internal sealed partial class KvmVirtualMachine
     /// <summary>A follower's view of the state, asked of QEMU; null when another operation holds the VM (the last known state stands).</summary>
     private async Task<VmState?> AskStateThroughControlAsync(CancellationToken cancellationToken)
     {
-        if (_running is not { IsOwner: false } running || !File.Exists(Files.ControlSocket))
+        if (_running is not { IsOwner: false } running || !_environment.FileSystem.File.Exists(Files.ControlSocket))
         {
             return null;
         }
@@ -358,7 +358,7 @@ internal sealed partial class KvmVirtualMachine
     {
         try
         {
-            return JsonSerializer.Deserialize(await File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord);
+            return JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord);
         }
         catch (FileNotFoundException)
         {

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -36,7 +35,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         Files = files;
         _environment = environment;
         _lock = new VmLock(spec.Name, files.OperationLock, environment.Options.LockTimeout, environment.Time);
-        _specWrittenAt = File.GetLastWriteTimeUtc(files.Spec);
+        _specWrittenAt = environment.FileSystem.File.GetLastWriteTimeUtc(files.Spec);
         _logger = environment.LoggerFactory.CreateLogger<KvmVirtualMachine>();
         _guest = new KvmVmGuest(this, environment.Options.GuestAgent with { TimeProvider = environment.Time }, new VmLock(spec.Name, files.AgentLock, environment.Options.LockTimeout, environment.Time), environment.LoggerFactory);
     }
@@ -95,7 +94,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var options = _environment.Options;
         if (!options.AllowResourcesBeyondHost)
         {
-            HostResources.Read().Check(Spec);
+            HostResources.Read(_environment.FileSystem).Check(Spec);
         }
 
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
@@ -118,11 +117,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         PrepareFirmware();
         if (Spec.SerialConsole)
         {
-            SerialLogFile.PrepareForStart(Files.SerialLog, options.SerialLogMaxBytes);
+            SerialLogFile.PrepareForStart(_environment.FileSystem, Files.SerialLog, options.SerialLogMaxBytes);
         }
 
         _state = VmState.Starting;
-        var logStart = File.Exists(Files.Log) ? new FileInfo(Files.Log).Length : 0;
+        var logStart = _environment.FileSystem.File.Exists(Files.Log) ? _environment.FileSystem.FileInfo.New(Files.Log).Length : 0;
         IReadOnlyList<string> taps = [];
         int? pid = null;
         int? tpmPid = null;
@@ -134,21 +133,21 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
             if (Spec.Tpm)
             {
-                tpmPid = await SwtpmProcess.StartAsync(options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
+                tpmPid = await SwtpmProcess.StartAsync(_environment.FileSystem, options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
                 tpmStartTicks = ProcessIdentity.StartTicks(tpmPid.Value);
             }
 
-            pid = SpawnWithMonitor(Files, arguments);
+            pid = _environment.Qemu.Spawn(options.QemuBinary, arguments, Files);
 
             // Our unreaped child: the pid is QEMU's until we collect it, so this descriptor is QEMU's.
-            process = ProcessIdentity.TryOpen(pid.Value);
+            process = _environment.Qemu.TryOpen(pid.Value);
 
             Log.VmSpawned(_logger, Name, pid.Value);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 Log.VmCommandLine(_logger, Name, pid.Value, QemuArgumentMasker.Describe(arguments));
             }
-            var startTicks = ProcessIdentity.StartTicks(pid.Value) ?? 0;
+            var startTicks = _environment.Qemu.StartTicks(pid.Value) ?? 0;
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks);
@@ -309,7 +308,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         _ownership = ownership;
         try
         {
-            if (!ProcessIdentity.IsSameQemu(record, Name, out var process))
+            if (!_environment.Qemu.IsSameQemu(record, Name, out var process))
             {
                 _lastExit = await CleanUpAfterDeadQemuAsync(record, "while no manager was watching", cancellationToken).ConfigureAwait(false);
                 _state = VmState.Stopped;
@@ -320,7 +319,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
 
             // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
-            var running = new RunningQemu(record, qmp, isChild: ProcessIdentity.ParentPid(record.Pid) == Environment.ProcessId, process);
+            var running = new RunningQemu(record, qmp, isChild: _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId, process);
             _running = running;
             _state = paused ? VmState.Paused : VmState.Running;
             _background.Run(() => WatchAsync(running, subscription));
@@ -348,12 +347,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         // A QEMU that is exiting loses its command line (its memory goes first) but still holds
         // its descriptors (VFIO devices, taps, disks) until it turns into a zombie: wait for
         // that, so nothing is given back while QEMU still has it open.
-        await QemuExit.WaitAsync(record, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
+        await _environment.Qemu.WaitUntilExitedAsync(record, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
 
         // The recorded pid is not this VM's QEMU any more: it exited, and the pid may belong to
         // another process now, which is never signalled. Collect QEMU's own zombie if it is ours
         // (our child, or we are a subreaper) — only that zombie, never another child of ours.
-        if (ProcessIdentity.IsZombieOf(record.Pid, record.ProcessStartTicks))
+        if (_environment.Qemu.IsZombieOf(record.Pid, record.ProcessStartTicks))
         {
             _ = TryReap(record.Pid, out _);
         }
@@ -375,7 +374,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     public Task AttachDiskAsync(VmDisk disk, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(disk);
-        return HotplugAsync("attach disk", disk.Id, spec => spec with { Disks = [.. spec.Disks, disk] }, (qmp, _, ct) => DiskHotplug.AttachAsync(qmp, Name, disk, ct), cancellationToken);
+        return HotplugAsync("attach disk", disk.Id, spec => spec with { Disks = [.. spec.Disks, disk] }, (qmp, _, ct) => DiskHotplug.AttachAsync(_environment.FileSystem, qmp, Name, disk, ct), cancellationToken);
     }
 
     public Task DetachDiskAsync(string diskId, CancellationToken cancellationToken = default)
@@ -552,7 +551,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         await StateFile.WriteAsync(_environment.FileSystem, Files.Spec, JsonSerializer.SerializeToUtf8Bytes(updated, KvmJsonContext.Default.VmSpec), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         _spec = updated;
-        _specWrittenAt = File.GetLastWriteTimeUtc(Files.Spec);
+        _specWrittenAt = _environment.FileSystem.File.GetLastWriteTimeUtc(Files.Spec);
     }
 
     private async Task RecordTapsAsync(RunningQemu running, IReadOnlyList<string> taps)
@@ -745,11 +744,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         running.Qmp ?? throw new VmStateException(Name, operation, _state, "QEMU runs but its QMP monitor does not answer; the SDK keeps reconnecting, or call KillAsync");
 
     /// <summary>Whether QEMU still runs. For a child, waitpid both answers and collects the exit code.</summary>
-    private static bool IsAlive(RunningQemu running)
+    private bool IsAlive(RunningQemu running)
     {
         if (!running.IsChild)
         {
-            var alive = running.Process is { } process ? !process.HasExited : ProcessIdentity.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
+            var alive = running.Process is { } process ? !process.HasExited : _environment.Qemu.StartTicks(running.Record.Pid) == running.Record.ProcessStartTicks;
             if (!alive)
             {
                 // Reaps it when this process is a subreaper; harmless (ECHILD) otherwise.
@@ -797,12 +796,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     /// One non-blocking waitpid: true once the child has exited (with its exit code) or when it is
     /// not this process's child (exit code unknown); false while it runs.
     /// </summary>
-    private static bool TryReap(int pid, out int? exitCode)
-    {
-        var result = LibC.WaitPid(pid, out var status, LibC.Wnohang);
-        exitCode = result == pid ? LibC.DecodeExitStatus(status) : null;
-        return result != 0;
-    }
+    private bool TryReap(int pid, out int? exitCode) => _environment.Qemu.TryReap(pid, out exitCode);
 
     /// <summary>
     /// Signals this run's QEMU through its process descriptor, so a process that reused the pid is
@@ -812,49 +806,13 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private bool SignalQemu(RunningQemu running, int signal) =>
         running.Process is { } process
             ? process.Signal(signal)
-            : ProcessIdentity.IsSameQemu(running.Record, Name) && LibC.Kill(running.Record.Pid, signal) == 0;
+            : _environment.Qemu.IsSameQemu(running.Record, Name) && _environment.Qemu.Kill(running.Record.Pid, signal);
 
     /// <summary>Kills and collects a QEMU this process spawned and has not collected: an unreaped child's pid cannot be reused.</summary>
     private async Task<int?> KillAndReapAsync(int pid)
     {
-        LibC.Kill(pid, LibC.SigKill);
+        _environment.Qemu.Kill(pid, LibC.SigKill);
         return await ReapAsync(pid).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Binds the QMP and control sockets of <paramref name="files"/> (0600) and spawns QEMU with them
-    /// as its monitors' descriptors: QEMU listens from its first instruction, so no connect races it.
-    /// </summary>
-    private int SpawnWithMonitor(VmFiles files, IReadOnlyList<string> arguments)
-    {
-        using var monitor = ListenOn(files.QmpSocket);
-        using var control = ListenOn(files.ControlSocket);
-        return QemuSpawner.Spawn(_environment.Options.QemuBinary, arguments, files.Log, [monitor.SafeHandle, control.SafeHandle]);
-    }
-
-    /// <summary>
-    /// A listening unix socket at <paramref name="path"/> (0600). .NET unlinks the path a listener
-    /// bound when it is disposed; QEMU keeps listening on its copy of the descriptor after we let go,
-    /// so a temporary name is bound and renamed.
-    /// </summary>
-    private static Socket ListenOn(string path)
-    {
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            var bound = path + ".binding";
-            File.Delete(bound);
-            listener.Bind(new UnixDomainSocketEndPoint(bound));
-            LibC.Chmod(bound, Convert.ToInt32("600", 8));
-            listener.Listen(8);
-            File.Move(bound, path, overwrite: true);
-            return listener;
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
     }
 
     /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>
@@ -938,7 +896,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         required.AddRange(spec.Disks.Select(d => ($"disk '{d.Id}'", (string?)d.Path)));
         required.AddRange(spec.Cdroms.Select(c => ($"CD-ROM '{c.Id}'", (string?)c.IsoPath)));
-        var missing = required.Where(r => r.Path is not null && !File.Exists(r.Path)).Select(r => $"{r.What} '{r.Path}'").ToList();
+        var missing = required.Where(r => r.Path is not null && !_environment.FileSystem.File.Exists(r.Path)).Select(r => $"{r.What} '{r.Path}'").ToList();
         if (missing.Count > 0)
         {
             throw new VmStartException(Name, $"cannot start VM '{Name}': {string.Join(", ", missing)} does not exist; create the file or fix the spec", null, string.Empty);
@@ -947,15 +905,18 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
     private void PrepareFirmware()
     {
-        if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !File.Exists(Files.OvmfVars))
+        var fileSystem = _environment.FileSystem;
+        if (Spec.Firmware.Kind == VmFirmwareKind.Ovmf && !fileSystem.File.Exists(Files.OvmfVars))
         {
-            PrivateFile.Copy(Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
+            CopyOwnerOnly(fileSystem, Spec.Firmware.OvmfVarsTemplatePath, Files.OvmfVars);
         }
 
         if (Spec.CloudInit is { } cloudInit)
         {
             // Written from the spec at each start, so the guest always sees the current configuration.
-            PrivateFile.WriteAllBytes(Files.CloudInitSeed, NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
+            fileSystem.File.Delete(Files.CloudInitSeed);
+            using var seed = OwnerOnly.Open(fileSystem, Files.CloudInitSeed, FileMode.CreateNew, FileAccess.Write);
+            seed.Write(NoCloudSeed.BuildIso(Name, cloudInit, _environment.Time.GetUtcNow()));
         }
     }
 
@@ -981,6 +942,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
             try
             {
+                // The real file system: trimming cuts the file QEMU keeps open, with fallocate on its real descriptor.
                 SerialLogFile.Trim(Files.SerialLog, cap);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -994,9 +956,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         foreach (var socket in new[] { Files.AgentSocket, Files.SerialSocket, Files.VncSocket })
         {
-            if (File.Exists(socket))
+            if (_environment.FileSystem.File.Exists(socket))
             {
-                LibC.Chmod(socket, Convert.ToInt32("600", 8));
+                _environment.FileSystem.File.SetUnixFileMode(socket, OwnerOnly.FileMode);
             }
         }
     }
@@ -1005,15 +967,23 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.ControlSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
         {
-            File.Delete(file);
+            _environment.FileSystem.File.Delete(file);
         }
+    }
+
+    /// <summary>Copies a file into a new 0600 file (an existing target would keep its own mode, so it must not exist).</summary>
+    private static void CopyOwnerOnly(System.IO.Abstractions.IFileSystem fileSystem, string from, string to)
+    {
+        using var source = fileSystem.FileStream.New(from, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var target = OwnerOnly.Open(fileSystem, to, FileMode.CreateNew, FileAccess.Write);
+        source.CopyTo(target);
     }
 
     private string ReadLogTail(long from, string? path = null)
     {
         try
         {
-            using var log = new FileStream(path ?? Files.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var log = _environment.FileSystem.FileStream.New(path ?? Files.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             var start = Math.Max(from, log.Length - LogTailBytes);
             log.Seek(start, SeekOrigin.Begin);
             var buffer = new byte[log.Length - start];

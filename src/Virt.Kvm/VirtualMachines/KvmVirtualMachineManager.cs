@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Abstractions;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -31,13 +32,25 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="loggerFactory">Logging; optional.</param>
     /// <param name="volumes">Resolves disks named <c>pool:volume</c>; registered by <c>AddStorage()</c>. Optional.</param>
     /// <param name="hostDevices">Binds and releases VFIO host devices; registered by <c>AddPassthrough()</c>. Optional.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null)
+    /// <param name="fileSystem">Where the VMs' files are read and written (registered by <c>AddVirt()</c>); the host's file system when null.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null)
+        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real)
+    {
+    }
+
+    /// <summary>Creates a manager whose QEMU processes run through <paramref name="qemu"/> (a fake in unit tests).</summary>
+    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
         KvmOptionsValidator.ThrowIfInvalid(options);
 
-        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices);
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner, fileSystem), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices)
+        {
+            FileSystem = fileSystem,
+            Qemu = qemu,
+        };
     }
 
     /// <inheritdoc />
@@ -46,28 +59,27 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         VmSpecValidator.Validate(spec);
         if (!_environment.Options.AllowResourcesBeyondHost)
         {
-            HostResources.Read().Check(spec);
+            HostResources.Read(_environment.FileSystem).Check(spec);
         }
 
         await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var files = FilesOf(spec.Name);
-            if (File.Exists(files.Spec) || _machines.ContainsKey(spec.Name))
+            if (_environment.FileSystem.File.Exists(files.Spec) || _machines.ContainsKey(spec.Name))
             {
                 throw new VmAlreadyExistsException(spec.Name);
             }
 
             // The state directory is made on first use, not by the constructor: making a manager touches nothing on the host.
-            Directory.CreateDirectory(_environment.Options.StateDirectory, PrivateFile.OwnerOnlyDirectory);
-            PrivateFile.CreateDirectory(files.Directory);
+            OwnerOnly.CreateDirectory(_environment.FileSystem, files.Directory);
             try
             {
                 await StateFile.WriteAsync(_environment.FileSystem, files.Spec, JsonSerializer.SerializeToUtf8Bytes(spec, KvmJsonContext.Default.VmSpec), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                Directory.Delete(files.Directory, recursive: true);
+                _environment.FileSystem.Directory.Delete(files.Directory, recursive: true);
                 throw;
             }
 
@@ -103,12 +115,12 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             }
 
             var files = FilesOf(name);
-            if (!File.Exists(files.Spec))
+            if (!_environment.FileSystem.File.Exists(files.Spec))
             {
                 throw new VmNotFoundException(name, _environment.Options.StateDirectory);
             }
 
-            var spec = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
+            var spec = JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
                 ?? throw new VmException(VirtErrorKind.Failed, $"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
             var machine = new KvmVirtualMachine(spec, files, _environment);
             await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
@@ -125,15 +137,15 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     public async Task<IReadOnlyList<IVirtualMachine>> ListAsync(CancellationToken cancellationToken = default)
     {
         var machines = new List<IVirtualMachine>();
-        if (!Directory.Exists(_environment.Options.StateDirectory))
+        if (!_environment.FileSystem.Directory.Exists(_environment.Options.StateDirectory))
         {
             return machines;
         }
 
-        foreach (var directory in Directory.EnumerateDirectories(_environment.Options.StateDirectory).Order(StringComparer.Ordinal))
+        foreach (var directory in _environment.FileSystem.Directory.EnumerateDirectories(_environment.Options.StateDirectory).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(directory);
-            if (VmSpecValidator.IsValidName(name) && File.Exists(FilesOf(name).Spec))
+            if (VmSpecValidator.IsValidName(name) && _environment.FileSystem.File.Exists(FilesOf(name).Spec))
             {
                 machines.Add(await GetAsync(name, cancellationToken).ConfigureAwait(false));
             }
@@ -160,7 +172,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Directory.Delete(machine.Files.Directory, recursive: true);
+            _environment.FileSystem.Directory.Delete(machine.Files.Directory, recursive: true);
             _machines.TryRemove(name, out _);
         }
         finally

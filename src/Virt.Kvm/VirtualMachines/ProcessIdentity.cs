@@ -3,7 +3,11 @@ using Virt.Kvm.Interop;
 
 namespace Virt.Kvm.VirtualMachines;
 
-/// <summary>Reads /proc to tell whether a pid is still the process it was (pid reuse) and what it runs.</summary>
+/// <summary>
+/// Reads /proc to tell whether a pid is still the process it was (pid reuse) and what it runs. The real
+/// file system, not the injected one: /proc describes the host's live processes (reached through
+/// <see cref="IQemuHost"/>, which unit tests replace).
+/// </summary>
 internal static class ProcessIdentity
 {
     /// <summary>The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null when it does not exist or is a zombie.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Abstractions;
 using System.Text.RegularExpressions;
 using Virt.Processes;
 
@@ -11,14 +12,25 @@ namespace Virt.Kvm.VirtualMachines;
 public sealed partial class QemuCapabilityProbe
 {
     private readonly IProcessRunner _processRunner;
+    private readonly IFileSystem _fileSystem;
     private readonly ConcurrentDictionary<(string Path, DateTime Modified, string? DataDirectory), Lazy<Task<QemuCapabilities>>> _cache = new();
+
+    /// <summary>Creates a probe that finds the binary on the host's file system.</summary>
+    /// <param name="processRunner">Runs the binary.</param>
+    public QemuCapabilityProbe(IProcessRunner processRunner)
+        : this(processRunner, new FileSystem())
+    {
+    }
 
     /// <summary>Creates a probe.</summary>
     /// <param name="processRunner">Runs the binary.</param>
-    public QemuCapabilityProbe(IProcessRunner processRunner)
+    /// <param name="fileSystem">Where the binary and its modification time are looked up (a fake in tests).</param>
+    public QemuCapabilityProbe(IProcessRunner processRunner, IFileSystem fileSystem)
     {
         ArgumentNullException.ThrowIfNull(processRunner);
+        ArgumentNullException.ThrowIfNull(fileSystem);
         _processRunner = processRunner;
+        _fileSystem = fileSystem;
     }
 
     /// <summary>How many times a binary was actually run to probe it (for tests and diagnostics).</summary>
@@ -33,12 +45,12 @@ public sealed partial class QemuCapabilityProbe
     public Task<QemuCapabilities> GetAsync(string binaryPath, string? dataDirectory = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(binaryPath);
-        if (!File.Exists(binaryPath))
+        if (!_fileSystem.File.Exists(binaryPath))
         {
             throw new VirtException(VirtErrorKind.Refused, $"QEMU binary '{binaryPath}' does not exist: install qemu-system-x86 (apt-get install qemu-system-x86) or set KvmOptions.QemuBinary");
         }
 
-        var key = (binaryPath, File.GetLastWriteTimeUtc(binaryPath), dataDirectory);
+        var key = (binaryPath, _fileSystem.File.GetLastWriteTimeUtc(binaryPath), dataDirectory);
         var entry = _cache.GetOrAdd(key, k => new Lazy<Task<QemuCapabilities>>(() => ProbeAsync(k.Path, k.DataDirectory, cancellationToken)));
         if (entry.Value.IsFaulted || entry.Value.IsCanceled)
         {

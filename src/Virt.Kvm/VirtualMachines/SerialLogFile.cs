@@ -1,4 +1,6 @@
+using System.IO.Abstractions;
 using System.Runtime.InteropServices;
+using Virt.IO;
 
 namespace Virt.Kvm.VirtualMachines;
 
@@ -10,6 +12,8 @@ namespace Virt.Kvm.VirtualMachines;
 /// (ext4, XFS), so the newest half stays in place; elsewhere by truncating to zero after the copy.
 /// QEMU opens the log with O_APPEND (<c>logappend=on</c>), so its next write lands at the new end
 /// either way. Disk use is bounded by about twice the cap plus what a guest writes in a second.
+/// Preparing goes through the injected file system; trimming works on the real file QEMU keeps open
+/// (fallocate needs its real descriptor), so it uses the host's file system directly.
 /// </summary>
 internal static partial class SerialLogFile
 {
@@ -17,14 +21,21 @@ internal static partial class SerialLogFile
     private const int Block = 4096;
 
     /// <summary>Before QEMU starts: rotates a log above the cap, and creates the log 0600 so QEMU appends to a private file.</summary>
-    public static void PrepareForStart(string path, long cap)
+    public static void PrepareForStart(IFileSystem fileSystem, string path, long cap)
     {
-        if (cap > 0 && File.Exists(path) && new FileInfo(path).Length > cap)
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        if (cap > 0 && fileSystem.File.Exists(path) && fileSystem.FileInfo.New(path).Length > cap)
         {
-            File.Move(path, path + ".1", overwrite: true);
+            fileSystem.File.Move(path, path + ".1", overwrite: true);
         }
 
-        PrivateFile.EnsureExists(path);
+        EnsureExists(fileSystem, path);
+    }
+
+    /// <summary>Creates the file empty and 0600 unless it exists (QEMU then appends to it and keeps the mode).</summary>
+    public static void EnsureExists(IFileSystem fileSystem, string path)
+    {
+        using var stream = OwnerOnly.Open(fileSystem, path, FileMode.OpenOrCreate, FileAccess.Write);
     }
 
     /// <summary>Trims the log to at most half the cap when it is above the cap; returns whether it trimmed.</summary>
@@ -77,7 +88,7 @@ internal static partial class SerialLogFile
     {
         var temporary = rotated + ".tmp";
         File.Delete(temporary);
-        using (var target = PrivateFile.CreateNew(temporary))
+        using (var target = new FileStream(temporary, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly.FileMode }))
         {
             log.Seek(0, SeekOrigin.Begin);
             var buffer = new byte[81920];

@@ -1,10 +1,11 @@
+using System.IO.Abstractions;
 using Virt.Processes;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>Creates and removes the tap devices of bridged NICs with iproute2, checking the bridge first.</summary>
-internal sealed class TapDevices(IProcessRunner processRunner)
+internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileSystem)
 {
     public async Task<IReadOnlyList<string>> CreateAsync(VmSpec spec, CancellationToken cancellationToken)
     {
@@ -14,7 +15,7 @@ internal sealed class TapDevices(IProcessRunner processRunner)
             foreach (var nic in spec.Nics.Where(n => n.Backend == VmNicBackend.Bridge))
             {
                 var bridge = nic.Bridge!;
-                if (!Directory.Exists($"/sys/class/net/{bridge}/bridge"))
+                if (!fileSystem.Directory.Exists($"/sys/class/net/{bridge}/bridge"))
                 {
                     throw new VmStartException(spec.Name,
                         $"cannot start VM '{spec.Name}': bridge '{bridge}' of NIC '{nic.Id}' does not exist (no /sys/class/net/{bridge}/bridge); create it (ip link add {bridge} type bridge) or set Nics[].Bridge",
@@ -48,7 +49,7 @@ internal sealed class TapDevices(IProcessRunner processRunner)
 
     private async Task DeleteIfPresentAsync(string tap, CancellationToken cancellationToken)
     {
-        if (Directory.Exists($"/sys/class/net/{tap}"))
+        if (fileSystem.Directory.Exists($"/sys/class/net/{tap}"))
         {
             await RunAsync(["link", "del", "dev", tap], cancellationToken).ConfigureAwait(false);
         }

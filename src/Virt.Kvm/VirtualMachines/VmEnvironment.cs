@@ -18,4 +18,7 @@ internal sealed record VmEnvironment(
 {
     /// <summary>Where the VM's state files are written (through <see cref="Virt.IO.StateFile"/>): the host's file system.</summary>
     public System.IO.Abstractions.IFileSystem FileSystem { get; init; } = new System.IO.Abstractions.FileSystem();
+
+    /// <summary>How QEMU processes are spawned, identified, signalled and reaped: the host's processes, a fake in unit tests.</summary>
+    public IQemuHost Qemu { get; init; } = QemuHost.Real;
 }

@@ -32,7 +32,7 @@ public sealed class KvmHostSafetyTests : IDisposable
     public async Task A_VM_asking_for_more_memory_or_vCPUs_than_the_host_has_is_refused_with_the_hosts_figures_and_nothing_is_created()
     {
         await using var manager = CreateManager();
-        var host = HostResources.Read();
+        var host = HostResources.Read(new System.IO.Abstractions.FileSystem());
         var ct = TestContext.Current.CancellationToken;
 
         var memory = await Assert.ThrowsAsync<InvalidVmSpecException>(() => manager.CreateAsync(Spec("huge") with { Memory = new VmMemory { SizeMiB = 4 * 1024 * 1024 } }, ct));
@@ -53,7 +53,7 @@ public sealed class KvmHostSafetyTests : IDisposable
     public async Task A_VM_within_the_host_is_accepted_and_overcommit_is_an_explicit_option()
     {
         var ct = TestContext.Current.CancellationToken;
-        var host = HostResources.Read();
+        var host = HostResources.Read(new System.IO.Abstractions.FileSystem());
         await using (var manager = CreateManager())
         {
             await manager.CreateAsync(Spec("fits") with { Cpu = new VmCpu { Sockets = host.Cpus }, Memory = new VmMemory { SizeMiB = (int)Math.Min(host.MemoryMiB, 4 * 1024 * 1024) } }, ct);
@@ -72,7 +72,7 @@ public sealed class KvmHostSafetyTests : IDisposable
         File.WriteAllText(Path.Combine(root, "proc/meminfo"), "MemTotal:       16384000 kB\nMemFree:         1000 kB\n");
         File.WriteAllText(Path.Combine(root, "sys/devices/system/cpu/online"), "0-3,8,10-11\n");
 
-        var host = HostResources.Read(root);
+        var host = HostResources.Read(new System.IO.Abstractions.FileSystem(), root);
 
         Assert.Equal(new HostResources(16000, 7), host);
         Assert.Equal(2, HostResources.CountCpuList("0-1\n"));
@@ -85,9 +85,9 @@ public sealed class KvmHostSafetyTests : IDisposable
         var vm = await manager.CreateAsync(Spec("private"), TestContext.Current.CancellationToken);
         var directory = Path.GetDirectoryName(vm.Endpoints.QmpSocket)!;
 
-        Assert.Equal(PrivateFile.OwnerOnlyDirectory, File.GetUnixFileMode(Path.Combine(_directory, "vms")));
-        Assert.Equal(PrivateFile.OwnerOnlyDirectory, File.GetUnixFileMode(directory));
-        Assert.Equal(PrivateFile.OwnerReadWrite, File.GetUnixFileMode(Path.Combine(directory, "spec.json")));
+        Assert.Equal(Virt.IO.OwnerOnly.DirectoryMode, File.GetUnixFileMode(Path.Combine(_directory, "vms")));
+        Assert.Equal(Virt.IO.OwnerOnly.DirectoryMode, File.GetUnixFileMode(directory));
+        Assert.Equal(Virt.IO.OwnerOnly.FileMode, File.GetUnixFileMode(Path.Combine(directory, "spec.json")));
         Assert.Equal(["spec.json"], Directory.EnumerateFileSystemEntries(directory).Select(Path.GetFileName).ToArray());
     }
 
@@ -98,17 +98,28 @@ public sealed class KvmHostSafetyTests : IDisposable
         File.WriteAllText(path, "old");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
-        PrivateFile.WriteAllBytes(path, "new"u8);
-        PrivateFile.Copy(path, path + ".copy");
+        // What the VM lifecycle does for its seed and UEFI variables: remove, then create new with the mode.
+        var host = new System.IO.Abstractions.FileSystem();
+        File.Delete(path);
+        using (var seed = Virt.IO.OwnerOnly.Open(host, path, FileMode.CreateNew, FileAccess.Write))
+        {
+            seed.Write("new"u8);
+        }
+
+        using (var copy = Virt.IO.OwnerOnly.Open(host, path + ".copy", FileMode.CreateNew, FileAccess.Write))
+        {
+            copy.Write(File.ReadAllBytes(path));
+        }
+
         var wide = Path.Combine(_directory, "wide");
         Directory.CreateDirectory(wide);
         File.SetUnixFileMode(wide, (UnixFileMode)Convert.ToInt32("755", 8));
-        PrivateFile.CreateDirectory(wide);
+        Virt.IO.OwnerOnly.CreateDirectory(host, wide);
 
-        Assert.Equal(PrivateFile.OwnerReadWrite, File.GetUnixFileMode(path));
-        Assert.Equal(PrivateFile.OwnerReadWrite, File.GetUnixFileMode(path + ".copy"));
+        Assert.Equal(Virt.IO.OwnerOnly.FileMode, File.GetUnixFileMode(path));
+        Assert.Equal(Virt.IO.OwnerOnly.FileMode, File.GetUnixFileMode(path + ".copy"));
         Assert.Equal("new", File.ReadAllText(path + ".copy"));
-        Assert.Equal(PrivateFile.OwnerOnlyDirectory, File.GetUnixFileMode(wide));
+        Assert.Equal(Virt.IO.OwnerOnly.DirectoryMode, File.GetUnixFileMode(wide));
     }
 
     [Fact]
@@ -118,7 +129,7 @@ public sealed class KvmHostSafetyTests : IDisposable
         var path = Path.Combine(_directory, "serial.log");
         const long Cap = 64 * 1024;
         var content = Enumerable.Range(0, 20_000).Select(i => $"line {i:D6}\n").Aggregate(new System.Text.StringBuilder(), (b, l) => b.Append(l)).ToString();
-        using (var writer = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateFile.OwnerReadWrite }))
+        using (var writer = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = Virt.IO.OwnerOnly.FileMode }))
         {
             writer.Write(System.Text.Encoding.ASCII.GetBytes(content));
         }
@@ -133,7 +144,7 @@ public sealed class KvmHostSafetyTests : IDisposable
         Assert.True(new FileInfo(path).Length <= Cap, $"the live log is {new FileInfo(path).Length} bytes");
         Assert.EndsWith("line 019999\nafter the trim\n", live, StringComparison.Ordinal);
         Assert.Equal(content, older + live[..^"after the trim\n".Length]);
-        Assert.Equal(PrivateFile.OwnerReadWrite, File.GetUnixFileMode(path + ".1"));
+        Assert.Equal(Virt.IO.OwnerOnly.FileMode, File.GetUnixFileMode(path + ".1"));
         Assert.False(SerialLogFile.Trim(path, Cap));
     }
 
@@ -166,11 +177,11 @@ public sealed class KvmHostSafetyTests : IDisposable
         var path = Path.Combine(_directory, "serial.log");
         File.WriteAllBytes(path, new byte[100 * 1024]);
 
-        SerialLogFile.PrepareForStart(path, 64 * 1024);
+        SerialLogFile.PrepareForStart(new System.IO.Abstractions.FileSystem(), path, 64 * 1024);
 
         Assert.Equal(100 * 1024, new FileInfo(path + ".1").Length);
         Assert.Equal(0, new FileInfo(path).Length);
-        Assert.Equal(PrivateFile.OwnerReadWrite, File.GetUnixFileMode(path));
+        Assert.Equal(Virt.IO.OwnerOnly.FileMode, File.GetUnixFileMode(path));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.IO.Abstractions;
 using System.Text.Json;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
@@ -11,7 +12,7 @@ namespace Virt.Kvm.VirtualMachines.Hotplug;
 /// </summary>
 internal static class DiskHotplug
 {
-    public static async Task AttachAsync(QmpClient qmp, string vmName, VmDisk disk, CancellationToken cancellationToken)
+    public static async Task AttachAsync(IFileSystem fileSystem, QmpClient qmp, string vmName, VmDisk disk, CancellationToken cancellationToken)
     {
         const string Operation = "attach disk";
         if (disk.Bus != VmDiskBus.VirtioBlk)
@@ -19,7 +20,7 @@ internal static class DiskHotplug
             throw new VmHotplugException(vmName, Operation, disk.Id, $"only virtio-blk disks can be hotplugged ({disk.Bus} cannot on q35); set Bus = VirtioBlk or add it while the VM is stopped");
         }
 
-        if (!File.Exists(disk.Path))
+        if (!fileSystem.File.Exists(disk.Path))
         {
             throw new VmHotplugException(vmName, Operation, disk.Id, $"the image '{disk.Path}' does not exist; create it first");
         }

@@ -60,20 +60,20 @@ internal sealed partial class KvmVirtualMachine
             throw new VmMigrationException(Name, "MoveDisks is for a migration on this host; to another host, give the destination QEMU its own copies or shared storage");
         }
 
-        var destinationSpec = StorageMigration.TargetSpec(Spec, moves, Name);
+        var destinationSpec = StorageMigration.TargetSpec(_environment.FileSystem, Spec, moves, Name);
         var staging = new VmFiles(Path.Combine(Files.Directory, $"{IncomingDirectoryPrefix}{_environment.Time.GetUtcNow().ToUnixTimeMilliseconds()}"));
         (int Pid, QmpClient Qmp)? destination = null;
         string uri;
         if (local)
         {
-            await StorageMigration.CreateTargetsAsync(MonitorOf(running, "migrate"), _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
+            await StorageMigration.CreateTargetsAsync(_environment.FileSystem, MonitorOf(running, "migrate"), _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
             try
             {
                 destination = await StartIncomingAsync(staging, destinationSpec, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                StorageMigration.DeleteTargets(moves);
+                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
                 throw;
             }
 
@@ -87,7 +87,7 @@ internal sealed partial class KvmVirtualMachine
             {
                 await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                 await AbandonIncomingAsync(destination.Value, staging).ConfigureAwait(false);
-                StorageMigration.DeleteTargets(moves);
+                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
                 throw ex is VirtException ? ex : new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
             }
         }
@@ -108,7 +108,7 @@ internal sealed partial class KvmVirtualMachine
             {
                 await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                 await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
-                StorageMigration.DeleteTargets(moves);
+                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
             }
 
             throw;
@@ -138,7 +138,7 @@ internal sealed partial class KvmVirtualMachine
                 {
                     await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
                     await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
-                    StorageMigration.DeleteTargets(moves);
+                    StorageMigration.DeleteTargets(_environment.FileSystem, moves);
                 }
 
                 throw;
@@ -190,17 +190,18 @@ internal sealed partial class KvmVirtualMachine
     /// <summary>Starts the destination QEMU from the stored spec with <c>-incoming defer</c>, its files in <paramref name="staging"/>.</summary>
     private async Task<(int Pid, QmpClient Qmp)> StartIncomingAsync(VmFiles staging, VmSpec spec, CancellationToken cancellationToken)
     {
-        if (Directory.Exists(staging.Directory))
+        var fileSystem = _environment.FileSystem;
+        if (fileSystem.Directory.Exists(staging.Directory))
         {
-            Directory.Delete(staging.Directory, recursive: true);
+            fileSystem.Directory.Delete(staging.Directory, recursive: true);
         }
 
-        Directory.CreateDirectory(staging.Directory, PrivateFile.OwnerOnlyDirectory);
+        OwnerOnly.CreateDirectory(fileSystem, staging.Directory);
         foreach (var (from, to) in new[] { (Files.OvmfVars, staging.OvmfVars), (Files.CloudInitSeed, staging.CloudInitSeed) })
         {
-            if (File.Exists(from))
+            if (fileSystem.File.Exists(from))
             {
-                PrivateFile.Copy(from, to);
+                CopyOwnerOnly(fileSystem, from, to);
             }
         }
 
@@ -210,17 +211,17 @@ internal sealed partial class KvmVirtualMachine
         var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
         if (spec.SerialConsole)
         {
-            PrivateFile.EnsureExists(staging.SerialLog);
+            SerialLogFile.EnsureExists(fileSystem, staging.SerialLog);
         }
 
-        var pid = SpawnWithMonitor(staging, arguments);
+        var pid = _environment.Qemu.Spawn(options.QemuBinary, arguments, staging);
         try
         {
             return (pid, await ConnectWhileAliveAsync(pid, 0, cancellationToken, staging).ConfigureAwait(false));
         }
         catch
         {
-            Directory.Delete(staging.Directory, recursive: true);
+            fileSystem.Directory.Delete(staging.Directory, recursive: true);
             throw;
         }
     }
@@ -229,9 +230,9 @@ internal sealed partial class KvmVirtualMachine
     {
         await incoming.Qmp.DisposeAsync().ConfigureAwait(false);
         await KillAndReapAsync(incoming.Pid).ConfigureAwait(false);
-        if (Directory.Exists(staging.Directory))
+        if (_environment.FileSystem.Directory.Exists(staging.Directory))
         {
-            Directory.Delete(staging.Directory, recursive: true);
+            _environment.FileSystem.Directory.Delete(staging.Directory, recursive: true);
         }
     }
 
@@ -269,17 +270,17 @@ internal sealed partial class KvmVirtualMachine
             (staging.AgentSocket, Files.AgentSocket), (staging.VncSocket, Files.VncSocket), (staging.OvmfVars, Files.OvmfVars), (staging.Log, Files.Log),
         })
         {
-            if (File.Exists(from))
+            if (_environment.FileSystem.File.Exists(from))
             {
-                File.Move(from, to, overwrite: true);
+                _environment.FileSystem.File.Move(from, to, overwrite: true);
             }
         }
 
-        Directory.Delete(staging.Directory, recursive: true);
+        _environment.FileSystem.Directory.Delete(staging.Directory, recursive: true);
         var record = source.Record with
         {
             Pid = arrived.Pid,
-            ProcessStartTicks = ProcessIdentity.StartTicks(arrived.Pid) ?? 0,
+            ProcessStartTicks = _environment.Qemu.StartTicks(arrived.Pid) ?? 0,
             StartedAt = _environment.Time.GetUtcNow(),
             QemuVersion = arrived.Qmp.Greeting.Version.ToString(),
         };
@@ -287,7 +288,7 @@ internal sealed partial class KvmVirtualMachine
         await StateFile.WriteAsync(_environment.FileSystem, Files.PidFile, System.Text.Encoding.ASCII.GetBytes(arrived.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         RestrictSockets();
         // Our unreaped child: the pid is this QEMU's until we collect it.
-        var running = new RunningQemu(record, arrived.Qmp, isChild: true, ProcessIdentity.TryOpen(arrived.Pid));
+        var running = new RunningQemu(record, arrived.Qmp, isChild: true, _environment.Qemu.TryOpen(arrived.Pid));
         _running = running;
         _state = VmState.Running;
         _background.Run(() => WatchAsync(running, subscription));

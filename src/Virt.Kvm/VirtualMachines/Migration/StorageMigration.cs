@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.VirtualMachines.Snapshots;
@@ -16,7 +17,7 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 /// </summary>
 internal static class StorageMigration
 {
-    public static VmSpec TargetSpec(VmSpec spec, IReadOnlyDictionary<string, string> moves, string vmName)
+    public static VmSpec TargetSpec(IFileSystem fileSystem, VmSpec spec, IReadOnlyDictionary<string, string> moves, string vmName)
     {
         foreach (var (diskId, path) in moves)
         {
@@ -26,7 +27,7 @@ internal static class StorageMigration
                 throw new VmMigrationException(vmName, $"disk '{diskId}' is read-only: share it instead of moving it");
             }
 
-            if (path is null || !Path.IsPathFullyQualified(path) || path.Split('/').Contains("..") || path.AsSpan().IndexOfAny('\n', '\r', '\0') >= 0 || File.Exists(path))
+            if (path is null || !Path.IsPathFullyQualified(path) || path.Split('/').Contains("..") || path.AsSpan().IndexOfAny('\n', '\r', '\0') >= 0 || fileSystem.File.Exists(path))
             {
                 throw new VmMigrationException(vmName, $"'{path}' for disk '{diskId}' must be a new absolute path without '..' or control characters");
             }
@@ -35,7 +36,7 @@ internal static class StorageMigration
         return spec with { Disks = spec.Disks.Select(d => moves.TryGetValue(d.Id, out var path) ? d with { Path = path, Format = VmDiskFormat.Qcow2 } : d).ToList() };
     }
 
-    public static async Task CreateTargetsAsync(QmpClient source, IProcessRunner processes, string vmName, IReadOnlyDictionary<string, string> moves, CancellationToken cancellationToken)
+    public static async Task CreateTargetsAsync(IFileSystem fileSystem, QmpClient source, IProcessRunner processes, string vmName, IReadOnlyDictionary<string, string> moves, CancellationToken cancellationToken)
     {
         var created = new List<string>();
         try
@@ -49,7 +50,7 @@ internal static class StorageMigration
         }
         catch
         {
-            created.ForEach(File.Delete);
+            created.ForEach(fileSystem.File.Delete);
             throw;
         }
     }
@@ -136,11 +137,11 @@ internal static class StorageMigration
         }
     }
 
-    public static void DeleteTargets(IReadOnlyDictionary<string, string> moves)
+    public static void DeleteTargets(IFileSystem fileSystem, IReadOnlyDictionary<string, string> moves)
     {
         foreach (var path in moves.Values)
         {
-            File.Delete(path);
+            fileSystem.File.Delete(path);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Processes;
@@ -33,7 +34,7 @@ internal static class ExternalSnapshots
     public static int OverlayLevel(string diskId, string activeNode) =>
         activeNode == diskId ? 0 : int.Parse(activeNode[(activeNode.LastIndexOf("-s", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture);
 
-    public static async Task CreateAsync(QmpClient qmp, IProcessRunner processes, string vmName, VmDisk disk, string overlayPath, Func<CancellationToken, Task<bool>> freeze, Func<Task> thaw, CancellationToken cancellationToken)
+    public static async Task CreateAsync(IFileSystem fileSystem, QmpClient qmp, IProcessRunner processes, string vmName, VmDisk disk, string overlayPath, Func<CancellationToken, Task<bool>> freeze, Func<Task> thaw, CancellationToken cancellationToken)
     {
         const string Operation = "snapshot disk";
         if (!Path.IsPathFullyQualified(overlayPath) || overlayPath.AsSpan().IndexOfAny('\n', '\r', '\0') >= 0 || overlayPath.Split('/').Contains(".."))
@@ -41,7 +42,7 @@ internal static class ExternalSnapshots
             throw new VmSnapshotException(vmName, Operation, disk.Id, $"'{overlayPath}' must be an absolute path without '..' or control characters");
         }
 
-        if (File.Exists(overlayPath))
+        if (fileSystem.File.Exists(overlayPath))
         {
             throw new VmSnapshotException(vmName, Operation, disk.Id, $"'{overlayPath}' exists; choose a new file for the overlay");
         }
@@ -75,7 +76,7 @@ internal static class ExternalSnapshots
         catch (Exception ex)
         {
             await BlockNodes.RemoveAsync(qmp, added).ConfigureAwait(false);
-            File.Delete(overlayPath);
+            fileSystem.File.Delete(overlayPath);
             throw ex is QmpException qmpError
                 ? new VmSnapshotException(vmName, Operation, disk.Id, $"QEMU refused '{qmpError.Command}': {qmpError.Description}", ex)
                 : ex;

@@ -18,7 +18,7 @@ internal sealed partial class KvmVirtualMachine
         await RunCommandAsync("snapshot disk", async (qmp, ct) =>
         {
             var frozen = false;
-            await ExternalSnapshots.CreateAsync(qmp, _environment.Processes, Name, disk, overlayPath, async t => frozen = await TryFreezeAsync(t).ConfigureAwait(false), ThawQuietlyAsync, ct).ConfigureAwait(false);
+            await ExternalSnapshots.CreateAsync(_environment.FileSystem, qmp, _environment.Processes, Name, disk, overlayPath, async t => frozen = await TryFreezeAsync(t).ConfigureAwait(false), ThawQuietlyAsync, ct).ConfigureAwait(false);
             await StoreSpecAsync(Spec with { Disks = Spec.Disks.Select(d => d.Id == diskId ? d with { Path = overlayPath, Format = VmDiskFormat.Qcow2 } : d).ToList() }).ConfigureAwait(false);
             snapshot = new VmDiskSnapshot(diskId, disk.Path, overlayPath, frozen);
         }, cancellationToken).ConfigureAwait(false);
@@ -71,7 +71,7 @@ internal sealed partial class KvmVirtualMachine
         }
 
         await BlockNodes.RemoveAsync(qmp, new Stack<string>([$"virt-file-{active}", active])).ConfigureAwait(false);
-        File.Delete(disk.Path);
+        _environment.FileSystem.File.Delete(disk.Path);
         await StoreSpecAsync(Spec with { Disks = Spec.Disks.Select(d => d.Id == diskId ? d with { Path = backing } : d).ToList() }).ConfigureAwait(false);
         yield return new VmBlockJobProgress(jobId, "completed", done.Offset, done.Len);
     }

@@ -1,3 +1,5 @@
+using System.IO.Abstractions;
+using Virt.IO;
 using Virt.Kvm.Interop;
 using Virt.VirtualMachines;
 
@@ -11,9 +13,9 @@ namespace Virt.Kvm.VirtualMachines.Tpm;
 /// </summary>
 internal static class SwtpmProcess
 {
-    public static async Task<int> StartAsync(string binary, VmFiles files, string vmName, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<int> StartAsync(IFileSystem fileSystem, string binary, VmFiles files, string vmName, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (!File.Exists(binary))
+        if (!fileSystem.File.Exists(binary))
         {
             throw new VmStartException(vmName, $"VM '{vmName}' has a TPM, but swtpm is not installed at '{binary}': apt-get install swtpm swtpm-tools, or set KvmOptions.SwtpmBinary", null, string.Empty);
         }
@@ -23,12 +25,12 @@ internal static class SwtpmProcess
             throw new VmStartException(vmName, $"VM '{vmName}': swtpm cannot take a state directory whose path contains a comma ('{files.Directory}'); choose another KvmOptions.StateDirectory", null, string.Empty);
         }
 
-        Directory.CreateDirectory(files.TpmState, PrivateFile.OwnerOnlyDirectory);
-        File.Delete(files.TpmSocket);
-        var logStart = File.Exists(files.TpmLog) ? new FileInfo(files.TpmLog).Length : 0;
+        OwnerOnly.CreateDirectory(fileSystem, files.TpmState);
+        fileSystem.File.Delete(files.TpmSocket);
+        var logStart = fileSystem.File.Exists(files.TpmLog) ? fileSystem.FileInfo.New(files.TpmLog).Length : 0;
         var pid = QemuSpawner.Spawn(binary, ["socket", "--tpm2", "--tpmstate", $"dir={files.TpmState},mode=0600", "--ctrl", $"type=unixio,path={files.TpmSocket},mode=0600", "--terminate"], files.TpmLog, []);
         var started = time.GetTimestamp();
-        while (!File.Exists(files.TpmSocket))
+        while (!fileSystem.File.Exists(files.TpmSocket))
         {
             var exited = LibC.WaitPid(pid, out _, LibC.Wnohang) == pid;
             if (exited || time.GetElapsedTime(started) > TimeSpan.FromSeconds(10))
@@ -40,7 +42,7 @@ internal static class SwtpmProcess
                     _ = LibC.WaitPid(pid, out _, 0);
                 }
 
-                var log = File.Exists(files.TpmLog) ? (await File.ReadAllTextAsync(files.TpmLog, CancellationToken.None).ConfigureAwait(false))[(int)Math.Min(logStart, new FileInfo(files.TpmLog).Length)..] : string.Empty;
+                var log = fileSystem.File.Exists(files.TpmLog) ? (await fileSystem.File.ReadAllTextAsync(files.TpmLog, CancellationToken.None).ConfigureAwait(false))[(int)Math.Min(logStart, fileSystem.FileInfo.New(files.TpmLog).Length)..] : string.Empty;
                 throw new VmStartException(vmName, $"swtpm for VM '{vmName}' did not open its socket: {log.Trim()}", null, log);
             }
 
@@ -83,7 +85,7 @@ internal static class SwtpmProcess
         }
     }
 
-    /// <summary>Whether the pid is (still) an swtpm process, so a reused pid is never signalled.</summary>
+    /// <summary>Whether the pid is (still) an swtpm process, so a reused pid is never signalled. Reads the real /proc: a host process, not an SDK file.</summary>
     public static bool IsSwtpm(int pid)
     {
         try
