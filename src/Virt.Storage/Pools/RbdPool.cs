@@ -249,26 +249,26 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
             RequireSnapshot(volume, fromSnapshot);
         }
 
-        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
+        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || Files.File.Exists(targetPath))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
         // rbd creates the file itself (0644): it does so inside a 0700 directory, where nobody else can
         // open it, and the file is made 0600 before it leaves that directory.
-        var directory = PrivateFiles.CreateDirectory(Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(targetPath)}"));
+        var directory = CreatePrivateDirectory(Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(targetPath)}"));
         var temporary = Path.Combine(directory, "diff");
         try
         {
             await RbdAsync(fromSnapshot is null
                 ? ["export-diff", "--no-progress", $"{Image(name)}@{snapshot}", temporary]
                 : ["export-diff", "--no-progress", "--from-snap", fromSnapshot, $"{Image(name)}@{snapshot}", temporary], cancellationToken).ConfigureAwait(false);
-            File.SetUnixFileMode(temporary, PrivateFiles.FileMode);
-            File.Move(temporary, targetPath);
+            Files.File.SetUnixFileMode(temporary, Virt.IO.OwnerOnly.FileMode);
+            Files.File.Move(temporary, targetPath);
         }
         finally
         {
-            Directory.Delete(directory, recursive: true);
+            Files.Directory.Delete(directory, recursive: true);
         }
     }
 
@@ -277,7 +277,7 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
         using var held = await LockAsync(CheckName(name), "import a diff", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
         RefuseIfInUse(name, "import a diff into");
-        if (!File.Exists(sourcePath))
+        if (!Files.File.Exists(sourcePath))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"cannot apply '{sourcePath}' to '{volume.Id}': the file does not exist");
         }
