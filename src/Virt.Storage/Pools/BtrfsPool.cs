@@ -288,9 +288,38 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         var result = await Context.Processes.RunAsync(new ProcessSpec(Context.Options.BtrfsPath, arguments) { Timeout = TimeSpan.FromMinutes(2) }, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
-            throw new StorageException($"pool '{Definition.Name}': '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+            var error = result.StandardError.Trim();
+            throw new StorageException($"{Subject(arguments)}: '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {error}; {Fix(error)}");
         }
     }
+
+    /// <summary>What a failed btrfs command was for: the volume its path belongs to (temporary names mapped back), or the pool.</summary>
+    private string Subject(IReadOnlyList<string> arguments)
+    {
+        foreach (var argument in arguments)
+        {
+            foreach (var directory in new[] { ImagesDirectory, SnapshotsDirectory })
+            {
+                if (argument.StartsWith(directory + "/", StringComparison.Ordinal))
+                {
+                    var name = VolumeNameOf(argument[(directory.Length + 1)..].Split('/')[0]);
+                    name = name.EndsWith(".old", StringComparison.Ordinal) ? name[..^4] : name;
+                    return $"volume '{IdOf(name)}' (btrfs)";
+                }
+            }
+        }
+
+        return $"pool '{Definition.Name}' (btrfs)";
+    }
+
+    private string Fix(string error) => error switch
+    {
+        _ when error.Contains("No space left", StringComparison.Ordinal) => $"free space on the file system under '{Definition.Path}' (btrfs filesystem usage {Definition.Path}), for example by deleting snapshots",
+        _ when error.Contains("quota", StringComparison.OrdinalIgnoreCase) => "the volume reached its qgroup limit or quotas are off: resize the volume, or check 'btrfs qgroup show' on the pool",
+        _ when error.Contains("Operation not permitted", StringComparison.Ordinal) || error.Contains("Permission denied", StringComparison.Ordinal) => "subvolumes are made and deleted as root: run the SDK as root",
+        _ when error.Contains("not a btrfs", StringComparison.OrdinalIgnoreCase) || error.Contains("Not a Btrfs", StringComparison.Ordinal) => $"'{Definition.Path}' is no longer on btrfs: mount the pool's file system there again",
+        _ => $"check the file system ('btrfs device stats {Definition.Path}', the kernel log) and try again",
+    };
 
     private void RefuseIfExists(string name)
     {

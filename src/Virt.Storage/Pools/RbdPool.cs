@@ -373,8 +373,33 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
     private Task<ProcessResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
         Context.Processes.RunAsync(new ProcessSpec(Context.Options.RbdPath, ["-c", Config, "--id", User, .. arguments]) { Timeout = TimeSpan.FromMinutes(5) }, cancellationToken);
 
-    private StorageException Failure(ProcessResult result) =>
-        new($"pool '{Definition.Name}' (Ceph pool {CephPool}): '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+    private StorageException Failure(ProcessResult result)
+    {
+        var error = result.StandardError.Trim();
+        return new($"{Subject(result.Spec.Arguments)}: '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {error}; {Fix(error)}");
+    }
+
+    /// <summary>What a failed command was for: the volume its image belongs to (temporary names mapped back), or the pool.</summary>
+    private string Subject(IReadOnlyList<string> arguments)
+    {
+        var image = arguments.FirstOrDefault(argument => argument.StartsWith(CephPool + "/", StringComparison.Ordinal));
+        return image is null
+            ? $"pool '{Definition.Name}' (Ceph pool {CephPool})"
+            : $"volume '{IdOf(VolumeNameOf(image[(CephPool.Length + 1)..].Split('@')[0]))}' (Ceph pool {CephPool})";
+    }
+
+    private string Fix(string error) => error switch
+    {
+        _ when error.Contains("(28)", StringComparison.Ordinal) || error.Contains("No space left", StringComparison.Ordinal) || error.Contains("quota", StringComparison.OrdinalIgnoreCase) =>
+            $"the cluster or the pool's quota is full: free space (ceph df -c {Config}) or raise the quota of pool {CephPool}",
+        _ when error.Contains("(1)", StringComparison.Ordinal) || error.Contains("(13)", StringComparison.Ordinal) || error.Contains("Permission denied", StringComparison.Ordinal) =>
+            $"client.{User} may not do this: give it 'profile rbd' caps on pool {CephPool} (ceph auth caps)",
+        _ when error.Contains("(110)", StringComparison.Ordinal) || error.Contains("timed out", StringComparison.OrdinalIgnoreCase) =>
+            $"the monitors named in {Config} do not answer: check the cluster (ceph -s -c {Config}) and the network",
+        _ when error.Contains("(16)", StringComparison.Ordinal) || error.Contains("watchers", StringComparison.Ordinal) =>
+            "the image is open elsewhere (a running guest, another host): stop what uses it, then try again",
+        _ => $"check the cluster's health (ceph -s -c {Config}) and try again",
+    };
 
     private string Image(string name) => $"{CephPool}/{name}";
 

@@ -201,6 +201,21 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     protected static bool IsTemporary(string path) => Path.GetFileName(path).StartsWith(TemporaryPrefix, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The volume a file or image name belongs to: the name itself, or for a temporary one
+    /// (<c>.tmp-PID-GUID-NAME[suffix]</c>) the volume it is being built for, so an error names the volume the caller asked for.
+    /// </summary>
+    protected static string VolumeNameOf(string fileName)
+    {
+        if (!fileName.StartsWith(TemporaryPrefix, StringComparison.Ordinal))
+        {
+            return fileName;
+        }
+
+        var parts = fileName[TemporaryPrefix.Length..].Split('-', 3);
+        return parts.Length == 3 ? parts[2] : fileName;
+    }
+
     /// <summary>Whether a temporary entry's builder is gone (crashed, killed), so it can be swept.</summary>
     protected static bool IsAbandoned(string path)
     {
