@@ -296,7 +296,8 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
     /// <summary>What a failed btrfs command was for: the volume its path belongs to (temporary names mapped back), or the pool.</summary>
     private string Subject(IReadOnlyList<string> arguments)
     {
-        foreach (var argument in arguments)
+        // The last path named is the subvolume being made or changed (a snapshot names its source first).
+        foreach (var argument in arguments.Reverse())
         {
             foreach (var directory in new[] { ImagesDirectory, SnapshotsDirectory })
             {

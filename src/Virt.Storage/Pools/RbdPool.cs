@@ -382,7 +382,8 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
     /// <summary>What a failed command was for: the volume its image belongs to (temporary names mapped back), or the pool.</summary>
     private string Subject(IReadOnlyList<string> arguments)
     {
-        var image = arguments.FirstOrDefault(argument => argument.StartsWith(CephPool + "/", StringComparison.Ordinal));
+        // The last image named is the one being made or changed (clone, cp and rename name their source first).
+        var image = arguments.LastOrDefault(argument => argument.StartsWith(CephPool + "/", StringComparison.Ordinal));
         return image is null
             ? $"pool '{Definition.Name}' (Ceph pool {CephPool})"
             : $"volume '{IdOf(VolumeNameOf(image[(CephPool.Length + 1)..].Split('@')[0]))}' (Ceph pool {CephPool})";
