@@ -13,8 +13,8 @@ namespace Virt.Storage.Locking;
 /// <remarks>
 /// <para>
 /// The lock file is opened through the pool's <see cref="IFileSystem"/>: on the host's file system that
-/// stream is a real <see cref="FileStream"/>, so the <c>flock</c> is the kernel's and holds across processes;
-/// an in-memory file system (a test's) keeps the same <see cref="FileShare.None"/> rule within one process.
+/// stream is a real <see cref="FileStream"/>, so the <c>flock</c> is the kernel's and holds across processes.
+/// An in-memory file system (a unit test's) gives no such lock: what it locks against is its own business.
 /// </para>
 /// <para>
 /// The side file is a note, not the lock: when it cannot be written (a full or read-only file system)
