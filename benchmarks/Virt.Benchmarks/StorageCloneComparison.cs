@@ -46,7 +46,7 @@ internal static class StorageCloneComparison
                     cephConfig = HostCommand.Run("bash", "scripts/ceph-cluster.sh", "start", cephDirectory).Trim().Split('\n')[^1];
                 }
 
-                var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + driver + backends.IndexOf((label, driver, path))) }, new ProcessRunner());
+                var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + driver + backends.IndexOf((label, driver, path))) }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
                 StoragePoolDefinition definition = driver switch
                 {
                     "rbd" => new RbdPoolDefinition("bench", path, cephConfig!),

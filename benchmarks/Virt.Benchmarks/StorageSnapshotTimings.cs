@@ -48,7 +48,7 @@ internal static class StorageSnapshotTimings
             };
             foreach (var (label, definition, size) in backends)
             {
-                var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + definition.Driver) }, new ProcessRunner());
+                var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(root, "state-" + definition.Driver) }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
                 var pool = await manager.DefinePoolAsync(definition);
                 var volume = await pool.CreateVolumeAsync(new VolumeSpec("vol", size));
                 var format = volume.Format == VolumeFormat.Qcow2 ? "qcow2" : "raw";

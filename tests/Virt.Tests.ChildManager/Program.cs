@@ -14,7 +14,7 @@ using Virt.Processes;
 if (args[0] == "storage")
 {
     // Runs one long storage operation, for the crash tests that kill it with SIGKILL midway.
-    var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[1] }, new ProcessRunner());
+    var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[1] }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
     var pool = await storage.GetPoolAsync(args[2]);
     if (args[3] == "clone")
     {

@@ -1,3 +1,4 @@
+using System.IO.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,8 +13,9 @@ namespace Virt.Hosting;
 public static class StorageVirtBuilderExtensions
 {
     /// <summary>
-    /// Registers <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/> (one <see cref="StorageManager"/>), each
-    /// with <c>TryAdd</c>, and <see cref="StorageOptions"/> through Microsoft.Extensions.Options: validated when the
+    /// Registers <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/> (one <see cref="StorageManager"/>, which
+    /// reaches the host's files through the registered <see cref="IFileSystem"/>: the real one unless the host put
+    /// another first), each with <c>TryAdd</c>, and <see cref="StorageOptions"/> through Microsoft.Extensions.Options: validated when the
     /// host starts (<c>ValidateOnStart</c>) or, without a host, when the manager is first resolved. The options can
     /// also be bound from configuration, e.g. <c>services.AddOptions&lt;StorageOptions&gt;().BindConfiguration("Virt:Storage")</c>.
     /// </summary>
@@ -32,6 +34,7 @@ public static class StorageVirtBuilderExtensions
         options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
         builder.Services.TryAddSingleton(provider => provider.GetRequiredService<IOptions<StorageOptions>>().Value);
+        builder.Services.TryAddSingleton<IFileSystem, FileSystem>();
         builder.Services.TryAddSingleton<StorageManager>();
         builder.Services.TryAddSingleton<IStorageManager>(provider => provider.GetRequiredService<StorageManager>());
         builder.Services.TryAddSingleton<IVolumeResolver>(provider => provider.GetRequiredService<StorageManager>());

@@ -6,7 +6,8 @@ namespace Virt.Storage.Interop;
 /// <summary>
 /// FICLONE: makes a file share all its blocks with another (xfs with reflink, btrfs), in constant time
 /// whatever the size. Fails with EOPNOTSUPP/EXDEV/EINVAL where the file system cannot, which callers
-/// treat as "copy instead".
+/// treat as "copy instead". An ioctl needs real file descriptors, so this opens the host's files
+/// directly; callers use it only when the pool's file system is the host's own.
 /// </summary>
 internal static partial class Reflink
 {

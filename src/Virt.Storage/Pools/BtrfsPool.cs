@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Virt.IO;
 using Virt.Processes;
 
 namespace Virt.Storage.Pools;
@@ -34,7 +35,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
             CloseSubvolume(temporary);
-            using (var disk = PrivateFiles.Open(Path.Combine(temporary, DiskFile), FileMode.CreateNew, FileAccess.Write))
+            using (var disk = OwnerOnly.Open(Files, Path.Combine(temporary, DiskFile), FileMode.CreateNew, FileAccess.Write))
             {
                 disk.SetLength(spec.SizeBytes);
             }
@@ -47,7 +48,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
     public override async Task<VolumeInfo> GetVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         var directory = Path.Combine(ImagesDirectory, CheckName(name));
-        if (!File.Exists(Path.Combine(directory, DiskFile)))
+        if (!Files.File.Exists(Path.Combine(directory, DiskFile)))
         {
             throw new VolumeNotFoundException(IdOf(name));
         }
@@ -57,10 +58,10 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
 
     public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
     {
-        PrivateFiles.CreateDirectory(ImagesDirectory);
-        PrivateFiles.CreateDirectory(SnapshotsDirectory);
+        CreatePrivateDirectory(ImagesDirectory);
+        CreatePrivateDirectory(SnapshotsDirectory);
         var volumes = new List<VolumeInfo>();
-        foreach (var directory in Directory.GetDirectories(ImagesDirectory).Order(StringComparer.Ordinal))
+        foreach (var directory in Files.Directory.GetDirectories(ImagesDirectory).Order(StringComparer.Ordinal))
         {
             if (IsTemporary(directory))
             {
@@ -73,7 +74,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
             }
 
             var name = Path.GetFileName(directory);
-            if (VolumeId.IsValidName(name) && File.Exists(Path.Combine(directory, DiskFile)))
+            if (VolumeId.IsValidName(name) && Files.File.Exists(Path.Combine(directory, DiskFile)))
             {
                 volumes.Add(await DescribeAsync(name, cancellationToken).ConfigureAwait(false));
             }
@@ -89,7 +90,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
         RefuseShrinkWithoutConsent(volume, newSizeBytes, allowShrink);
 
-        using (var disk = new FileStream(volume.Path, FileMode.Open, FileAccess.Write))
+        using (var disk = Files.FileStream.New(volume.Path, FileMode.Open, FileAccess.Write))
         {
             disk.SetLength(newSizeBytes);
         }
@@ -125,12 +126,12 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         using var held = await LockAsync(CheckName(name), "snapshot", cancellationToken).ConfigureAwait(false);
         await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
         var path = Path.Combine(SnapshotsDirectory, name, snapshot);
-        if (Directory.Exists(path))
+        if (Files.Directory.Exists(path))
         {
             throw new VolumeStateException(IdOf(name), $"snapshot '{snapshot}' already exists: choose another name");
         }
 
-        PrivateFiles.CreateDirectory(Path.Combine(SnapshotsDirectory, name));
+        CreatePrivateDirectory(Path.Combine(SnapshotsDirectory, name));
         await BtrfsAsync(["subvolume", "snapshot", "-r", Path.Combine(ImagesDirectory, name), path], cancellationToken).ConfigureAwait(false);
     }
 
@@ -147,8 +148,8 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         var restored = TemporaryPath(ImagesDirectory, name);
         await BtrfsAsync(["subvolume", "snapshot", Path.Combine(SnapshotsDirectory, name, snapshot), restored], cancellationToken).ConfigureAwait(false);
         var old = TemporaryPath(ImagesDirectory, name, ".old");
-        Directory.Move(current, old);
-        Directory.Move(restored, current);
+        Files.Directory.Move(current, old);
+        Files.Directory.Move(restored, current);
         await DeleteSubvolumeAsync(old, CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -171,9 +172,9 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
             await DeleteSubvolumeAsync(Path.Combine(SnapshotsDirectory, name, snapshot), cancellationToken).ConfigureAwait(false);
         }
 
-        if (Directory.Exists(Path.Combine(SnapshotsDirectory, name)))
+        if (Files.Directory.Exists(Path.Combine(SnapshotsDirectory, name)))
         {
-            Directory.Delete(Path.Combine(SnapshotsDirectory, name));
+            Files.Directory.Delete(Path.Combine(SnapshotsDirectory, name));
         }
 
         await DeleteSubvolumeAsync(Path.Combine(ImagesDirectory, name), cancellationToken).ConfigureAwait(false);
@@ -196,31 +197,31 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);
         var sourceFormat = await ProbeImportSourceAsync(sourcePath, name, cancellationToken).ConfigureAwait(false);
-        PrivateFiles.CreateDirectory(ImagesDirectory);
+        CreatePrivateDirectory(ImagesDirectory);
         var temporary = TemporaryPath(ImagesDirectory, name);
         var done = false;
         try
         {
             await BtrfsAsync(["subvolume", "create", temporary], cancellationToken).ConfigureAwait(false);
             CloseSubvolume(temporary);
-            var disk = PrivateFiles.CreateFile(Path.Combine(temporary, DiskFile));
+            var disk = CreatePrivateFile(Path.Combine(temporary, DiskFile));
             await foreach (var percent in Context.QemuImg.ConvertForeignAsync(sourcePath, sourceFormat, disk, VolumeFormat.Raw, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("import", percent, false);
             }
 
-            if (spec.SizeBytes > new FileInfo(disk).Length)
+            if (spec.SizeBytes > Files.FileInfo.New(disk).Length)
             {
-                using var file = new FileStream(disk, FileMode.Open, FileAccess.Write);
+                using var file = Files.FileStream.New(disk, FileMode.Open, FileAccess.Write);
                 file.SetLength(spec.SizeBytes);
             }
 
-            Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
+            Files.Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
             done = true;
         }
         finally
         {
-            if (!done && Directory.Exists(temporary))
+            if (!done && Files.Directory.Exists(temporary))
             {
                 await DeleteSubvolumeAsync(temporary, CancellationToken.None).ConfigureAwait(false);
             }
@@ -243,16 +244,16 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
 
     private async Task BuildSubvolumeAsync(string name, Func<string, Task> build, CancellationToken cancellationToken)
     {
-        PrivateFiles.CreateDirectory(ImagesDirectory);
+        CreatePrivateDirectory(ImagesDirectory);
         var temporary = TemporaryPath(ImagesDirectory, name);
         try
         {
             await build(temporary).ConfigureAwait(false);
-            Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
+            Files.Directory.Move(temporary, Path.Combine(ImagesDirectory, name));
         }
         catch
         {
-            if (Directory.Exists(temporary))
+            if (Files.Directory.Exists(temporary))
             {
                 await DeleteSubvolumeAsync(temporary, CancellationToken.None).ConfigureAwait(false);
             }
@@ -265,10 +266,10 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = Path.Combine(ImagesDirectory, name, DiskFile);
-        var (size, allocated) = Interop.FileStatus.Of(path);
+        var (size, allocated) = Interop.FileStatus.Of(Files, path);
         var snapshotDirectory = Path.Combine(SnapshotsDirectory, name);
-        var snapshots = Directory.Exists(snapshotDirectory)
-            ? Directory.GetDirectories(snapshotDirectory).OrderBy(Directory.GetCreationTimeUtc).Select(Path.GetFileName).OfType<string>().ToList()
+        var snapshots = Files.Directory.Exists(snapshotDirectory)
+            ? Files.Directory.GetDirectories(snapshotDirectory).OrderBy(Files.Directory.GetCreationTimeUtc).Select(Path.GetFileName).OfType<string>().ToList()
             : [];
         return Task.FromResult(new VolumeInfo(IdOf(name), VolumeFormat.Raw, size, allocated, path, [], snapshots));
     }
@@ -277,7 +278,7 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
     /// btrfs makes a new subvolume's directory 0755; it is made 0700 while it still has its temporary name
     /// inside the 0700 images/, where no one else can reach it (clones and snapshots keep the mode).
     /// </summary>
-    private static void CloseSubvolume(string path) => File.SetUnixFileMode(path, PrivateFiles.DirectoryMode);
+    private void CloseSubvolume(string path) => Files.File.SetUnixFileMode(path, OwnerOnly.DirectoryMode);
 
     private async Task DeleteSubvolumeAsync(string path, CancellationToken cancellationToken) =>
         await BtrfsAsync(["subvolume", "delete", path], cancellationToken).ConfigureAwait(false);
@@ -287,13 +288,43 @@ internal sealed class BtrfsPool(BtrfsPoolDefinition definition, StorageContext c
         var result = await Context.Processes.RunAsync(new ProcessSpec(Context.Options.BtrfsPath, arguments) { Timeout = TimeSpan.FromMinutes(2) }, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
-            throw new StorageException($"pool '{Definition.Name}': '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+            var error = result.StandardError.Trim();
+            throw new StorageException($"{Subject(arguments)}: '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {error}; {Fix(error)}");
         }
     }
 
+    /// <summary>What a failed btrfs command was for: the volume its path belongs to (temporary names mapped back), or the pool.</summary>
+    private string Subject(IReadOnlyList<string> arguments)
+    {
+        // The last path named is the subvolume being made or changed (a snapshot names its source first).
+        foreach (var argument in arguments.Reverse())
+        {
+            foreach (var directory in new[] { ImagesDirectory, SnapshotsDirectory })
+            {
+                if (argument.StartsWith(directory + "/", StringComparison.Ordinal))
+                {
+                    var name = VolumeNameOf(argument[(directory.Length + 1)..].Split('/')[0]);
+                    name = name.EndsWith(".old", StringComparison.Ordinal) ? name[..^4] : name;
+                    return $"volume '{IdOf(name)}' (btrfs)";
+                }
+            }
+        }
+
+        return $"pool '{Definition.Name}' (btrfs)";
+    }
+
+    private string Fix(string error) => error switch
+    {
+        _ when error.Contains("No space left", StringComparison.Ordinal) => $"free space on the file system under '{Definition.Path}' (btrfs filesystem usage {Definition.Path}), for example by deleting snapshots",
+        _ when error.Contains("quota", StringComparison.OrdinalIgnoreCase) => "the volume reached its qgroup limit or quotas are off: resize the volume, or check 'btrfs qgroup show' on the pool",
+        _ when error.Contains("Operation not permitted", StringComparison.Ordinal) || error.Contains("Permission denied", StringComparison.Ordinal) => "subvolumes are made and deleted as root: run the SDK as root",
+        _ when error.Contains("not a btrfs", StringComparison.OrdinalIgnoreCase) || error.Contains("Not a Btrfs", StringComparison.Ordinal) => $"'{Definition.Path}' is no longer on btrfs: mount the pool's file system there again",
+        _ => $"check the file system ('btrfs device stats {Definition.Path}', the kernel log) and try again",
+    };
+
     private void RefuseIfExists(string name)
     {
-        if (Directory.Exists(Path.Combine(ImagesDirectory, name)))
+        if (Files.Directory.Exists(Path.Combine(ImagesDirectory, name)))
         {
             throw new VolumeStateException(IdOf(name), "it already exists: choose another name, or delete it first");
         }

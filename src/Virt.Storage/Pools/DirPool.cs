@@ -49,16 +49,16 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
 
     public override async Task<IReadOnlyList<VolumeInfo>> ListVolumesAsync(CancellationToken cancellationToken = default)
     {
-        PrivateFiles.CreateDirectory(ImagesDirectory);
+        CreatePrivateDirectory(ImagesDirectory);
         var volumes = new List<VolumeInfo>();
-        foreach (var file in Directory.GetFiles(ImagesDirectory).Order(StringComparer.Ordinal))
+        foreach (var file in Files.Directory.GetFiles(ImagesDirectory).Order(StringComparer.Ordinal))
         {
             if (IsTemporary(file))
             {
                 // Half-built by a process that is gone: never listed, and swept.
                 if (IsAbandoned(file))
                 {
-                    File.Delete(file);
+                    Files.File.Delete(file);
                 }
 
                 continue;
@@ -108,8 +108,8 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
         }
 
         // Built inline rather than through BuildAsync: the copy's progress is yielded, which a callback cannot do.
-        PrivateFiles.CreateDirectory(ImagesDirectory);
-        var copy = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, target, Extension(origin.Format)));
+        CreatePrivateDirectory(ImagesDirectory);
+        var copy = CreatePrivateFile(TemporaryPath(ImagesDirectory, target, Extension(origin.Format)));
         var done = false;
         try
         {
@@ -122,14 +122,14 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
                 }
             }
 
-            File.Move(copy, Path.Combine(ImagesDirectory, target + Extension(origin.Format)));
+            Files.File.Move(copy, Path.Combine(ImagesDirectory, target + Extension(origin.Format)));
             done = true;
         }
         finally
         {
             if (!done)
             {
-                File.Delete(copy);
+                Files.File.Delete(copy);
             }
         }
 
@@ -152,18 +152,18 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
         }
 
         // A stand-alone copy of the whole chain, then renamed over the overlay.
-        var flat = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, name, Extension(volume.Format)));
+        var flat = CreatePrivateFile(TemporaryPath(ImagesDirectory, name, Extension(volume.Format)));
         try
         {
             await foreach (var _ in Context.QemuImg.ConvertAsync(volume.Path, volume.Format, flat, volume.Format, cancellationToken).ConfigureAwait(false))
             {
             }
 
-            File.Move(flat, volume.Path, overwrite: true);
+            Files.File.Move(flat, volume.Path, overwrite: true);
         }
         finally
         {
-            File.Delete(flat);
+            Files.File.Delete(flat);
         }
 
         return await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
@@ -206,7 +206,7 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
         var path = FindVolume(name) ?? throw new VolumeNotFoundException(IdOf(name));
         RefuseIfInUse(name, "delete");
         var clones = new List<string>();
-        foreach (var overlay in Directory.GetFiles(ImagesDirectory, "*.qcow2").Where(file => !IsTemporary(file) && file != path))
+        foreach (var overlay in Files.Directory.GetFiles(ImagesDirectory, "*.qcow2").Where(file => !IsTemporary(file) && file != path))
         {
             if ((await Context.QemuImg.InfoAsync(overlay, VolumeFormat.Qcow2, cancellationToken).ConfigureAwait(false)).BackingFile == Path.GetFileName(path))
             {
@@ -219,7 +219,7 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
             throw new VolumeStateException(IdOf(name), $"it is the base of linked clones {string.Join(", ", clones)}: delete them (or make them full clones) first");
         }
 
-        File.Delete(path);
+        Files.File.Delete(path);
         ForgetInUse(name);
     }
 
@@ -244,8 +244,8 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
         using var held = await LockAsync(name, "import", cancellationToken).ConfigureAwait(false);
         RefuseIfExists(name);
         var sourceFormat = await ProbeImportSourceAsync(sourcePath, name, cancellationToken).ConfigureAwait(false);
-        PrivateFiles.CreateDirectory(ImagesDirectory);
-        var temporary = PrivateFiles.CreateFile(TemporaryPath(ImagesDirectory, name, Extension(format)));
+        CreatePrivateDirectory(ImagesDirectory);
+        var temporary = CreatePrivateFile(TemporaryPath(ImagesDirectory, name, Extension(format)));
         var done = false;
         try
         {
@@ -260,14 +260,14 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
                 await Context.QemuImg.ResizeAsync(temporary, format, spec.SizeBytes, false, cancellationToken).ConfigureAwait(false);
             }
 
-            File.Move(temporary, Path.Combine(ImagesDirectory, name + Extension(format)));
+            Files.File.Move(temporary, Path.Combine(ImagesDirectory, name + Extension(format)));
             done = true;
         }
         finally
         {
             if (!done)
             {
-                File.Delete(temporary);
+                Files.File.Delete(temporary);
             }
         }
 
@@ -277,17 +277,17 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
     /// <summary>Builds a volume under a temporary name and renames it into place; on any failure the temporary file is removed.</summary>
     private async Task BuildAsync(string temporary, string name, VolumeFormat format, Func<CancellationToken, Task> build, CancellationToken cancellationToken)
     {
-        PrivateFiles.CreateDirectory(ImagesDirectory);
+        CreatePrivateDirectory(ImagesDirectory);
         try
         {
             // 0600 from the start: qemu-img and the reflink write into the file they find, keeping its mode.
-            PrivateFiles.CreateFile(temporary);
+            CreatePrivateFile(temporary);
             await build(cancellationToken).ConfigureAwait(false);
-            File.Move(temporary, Path.Combine(ImagesDirectory, name + Extension(format)));
+            Files.File.Move(temporary, Path.Combine(ImagesDirectory, name + Extension(format)));
         }
         catch
         {
-            File.Delete(temporary);
+            Files.File.Delete(temporary);
             throw;
         }
     }
@@ -341,7 +341,7 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
         var baseFormat = FormatOf(backing);
         var plain = backing.Length > 0 && Path.GetFileName(backing) == backing && !backing.Contains(':', StringComparison.Ordinal)
             && baseFormat is not null && VolumeId.IsValidName(Path.GetFileNameWithoutExtension(backing)) && !IsTemporary(backing);
-        if (!plain || !File.Exists(Path.Combine(ImagesDirectory, backing)))
+        if (!plain || !Files.File.Exists(Path.Combine(ImagesDirectory, backing)))
         {
             throw new VolumeStateException(IdOf(name), $"its qcow2 header names the backing file '{backing}', which is not a volume of pool '{Definition.Name}': it will not be opened (reading it would copy a file from outside the pool into the disk); delete the volume");
         }
@@ -373,7 +373,7 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
     }
 
     private string? FindVolume(string name) =>
-        new[] { VolumeFormat.Qcow2, VolumeFormat.Raw }.Select(format => Path.Combine(ImagesDirectory, name + Extension(format))).FirstOrDefault(File.Exists);
+        new[] { VolumeFormat.Qcow2, VolumeFormat.Raw }.Select(format => Path.Combine(ImagesDirectory, name + Extension(format))).FirstOrDefault(Files.File.Exists);
 
     /// <summary>A volume file's recorded format: the extension the pool gave it when it made it.</summary>
     private static VolumeFormat? FormatOf(string path) => Path.GetExtension(path) switch
@@ -385,7 +385,10 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
 
     private static string Extension(VolumeFormat format) => format == VolumeFormat.Qcow2 ? ".qcow2" : ".raw";
 
-    /// <summary>Whether the pool's file system shares blocks between files: tried once with two scratch files.</summary>
+    /// <summary>
+    /// Whether the pool's file system shares blocks between files: tried once with two scratch files. Only the
+    /// host's own file system can (the ioctl needs real files); any other one copies.
+    /// </summary>
     private bool SupportsReflink()
     {
         if (_reflink is { } known)
@@ -393,20 +396,26 @@ internal sealed class DirPool(DirPoolDefinition definition, StorageContext conte
             return known;
         }
 
-        PrivateFiles.CreateDirectory(ImagesDirectory);
-        var probe = TemporaryPath(ImagesDirectory, "reflink-probe");
-        File.WriteAllBytes(probe, new byte[4096]);
+        if (!Context.FilesAreOnHost)
+        {
+            _reflink = false;
+            return false;
+        }
+
+        CreatePrivateDirectory(ImagesDirectory);
+        var probe = CreatePrivateFile(TemporaryPath(ImagesDirectory, "reflink-probe"));
         try
         {
-            var clone = PrivateFiles.CreateFile(probe + ".clone");
+            Files.File.WriteAllBytes(probe, new byte[4096]);
+            var clone = CreatePrivateFile(probe + ".clone");
             var supported = Reflink.TryClone(probe, clone);
-            File.Delete(clone);
+            Files.File.Delete(clone);
             _reflink = supported;
             return supported;
         }
         finally
         {
-            File.Delete(probe);
+            Files.File.Delete(probe);
         }
     }
 }

@@ -249,26 +249,26 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
             RequireSnapshot(volume, fromSnapshot);
         }
 
-        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
+        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || Files.File.Exists(targetPath))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export a diff of '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
         // rbd creates the file itself (0644): it does so inside a 0700 directory, where nobody else can
         // open it, and the file is made 0600 before it leaves that directory.
-        var directory = PrivateFiles.CreateDirectory(Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(targetPath)}"));
+        var directory = CreatePrivateDirectory(Path.Combine(Path.GetDirectoryName(targetPath)!, $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}-{Path.GetFileName(targetPath)}"));
         var temporary = Path.Combine(directory, "diff");
         try
         {
             await RbdAsync(fromSnapshot is null
                 ? ["export-diff", "--no-progress", $"{Image(name)}@{snapshot}", temporary]
                 : ["export-diff", "--no-progress", "--from-snap", fromSnapshot, $"{Image(name)}@{snapshot}", temporary], cancellationToken).ConfigureAwait(false);
-            File.SetUnixFileMode(temporary, PrivateFiles.FileMode);
-            File.Move(temporary, targetPath);
+            Files.File.SetUnixFileMode(temporary, Virt.IO.OwnerOnly.FileMode);
+            Files.File.Move(temporary, targetPath);
         }
         finally
         {
-            Directory.Delete(directory, recursive: true);
+            Files.Directory.Delete(directory, recursive: true);
         }
     }
 
@@ -277,7 +277,7 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
         using var held = await LockAsync(CheckName(name), "import a diff", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
         RefuseIfInUse(name, "import a diff into");
-        if (!File.Exists(sourcePath))
+        if (!Files.File.Exists(sourcePath))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"cannot apply '{sourcePath}' to '{volume.Id}': the file does not exist");
         }
@@ -373,8 +373,34 @@ internal sealed class RbdPool(RbdPoolDefinition definition, StorageContext conte
     private Task<ProcessResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
         Context.Processes.RunAsync(new ProcessSpec(Context.Options.RbdPath, ["-c", Config, "--id", User, .. arguments]) { Timeout = TimeSpan.FromMinutes(5) }, cancellationToken);
 
-    private StorageException Failure(ProcessResult result) =>
-        new($"pool '{Definition.Name}' (Ceph pool {CephPool}): '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {result.StandardError.Trim()}");
+    private StorageException Failure(ProcessResult result)
+    {
+        var error = result.StandardError.Trim();
+        return new($"{Subject(result.Spec.Arguments)}: '{result.Spec.CommandLine}' failed (exit {result.ExitCode}): {error}; {Fix(error)}");
+    }
+
+    /// <summary>What a failed command was for: the volume its image belongs to (temporary names mapped back), or the pool.</summary>
+    private string Subject(IReadOnlyList<string> arguments)
+    {
+        // The last image named is the one being made or changed (clone, cp and rename name their source first).
+        var image = arguments.LastOrDefault(argument => argument.StartsWith(CephPool + "/", StringComparison.Ordinal));
+        return image is null
+            ? $"pool '{Definition.Name}' (Ceph pool {CephPool})"
+            : $"volume '{IdOf(VolumeNameOf(image[(CephPool.Length + 1)..].Split('@')[0]))}' (Ceph pool {CephPool})";
+    }
+
+    private string Fix(string error) => error switch
+    {
+        _ when error.Contains("(28)", StringComparison.Ordinal) || error.Contains("No space left", StringComparison.Ordinal) || error.Contains("quota", StringComparison.OrdinalIgnoreCase) =>
+            $"the cluster or the pool's quota is full: free space (ceph df -c {Config}) or raise the quota of pool {CephPool}",
+        _ when error.Contains("(1)", StringComparison.Ordinal) || error.Contains("(13)", StringComparison.Ordinal) || error.Contains("Permission denied", StringComparison.Ordinal) =>
+            $"client.{User} may not do this: give it 'profile rbd' caps on pool {CephPool} (ceph auth caps)",
+        _ when error.Contains("(110)", StringComparison.Ordinal) || error.Contains("timed out", StringComparison.OrdinalIgnoreCase) =>
+            $"the monitors named in {Config} do not answer: check the cluster (ceph -s -c {Config}) and the network",
+        _ when error.Contains("(16)", StringComparison.Ordinal) || error.Contains("watchers", StringComparison.Ordinal) =>
+            "the image is open elsewhere (a running guest, another host): stop what uses it, then try again",
+        _ => $"check the cluster's health (ceph -s -c {Config}) and try again",
+    };
 
     private string Image(string name) => $"{CephPool}/{name}";
 

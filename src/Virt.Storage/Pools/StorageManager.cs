@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.IO.Abstractions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Virt.IO;
 using Virt.Processes;
 using Virt.Storage.Hosting;
 
@@ -18,14 +20,22 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
 
     /// <summary>Creates the manager.</summary>
     /// <param name="options">The backend's options.</param>
-    /// <param name="processes">Runs qemu-img and btrfs.</param>
+    /// <param name="fileSystem">
+    /// Every file the pools touch: definitions, images, markers, locks (the host's <see cref="FileSystem"/>; a test
+    /// may give an in-memory one, with a process runner whose tools write into it).
+    /// </param>
+    /// <param name="processes">Runs qemu-img, btrfs, rbd and ceph.</param>
     /// <param name="logger">Where each change to a pool or volume is logged (<see cref="StorageEventIds"/>); optional.</param>
-    public StorageManager(StorageOptions options, IProcessRunner processes, ILogger<StorageManager>? logger = null)
+    public StorageManager(StorageOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger<StorageManager>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        ArgumentNullException.ThrowIfNull(processes);
         StorageOptionsValidator.ThrowIfInvalid(options);
-        _context = new StorageContext(options, processes, (ILogger?)logger ?? NullLogger.Instance);
+        _context = new StorageContext(options, fileSystem, processes, (ILogger?)logger ?? NullLogger.Instance);
     }
+
+    private IFileSystem Files => _context.Files;
 
     private string PoolsDirectory => Path.Combine(_context.Options.StateDirectory, "pools");
 
@@ -45,12 +55,16 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
 
         var file = Path.Combine(PoolsDirectory, definition.Name + ".json");
         using var held = await PoolLockAsync(definition.Name, "define", cancellationToken).ConfigureAwait(false);
-        if (File.Exists(file))
+        if (Files.File.Exists(file))
         {
             throw new StorageException(VirtErrorKind.Conflict, $"pool '{definition.Name}' is already defined: remove it first, or choose another name");
         }
 
-        PrivateFiles.CreateMissing(definition.Path);
+        if (!Files.Directory.Exists(definition.Path))
+        {
+            OwnerOnly.CreateDirectory(Files, definition.Path);
+        }
+
         switch (definition)
         {
             case BtrfsPoolDefinition:
@@ -61,8 +75,8 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
                 break;
         }
 
-        PrivateFiles.CreateDirectory(PoolsDirectory);
-        PrivateFiles.WriteAllText(file, PoolDefinitionJson.Serialize(definition));
+        OwnerOnly.CreateDirectory(Files, PoolsDirectory);
+        await StateFile.WriteAsync(Files, file, System.Text.Encoding.UTF8.GetBytes(PoolDefinitionJson.Serialize(definition)), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
         Log.PoolDefined(_context.Logger, definition.Name, definition.Driver, definition.Path);
         return Open(definition);
     }
@@ -87,7 +101,7 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
             }
         }
 
-        if (string.IsNullOrEmpty(definition.CephConfig) || !File.Exists(definition.CephConfig))
+        if (string.IsNullOrEmpty(definition.CephConfig) || !Files.File.Exists(definition.CephConfig))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"pool '{definition.Name}' (rbd) needs CephConfig: the path of an existing ceph.conf ('{definition.CephConfig}' does not exist)");
         }
@@ -103,25 +117,25 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     public async Task<IStoragePool> GetPoolAsync(string name, CancellationToken cancellationToken = default)
     {
         var file = Path.Combine(PoolsDirectory, (VolumeId.IsValidName(name) ? name : "-") + ".json");
-        if (!File.Exists(file))
+        if (!Files.File.Exists(file))
         {
             throw new StoragePoolNotFoundException(name);
         }
 
-        var definition = PoolDefinitionJson.Deserialize(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), name, file);
+        var definition = PoolDefinitionJson.Deserialize(await Files.File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), name, file);
         return Open(definition);
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<IStoragePool>> ListPoolsAsync(CancellationToken cancellationToken = default)
     {
-        if (!Directory.Exists(PoolsDirectory))
+        if (!Files.Directory.Exists(PoolsDirectory))
         {
             return [];
         }
 
         var pools = new List<IStoragePool>();
-        foreach (var file in Directory.GetFiles(PoolsDirectory, "*.json").Order(StringComparer.Ordinal))
+        foreach (var file in Files.Directory.GetFiles(PoolsDirectory, "*.json").Order(StringComparer.Ordinal))
         {
             pools.Add(await GetPoolAsync(Path.GetFileNameWithoutExtension(file), cancellationToken).ConfigureAwait(false));
         }
@@ -133,19 +147,19 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     public async Task RemovePoolAsync(string name, CancellationToken cancellationToken = default)
     {
         var file = Path.Combine(PoolsDirectory, (VolumeId.IsValidName(name) ? name : "-") + ".json");
-        if (!File.Exists(file))
+        if (!Files.File.Exists(file))
         {
             throw new StoragePoolNotFoundException(name);
         }
 
         using var held = await PoolLockAsync(name, "remove", cancellationToken).ConfigureAwait(false);
-        File.Delete(file);
+        Files.File.Delete(file);
         Log.PoolRemoved(_context.Logger, name);
     }
 
     /// <summary>The pool-wide lock (defining and removing a pool), held across processes like the volume locks.</summary>
     private Task<Locking.VolumeLock> PoolLockAsync(string name, string operation, CancellationToken cancellationToken) =>
-        Locking.VolumeLock.AcquireAsync(Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException(VirtErrorKind.Conflict, $"cannot {operation} pool '{name}': {message}"), cancellationToken);
+        Locking.VolumeLock.AcquireAsync(Files, Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException(VirtErrorKind.Conflict, $"cannot {operation} pool '{name}': {message}"), cancellationToken);
 
     /// <inheritdoc />
     public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)

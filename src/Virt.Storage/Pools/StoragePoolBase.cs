@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using System.Runtime.CompilerServices;
+using Virt.IO;
+using Virt.Storage.Interop;
 using Virt.Storage.Locking;
 using Virt.Storage.Tools;
 
@@ -25,6 +28,9 @@ internal abstract partial class StoragePoolBase : IStoragePool
     public abstract StorageCapabilities Capabilities { get; }
 
     protected StorageContext Context { get; }
+
+    /// <summary>The pool's files, through the manager's <see cref="IFileSystem"/>.</summary>
+    protected IFileSystem Files => Context.Files;
 
     protected string ImagesDirectory => Path.Combine(Definition.Path, "images");
 
@@ -57,9 +63,9 @@ internal abstract partial class StoragePoolBase : IStoragePool
     public async IAsyncEnumerable<StorageProgress> ExportAsync(string name, string targetPath, VolumeFormat format, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
-        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || File.Exists(targetPath))
+        if (string.IsNullOrEmpty(targetPath) || !targetPath.StartsWith('/') || Files.File.Exists(targetPath))
         {
-            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export '{volume.Id}' to '{targetPath}': give an absolute path that does not exist yet");
+            throw new StorageException(VirtErrorKind.InvalidInput, $"cannot export '{volume.Id}'' to '{targetPath}': give an absolute path that does not exist yet");
         }
 
         var temporary = Path.Combine(Path.GetDirectoryName(targetPath)!, $"{TemporaryPrefix}{Environment.ProcessId}-{Path.GetFileName(targetPath)}");
@@ -68,20 +74,20 @@ internal abstract partial class StoragePoolBase : IStoragePool
         try
         {
             // The copy is the whole disk: created 0600 before qemu-img writes into it (qemu-img keeps the mode of a file it finds).
-            PrivateFiles.CreateFile(temporary);
+            CreatePrivateFile(temporary);
             await foreach (var percent in Context.QemuImg.ConvertAsync(ExportSource(volume), volume.Format, temporary, format, cancellationToken).ConfigureAwait(false))
             {
                 yield return new StorageProgress("export", percent, false);
             }
 
-            File.Move(temporary, targetPath);
+            Files.File.Move(temporary, targetPath);
             done = true;
         }
         finally
         {
             if (!done)
             {
-                File.Delete(temporary);
+                Files.File.Delete(temporary);
             }
         }
 
@@ -90,7 +96,7 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     public virtual async Task<StoragePoolStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
-        var drive = new DriveInfo(Definition.Path);
+        var drive = Files.DriveInfo.New(Definition.Path);
         var volumes = await ListVolumesAsync(cancellationToken).ConfigureAwait(false);
         return new StoragePoolStatus(drive.TotalSize, drive.AvailableFreeSpace, volumes.Sum(volume => volume.AllocationBytes), volumes.Sum(volume => volume.CapacityBytes));
     }
@@ -138,7 +144,7 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     protected void RequireImportSource(string sourcePath, string name)
     {
-        if (string.IsNullOrEmpty(sourcePath) || !sourcePath.StartsWith('/') || !File.Exists(sourcePath))
+        if (string.IsNullOrEmpty(sourcePath) || !sourcePath.StartsWith('/') || !Files.File.Exists(sourcePath))
         {
             throw new StorageException(VirtErrorKind.InvalidInput, $"cannot import '{sourcePath}' into '{IdOf(name)}': give the absolute path of an existing image file");
         }
@@ -187,7 +193,7 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     /// <summary>Takes the volume's lock (the name is checked first: the lock file's path is built from it).</summary>
     protected Task<VolumeLock> LockAsync(string name, string operation, CancellationToken cancellationToken) =>
-        VolumeLock.AcquireAsync(Path.Combine(MetadataDirectory, "locks"), CheckName(name), operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
+        VolumeLock.AcquireAsync(Files, Path.Combine(MetadataDirectory, "locks"), CheckName(name), operation, Context.Options.LockTimeout, message => new VolumeStateException(IdOf(name), $"cannot {operation}: {message}"), cancellationToken);
 
     /// <summary>A temporary name in <paramref name="directory"/> for something being built for <paramref name="name"/>.</summary>
     protected static string TemporaryPath(string directory, string name, string suffix = "") =>
@@ -195,12 +201,27 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     protected static bool IsTemporary(string path) => Path.GetFileName(path).StartsWith(TemporaryPrefix, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The volume a file or image name belongs to: the name itself, or for a temporary one
+    /// (<c>.tmp-PID-GUID-NAME[suffix]</c>) the volume it is being built for, so an error names the volume the caller asked for.
+    /// </summary>
+    protected static string VolumeNameOf(string fileName)
+    {
+        if (!fileName.StartsWith(TemporaryPrefix, StringComparison.Ordinal))
+        {
+            return fileName;
+        }
+
+        var parts = fileName[TemporaryPrefix.Length..].Split('-', 3);
+        return parts.Length == 3 ? parts[2] : fileName;
+    }
+
     /// <summary>Whether a temporary entry's builder is gone (crashed, killed), so it can be swept.</summary>
     protected static bool IsAbandoned(string path)
     {
         var rest = Path.GetFileName(path)[TemporaryPrefix.Length..];
         var dash = rest.IndexOf('-', StringComparison.Ordinal);
-        return dash > 0 && int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+        return dash > 0 && int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ProcessTable.IsGone(pid);
     }
 
     // In-use markers: one file per user under .virt/inuse/<volume>/, written by IVolumeResolver.
@@ -215,7 +236,7 @@ internal abstract partial class StoragePoolBase : IStoragePool
         var markerName = MarkerName(user);
         using var held = await LockAsync(name, "mark in use", cancellationToken).ConfigureAwait(false);
         var volume = await GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
-        using (var marker = PrivateFiles.Open(Path.Combine(PrivateFiles.CreateDirectory(InUseDirectory(name)), markerName), FileMode.Create, FileAccess.Write))
+        using (var marker = OwnerOnly.Open(Files, Path.Combine(CreatePrivateDirectory(InUseDirectory(name)), markerName), FileMode.Create, FileAccess.Write))
         {
             marker.Write(System.Text.Encoding.UTF8.GetBytes($"pid {Environment.ProcessId}"));
         }
@@ -226,9 +247,9 @@ internal abstract partial class StoragePoolBase : IStoragePool
     public void ClearInUse(string name, string user)
     {
         var marker = Path.Combine(InUseDirectory(name), MarkerName(user));
-        if (File.Exists(marker))
+        if (Files.File.Exists(marker))
         {
-            File.Delete(marker);
+            Files.File.Delete(marker);
         }
     }
 
@@ -242,7 +263,7 @@ internal abstract partial class StoragePoolBase : IStoragePool
     protected void RefuseIfInUse(string name, string operation)
     {
         var directory = InUseDirectory(name);
-        var users = Directory.Exists(directory) ? Directory.GetFiles(directory).Select(file => Uri.UnescapeDataString(Path.GetFileName(file))).ToList() : [];
+        var users = Files.Directory.Exists(directory) ? Files.Directory.GetFiles(directory).Select(file => Uri.UnescapeDataString(Path.GetFileName(file))).ToList() : [];
         if (users.Count > 0)
         {
             throw new VolumeStateException(IdOf(name), $"cannot {operation}: it is in use by {string.Join(", ", users)}; stop them (or release the volume) first");
@@ -251,9 +272,28 @@ internal abstract partial class StoragePoolBase : IStoragePool
 
     protected void ForgetInUse(string name)
     {
-        if (Directory.Exists(InUseDirectory(name)))
+        if (Files.Directory.Exists(InUseDirectory(name)))
         {
-            Directory.Delete(InUseDirectory(name), recursive: true);
+            Files.Directory.Delete(InUseDirectory(name), recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Creates a directory (and its missing parents) 0700; one the SDK owns that already exists open to others
+    /// (made before volumes were private) is closed to them (<see cref="OwnerOnly.CreateDirectory"/>).
+    /// </summary>
+    protected string CreatePrivateDirectory(string path) => OwnerOnly.CreateDirectory(Files, path);
+
+    /// <summary>
+    /// Creates an empty file 0600 that must not exist yet, for a tool (qemu-img, rbd) to write into: the tool
+    /// keeps the mode of a file it finds, and a mode given at creation leaves no moment when others can open it.
+    /// </summary>
+    protected string CreatePrivateFile(string path)
+    {
+        using (OwnerOnly.Open(Files, path, FileMode.CreateNew, FileAccess.Write))
+        {
+        }
+
+        return path;
     }
 }

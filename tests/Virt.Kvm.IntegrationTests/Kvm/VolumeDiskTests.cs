@@ -31,7 +31,7 @@ public sealed class VolumeDiskTests(CephCluster ceph)
         var cephPool = backend == "rbd" ? ceph.CreatePool() : null;
         try
         {
-            var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
+            var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
             var path = Path.Combine(filesystem?.MountPoint ?? host.StateDirectory, "pool");
             StoragePoolDefinition definition = backend switch
             {

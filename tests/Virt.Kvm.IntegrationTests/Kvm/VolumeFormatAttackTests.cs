@@ -27,7 +27,7 @@ public sealed class VolumeFormatAttackTests
         var secret = Path.Combine(host.StateDirectory, "secret");
         await File.WriteAllTextAsync(secret, string.Concat(Enumerable.Repeat(marker + "\n", 1024)), ct);
 
-        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new ProcessRunner());
+        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
         var pool = await storage.DefinePoolAsync(new DirPoolDefinition("local", Path.Combine(host.StateDirectory, "pool")), ct);
         var volume = await pool.CreateVolumeAsync(new VolumeSpec("victim", 64L << 20) { Format = VolumeFormat.Raw }, ct);
 

@@ -21,7 +21,7 @@ public sealed class VolumeRootfsTests
         await using var host = LxcTestHost.Create();
         var ct = TestContext.Current.CancellationToken;
         using var filesystem = driver == "btrfs" ? LoopFilesystem.Create("btrfs", 2) : null;
-        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.LxcPath, "storage") }, new ProcessRunner());
+        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.LxcPath, "storage") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
         var path = Path.Combine(filesystem?.MountPoint ?? host.LxcPath, "pool");
         var pool = await storage.DefinePoolAsync(driver == "btrfs" ? new BtrfsPoolDefinition("local", path) : new DirPoolDefinition("local", path), ct);
         await pool.CreateVolumeAsync(new VolumeSpec("ct-root", 256L << 20) { Format = driver == "dir" ? VolumeFormat.Raw : null }, ct);

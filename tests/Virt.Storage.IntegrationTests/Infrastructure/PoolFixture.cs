@@ -18,7 +18,7 @@ internal sealed class PoolFixture : IDisposable
     {
         _root = Directory.CreateTempSubdirectory("vs-").FullName;
         Options = new StorageOptions { StateDirectory = Path.Combine(_root, "state"), LockTimeout = TimeSpan.FromSeconds(1) };
-        Manager = new StorageManager(Options, new ProcessRunner());
+        Manager = new StorageManager(Options, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
         if (kind == "rbd")
         {
             _ceph = ceph;

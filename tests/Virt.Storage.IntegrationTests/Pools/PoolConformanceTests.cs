@@ -239,7 +239,7 @@ public sealed class BtrfsQuotaTests : IDisposable
     public async Task A_volume_cannot_take_more_than_its_size()
     {
         var ct = TestContext.Current.CancellationToken;
-        var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _state }, new Virt.Processes.ProcessRunner());
+        var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _state }, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner());
         var pool = await manager.DefinePoolAsync(new BtrfsPoolDefinition("quota", Path.Combine(_filesystem.MountPoint, "pool")) { Quotas = true }, ct);
         Assert.True(pool.Capabilities.HasFlag(StorageCapabilities.Quotas));
         var volume = await pool.CreateVolumeAsync(new VolumeSpec("capped", 16L << 20), ct);

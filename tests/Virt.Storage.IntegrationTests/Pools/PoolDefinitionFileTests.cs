@@ -14,7 +14,7 @@ public sealed class PoolDefinitionFileTests : IDisposable
 
     private string PoolsDirectory => Path.Combine(_root, "state", "pools");
 
-    private StorageManager NewManager() => new(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, new ProcessRunner());
+    private StorageManager NewManager() => new(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
 
     [Fact]
     public async Task Definitions_written_by_the_single_record_load_as_their_drivers_record()

@@ -19,7 +19,7 @@ public sealed class StorageLoggingTests : IDisposable
         HostRequirement.RequireTool("qemu-img", "qemu-utils");
         var ct = TestContext.Current.CancellationToken;
         var log = new RecordingLogger();
-        var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, new ProcessRunner(), log);
+        var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), log);
 
         var pool = await manager.DefinePoolAsync(new DirPoolDefinition("logged", Path.Combine(_root, "pool")), ct);
         await pool.CreateVolumeAsync(new VolumeSpec("disk0", 1 << 20), ct);

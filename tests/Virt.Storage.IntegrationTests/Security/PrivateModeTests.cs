@@ -98,7 +98,7 @@ public sealed class DirPrivateModeTests() : PrivateModeTests("dir")
             File.SetUnixFileMode(volume, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             Host.Run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", volume);
 
-            var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = Path.Combine(legacy, "state") }, new Virt.Processes.ProcessRunner());
+            var manager = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = Path.Combine(legacy, "state") }, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner());
             var pool = await manager.DefinePoolAsync(new DirPoolDefinition("legacy", legacy), ct);
             Assert.Equal(["old"], (await pool.ListVolumesAsync(ct)).Select(v => v.Id.Name));
 

@@ -48,7 +48,7 @@ public sealed class VolumeLockTests : IDisposable
 
         // Another manager (another process would do the same: the lock is a flock) starts a VM on the volume
         // while a delete holds the volume's lock and removes the file.
-        var other = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _fixture.Options.StateDirectory, LockTimeout = TimeSpan.FromSeconds(60) }, new Virt.Processes.ProcessRunner());
+        var other = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = _fixture.Options.StateDirectory, LockTimeout = TimeSpan.FromSeconds(60) }, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner());
         Task<VolumeAttachment> start;
         await using (new FileStream(Path.Combine(Locks, "v.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
         {
@@ -66,8 +66,8 @@ public sealed class VolumeLockTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var options = new Virt.Storage.Hosting.StorageOptions { StateDirectory = _fixture.Options.StateDirectory, LockTimeout = TimeSpan.FromSeconds(60) };
-        var starter = new Virt.Storage.Pools.StorageManager(options, new Virt.Processes.ProcessRunner());
-        var deleter = await new Virt.Storage.Pools.StorageManager(options, new Virt.Processes.ProcessRunner()).GetPoolAsync("test", ct);
+        var starter = new Virt.Storage.Pools.StorageManager(options, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner());
+        var deleter = await new Virt.Storage.Pools.StorageManager(options, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner()).GetPoolAsync("test", ct);
         for (var round = 0; round < 20; round++)
         {
             var volume = await _fixture.Pool.CreateVolumeAsync(new VolumeSpec("raced", 16 * MiB) { Format = VolumeFormat.Raw }, ct);

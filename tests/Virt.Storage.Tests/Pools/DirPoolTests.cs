@@ -1,3 +1,4 @@
+using System.IO.Abstractions.TestingHelpers;
 using Virt.Storage.Hosting;
 using Virt.Storage.Pools;
 
@@ -6,29 +7,29 @@ namespace Virt.Storage.Tests.Pools;
 /// <summary>
 /// The dir pool's bookkeeping with qemu-img scripted: which files a create, resize, clone or delete leaves
 /// in <c>images/</c>, and what a failing qemu-img leaves (nothing half-made, a message that names it).
+/// The pool's files are in memory; the scripted qemu-img writes its images there too.
 /// </summary>
 public sealed class DirPoolTests : IAsyncLifetime
 {
     private const long OneGiB = 1L << 30;
-    private readonly string _root = Path.Combine(Path.GetTempPath(), $"virt-dirpool-{Guid.NewGuid():N}");
-    private readonly ScriptedQemuImg _qemuImg = new();
+    private const string Root = "/virt";
+    private readonly ModeKeepingFileSystem _files = new();
+    private readonly ScriptedQemuImg _qemuImg;
     private IStoragePool _pool = null!;
 
-    private string Images => Path.Combine(_root, "pool", "images");
+    public DirPoolTests() => _qemuImg = new ScriptedQemuImg(_files);
+
+    private static string Images => Path.Combine(Root, "pool", "images");
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(_root, "state") }, _qemuImg);
-        _pool = await manager.DefinePoolAsync(new DirPoolDefinition("local", Path.Combine(_root, "pool")), Cancel);
+        var manager = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(Root, "state") }, _files, _qemuImg);
+        _pool = await manager.DefinePoolAsync(new DirPoolDefinition("local", Path.Combine(Root, "pool")), Cancel);
     }
 
-    public ValueTask DisposeAsync()
-    {
-        Directory.Delete(_root, recursive: true);
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     [Fact]
     public async Task Create_builds_the_image_under_a_temporary_name_and_reports_it()
@@ -38,7 +39,7 @@ public sealed class DirPoolTests : IAsyncLifetime
         Assert.Equal("local:disk", volume.Id.ToString());
         Assert.Equal(VolumeFormat.Qcow2, volume.Format);
         Assert.Equal(OneGiB, volume.CapacityBytes);
-        Assert.Equal([Path.Combine(Images, "disk.qcow2")], Directory.GetFiles(Images));
+        Assert.Equal([Path.Combine(Images, "disk.qcow2")], _files.Directory.GetFiles(Images));
         var create = Assert.Single(_qemuImg.Commands, command => command.StartsWith("qemu-img create", StringComparison.Ordinal));
         Assert.StartsWith("qemu-img create -q -f qcow2 ", create, StringComparison.Ordinal);
         Assert.DoesNotContain(Path.Combine(Images, "disk.qcow2"), create, StringComparison.Ordinal);
@@ -53,7 +54,7 @@ public sealed class DirPoolTests : IAsyncLifetime
 
         Assert.Contains("qemu-img create", error.Message, StringComparison.Ordinal);
         Assert.Contains("No space left on device", error.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(Images));
+        Assert.Empty(_files.Directory.GetFiles(Images));
         Assert.Empty(await _pool.ListVolumesAsync(Cancel));
 
         // The name is free again.
@@ -113,7 +114,7 @@ public sealed class DirPoolTests : IAsyncLifetime
         await _pool.DeleteVolumeAsync("linked", Cancel);
         await _pool.DeleteVolumeAsync("base", Cancel);
 
-        Assert.Empty(Directory.GetFiles(Images));
+        Assert.Empty(_files.Directory.GetFiles(Images));
         await Assert.ThrowsAsync<VolumeNotFoundException>(() => _pool.GetVolumeAsync("base", Cancel));
     }
 
@@ -160,7 +161,7 @@ public sealed class DirPoolTests : IAsyncLifetime
         });
 
         Assert.Contains("Input/output error", error.Message, StringComparison.Ordinal);
-        Assert.Equal(["base.qcow2", "linked.qcow2"], Directory.GetFiles(Images).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["base.qcow2", "linked.qcow2"], _files.Directory.GetFiles(Images).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         await Assert.ThrowsAsync<VolumeNotFoundException>(() => _pool.GetVolumeAsync("copy", Cancel));
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Abstractions;
 using System.Text;
 using System.Text.Json;
 using Virt.Processes;
@@ -9,8 +10,9 @@ namespace Virt.Storage.Tests.Pools;
 /// A fake qemu-img behind <see cref="IProcessRunner"/>: an "image" is a text file holding its virtual size
 /// and, on a second line, its backing file. It answers create, info, resize and convert as the real tool
 /// would for those images, records every command line, and fails the commands <see cref="FailWhen"/> picks.
+/// Its images live in the same (in-memory) file system as the pool's.
 /// </summary>
-internal sealed class ScriptedQemuImg : IProcessRunner
+internal sealed class ScriptedQemuImg(IFileSystem files) : IProcessRunner
 {
     private readonly List<string> _commands = [];
 
@@ -54,45 +56,45 @@ internal sealed class ScriptedQemuImg : IProcessRunner
         }
 
         // A convert flattens: the copy has the size and no backing file.
-        File.WriteAllText(arguments[^1], File.ReadAllLines(arguments[^2])[0]);
+        files.File.WriteAllText(arguments[^1], files.File.ReadAllLines(arguments[^2])[0]);
         return new FinishedProcess(spec, 0, "    (0.00/100%)\r    (50.00/100%)\r    (100.00/100%)\r", string.Empty);
     }
 
-    private static string Create(IReadOnlyList<string> arguments)
+    private string Create(IReadOnlyList<string> arguments)
     {
         var backing = arguments.ToList().IndexOf("-b");
         if (backing >= 0)
         {
             // An overlay is as large as its base.
             var basePath = Path.Combine(Path.GetDirectoryName(arguments[^1])!, arguments[backing + 1]);
-            File.WriteAllText(arguments[^1], File.ReadAllLines(basePath)[0] + "\n" + arguments[backing + 1]);
+            files.File.WriteAllText(arguments[^1], files.File.ReadAllLines(basePath)[0] + "\n" + arguments[backing + 1]);
         }
         else
         {
-            File.WriteAllText(arguments[^2], arguments[^1]);
+            files.File.WriteAllText(arguments[^2], arguments[^1]);
         }
 
         return string.Empty;
     }
 
-    private static string Resize(IReadOnlyList<string> arguments)
+    private string Resize(IReadOnlyList<string> arguments)
     {
-        var lines = File.ReadAllLines(arguments[^2]);
+        var lines = files.File.ReadAllLines(arguments[^2]);
         lines[0] = arguments[^1];
-        File.WriteAllText(arguments[^2], string.Join('\n', lines));
+        files.File.WriteAllText(arguments[^2], string.Join('\n', lines));
         return string.Empty;
     }
 
-    private static string Info(string path, string format)
+    private string Info(string path, string format)
     {
-        var lines = File.ReadAllLines(path);
+        var lines = files.File.ReadAllLines(path);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteString("format", format);
             json.WriteNumber("virtual-size", long.Parse(lines[0], CultureInfo.InvariantCulture));
-            json.WriteNumber("actual-size", new FileInfo(path).Length);
+            json.WriteNumber("actual-size", files.FileInfo.New(path).Length);
             if (lines.Length > 1)
             {
                 json.WriteString("backing-filename", lines[1]);

@@ -1,0 +1,117 @@
+using System.IO.Abstractions;
+using System.IO.Abstractions.TestingHelpers;
+using Microsoft.Win32.SafeHandles;
+
+namespace Virt.Storage.Tests.Pools;
+
+/// <summary>
+/// A <see cref="MockFileSystem"/> that keeps Unix modes, which the mock itself does not: the mode a
+/// directory or file is created with (<c>CreateDirectory(path, mode)</c>, <see cref="FileStreamOptions.UnixCreateMode"/>)
+/// or given by a chmod, answered by <c>GetUnixFileMode</c> (0755 for a directory and 0644 for a file made without one, as umask 022 gives).
+/// </summary>
+internal sealed class ModeKeepingFileSystem : MockFileSystem
+{
+    private const UnixFileMode Default = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const UnixFileMode Executable = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+    private readonly Dictionary<string, UnixFileMode> _modes = new(StringComparer.Ordinal);
+    private readonly IFileStreamFactory? _streams;
+    private readonly IDirectory? _directory;
+    private readonly IFile? _file;
+
+    public ModeKeepingFileSystem(IDictionary<string, MockFileData>? files = null)
+        : base(files ?? new Dictionary<string, MockFileData>())
+    {
+        _streams = new ModeKeepingStreams(this);
+        _directory = new ModeKeepingDirectory(this, base.Directory.GetCurrentDirectory());
+        _file = new ModeKeepingFile(this);
+    }
+
+    // MockFileSystem's constructor uses these before this one's body has run: its own until then.
+    public override IFileStreamFactory FileStream => _streams ?? base.FileStream;
+
+    public override IDirectory Directory => _directory ?? base.Directory;
+
+    public override IFile File => _file ?? base.File;
+
+    private sealed class ModeKeepingDirectory(ModeKeepingFileSystem fileSystem, string currentDirectory) : MockDirectory(fileSystem, currentDirectory)
+    {
+        public override IDirectoryInfo CreateDirectory(string path, UnixFileMode unixCreateMode)
+        {
+            var created = Exists(path);
+            var directory = CreateDirectory(path);
+            if (!created)
+            {
+                fileSystem._modes[path] = unixCreateMode;
+            }
+
+            return directory;
+        }
+
+        /// <summary>A renamed directory keeps its mode, and so does everything in it.</summary>
+        public override void Move(string sourceDirName, string destDirName)
+        {
+            base.Move(sourceDirName, destDirName);
+            foreach (var (path, mode) in fileSystem._modes.Where(entry => entry.Key == sourceDirName || entry.Key.StartsWith(sourceDirName + "/", StringComparison.Ordinal)).ToList())
+            {
+                fileSystem._modes.Remove(path);
+                fileSystem._modes[destDirName + path[sourceDirName.Length..]] = mode;
+            }
+        }
+    }
+
+    private sealed class ModeKeepingFile(ModeKeepingFileSystem fileSystem) : MockFile(fileSystem)
+    {
+        public override UnixFileMode GetUnixFileMode(string path)
+        {
+            var directory = fileSystem.Directory.Exists(path);
+            return !directory && !Exists(path)
+                ? throw new FileNotFoundException($"'{path}' does not exist", path)
+                : fileSystem._modes.GetValueOrDefault(path, directory ? Default | Executable : Default);
+        }
+
+        public override void SetUnixFileMode(string path, UnixFileMode mode)
+        {
+            _ = GetUnixFileMode(path);
+            fileSystem._modes[path] = mode;
+        }
+    }
+
+    private sealed class ModeKeepingStreams(ModeKeepingFileSystem fileSystem) : IFileStreamFactory
+    {
+        private readonly MockFileStreamFactory _inner = new(fileSystem);
+
+        public IFileSystem FileSystem => fileSystem;
+
+        public FileSystemStream New(string path, FileStreamOptions options)
+        {
+            var existed = fileSystem.File.Exists(path);
+            var stream = _inner.New(path, options);
+            if (!existed && options.UnixCreateMode is { } mode)
+            {
+                fileSystem._modes[path] = mode;
+            }
+
+            return stream;
+        }
+
+        public FileSystemStream New(SafeFileHandle handle, FileAccess access) => _inner.New(handle, access);
+
+        public FileSystemStream New(SafeFileHandle handle, FileAccess access, int bufferSize) => _inner.New(handle, access, bufferSize);
+
+        public FileSystemStream New(SafeFileHandle handle, FileAccess access, int bufferSize, bool isAsync) => _inner.New(handle, access, bufferSize, isAsync);
+
+        public FileSystemStream New(string path, FileMode mode) => _inner.New(path, mode);
+
+        public FileSystemStream New(string path, FileMode mode, FileAccess access) => _inner.New(path, mode, access);
+
+        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share) => _inner.New(path, mode, access, share);
+
+        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize) => _inner.New(path, mode, access, share, bufferSize);
+
+        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, bool useAsync) => _inner.New(path, mode, access, share, bufferSize, useAsync);
+
+        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, FileOptions options) => _inner.New(path, mode, access, share, bufferSize, options);
+
+        public FileSystemStream Wrap(FileStream fileStream) => _inner.Wrap(fileStream);
+    }
+}
