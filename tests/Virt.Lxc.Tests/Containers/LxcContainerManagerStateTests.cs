@@ -39,8 +39,8 @@ public sealed class LxcContainerManagerStateTests
 
         // A privileged container's directory is root's alone (0700), and the record is written beside its
         // final name with its final mode, then renamed: StateFile's crash-safe write.
-        Assert.Contains((DirectoryOf("web"), OwnerOnly.DirectoryMode), _files.Modes);
-        var written = Assert.Single(_files.Modes, mode => mode.Path.StartsWith(RecordOf("web"), StringComparison.Ordinal));
+        Assert.Contains((DirectoryOf("web"), OwnerOnly.DirectoryMode), _files.ModesGiven);
+        var written = Assert.Single(_files.ModesGiven, mode => mode.Path.StartsWith(RecordOf("web"), StringComparison.Ordinal));
         Assert.StartsWith(RecordOf("web") + ".tmp-", written.Path, StringComparison.Ordinal);
         Assert.Equal(OwnerOnly.FileMode, written.Mode);
         Assert.Equal(["virt-container.json"], _files.Directory.EnumerateFileSystemEntries(DirectoryOf("web")).Select(Path.GetFileName));
@@ -142,7 +142,7 @@ public sealed class LxcContainerManagerStateTests
         Assert.Equal("/bin/busybox", _files.FileInfo.New($"{rootfs}/sbin/init").LinkTarget);
         Assert.Equal("/bin/busybox", _files.FileInfo.New($"{rootfs}/usr/bin/env").LinkTarget);
         Assert.False(_files.File.Exists($"{DirectoryOf("tiny")}/escape"), "an applet path with '..' is skipped");
-        Assert.Contains(($"{DirectoryOf("tiny")}/.rootfs-staging/bin/busybox", (UnixFileMode)Convert.ToInt32("755", 8)), _files.Modes);
+        Assert.Contains(($"{DirectoryOf("tiny")}/.rootfs-staging/bin/busybox", (UnixFileMode)Convert.ToInt32("755", 8)), _files.ModesGiven);
         Assert.Contains("::sysinit:/etc/init.d/rcS", _files.GetFile($"{rootfs}/etc/inittab").TextContents, StringComparison.Ordinal);
         Assert.False(_files.Directory.Exists($"{DirectoryOf("tiny")}/.rootfs-staging"));
         Assert.True(_files.File.Exists(RecordOf("tiny")));

@@ -19,7 +19,7 @@ public sealed class VmLifecycleStateTests : IAsyncDisposable
     private const string Disk = "/images/root.qcow2";
 
     private readonly string _realDirectory = Directory.CreateTempSubdirectory("virt-kvm-life-").FullName;
-    private readonly ModeAcceptingFileSystem _files = new();
+    private readonly ModeKeepingFileSystem _files = new();
     private readonly FakeQemuHost _qemu;
     private readonly KvmOptions _options;
     private readonly List<KvmVirtualMachineManager> _managers = [];
@@ -29,8 +29,8 @@ public sealed class VmLifecycleStateTests : IAsyncDisposable
     {
         _qemu = new FakeQemuHost(_files);
         _options = new KvmOptions { StateDirectory = Path.Combine(_realDirectory, "vms"), AllowResourcesBeyondHost = true };
-        _files.Mock.AddFile(_options.QemuBinary, new MockFileData("ELF"));
-        _files.Mock.AddFile(Disk, new MockFileData("QFI"));
+        _files.AddFile(_options.QemuBinary, new MockFileData("ELF"));
+        _files.AddFile(Disk, new MockFileData("QFI"));
     }
 
     public async ValueTask DisposeAsync()

@@ -2,14 +2,16 @@ using System.IO.Abstractions;
 using System.IO.Abstractions.TestingHelpers;
 using Microsoft.Win32.SafeHandles;
 
-namespace Virt.Storage.Tests.Pools;
+namespace Virt.Tests;
 
 /// <summary>
-/// A <see cref="MockFileSystem"/> that keeps Unix modes, which the mock itself does not: the mode a
-/// directory or file is created with (<c>CreateDirectory(path, mode)</c>, <see cref="FileStreamOptions.UnixCreateMode"/>)
-/// or given by a chmod, answered by <c>GetUnixFileMode</c> (0755 for a directory and 0644 for a file made without one, as umask 022 gives).
+/// A <see cref="MockFileSystem"/> that keeps Unix modes, which the mock itself does not: the mode a directory
+/// or file is created with (<c>CreateDirectory(path, mode)</c>, <see cref="FileStreamOptions.UnixCreateMode"/>) or
+/// given by a chmod is answered by <c>GetUnixFileMode</c> (0755 for a directory and 0644 for a file made without
+/// one, as umask 022 gives) and recorded in order in <see cref="ModesGiven"/>. <see cref="FailCreating"/> makes
+/// creating the files it picks fail as a full disk would. Shared as source by the backends' unit tests.
 /// </summary>
-internal sealed class ModeKeepingFileSystem : MockFileSystem
+internal class ModeKeepingFileSystem : MockFileSystem
 {
     private const UnixFileMode Default = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private const UnixFileMode Executable = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
@@ -26,6 +28,12 @@ internal sealed class ModeKeepingFileSystem : MockFileSystem
         _file = new ModeKeepingFile(this);
     }
 
+    /// <summary>Each mode given, in order: at a file's creation (through a stream), a directory's creation, or a chmod.</summary>
+    public List<(string Path, UnixFileMode Mode)> ModesGiven { get; } = [];
+
+    /// <summary>Picks the paths whose creation fails with "No space left on device".</summary>
+    public Func<string, bool> FailCreating { get; set; } = _ => false;
+
     // MockFileSystem's constructor uses these before this one's body has run: its own until then.
     public override IFileStreamFactory FileStream => _streams ?? base.FileStream;
 
@@ -33,15 +41,21 @@ internal sealed class ModeKeepingFileSystem : MockFileSystem
 
     public override IFile File => _file ?? base.File;
 
+    private void Give(string path, UnixFileMode mode)
+    {
+        _modes[path] = mode;
+        ModesGiven.Add((path, mode));
+    }
+
     private sealed class ModeKeepingDirectory(ModeKeepingFileSystem fileSystem, string currentDirectory) : MockDirectory(fileSystem, currentDirectory)
     {
         public override IDirectoryInfo CreateDirectory(string path, UnixFileMode unixCreateMode)
         {
-            var created = Exists(path);
+            var existed = Exists(path);
             var directory = CreateDirectory(path);
-            if (!created)
+            if (!existed)
             {
-                fileSystem._modes[path] = unixCreateMode;
+                fileSystem.Give(path, unixCreateMode);
             }
 
             return directory;
@@ -72,7 +86,7 @@ internal sealed class ModeKeepingFileSystem : MockFileSystem
         public override void SetUnixFileMode(string path, UnixFileMode mode)
         {
             _ = GetUnixFileMode(path);
-            fileSystem._modes[path] = mode;
+            fileSystem.Give(path, mode);
         }
     }
 
@@ -84,11 +98,16 @@ internal sealed class ModeKeepingFileSystem : MockFileSystem
 
         public FileSystemStream New(string path, FileStreamOptions options)
         {
+            if (fileSystem.FailCreating(path))
+            {
+                throw new IOException("No space left on device");
+            }
+
             var existed = fileSystem.File.Exists(path);
             var stream = _inner.New(path, options);
             if (!existed && options.UnixCreateMode is { } mode)
             {
-                fileSystem._modes[path] = mode;
+                fileSystem.Give(path, mode);
             }
 
             return stream;
