@@ -128,7 +128,7 @@ internal static class VmStartComparison
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"QEMU exited: {await process.StandardError.ReadToEndAsync()}");
+                throw new InvalidOperationException($"QEMU exited: {await process.StandardError.ReadToEndAsync(cancellationToken)}");
             }
 
             await Task.Delay(1, cancellationToken);
