@@ -18,6 +18,11 @@ internal static class BenchmarkVms
     public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
+        if (sorted.Count == 0)
+        {
+            return double.NaN; // every attempt failed; the runner has reported why
+        }
+
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -1,48 +1,67 @@
 using BenchmarkDotNet.Running;
 using Virt.Benchmarks;
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare [rounds] [callsPerRound]
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- --filter '*'
-if (args.Length > 0 && args[0] == "compare")
+// Any comparison below takes --busy: another TCG guest spins on the other core for the whole run.
+if (args.Contains("--busy"))
 {
-    return await QmpRoundTripComparison.RunAsync(args);
+    args = [.. args.Where(a => a != "--busy")];
+    using var busy = await BusyGuest.StartAsync();
+    return await RunAsync(args);
 }
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare-start [iterations]
-if (args.Length > 0 && args[0] == "compare-start")
-{
-    return await VmStartComparison.RunAsync(args);
-}
+return await RunAsync(args);
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- vm-features [iterations]
-if (args.Length > 0 && args[0] == "vm-features")
+static async Task<int> RunAsync(string[] args)
 {
-    return await VmFeatureTimings.RunAsync(args);
-}
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare [rounds] [callsPerRound]
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- --filter '*'
+    if (args.Length > 0 && args[0] == "compare")
+    {
+        return await QmpRoundTripComparison.RunAsync(args);
+    }
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations]
-if (args.Length > 0 && args[0] == "lxc")
-{
-    return await LxcComparison.RunAsync(args);
-}
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare-c [rounds] [callsPerRound] [--guest] [--busy]
+    if (args.Length > 0 && args[0] == "compare-c")
+    {
+        return await QmpFloorComparison.RunAsync(args);
+    }
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-clone [rounds]
-if (args.Length > 0 && args[0] == "storage-clone")
-{
-    return await StorageCloneComparison.RunAsync(args);
-}
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- compare-start [iterations] [--busy]
+    if (args.Length > 0 && args[0] == "compare-start")
+    {
+        return await VmStartComparison.RunAsync(args);
+    }
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-snapshot [rounds]   (from the repository root)
-if (args.Length > 0 && args[0] == "storage-snapshot")
-{
-    return await StorageSnapshotTimings.RunAsync(args);
-}
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- vm-features [iterations]
+    if (args.Length > 0 && args[0] == "vm-features")
+    {
+        return await VmFeatureTimings.RunAsync(args);
+    }
 
-// dotnet run -c Release --project benchmarks/Virt.Benchmarks -- pci-enumerate [rounds]
-if (args.Length > 0 && args[0] == "pci-enumerate")
-{
-    return PciEnumerationComparison.Run(args);
-}
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations]
+    if (args.Length > 0 && args[0] == "lxc")
+    {
+        return await LxcComparison.RunAsync(args);
+    }
 
-BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
-return 0;
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-clone [rounds]
+    if (args.Length > 0 && args[0] == "storage-clone")
+    {
+        return await StorageCloneComparison.RunAsync(args);
+    }
+
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- storage-snapshot [rounds]   (from the repository root)
+    if (args.Length > 0 && args[0] == "storage-snapshot")
+    {
+        return await StorageSnapshotTimings.RunAsync(args);
+    }
+
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- pci-enumerate [rounds]
+    if (args.Length > 0 && args[0] == "pci-enumerate")
+    {
+        return PciEnumerationComparison.Run(args);
+    }
+
+    BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
+    return 0;
+}

@@ -14,9 +14,11 @@ namespace Virt.Benchmarks;
 /// served QMP monitor (and a running guest), time to the guest's ready marker, and the memory the
 /// manager holds per running VM.
 /// </summary>
-internal static class VmStartComparison
+internal static partial class VmStartComparison
 {
     private const string Marker = EmbeddedGuest.ReadyMarker;
+    private const int Attempts = 3;
+    private static readonly TimeSpan RawDeadline = TimeSpan.FromSeconds(60);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -31,29 +33,34 @@ internal static class VmStartComparison
             var vm = await manager.CreateAsync(spec);
             var argv = QemuCommandLine.Build(spec, new QemuLaunchContext(await new QemuCapabilityProbe(new ProcessRunner()).GetAsync(options.QemuBinary), "tcg", Path.Combine(state, "raw")));
 
+            using var floor = await CFloor.BuildAsync();
             await SdkAsync(vm, toMarker: false);
-            await RawAsync(argv, state, toMarker: false);
+            await RetryAsync("raw launch", () => RawAsync(argv, state, toMarker: false));
+            await CFloorStartAsync(floor, argv, state);
             var sdkQmp = new List<double>();
             var rawQmp = new List<double>();
+            var cQmp = new List<double>();
             var sdkMarker = new List<double>();
             var rawMarker = new List<double>();
             for (var i = 0; i < iterations; i++)
             {
-                rawQmp.Add(await RawAsync(argv, state, toMarker: false));
+                AddIfMeasured(cQmp, await CFloorStartAsync(floor, argv, state));
+                AddIfMeasured(rawQmp, await RetryAsync("raw launch", () => RawAsync(argv, state, toMarker: false)));
                 sdkQmp.Add(await SdkAsync(vm, toMarker: false));
             }
 
             for (var i = 0; i < iterations; i++)
             {
-                rawMarker.Add(await RawAsync(argv, state, toMarker: true));
+                AddIfMeasured(rawMarker, await RetryAsync("raw launch to the marker", () => RawAsync(argv, state, toMarker: true)));
                 sdkMarker.Add(await SdkAsync(vm, toMarker: true));
             }
 
-            Console.WriteLine($"{iterations} alternating starts to QMP ready, {rawMarker.Count} to the guest marker (TCG)");
-            Console.WriteLine("| | raw launch, median (ms) | SDK StartAsync, median (ms) | SDK − raw (ms) |");
-            Console.WriteLine("|---|---|---|---|");
-            Console.WriteLine($"| spawn → QMP ready, guest running | {BenchmarkVms.Median(rawQmp):0.0} | {BenchmarkVms.Median(sdkQmp):0.0} | {BenchmarkVms.Median(sdkQmp) - BenchmarkVms.Median(rawQmp):+0.0;-0.0} |");
-            Console.WriteLine($"| spawn → guest ready marker | {BenchmarkVms.Median(rawMarker):0.0} | {BenchmarkVms.Median(sdkMarker):0.0} | {BenchmarkVms.Median(sdkMarker) - BenchmarkVms.Median(rawMarker):+0.0;-0.0} |");
+            Console.WriteLine($"{iterations} alternating starts to QMP ready (C plain launch, .NET raw launch, SDK), {iterations} to the guest marker (.NET raw, SDK); TCG");
+            Console.WriteLine("| | C plain launch (posix_spawn), median (ms) | .NET raw launch, median (ms) | SDK StartAsync, median (ms) | SDK − C (ms) | SDK − .NET raw (ms) |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            Console.WriteLine($"| spawn → QMP ready, guest running | {BenchmarkVms.Median(cQmp):0.0} | {BenchmarkVms.Median(rawQmp):0.0} | {BenchmarkVms.Median(sdkQmp):0.0} | {BenchmarkVms.Median(sdkQmp) - BenchmarkVms.Median(cQmp):+0.0;-0.0} | {BenchmarkVms.Median(sdkQmp) - BenchmarkVms.Median(rawQmp):+0.0;-0.0} |");
+            Console.WriteLine($"| spawn → guest ready marker | — | {BenchmarkVms.Median(rawMarker):0.0} | {BenchmarkVms.Median(sdkMarker):0.0} | — | {BenchmarkVms.Median(sdkMarker) - BenchmarkVms.Median(rawMarker):+0.0;-0.0} |");
+            Console.WriteLine($"C plain launch: {cQmp.Count} of {iterations} measured; .NET raw: {rawQmp.Count} and {rawMarker.Count} of {iterations} (failures are reported above and retried up to {Attempts} times)");
             await MeasureMemoryAsync(options, guest);
             return 0;
         }
@@ -93,16 +100,17 @@ internal static class VmStartComparison
         File.Delete(serial);
         File.Delete(qmp); // a killed QEMU leaves its socket file behind
         var start = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in argv)
+        foreach (var argument in WithPathMonitors(argv, directory, qmp))
         {
-            start.ArgumentList.Add(argument == "socket,id=virt-qmp,fd=3,server=on,wait=off" ? $"socket,id=virt-qmp,path={qmp},server=on,wait=off" : argument);
+            start.ArgumentList.Add(argument);
         }
 
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
+        using var deadline = new CancellationTokenSource(RawDeadline);
         try
         {
-            return await HandshakeAsync(process, qmp, serial, watch, toMarker);
+            return await HandshakeAsync(process, qmp, serial, watch, toMarker, deadline.Token);
         }
         finally
         {
@@ -114,29 +122,29 @@ internal static class VmStartComparison
         }
     }
 
-    private static async Task<double> HandshakeAsync(Process process, string qmp, string serial, Stopwatch watch, bool toMarker)
+    private static async Task<double> HandshakeAsync(Process process, string qmp, string serial, Stopwatch watch, bool toMarker, CancellationToken cancellationToken)
     {
         while (!File.Exists(qmp))
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"QEMU exited: {await process.StandardError.ReadToEndAsync()}");
+                throw new InvalidOperationException($"QEMU exited: {await process.StandardError.ReadToEndAsync(cancellationToken)}");
             }
 
-            await Task.Delay(1);
+            await Task.Delay(1, cancellationToken);
         }
 
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(qmp));
-            await ReadUntilAsync(socket, "\"QMP\""u8.ToArray());
-            await socket.SendAsync("{\"execute\":\"qmp_capabilities\"}\n"u8.ToArray());
-            await ReadUntilAsync(socket, "\"return\""u8.ToArray());
-            await socket.SendAsync("{\"execute\":\"cont\"}\n"u8.ToArray());
-            await ReadUntilAsync(socket, "\"return\""u8.ToArray());
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(qmp), cancellationToken);
+            await ReadUntilAsync(socket, "\"QMP\""u8.ToArray(), cancellationToken);
+            await socket.SendAsync("{\"execute\":\"qmp_capabilities\"}\n"u8.ToArray(), cancellationToken);
+            await ReadUntilAsync(socket, "\"return\""u8.ToArray(), cancellationToken);
+            await socket.SendAsync("{\"execute\":\"cont\"}\n"u8.ToArray(), cancellationToken);
+            await ReadUntilAsync(socket, "\"return\""u8.ToArray(), cancellationToken);
             if (toMarker)
             {
-                await WaitForMarkerAsync(serial);
+                await WaitForMarkerAsync(serial, cancellationToken);
             }
 
             return watch.Elapsed.TotalMilliseconds;
@@ -144,13 +152,13 @@ internal static class VmStartComparison
     }
 
     /// <summary>Reads until a complete line containing the text arrived (events may come in between).</summary>
-    private static async Task ReadUntilAsync(Socket socket, byte[] text)
+    private static async Task ReadUntilAsync(Socket socket, byte[] text, CancellationToken cancellationToken)
     {
         var received = new List<byte>();
         var buffer = new byte[65536];
         while (true)
         {
-            var read = await socket.ReceiveAsync(buffer);
+            var read = await socket.ReceiveAsync(buffer, cancellationToken);
             if (read == 0)
             {
                 throw new InvalidOperationException("QEMU closed the monitor");
@@ -166,11 +174,72 @@ internal static class VmStartComparison
         }
     }
 
-    private static async Task WaitForMarkerAsync(string serialLog)
+    private static async Task WaitForMarkerAsync(string serialLog, CancellationToken cancellationToken = default)
     {
-        while (!File.Exists(serialLog) || !(await File.ReadAllTextAsync(serialLog)).Contains(Marker, StringComparison.Ordinal))
+        while (!File.Exists(serialLog) || !(await File.ReadAllTextAsync(serialLog, cancellationToken)).Contains(Marker, StringComparison.Ordinal))
         {
-            await Task.Delay(5);
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+
+    /// <summary>The same argv started by the C floor: posix_spawn, connect, handshake, cont, query-status until running.</summary>
+    private static async Task<double?> CFloorStartAsync(CFloor floor, IReadOnlyList<string> argv, string state)
+    {
+        var directory = Path.Combine(state, "c-floor");
+        Directory.CreateDirectory(directory);
+        var qmp = Path.Combine(directory, "qmp.sock");
+        var arguments = new List<string> { qmp, RawDeadline.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "/usr/bin/qemu-system-x86_64" };
+        arguments.AddRange(WithPathMonitors(argv, directory, qmp));
+        for (var attempt = 1; attempt <= Attempts; attempt++)
+        {
+            var result = await CFloor.RunAsync(floor.StartFloor, arguments, RawDeadline + TimeSpan.FromSeconds(10));
+            if (result.ExitCode == 0)
+            {
+                return CFloor.Value(result.Output, "spawn_to_running_ms");
+            }
+
+            Console.Error.WriteLine($"C plain launch failed (attempt {attempt}/{Attempts}): {(result.TimedOut ? "timed out" : $"exit {result.ExitCode}")} {result.Error.Trim()}");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The SDK hands QEMU its monitors as inherited descriptors (<c>socket,id=virt-qmp,fd=3</c> and the
+    /// control monitor on the next one); a launch by hand has none, so each becomes a path monitor:
+    /// the main one at <paramref name="qmp"/>, the others beside it, named by their chardev id.
+    /// </summary>
+    private static IEnumerable<string> WithPathMonitors(IEnumerable<string> argv, string directory, string qmp) =>
+        argv.Select(argument => InheritedMonitor().Match(argument) is { Success: true } match
+            ? $"socket,id={match.Groups["id"].Value},path={(match.Groups["id"].Value == "virt-qmp" ? qmp : Path.Combine(directory, match.Groups["id"].Value + ".sock"))},{match.Groups["rest"].Value}"
+            : argument);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^socket,id=(?<id>[^,]+),fd=[0-9]+,(?<rest>.*)$")]
+    private static partial System.Text.RegularExpressions.Regex InheritedMonitor();
+
+    /// <summary>Runs a baseline; one that fails or passes its deadline is reported and retried, never thrown.</summary>
+    private static async Task<double?> RetryAsync(string name, Func<Task<double>> measure)
+    {
+        for (var attempt = 1; attempt <= Attempts; attempt++)
+        {
+            try
+            {
+                return await measure();
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or SocketException or IOException)
+            {
+                Console.Error.WriteLine($"{name} failed (attempt {attempt}/{Attempts}): {(ex is OperationCanceledException ? $"no QMP handshake within {RawDeadline.TotalSeconds:0} s" : ex.Message)}");
+            }
+        }
+
+        return null;
+    }
+
+    private static void AddIfMeasured(List<double> samples, double? value)
+    {
+        if (value is { } measured)
+        {
+            samples.Add(measured);
         }
     }
 

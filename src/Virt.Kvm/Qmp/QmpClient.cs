@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -15,17 +14,26 @@ namespace Virt.Kvm.Qmp;
 
 /// <summary>
 /// A client for one QEMU monitor (QMP). Thread-safe: many commands may be in flight from many threads;
-/// each reply is matched to its command by id. One reader loop parses QEMU's output, completes calls
+/// each reply is matched to its command by id. One reader thread parses QEMU's output, completes calls
 /// and fans events out to bounded subscriptions. When QEMU exits or breaks the protocol, every pending
 /// call fails at once with a <see cref="QmpConnectionException"/>.
 /// </summary>
 /// <remarks>
 /// QEMU serves one client per monitor socket: share one <see cref="QmpClient"/> per VM. Cancelling or
 /// timing out a command that was already sent does not undo it in QEMU.
+/// <para>
+/// Each client has its own reader thread, and an awaited command resumes on it (that is what makes a
+/// round trip as cheap as a C client's). Code after <c>await</c> may send further commands freely,
+/// but must not block that thread waiting for another reply of the same client (<c>.Result</c>,
+/// <c>.Wait()</c>): the reply could not be read until that command's deadline passes.
+/// </para>
 /// </remarks>
 public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
 {
     private const int ReceivedSnippetLength = 200;
+
+    /// <summary>Holds every usual reply and event; a larger message grows it for as long as it takes to read.</summary>
+    private const int InitialReadBufferSize = 16 * 1024;
 
     /// <summary>
     /// Schemas by QEMU binary: its path and modification time, found from the peer's pid
@@ -35,7 +43,6 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     private static readonly ConcurrentDictionary<string, Task<QmpSchema>> SchemaCache = new(StringComparer.Ordinal);
 
     private readonly Socket _socket;
-    private readonly PipeReader _reader;
     private readonly QmpClientOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -44,8 +51,9 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     private readonly QmpCommandWriter _commandWriter = new();
     private readonly QmpEventHub _events = new();
     private readonly TaskCompletionSource<QmpGreeting> _greeting = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _shutdown = new();
+    private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _readLoop = Task.CompletedTask;
+    private Thread? _readerThread;
     private Exception? _closedReason;
     private QmpSchema? _schema;
     private long _nextId;
@@ -59,7 +67,6 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         _options = options;
         _logger = logger;
         _time = options.TimeProvider;
-        _reader = PipeReader.Create(new NetworkStream(socket, ownsSocket: false), new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
     }
 
     /// <summary>The monitor this client talks to: a socket path or the description given to <see cref="ConnectAsync(Socket, string, QmpClientOptions?, ILogger?, CancellationToken)"/>.</summary>
@@ -170,7 +177,9 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
+        _readerThread = new Thread(ReadLoop) { IsBackground = true, Name = "QMP reader" };
+        _readLoop = _readerDone.Task;
+        _readerThread.Start();
         QmpGreeting greeting;
         try
         {
@@ -338,10 +347,12 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
             return;
         }
 
+        // Closing shuts the socket down, which wakes the reader thread's blocking read.
         Close(new ObjectDisposedException(nameof(QmpClient), $"the QMP client for '{Endpoint}' was disposed"));
-        await _shutdown.CancelAsync().ConfigureAwait(false);
-        await _readLoop.ConfigureAwait(false);
-        _shutdown.Dispose();
+        if (Thread.CurrentThread != _readerThread)
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
     }
 
     void IPendingCommandOwner.OnTimeout(IPendingCommand command)
@@ -525,39 +536,18 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         }
     }
 
-    private async Task ReadLoopAsync()
+    /// <summary>
+    /// The reader thread: blocking reads, one line at a time, each reply completing its caller right
+    /// here. A dedicated thread that the kernel wakes directly costs one thread switch per reply, like
+    /// a C client's blocking read; an async read loop costs three (the socket engine, the loop, the
+    /// caller's continuation), which on a busy host showed as +100 µs at p50 and a p99 tail of several ms.
+    /// </summary>
+    private void ReadLoop()
     {
-        Exception? reason = null;
+        Exception? reason;
         try
         {
-            while (true)
-            {
-                var result = await _reader.ReadAsync(_shutdown.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                while (TryReadLine(ref buffer, out var line))
-                {
-                    HandleLine(line);
-                }
-
-                if (buffer.Length > _options.MaxMessageSize)
-                {
-                    throw Oversized(buffer);
-                }
-
-                if (result.IsCompleted)
-                {
-                    reason = buffer.IsEmpty
-                        ? new QmpConnectionException(Endpoint, $"QEMU closed the QMP connection at '{Endpoint}' (it exited or was killed)")
-                        : new QmpProtocolException(Endpoint, $"QEMU at '{Endpoint}' closed the connection in the middle of a message", Snippet(buffer));
-                    break;
-                }
-
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-            }
-        }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
-        {
-            reason = Volatile.Read(ref _closedReason);
+            reason = ReadUntilClosed();
         }
         catch (QmpConnectionException ex)
         {
@@ -565,54 +555,81 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
-            reason = new QmpConnectionException(Endpoint, $"the QMP connection to '{Endpoint}' failed: {ex.Message}", ex);
+            reason = Volatile.Read(ref _closedReason)
+                ?? new QmpConnectionException(Endpoint, $"the QMP connection to '{Endpoint}' failed: {ex.Message}", ex);
         }
         catch (Exception ex)
         {
             reason = new QmpConnectionException(Endpoint, $"the QMP reader for '{Endpoint}' failed: {ex.Message}", ex);
         }
 
-        Close(reason ?? new QmpConnectionException(Endpoint, $"the QMP connection to '{Endpoint}' closed"));
-        await _reader.CompleteAsync().ConfigureAwait(false);
+        Close(reason);
+        _readerDone.TrySetResult();
     }
 
-    private bool TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    /// <summary>Reads and handles lines until the peer closes; returns why the connection ended.</summary>
+    private Exception ReadUntilClosed()
     {
-        var newline = buffer.PositionOf((byte)'\n');
-        if (newline is null)
+        var buffer = new byte[InitialReadBufferSize];
+        var start = 0; // first byte of the line being assembled
+        var end = 0; // end of the received bytes
+        var scanned = 0; // bytes before this hold no newline
+        while (true)
         {
-            line = default;
-            return false;
-        }
+            if (end == buffer.Length)
+            {
+                if (start > 0)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    end -= start;
+                    scanned -= start;
+                    start = 0;
+                }
+                else
+                {
+                    // One message larger than the buffer: grow up to one byte past the cap, which trips the check below.
+                    Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, _options.MaxMessageSize + 1L));
+                }
+            }
 
-        line = buffer.Slice(0, newline.Value);
-        buffer = buffer.Slice(buffer.GetPosition(1, newline.Value));
-        if (line.Length > _options.MaxMessageSize)
-        {
-            throw Oversized(line);
-        }
+            var received = BlockingSocketReceiver.Receive(_socket, buffer.AsSpan(end));
+            if (received == 0)
+            {
+                return end == start
+                    ? new QmpConnectionException(Endpoint, $"QEMU closed the QMP connection at '{Endpoint}' (it exited or was killed)")
+                    : new QmpProtocolException(Endpoint, $"QEMU at '{Endpoint}' closed the connection in the middle of a message", Snippet(buffer.AsSpan(start, end - start)));
+            }
 
-        return true;
-    }
+            end += received;
+            int newline;
+            while ((newline = buffer.AsSpan(scanned, end - scanned).IndexOf((byte)'\n')) >= 0)
+            {
+                var lineEnd = scanned + newline;
+                var line = buffer.AsSpan(start, lineEnd - start);
+                start = scanned = lineEnd + 1;
+                if (line.Length > _options.MaxMessageSize)
+                {
+                    throw Oversized(line);
+                }
 
-    private void HandleLine(ReadOnlySequence<byte> sequence)
-    {
-        if (sequence.IsSingleSegment)
-        {
-            HandleLine(sequence.FirstSpan);
-            return;
-        }
+                HandleLine(line);
+            }
 
-        var length = (int)sequence.Length;
-        var rented = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            sequence.CopyTo(rented);
-            HandleLine(rented.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
+            scanned = end;
+            if (end - start > _options.MaxMessageSize)
+            {
+                throw Oversized(buffer.AsSpan(start, end - start));
+            }
+
+            if (start == end)
+            {
+                start = end = scanned = 0;
+                if (buffer.Length > InitialReadBufferSize)
+                {
+                    // A large reply (the schema is ~200 KB) does not pin a large buffer for the VM's lifetime.
+                    buffer = new byte[InitialReadBufferSize];
+                }
+            }
         }
     }
 
@@ -772,10 +789,8 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
         };
     }
 
-    private QmpProtocolException Oversized(ReadOnlySequence<byte> received) =>
+    private QmpProtocolException Oversized(ReadOnlySpan<byte> received) =>
         new(Endpoint, $"QEMU at '{Endpoint}' sent a message over the {_options.MaxMessageSize:N0}-byte cap ({received.Length:N0} bytes so far); raise QmpClientOptions.MaxMessageSize if this is expected", Snippet(received));
-
-    private static string Snippet(ReadOnlySequence<byte> bytes) => Snippet(bytes.Slice(0, Math.Min(bytes.Length, ReceivedSnippetLength)).ToArray());
 
     private static string Snippet(ReadOnlySpan<byte> bytes)
     {

@@ -27,7 +27,7 @@ public static partial class QmpCommands
         {
             await RunAsync(client, "quit", null, cancellationToken).ConfigureAwait(false);
         }
-        catch (QmpConnectionException) when (client.IsConnected is false && client.Completion.IsCompleted)
+        catch (QmpConnectionException) when (client.IsConnected is false)
         {
             // The reply to quit races the socket close: a closed connection is the expected outcome.
         }

@@ -30,7 +30,9 @@ internal interface IPendingCommand
 
 /// <summary>
 /// A pending call is its own <see cref="TaskCompletionSource{TResult}"/> (one allocation), with the
-/// timer and cancellation registration that end it early.
+/// timer and cancellation registration that end it early. Its continuations run synchronously: the
+/// caller's <c>await</c> resumes on the reader thread that completed it, with no hop through the
+/// thread pool (the hop was most of the SDK's latency over a C client on a busy host).
 /// </summary>
 internal sealed class PendingCommand<TResult> : TaskCompletionSource<TResult>, IPendingCommand
 {
@@ -40,7 +42,7 @@ internal sealed class PendingCommand<TResult> : TaskCompletionSource<TResult>, I
     private CancellationTokenRegistration _cancellation;
 
     public PendingCommand(IPendingCommandOwner owner, long id, string command, JsonTypeInfo<TResult>? resultType)
-        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        : base(TaskCreationOptions.None)
     {
         _owner = owner;
         Id = id;
