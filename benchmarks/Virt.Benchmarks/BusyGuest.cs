@@ -29,7 +29,7 @@ internal sealed class BusyGuest : IDisposable
             [
                 "-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1", "-nodefaults", "-display", "none",
                 "-kernel", Path.Combine(guest, "vmlinuz"), "-initrd", Path.Combine(guest, "initramfs.gz"),
-                "-append", "console=ttyS0 panic=-1",
+                "-append", "console=ttyS0 panic=-1 no_timer_check",
                 "-fw_cfg", "name=opt/virt/script,string=echo BUSY-START; while :; do :; done",
                 "-serial", $"file:{serial}", "-pidfile", busy._pidFile, "-daemonize",
             ], TimeSpan.FromSeconds(30));

@@ -19,7 +19,7 @@ internal sealed class QemuUnderTest : IDisposable
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("VIRT_QEMU") ?? "qemu-system-x86_64") { UseShellExecute = false, RedirectStandardError = true };
         var guest = Environment.GetEnvironmentVariable("VIRT_GUEST_DIR") ?? Virt.Kvm.Testing.EmbeddedGuest.DefaultDirectory;
         var machine = bootGuest
-            ? new[] { "-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1", "-kernel", Path.Combine(guest, "vmlinuz"), "-initrd", Path.Combine(guest, "initramfs.gz"), "-append", "console=ttyS0 panic=-1", "-serial", $"file:{Path.Combine(Directory, "serial.log")}" }
+            ? new[] { "-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1", "-kernel", Path.Combine(guest, "vmlinuz"), "-initrd", Path.Combine(guest, "initramfs.gz"), "-append", "console=ttyS0 panic=-1 no_timer_check", "-serial", $"file:{Path.Combine(Directory, "serial.log")}" }
             : new[] { "-machine", "none", "-S" };
         foreach (var argument in new[] { "-nodefaults", "-no-user-config", "-display", "none" }.Concat(machine).Concat(QmpSockets.SelectMany(socket => new[] { "-qmp", $"unix:{socket},server=on,wait=off" })))
         {

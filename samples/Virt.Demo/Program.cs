@@ -38,7 +38,7 @@ foreach (var argument in new[]
     "-nodefaults", "-no-user-config", "-display", "none", "-name", "virt-demo",
     "-machine", "q35", "-accel", accelerator.QemuName, "-m", "256",
     "-bios", "/usr/share/qemu/qboot.rom", "-kernel", kernel, "-initrd", initramfs,
-    "-append", "console=ttyS0 panic=-1 quiet", "-no-reboot",
+    "-append", "console=ttyS0 panic=-1 quiet no_timer_check", "-no-reboot",
     "-serial", $"file:{serialLog}",
     "-qmp", $"unix:{qmpSocket},server=on,wait=off",
     "-chardev", $"socket,path={agentSocket},server=on,wait=off,id=qga0",

@@ -67,6 +67,21 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         using var held = await _lock.AcquireAsync("start", cancellationToken).ConfigureAwait(false);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
+
+        // QEMU is gone and its cleanup is under way (a kill from outside, a guest shutdown): the caller may
+        // already see its effects (the host device given back), so a start waits for the rest instead of refusing.
+        if (_running is { Ending: true } ending)
+        {
+            try
+            {
+                await ending.Exited.Task.WaitAsync(EndingCleanupWait, _environment.Time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new VmStateException(Name, "start", _state, $"QEMU has exited but the cleanup after it (taps, volumes, host devices) did not finish within {((int)EndingCleanupWait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)} s; see the log and try again");
+            }
+        }
+
         if (_running is not null)
         {
             throw new VmStateException(Name, "start", _state, "it is already running; shut it down first");
@@ -651,6 +666,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             Log.VmWatchFailed(_logger, Name, ex.Message);
         }
 
+        running.Ending = !running.Detaching;
         var exitCode = running.IsChild ? await ReapAsync(running).ConfigureAwait(false) : null;
         var reason = panicked || shutdownReason == "guest-panic" ? "guest kernel panic"
             : running.KilledByUs ? "killed"
@@ -922,6 +938,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
     /// <summary>How often a running VM's serial log is checked against <c>KvmOptions.SerialLogMaxBytes</c>.</summary>
     private static readonly TimeSpan SerialLogCheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a start waits for the cleanup after a QEMU that has just exited.</summary>
+    private static readonly TimeSpan EndingCleanupWait = TimeSpan.FromSeconds(30);
 
     /// <summary>Keeps the serial log within its cap while this run of QEMU lasts (see <see cref="SerialLogFile"/>).</summary>
     private async Task TrimSerialLogAsync(RunningQemu running)

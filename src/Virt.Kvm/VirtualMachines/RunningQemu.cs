@@ -49,6 +49,12 @@ internal sealed class RunningQemu(VmRuntimeRecord record, QmpClient? qmp, bool i
     /// <summary>True after a start until the RESUME caused by the start's own <c>cont</c> was seen (it is not news).</summary>
     public bool AwaitingStartResume { get; set; }
 
+    /// <summary>
+    /// Set once the watch loop has seen QEMU go and begun cleaning up after it (reap, taps, volumes, host
+    /// devices, run files); <see cref="Exited"/> completes when that is done.
+    /// </summary>
+    public bool Ending { get; set; }
+
     /// <summary>QEMU's exit code once collected with waitpid (children only).</summary>
     public int? ExitCode { get; set; }
 

@@ -105,7 +105,7 @@ public sealed class DiskAndFirmwareTests
         var spec = new VmSpec("uefi-boot")
         {
             Memory = new VmMemory { SizeMiB = 256 },
-            Firmware = new VmFirmware { Kind = VmFirmwareKind.Ovmf, KernelPath = vmlinuz, InitrdPath = Path.Combine(TestGuest.Directory, "initramfs.gz"), KernelCommandLine = "console=ttyS0 panic=-1 quiet" },
+            Firmware = new VmFirmware { Kind = VmFirmwareKind.Ovmf, KernelPath = vmlinuz, InitrdPath = Path.Combine(TestGuest.Directory, "initramfs.gz"), KernelCommandLine = "console=ttyS0 panic=-1 quiet no_timer_check" },
         };
         var vm = await host.Manager.CreateAsync(spec, ct);
 

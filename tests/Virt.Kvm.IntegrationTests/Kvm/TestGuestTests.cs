@@ -113,7 +113,7 @@ public sealed class TestGuestTests
         "-machine", "q35", "-accel", accelerator.QemuName, "-m", "256",
         "-bios", "/usr/share/qemu/qboot.rom",
         "-kernel", TestGuest.Kernel, "-initrd", TestGuest.Initramfs,
-        "-append", "console=ttyS0 panic=-1 quiet",
+        "-append", "console=ttyS0 panic=-1 quiet no_timer_check",
         "-serial", "file:{dir}/serial.log",
         "-chardev", "socket,path={dir}/qga.sock,server=on,wait=off,id=qga0",
         "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
