@@ -439,31 +439,49 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     /// <summary>The binary's path and modification time; the build string when unknown; null for an in-process server.</summary>
     private string? SchemaCacheKey()
     {
+        if (_options.ServerProcessId is { } server && BinaryKey(server) is { } known)
+        {
+            return known;
+        }
+
+        var peer = PeerProcessId();
+        if (peer == Environment.ProcessId)
+        {
+            return null;
+        }
+
+        return (peer is { } pid ? BinaryKey(pid) : null) ?? $"{Greeting.Version} {Greeting.Version.Package}";
+    }
+
+    /// <summary>A process's binary (/proc/PID/exe) and its modification time; null when it cannot be read.</summary>
+    private static string? BinaryKey(int pid)
+    {
+        try
+        {
+            var binary = File.ResolveLinkTarget($"/proc/{pid}/exe", returnFinalTarget: true)?.FullName;
+            return binary is not null && File.Exists(binary) ? $"{binary} {File.GetLastWriteTimeUtc(binary).Ticks}" : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not identifiable (exited, another user's process): the caller falls back.
+            return null;
+        }
+    }
+
+    /// <summary>The pid in the peer's credentials (SO_PEERCRED): the process that listened on the socket.</summary>
+    private int? PeerProcessId()
+    {
         try
         {
             // struct ucred { pid_t pid; uid_t uid; gid_t gid; } from SO_PEERCRED (SOL_SOCKET 1, option 17).
             Span<byte> credentials = stackalloc byte[12];
-            if (_socket.GetRawSocketOption(1, 17, credentials) >= 4)
-            {
-                var pid = BitConverter.ToInt32(credentials);
-                if (pid == Environment.ProcessId)
-                {
-                    return null;
-                }
-
-                var binary = File.ResolveLinkTarget($"/proc/{pid}/exe", returnFinalTarget: true)?.FullName;
-                if (binary is not null && File.Exists(binary))
-                {
-                    return $"{binary} {File.GetLastWriteTimeUtc(binary).Ticks}";
-                }
-            }
+            return _socket.GetRawSocketOption(1, 17, credentials) >= 4 ? BitConverter.ToInt32(credentials) : null;
         }
-        catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            // Not identifiable (another user's process, a socket over another transport): key by build.
+            // A socket over another transport, or already closed.
+            return null;
         }
-
-        return $"{Greeting.Version} {Greeting.Version.Package}";
     }
 
     private void CheckAgainstSchema(QmpSchema schema, string command, JsonObject? arguments)

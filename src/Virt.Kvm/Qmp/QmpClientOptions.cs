@@ -55,6 +55,14 @@ public sealed record QmpClientOptions
     /// </summary>
     public bool CheckCommandsAgainstSchema { get; init; }
 
+    /// <summary>
+    /// The pid of the QEMU that serves the monitor, when the caller knows it: names the binary whose
+    /// schema is cached (<see cref="CheckCommandsAgainstSchema"/>). Without it the peer's credentials
+    /// name it, but those belong to the process that called <c>listen()</c> — the SDK itself for a
+    /// monitor socket it bound and handed to QEMU — so the schema would be fetched again at every start.
+    /// </summary>
+    internal int? ServerProcessId { get; init; }
+
     /// <summary>The oldest QEMU accepted. Default 6.0, the first with <c>snapshot-save</c> and without the removed pre-6.0 commands.</summary>
     public Version MinimumQemuVersion { get; init; } = new(6, 0);
 

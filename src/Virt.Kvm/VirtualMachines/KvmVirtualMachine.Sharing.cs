@@ -178,7 +178,7 @@ internal sealed partial class KvmVirtualMachine
                 return;
             }
 
-            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
+            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(record.Pid, cancellationToken).ConfigureAwait(false);
             running.Qmp = qmp;
             running.IsChild = _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId;
             running.IsOwner = true;
@@ -294,7 +294,7 @@ internal sealed partial class KvmVirtualMachine
 
         try
         {
-            var control = await QmpClient.ConnectAsync(Files.ControlSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            var control = await QmpClient.ConnectAsync(Files.ControlSocket, QmpOptionsFor(running.Record.Pid), _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
             return new MonitorLease(control, closeAfterUse: true);
         }
         catch (Exception ex) when (ex is VirtException or TimeoutException)
@@ -330,12 +330,12 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    private async Task<(QmpClient? Qmp, QmpEventSubscription? Subscription, bool Paused)> ConnectEventMonitorAsync(CancellationToken cancellationToken)
+    private async Task<(QmpClient? Qmp, QmpEventSubscription? Subscription, bool Paused)> ConnectEventMonitorAsync(int qemuPid, CancellationToken cancellationToken)
     {
         QmpClient? qmp = null;
         try
         {
-            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, QmpOptionsFor(qemuPid), _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var paused = (await qmp.QueryStatusAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Status == QueryStatusResultStatus.Paused;
             return (qmp, subscription, paused);
@@ -365,6 +365,9 @@ internal sealed partial class KvmVirtualMachine
             return null;
         }
     }
+
+    /// <summary>The monitor options for this VM's QEMU: its pid names the binary whose QMP schema is cached (see <see cref="QmpClientOptions.ServerProcessId"/>).</summary>
+    private QmpClientOptions QmpOptionsFor(int qemuPid) => _environment.Options.Qmp with { TimeProvider = _environment.Time, ServerProcessId = qemuPid };
 
     private void ReleaseOwnership()
     {

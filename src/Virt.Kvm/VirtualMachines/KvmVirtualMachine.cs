@@ -143,6 +143,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         long? tpmStartTicks = null;
         PidFd? process = null;
         QmpClient? qmp = null;
+        Task<VmRuntimeRecord>? recordWritten = null;
         try
         {
             taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
@@ -162,12 +163,15 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             {
                 Log.VmCommandLine(_logger, Name, pid.Value, QemuArgumentMasker.Describe(arguments));
             }
-            var startTicks = _environment.Qemu.StartTicks(pid.Value) ?? 0;
+
+            // QEMU answers on its monitor only once it has built the machine: the run's record is
+            // written (two fsyncs) meanwhile, and awaited before cont, so it exists before the guest runs.
+            var spawned = pid.Value;
+            var startedAt = _environment.Time.GetUtcNow();
+            recordWritten = Task.Run(() => WriteRunRecordAsync(new VmRuntimeRecord(spawned, _environment.Qemu.StartTicks(spawned) ?? 0, startedAt, options.QemuBinary, capabilities.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks), cancellationToken), cancellationToken);
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
-            var record = new VmRuntimeRecord(pid.Value, startTicks, _environment.Time.GetUtcNow(), options.QemuBinary, qmp.Greeting.Version.ToString(), accelerator, taps, tpmPid, tpmStartTicks);
-            await StateFile.WriteAsync(_environment.FileSystem, Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
-            await StateFile.WriteAsync(_environment.FileSystem, Files.PidFile, Encoding.ASCII.GetBytes(pid.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+            var record = await recordWritten.ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
@@ -193,6 +197,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             }
 
             process?.Dispose();
+            if (recordWritten is not null)
+            {
+                // Finished (or failed) before the run's files are removed, so none is left behind.
+                await ((Task)recordWritten).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
@@ -211,6 +220,14 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var tail = ReadLogTail(logStart);
             throw new VmStartException(Name, $"cannot start VM '{Name}': {ex.Message}; QEMU said: {tail}", exitCode, tail, ex);
         }
+    }
+
+    /// <summary>Writes runtime.json and the pidfile of a run that is starting (crash-safely, each with its fsync).</summary>
+    private async Task<VmRuntimeRecord> WriteRunRecordAsync(VmRuntimeRecord record, CancellationToken cancellationToken)
+    {
+        await StateFile.WriteAsync(_environment.FileSystem, Files.Runtime, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.VmRuntimeRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.PidFile, Encoding.ASCII.GetBytes(record.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+        return record;
     }
 
     public async Task ShutdownAsync(TimeSpan timeout, bool killAfterTimeout = false, CancellationToken cancellationToken = default)
@@ -331,7 +348,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 return;
             }
 
-            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(cancellationToken).ConfigureAwait(false);
+            var (qmp, subscription, paused) = await ConnectEventMonitorAsync(record.Pid, cancellationToken).ConfigureAwait(false);
 
             // A QEMU this very process spawned (an earlier manager in it) can still be reaped with waitpid.
             var running = new RunningQemu(record, qmp, isChild: _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId, process);
@@ -740,7 +757,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
             try
             {
-                running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
+                running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, QmpOptionsFor(running.Record.Pid), _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
                 return true;
             }
             catch (Exception ex) when (ex is VirtException or TimeoutException)
@@ -838,7 +855,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var options = _environment.Options;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.StartTimeout);
-        var connect = QmpClient.ConnectAsync(files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
+        var connect = QmpClient.ConnectAsync(files.QmpSocket, QmpOptionsFor(pid) with { HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
         while (true)
         {
             var finished = await Task.WhenAny(connect, Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time, CancellationToken.None)).ConfigureAwait(false);

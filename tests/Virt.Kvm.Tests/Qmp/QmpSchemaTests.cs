@@ -79,4 +79,40 @@ public sealed class QmpSchemaTests
         var sent = (await server.FirstConnection).Received.Select(FakeQmpConnection.NameOf).ToArray();
         Assert.Equal(["qmp_capabilities", "query-qmp-schema", "device_del"], sent);
     }
+
+    [Fact]
+    public async Task The_schema_is_fetched_once_per_binary_of_the_named_server_process_though_the_socket_was_bound_by_this_process()
+    {
+        // The SDK binds QEMU's monitor socket and hands it over, so the peer's credentials name the SDK
+        // itself; the pid of the QEMU it spawned (here a stand-in process) names the binary instead.
+        var schemaRequests = 0;
+        await using var server = new FakeQmpServer(handler: async (connection, command) =>
+        {
+            if (FakeQmpConnection.NameOf(command) != "query-qmp-schema")
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref schemaRequests);
+            await connection.ReturnAsync(command, JsonNode.Parse("""[{"name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "0"}, {"name": "0", "meta-type": "object", "members": []}]""")!);
+            return true;
+        });
+        using var standIn = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/tail", ["-f", "/dev/null"]) { RedirectStandardInput = true })!;
+        try
+        {
+            var named = new QmpClientOptions { CheckCommandsAgainstSchema = true, ServerProcessId = standIn.Id };
+            await (await QmpClient.ConnectAsync(server.SocketPath, named, cancellationToken: TestContext.Current.CancellationToken)).DisposeAsync();
+            await (await QmpClient.ConnectAsync(server.SocketPath, named, cancellationToken: TestContext.Current.CancellationToken)).DisposeAsync();
+            Assert.Equal(1, Volatile.Read(ref schemaRequests));
+
+            // Unnamed, the in-process server is no QEMU binary: its schema is asked for each time.
+            await (await QmpClient.ConnectAsync(server.SocketPath, new QmpClientOptions { CheckCommandsAgainstSchema = true }, cancellationToken: TestContext.Current.CancellationToken)).DisposeAsync();
+            Assert.Equal(2, Volatile.Read(ref schemaRequests));
+        }
+        finally
+        {
+            standIn.Kill();
+            await standIn.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
 }
