@@ -36,9 +36,10 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     private const int InitialReadBufferSize = 16 * 1024;
 
     /// <summary>
-    /// Schemas by QEMU binary: its path and modification time, found from the peer's pid
-    /// (SO_PEERCRED → /proc/PID/exe), like libvirt's capability cache; by version and package string
-    /// when the peer cannot be identified.
+    /// Schemas by QEMU binary: its path and modification time, named by the caller
+    /// (<see cref="QmpClientOptions.ServingBinary"/>) or found from the peer's pid (SO_PEERCRED →
+    /// /proc/PID/exe), like libvirt's capability cache; by version and package string when the peer
+    /// cannot be identified. A parsed schema is ~1 MB: one per VM would be most of a VM's managed memory.
     /// </summary>
     private static readonly ConcurrentDictionary<string, Task<QmpSchema>> SchemaCache = new(StringComparer.Ordinal);
 
@@ -439,6 +440,11 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
     /// <summary>The binary's path and modification time; the build string when unknown; null for an in-process server.</summary>
     private string? SchemaCacheKey()
     {
+        if (_options.ServingBinary is { } served)
+        {
+            return BinaryKey(served);
+        }
+
         try
         {
             // struct ucred { pid_t pid; uid_t uid; gid_t gid; } from SO_PEERCRED (SOL_SOCKET 1, option 17).
@@ -454,7 +460,7 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
                 var binary = File.ResolveLinkTarget($"/proc/{pid}/exe", returnFinalTarget: true)?.FullName;
                 if (binary is not null && File.Exists(binary))
                 {
-                    return $"{binary} {File.GetLastWriteTimeUtc(binary).Ticks}";
+                    return BinaryKey(binary);
                 }
             }
         }
@@ -465,6 +471,10 @@ public sealed partial class QmpClient : IAsyncDisposable, IPendingCommandOwner
 
         return $"{Greeting.Version} {Greeting.Version.Package}";
     }
+
+    /// <summary>A binary's path and modification time, and the build it reported (a binary replaced in place differs in both).</summary>
+    private string BinaryKey(string binary) =>
+        $"{binary} {(File.Exists(binary) ? File.GetLastWriteTimeUtc(binary).Ticks : 0)} {Greeting.Version} {Greeting.Version.Package}";
 
     private void CheckAgainstSchema(QmpSchema schema, string command, JsonObject? arguments)
     {

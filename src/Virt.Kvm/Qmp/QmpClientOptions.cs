@@ -55,6 +55,13 @@ public sealed record QmpClientOptions
     /// </summary>
     public bool CheckCommandsAgainstSchema { get; init; }
 
+    /// <summary>
+    /// The QEMU binary known to serve the monitor, where the socket cannot tell: the VM manager hands QEMU
+    /// a socket it listened on itself, so SO_PEERCRED names this process, not QEMU. Keys the shared schema
+    /// cache (<see cref="CheckCommandsAgainstSchema"/>), so every VM of one binary shares one parsed schema.
+    /// </summary>
+    internal string? ServingBinary { get; init; }
+
     /// <summary>The oldest QEMU accepted. Default 6.0, the first with <c>snapshot-save</c> and without the removed pre-6.0 commands.</summary>
     public Version MinimumQemuVersion { get; init; } = new(6, 0);
 

@@ -294,7 +294,7 @@ internal sealed partial class KvmVirtualMachine
 
         try
         {
-            var control = await QmpClient.ConnectAsync(Files.ControlSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            var control = await QmpClient.ConnectAsync(Files.ControlSocket, _environment.MonitorOptions(), _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
             return new MonitorLease(control, closeAfterUse: true);
         }
         catch (Exception ex) when (ex is VirtException or TimeoutException)
@@ -335,7 +335,7 @@ internal sealed partial class KvmVirtualMachine
         QmpClient? qmp = null;
         try
         {
-            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
+            qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.MonitorOptions(), _environment.LoggerFactory.CreateLogger<QmpClient>(), cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var paused = (await qmp.QueryStatusAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Status == QueryStatusResultStatus.Paused;
             return (qmp, subscription, paused);

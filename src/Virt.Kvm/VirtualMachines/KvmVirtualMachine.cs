@@ -724,7 +724,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
             try
             {
-                running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.Options.Qmp with { TimeProvider = _environment.Time }, _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
+                running.Qmp = await QmpClient.ConnectAsync(Files.QmpSocket, _environment.MonitorOptions(), _environment.LoggerFactory.CreateLogger<QmpClient>()).ConfigureAwait(false);
                 return true;
             }
             catch (Exception ex) when (ex is VirtException or TimeoutException)
@@ -822,7 +822,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var options = _environment.Options;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.StartTimeout);
-        var connect = QmpClient.ConnectAsync(files.QmpSocket, options.Qmp with { TimeProvider = _environment.Time, HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
+        var connect = QmpClient.ConnectAsync(files.QmpSocket, _environment.MonitorOptions() with { HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
         while (true)
         {
             var finished = await Task.WhenAny(connect, Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time, CancellationToken.None)).ConfigureAwait(false);

@@ -21,4 +21,10 @@ internal sealed record VmEnvironment(
 
     /// <summary>How QEMU processes are spawned, identified, signalled and reaped: the host's processes, a fake in unit tests.</summary>
     public IQemuHost Qemu { get; init; } = QemuHost.Real;
+
+    /// <summary>
+    /// The settings of a VM's monitor connections: the manager's, on its clock, naming the QEMU binary so
+    /// the VMs share one parsed schema (the monitor socket cannot name it: QEMU inherits it from this process).
+    /// </summary>
+    public Qmp.QmpClientOptions MonitorOptions() => Options.Qmp with { TimeProvider = Time, ServingBinary = Options.QemuBinary };
 }
