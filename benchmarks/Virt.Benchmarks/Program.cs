@@ -32,6 +32,12 @@ static async Task<int> RunAsync(string[] args)
         return await VmStartComparison.RunAsync(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- vm-memory [runningVms] [startStopCycles]
+    if (args.Length > 0 && args[0] == "vm-memory")
+    {
+        return await VmMemoryPerVm.RunAsync(args);
+    }
+
     // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- vm-features [iterations]
     if (args.Length > 0 && args[0] == "vm-features")
     {
