@@ -29,17 +29,13 @@ static void fail(const char *what)
     exit(1);
 }
 
-/* Reads until a whole line is buffered, then drops that line (replies and events alike). */
-static void read_line(int fd)
+/* Blocks until a whole line is buffered; returns its newline. */
+static char *next_line(int fd)
 {
     for (;;) {
         char *newline = memchr(buffer, '\n', filled);
-        if (newline) {
-            size_t rest = filled - (size_t)(newline + 1 - buffer);
-            memmove(buffer, newline + 1, rest);
-            filled = rest;
-            return;
-        }
+        if (newline)
+            return newline;
         if (filled == sizeof buffer)
             fail("line-too-long");
         ssize_t got = read(fd, buffer + filled, sizeof buffer - filled);
@@ -56,26 +52,20 @@ static void read_line(int fd)
     }
 }
 
+/* Reads until a whole line is buffered, then drops that line (replies and events alike). */
+static void read_line(int fd)
+{
+    char *newline = next_line(fd);
+    size_t rest = filled - (size_t)(newline + 1 - buffer);
+    memmove(buffer, newline + 1, rest);
+    filled = rest;
+}
+
 /* Reads lines until one holds "return" (skips events that may arrive in between). */
 static void read_reply(int fd)
 {
     for (;;) {
-        char *newline;
-        while (!(newline = memchr(buffer, '\n', filled))) {
-            if (filled == sizeof buffer)
-                fail("line-too-long");
-            ssize_t got = read(fd, buffer + filled, sizeof buffer - filled);
-            if (got == 0) {
-                errno = 0;
-                fail("closed");
-            }
-            if (got < 0) {
-                if (errno == EINTR)
-                    continue;
-                fail("read");
-            }
-            filled += (size_t)got;
-        }
+        char *newline = next_line(fd);
         int is_reply = memmem(buffer, (size_t)(newline - buffer), "\"return\"", 8) != NULL;
         read_line(fd);
         if (is_reply)
