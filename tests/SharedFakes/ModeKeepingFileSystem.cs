@@ -1,6 +1,5 @@
 using System.IO.Abstractions;
 using System.IO.Abstractions.TestingHelpers;
-using Microsoft.Win32.SafeHandles;
 
 namespace Virt.Tests;
 
@@ -90,13 +89,9 @@ internal class ModeKeepingFileSystem : MockFileSystem
         }
     }
 
-    private sealed class ModeKeepingStreams(ModeKeepingFileSystem fileSystem) : IFileStreamFactory
+    private sealed class ModeKeepingStreams(ModeKeepingFileSystem fileSystem) : DelegatingFileStreamFactory(fileSystem)
     {
-        private readonly MockFileStreamFactory _inner = new(fileSystem);
-
-        public IFileSystem FileSystem => fileSystem;
-
-        public FileSystemStream New(string path, FileStreamOptions options)
+        public override FileSystemStream New(string path, FileStreamOptions options)
         {
             if (fileSystem.FailCreating(path))
             {
@@ -104,7 +99,7 @@ internal class ModeKeepingFileSystem : MockFileSystem
             }
 
             var existed = fileSystem.File.Exists(path);
-            var stream = _inner.New(path, options);
+            var stream = Inner.New(path, options);
             if (!existed && options.UnixCreateMode is { } mode)
             {
                 fileSystem.Give(path, mode);
@@ -112,25 +107,5 @@ internal class ModeKeepingFileSystem : MockFileSystem
 
             return stream;
         }
-
-        public FileSystemStream New(SafeFileHandle handle, FileAccess access) => _inner.New(handle, access);
-
-        public FileSystemStream New(SafeFileHandle handle, FileAccess access, int bufferSize) => _inner.New(handle, access, bufferSize);
-
-        public FileSystemStream New(SafeFileHandle handle, FileAccess access, int bufferSize, bool isAsync) => _inner.New(handle, access, bufferSize, isAsync);
-
-        public FileSystemStream New(string path, FileMode mode) => _inner.New(path, mode);
-
-        public FileSystemStream New(string path, FileMode mode, FileAccess access) => _inner.New(path, mode, access);
-
-        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share) => _inner.New(path, mode, access, share);
-
-        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize) => _inner.New(path, mode, access, share, bufferSize);
-
-        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, bool useAsync) => _inner.New(path, mode, access, share, bufferSize, useAsync);
-
-        public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, FileOptions options) => _inner.New(path, mode, access, share, bufferSize, options);
-
-        public FileSystemStream Wrap(FileStream fileStream) => _inner.Wrap(fileStream);
     }
 }

@@ -2,6 +2,7 @@ using System.IO.Abstractions;
 using System.IO.Abstractions.TestingHelpers;
 using System.Text;
 using Virt.IO;
+using Virt.Tests;
 
 namespace Virt.Abstractions.Tests.IO;
 
@@ -122,41 +123,17 @@ public sealed class StateFileFaultTests
             }
         }
 
-        private sealed class FaultyStreams(MockFileSystem fileSystem, string failAt) : IFileStreamFactory
+        private sealed class FaultyStreams(MockFileSystem fileSystem, string failAt) : DelegatingFileStreamFactory(fileSystem)
         {
-            private readonly MockFileStreamFactory _inner = new(fileSystem);
-
-            public IFileSystem FileSystem => fileSystem;
-
-            public FileSystemStream New(string path, FileStreamOptions options)
+            public override FileSystemStream New(string path, FileStreamOptions options)
             {
                 if (failAt == "create")
                 {
                     throw Fault();
                 }
 
-                return new FaultyStream(_inner.New(path, options), failAt);
+                return new FaultyStream(Inner.New(path, options), failAt);
             }
-
-            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access) => _inner.New(handle, access);
-
-            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access, int bufferSize) => _inner.New(handle, access, bufferSize);
-
-            public FileSystemStream New(Microsoft.Win32.SafeHandles.SafeFileHandle handle, FileAccess access, int bufferSize, bool isAsync) => _inner.New(handle, access, bufferSize, isAsync);
-
-            public FileSystemStream New(string path, FileMode mode) => _inner.New(path, mode);
-
-            public FileSystemStream New(string path, FileMode mode, FileAccess access) => _inner.New(path, mode, access);
-
-            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share) => _inner.New(path, mode, access, share);
-
-            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize) => _inner.New(path, mode, access, share, bufferSize);
-
-            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, bool useAsync) => _inner.New(path, mode, access, share, bufferSize, useAsync);
-
-            public FileSystemStream New(string path, FileMode mode, FileAccess access, FileShare share, int bufferSize, FileOptions options) => _inner.New(path, mode, access, share, bufferSize, options);
-
-            public FileSystemStream Wrap(FileStream fileStream) => _inner.Wrap(fileStream);
         }
 
         private sealed class FaultyStream(FileSystemStream inner, string failAt) : FileSystemStream(inner, inner.Name, inner.IsAsync)
