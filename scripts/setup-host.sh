@@ -21,6 +21,9 @@ packages=(
   qemu-block-extra  # QEMU's and qemu-img's rbd driver
   pciutils pci.ids  # lspci (the passthrough tests compare sysfs with it) and the PCI names database
   chromium          # the panel's browser tests drive it with Playwright (no browser download)
+  nftables          # nft and libnftables (Virt.Network's firewall and NAT, loaded in-process)
+  dnsmasq-base      # DHCP and DNS of managed networks (Virt.Network supervises one per network)
+  iputils-ping      # the network tests' real traffic between namespaces, guests and containers
   clang zlib1g-dev  # NativeAOT: the linker driver and libz that dotnet publish -p:PublishAot links with (test.sh publishes samples/QuickStart)
 )
 

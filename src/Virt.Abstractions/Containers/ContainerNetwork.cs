@@ -29,6 +29,23 @@ public sealed record ContainerNic(ContainerNicKind Kind, string Link)
 
     /// <summary>The IPv4 default gateway; needs <see cref="Ipv4Address"/>.</summary>
     public string? Ipv4Gateway { get; init; }
+
+    /// <summary>
+    /// A managed network (<c>AddNetwork()</c>) to put the NIC on (a veth; <see cref="Link"/> is then empty): the SDK puts the
+    /// host end on the network's bridge and VLAN with its firewall rules in force before the container starts.
+    /// </summary>
+    public string? Network { get; init; }
+
+    /// <summary>On a VLAN network, the NIC's tag (1–4094); <see langword="null"/> takes the network's default.</summary>
+    public int? VlanTag { get; init; }
+
+    /// <summary>On a managed network, the NIC's firewall; <see langword="null"/> for the network's rules only.</summary>
+    public Virt.Networking.NicFirewall? Firewall { get; init; }
+
+    /// <summary>A veth on a managed network.</summary>
+    /// <param name="network">The network's name.</param>
+    /// <returns>The NIC.</returns>
+    public static ContainerNic OnNetwork(string network) => new(ContainerNicKind.Veth, string.Empty) { Network = network };
 }
 
 /// <summary>What a container mount is.</summary>

@@ -15,6 +15,22 @@ public sealed record VmNic(string Id)
 
     /// <summary>The device model. Default virtio-net.</summary>
     public VmNicModel Model { get; init; } = VmNicModel.VirtioNet;
+
+    /// <summary>
+    /// A managed network (<c>AddNetwork()</c>) to put the NIC on; with it the SDK creates the tap, puts it on the network's
+    /// bridge and VLAN with its firewall rules in force before QEMU starts, and removes it all when the VM stops.
+    /// Needs <see cref="VmNicBackend.Bridge"/> and no <see cref="Bridge"/>.
+    /// </summary>
+    public string? Network { get; init; }
+
+    /// <summary>On a VLAN network, the NIC's tag (1–4094); <see langword="null"/> takes the network's default.</summary>
+    public int? VlanTag { get; init; }
+
+    /// <summary>On a managed network, the NIC's firewall (rules, security groups, anti-spoofing); <see langword="null"/> for the network's rules only.</summary>
+    public Virt.Networking.NicFirewall? Firewall { get; init; }
+
+    /// <summary>On a managed network, a fixed IPv4 address the network's DHCP gives this NIC; <see langword="null"/> for a dynamic lease.</summary>
+    public string? Ipv4Address { get; init; }
 }
 
 /// <summary>NIC backends.</summary>

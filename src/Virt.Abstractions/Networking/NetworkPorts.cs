@@ -1,0 +1,71 @@
+namespace Virt.Networking;
+
+/// <summary>How a NIC's host side is made.</summary>
+public enum NetworkPortKind
+{
+    /// <summary>A tap device the VM backend creates and QEMU opens.</summary>
+    Tap,
+
+    /// <summary>The host end of a veth pair LXC creates when the container starts.</summary>
+    Veth,
+}
+
+/// <summary>A NIC asking to join a managed network.</summary>
+/// <param name="Network">The network's name.</param>
+/// <param name="Owner">Who owns the port: <c>vm:NAME</c> or <c>ct:NAME</c>.</param>
+/// <param name="NicId">The NIC's id within its owner (its device id, or <c>eth0</c>...).</param>
+/// <param name="HostInterface">The host-side interface name (the tap, or the veth's host end), at most 15 bytes.</param>
+/// <param name="Kind">Tap or veth.</param>
+/// <param name="MacAddress">The NIC's MAC as the guest sees it.</param>
+public sealed record NetworkPortRequest(string Network, string Owner, string NicId, string HostInterface, NetworkPortKind Kind, string MacAddress)
+{
+    /// <summary>On a VLAN network, the port's tag (1–4094); <see langword="null"/> takes the network's default.</summary>
+    public int? VlanTag { get; init; }
+
+    /// <summary>The NIC's firewall; <see langword="null"/> for the network's rules only (and anti-spoofing off).</summary>
+    public NicFirewall? Firewall { get; init; }
+
+    /// <summary>A fixed IPv4 address for the NIC (reserved for its MAC in DHCP); <see langword="null"/> takes the network's reservation for the MAC, if any, or a dynamic lease.</summary>
+    public string? Ipv4Address { get; init; }
+
+    /// <summary>The NIC's DNS name; <see langword="null"/> for none.</summary>
+    public string? Hostname { get; init; }
+}
+
+/// <summary>A port of a managed network, as recorded by the network manager.</summary>
+/// <param name="Request">What was asked for.</param>
+/// <param name="Bridge">The bridge the host interface goes on.</param>
+/// <param name="Mtu">The MTU the interface should have.</param>
+/// <param name="Ipv4Address">The NIC's fixed address with prefix (e.g. <c>192.0.2.10/24</c>), or <see langword="null"/> for DHCP or none.</param>
+/// <param name="Ipv4Gateway">The network's gateway for that address, or <see langword="null"/>.</param>
+public sealed record NetworkPort(NetworkPortRequest Request, string Bridge, int Mtu, string? Ipv4Address, string? Ipv4Gateway);
+
+/// <summary>
+/// What the VM and container backends call to put a NIC on a managed network (registered by <c>AddNetwork()</c>); the
+/// backends know nothing else of networking. The order is: <see cref="PrepareAsync"/> before the VM or container starts
+/// (validates, records the port, puts its firewall rules and DHCP reservation in place), <see cref="ConnectAsync"/> once
+/// the host interface exists (bridge, VLAN, link up), <see cref="ReleaseAsync"/> when it stops, crashes or is deleted.
+/// </summary>
+public interface INetworkPorts
+{
+    /// <summary>Checks the network and records the port; its firewall rules are in force when this returns.</summary>
+    /// <param name="request">The NIC.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>Where the host interface goes.</returns>
+    /// <exception cref="NetworkException">Unknown network (kind <see cref="VirtErrorKind.NotFound"/>, naming it and the fix), a network not applied, a bad tag, an address outside the subnet or taken.</exception>
+    Task<NetworkPort> PrepareAsync(NetworkPortRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Puts the existing host interface on the network's bridge with its VLAN and brings it up.</summary>
+    /// <param name="owner">The port's owner.</param>
+    /// <param name="nicId">The NIC's id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when the interface is on the bridge.</returns>
+    Task ConnectAsync(string owner, string nicId, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the port's rules, reservation and record (and its interface, if it is still there). Nothing happens for an unknown port.</summary>
+    /// <param name="owner">The port's owner.</param>
+    /// <param name="nicId">The NIC's id, or <see langword="null"/> for every port of the owner.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when the port is gone.</returns>
+    Task ReleaseAsync(string owner, string? nicId = null, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,62 @@
+namespace Virt.Network.Host;
+
+/// <summary>The kernel's link layer as the planner sees it; implemented over rtnetlink, faked in unit tests.</summary>
+internal interface ILinkHost
+{
+    /// <summary>Dumps links, addresses, routes (main table), VXLAN FDB entries and bridge port VLANs.</summary>
+    Task<HostLinkState> ReadAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs the operations in order, batched (many messages per send, each acknowledged). Stops at the first failure and
+    /// throws <see cref="NetlinkOperationException"/> naming its index; the operations before it took effect.
+    /// </summary>
+    Task ApplyAsync(IReadOnlyList<LinkOperation> operations, CancellationToken cancellationToken);
+}
+
+/// <summary>A netlink operation the kernel refused: which one, and the errno it returned.</summary>
+internal sealed class NetlinkOperationException : Virt.Networking.NetworkException
+{
+    public NetlinkOperationException(int index, LinkOperation operation, int errno, string kernelMessage)
+        : base(KindOf(errno), $"{operation.Operation} {operation.Object} ({operation.Detail}) failed: {kernelMessage} (errno {errno})")
+    {
+        Index = index;
+        FailedOperation = operation;
+        Errno = errno;
+    }
+
+    public NetlinkOperationException()
+    {
+        FailedOperation = new DeleteLink(string.Empty);
+    }
+
+    public NetlinkOperationException(string message)
+        : base(message)
+    {
+        FailedOperation = new DeleteLink(string.Empty);
+    }
+
+    public NetlinkOperationException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+        FailedOperation = new DeleteLink(string.Empty);
+    }
+
+    /// <summary>The failed operation's position in the batch.</summary>
+    public int Index { get; }
+
+    /// <summary>The failed operation.</summary>
+    public LinkOperation FailedOperation { get; }
+
+    /// <summary>The kernel's errno (positive).</summary>
+    public int Errno { get; }
+
+    private static Virt.VirtErrorKind KindOf(int errno) => errno switch
+    {
+        17 => Virt.VirtErrorKind.Conflict, // EEXIST
+        19 or 2 => Virt.VirtErrorKind.NotFound, // ENODEV, ENOENT
+        22 or 34 => Virt.VirtErrorKind.InvalidInput, // EINVAL, ERANGE
+        95 or 93 or 1 => Virt.VirtErrorKind.Refused, // EOPNOTSUPP, EPROTONOSUPPORT, EPERM
+        16 => Virt.VirtErrorKind.Conflict, // EBUSY
+        _ => Virt.VirtErrorKind.Failed,
+    };
+}
