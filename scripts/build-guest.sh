@@ -79,7 +79,8 @@ echo "root:x:0:" > "$root/etc/group"
 # Kernel modules with their dependencies, in load order.
 depmod -b kernel "$kver"
 modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net virtio_console virtio_rng
-         virtio_balloon 9pnet_virtio 9p ext4 ahci pvpanic-mmio pvpanic-pci button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e"
+         virtio_balloon 9pnet_virtio 9p ext4 ahci pvpanic-mmio pvpanic-pci button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e
+         bridge 8021q veth"
 : > "$root/etc/virt/modules.order"
 for m in $modules; do
   modprobe -d kernel -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
