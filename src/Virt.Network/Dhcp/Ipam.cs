@@ -25,19 +25,22 @@ internal static class Ipam
             return default;
         }
 
+        var slash = text.LastIndexOf('/');
         if (IPNetwork.TryParse(text, out var subnet))
         {
-            return new CidrParse(subnet, null);
+            // .NET's parser clears host bits silently (192.0.2.5/24 becomes 192.0.2.0/24); a subnet written that way
+            // is more likely a typo for an address than a network, so it is refused with the network as the fix.
+            var written = slash > 0 && IPAddress.TryParse(text.AsSpan(0, slash), out var address) ? address : subnet.BaseAddress;
+            return written.Equals(subnet.BaseAddress) ? new CidrParse(subnet, null) : new CidrParse(null, subnet);
         }
 
-        // Only the suggestion needs the parts: the address and the prefix, each parsed by the framework.
-        var slash = text.LastIndexOf('/');
+        // Older parsers refuse host bits instead: the suggestion then needs the parts, each parsed by the framework.
         if (slash > 0
-            && IPAddress.TryParse(text.AsSpan(0, slash), out var address)
+            && IPAddress.TryParse(text.AsSpan(0, slash), out var host)
             && int.TryParse(text.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix)
-            && prefix <= BitCount(address))
+            && prefix <= BitCount(host))
         {
-            return new CidrParse(null, new IPNetwork(Mask(address, prefix), prefix));
+            return new CidrParse(null, new IPNetwork(Mask(host, prefix), prefix));
         }
 
         return default;

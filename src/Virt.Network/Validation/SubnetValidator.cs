@@ -110,7 +110,7 @@ internal static class SubnetValidator
         }
         else if (gateway is not null && Ipam.Compare(start, gateway) <= 0 && Ipam.Compare(gateway, end) <= 0)
         {
-            problems.Add(field + ".DhcpStart", $"{field} DHCP range {start}–{end} contains the gateway {gateway}: start the range after the gateway or move the gateway out of it");
+            problems.Add(field + ".DhcpStart", $"{field}.DhcpStart '{start}' to DhcpEnd '{end}' contains the gateway {gateway}: start the range after the gateway, or move the gateway out of it");
         }
     }
 
