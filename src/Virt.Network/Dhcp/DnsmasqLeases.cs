@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using Virt.Network.Validation;
 using Virt.Networking;
 
 namespace Virt.Network.Dhcp;
@@ -10,7 +10,7 @@ namespace Virt.Network.Dhcp;
 /// so a line that is not a lease (the IPv6 <c>duid</c> line, IPv6 leases, which carry an IAID instead of a MAC, garbage)
 /// is skipped, never thrown on.
 /// </summary>
-internal static partial class DnsmasqLeases
+internal static class DnsmasqLeases
 {
     /// <summary>The IPv4 leases in <paramref name="text"/>, in file order.</summary>
     public static IReadOnlyList<DhcpLease> Parse(string? text)
@@ -39,7 +39,7 @@ internal static partial class DnsmasqLeases
         if (fields.Length < 4
             || !long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var expiry)
             || expiry > DateTimeOffset.MaxValue.ToUnixTimeSeconds()
-            || !MacPattern().IsMatch(fields[1])
+            || !NameRules.IsMac(fields[1])
             || Ipam.ParseAddress(fields[2]) is not { AddressFamily: System.Net.Sockets.AddressFamily.InterNetwork } address)
         {
             return false;
@@ -52,7 +52,4 @@ internal static partial class DnsmasqLeases
             expiry == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(expiry));
         return true;
     }
-
-    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\\z")]
-    private static partial Regex MacPattern();
 }

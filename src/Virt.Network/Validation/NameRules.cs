@@ -82,7 +82,7 @@ internal static partial class NameRules
     /// <summary>A unicast MAC address written <c>xx:xx:xx:xx:xx:xx</c>.</summary>
     public static string? UnicastMac(string field, string? value)
     {
-        if (value is null || !MacPattern().IsMatch(value))
+        if (value is null || !IsMac(value))
         {
             return $"{field} '{Printable(value)}' is not a MAC address: write six hexadecimal pairs separated by ':' (e.g. '52:54:00:12:34:56')";
         }
@@ -100,6 +100,9 @@ internal static partial class NameRules
 
         return null;
     }
+
+    /// <summary>Whether the text is written as a MAC address (<c>xx:xx:xx:xx:xx:xx</c>), unicast or not.</summary>
+    public static bool IsMac(string? value) => value is not null && MacPattern().IsMatch(value);
 
     /// <summary>A MAC as the SDK compares and writes it (lower case).</summary>
     public static string NormalizeMac(string mac) => mac.ToLowerInvariant();

@@ -64,6 +64,24 @@ public sealed class DnsmasqHostTests
     }
 
     [Fact]
+    public async Task WithIpv6TheClientConfiguresAnAddressFromTheRouterAdvertisements()
+    {
+        using var lab = DhcpLab.Create();
+        lab.Server.Exec("ip", "addr", "add", "2001:db8:1::1/64", "dev", "br0");
+        var instance = DhcpLab.Instance() with { Ipv6Subnet = IPNetwork.Parse("2001:db8:1::/64"), Ipv6Gateway = IPAddress.Parse("2001:db8:1::1") };
+        await lab.Host.EnsureAsync(instance, TestContext.Current.CancellationToken);
+
+        // The client forms its SLAAC address once dnsmasq's router advertisement arrives (after both ends' DAD): wait for it.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string addresses;
+        while (!(addresses = lab.Client.Exec("ip", "-6", "addr", "show", "dev", DhcpLab.ClientInterface, "scope", "global")).Contains("2001:db8:1:", StringComparison.Ordinal))
+        {
+            Assert.False(deadline.IsCancellationRequested, $"no address from 2001:db8:1::/64 on the client in 30 s: {addresses}");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task StopLeavesNoDnsmasqAndNoFiles()
     {
         using var lab = DhcpLab.Create();
