@@ -34,6 +34,10 @@ public sealed class DnsmasqHostTests
         lab.Client.Exec("ip", "addr", "add", "192.0.2.10/24", "dev", DhcpLab.ClientInterface);
         var answer = lab.Client.Exec("busybox", "nslookup", "web.lab", "192.0.2.1");
         Assert.Contains("192.0.2.10", answer, StringComparison.Ordinal);
+
+        // Nothing is forwarded: a name outside the network gets no address (dnsmasq has no upstream to ask).
+        var (exitCode, outside) = lab.Client.TryExec("busybox", "nslookup", "example.com", "192.0.2.1");
+        Assert.True(exitCode != 0, $"example.com resolved through the network's dnsmasq: {outside}");
     }
 
     [Fact]
