@@ -50,7 +50,16 @@ internal sealed class DnsmasqHost : IDhcpHost
     }
 
     /// <summary>The files of a network's dnsmasq.</summary>
-    public DnsmasqFiles FilesOf(string network) => DnsmasqFiles.For(_fileSystem, _options.StateDirectory, network);
+    /// <exception cref="ArgumentException">The name is not a network's name (it becomes a directory: '../x' must never reach the file system).</exception>
+    public DnsmasqFiles FilesOf(string network)
+    {
+        if (Validation.NameRules.NetworkName(nameof(network), network) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(network));
+        }
+
+        return DnsmasqFiles.For(_fileSystem, _options.StateDirectory, network);
+    }
 
     /// <inheritdoc/>
     public Task<DhcpStatus> InspectAsync(DhcpInstance instance, CancellationToken cancellationToken)

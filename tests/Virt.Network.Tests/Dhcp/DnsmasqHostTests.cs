@@ -114,6 +114,10 @@ public sealed class DnsmasqHostTests
     }
 
     [Fact]
+    public async Task ANameThatIsNotANetworksNeverReachesTheFileSystem() =>
+        await Assert.ThrowsAsync<ArgumentException>(() => Host.StopAsync("../etc", removeLeases: true, TestContext.Current.CancellationToken));
+
+    [Fact]
     public async Task InspectSeesAnEditedConfiguration()
     {
         await Host.EnsureAsync(DnsmasqConfigurationTests.Lab, TestContext.Current.CancellationToken);
