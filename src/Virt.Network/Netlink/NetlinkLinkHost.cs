@@ -80,11 +80,18 @@ internal sealed class NetlinkLinkHost : ILinkHost
         NetlinkLog.BatchApplied(logger, operations.Count, batch.Sends, batch.Lookups, networkNamespace ?? "of the process");
     }
 
-    private static void DumpLinks(NetlinkSocket socket, HostLinkStateBuilder state) =>
-        Dump(socket, "links", MessageType.GetLink, 16, state.AddLink);
+    /// <summary>The link dump (without statistics: they are most of its bytes and nothing here reads them).</summary>
+    internal static void DumpLinks(NetlinkSocket socket, HostLinkStateBuilder state)
+    {
+        socket.Writer.BeginRequest(MessageType.GetLink, MessageFlags.Dump);
+        socket.Writer.WriteLinkHeader(AddressFamilies.Unspecified, 0);
+        socket.Writer.AddUInt32(LinkAttribute.ExtMask, BridgeSpecAttribute.FilterSkipStats);
+        socket.Writer.EndMessage();
+        socket.Dump("links", state.AddLink);
+    }
 
-    // A dump request is the message type, NLM_F_DUMP and a zeroed family header of the type's size (family set).
-    private static void Dump(NetlinkSocket socket, string what, ushort type, int headerLength, NetlinkMessageHandler onMessage, byte family = AddressFamilies.Unspecified)
+    /// <summary>A dump request: the message type, NLM_F_DUMP and a zeroed family header of the type's size (family set).</summary>
+    internal static void Dump(NetlinkSocket socket, string what, ushort type, int headerLength, NetlinkMessageHandler onMessage, byte family = AddressFamilies.Unspecified)
     {
         socket.Writer.BeginRequest(type, MessageFlags.Dump);
         Span<byte> header = stackalloc byte[headerLength];

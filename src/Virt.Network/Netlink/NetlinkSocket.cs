@@ -171,7 +171,7 @@ internal sealed partial class NetlinkSocket : IDisposable
     }
 
     // struct nlmsgerr: the negative errno, the request's header (only the header: NETLINK_CAP_ACK), then extended-ack attributes.
-    private static NetlinkAck ReadAck(NetlinkMessage message)
+    internal static NetlinkAck ReadAck(NetlinkMessage message)
     {
         var errno = -BinaryPrimitives.ReadInt32LittleEndian(message.Payload);
         string? text = null;

@@ -101,6 +101,7 @@ internal static class BridgeSpecAttribute
     public const ushort VlanPvid = 2; // BRIDGE_VLAN_INFO_PVID
     public const ushort VlanUntagged = 4; // BRIDGE_VLAN_INFO_UNTAGGED
     public const uint FilterBridgeVlan = 2; // RTEXT_FILTER_BRVLAN, for IFLA_EXT_MASK
+    public const uint FilterSkipStats = 8; // RTEXT_FILTER_SKIP_STATS: a link dump without the counters nobody here reads
 }
 
 /// <summary>IFA_* attributes of an address message.</summary>
