@@ -4,9 +4,10 @@ using Virt.Network.Host;
 namespace Virt.Network.Netlink;
 
 /// <summary>
-/// Runs a list of <see cref="LinkOperation"/>s over one socket: the requests are packed many to a send, and a send goes
-/// out early only when the next operation needs the ifindex of a link created since the last link dump (then one batch
-/// of by-name RTM_GETLINK requests learns it) or when the pack is full. Stops at the first failed acknowledgement.
+/// Runs a list of <see cref="LinkOperation"/>s over one socket: requests are packed up to <c>messagesPerSend</c> to a
+/// send, and a send goes out early when the next operation needs the ifindex of a link created since the link dump at
+/// the start (then one send of by-name RTM_GETLINK requests learns it). Stops at the first failed acknowledgement; with
+/// more than one request per send the requests after it in that send have run too (the kernel does not stop a send).
 /// </summary>
 internal sealed class LinkBatch : ILinkIndexes
 {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Virt.Network.Host;
 using Virt.Network.Hosting;
 using Virt.Network.Interop;
+using Virt.Networking;
 
 namespace Virt.Network.Netlink;
 
@@ -18,6 +19,8 @@ internal sealed class NetlinkLinkHost : ILinkHost
     /// one would let operations after a failure take effect: the default keeps "stop at the first failure" exact.
     /// </summary>
     public const int DefaultMessagesPerSend = 1;
+
+    private const int MaxDumpAttempts = 3;
 
     private readonly string? networkNamespace;
     private readonly ILogger logger;
@@ -42,17 +45,24 @@ internal sealed class NetlinkLinkHost : ILinkHost
     {
         cancellationToken.ThrowIfCancellationRequested();
         using var socket = await OpenAsync().ConfigureAwait(false);
-        var state = new HostLinkStateBuilder();
-        DumpLinks(socket, state);
-        Dump(socket, "addresses", MessageType.GetAddress, 8, state.AddAddress);
-        Dump(socket, "routes", MessageType.GetRoute, 12, state.AddRoute);
-        Dump(socket, "the bridge FDB", MessageType.GetNeighbour, 12, state.AddFdbEntry, AddressFamilies.Bridge);
-        socket.Writer.BeginRequest(MessageType.GetLink, MessageFlags.Dump);
-        socket.Writer.WriteLinkHeader(AddressFamilies.Bridge, 0);
-        socket.Writer.AddUInt32(LinkAttribute.ExtMask, BridgeSpecAttribute.FilterBridgeVlan);
-        socket.Writer.EndMessage();
-        socket.Dump("bridge port VLANs", state.AddPortVlans);
-        return state.Build();
+        for (var attempt = 1; ; attempt++)
+        {
+            var state = new HostLinkStateBuilder();
+            var consistent = DumpLinks(socket, state)
+                & Dump(socket, "addresses", MessageType.GetAddress, 8, state.AddAddress)
+                & Dump(socket, "routes", MessageType.GetRoute, 12, state.AddRoute)
+                & Dump(socket, "the bridge FDB", MessageType.GetNeighbour, 12, state.AddFdbEntry, AddressFamilies.Bridge)
+                & DumpPortVlans(socket, state);
+            if (consistent)
+            {
+                return state.Build();
+            }
+
+            if (attempt == MaxDumpAttempts)
+            {
+                throw new NetworkException(VirtErrorKind.Failed, $"the links of namespace {networkNamespace ?? "of the process"} changed during each of {MaxDumpAttempts} dumps (the kernel flagged them inconsistent); read again once whatever is changing them has finished");
+            }
+        }
     }
 
     public async Task ApplyAsync(IReadOnlyList<LinkOperation> operations, CancellationToken cancellationToken)
@@ -65,7 +75,7 @@ internal sealed class NetlinkLinkHost : ILinkHost
 
         using var socket = await OpenAsync().ConfigureAwait(false);
         var links = new HostLinkStateBuilder();
-        DumpLinks(socket, links);
+        _ = DumpLinks(socket, links); // only names to ifindexes: a name it misses is looked up when an operation needs it
         var batch = new LinkBatch(socket, links.Build().Links, messagesPerSend);
         try
         {
@@ -81,17 +91,27 @@ internal sealed class NetlinkLinkHost : ILinkHost
     }
 
     /// <summary>The link dump (without statistics: they are most of its bytes and nothing here reads them).</summary>
-    internal static void DumpLinks(NetlinkSocket socket, HostLinkStateBuilder state)
+    internal static bool DumpLinks(NetlinkSocket socket, HostLinkStateBuilder state)
     {
         socket.Writer.BeginRequest(MessageType.GetLink, MessageFlags.Dump);
         socket.Writer.WriteLinkHeader(AddressFamilies.Unspecified, 0);
         socket.Writer.AddUInt32(LinkAttribute.ExtMask, BridgeSpecAttribute.FilterSkipStats);
         socket.Writer.EndMessage();
-        socket.Dump("links", state.AddLink);
+        return socket.Dump("links", state.AddLink);
+    }
+
+    // The AF_BRIDGE link dump lists bridge ports; asking for RTEXT_FILTER_BRVLAN adds each port's VLANs.
+    private static bool DumpPortVlans(NetlinkSocket socket, HostLinkStateBuilder state)
+    {
+        socket.Writer.BeginRequest(MessageType.GetLink, MessageFlags.Dump);
+        socket.Writer.WriteLinkHeader(AddressFamilies.Bridge, 0);
+        socket.Writer.AddUInt32(LinkAttribute.ExtMask, BridgeSpecAttribute.FilterBridgeVlan);
+        socket.Writer.EndMessage();
+        return socket.Dump("bridge port VLANs", state.AddPortVlans);
     }
 
     /// <summary>A dump request: the message type, NLM_F_DUMP and a zeroed family header of the type's size (family set).</summary>
-    internal static void Dump(NetlinkSocket socket, string what, ushort type, int headerLength, NetlinkMessageHandler onMessage, byte family = AddressFamilies.Unspecified)
+    internal static bool Dump(NetlinkSocket socket, string what, ushort type, int headerLength, NetlinkMessageHandler onMessage, byte family = AddressFamilies.Unspecified)
     {
         socket.Writer.BeginRequest(type, MessageFlags.Dump);
         Span<byte> header = stackalloc byte[headerLength];
@@ -99,7 +119,7 @@ internal sealed class NetlinkLinkHost : ILinkHost
         header[0] = family;
         socket.Writer.AddRaw(header);
         socket.Writer.EndMessage();
-        socket.Dump(what, onMessage);
+        return socket.Dump(what, onMessage);
     }
 
     private Task<NetlinkSocket> OpenAsync() => NamespaceThread.RunAsync(networkNamespace, NetlinkSocket.Open);

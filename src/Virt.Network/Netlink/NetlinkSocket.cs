@@ -127,10 +127,14 @@ internal sealed partial class NetlinkSocket : IDisposable
         return [.. acks.Select(ack => ack!.Value)];
     }
 
-    /// <summary>Sends the writer's one dump request and passes every message of the multipart answer to <paramref name="onData"/> until NLMSG_DONE.</summary>
-    public void Dump(string what, NetlinkMessageHandler onData)
+    /// <summary>
+    /// Sends the writer's one dump request and passes every message of the multipart answer to <paramref name="onData"/>
+    /// until NLMSG_DONE. Returns false when the kernel flagged the dump inconsistent (the table changed meanwhile).
+    /// </summary>
+    public bool Dump(string what, NetlinkMessageHandler onData)
     {
         var sequence = Writer.FirstSequence;
+        var consistent = true;
         Send(Writer.Written);
         Writer.Clear();
         while (true)
@@ -151,9 +155,10 @@ internal sealed partial class NetlinkSocket : IDisposable
                     throw new NetworkException(VirtErrorKind.Failed, $"netlink dump of {what} failed: {NetlinkErrors.Describe(ack)} (errno {errno})");
                 }
 
+                consistent &= (message.Flags & MessageFlags.DumpInterrupted) == 0;
                 if (message.Type is MessageType.Done or MessageType.Error)
                 {
-                    return;
+                    return consistent;
                 }
 
                 onData(message);

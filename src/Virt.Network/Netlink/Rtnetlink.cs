@@ -29,6 +29,7 @@ internal static class MessageFlags
     public const ushort Request = 0x1; // NLM_F_REQUEST
     public const ushort Multipart = 0x2; // NLM_F_MULTI
     public const ushort Ack = 0x4; // NLM_F_ACK
+    public const ushort DumpInterrupted = 0x10; // NLM_F_DUMP_INTR: the table changed while it was dumped
     public const ushort Dump = 0x300; // NLM_F_ROOT | NLM_F_MATCH
     public const ushort Exclusive = 0x200; // NLM_F_EXCL
     public const ushort Create = 0x400; // NLM_F_CREATE

@@ -178,6 +178,7 @@ public sealed class NetlinkLinkHostTests
         Assert.Equal(200, ports.Count(port => port.Master == "vn-many" && port.Alias!.StartsWith("virt:port:vm", StringComparison.Ordinal)));
         Assert.Equal(200, ports.Count(port => port.Master is null && port.Alias!.StartsWith("virt:peer:vm", StringComparison.Ordinal)));
         Assert.Equal(200, HostInventoryMapper.ToInventory(state).Bridges.Single(bridge => bridge.Name == "vn-many").Ports.Count);
+        AssertNothingInRootNamespace("vn-many", "vb0", "vb0p", "vb199", "vb199p");
     }
 
     /// <summary>A bridge, then per pair: create (with alias), master, up, peer up, peer alias: 1 + 5 × pairs operations.</summary>
