@@ -163,11 +163,28 @@ public sealed class NetlinkLinkHostTests
     }
 
     [Fact]
-    public async Task AThousandOperationBatchCompletesAndReadAsyncSeesEveryLink()
+    public async Task PackedRequestsNameTheFailedOperationButTheKernelRunsTheRestOfTheSend()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var host = TestNamespace.Create("nl-pack");
+        var links = new NetlinkLinkHost(host.Path, messagesPerSend: 16);
+
+        var error = await Assert.ThrowsAsync<NetlinkOperationException>(() => links.ApplyAsync(
+            [new CreateBridge("vn-dup", "virt:network:dup", null, false), new CreateBridge("vn-dup", "virt:network:dup", null, false), new SetLinkUp("lo", false)],
+            ct));
+
+        Assert.Equal((1, 17), (error.Index, error.Errno)); // each create is two requests (link, then alias): acks map back to operations
+        Assert.False((await links.ReadAsync(ct)).Link("lo")!.Up); // why NetlinkLinkHost sends one request per send by default
+    }
+
+    [Theory]
+    [InlineData(NetlinkLinkHost.DefaultMessagesPerSend)]
+    [InlineData(128)]
+    public async Task AThousandOperationBatchCompletesAndReadAsyncSeesEveryLink(int messagesPerSend)
     {
         var ct = TestContext.Current.CancellationToken;
         using var host = TestNamespace.Create("nl-1000");
-        var links = new NetlinkLinkHost(host.Path);
+        var links = new NetlinkLinkHost(host.Path, messagesPerSend: messagesPerSend);
 
         await links.ApplyAsync(ThousandOperations("vn-many", 200), ct);
 
