@@ -168,7 +168,13 @@ internal static class LinkOperationEncoder
     }
 
     /// <summary>Parses <c>52:54:00:12:34:56</c> into its 6 bytes.</summary>
-    public static byte[] ParseMac(string mac) => [.. mac.Split(':', '-').Select(octet => Convert.ToByte(octet, 16))];
+    public static byte[] ParseMac(string mac)
+    {
+        var octets = mac.Split(':', '-');
+        return octets.Length == 6 && octets.All(octet => octet.Length == 2 && Uri.IsHexDigit(octet[0]) && Uri.IsHexDigit(octet[1]))
+            ? [.. octets.Select(octet => Convert.ToByte(octet, 16))]
+            : throw new ArgumentException($"'{mac}' is not a MAC address: write six hex pairs, e.g. 52:54:00:12:34:56", nameof(mac));
+    }
 
     private static bool IsAllZeros(string mac) => ParseMac(mac).All(octet => octet == 0);
 

@@ -29,8 +29,10 @@ internal static class NetlinkErrors
     {
         (CreateBridge { VlanFiltering: true }, NotSupported) or (AddPortVlan or DeletePortVlan, NotSupported) =>
             "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING): define the network without VLANs here, or run it on a host whose kernel has it",
-        (CreateBridge or CreateVxlan or CreateVeth, Exists) =>
-            "a link of that name exists already: delete it, pick another name, or adopt it explicitly",
+        (CreateVeth veth, Exists) =>
+            $"a link named {veth.Name} or {veth.PeerName} exists already: delete it or pick other names",
+        (CreateBridge or CreateVxlan, Exists) =>
+            $"{operation.Object} exists already: delete it, pick another name, or adopt it explicitly",
         (CreateVxlan vxlan, AddressInUse) =>
             $"another VXLAN device already uses VNI {vxlan.Vni} with UDP port {vxlan.Port}: give this network another VNI",
         (AddAddress, Exists) => "the address is on the link already",

@@ -100,6 +100,16 @@ public sealed class LinkOperationEncoderTests
         Assert.DoesNotContain("0200" + "0500" + "0700", Encode(new CreateBridge("br1", "a", null, false)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("52:54:00:12:34")]
+    [InlineData("52:54:00:12:34:zz")]
+    public void AMalformedMacIsRefusedWithTheExpectedForm(string mac)
+    {
+        var error = Assert.Throws<ArgumentException>(() => Encode(new AddFdbEntry("vx0", mac, IPAddress.Parse("198.51.100.2"))));
+
+        Assert.Contains("e.g. 52:54:00:12:34:56", error.Message, StringComparison.Ordinal);
+    }
+
     private static NetlinkAttribute Find(ReadOnlySpan<byte> attributes, ushort type)
     {
         foreach (var attribute in new NetlinkAttributeEnumerator(attributes))

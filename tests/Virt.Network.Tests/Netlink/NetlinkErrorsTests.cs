@@ -34,7 +34,7 @@ public sealed class NetlinkErrorsTests
 
         Assert.Equal(Virt.VirtErrorKind.Conflict, error.ErrorKind);
         Assert.Equal(
-            "RTM_NEWLINK link vn-lab (bridge, mtu default, vlan_filtering 0, alias 'virt:network:lab') failed: File exists; a link of that name exists already: delete it, pick another name, or adopt it explicitly (errno 17)",
+            "RTM_NEWLINK link vn-lab (bridge, mtu default, vlan_filtering 0, alias 'virt:network:lab') failed: File exists; link vn-lab exists already: delete it, pick another name, or adopt it explicitly (errno 17)",
             error.Message);
     }
 
