@@ -168,8 +168,10 @@ internal static class ContainerConfigBuilder
                 config.Add(prefix + "mtu", mtu.ToString(CultureInfo.InvariantCulture));
             }
 
-            // On a managed network the port's address (with the network's prefix) and gateway; without one, DHCP's lease.
-            var (address, gateway) = nic.Network is null ? (nic.Ipv4Address, nic.Ipv4Gateway) : (port?.Ipv4Address, port?.Ipv4Gateway);
+            // On a managed network the port's fixed address (with the network's prefix) and its gateway; without one, DHCP's
+            // lease (the port names the gateway even then, but LXC cannot route through it from an interface without an address).
+            var (address, gateway) = nic.Network is null ? (nic.Ipv4Address, nic.Ipv4Gateway)
+                : port?.Ipv4Address is { } fixedAddress ? (fixedAddress, port.Ipv4Gateway) : (null, null);
             if (address is not null)
             {
                 config.Add(prefix + "ipv4.address", address);
