@@ -117,6 +117,7 @@ internal sealed class FakeQemu
     public FakeQemu(int pid, IReadOnlyList<string> arguments)
     {
         Pid = pid;
+        Arguments = arguments;
         StartTicks = 1000 + (pid % 1000);
         var name = arguments[arguments.ToList().IndexOf("-name") + 1];
         Name = name["guest=".Length..name.IndexOf(',', StringComparison.Ordinal)];
@@ -124,6 +125,9 @@ internal sealed class FakeQemu
     }
 
     public int Pid { get; }
+
+    /// <summary>QEMU's command line as the SDK spawned it.</summary>
+    public IReadOnlyList<string> Arguments { get; }
 
     public long StartTicks { get; }
 
