@@ -187,17 +187,39 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_NIC_attach_QEMU_refuses_releases_its_port_and_removes_its_tap_and_an_unknown_network_makes_nothing()
+    public async Task NIC_hotplug_prepares_and_connects_the_port_before_the_device_is_added_and_detach_releases_it()
     {
         var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan"));
         var vm = await CreateAsync(NewManager(ports));
         await vm.StartAsync(_ct);
 
-        // The fake monitor knows no query-pci: the attach fails after the port and the tap were made.
-        await Assert.ThrowsAnyAsync<VirtException>(() => vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "lan"), _ct));
+        await vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "lan"), _ct);
+
+        Assert.True(ports.IsConnected(Owner, "net0"));
+        Assert.True(TapExists);
+        Assert.Contains(vm.Spec.Nics, nic => nic.Id == "net0");
+
+        await vm.Nics.DetachAsync("net0", _ct);
+
+        Assert.Empty(ports.Ports);
+        Assert.False(TapExists);
+    }
+
+    [Fact]
+    public async Task A_NIC_attach_QEMU_refuses_releases_its_port_and_removes_its_tap_and_an_unknown_network_makes_nothing()
+    {
+        var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan"));
+        var vm = await CreateAsync(NewManager(ports), new VmNic("user0"));
+        await vm.StartAsync(_ct);
+        await vm.Nics.AttachAsync(new VmNic("user1"), _ct);
+
+        // The fake QEMU's one hotplug port is taken: the attach fails after the port and the tap were made.
+        var full = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "lan"), _ct));
+        Assert.Contains("no free hotplug root port", full.Message, StringComparison.Ordinal);
         Assert.Equal([InMemoryNetworkPortOperation.Prepare, InMemoryNetworkPortOperation.Connect, InMemoryNetworkPortOperation.Release], ports.Calls.Select(call => call.Operation));
         Assert.Empty(ports.Ports);
         Assert.False(TapExists);
+        Assert.DoesNotContain(vm.Spec.Nics, nic => nic.Id == "net0");
 
         var refused = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "nowhere"), _ct));
         Assert.Contains("network 'nowhere'", refused.Message, StringComparison.Ordinal);
