@@ -71,4 +71,7 @@ public static class KvmEventIds
 
     /// <summary>Information: <c>VM {VmName}: following QEMU pid {Pid}, owned by {Owner} (commands go through its control monitor)</c></summary>
     public const int VmFollowed = 2308;
+
+    /// <summary>Warning: <c>VM {VmName}: releasing its network ports failed; ReleaseAsync(\"vm:{VmName}\") on the network manager retries</c></summary>
+    public const int NetworkPortReleaseFailed = 2309;
 }

@@ -71,4 +71,7 @@ internal static partial class Log
 
     [LoggerMessage(KvmEventIds.HostDeviceReleaseFailed, LogLevel.Warning, "VM {VmName}: giving its host devices back failed; ReleaseAsync(\"vm:{VmName}\") on the passthrough manager retries from its journal")]
     public static partial void HostDeviceReleaseFailed(ILogger logger, Exception exception, string vmName);
+
+    [LoggerMessage(KvmEventIds.NetworkPortReleaseFailed, LogLevel.Warning, "VM {VmName}: releasing its network ports failed; ReleaseAsync(\"vm:{VmName}\") on the network manager retries")]
+    public static partial void NetworkPortReleaseFailed(ILogger logger, Exception exception, string vmName);
 }

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(LxcEventIds.LeftoversRemoved, LogLevel.Warning, "container {Name}: removed what a previous run left behind: {What}")]
     public static partial void LeftoversRemoved(ILogger logger, string name, string what);
+
+    [LoggerMessage(LxcEventIds.NetworkPortReleaseFailed, LogLevel.Warning, "container {Name}: releasing its network ports failed; ReleaseAsync(\"ct:{Name}\") on the network manager retries")]
+    public static partial void NetworkPortReleaseFailed(ILogger logger, Exception exception, string name);
 }

@@ -23,4 +23,7 @@ public static class LxcEventIds
 
     /// <summary>Warning: <c>container {Name}: removed what a previous run left behind: {What}</c></summary>
     public const int LeftoversRemoved = 4005;
+
+    /// <summary>Warning: <c>container {Name}: releasing its network ports failed; ReleaseAsync(\"ct:{Name}\") on the network manager retries</c></summary>
+    public const int NetworkPortReleaseFailed = 4006;
 }

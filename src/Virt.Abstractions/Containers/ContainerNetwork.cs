@@ -18,16 +18,24 @@ public sealed record ContainerNic(ContainerNicKind Kind, string Link)
     /// <summary>The interface's name inside the container; <see langword="null"/> gives eth0, eth1... in order.</summary>
     public string? Name { get; init; }
 
-    /// <summary>The MAC address (<c>xx:xx:xx:xx:xx:xx</c>, unicast); <see langword="null"/> lets LXC pick one.</summary>
+    /// <summary>
+    /// The MAC address (<c>xx:xx:xx:xx:xx:xx</c>, unicast); <see langword="null"/> lets LXC pick one, or, on a managed
+    /// network, derives a stable locally administered one from the container's name and the NIC's index (so that DHCP
+    /// reservations and anti-spoofing hold across restarts).
+    /// </summary>
     public string? MacAddress { get; init; }
 
     /// <summary>The MTU; <see langword="null"/> takes the link's.</summary>
     public int? Mtu { get; init; }
 
-    /// <summary>A static IPv4 address with prefix, e.g. "10.0.3.2/24", set by LXC before init runs; <see langword="null"/> for none.</summary>
+    /// <summary>
+    /// A static IPv4 address with prefix, e.g. "10.0.3.2/24", set by LXC before init runs; <see langword="null"/> for none.
+    /// On a managed network (<see cref="Network"/>) the address alone, e.g. "192.0.2.10": the network reserves it for the
+    /// NIC's MAC and gives the prefix and gateway, which LXC then sets.
+    /// </summary>
     public string? Ipv4Address { get; init; }
 
-    /// <summary>The IPv4 default gateway; needs <see cref="Ipv4Address"/>.</summary>
+    /// <summary>The IPv4 default gateway; needs <see cref="Ipv4Address"/>. Not on a managed network, which gives its own.</summary>
     public string? Ipv4Gateway { get; init; }
 
     /// <summary>

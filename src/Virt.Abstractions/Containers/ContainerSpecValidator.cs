@@ -223,7 +223,11 @@ public static partial class ContainerSpecValidator
                 continue;
             }
 
-            if (nic.Link is null || !InterfaceNamePattern().IsMatch(nic.Link))
+            if (nic.Network is not null)
+            {
+                ValidateManagedNic(nic, field, problems);
+            }
+            else if (nic.Link is null || !InterfaceNamePattern().IsMatch(nic.Link))
             {
                 problems.Add(new(field + ".Link", $"'{Show(nic.Link)}' is not an interface name: 1-15 of a-z A-Z 0-9 . _ -"));
             }
@@ -244,15 +248,43 @@ public static partial class ContainerSpecValidator
                 problems.Add(new(field + ".Mtu", $"{nic.Mtu} is outside 68-65535"));
             }
 
-            if (nic.Ipv4Address is not null && !IsIpv4Cidr(nic.Ipv4Address))
+            Virt.Networking.ManagedNicRules.Check(nic.Network, nic.VlanTag, nic.Firewall, (name, message) => problems.Add(new($"{field}.{name}", message)));
+            if (nic.Network is null && nic.Ipv4Address is not null && !IsIpv4Cidr(nic.Ipv4Address))
             {
                 problems.Add(new(field + ".Ipv4Address", $"'{Show(nic.Ipv4Address)}' is not an IPv4 address with prefix, e.g. 10.0.3.2/24"));
             }
 
-            if (nic.Ipv4Gateway is not null && (nic.Ipv4Address is null || !IPAddress.TryParse(nic.Ipv4Gateway, out var gateway) || gateway.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !Ipv4Pattern().IsMatch(nic.Ipv4Gateway)))
+            if (nic.Network is null && nic.Ipv4Gateway is not null && (nic.Ipv4Address is null || !IPAddress.TryParse(nic.Ipv4Gateway, out var gateway) || gateway.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !Ipv4Pattern().IsMatch(nic.Ipv4Gateway)))
             {
                 problems.Add(new(field + ".Ipv4Gateway", $"'{Show(nic.Ipv4Gateway)}' must be a dotted IPv4 address, with Ipv4Address set"));
             }
+        }
+    }
+
+    /// <summary>
+    /// A NIC on a managed network is a veth whose host end the network puts on its bridge (so no Link), with the address
+    /// alone: the network gives the prefix and gateway.
+    /// </summary>
+    private static void ValidateManagedNic(ContainerNic nic, string field, List<ContainerSpecProblem> problems)
+    {
+        if (nic.Kind != ContainerNicKind.Veth)
+        {
+            problems.Add(new(field + ".Kind", $"network '{nic.Network}' takes a veth, not a {nic.Kind.ToString().ToLowerInvariant()}: use ContainerNic.OnNetwork(\"{nic.Network}\")"));
+        }
+
+        if (!string.IsNullOrEmpty(nic.Link))
+        {
+            problems.Add(new(field + ".Link", $"'{Show(nic.Link)}' is set with network '{nic.Network}': the network puts the veth on its own bridge; leave Link empty (ContainerNic.OnNetwork does)"));
+        }
+
+        if (nic.Ipv4Address is not null && !Virt.Networking.ManagedNicRules.IsDottedIpv4(nic.Ipv4Address))
+        {
+            problems.Add(new(field + ".Ipv4Address", $"'{Show(nic.Ipv4Address)}' is not an IPv4 address: on a managed network write it dotted, without a prefix (e.g. 192.0.2.10); the network gives the prefix and gateway"));
+        }
+
+        if (nic.Ipv4Gateway is not null)
+        {
+            problems.Add(new(field + ".Ipv4Gateway", $"network '{nic.Network}' gives the gateway: remove Ipv4Gateway"));
         }
     }
 

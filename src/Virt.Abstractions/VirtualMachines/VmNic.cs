@@ -19,7 +19,8 @@ public sealed record VmNic(string Id)
     /// <summary>
     /// A managed network (<c>AddNetwork()</c>) to put the NIC on; with it the SDK creates the tap, puts it on the network's
     /// bridge and VLAN with its firewall rules in force before QEMU starts, and removes it all when the VM stops.
-    /// Needs <see cref="VmNicBackend.Bridge"/> and no <see cref="Bridge"/>.
+    /// Needs <see cref="VmNicBackend.Bridge"/> and no <see cref="Bridge"/> (<see cref="OnNetwork"/> sets both): the
+    /// backend stays explicit, so a NIC is a tap exactly when its Backend says so.
     /// </summary>
     public string? Network { get; init; }
 
@@ -29,8 +30,20 @@ public sealed record VmNic(string Id)
     /// <summary>On a managed network, the NIC's firewall (rules, security groups, anti-spoofing); <see langword="null"/> for the network's rules only.</summary>
     public Virt.Networking.NicFirewall? Firewall { get; init; }
 
-    /// <summary>On a managed network, a fixed IPv4 address the network's DHCP gives this NIC; <see langword="null"/> for a dynamic lease.</summary>
+    /// <summary>
+    /// On a managed network, a fixed IPv4 address (dotted, no prefix, e.g. <c>192.0.2.10</c>) the network's DHCP gives this
+    /// NIC; <see langword="null"/> for the network's reservation for the MAC, if any, or a dynamic lease.
+    /// </summary>
     public string? Ipv4Address { get; init; }
+
+    /// <summary>
+    /// A NIC on a managed network: a tap the SDK creates (<see cref="VmNicBackend.Bridge"/> with no <see cref="Bridge"/>)
+    /// and puts on the network's bridge. The same as setting <see cref="Backend"/> and <see cref="Network"/> by hand.
+    /// </summary>
+    /// <param name="id">The device id.</param>
+    /// <param name="network">The network's name.</param>
+    /// <returns>The NIC.</returns>
+    public static VmNic OnNetwork(string id, string network) => new(id) { Backend = VmNicBackend.Bridge, Network = network };
 }
 
 /// <summary>NIC backends.</summary>

@@ -224,7 +224,7 @@ public static partial class VmSpecValidator
                 }
             }
 
-            if (nic.Backend == VmNicBackend.Bridge && (nic.Bridge is null || !InterfaceNamePattern().IsMatch(nic.Bridge)))
+            if (nic.Backend == VmNicBackend.Bridge && nic.Network is null && (nic.Bridge is null || !InterfaceNamePattern().IsMatch(nic.Bridge)))
             {
                 problems.Add(new($"Nics[{i}].Bridge", $"'{nic.Bridge}' is not a bridge name: a bridge NIC needs the name of an existing bridge (1–15 characters, no '/' or spaces)"));
             }
@@ -234,6 +234,7 @@ public static partial class VmSpecValidator
                 problems.Add(new($"Nics[{i}].Bridge", "a bridge is set on a user-mode NIC: set Backend = Bridge or remove Bridge"));
             }
 
+            ValidateManagedNetwork(nic, $"Nics[{i}]", problems);
             if (spec.Machine == VmMachineType.Microvm && nic.Model != VmNicModel.VirtioNet)
             {
                 problems.Add(new($"Nics[{i}].Model", "microvm has virtio-mmio only: use VirtioNet"));
@@ -255,6 +256,36 @@ public static partial class VmSpecValidator
         else if (spec.Vnc is { WebSocketPort: not null })
         {
             problems.Add(new("Vnc.WebSocketPort", "a websocket needs TCP: set Vnc.UnixSocket = false"));
+        }
+    }
+
+    /// <summary>A NIC on a managed network is a tap the SDK makes (Backend = Bridge) on the bridge the network chooses (no Bridge).</summary>
+    private static void ValidateManagedNetwork(VmNic nic, string field, List<VmSpecProblem> problems)
+    {
+        Virt.Networking.ManagedNicRules.Check(nic.Network, nic.VlanTag, nic.Firewall, (name, message) => problems.Add(new($"{field}.{name}", message)));
+        if (nic.Network is not null)
+        {
+            if (nic.Backend != VmNicBackend.Bridge)
+            {
+                problems.Add(new($"{field}.Backend", $"NIC '{nic.Id}' is on network '{nic.Network}', which needs a tap: set Backend = Bridge (VmNic.OnNetwork does), or remove Network"));
+            }
+
+            if (nic.Bridge is not null)
+            {
+                problems.Add(new($"{field}.Bridge", $"NIC '{nic.Id}' names both bridge '{nic.Bridge}' and network '{nic.Network}': the network puts the tap on its own bridge; remove Bridge"));
+            }
+        }
+
+        if (nic.Ipv4Address is { } address)
+        {
+            if (nic.Network is null)
+            {
+                problems.Add(new($"{field}.Ipv4Address", "a fixed address is given by a managed network's DHCP: set Network, or remove Ipv4Address"));
+            }
+            else if (!Virt.Networking.ManagedNicRules.IsDottedIpv4(address))
+            {
+                problems.Add(new($"{field}.Ipv4Address", $"'{address}' is not an IPv4 address: write it dotted, without a prefix (e.g. 192.0.2.10); the network gives the prefix and gateway"));
+            }
         }
     }
 

@@ -106,6 +106,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
 
         VmSpecValidator.Validate(Spec);
+        RequireNetworkBackend(Spec.Nics, StartFailure);
         var options = _environment.Options;
         if (!options.AllowResourcesBeyondHost)
         {
@@ -146,6 +147,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         Task<VmRuntimeRecord>? recordWritten = null;
         try
         {
+            // A port left by a start this process did not live to finish is released first; nothing else uses it (this process owns the VM).
+            await ReleaseNetworkPortsAsync().ConfigureAwait(false);
+            await PrepareNetworkPortsAsync(Spec.Nics, StartFailure, cancellationToken).ConfigureAwait(false);
             taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
             if (Spec.Tpm)
             {
@@ -204,6 +208,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             }
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
+            await ReleaseNetworkPortsAsync().ConfigureAwait(false);
             await ReleaseVolumesAsync().ConfigureAwait(false);
             await ReleaseHostDevicesAsync().ConfigureAwait(false);
             if (tpmPid is { } swtpm)
@@ -221,6 +226,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw new VmStartException(Name, $"cannot start VM '{Name}': {ex.Message}; QEMU said: {tail}", exitCode, tail, ex);
         }
     }
+
+    private VmStartException StartFailure(string reason, Exception? innerException) =>
+        new(Name, $"cannot start VM '{Name}': {reason}", null, string.Empty, innerException);
 
     /// <summary>Writes runtime.json and the pidfile of a run that is starting (crash-safely, each with its fsync).</summary>
     private async Task<VmRuntimeRecord> WriteRunRecordAsync(VmRuntimeRecord record, CancellationToken cancellationToken)
@@ -390,6 +398,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
 
         await _environment.Taps.DeleteAsync(record.Taps, cancellationToken).ConfigureAwait(false);
+        await ReleaseNetworkPortsAsync().ConfigureAwait(false);
         await ReleaseVolumesAsync().ConfigureAwait(false);
         await ReleaseHostDevicesAsync().ConfigureAwait(false);
         if (record.TpmPid is { } swtpm)
@@ -420,21 +429,32 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         ArgumentNullException.ThrowIfNull(nic);
         return HotplugAsync("attach NIC", nic.Id, spec => spec with { Nics = [.. spec.Nics, nic] }, async (qmp, running, ct) =>
         {
+            // The same path as a start: the port first (its firewall in force), then the tap, connected to the network.
+            await PrepareNetworkPortsAsync([nic], (reason, inner) => new VmHotplugException(Name, "attach NIC", nic.Id, reason, inner), ct).ConfigureAwait(false);
             string? tap = null;
-            if (nic.Backend == VmNicBackend.Bridge)
-            {
-                tap = (await _environment.Taps.CreateAsync(Spec with { Nics = [nic] }, ct).ConfigureAwait(false)).Single();
-                await RecordTapsAsync(running, [.. running.Record.Taps, tap]).ConfigureAwait(false);
-            }
-
             try
             {
+                if (nic.Backend == VmNicBackend.Bridge)
+                {
+                    tap = (await _environment.Taps.CreateAsync(Spec with { Nics = [nic] }, ct).ConfigureAwait(false)).Single();
+                    await RecordTapsAsync(running, [.. running.Record.Taps, tap]).ConfigureAwait(false);
+                }
+
                 await NicHotplug.AttachAsync(qmp, Name, nic, nic.MacAddress ?? MacAddresses.Derive(Name, nic.Id), tap, ct).ConfigureAwait(false);
             }
-            catch when (tap is not null)
+            catch when (tap is not null || nic.Network is not null)
             {
-                await _environment.Taps.DeleteAsync([tap], CancellationToken.None).ConfigureAwait(false);
-                await RecordTapsAsync(running, running.Record.Taps.Where(t => t != tap).ToList()).ConfigureAwait(false);
+                if (tap is not null)
+                {
+                    await _environment.Taps.DeleteAsync([tap], CancellationToken.None).ConfigureAwait(false);
+                    await RecordTapsAsync(running, running.Record.Taps.Where(t => t != tap).ToList()).ConfigureAwait(false);
+                }
+
+                if (nic.Network is not null)
+                {
+                    await ReleaseNetworkPortsAsync(nic.Id).ConfigureAwait(false);
+                }
+
                 throw;
             }
         }, cancellationToken);
@@ -451,6 +471,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 var tap = MacAddresses.TapName(Name, nic.Id);
                 await _environment.Taps.DeleteAsync([tap], CancellationToken.None).ConfigureAwait(false);
                 await RecordTapsAsync(running, running.Record.Taps.Where(t => t != tap).ToList()).ConfigureAwait(false);
+            }
+
+            if (nic.Network is not null)
+            {
+                await ReleaseNetworkPortsAsync(nic.Id).ConfigureAwait(false);
             }
         }, cancellationToken);
     }
@@ -700,6 +725,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         // Another process may have hotplugged a NIC (and recorded its tap) since this run began.
         var taps = (await ReadRecordAsync(CancellationToken.None).ConfigureAwait(false))?.Taps ?? running.Record.Taps;
         await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);
+        await ReleaseNetworkPortsAsync().ConfigureAwait(false);
         await ReleaseVolumesAsync().ConfigureAwait(false);
         await ReleaseHostDevicesAsync().ConfigureAwait(false);
         if (running.Record.TpmPid is { } swtpm)

@@ -33,20 +33,21 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="volumes">Resolves disks named <c>pool:volume</c>; registered by <c>AddStorage()</c>. Optional.</param>
     /// <param name="hostDevices">Binds and releases VFIO host devices; registered by <c>AddPassthrough()</c>. Optional.</param>
     /// <param name="fileSystem">Where the VMs' files are read and written (registered by <c>AddVirt()</c>); the host's file system when null.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null)
-        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real)
+    /// <param name="networkPorts">Puts NICs on managed networks (<see cref="VmNic.Network"/>); registered by <c>AddNetwork()</c>. Optional: without it a VM with such a NIC does not start.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null, Virt.Networking.INetworkPorts? networkPorts = null)
+        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real, networkPorts)
     {
     }
 
     /// <summary>Creates a manager whose QEMU processes run through <paramref name="qemu"/> (a fake in unit tests).</summary>
-    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu)
+    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu, Virt.Networking.INetworkPorts? networkPorts = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
         KvmOptionsValidator.ThrowIfInvalid(options);
 
         ArgumentNullException.ThrowIfNull(fileSystem);
-        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner, fileSystem), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices)
+        _environment = new VmEnvironment(options, capabilities, accelerators, new TapDevices(processRunner, fileSystem, networkPorts), timeProvider, loggerFactory ?? NullLoggerFactory.Instance, processRunner, volumes, hostDevices, networkPorts)
         {
             FileSystem = fileSystem,
             Qemu = qemu,
@@ -169,6 +170,8 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             await machine.KillAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // Stopping released them; a port a crashed start left behind goes with the VM too.
+        await machine.ReleaseNetworkPortsAsync().ConfigureAwait(false);
         await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

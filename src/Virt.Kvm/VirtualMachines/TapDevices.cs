@@ -1,11 +1,16 @@
 using System.IO.Abstractions;
+using Virt.Networking;
 using Virt.Processes;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
 
-/// <summary>Creates and removes the tap devices of bridged NICs with iproute2, checking the bridge first.</summary>
-internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileSystem)
+/// <summary>
+/// Creates and removes the tap devices of bridged NICs with iproute2. A NIC on an existing bridge has the bridge checked
+/// first and its tap put on it; a NIC on a managed network (its port prepared beforehand) has its tap connected by
+/// <see cref="INetworkPorts.ConnectAsync"/>, which puts it on the network's bridge and VLAN.
+/// </summary>
+internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileSystem, INetworkPorts? networkPorts = null)
 {
     public async Task<IReadOnlyList<string>> CreateAsync(VmSpec spec, CancellationToken cancellationToken)
     {
@@ -14,8 +19,8 @@ internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileS
         {
             foreach (var nic in spec.Nics.Where(n => n.Backend == VmNicBackend.Bridge))
             {
-                var bridge = nic.Bridge!;
-                if (!fileSystem.Directory.Exists($"/sys/class/net/{bridge}/bridge"))
+                var bridge = nic.Bridge;
+                if (bridge is not null && !fileSystem.Directory.Exists($"/sys/class/net/{bridge}/bridge"))
                 {
                     throw new VmStartException(spec.Name,
                         $"cannot start VM '{spec.Name}': bridge '{bridge}' of NIC '{nic.Id}' does not exist (no /sys/class/net/{bridge}/bridge); create it (ip link add {bridge} type bridge) or set Nics[].Bridge",
@@ -26,7 +31,14 @@ internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileS
                 await DeleteIfPresentAsync(tap, cancellationToken).ConfigureAwait(false);
                 await RunAsync(["tuntap", "add", "dev", tap, "mode", "tap"], cancellationToken).ConfigureAwait(false);
                 created.Add(tap);
-                await RunAsync(["link", "set", "dev", tap, "master", bridge], cancellationToken).ConfigureAwait(false);
+                if (nic.Network is not null)
+                {
+                    var ports = networkPorts ?? throw new VmStartException(spec.Name, $"cannot start VM '{spec.Name}': {ManagedNics.NoBackend(nic)}", null, string.Empty);
+                    await ports.ConnectAsync(ManagedNics.Owner(spec.Name), nic.Id, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                await RunAsync(["link", "set", "dev", tap, "master", bridge!], cancellationToken).ConfigureAwait(false);
                 await RunAsync(["link", "set", "dev", tap, "up"], cancellationToken).ConfigureAwait(false);
             }
 

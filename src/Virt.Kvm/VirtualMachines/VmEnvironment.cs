@@ -4,7 +4,7 @@ using Virt.Kvm.Hosting;
 
 namespace Virt.Kvm.VirtualMachines;
 
-/// <summary>What every VM of a manager shares: options, probes, the tap helper, the clock, logging, and the optional storage and passthrough backends.</summary>
+/// <summary>What every VM of a manager shares: options, probes, the tap helper, the clock, logging, and the optional storage, passthrough and network backends.</summary>
 internal sealed record VmEnvironment(
     KvmOptions Options,
     QemuCapabilityProbe Capabilities,
@@ -14,7 +14,8 @@ internal sealed record VmEnvironment(
     ILoggerFactory LoggerFactory,
     Virt.Processes.IProcessRunner Processes,
     Virt.Storage.IVolumeResolver? Volumes = null,
-    Virt.Passthrough.IHostDeviceBinder? HostDevices = null)
+    Virt.Passthrough.IHostDeviceBinder? HostDevices = null,
+    Virt.Networking.INetworkPorts? NetworkPorts = null)
 {
     /// <summary>Where the VM's state files are written (through <see cref="Virt.IO.StateFile"/>): the host's file system.</summary>
     public System.IO.Abstractions.IFileSystem FileSystem { get; init; } = new System.IO.Abstractions.FileSystem();

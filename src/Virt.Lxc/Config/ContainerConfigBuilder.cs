@@ -5,6 +5,7 @@ using Virt.Lxc.Containers;
 using Virt.Lxc.Host;
 using Virt.Lxc.Hosting;
 using Virt.Lxc.Limits;
+using Virt.Networking;
 
 namespace Virt.Lxc.Config;
 
@@ -15,7 +16,15 @@ namespace Virt.Lxc.Config;
 /// </summary>
 internal static class ContainerConfigBuilder
 {
-    public static LxcConfig Build(ContainerRecord record, ContainerPaths paths, CgroupLayout layout, LxcOptions options, bool appArmorEnabled, IFileSystem fileSystem, out IReadOnlyDictionary<CgroupLimit, string> limitKeys)
+    /// <param name="record">The container.</param>
+    /// <param name="paths">Its files.</param>
+    /// <param name="layout">The host's cgroup layout.</param>
+    /// <param name="options">The backend's options.</param>
+    /// <param name="appArmorEnabled">Whether AppArmor is on.</param>
+    /// <param name="fileSystem">The file system seam.</param>
+    /// <param name="networkPorts">The prepared ports of the NICs on managed networks, by NIC index: their bridge, MTU and fixed address.</param>
+    /// <param name="limitKeys">The config key each limit was written under.</param>
+    public static LxcConfig Build(ContainerRecord record, ContainerPaths paths, CgroupLayout layout, LxcOptions options, bool appArmorEnabled, IFileSystem fileSystem, IReadOnlyDictionary<int, NetworkPort> networkPorts, out IReadOnlyDictionary<CgroupLimit, string> limitKeys)
     {
         var spec = record.Spec;
         var config = new LxcConfig()
@@ -57,7 +66,7 @@ internal static class ContainerConfigBuilder
             .Add("lxc.console.logfile", paths.ConsoleLog)
             .Add("lxc.console.size", "auto");
 
-        AddNetwork(config, spec, paths);
+        AddNetwork(config, spec, paths, networkPorts);
         foreach (var mount in spec.Mounts)
         {
             var target = mount.Target.TrimStart('/');
@@ -119,7 +128,7 @@ internal static class ContainerConfigBuilder
         return config;
     }
 
-    private static void AddNetwork(LxcConfig config, ContainerSpec spec, ContainerPaths paths)
+    private static void AddNetwork(LxcConfig config, ContainerSpec spec, ContainerPaths paths, IReadOnlyDictionary<int, NetworkPort> networkPorts)
     {
         if (spec.Network.Count == 0)
         {
@@ -131,9 +140,12 @@ internal static class ContainerConfigBuilder
         for (var i = 0; i < spec.Network.Count; i++)
         {
             var nic = spec.Network[i];
+
+            // A NIC on a managed network goes on the bridge its port names, with the network's MTU and fixed address.
+            var port = networkPorts.GetValueOrDefault(i);
             var prefix = $"lxc.net.{i.ToString(CultureInfo.InvariantCulture)}.";
             config.Add(prefix + "type", nic.Kind == ContainerNicKind.Veth ? "veth" : "macvlan")
-                .Add(prefix + "link", nic.Link)
+                .Add(prefix + "link", port?.Bridge ?? nic.Link)
                 .Add(prefix + "flags", "up")
                 .Add(prefix + "name", nic.Name ?? "eth" + i.ToString(CultureInfo.InvariantCulture));
             if (nic.Kind == ContainerNicKind.Veth)
@@ -146,24 +158,28 @@ internal static class ContainerConfigBuilder
                 config.Add(prefix + "macvlan.mode", "bridge");
             }
 
-            if (nic.MacAddress is not null)
+            if (ManagedNics.MacAddress(spec, i) is { } mac)
             {
-                config.Add(prefix + "hwaddr", nic.MacAddress.ToLowerInvariant());
+                config.Add(prefix + "hwaddr", mac);
             }
 
-            if (nic.Mtu is { } mtu)
+            if ((nic.Mtu ?? port?.Mtu) is { } mtu)
             {
                 config.Add(prefix + "mtu", mtu.ToString(CultureInfo.InvariantCulture));
             }
 
-            if (nic.Ipv4Address is not null)
+            // On a managed network the port's fixed address (with the network's prefix) and its gateway; without one, DHCP's
+            // lease (the port names the gateway even then, but LXC cannot route through it from an interface without an address).
+            var (address, gateway) = nic.Network is null ? (nic.Ipv4Address, nic.Ipv4Gateway)
+                : port?.Ipv4Address is { } fixedAddress ? (fixedAddress, port.Ipv4Gateway) : (null, null);
+            if (address is not null)
             {
-                config.Add(prefix + "ipv4.address", nic.Ipv4Address);
+                config.Add(prefix + "ipv4.address", address);
             }
 
-            if (nic.Ipv4Gateway is not null)
+            if (gateway is not null)
             {
-                config.Add(prefix + "ipv4.gateway", nic.Ipv4Gateway);
+                config.Add(prefix + "ipv4.gateway", gateway);
             }
         }
     }

@@ -73,35 +73,56 @@ internal sealed class LxcContainer : IContainer
                 throw new ContainerPreflightException(Name, problems);
             }
 
+            ManagedNics.RequireBackend(_context, Spec);
             await Leftovers.RemoveAsync(_context, Spec, LeftoverSettle, thorough: false, cancellationToken).ConfigureAwait(false);
-            var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, _context.FileSystem, out var limitKeys);
-            var unsupported = config.Entries.Select(entry => entry.Key).Distinct(StringComparer.Ordinal).Where(key => !Interop.LibLxc.IsSupported(key)).ToList();
-            if (unsupported.Count > 0)
-            {
-                throw new ContainerPreflightException(Name, [$"the installed LXC {Interop.LibLxc.Version()} does not support {string.Join(", ", unsupported)}: drop what needs them from the spec, or install an LXC that has them"]);
-            }
-            await WriteConfigIfChangedAsync(Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
-            _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
 
-            var started = Stopwatch.GetTimestamp();
-            await RunLxcStartAsync(deadline, cancellationToken).ConfigureAwait(false);
+            // Ports a crash left are released with the other leftovers; then this run's are prepared, their rules in force before it starts.
+            await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
+            var networkPorts = await ManagedNics.PrepareAsync(_context, Spec, StartLogPath, cancellationToken).ConfigureAwait(false);
             try
             {
-                using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
-                    ?? throw new ContainerStartException(Name, ContainerStartFailure.Init, "it stopped right after starting: its init exited; see the console log", StartLogPath, string.Empty);
-                VerifyLimits(init.Pid, limitKeys);
-                Log.Started(_context.Logger, Name, init.Pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                _context.Events.Publish(Name, ContainerState.Running);
+                await StartPreparedAsync(appArmor, networkPorts, deadline, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                await KillQuietlyAsync().ConfigureAwait(false);
+                await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
                 throw;
             }
         }
         finally
         {
             _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Writes the config, runs lxc-start, connects the managed NICs' host ends and checks the container runs with its limits.</summary>
+    private async Task StartPreparedAsync(bool appArmor, IReadOnlyDictionary<int, Virt.Networking.NetworkPort> networkPorts, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var config = ContainerConfigBuilder.Build(_record, _paths, _context.Layout, Options, appArmor, _context.FileSystem, networkPorts, out var limitKeys);
+        var unsupported = config.Entries.Select(entry => entry.Key).Distinct(StringComparer.Ordinal).Where(key => !Interop.LibLxc.IsSupported(key)).ToList();
+        if (unsupported.Count > 0)
+        {
+            throw new ContainerPreflightException(Name, [$"the installed LXC {Interop.LibLxc.Version()} does not support {string.Join(", ", unsupported)}: drop what needs them from the spec, or install an LXC that has them"]);
+        }
+        await WriteConfigIfChangedAsync(Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
+        _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
+
+        var started = Stopwatch.GetTimestamp();
+        await RunLxcStartAsync(deadline, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // lxc-start returns once the container runs, so the veths' host ends exist now.
+            await ManagedNics.ConnectAsync(_context, Spec, cancellationToken).ConfigureAwait(false);
+            using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false)
+                ?? throw new ContainerStartException(Name, ContainerStartFailure.Init, "it stopped right after starting: its init exited; see the console log", StartLogPath, string.Empty);
+            VerifyLimits(init.Pid, limitKeys);
+            Log.Started(_context.Logger, Name, init.Pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            _context.Events.Publish(Name, ContainerState.Running);
+        }
+        catch
+        {
+            await KillQuietlyAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
@@ -189,7 +210,9 @@ internal sealed class LxcContainer : IContainer
             var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (pid is null)
             {
+                // Stopped already (or crashed): what it left goes now, its network ports included.
                 await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
+                await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
                 return;
             }
 
@@ -203,6 +226,7 @@ internal sealed class LxcContainer : IContainer
             }
 
             await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
+            await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
             Log.Stopped(_context.Logger, Name);
         }
         finally

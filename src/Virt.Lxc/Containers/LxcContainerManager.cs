@@ -33,13 +33,14 @@ public sealed class LxcContainerManager : IContainerManager
     /// <param name="loggerFactory">Logging; optional.</param>
     /// <param name="timeProvider">The clock; optional.</param>
     /// <param name="volumes">Resolves rootfs volumes (<see cref="ContainerSpec.RootfsVolume"/>); registered by <c>AddStorage()</c>. Optional.</param>
-    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Virt.Storage.IVolumeResolver? volumes = null)
+    /// <param name="networkPorts">Puts NICs on managed networks (<see cref="ContainerNic.Network"/>); registered by <c>AddNetwork()</c>. Optional: without it a container with such a NIC does not start.</param>
+    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Networking.INetworkPorts? networkPorts = null)
     {
         _volumes = volumes;
         ArgumentNullException.ThrowIfNull(options);
         LxcOptionsValidator.ThrowIfInvalid(options);
 
-        _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System);
+        _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System, networkPorts);
     }
 
     /// <inheritdoc />
@@ -214,6 +215,7 @@ public sealed class LxcContainerManager : IContainerManager
         try
         {
             await Leftovers.RemoveAsync(_context, container.Spec, TimeSpan.FromSeconds(3), thorough: true, cancellationToken).ConfigureAwait(false);
+            await ManagedNics.ReleaseAsync(_context, container.Spec).ConfigureAwait(false);
             var paths = _context.PathsOf(name);
 
             // The record goes first: from then on the container does not exist, whatever a crash leaves.

@@ -6,8 +6,8 @@ using Virt.Processes;
 
 namespace Virt.Lxc.Containers;
 
-/// <summary>What every container of a manager shares: options, host seams, the cgroup layout and the event hub.</summary>
-internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger logger, TimeProvider timeProvider)
+/// <summary>What every container of a manager shares: options, host seams, the cgroup layout, the event hub and the optional network backend.</summary>
+internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger logger, TimeProvider timeProvider, Virt.Networking.INetworkPorts? networkPorts = null)
 {
     private CgroupLayout? _layout;
 
@@ -20,6 +20,9 @@ internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IPr
     public ILogger Logger { get; } = logger;
 
     public TimeProvider Time { get; } = timeProvider;
+
+    /// <summary>Puts NICs on managed networks; registered by <c>AddNetwork()</c>, null without it.</summary>
+    public Virt.Networking.INetworkPorts? NetworkPorts { get; } = networkPorts;
 
     public ContainerEventHub Events { get; } = new();
 

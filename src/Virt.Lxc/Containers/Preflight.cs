@@ -28,7 +28,8 @@ internal static class Preflight
             problems.Add($"the rootfs '{record.RootfsPath}' does not exist: recreate the container, or restore the directory");
         }
 
-        foreach (var nic in spec.Network)
+        // A NIC on a managed network has no Link: the network's port names its bridge.
+        foreach (var nic in spec.Network.Where(nic => nic.Network is null))
         {
             var device = "/sys/class/net/" + nic.Link;
             if (!fileSystem.Directory.Exists(device))

@@ -24,11 +24,13 @@ public sealed class InMemoryContainer : IContainer
     private int? _initPid;
     private int _lastPid = FirstInitPid - 1;
     private (ContainerStartFailure Failure, string Message)? _nextStartFailure;
+    private readonly ManagedNicPorts _networkPorts;
 
-    internal InMemoryContainer(ContainerSpec spec, TimeProvider time)
+    internal InMemoryContainer(ContainerSpec spec, TimeProvider time, ManagedNicPorts networkPorts)
     {
         Spec = spec;
         _time = time;
+        _networkPorts = networkPorts;
         Files = new InMemoryFileTree(spec.Name);
         Stats = new ContainerStats(8L << 20, spec.Limits.MemoryMiB << 20, TimeSpan.Zero, 1, 0, 0);
     }
@@ -66,13 +68,50 @@ public sealed class InMemoryContainer : IContainer
     internal InMemoryFileTree Files { get; }
 
     /// <inheritdoc/>
-    public Task StartAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// NICs on managed networks join them as with the LXC backend: prepared before the start (a refusal fails it with
+    /// <see cref="ContainerStartException"/>, no backend with <see cref="ContainerPreflightException"/>), connected once it
+    /// runs, released when a start fails.
+    /// </remarks>
+    public async Task StartAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        RequireStopped();
+        await _networkPorts.JoinAsync(ManagedNicPorts.Of(Spec), NetworkFailure, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            StartNow();
+        }
+        catch (ContainerStartException)
+        {
+            await _networkPorts.ReleaseAsync(PortOwner).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private string PortOwner => "ct:" + Name;
+
+    private Exception NetworkFailure(Virt.Networking.NetworkPortRequest request, string reason, Exception? inner) => inner is null
+        ? new ContainerPreflightException(Name, [reason])
+        : new ContainerStartException(Name, ContainerStartFailure.MissingNetworkLink, reason, $"/nonexistent/{Name}/logs/start.log", string.Empty);
+
+    private void RequireStopped()
     {
         lock (_gate)
         {
             if (_state != ContainerState.Stopped)
             {
                 // The LXC backend sees an init pid and reports "running", frozen or not.
+                throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
+            }
+        }
+    }
+
+    private void StartNow()
+    {
+        lock (_gate)
+        {
+            if (_state != ContainerState.Stopped)
+            {
                 throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
             }
 
@@ -87,14 +126,14 @@ public sealed class InMemoryContainer : IContainer
 
             Publish(ContainerState.Running);
         }
-
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
+    /// <remarks>Releases the container's ports on managed networks, also after a crash (as the LXC backend's stop does).</remarks>
     public Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => StopAsync();
 
     /// <inheritdoc/>
+    /// <remarks>Releases the container's ports on managed networks.</remarks>
     public Task KillAsync(CancellationToken cancellationToken = default) => StopAsync();
 
     /// <inheritdoc/>
@@ -214,6 +253,7 @@ public sealed class InMemoryContainer : IContainer
 
     /// <summary>Makes the container's init exit (as a crashed or halted init would): it goes to <see cref="ContainerState.Stopped"/> and watchers see it stop.</summary>
     /// <param name="consoleMessage">A line for the console log, where the real container's last words would be.</param>
+    /// <remarks>As with the LXC backend, which no process watches, its ports on managed networks stay until it is stopped, started again or deleted.</remarks>
     public void Crash(string consoleMessage = "injected crash")
     {
         lock (_gate)
@@ -274,14 +314,14 @@ public sealed class InMemoryContainer : IContainer
     }
 
     /// <summary>Stopping a stopped container does nothing, as with the LXC backend: the caller's goal already holds. A frozen one is stopped too (the backend thaws it first).</summary>
-    private Task StopAsync()
+    private async Task StopAsync()
     {
         lock (_gate)
         {
             StopNow();
         }
 
-        return Task.CompletedTask;
+        await _networkPorts.ReleaseAsync(PortOwner).ConfigureAwait(false);
     }
 
     private void StopNow()

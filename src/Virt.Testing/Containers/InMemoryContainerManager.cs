@@ -17,19 +17,26 @@ public sealed class InMemoryContainerManager : IContainerManager
 
     private readonly ConcurrentDictionary<string, InMemoryContainer> _containers = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    private readonly ManagedNicPorts _networkPorts;
 
     /// <summary>Creates an empty manager.</summary>
     /// <param name="time">The clock for event times, command durations and timeouts; <see langword="null"/> for the system clock.</param>
-    public InMemoryContainerManager(TimeProvider? time = null)
+    /// <param name="networkPorts">
+    /// Puts NICs on managed networks (<see cref="ContainerNic.Network"/>) as the LXC backend does — prepared and connected at
+    /// start, released at stop, kill, failed start and delete — e.g. an <see cref="InMemoryNetworkPorts"/>. Optional: without
+    /// it a container with such a NIC does not start, as without <c>AddNetwork()</c>.
+    /// </param>
+    public InMemoryContainerManager(TimeProvider? time = null, Virt.Networking.INetworkPorts? networkPorts = null)
     {
         _time = time ?? TimeProvider.System;
+        _networkPorts = new ManagedNicPorts(networkPorts);
     }
 
     /// <inheritdoc/>
     public Task<IContainer> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
         ContainerSpecValidator.Validate(spec);
-        var container = new InMemoryContainer(spec, _time);
+        var container = new InMemoryContainer(spec, _time, _networkPorts);
         return _containers.TryAdd(spec.Name, container)
             ? Task.FromResult<IContainer>(container)
             : throw new ContainerAlreadyExistsException(spec.Name);
@@ -58,6 +65,7 @@ public sealed class InMemoryContainerManager : IContainerManager
             await container.KillAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await _networkPorts.ReleaseAsync("ct:" + name).ConfigureAwait(false);
         _containers.TryRemove(name, out _);
         container.Complete();
     }

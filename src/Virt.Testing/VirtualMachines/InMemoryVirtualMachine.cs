@@ -17,10 +17,11 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
     private DateTimeOffset? _startedAt;
     private VmExitInfo? _lastExit;
 
-    internal InMemoryVirtualMachine(VmSpec spec, TimeProvider time)
+    internal InMemoryVirtualMachine(VmSpec spec, TimeProvider time, ManagedNicPorts networkPorts)
     {
         Spec = spec;
         _time = time;
+        NetworkPorts = networkPorts;
         var facets = new InMemoryVmFacets(this);
         Disks = facets;
         Nics = facets;
@@ -32,6 +33,11 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
 
     /// <inheritdoc/>
     public string Name => Spec.Name;
+
+    /// <summary>The manager's network ports (optional), used as the QEMU backend uses them.</summary>
+    internal ManagedNicPorts NetworkPorts { get; }
+
+    private string PortOwner => "vm:" + Name;
 
     /// <inheritdoc/>
     public VmSpec Spec { get; internal set; }
@@ -71,8 +77,14 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
     }
 
     /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancellationToken = default) =>
-        Transition("start", from => from is VmState.Stopped or VmState.Crashed, "it is already running; shut it down first", VmState.Running, VmEventKind.Started);
+    /// <remarks>NICs on managed networks join them first (prepare, connect), as with the QEMU backend; a refusal fails the start with <see cref="VmStartException"/>.</remarks>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        const string Fix = "it is already running; shut it down first";
+        Require("start", Fix, VmState.Stopped, VmState.Crashed);
+        await NetworkPorts.JoinAsync(ManagedNicPorts.Of(Spec, Spec.Nics), (_, reason, inner) => new VmStartException(Name, $"cannot start VM '{Name}': {reason}", null, string.Empty, inner), cancellationToken).ConfigureAwait(false);
+        await Transition("start", from => from is VmState.Stopped or VmState.Crashed, Fix, VmState.Running, VmEventKind.Started).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
     public Task ShutdownAsync(TimeSpan timeout, bool killAfterTimeout = false, CancellationToken cancellationToken = default) => Stop(VmEventKind.GuestShutdown);
@@ -129,6 +141,7 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
 
     /// <summary>Makes the VM crash (as a QEMU that died would): it goes to <see cref="VmState.Crashed"/> and watchers see <see cref="VmEventKind.Crashed"/>.</summary>
     /// <param name="reason">What the exit reports.</param>
+    /// <remarks>Its ports on managed networks are released before this returns.</remarks>
     public void Crash(string reason = "injected crash")
     {
         lock (_gate)
@@ -137,6 +150,8 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
             _lastExit = new VmExitInfo(reason, null, _time.GetUtcNow());
             Publish(VmEventKind.Crashed, reason);
         }
+
+        NetworkPorts.ReleaseNow(PortOwner);
     }
 
     /// <summary>Throws <see cref="VmStateException"/> unless the VM is in one of <paramref name="allowed"/>.</summary>
@@ -163,7 +178,15 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
         }
     }
 
-    private Task Stop(VmEventKind kind)
+    private async Task Stop(VmEventKind kind)
+    {
+        StopNow(kind);
+
+        // Released whether it ran or not: a stop also cleans up after a crash, as the QEMU backend's cleanup does.
+        await NetworkPorts.ReleaseAsync(PortOwner).ConfigureAwait(false);
+    }
+
+    private void StopNow(VmEventKind kind)
     {
         lock (_gate)
         {
@@ -181,8 +204,6 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
                 Publish(VmEventKind.Stopped, null);
             }
         }
-
-        return Task.CompletedTask;
     }
 
     private Task Transition(string operation, Func<VmState, bool> allowed, string fix, VmState to, VmEventKind kind)

@@ -16,12 +16,19 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
 
     private readonly ConcurrentDictionary<string, InMemoryVirtualMachine> _vms = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    private readonly ManagedNicPorts _networkPorts;
 
     /// <summary>Creates an empty manager.</summary>
     /// <param name="time">The clock for event times and uptimes; <see langword="null"/> for the system clock.</param>
-    public InMemoryVirtualMachineManager(TimeProvider? time = null)
+    /// <param name="networkPorts">
+    /// Puts NICs on managed networks (<see cref="VmNic.Network"/>) as the QEMU backend does — prepared and connected at start
+    /// and attach, released at stop, crash, detach and delete — e.g. an <see cref="InMemoryNetworkPorts"/>. Optional: without
+    /// it a VM with such a NIC does not start, as without <c>AddNetwork()</c>.
+    /// </param>
+    public InMemoryVirtualMachineManager(TimeProvider? time = null, Virt.Networking.INetworkPorts? networkPorts = null)
     {
         _time = time ?? TimeProvider.System;
+        _networkPorts = new ManagedNicPorts(networkPorts);
     }
 
     /// <inheritdoc/>
@@ -29,7 +36,7 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
     {
         ArgumentNullException.ThrowIfNull(spec);
         VmSpecValidator.Validate(spec);
-        var vm = new InMemoryVirtualMachine(spec, _time);
+        var vm = new InMemoryVirtualMachine(spec, _time, _networkPorts);
         return _vms.TryAdd(spec.Name, vm)
             ? Task.FromResult<IVirtualMachine>(vm)
             : throw new VmAlreadyExistsException(spec.Name);
@@ -58,6 +65,7 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
             await vm.KillAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await _networkPorts.ReleaseAsync("vm:" + name).ConfigureAwait(false);
         _vms.TryRemove(name, out _);
         vm.Complete();
     }

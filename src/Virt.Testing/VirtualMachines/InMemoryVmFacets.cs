@@ -33,7 +33,7 @@ internal sealed class InMemoryVmFacets(InMemoryVirtualMachine vm) : IVmDisks, IV
         return Task.CompletedTask;
     }
 
-    public Task AttachAsync(VmNic nic, CancellationToken cancellationToken = default)
+    public async Task AttachAsync(VmNic nic, CancellationToken cancellationToken = default)
     {
         vm.Require("attach nic", HotplugFix, VmState.Running, VmState.Paused);
         if (vm.Spec.Nics.Any(n => n.Id == nic.Id))
@@ -41,18 +41,19 @@ internal sealed class InMemoryVmFacets(InMemoryVirtualMachine vm) : IVmDisks, IV
             throw new VmHotplugException(vm.Name, "attach nic", nic.Id, "a NIC with that id is attached; detach it first");
         }
 
+        await vm.NetworkPorts.JoinAsync(ManagedNicPorts.Of(vm.Spec, [nic]), (_, reason, inner) => new VmHotplugException(vm.Name, "attach nic", nic.Id, reason, inner), cancellationToken).ConfigureAwait(false);
         vm.Spec = vm.Spec with { Nics = [.. vm.Spec.Nics, nic] };
-        return Task.CompletedTask;
     }
 
-    Task IVmNics.DetachAsync(string nicId, CancellationToken cancellationToken)
+    async Task IVmNics.DetachAsync(string nicId, CancellationToken cancellationToken)
     {
         vm.Require("detach nic", HotplugFix, VmState.Running, VmState.Paused);
-        var nics = vm.Spec.Nics.Where(n => n.Id != nicId).ToList();
-        vm.Spec = nics.Count < vm.Spec.Nics.Count
-            ? vm.Spec with { Nics = nics }
-            : throw new VmHotplugException(vm.Name, "detach nic", nicId, "no NIC with that id is attached");
-        return Task.CompletedTask;
+        var detached = vm.Spec.Nics.FirstOrDefault(n => n.Id == nicId) ?? throw new VmHotplugException(vm.Name, "detach nic", nicId, "no NIC with that id is attached");
+        vm.Spec = vm.Spec with { Nics = vm.Spec.Nics.Where(n => n.Id != nicId).ToList() };
+        if (detached.Network is not null)
+        {
+            await vm.NetworkPorts.ReleaseAsync("vm:" + vm.Name, nicId).ConfigureAwait(false);
+        }
     }
 
     public Task SetCpuCountAsync(int count, CancellationToken cancellationToken = default)

@@ -46,6 +46,33 @@ public sealed class ContainerSpecValidatorTests
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, ContainerNic, string> RefusedManagedNics => new()
+    {
+        { "Network[0].Network", ContainerNic.OnNetwork("LAN"), "1–11 characters of a-z 0-9 -" },
+        { "Network[0].Kind", new ContainerNic(ContainerNicKind.Macvlan, string.Empty) { Network = "lan" }, "ContainerNic.OnNetwork(\"lan\")" },
+        { "Network[0].Link", new ContainerNic(ContainerNicKind.Veth, "br0") { Network = "lan" }, "leave Link empty" },
+        { "Network[0].VlanTag", ContainerNic.OnNetwork("lan") with { VlanTag = 5000 }, "use 1 to 4094" },
+        { "Network[0].VlanTag", new ContainerNic(ContainerNicKind.Veth, "br0") { VlanTag = 10 }, "set Network, or remove VlanTag" },
+        { "Network[0].Firewall", new ContainerNic(ContainerNicKind.Veth, "br0") { Firewall = new Virt.Networking.NicFirewall() }, "set Network, or remove Firewall" },
+        { "Network[0].Ipv4Address", ContainerNic.OnNetwork("lan") with { Ipv4Address = "192.0.2.10/24" }, "without a prefix" },
+        { "Network[0].Ipv4Gateway", ContainerNic.OnNetwork("lan") with { Ipv4Address = "192.0.2.10", Ipv4Gateway = "192.0.2.1" }, "gives the gateway" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedManagedNics))]
+    public void A_wrong_NIC_on_a_managed_network_is_refused_naming_the_field_and_the_fix(string field, ContainerNic nic, string fix)
+    {
+        var error = Assert.Throws<InvalidContainerSpecException>(() => ContainerSpecValidator.Validate(Valid with { Network = [nic] }));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Equal(field, problem.Field);
+        Assert.Contains(fix, problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_veth_on_a_managed_network_with_an_empty_link_a_tag_a_firewall_and_an_address_is_valid() =>
+        ContainerSpecValidator.Validate(Valid with { Network = [ContainerNic.OnNetwork("lan") with { VlanTag = 7, Firewall = new Virt.Networking.NicFirewall(), Ipv4Address = "192.0.2.10" }] });
+
     [Fact]
     public void A_full_spec_is_valid()
     {

@@ -9,7 +9,7 @@ namespace Virt.Kvm.Tests.VirtualMachines.Lifecycle;
 
 /// <summary>
 /// QEMU processes in process: a spawn starts a <see cref="FakeQmpServer"/> that behaves like QEMU's monitor
-/// (cont/stop with their events, powerdown and quit end the process) and links the VM's QMP socket path to it,
+/// (cont/stop with their events, powerdown and quit end the process, one PCIe root port for hotplug) and links the VM's QMP socket path to it,
 /// so the SDK's own client connects as it would to QEMU. Liveness, reaping and signals follow the fake's state.
 /// </summary>
 internal sealed class FakeQemuHost(IFileSystem fileSystem) : IQemuHost, IAsyncDisposable
@@ -113,10 +113,12 @@ internal sealed class FakeQemu
     private int? _exitCode;
     private bool _reaped;
     private volatile bool _paused = true; // -S: QEMU starts paused until the SDK's cont
+    private volatile string? _plugged; // the device on the one hotplug root port, virt-hp0
 
     public FakeQemu(int pid, IReadOnlyList<string> arguments)
     {
         Pid = pid;
+        Arguments = arguments;
         StartTicks = 1000 + (pid % 1000);
         var name = arguments[arguments.ToList().IndexOf("-name") + 1];
         Name = name["guest=".Length..name.IndexOf(',', StringComparison.Ordinal)];
@@ -124,6 +126,9 @@ internal sealed class FakeQemu
     }
 
     public int Pid { get; }
+
+    /// <summary>QEMU's command line as the SDK spawned it.</summary>
+    public IReadOnlyList<string> Arguments { get; }
 
     public long StartTicks { get; }
 
@@ -174,6 +179,33 @@ internal sealed class FakeQemu
         _exited.TrySetResult(exitCode);
     }
 
+    /// <summary>A device of query-pci's answer; a root port (<paramref name="plugged"/> given or not) has its bridge with what is plugged into it.</summary>
+    private static JsonObject PciDevice(int bus, int slot, string id, string? plugged)
+    {
+        var device = new JsonObject
+        {
+            ["bus"] = bus,
+            ["slot"] = slot,
+            ["function"] = 0,
+            ["class_info"] = new JsonObject { ["class"] = id.StartsWith("virt-hp", StringComparison.Ordinal) ? 1540 : 512 },
+            ["id"] = new JsonObject { ["device"] = 12, ["vendor"] = 6966 },
+            ["irq_pin"] = 0,
+            ["qdev_id"] = id,
+            ["regions"] = new JsonArray(),
+        };
+        if (id.StartsWith("virt-hp", StringComparison.Ordinal))
+        {
+            JsonObject Range() => new() { ["base"] = 0, ["limit"] = 0 };
+            device["pci_bridge"] = new JsonObject
+            {
+                ["bus"] = new JsonObject { ["number"] = 1, ["secondary"] = 1, ["subordinate"] = 1, ["io_range"] = Range(), ["memory_range"] = Range(), ["prefetchable_range"] = Range() },
+                ["devices"] = plugged is null ? new JsonArray() : new JsonArray(PciDevice(1, 0, plugged, null)),
+            };
+        }
+
+        return device;
+    }
+
     /// <summary>Sends an event on every open monitor connection.</summary>
     public async Task EventAsync(string name, JsonObject? data = null)
     {
@@ -213,6 +245,22 @@ internal sealed class FakeQemu
                 await connection.ReturnAsync(command, new JsonObject());
                 await EventAsync("SHUTDOWN", new JsonObject { ["guest"] = true, ["reason"] = "guest-shutdown" });
                 Exit(0);
+                return true;
+            case "query-pci":
+                await connection.ReturnAsync(command, new JsonArray(new JsonObject { ["bus"] = 0, ["devices"] = new JsonArray(PciDevice(0, 2, "virt-hp0", _plugged)) }));
+                return true;
+            case "netdev_add" or "netdev_del":
+                await connection.ReturnAsync(command, new JsonObject());
+                return true;
+            case "device_add":
+                _plugged = command["arguments"]!["id"]!.GetValue<string>();
+                await connection.ReturnAsync(command, new JsonObject());
+                return true;
+            case "device_del":
+                var unplugged = command["arguments"]!["id"]!.GetValue<string>();
+                _plugged = null;
+                await connection.ReturnAsync(command, new JsonObject());
+                await EventAsync("DEVICE_DELETED", new JsonObject { ["device"] = unplugged, ["path"] = "/machine/peripheral/" + unplugged });
                 return true;
             case "quit":
                 await connection.ReturnAsync(command, new JsonObject());

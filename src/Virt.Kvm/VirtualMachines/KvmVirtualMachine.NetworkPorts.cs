@@ -1,0 +1,83 @@
+using Virt.Networking;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>
+/// NICs on managed networks (<see cref="VmNic.Network"/>): each one's port is prepared through <see cref="INetworkPorts"/>
+/// (owner <c>vm:NAME</c>, the NIC's id) before QEMU is spawned or the NIC is plugged, so its firewall rules are in force
+/// before the guest sends anything; <see cref="TapDevices"/> connects the tap once it exists; the ports are released when
+/// QEMU is gone (stop, crash, failed start), when the NIC is unplugged and when the VM is deleted.
+/// </summary>
+internal sealed partial class KvmVirtualMachine
+{
+    /// <summary>Refuses, before anything is made, a NIC on a network when no network backend is registered.</summary>
+    private void RequireNetworkBackend(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail)
+    {
+        if (_environment.NetworkPorts is null && nics.FirstOrDefault(nic => nic.Network is not null) is { } managed)
+        {
+            throw fail(ManagedNics.NoBackend(managed), null);
+        }
+    }
+
+    /// <summary>
+    /// Prepares the port of each NIC on a network, in order. When one is refused (an unknown network, a bad tag, an
+    /// address taken), the ports prepared for the NICs before it are released and <paramref name="fail"/>'s exception,
+    /// naming the NIC, the network and what the network said, is thrown.
+    /// </summary>
+    private async Task PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    {
+        var managed = nics.Where(nic => nic.Network is not null).ToList();
+        if (managed.Count == 0)
+        {
+            return;
+        }
+
+        RequireNetworkBackend(managed, fail);
+        var ports = _environment.NetworkPorts!;
+        var attempted = new List<string>();
+        foreach (var nic in managed)
+        {
+            attempted.Add(nic.Id);
+            try
+            {
+                await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is VirtException or TimeoutException or OperationCanceledException)
+            {
+                foreach (var id in attempted)
+                {
+                    await ReleaseNetworkPortsAsync(id).ConfigureAwait(false);
+                }
+
+                if (exception is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                throw fail($"NIC '{nic.Id}' cannot join network '{nic.Network}': {exception.Message}", exception);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Releases the VM's ports on managed networks (one NIC's, or all of them). Idempotent (an unknown port is nothing to
+    /// the network); never throws, since it runs on cleanup paths, but logs.
+    /// </summary>
+    internal async Task ReleaseNetworkPortsAsync(string? nicId = null)
+    {
+        if (_environment.NetworkPorts is not { } ports || (nicId is null && !Spec.Nics.Any(nic => nic.Network is not null)))
+        {
+            return;
+        }
+
+        try
+        {
+            await ports.ReleaseAsync(ManagedNics.Owner(Name), nicId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is VirtException or TimeoutException)
+        {
+            Log.NetworkPortReleaseFailed(_logger, exception, Name);
+        }
+    }
+}
