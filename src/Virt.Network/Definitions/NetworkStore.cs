@@ -63,58 +63,78 @@ internal sealed class NetworkStore
         return state;
     }
 
-    public void WriteDefinition(NetworkDefinition definition) => Write(NetworksDirectory, definition.Name, NetworkJson.Serialize(definition));
+    public void WriteDefinition(NetworkDefinition definition) =>
+        Write(NetworksDirectory, definition.Name, NetworkJson.Serialize(definition), s => s with { Definitions = With(s.Definitions, definition.Name, definition) });
 
-    public void WriteApplied(NetworkDefinition definition) => Write(AppliedDirectory, definition.Name, NetworkJson.Serialize(definition));
+    public void WriteApplied(NetworkDefinition definition) =>
+        Write(AppliedDirectory, definition.Name, NetworkJson.Serialize(definition), s => s.WithApplied(definition));
 
-    public void WriteGroup(SecurityGroup group) => Write(GroupsDirectory, group.Name, NetworkJson.Serialize(group));
+    public void WriteGroup(SecurityGroup group) =>
+        Write(GroupsDirectory, group.Name, NetworkJson.Serialize(group), s => s with { Groups = With(s.Groups, group.Name, group) });
 
-    public void WritePort(PortRecord port) => Write(Path.Combine(PortsDirectory, port.Request.Owner), port.Request.NicId, NetworkJson.Serialize(port));
+    public void WritePort(PortRecord port) =>
+        Write(Path.Combine(PortsDirectory, port.Request.Owner), port.Request.NicId, NetworkJson.Serialize(port), s => s.WithPort(port));
 
     public void DeleteDefinition(string name)
     {
-        Delete(Path.Combine(AppliedDirectory, name + ".json"));
-        Delete(Path.Combine(NetworksDirectory, name + ".json"));
+        Delete(Path.Combine(AppliedDirectory, name + ".json"), s => s.WithoutApplied(name));
+        Delete(Path.Combine(NetworksDirectory, name + ".json"), s => s with { Definitions = Without(s.Definitions, name) });
     }
 
-    public void DeleteApplied(string name) => Delete(Path.Combine(AppliedDirectory, name + ".json"));
+    public void DeleteApplied(string name) => Delete(Path.Combine(AppliedDirectory, name + ".json"), s => s.WithoutApplied(name));
 
-    public void DeleteGroup(string name) => Delete(Path.Combine(GroupsDirectory, name + ".json"));
+    public void DeleteGroup(string name) => Delete(Path.Combine(GroupsDirectory, name + ".json"), s => s with { Groups = Without(s.Groups, name) });
 
     public void DeletePort(string owner, string nicId)
     {
         var directory = Path.Combine(PortsDirectory, owner);
-        Delete(Path.Combine(directory, nicId + ".json"));
+        Delete(Path.Combine(directory, nicId + ".json"), s => s with { Ports = [.. s.Ports.Where(p => !NetworkState.SamePort(p, owner, nicId))] });
         if (_files.Directory.Exists(directory) && !_files.Directory.EnumerateFileSystemEntries(directory).Any())
         {
             _files.Directory.Delete(directory);
         }
     }
 
-    private void Write(string directory, string name, byte[] json)
+    private static Dictionary<string, T> With<T>(IReadOnlyDictionary<string, T> all, string name, T value) =>
+        new(all, StringComparer.Ordinal) { [name] = value };
+
+    private static Dictionary<string, T> Without<T>(IReadOnlyDictionary<string, T> all, string name)
+    {
+        var copy = new Dictionary<string, T>(all, StringComparer.Ordinal);
+        copy.Remove(name);
+        return copy;
+    }
+
+    private void Write(string directory, string name, byte[] json, Func<NetworkState, NetworkState> change)
     {
         OwnerOnly.CreateDirectory(_files, directory);
         StateFile.Write(_files, Path.Combine(directory, name + ".json"), json, OwnerOnly.FileMode);
-        Touch();
+        Touch(change);
     }
 
-    private void Delete(string file)
+    private void Delete(string file, Func<NetworkState, NetworkState> change)
     {
         if (_files.File.Exists(file))
         {
             _files.File.Delete(file);
-            Touch();
+            Touch(change);
         }
     }
 
-    /// <summary>Marks the directory changed, for every process's cached snapshot.</summary>
-    private void Touch()
+    /// <summary>
+    /// Marks the directory changed, for every process's cached snapshot, and brings this one's snapshot along: writers hold
+    /// the state directory's lock, so the snapshot they read under it plus their own change is the directory's new content
+    /// (a thousand ports attached one by one do not each read every port back).
+    /// </summary>
+    private void Touch(Func<NetworkState, NetworkState> change)
     {
+        var previous = _files.File.Exists(GenerationFile) ? _files.File.ReadAllText(GenerationFile) : string.Empty;
+        var generation = Guid.NewGuid().ToString("N");
         OwnerOnly.CreateDirectory(_files, _root);
-        StateFile.Write(_files, GenerationFile, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString("N")), OwnerOnly.FileMode);
+        StateFile.Write(_files, GenerationFile, System.Text.Encoding.ASCII.GetBytes(generation), OwnerOnly.FileMode);
         lock (_cacheGate)
         {
-            _cache = null;
+            _cache = _cache is { } cached && cached.Generation == previous && previous.Length > 0 ? (generation, change(cached.State)) : null;
         }
     }
 

@@ -23,12 +23,14 @@ internal static class DhcpPlanner
             return null;
         }
 
-        var hosts = new List<DhcpReservation>(subnet.Reservations);
-        foreach (var port in ports.Where(p => p.Request.Ipv4Address is not null).OrderBy(p => p.Request.Owner, StringComparer.Ordinal).ThenBy(p => p.Request.NicId, StringComparer.Ordinal))
-        {
-            hosts.RemoveAll(h => string.Equals(h.MacAddress, port.Request.MacAddress, StringComparison.OrdinalIgnoreCase));
-            hosts.Add(new DhcpReservation(port.Request.MacAddress, port.Request.Ipv4Address!, port.Request.Hostname));
-        }
+        // A port's fixed address replaces the definition's reservation for the same MAC.
+        var byPort = ports.Where(p => p.Request.Ipv4Address is not null)
+            .OrderBy(p => p.Request.Owner, StringComparer.Ordinal)
+            .ThenBy(p => p.Request.NicId, StringComparer.Ordinal)
+            .Select(p => new DhcpReservation(p.Request.MacAddress, p.Request.Ipv4Address!, p.Request.Hostname))
+            .ToList();
+        var portMacs = byPort.Select(h => h.MacAddress).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        List<DhcpReservation> hosts = [.. subnet.Reservations.Where(r => !portMacs.Contains(r.MacAddress)), .. byPort];
 
         return new DhcpInstance(
             definition.Name,

@@ -35,9 +35,12 @@ internal static class LinkPlanner
         // What this network made earlier and no longer wants (a VXLAN device after a change of kind, a bridge renamed).
         var alias = NetworkAlias(definition.Name);
         operations.AddRange(host.Links.Where(l => l.Alias == alias && !wantedLinks.Contains(l.Name)).Select(l => new DeleteLink(l.Name)));
+        // A thousand ports look their links up by name: one index instead of a scan per port.
+        var links = host.Links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var vlans = host.PortVlans.ToLookup(v => v.Port, StringComparer.Ordinal);
         foreach (var port in ports.Where(p => p.Connected))
         {
-            operations.AddRange(PortOperations(definition, port, host));
+            operations.AddRange(PortOperations(definition, port, links.GetValueOrDefault(port.Request.HostInterface), vlans[port.Request.HostInterface]));
         }
 
         return Ordered(operations);
@@ -63,10 +66,13 @@ internal static class LinkPlanner
     }
 
     /// <summary>Puts a connected port's host interface on the bridge, with its alias, MTU, VLAN and link up; nothing when the interface is gone.</summary>
-    public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host)
+    public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host) =>
+        PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlans.Where(v => v.Port == port.Request.HostInterface));
+
+    private static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, LinkState? link, IEnumerable<PortVlanState> vlans)
     {
         var name = port.Request.HostInterface;
-        if (host.Link(name) is not { } link)
+        if (link is null)
         {
             yield break;
         }
@@ -89,7 +95,7 @@ internal static class LinkPlanner
         if (definition is VlanNetworkDefinition vlan)
         {
             var tag = port.Request.VlanTag ?? vlan.DefaultVlan;
-            if (!host.PortVlans.Any(v => v.Port == name && v.Vlan == tag && v.Pvid && v.Untagged))
+            if (!vlans.Any(v => v.Vlan == tag && v.Pvid && v.Untagged))
             {
                 yield return new AddPortVlan(name, tag, Pvid: true, Untagged: true);
             }
