@@ -58,7 +58,7 @@ public sealed partial class NetworkManager
         }
 
         var record = existing with { Connected = true };
-        var operations = LinkPlanner.Ordered(LinkPlanner.PortOperations(network, record, host));
+        var operations = LinkPlanner.PortOperations(network, record, host).ToList();
         var plan = new HostPlan(network.Name, operations, [.. operations.Select(op => LinkInverses.Of(op, host))], FirewallRuleset.Empty, false, 0, []);
         _store.WritePort(record);
         await RunOrRestoreAsync(plan, state, existing, record, cancellationToken).ConfigureAwait(false);

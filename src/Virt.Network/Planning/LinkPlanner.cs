@@ -35,15 +35,17 @@ internal static class LinkPlanner
         // What this network made earlier and no longer wants (a VXLAN device after a change of kind, a bridge renamed).
         var alias = NetworkAlias(definition.Name);
         operations.AddRange(host.Links.Where(l => l.Alias == alias && !wantedLinks.Contains(l.Name)).Select(l => new DeleteLink(l.Name)));
+        // The ports come after the network's own operations, each in its own order (its VLANs only once it is enslaved).
         // A thousand ports look their links up by name: one index instead of a scan per port.
+        var ordered = Ordered(operations);
         var links = host.Links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var vlans = host.PortVlans.ToLookup(v => v.Port, StringComparer.Ordinal);
         foreach (var port in ports.Where(p => p.Connected))
         {
-            operations.AddRange(PortOperations(definition, port, links.GetValueOrDefault(port.Request.HostInterface), vlans[port.Request.HostInterface]));
+            ordered.AddRange(PortOperations(definition, port, links.GetValueOrDefault(port.Request.HostInterface), vlans[port.Request.HostInterface]));
         }
 
-        return Ordered(operations);
+        return ordered;
     }
 
     /// <summary>What takes a network off the host: its own links deleted; on an adopted bridge, only what the SDK put there.</summary>
@@ -65,7 +67,11 @@ internal static class LinkPlanner
         return Ordered(operations);
     }
 
-    /// <summary>Puts a connected port's host interface on the bridge, with its alias, MTU, VLAN and link up; nothing when the interface is gone.</summary>
+    /// <summary>
+    /// Puts a connected port's host interface on the bridge, with its alias, MTU, VLAN and link up, in that order; nothing
+    /// when the interface is gone. On a VLAN network a port tagged other than the default leaves the default VLAN, which
+    /// the kernel gives every port it enslaves: otherwise the port would also see the default VLAN's untagged traffic.
+    /// </summary>
     public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host) =>
         PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlans.Where(v => v.Port == port.Request.HostInterface));
 
@@ -87,7 +93,8 @@ internal static class LinkPlanner
             yield return new SetMtu(name, mtu);
         }
 
-        if (link.Master != definition.EffectiveBridgeName)
+        var enslaving = link.Master != definition.EffectiveBridgeName;
+        if (enslaving)
         {
             yield return new SetMaster(name, definition.EffectiveBridgeName);
         }
@@ -98,6 +105,11 @@ internal static class LinkPlanner
             if (!vlans.Any(v => v.Vlan == tag && v.Pvid && v.Untagged))
             {
                 yield return new AddPortVlan(name, tag, Pvid: true, Untagged: true);
+            }
+
+            if (tag != vlan.DefaultVlan && (enslaving || vlans.Any(v => v.Vlan == vlan.DefaultVlan)))
+            {
+                yield return new DeletePortVlan(name, vlan.DefaultVlan);
             }
         }
 

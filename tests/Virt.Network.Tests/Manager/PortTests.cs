@@ -130,6 +130,7 @@ public sealed class PortTests : IDisposable
         var links = _bed.Links.Describe();
         Assert.Contains("link tap-web0 tun mtu 1500 up True master vn-v1 alias virt:port:vm:web/net0", links, StringComparison.Ordinal);
         Assert.Contains("vlan tap-web0 30 True True", links, StringComparison.Ordinal);
+        Assert.DoesNotContain("vlan tap-web0 5 ", links, StringComparison.Ordinal);
         Assert.True((await manager.PlanAsync("v1", Token)).IsEmpty);
     }
 

@@ -19,6 +19,7 @@ internal sealed class FakeLinkHost : ILinkHost
     private readonly List<RouteState> _routes = [];
     private readonly List<FdbState> _fdb = [];
     private readonly List<PortVlanState> _vlans = [];
+    private readonly Dictionary<string, int> _defaultPvids = new(StringComparer.Ordinal);
     private int _nextIndex = 1;
 
     /// <summary>Fails the first operation that matches, with this errno and message (once).</summary>
@@ -147,6 +148,7 @@ internal sealed class FakeLinkHost : ILinkHost
                 }
 
                 _links.Add(new LinkState(bridge.Name, _nextIndex++, "bridge", Mac(), bridge.Mtu ?? 1500, false, null, bridge.Alias) { VlanFiltering = bridge.VlanFiltering });
+                _defaultPvids[bridge.Name] = bridge.DefaultPvid;
                 return 0;
             case CreateVxlan vxlan:
                 if (Find(vxlan.Name) is not null)
@@ -194,6 +196,16 @@ internal sealed class FakeLinkHost : ILinkHost
                 if (master.Master is not null && Find(master.Master)?.Kind != "bridge")
                 {
                     return Find(master.Master) is null ? 19 : 22;
+                }
+
+                if (Find(master.Name) is not null)
+                {
+                    // The kernel drops a port's VLANs when it leaves a bridge, and gives it the default PVID when it joins one.
+                    _vlans.RemoveAll(v => v.Port == master.Name);
+                    if (master.Master is not null && _defaultPvids.TryGetValue(master.Master, out var pvid))
+                    {
+                        _vlans.Add(new PortVlanState(master.Name, pvid, true, true));
+                    }
                 }
 
                 return Change(master.Name, l => l with { Master = master.Master });
