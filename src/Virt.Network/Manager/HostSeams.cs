@@ -23,13 +23,13 @@ internal static class HostSeams
     /// <summary>The package's validators behind <see cref="INetworkValidation"/>.</summary>
     private sealed class ValidatorSeam : INetworkValidation
     {
-        public IReadOnlyList<(string Field, string Message)> ValidateDefinition(Virt.Networking.NetworkDefinition definition, IReadOnlyList<Virt.Networking.NetworkDefinition> others) =>
-            [.. Validation.NetworkDefinitionValidator.Validate(definition, others).Select(p => (p.Field, p.Message))];
+        public IReadOnlyList<(string Field, string Message)> ValidateDefinition(Virt.Networking.NetworkDefinition definition, IReadOnlyList<Virt.Networking.NetworkDefinition> others, int? underlayMtu) =>
+            [.. Validation.NetworkDefinitionValidator.Validate(definition, others, underlayMtu).Select(p => (p.Field, p.Message))];
 
         public IReadOnlyList<(string Field, string Message)> ValidateSecurityGroup(Virt.Networking.SecurityGroup group) =>
             [.. Validation.FirewallRuleValidator.Validate(group).Select(p => (p.Field, p.Message))];
 
-        public IReadOnlyList<(string Field, string Message)> ValidatePort(Virt.Networking.NetworkPortRequest request, Virt.Networking.NetworkDefinition network, IReadOnlyList<Virt.Networking.NetworkPortRequest> existingPorts) =>
+        public IReadOnlyList<(string Field, string Message)> ValidatePort(Virt.Networking.NetworkPortRequest request, Virt.Networking.NetworkDefinition network, IReadOnlyList<Virt.Networking.NetworkPort> existingPorts) =>
             [.. Validation.NetworkPortValidator.Validate(request, network, existingPorts).Select(p => (p.Field, p.Message))];
     }
 #endif

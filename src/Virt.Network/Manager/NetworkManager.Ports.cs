@@ -28,8 +28,12 @@ public sealed partial class NetworkManager
             throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{existing.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
         }
 
-        var others = state.PortsOf(request.Network).Where(p => p != existing).Select(p => p.Request).ToList();
-        ThrowIfInvalid($"port {request.Owner}/{request.NicId} on network '{request.Network}'", _validation.ValidatePort(request, network, others));
+        // Every network's ports: a host interface name or a MAC is the host's, whichever network it is on.
+        var recorded = state.Ports
+            .Where(p => state.Applied.ContainsKey(p.Request.Network))
+            .Select(p => PortOf(state.Applied[p.Request.Network], p.Request, NetworkAddressing.Mtu(state.Applied[p.Request.Network]) ?? 1500))
+            .ToList();
+        ThrowIfInvalid($"port {request.Owner}/{request.NicId} on network '{request.Network}'", _validation.ValidatePort(request, network, recorded));
         var record = new PortRecord(request, existing?.Connected ?? false);
         var target = state.WithPort(record);
         var dhcp = await DhcpChangesAsync(network.Name, DhcpPlanner.Desired(network, target.PortsOf(network.Name)), removeLeases: false, cancellationToken).ConfigureAwait(false);

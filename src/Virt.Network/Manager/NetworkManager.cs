@@ -77,7 +77,10 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
         using var held = await LockAsync("define network " + definition.Name, cancellationToken).ConfigureAwait(false);
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var others = state.Definitions.Values.Where(d => d.Name != definition.Name).ToList();
-        ThrowIfInvalid($"network '{definition.Name}'", _validation.ValidateDefinition(definition, others));
+        var underlayMtu = definition is VxlanNetworkDefinition { UnderlayInterface: { } underlay }
+            ? (await _links.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(underlay)?.Mtu
+            : null;
+        ThrowIfInvalid($"network '{definition.Name}'", _validation.ValidateDefinition(definition, others, underlayMtu));
         _store.WriteDefinition(definition);
         Log.NetworkDefined(_logger, definition.Name, definition.Kind, Path.Combine(_options.StateDirectory, "networks", definition.Name + ".json"));
     }

@@ -141,6 +141,16 @@ public sealed class PlanTests : IDisposable
         Assert.Empty(await manager.ListAsync(Token));
     }
 
+    [Fact]
+    public async Task A_vxlan_definition_is_validated_with_its_underlays_mtu()
+    {
+        _bed.Links.AddHostLink("eth1", "veth", mtu: 1400);
+
+        await _bed.NewManager().DefineAsync(new VxlanNetworkDefinition("ov", 42, "192.0.2.10") { UnderlayInterface = "eth1" }, Token);
+
+        Assert.Equal([1400], _bed.Validation.UnderlayMtus);
+    }
+
     [Theory]
     [InlineData("../etc")]
     [InlineData("a/b")]

@@ -106,6 +106,17 @@ public sealed class PortTests : IDisposable
     }
 
     [Fact]
+    public async Task A_port_is_validated_against_the_ports_of_every_network()
+    {
+        var manager = await _bed.AppliedAsync(NetworkTestBed.Nat(), new IsolatedNetworkDefinition("lab"));
+        await manager.PrepareAsync(NetworkTestBed.Port("lab", owner: "ct:db", tap: "veth-db0"), Token);
+
+        await manager.PrepareAsync(NetworkTestBed.Port("nat1"), Token);
+
+        Assert.Equal(["ct:db/net0 on vn-lab"], _bed.Validation.SeenPorts.Select(p => $"{p.Request.Owner}/{p.Request.NicId} on {p.Bridge}"));
+    }
+
+    [Fact]
     public async Task Invalid_port_names_the_field()
     {
         var manager = await _bed.AppliedAsync(NetworkTestBed.Nat());

@@ -10,9 +10,21 @@ internal sealed class FakeValidation : INetworkValidation
 
     public List<(string Field, string Message)> PortProblems { get; } = [];
 
-    public IReadOnlyList<(string Field, string Message)> ValidateDefinition(NetworkDefinition definition, IReadOnlyList<NetworkDefinition> others) => DefinitionProblems;
+    public List<int?> UnderlayMtus { get; } = [];
+
+    public IReadOnlyList<NetworkPort> SeenPorts { get; private set; } = [];
+
+    public IReadOnlyList<(string Field, string Message)> ValidateDefinition(NetworkDefinition definition, IReadOnlyList<NetworkDefinition> others, int? underlayMtu)
+    {
+        UnderlayMtus.Add(underlayMtu);
+        return DefinitionProblems;
+    }
 
     public IReadOnlyList<(string Field, string Message)> ValidateSecurityGroup(SecurityGroup group) => [];
 
-    public IReadOnlyList<(string Field, string Message)> ValidatePort(NetworkPortRequest request, NetworkDefinition network, IReadOnlyList<NetworkPortRequest> existingPorts) => PortProblems;
+    public IReadOnlyList<(string Field, string Message)> ValidatePort(NetworkPortRequest request, NetworkDefinition network, IReadOnlyList<NetworkPort> existingPorts)
+    {
+        SeenPorts = existingPorts;
+        return PortProblems;
+    }
 }
