@@ -32,9 +32,9 @@ internal sealed class NetworkOptionsValidator : IValidateOptions<NetworkOptions>
             result.AddError("NetworkOptions.DnsmasqPath is empty: give dnsmasq's absolute path (Debian's dnsmasq-base installs /usr/sbin/dnsmasq)", nameof(NetworkOptions.DnsmasqPath));
         }
 
-        if (options.NetworkNamespace is { } ns && (ns.Length == 0 || ns.Contains('/', StringComparison.Ordinal) || ns.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))))
+        if (options.NetworkNamespace is { } ns && (!ns.StartsWith('/') || ns.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))))
         {
-            result.AddError($"NetworkOptions.NetworkNamespace '{ns}' must be the name of a namespace under /run/netns (no '/', spaces or control characters), or null for the process's own", nameof(NetworkOptions.NetworkNamespace));
+            result.AddError($"NetworkOptions.NetworkNamespace '{ns}' must be a namespace's path (/run/netns/NAME or /proc/PID/ns/net, no spaces or control characters), or null for the process's own", nameof(NetworkOptions.NetworkNamespace));
         }
 
         return result.Build();

@@ -38,6 +38,7 @@ public sealed class HostingTests : IDisposable
             o.StateDirectory = "relative";
             o.LockTimeout = TimeSpan.Zero;
             o.NftablesTable = "bad name";
+            o.NetworkNamespace = "lab";
         });
         using var provider = services.BuildServiceProvider();
 
@@ -46,5 +47,6 @@ public sealed class HostingTests : IDisposable
         Assert.Contains("NetworkOptions.StateDirectory 'relative'", error.Message, StringComparison.Ordinal);
         Assert.Contains("NetworkOptions.LockTimeout", error.Message, StringComparison.Ordinal);
         Assert.Contains("NetworkOptions.NftablesTable 'bad name'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("NetworkOptions.NetworkNamespace 'lab' must be a namespace's path", error.Message, StringComparison.Ordinal);
     }
 }
