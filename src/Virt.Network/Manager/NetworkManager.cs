@@ -127,7 +127,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
         Defined(state, name);
         var scopes = state.PortsOf(name).Select(p => FirewallPlanner.PortScope(p.Request.Owner, p.Request.NicId)).ToList();
         var counters = await _firewall.ReadCountersAsync(cancellationToken).ConfigureAwait(false);
-        return [.. counters.Where(c => c.Scope == "network:" + name || c.Scope == "nat:" + name || scopes.Any(s => c.Scope == s || c.Scope.StartsWith(s + "/", StringComparison.Ordinal)))];
+        return [.. counters.Where(c => c.Scope == "network:" + name || scopes.Any(s => c.Scope == s || c.Scope.EndsWith(" via " + s, StringComparison.Ordinal)))];
     }
 
     /// <inheritdoc />

@@ -12,8 +12,9 @@ namespace Virt.Network.Planning;
 /// NIC's, else the network's, else accept) and, with anti-spoofing, the addresses it may send from.
 /// </summary>
 /// <remarks>
-/// Rule scopes name where a rule came from, under its port: <c>port:OWNER/NIC</c>, <c>port:OWNER/NIC/group:NAME</c>,
-/// <c>port:OWNER/NIC/network:NAME</c>. Counters read back with those scopes are filtered per network by that prefix.
+/// Rule scopes name where a rule came from: <c>port:OWNER/NIC</c> (the NIC's own), <c>group:NAME</c>, <c>network:NAME</c>.
+/// The nftables layer reports a counter of a group's or network's rule as <c>SCOPE via port:OWNER/NIC</c>, and the
+/// port's own (its rules, default policies, anti-spoofing) as <c>port:OWNER/NIC</c>; that is how counters are filtered per network.
 /// </remarks>
 internal static class FirewallPlanner
 {
@@ -57,10 +58,10 @@ internal static class FirewallPlanner
             var group = groups.TryGetValue(name, out var found)
                 ? found
                 : throw new NetworkException(VirtErrorKind.NotFound, $"port {request.Owner}/{request.NicId} on network '{network.Name}' names security group '{name}', which is not defined: define it with INetworkManager.DefineSecurityGroupAsync, or remove it from the NIC's firewall");
-            Add(rules, $"{scope}/group:{name}", group.Rules);
+            Add(rules, "group:" + name, group.Rules);
         }
 
-        Add(rules, $"{scope}/network:{network.Name}", network.Firewall?.Rules ?? []);
+        Add(rules, "network:" + network.Name, network.Firewall?.Rules ?? []);
         return new FirewalledPort(
             network.Name,
             request.Owner,

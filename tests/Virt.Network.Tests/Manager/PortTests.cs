@@ -73,7 +73,7 @@ public sealed class PortTests : IDisposable
 
         var port = Assert.Single(_bed.Firewall.Current!.Ports);
         Assert.Equal(["nic", "ssh", "web", "network"], port.Rules.Select(r => r.Rule.Comment));
-        Assert.Equal(["port:vm:web/net0", "port:vm:web/net0/group:ssh", "port:vm:web/net0/group:web", "port:vm:web/net0/network:nat1"], port.Rules.Select(r => r.Scope));
+        Assert.Equal(["port:vm:web/net0", "group:ssh", "group:web", "network:nat1"], port.Rules.Select(r => r.Scope));
         Assert.Equal((FirewallAction.Accept, FirewallAction.Reject), (port.DefaultIn, port.DefaultOut));
         Assert.Equal(["192.0.2.20", "192.0.2.99"], port.AllowedSources.Select(a => a.ToString()));
     }
@@ -225,14 +225,17 @@ public sealed class PortTests : IDisposable
         await manager.PrepareAsync(NetworkTestBed.Port("nat1"), Token);
         await manager.PrepareAsync(NetworkTestBed.Port("nat2", owner: "ct:db", tap: "veth-db0"), Token);
         _bed.Firewall.Counters.AddRange([
-            new FirewallRuleCounter("port:vm:web/net0", "7", 3, 180),
-            new FirewallRuleCounter("port:vm:web/net0/group:web", "8", 1, 60),
-            new FirewallRuleCounter("port:ct:db/net0", "9", 5, 300),
+            new FirewallRuleCounter("port:vm:web/net0", "0", 3, 180),
+            new FirewallRuleCounter("group:web via port:vm:web/net0", "1", 1, 60),
+            new FirewallRuleCounter("network:nat1", "masquerade", 9, 900),
+            new FirewallRuleCounter("port:ct:db/net0", "default-in", 5, 300),
+            new FirewallRuleCounter("group:web via port:ct:db/net0", "1", 5, 300),
+            new FirewallRuleCounter("network:nat2", "masquerade", 5, 300),
         ]);
 
         var counters = await manager.GetFirewallCountersAsync("nat1", Token);
 
-        Assert.Equal(["7", "8"], counters.Select(c => c.Handle));
+        Assert.Equal(["port:vm:web/net0#0", "group:web via port:vm:web/net0#1", "network:nat1#masquerade"], counters.Select(c => c.Scope + "#" + c.Handle));
     }
 
     [Fact]
