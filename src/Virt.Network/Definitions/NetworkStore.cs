@@ -81,8 +81,6 @@ internal sealed class NetworkStore
         Delete(Path.Combine(NetworksDirectory, name + ".json"), s => s with { Definitions = Without(s.Definitions, name) });
     }
 
-    public void DeleteApplied(string name) => Delete(Path.Combine(AppliedDirectory, name + ".json"), s => s.WithoutApplied(name));
-
     public void DeleteGroup(string name) => Delete(Path.Combine(GroupsDirectory, name + ".json"), s => s with { Groups = Without(s.Groups, name) });
 
     public void DeletePort(string owner, string nicId)

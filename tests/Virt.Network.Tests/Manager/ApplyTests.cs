@@ -153,6 +153,36 @@ public sealed class ApplyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_delete_cut_short_by_a_crash_is_finished_by_the_next_manager()
+    {
+        var crashing = await _bed.AppliedAsync(NetworkTestBed.Nat());
+        crashing.CrashAfterLinkOperations = 0;
+        await Assert.ThrowsAsync<NetworkManager.SimulatedCrashException>(() => crashing.DeleteAsync("nat1", Token));
+        Assert.Contains("vn-nat1", _bed.Links.Describe(), StringComparison.Ordinal);
+
+        var next = _bed.NewManager();
+        await next.DefineAsync(new IsolatedNetworkDefinition("lab"), Token);
+
+        Assert.DoesNotContain("vn-nat1", _bed.Links.Describe(), StringComparison.Ordinal);
+        Assert.Empty(_bed.Dhcp.Running);
+        Assert.Equal(["lab"], (await next.ListAsync(Token)).Select(n => n.Definition.Name));
+    }
+
+    [Fact]
+    public async Task A_port_prepare_cut_short_by_a_crash_has_its_rules_put_in_force_by_the_next_manager()
+    {
+        var crashing = await _bed.AppliedAsync(NetworkTestBed.Nat());
+        crashing.CrashAfterLinkOperations = 0;
+        await Assert.ThrowsAsync<NetworkManager.SimulatedCrashException>(() => crashing.PrepareAsync(NetworkTestBed.Port("nat1") with { Ipv4Address = "192.0.2.10" }, Token));
+        Assert.Empty(_bed.Firewall.Current!.Ports);
+
+        await _bed.NewManager().DefineAsync(new IsolatedNetworkDefinition("lab"), Token);
+
+        Assert.Equal("vm:web", Assert.Single(_bed.Firewall.Current!.Ports).Owner);
+        Assert.Contains(_bed.Dhcp.Running["nat1"].Hosts, h => h.Address == "192.0.2.10");
+    }
+
+    [Fact]
     public async Task Drift_is_reported_and_repaired()
     {
         var manager = await _bed.AppliedAsync(NetworkTestBed.Nat(), new VxlanNetworkDefinition("ov", 42, "192.0.2.10") { Peers = ["192.0.2.11"] });
