@@ -1,0 +1,149 @@
+using System.Globalization;
+using Virt.Network.Definitions;
+using Virt.Network.Host;
+using Virt.Network.Planning;
+using Virt.Networking;
+
+namespace Virt.Network.Manager;
+
+// INetworkPorts: what the VM and container backends call around a NIC's life.
+public sealed partial class NetworkManager
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// A network that is defined but was never applied is refused rather than applied here: applying is the step where
+    /// an operator sees the plan (bridges, NAT, dnsmasq), and a VM start should not change the host beyond its own port.
+    /// </remarks>
+    public async Task<NetworkPort> PrepareAsync(NetworkPortRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequireSafeName("port owner", nameof(request.Owner), request.Owner);
+        RequireSafeName("NIC id", nameof(request.NicId), request.NicId);
+        using var held = await LockAsync($"prepare port {request.Owner}/{request.NicId}", cancellationToken).ConfigureAwait(false);
+        var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var network = AppliedNetwork(state, request.Network);
+        var existing = state.Ports.FirstOrDefault(p => NetworkState.SamePort(p, request.Owner, request.NicId));
+        if (existing is not null && existing.Request.Network != request.Network)
+        {
+            throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{existing.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
+        }
+
+        // Every network's ports: a host interface name or a MAC is the host's, whichever network it is on.
+        var recorded = state.Ports
+            .Where(p => state.Applied.ContainsKey(p.Request.Network))
+            .Select(p => PortOf(state.Applied[p.Request.Network], p.Request, NetworkAddressing.Mtu(state.Applied[p.Request.Network]) ?? 1500))
+            .ToList();
+        ThrowIfInvalid($"port {request.Owner}/{request.NicId} on network '{request.Network}'", _validation.ValidatePort(request, network, recorded));
+        var record = new PortRecord(request, existing?.Connected ?? false);
+        var target = state.WithPort(record);
+        var dhcp = await DhcpChangesAsync(network.Name, DhcpPlanner.Desired(network, target.PortsOf(network.Name)), removeLeases: false, cancellationToken).ConfigureAwait(false);
+        var plan = await CompletePlanAsync(network.Name, [], EmptyHost, FirewallPlanner.Build(target), dhcp, cancellationToken).ConfigureAwait(false);
+
+        // The record first: a crash after it is finished by the next manager, which re-plans the network with the port.
+        _store.WritePort(record);
+        await RunOrRestoreAsync(plan, state, existing, record, cancellationToken).ConfigureAwait(false);
+        Log.PortPrepared(_logger, request.Owner, request.NicId, request.Network, request.HostInterface);
+        return PortOf(network, request, await PortMtuAsync(network, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <inheritdoc />
+    public async Task ConnectAsync(string owner, string nicId, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync($"connect port {owner}/{nicId}", cancellationToken).ConfigureAwait(false);
+        var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var existing = state.Ports.FirstOrDefault(p => NetworkState.SamePort(p, owner, nicId))
+            ?? throw new NetworkException(VirtErrorKind.NotFound, $"port {owner}/{nicId} is not prepared: call INetworkPorts.PrepareAsync before ConnectAsync");
+        var network = AppliedNetwork(state, existing.Request.Network);
+        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var name = existing.Request.HostInterface;
+        if (host.Link(name) is null)
+        {
+            throw new NetworkException(VirtErrorKind.NotFound, $"port {owner}/{nicId}: host interface '{name}' does not exist: create the {existing.Request.Kind.ToString().ToLowerInvariant()} before connecting it");
+        }
+
+        var record = existing with { Connected = true };
+        var operations = LinkPlanner.PortOperations(network, record, host).ToList();
+        var plan = new HostPlan(network.Name, operations, [.. operations.Select(op => LinkInverses.Of(op, host))], FirewallRuleset.Empty, false, 0, []);
+        _store.WritePort(record);
+        await RunOrRestoreAsync(plan, state, existing, record, cancellationToken).ConfigureAwait(false);
+        Log.PortConnected(_logger, owner, nicId, name, network.EffectiveBridgeName);
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseAsync(string owner, string? nicId = null, CancellationToken cancellationToken = default)
+    {
+        using var held = await LockAsync($"release port {owner}/{nicId ?? "*"}", cancellationToken).ConfigureAwait(false);
+        var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var releasing = state.Ports.Where(p => p.Request.Owner == owner && (nicId is null || p.Request.NicId == nicId)).ToList();
+        if (releasing.Count == 0)
+        {
+            return;
+        }
+
+        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var group in releasing.GroupBy(p => p.Request.Network, StringComparer.Ordinal))
+        {
+            // The interface goes only if it is still there and still marked as this port: never a link someone else made.
+            var operations = group.Where(p => host.Link(p.Request.HostInterface)?.Alias == p.Alias).Select(p => (LinkOperation)new DeleteLink(p.Request.HostInterface)).ToList();
+            var target = state.WithoutPorts(group);
+            IReadOnlyList<DhcpChange> dhcp = target.Applied.TryGetValue(group.Key, out var network)
+                ? await DhcpChangesAsync(group.Key, DhcpPlanner.Desired(network, target.PortsOf(group.Key)), removeLeases: false, cancellationToken).ConfigureAwait(false)
+                : [];
+            var plan = await CompletePlanAsync(group.Key, operations, host, FirewallPlanner.Build(target), dhcp, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(plan, FirewallPlanner.Build(state), "port", cancellationToken).ConfigureAwait(false);
+            foreach (var port in group)
+            {
+                _store.DeletePort(port.Request.Owner, port.Request.NicId);
+                Log.PortReleased(_logger, port.Request.Owner, port.Request.NicId, group.Key);
+            }
+
+            state = target;
+        }
+    }
+
+    private static NetworkDefinition AppliedNetwork(NetworkState state, string name)
+    {
+        if (state.Applied.TryGetValue(name, out var applied))
+        {
+            return applied;
+        }
+
+        throw state.Definitions.ContainsKey(name)
+            ? new NetworkException(VirtErrorKind.Conflict, $"network '{name}' is defined but not applied: apply it with INetworkManager.ApplyAsync(\"{name}\") first (a NIC joins only a network that is in force on the host)")
+            : NotDefined(name);
+    }
+
+    private static NetworkPort PortOf(NetworkDefinition network, NetworkPortRequest request, int mtu)
+    {
+        var subnet = NetworkAddressing.Ipv4Subnet(network);
+        var address = NetworkAddressing.PortAddress(network, request);
+        var withPrefix = address is null || subnet is null ? address : string.Create(CultureInfo.InvariantCulture, $"{address}/{NetworkAddressing.Subnet(network, subnet.Cidr).PrefixLength}");
+        return new NetworkPort(request, network.EffectiveBridgeName, mtu, withPrefix, subnet?.Gateway);
+    }
+
+    /// <summary>The MTU a port gets: the network's, else the bridge's as the host has it (an adopted bridge's own), else 1500.</summary>
+    private async Task<int> PortMtuAsync(NetworkDefinition network, CancellationToken cancellationToken) =>
+        NetworkAddressing.Mtu(network) ?? (await _links.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(network.EffectiveBridgeName)?.Mtu ?? 1500;
+
+    /// <summary>Runs a port's plan; if it fails, the port's record goes back to what it was (or away).</summary>
+    private async Task RunOrRestoreAsync(HostPlan plan, NetworkState before, PortRecord? previous, PortRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(plan, FirewallPlanner.Build(before), "port", cancellationToken).ConfigureAwait(false);
+        }
+        catch (NetworkException)
+        {
+            if (previous is not null)
+            {
+                _store.WritePort(previous);
+            }
+            else
+            {
+                _store.DeletePort(record.Request.Owner, record.Request.NicId);
+            }
+
+            throw;
+        }
+    }
+}
