@@ -17,6 +17,7 @@ internal sealed class BridgeLab : IDisposable
     public const string AddressB = "192.0.2.11";
 
     private readonly List<Process> listeners = [];
+    private readonly List<TestNamespace> extra = [];
 
     private BridgeLab(TestNamespace host, TestNamespace a, TestNamespace b)
     {
@@ -88,8 +89,32 @@ internal sealed class BridgeLab : IDisposable
         }
     }
 
+    /// <summary>
+    /// Gives the bridge the gateway 192.0.2.1 (a's default route) and joins an "outside" namespace to the host by a veth
+    /// <c>up0</c> (198.51.100.1 on the host, .2 outside) with IP forwarding on; outside has no route back to 192.0.2.0/24.
+    /// </summary>
+    public TestNamespace ConnectOutside()
+    {
+        var outside = TestNamespace.Create("fwo");
+        extra.Add(outside);
+        Host.Exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+        Host.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "br0");
+        A.Exec("ip", "route", "add", "default", "via", "192.0.2.1");
+        Host.Exec("ip", "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", outside.Name);
+        Host.Exec("ip", "addr", "add", "198.51.100.1/24", "dev", "up0");
+        Host.Exec("ip", "link", "set", "up0", "up");
+        outside.Exec("ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
+        outside.Exec("ip", "link", "set", "eth0", "up");
+        return outside;
+    }
+
     public void Dispose()
     {
+        foreach (var namespaceMade in extra)
+        {
+            namespaceMade.Dispose();
+        }
+
         foreach (var listener in listeners)
         {
             if (!listener.HasExited)
