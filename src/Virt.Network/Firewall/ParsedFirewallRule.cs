@@ -123,12 +123,14 @@ internal sealed record ParsedFirewallRule(
 
     private static IPNetwork ParsePrefix(string text, string ruleName, string what)
     {
-        if (IPAddress.TryParse(text, out var address) && !text.Contains('/', StringComparison.Ordinal) && address.ScopeId == 0)
+        var isPrefix = text.Contains('/', StringComparison.Ordinal);
+        if (!isPrefix && IPAddress.TryParse(text, out var address) && (address.AddressFamily == AddressFamily.InterNetwork || address.ScopeId == 0))
         {
             return new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
         }
 
-        if (IPNetwork.TryParse(text, out var network))
+        // IPNetwork clears host bits silently; "192.0.2.1/24" is more likely a typo for an address than a network, so refuse it.
+        if (isPrefix && IPNetwork.TryParse(text, out var network) && network.BaseAddress.Equals(IPAddress.Parse(text[..text.IndexOf('/', StringComparison.Ordinal)])))
         {
             return network;
         }

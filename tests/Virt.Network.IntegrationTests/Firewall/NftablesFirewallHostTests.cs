@@ -100,21 +100,23 @@ public sealed class NftablesFirewallHostTests
     }
 
     [Fact]
-    public async Task A_refused_transaction_names_the_tables_and_changes_nothing()
+    public async Task Hostile_names_and_a_host_without_br_netfilter_are_refused_and_nothing_changes()
     {
         using var lab = BridgeLab.Create();
         var token = TestContext.Current.CancellationToken;
         var ruleset = Ruleset(antiSpoofing: true);
         await lab.Firewall.ReplaceAsync(ruleset, token);
 
-        // A port on an interface name that is fine for nftables but a bridge name nftables cannot resolve is not
-        // possible to build from typed input, so make the kernel refuse instead: a NAT rule in a namespace whose
-        // inet table is held by a foreign chain with the same name is not ours to break. Simplest real refusal: a
-        // masquerade of an IPv6 subnet works, so use an uplink interface name longer than nftables' ifname (15 bytes)
-        // — the compiler refuses that before nftables does, which is also what must happen.
-        var hostile = ruleset with { Nat = [new NatRule("lab", "br0", IPNetwork.Parse("192.0.2.0/24"), "uplink\"; flush ruleset")] };
+        var hostile = ruleset with { Nat = [new NatRule("lab", "br0", IPNetwork.Parse("192.0.2.0/24"), "up\"; flush ruleset")] };
         var refusal = await Assert.ThrowsAsync<ArgumentException>(() => lab.Firewall.ReplaceAsync(hostile, token));
         Assert.Contains("NAT of network 'lab'", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(lab.Firewall.Fingerprint(ruleset), await lab.Firewall.ReadFingerprintAsync(token));
+
+        // Without br_netfilter the conntrack marks would never be set and replies would fall to the defaults.
+        lab.Host.Exec("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0");
+        var missing = await Assert.ThrowsAsync<NetworkException>(() => lab.Firewall.ReplaceAsync(ruleset with { Nat = [] }, token));
+        Assert.Contains("net.bridge.bridge-nf-call-iptables = 1", missing.Message, StringComparison.Ordinal);
+        Assert.Contains(lab.Host.Path, missing.Message, StringComparison.Ordinal);
         Assert.Equal(lab.Firewall.Fingerprint(ruleset), await lab.Firewall.ReadFingerprintAsync(token));
     }
 
