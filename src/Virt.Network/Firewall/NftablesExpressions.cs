@@ -32,10 +32,6 @@ internal static class NftablesExpressions
     public static JsonObject Match(JsonNode left, JsonNode right, string op = "==") =>
         new() { ["match"] = new JsonObject { ["op"] = op, ["left"] = left, ["right"] = right } };
 
-    // A node has one parent: one already in a rule (a shared address list) is copied.
-    public static JsonObject Set(IEnumerable<JsonNode> items) =>
-        new() { ["set"] = new JsonArray([.. items.Select(item => item.Parent is null ? item : item.DeepClone())]) };
-
     public static JsonObject BitAnd(JsonNode left, long mask) => new() { ["&"] = new JsonArray(left, mask) };
 
     public static JsonObject BitOr(JsonNode left, long bits) => new() { ["|"] = new JsonArray(left, bits) };

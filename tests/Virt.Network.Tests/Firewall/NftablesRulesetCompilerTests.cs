@@ -55,12 +55,13 @@ public sealed class NftablesRulesetCompilerTests
         var rules = Rules(commands, "port-tap0-out");
         Assert.Equal(
             ["scope port:vm:a/net0", "anti-spoofing:mac", "anti-spoofing:arp", "anti-spoofing:arp", "infra:dhcp", "anti-spoofing:ipv4", "anti-spoofing:ipv6",
-             "infra:arp", "infra:nd", "infra:dhcp", "state:established", "state:invalid", "port:vm:a/net0#0", "default-out"],
+             "infra", "port:vm:a/net0#0", "default-out"],
             rules.Select(rule => (string?)rule["comment"]));
         Assert.Contains("\"right\":\"02:00:00:00:00:0a\"", rules[1]["expr"]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains("""{"set":["192.0.2.10"]}""", rules[5]["expr"]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains("""{"set":["::",{"prefix":{"addr":"fe80::","len":10}},"2001:db8::10"]}""", rules[6]["expr"]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains("every rule counts", rules.All(rule => rule["expr"]!.ToJsonString().Contains("\"counter\"", StringComparison.Ordinal)) ? "every rule counts" : "", StringComparison.Ordinal);
+        Assert.Equal("""[{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"192.0.2.10"}},{"counter":null},{"drop":null}]""", rules[5]["expr"]!.ToJsonString());
+        Assert.Equal("""[{"prefix":{"addr":"fe80::","len":10}},"::","2001:db8::10"]""", SetElements(commands, rules[6]));
+        Assert.Equal("""[{"jump":{"target":"infra-out"}}]""", rules[7]["expr"]!.ToJsonString());
+        Assert.All(rules.Where(rule => (string?)rule["comment"] != "infra"), rule => Assert.Contains("\"counter\"", rule["expr"]!.ToJsonString(), StringComparison.Ordinal));
     }
 
     [Fact]
@@ -71,7 +72,7 @@ public sealed class NftablesRulesetCompilerTests
         var rules = Rules(Commands(new FirewallRuleset([], [], [port])), "port-tap0-out");
 
         Assert.Equal("""[{"match":{"op":"==","left":{"payload":{"protocol":"ether","field":"type"}},"right":"ip"}},{"counter":null},{"drop":null}]""", rules[5]["expr"]!.ToJsonString());
-        Assert.Contains("""{"set":["0.0.0.0"]}""", rules[3]["expr"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("\"right\":\"0.0.0.0\"", rules[3]["expr"]!.ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -104,13 +105,33 @@ public sealed class NftablesRulesetCompilerTests
             Protocol = FirewallProtocol.Tcp, DestinationPorts = ["22", "80-90"], Sources = ["198.51.100.0/24", "203.0.113.7"], Comment = "web and ssh",
         };
 
-        var rules = Rules(Commands(new FirewallRuleset([], [], [Port(antiSpoofing: true, rules: [new ScopedRule("group:web", 3, rule)])])), "port-tap0-in");
+        var commands = Commands(new FirewallRuleset([], [], [Port(antiSpoofing: true, rules: [new ScopedRule("group:web", 3, rule)])]));
 
-        var compiled = rules.Single(candidate => ((string?)candidate["comment"])!.StartsWith("group:web#3", StringComparison.Ordinal));
+        var compiled = Rules(commands, "port-tap0-in").Single(candidate => ((string?)candidate["comment"])!.StartsWith("group:web#3", StringComparison.Ordinal));
         Assert.Equal("group:web#3 web and ssh", (string?)compiled["comment"]);
-        Assert.Equal(
-            """[{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"set":[{"prefix":{"addr":"198.51.100.0","len":24}},"203.0.113.7"]}}},{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":{"set":[22,{"range":[80,90]}]}}},{"counter":null},{"accept":null}]""",
-            compiled["expr"]!.ToJsonString());
+        var matches = compiled["expr"]!.AsArray();
+        Assert.Equal("""{"payload":{"protocol":"ip","field":"saddr"}}""", matches[0]!["match"]!["left"]!.ToJsonString());
+        Assert.Equal("""[{"prefix":{"addr":"198.51.100.0","len":24}},"203.0.113.7"]""", SetElements(commands, matches[0]!));
+        Assert.Equal("""{"payload":{"protocol":"tcp","field":"dport"}}""", matches[1]!["match"]!["left"]!.ToJsonString());
+        Assert.Equal("[22,{\"range\":[80,90]}]", SetElements(commands, matches[1]!));
+        Assert.Equal("""[{"counter":null},{"accept":null}]""", new JsonArray(matches[2]!.DeepClone(), matches[3]!.DeepClone()).ToJsonString());
+    }
+
+    [Fact]
+    public void Identical_lists_share_one_named_set_and_overlapping_elements_are_merged()
+    {
+        var rule = new FirewallRule(FirewallDirection.In, FirewallAction.Accept)
+        {
+            Protocol = FirewallProtocol.Tcp, DestinationPorts = ["80-90", "85-100", "22"], Sources = ["192.0.2.0/24", "192.0.2.7", "198.51.100.1"],
+        };
+        var second = Port(antiSpoofing: false, rules: [new ScopedRule("group:web", 0, rule)]) with { HostInterface = "tap1", NicId = "net1" };
+
+        var commands = Commands(new FirewallRuleset([], [], [Port(antiSpoofing: false, rules: [new ScopedRule("group:web", 0, rule)]), second]));
+
+        var sets = commands.Where(command => Kind(command) == "set").Select(command => Body(command)["elem"]!.ToJsonString()).ToList();
+        Assert.Equal(3, sets.Count); // addresses, ports, and the neighbour-discovery types
+        Assert.Contains("""[{"prefix":{"addr":"192.0.2.0","len":24}},"198.51.100.1"]""", sets);
+        Assert.Contains("[22,{\"range\":[80,100]}]", sets);
     }
 
     [Fact]
@@ -137,7 +158,7 @@ public sealed class NftablesRulesetCompilerTests
         Assert.Equal("""[{"counter":null},{"drop":null}]""", Rules(commands, "port-tap0-in").Last()["expr"]!.ToJsonString());
         Assert.Equal("""[{"counter":null},{"accept":null}]""", Rules(commands, "port-tap0-out").Last()["expr"]!.ToJsonString());
         Assert.Equal(
-            """[{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":{"set":["echo-request"]}}},{"counter":null},{"drop":null}]""",
+            """[{"match":{"op":"==","left":{"payload":{"protocol":"icmp","field":"type"}},"right":"echo-request"}},{"counter":null},{"drop":null}]""",
             Rules(commands, "port-tap0-in").Single(rule => (string?)rule["comment"] == "port:vm:a/net0#0")["expr"]!.ToJsonString());
     }
 
@@ -244,6 +265,15 @@ public sealed class NftablesRulesetCompilerTests
     private static string Kind(JsonNode command) => command.AsObject().Single().Value!.AsObject().Single().Key;
 
     private static JsonNode Body(JsonNode command) => command.AsObject().Single().Value!.AsObject().Single().Value!;
+
+    // The elements of the named set a rule or match refers to (the first "@NAME" in it).
+    private static string SetElements(List<JsonNode> commands, JsonNode ruleOrMatch)
+    {
+        var text = ruleOrMatch.ToJsonString();
+        var start = text.IndexOf("\"@", StringComparison.Ordinal) + 2;
+        var name = text[start..text.IndexOf('"', start)];
+        return Body(commands.Single(command => Kind(command) == "set" && (string?)Body(command)["name"] == name))["elem"]!.ToJsonString();
+    }
 
     private static List<JsonNode> Rules(List<JsonNode> commands, string chain) =>
         [.. commands.Where(command => Kind(command) == "rule" && (string?)Body(command)["chain"] == chain).Select(Body)];
