@@ -28,23 +28,11 @@ internal sealed class NftablesFirewallHost : IFirewallHost
         cancellationToken.ThrowIfCancellationRequested();
         return NamespaceThread.RunAsync(options.NetworkNamespace, () =>
         {
+            // Only the small inet table is listed: listing anything in the bridge table makes nft 1.0.6 fetch all of
+            // its chains and sets (50 ms more at 1,000 ports). A bridge table deleted by hand is therefore not seen here.
             using var context = NftablesContext.Open();
-            string? found = null;
-
-            // Both tables carry it: a table deleted by hand reads as "absent", so the next apply repairs it.
-            foreach (var family in new[] { "inet", "bridge" })
-            {
-                var (succeeded, output, _) = context.Run(ListCommand("chain", family, NftablesRulesetCompiler.FingerprintChain));
-                var fingerprint = succeeded ? FingerprintIn(output) : null;
-                if (fingerprint is null || (found is not null && found != fingerprint))
-                {
-                    return null;
-                }
-
-                found = fingerprint;
-            }
-
-            return found;
+            var (succeeded, output, _) = context.Run(ListCommand("chain", "inet", NftablesRulesetCompiler.FingerprintChain));
+            return succeeded ? FingerprintIn(output) : null;
         });
     }
 

@@ -86,8 +86,8 @@ public sealed class NftablesFirewallHostTests
         Assert.Equal(0, Counter(await lab.Firewall.ReadCountersAsync(token), "port:vm:b/net0", "0").Packets);
         Assert.Equal(lab.Firewall.Fingerprint(ruleset), await lab.Firewall.ReadFingerprintAsync(token));
 
-        // A bridge table deleted by hand reads as absent, so the next apply repairs it.
-        lab.Host.Exec("nft", "delete", "table", "bridge", "virt");
+        // The inet table deleted by hand reads as absent, so the next apply repairs it.
+        lab.Host.Exec("nft", "delete", "table", "inet", "virt");
         Assert.Null(await lab.Firewall.ReadFingerprintAsync(token));
 
         await lab.Firewall.ReplaceAsync(FirewallRuleset.Empty, token);
