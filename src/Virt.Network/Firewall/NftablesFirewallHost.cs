@@ -15,6 +15,10 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     private readonly NetworkOptions options;
     private readonly NftablesRulesetCompiler compiler;
 
+    // The planner asks for the fingerprint, the command count and then the replacement of the same ruleset object:
+    // compiling 1,000 ports takes a few hundred milliseconds, so the last compilation is kept.
+    private Compilation? last;
+
     /// <summary>Creates the host for <see cref="NetworkOptions.NetworkNamespace"/> and <see cref="NetworkOptions.NftablesTable"/>.</summary>
     public NftablesFirewallHost(NetworkOptions options)
     {
@@ -37,16 +41,16 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     }
 
     /// <inheritdoc />
-    public string Fingerprint(FirewallRuleset ruleset) => compiler.Compile(ruleset).Fingerprint;
+    public string Fingerprint(FirewallRuleset ruleset) => Compile(ruleset).Fingerprint;
 
     /// <inheritdoc />
-    public int CommandCount(FirewallRuleset ruleset) => compiler.Compile(ruleset).CommandCount;
+    public int CommandCount(FirewallRuleset ruleset) => Compile(ruleset).CommandCount;
 
     /// <inheritdoc />
     public Task ReplaceAsync(FirewallRuleset ruleset, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var compiled = compiler.Compile(ruleset);
+        var compiled = Compile(ruleset);
         return NamespaceThread.RunAsync(options.NetworkNamespace, () =>
         {
             if (ruleset.Ports.Count > 0)
@@ -89,6 +93,18 @@ internal sealed class NftablesFirewallHost : IFirewallHost
 
             return NftablesCounterReader.Read(listings);
         });
+    }
+
+    private CompiledRuleset Compile(FirewallRuleset ruleset)
+    {
+        if (Volatile.Read(ref last) is { } cached && ReferenceEquals(cached.Ruleset, ruleset))
+        {
+            return cached.Compiled;
+        }
+
+        var compiled = compiler.Compile(ruleset);
+        Volatile.Write(ref last, new Compilation(ruleset, compiled));
+        return compiled;
     }
 
     // Without br_netfilter handing bridged frames to the inet hooks, the conntrack marks the port chains rely on would
@@ -162,4 +178,6 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     private static bool IsAbsent(string error) => error.Contains("No such file or directory", StringComparison.Ordinal);
 
     private string InNamespace() => options.NetworkNamespace is null ? "" : $" in network namespace '{options.NetworkNamespace}'";
+
+    private sealed record Compilation(FirewallRuleset Ruleset, CompiledRuleset Compiled);
 }
