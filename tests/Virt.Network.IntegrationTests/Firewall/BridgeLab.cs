@@ -60,9 +60,9 @@ internal sealed class BridgeLab : IDisposable
         }
     }
 
-    /// <summary>Whether <paramref name="from"/> gets an answer to one ping of <paramref name="address"/>.</summary>
-    public static bool Pings(TestNamespace from, string address) =>
-        from.TryExec("busybox", "ping", "-c", "1", "-W", "2", address).ExitCode == 0;
+    /// <summary>Whether <paramref name="from"/> gets an answer to one ping of <paramref name="address"/> (from <paramref name="source"/>).</summary>
+    public static bool Pings(TestNamespace from, string address, string? source = null) =>
+        from.TryExec(["busybox", "ping", "-c", "1", "-W", "2", .. source is null ? Array.Empty<string>() : ["-I", source], address]).ExitCode == 0;
 
     /// <summary>Whether a TCP connection from <paramref name="from"/> reaches the listener and reads its greeting.</summary>
     public static bool Connects(TestNamespace from, string address, int port)

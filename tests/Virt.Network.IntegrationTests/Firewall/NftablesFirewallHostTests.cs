@@ -120,6 +120,33 @@ public sealed class NftablesFirewallHostTests
         Assert.Equal(lab.Firewall.Fingerprint(ruleset), await lab.Firewall.ReadFingerprintAsync(token));
     }
 
+    [Fact]
+    public async Task IPv6_neighbour_discovery_passes_replies_are_tracked_and_a_spoofed_source_is_dropped()
+    {
+        using var lab = BridgeLab.Create();
+        lab.A.Exec("ip", "addr", "add", "2001:db8::a/64", "dev", "eth0", "nodad");
+        lab.B.Exec("ip", "addr", "add", "2001:db8::b/64", "dev", "eth0", "nodad");
+        var echo = new FirewallRule(FirewallDirection.In, FirewallAction.Accept) { Protocol = FirewallProtocol.Icmpv6, IcmpTypes = ["echo-request"] };
+        var ruleset = Ruleset(antiSpoofing: true);
+        ruleset = ruleset with
+        {
+            Ports =
+            [
+                ruleset.Ports[0] with { AllowedSources = [IPAddress.Parse(BridgeLab.AddressA), IPAddress.Parse("2001:db8::a")] },
+                ruleset.Ports[1] with { AllowedSources = [IPAddress.Parse(BridgeLab.AddressB), IPAddress.Parse("2001:db8::b")], Rules = [new ScopedRule("port:vm:b/net0", 0, echo)] },
+            ],
+        };
+        await lab.Firewall.ReplaceAsync(ruleset, TestContext.Current.CancellationToken);
+
+        Assert.True(BridgeLab.Pings(lab.A, "2001:db8::b"), "b accepts echo-request; a's default-in drop lets the tracked reply in");
+        Assert.False(BridgeLab.Pings(lab.B, "2001:db8::a"), "a's default-in drops a new flow");
+
+        lab.A.Exec("ip", "addr", "add", "2001:db8::99/64", "dev", "eth0", "nodad");
+        Assert.False(BridgeLab.Pings(lab.A, "2001:db8::b", "2001:db8::99"), "a source a may not use is dropped");
+        var counters = await lab.Firewall.ReadCountersAsync(TestContext.Current.CancellationToken);
+        Assert.True(Counter(counters, "port:vm:a/net0", "anti-spoofing:ipv6").Packets >= 1);
+    }
+
     internal static FirewallRuleset Ruleset(bool antiSpoofing)
     {
         var groupRules = WebGroup.Select((rule, index) => new ScopedRule("group:web", index, rule)).ToList();
