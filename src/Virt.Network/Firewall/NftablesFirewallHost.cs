@@ -41,7 +41,7 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     }
 
     /// <inheritdoc />
-    public string Fingerprint(FirewallRuleset ruleset) => Compile(ruleset).Fingerprint;
+    public string Fingerprint(FirewallRuleset ruleset) => RulesetFingerprint.Compute(compiler.Table, ruleset);
 
     /// <inheritdoc />
     public int CommandCount(FirewallRuleset ruleset) => Compile(ruleset).CommandCount;

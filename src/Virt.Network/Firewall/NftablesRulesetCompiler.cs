@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Virt.Network.Host;
@@ -94,7 +93,7 @@ internal sealed partial class NftablesRulesetCompiler
             AddBridgeTable(commands, ruleset.Ports);
         }
 
-        var fingerprint = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(commands.ToJsonString())))[..16];
+        var fingerprint = RulesetFingerprint.Compute(table, ruleset);
         if (!ruleset.IsEmpty)
         {
             foreach (var family in new[] { "inet", "bridge" })
