@@ -59,6 +59,19 @@ internal sealed record DeleteLink(string Name) : LinkOperation
     public override string Detail => "delete";
 }
 
+/// <summary>
+/// Move a link into another network namespace (a path under /run/netns, or /proc/PID/ns/net): a VM's tap or a container's
+/// veth end made in the process's namespace joins a network managed in another one. Run in the namespace the link is in.
+/// </summary>
+internal sealed record MoveLinkToNamespace(string Name, string NamespacePath) : LinkOperation
+{
+    public override string Operation => "RTM_NEWLINK";
+
+    public override string Object => "link " + Name;
+
+    public override string Detail => "netns " + NamespacePath;
+}
+
 /// <summary>Bring a link up (or down).</summary>
 internal sealed record SetLinkUp(string Name, bool Up = true) : LinkOperation
 {

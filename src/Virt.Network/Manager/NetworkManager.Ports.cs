@@ -56,6 +56,11 @@ public sealed partial class NetworkManager
         var network = AppliedNetwork(state, existing.Request.Network);
         var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
         var name = existing.Request.HostInterface;
+        if (host.Link(name) is null && await MoveIntoManagedNamespaceAsync(name, cancellationToken).ConfigureAwait(false))
+        {
+            host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         if (host.Link(name) is null)
         {
             throw new NetworkException(VirtErrorKind.NotFound, $"port {owner}/{nicId}: host interface '{name}' does not exist: create the {existing.Request.Kind.ToString().ToLowerInvariant()} before connecting it");
@@ -99,6 +104,22 @@ public sealed partial class NetworkManager
 
             state = target;
         }
+    }
+
+    /// <summary>
+    /// When the manager manages another namespace than the process's and the port's interface is in the process's (QEMU and
+    /// LXC made it there), moves it into the managed one. Returns whether it moved.
+    /// </summary>
+    private async Task<bool> MoveIntoManagedNamespaceAsync(string name, CancellationToken cancellationToken)
+    {
+        if (ProcessNamespaceLinks is not { } here || _options.NetworkNamespace is not { } managed
+            || (await here.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(name) is null)
+        {
+            return false;
+        }
+
+        await here.ApplyAsync([new MoveLinkToNamespace(name, managed)], cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private static NetworkDefinition AppliedNetwork(NetworkState state, string name)

@@ -50,7 +50,14 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
     public NetworkManager(NetworkOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger<NetworkManager>? logger = null)
         : this(options, fileSystem, HostSeams.Create(Checked(options), fileSystem, processes, (ILogger?)logger ?? NullLogger.Instance), logger)
     {
+        ProcessNamespaceLinks = options.NetworkNamespace is null ? null : new Netlink.NetlinkLinkHost((string?)null, logger);
     }
+
+    /// <summary>
+    /// The links of the process's own namespace, when the manager manages another one: a port's interface made here (a
+    /// VM's tap, a container's veth end) is moved into the managed namespace when it is connected.
+    /// </summary>
+    internal ILinkHost? ProcessNamespaceLinks { get; init; }
 
     internal NetworkManager(NetworkOptions options, IFileSystem fileSystem, (ILinkHost Links, IFirewallHost Firewall, IDhcpHost Dhcp, INetworkValidation Validation) seams, ILogger? logger)
     {

@@ -133,7 +133,13 @@ internal sealed class LinkBatch : ILinkIndexes
     // The peer's namespace goes to the kernel as a descriptor, which must stay open until the request is sent.
     private int? OpenPeerNamespace(int index, LinkOperation operation)
     {
-        if (operation is not CreateVeth { PeerNamespace: { } path })
+        var path = operation switch
+        {
+            CreateVeth { PeerNamespace: { } peer } => peer,
+            MoveLinkToNamespace move => move.NamespacePath,
+            _ => null,
+        };
+        if (path is null)
         {
             return null;
         }
@@ -146,7 +152,7 @@ internal sealed class LinkBatch : ILinkIndexes
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            throw new NetlinkOperationException(index, operation, 2, $"cannot open the peer's network namespace {path}: {exception.Message}; create it first (ip netns add) or give a /proc/PID/ns/net path");
+            throw new NetlinkOperationException(index, operation, 2, $"cannot open the network namespace {path}: {exception.Message}; create it first (ip netns add) or give a /proc/PID/ns/net path");
         }
     }
 
@@ -178,6 +184,10 @@ internal sealed class LinkBatch : ILinkIndexes
             case DeleteLink delete:
                 indexes.Remove(delete.Name);
                 kinds.Remove(delete.Name);
+                break;
+            case MoveLinkToNamespace move:
+                indexes.Remove(move.Name);
+                kinds.Remove(move.Name);
                 break;
         }
     }

@@ -43,7 +43,7 @@ internal static class LinkOperationEncoder
     /// <summary>
     /// Appends the operation's requests (one, or two for a create that also sets an alias: the kernel ignores
     /// IFLA_IFALIAS on create) and returns how many. <paramref name="peerNamespace"/> is an open descriptor of a veth
-    /// peer's namespace.
+    /// peer's namespace, or of the namespace a link moves to.
     /// </summary>
     public static int Encode(NetlinkMessageWriter writer, LinkOperation operation, ILinkIndexes links, int? peerNamespace = null)
     {
@@ -111,6 +111,12 @@ internal static class LinkOperationEncoder
 
             case DeleteLink delete:
                 BeginLinkRequest(writer, MessageType.DeleteLink, MessageFlags.Ack, delete.Name);
+                writer.EndMessage();
+                return 1;
+
+            case MoveLinkToNamespace move:
+                BeginLinkRequest(writer, MessageType.NewLink, MessageFlags.Ack, move.Name);
+                writer.AddInt32(LinkAttribute.NetNsFd, peerNamespace ?? throw new ArgumentException($"moving link {move.Name} needs the open descriptor of {move.NamespacePath}", nameof(peerNamespace)));
                 writer.EndMessage();
                 return 1;
 
