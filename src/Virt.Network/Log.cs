@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(NetworkEventIds.JournalRecovered, LogLevel.Warning, "network {Network}: found the journal of a {Action} by process {ProcessId} that stopped after {Completed} of {Planned} operations; re-applying the definitions (roll forward)")]
     public static partial void JournalRecovered(ILogger logger, string network, string action, int processId, int completed, int planned);
 
+    [LoggerMessage(NetworkEventIds.ForwardingEnabled, LogLevel.Information, "network {Network}: IP forwarding turned on ({Switch})")]
+    public static partial void ForwardingEnabled(ILogger logger, string network, string @switch);
+
     [LoggerMessage(NetworkEventIds.PortPrepared, LogLevel.Information, "port {Owner}/{Nic} prepared on network {Network} ({HostInterface})")]
     public static partial void PortPrepared(ILogger logger, string owner, string nic, string network, string hostInterface);
 

@@ -27,6 +27,9 @@ public static class NetworkEventIds
     /// <summary>Warning: <c>network {Network}: found the journal of a {Action} by process {ProcessId} that stopped after {Completed} of {Planned} operations; re-applying the definitions (roll forward)</c></summary>
     public const int JournalRecovered = 6102;
 
+    /// <summary>Information: <c>network {Network}: IP forwarding turned on ({Switch})</c></summary>
+    public const int ForwardingEnabled = 6103;
+
     /// <summary>Information: <c>port {Owner}/{Nic} prepared on network {Network} ({HostInterface})</c></summary>
     public const int PortPrepared = 6200;
 

@@ -117,6 +117,11 @@ public sealed partial class NetworkManager
         var definition = Defined(state, name);
         var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
         var plan = await PlanApplyAsync(definition, state, host, cancellationToken).ConfigureAwait(false);
+        if (!plan.IsEmpty)
+        {
+            await EnsureForwardingAsync(definition, cancellationToken).ConfigureAwait(false);
+        }
+
         await ExecuteAsync(plan, FirewallPlanner.Build(state), "apply", cancellationToken).ConfigureAwait(false);
         if (!IsApplied(state, definition))
         {

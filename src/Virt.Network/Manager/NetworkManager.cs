@@ -59,6 +59,9 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
     /// </summary>
     internal ILinkHost? ProcessNamespaceLinks { get; init; }
 
+    /// <summary>The managed namespace's switches (IP forwarding for NAT and routed networks); a fake in unit tests.</summary>
+    internal ISysctl Sysctl { get; init; }
+
     internal NetworkManager(NetworkOptions options, IFileSystem fileSystem, (ILinkHost Links, IFirewallHost Firewall, IDhcpHost Dhcp, INetworkValidation Validation) seams, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
@@ -68,6 +71,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
         _logger = logger ?? NullLogger.Instance;
         _store = new NetworkStore(fileSystem, options.StateDirectory);
         _journal = new ApplyJournalFile(fileSystem, options.StateDirectory);
+        Sysctl = new ProcSysctl(options.NetworkNamespace);
     }
 
     /// <summary>

@@ -57,6 +57,19 @@ public sealed class ApplyTests : IDisposable
         Assert.True(_bed.Dhcp.Running.ContainsKey("nat1"));
         Assert.Contains("addr vn-nat1 192.0.2.1/24", _bed.Links.Describe(), StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_bed.StateDirectory, "journal", "apply.json")));
+        Assert.Equal(1, _bed.Sysctl.Values["/proc/sys/net/ipv4/ip_forward"]);
+    }
+
+    [Fact]
+    public async Task Only_NAT_and_routed_networks_turn_IP_forwarding_on_and_an_IPv6_subnet_turns_on_IPv6_forwarding_too()
+    {
+        await _bed.AppliedAsync(new IsolatedNetworkDefinition("iso"));
+        Assert.Empty(_bed.Sysctl.Values);
+
+        await _bed.AppliedAsync(NetworkTestBed.Nat() with { Ipv6 = new NetworkSubnet("2001:db8:1::/64", "2001:db8:1::1") });
+
+        Assert.Equal(1, _bed.Sysctl.Values["/proc/sys/net/ipv4/ip_forward"]);
+        Assert.Equal(1, _bed.Sysctl.Values["/proc/sys/net/ipv6/conf/all/forwarding"]);
     }
 
     [Fact]

@@ -27,8 +27,11 @@ internal sealed class NetworkTestBed : IDisposable
 
     public FakeValidation Validation { get; } = new();
 
+    /// <summary>The namespace's switches: a NAT or routed network turns IP forwarding on here, never in the test host's kernel.</summary>
+    public FakeSysctl Sysctl { get; } = new();
+
     public NetworkManager NewManager(TimeSpan? lockTimeout = null) =>
-        new(new NetworkOptions { StateDirectory = StateDirectory, LockTimeout = lockTimeout ?? TimeSpan.FromSeconds(30) }, new FileSystem(), (Links, Firewall, Dhcp, Validation), null);
+        new(new NetworkOptions { StateDirectory = StateDirectory, LockTimeout = lockTimeout ?? TimeSpan.FromSeconds(30) }, new FileSystem(), (Links, Firewall, Dhcp, Validation), null) { Sysctl = Sysctl };
 
     public static NatNetworkDefinition Nat(string name = "nat1") =>
         new(name, new NetworkSubnet("192.0.2.0/24", "192.0.2.1") { DhcpStart = "192.0.2.100", DhcpEnd = "192.0.2.199" });
