@@ -141,12 +141,18 @@ internal static class ContainerConfigBuilder
         {
             var nic = spec.Network[i];
 
-            // A NIC on a managed network goes on the bridge its port names, with the network's MTU and fixed address.
+            // A NIC on a managed network takes the network's MTU and fixed address; LXC leaves its host end on no bridge:
+            // the network connects it once it exists (INetworkPorts.ConnectAsync), wherever the bridge is — in another
+            // network namespace LXC could not reach it.
             var port = networkPorts.GetValueOrDefault(i);
             var prefix = $"lxc.net.{i.ToString(CultureInfo.InvariantCulture)}.";
-            config.Add(prefix + "type", nic.Kind == ContainerNicKind.Veth ? "veth" : "macvlan")
-                .Add(prefix + "link", port?.Bridge ?? nic.Link)
-                .Add(prefix + "flags", "up")
+            config.Add(prefix + "type", nic.Kind == ContainerNicKind.Veth ? "veth" : "macvlan");
+            if (port is null)
+            {
+                config.Add(prefix + "link", nic.Link);
+            }
+
+            config.Add(prefix + "flags", "up")
                 .Add(prefix + "name", nic.Name ?? "eth" + i.ToString(CultureInfo.InvariantCulture));
             if (nic.Kind == ContainerNicKind.Veth)
             {
