@@ -6,7 +6,7 @@ namespace Virt.Kvm.VirtualMachines;
 /// <summary>
 /// NICs on managed networks (<see cref="VmNic.Network"/>): each one's port is prepared through <see cref="INetworkPorts"/>
 /// (owner <c>vm:NAME</c>, the NIC's id) before QEMU is spawned or the NIC is plugged, so its firewall rules are in force
-/// before the guest sends anything; <see cref="TapDevices"/> connects the tap once it exists; the ports are released when
+/// before the guest sends anything; <see cref="TapDevices"/> connects the tap once QEMU holds it; the ports are released when
 /// QEMU is gone (stop, crash, failed start), when the NIC is unplugged and when the VM is deleted.
 /// </summary>
 internal sealed partial class KvmVirtualMachine

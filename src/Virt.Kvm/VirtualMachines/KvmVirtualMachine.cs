@@ -176,6 +176,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var record = await recordWritten.ConfigureAwait(false);
+            await _environment.Taps.ConnectManagedAsync(Name, Spec.Nics, cancellationToken).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
@@ -441,6 +442,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 }
 
                 await NicHotplug.AttachAsync(qmp, Name, nic, nic.MacAddress ?? MacAddresses.Derive(Name, nic.Id), tap, ct).ConfigureAwait(false);
+                await _environment.Taps.ConnectManagedAsync(Name, [nic], ct).ConfigureAwait(false);
             }
             catch when (tap is not null || nic.Network is not null)
             {

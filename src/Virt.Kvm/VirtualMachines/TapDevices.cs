@@ -33,8 +33,9 @@ internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileS
                 created.Add(tap);
                 if (nic.Network is not null)
                 {
-                    var ports = networkPorts ?? throw new VmStartException(spec.Name, $"cannot start VM '{spec.Name}': {ManagedNics.NoBackend(nic)}", null, string.Empty);
-                    await ports.ConnectAsync(ManagedNics.Owner(spec.Name), nic.Id, cancellationToken).ConfigureAwait(false);
+                    // Connected by ConnectManagedAsync once QEMU holds the tap: a network managed in another namespace
+                    // moves it there, which only works after QEMU has opened it by name here.
+                    _ = networkPorts ?? throw new VmStartException(spec.Name, $"cannot start VM '{spec.Name}': {ManagedNics.NoBackend(nic)}", null, string.Empty);
                     continue;
                 }
 
@@ -48,6 +49,20 @@ internal sealed class TapDevices(IProcessRunner processRunner, IFileSystem fileS
         {
             await DeleteAsync(created, CancellationToken.None).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Hands the taps of the NICs on managed networks to their networks (bridge, VLAN, link up). Called once QEMU has opened
+    /// them (after its monitor answers, before the guest runs), so that a network managed in another network namespace can
+    /// move the tap into it without QEMU opening a fresh one of the same name.
+    /// </summary>
+    public async Task ConnectManagedAsync(string vmName, IEnumerable<VmNic> nics, CancellationToken cancellationToken)
+    {
+        foreach (var nic in nics.Where(n => n.Network is not null))
+        {
+            var ports = networkPorts ?? throw new VmStartException(vmName, $"cannot start VM '{vmName}': {ManagedNics.NoBackend(nic)}", null, string.Empty);
+            await ports.ConnectAsync(ManagedNics.Owner(vmName), nic.Id, cancellationToken).ConfigureAwait(false);
         }
     }
 

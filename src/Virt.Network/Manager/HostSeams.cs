@@ -11,15 +11,9 @@ internal static class HostSeams
 {
     public static (ILinkHost Links, IFirewallHost Firewall, IDhcpHost Dhcp, INetworkValidation Validation) Create(NetworkOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger logger)
     {
-#if NETWORK_SEAMS_MERGED
         return (new Netlink.NetlinkLinkHost(options), new Firewall.NftablesFirewallHost(options), new Dhcp.DnsmasqHost(options, fileSystem, processes, logger), new ValidatorSeam());
-#else
-        _ = (options, fileSystem, processes, logger);
-        throw new PlatformNotSupportedException("this build of Virt.Network was made without its host layers (NETWORK_SEAMS_MERGED is not defined): build the package from the merged sources");
-#endif
     }
 
-#if NETWORK_SEAMS_MERGED
     /// <summary>The package's validators behind <see cref="INetworkValidation"/>.</summary>
     private sealed class ValidatorSeam : INetworkValidation
     {
@@ -32,5 +26,4 @@ internal static class HostSeams
         public IReadOnlyList<(string Field, string Message)> ValidatePort(Virt.Networking.NetworkPortRequest request, Virt.Networking.NetworkDefinition network, IReadOnlyList<Virt.Networking.NetworkPort> existingPorts) =>
             [.. Validation.NetworkPortValidator.Validate(request, network, existingPorts).Select(p => (p.Field, p.Message))];
     }
-#endif
 }

@@ -1,4 +1,3 @@
-#if NETWORK_SEAMS_MERGED
 using System.IO.Abstractions;
 using Virt.Network.Hosting;
 using Virt.Network.IntegrationTests.Infrastructure;
@@ -79,4 +78,3 @@ public sealed class NetworkManagerKernelTests : IDisposable
         Assert.Equal(before, _namespace.Exec("ip", "-o", "link", "show"));
     }
 }
-#endif

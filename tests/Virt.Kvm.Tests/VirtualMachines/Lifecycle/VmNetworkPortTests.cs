@@ -51,7 +51,7 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Start_prepares_the_port_before_QEMU_is_spawned_and_the_network_connects_the_tap_before_QEMU_opens_it()
+    public async Task Start_prepares_the_port_before_QEMU_is_spawned_and_the_network_connects_the_tap_once_QEMU_holds_it_before_the_guest_runs()
     {
         var ports = new InMemoryNetworkPorts(new NatNetworkDefinition("lan", new NetworkSubnet("192.0.2.0/24", "192.0.2.1")));
         var seen = new List<string>();
@@ -61,7 +61,8 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         await vm.StartAsync(_ct);
 
         // (A release of what a crashed start could have left comes first; there was nothing.)
-        Assert.Equal(["prepare: qemu 0, tap False", "connect: qemu 0, tap True"], seen.Where(call => !call.StartsWith("release", StringComparison.Ordinal)));
+        // Connected after QEMU opened the tap (a network in another namespace moves it there), before cont.
+        Assert.Equal(["prepare: qemu 0, tap False", "connect: qemu 1, tap True"], seen.Where(call => !call.StartsWith("release", StringComparison.Ordinal)));
         var port = Assert.Single(ports.Ports);
         Assert.Equal(new NetworkPortRequest("lan", Owner, "net0", Tap, NetworkPortKind.Tap, MacAddresses.Derive("web", "net0")) { Ipv4Address = "192.0.2.10" }, port.Request);
         Assert.Equal(("vn-lan", "192.0.2.10/24"), (port.Bridge, port.Ipv4Address));
@@ -115,7 +116,7 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_connect_the_network_refuses_removes_the_tap_and_releases_the_port_before_QEMU()
+    public async Task A_connect_the_network_refuses_ends_QEMU_before_the_guest_runs_removes_the_tap_and_releases_the_port()
     {
         var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan"));
         ports.FailNext(InMemoryNetworkPortOperation.Connect, new NetworkException(VirtErrorKind.Failed, "bridge 'vn-lan' is gone"));
@@ -124,7 +125,8 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         var error = await Assert.ThrowsAsync<NetworkException>(() => vm.StartAsync(_ct));
 
         Assert.Contains("vn-lan", error.Message, StringComparison.Ordinal);
-        Assert.Empty(_qemu.Processes);
+        Assert.False(_qemu.Processes.Single().IsAlive, "QEMU outlived the refused connect");
+        Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(_ct)).State);
         Assert.Empty(ports.Ports);
         Assert.False(TapExists);
     }
@@ -216,7 +218,8 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         // The fake QEMU's one hotplug port is taken: the attach fails after the port and the tap were made.
         var full = await Assert.ThrowsAsync<VmHotplugException>(() => vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "lan"), _ct));
         Assert.Contains("no free hotplug root port", full.Message, StringComparison.Ordinal);
-        Assert.Equal([InMemoryNetworkPortOperation.Prepare, InMemoryNetworkPortOperation.Connect, InMemoryNetworkPortOperation.Release], ports.Calls.Select(call => call.Operation));
+        // The device never came: the tap was not handed to the network.
+        Assert.Equal([InMemoryNetworkPortOperation.Prepare, InMemoryNetworkPortOperation.Release], ports.Calls.Select(call => call.Operation));
         Assert.Empty(ports.Ports);
         Assert.False(TapExists);
         Assert.DoesNotContain(vm.Spec.Nics, nic => nic.Id == "net0");
