@@ -131,7 +131,7 @@ public sealed class PanelBrowserTests
             await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vn-uinet')");
             Assert.DoesNotContain("vn-uinet", PanelNetworkTests.Links(ns));
             await page.GetByTestId("net-apply").ClickAsync();
-            await page.WaitForSelectorAsync("[data-testid=net-state]:has-text('applied')");
+            await page.WaitForSelectorAsync("[data-testid=net-state][data-applied=true]");
             await page.WaitForSelectorAsync("[data-testid=plan-empty]");
             Assert.Contains("vn-uinet", PanelNetworkTests.Links(ns));
             await page.WaitForSelectorAsync("[data-testid=leases-empty]");

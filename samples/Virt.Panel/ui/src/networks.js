@@ -95,7 +95,7 @@ export function networkPages({ api, esc, table, showError, main }) {
     const [network, plan, leases, counters, ports] = await Promise.all([api(path), api(`${path}/plan`), api(`${path}/leases`), api(`${path}/counters`), api(`${path}/ports`)]);
     main.innerHTML = `<h1>Network ${esc(name)}</h1>
       <div class="card"><p>${esc(network.kind)} · bridge ${esc(network.bridge)} · ${esc(subnetOf(network.definition))} ·
-        <span data-testid="net-state">${network.applied ? 'applied' : `not applied (${network.pendingChanges} pending)`}</span> · ${network.portCount} port(s)</p>
+        <span data-testid="net-state" data-applied="${network.applied}">${network.applied ? 'applied' : `not applied (${network.pendingChanges} pending)`}</span> · ${network.portCount} port(s)</p>
         <div class="actions"><button class="danger" id="delete" data-testid="net-delete">Delete</button></div><div id="message"></div>
         <details><summary>Definition (JSON)</summary><pre class="output">${esc(JSON.stringify(network.definition, null, 2))}</pre></details></div>
       <div class="card"><h2>Plan</h2><div id="plan" data-testid="net-plan">${planTable(plan)}</div>
