@@ -38,7 +38,14 @@ builder.Services.AddVirt()
     .AddKvm(kvm => kvm.StateDirectory = Path.Combine(state, "vms"))
     .AddLxc(lxc => lxc.LxcPath = Path.Combine(state, "lxc"))
     .AddStorage(storage => storage.StateDirectory = Path.Combine(state, "storage"))
-    .AddPassthrough(passthrough => passthrough.StateDirectory = Path.Combine(state, "passthrough"));
+    .AddPassthrough(passthrough => passthrough.StateDirectory = Path.Combine(state, "passthrough"))
+    .AddNetwork(network =>
+    {
+        network.StateDirectory = Path.Combine(state, "network");
+
+        // Panel:NetworkNamespace (a path such as /run/netns/NAME) manages the networks of that namespace instead of the host's.
+        network.NetworkNamespace = builder.Configuration["Panel:NetworkNamespace"] is { Length: > 0 } ns ? ns : null;
+    });
 builder.Services.AddSingleton(PanelOptions.From(builder.Configuration));
 builder.Services.AddSingleton(new StatePaths(state));
 builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
@@ -118,6 +125,7 @@ app.MapPost("/api/logout", (PanelAuth panelAuth, HttpContext context) =>
 VmEndpoints.Map(app);
 ContainerEndpoints.Map(app);
 HostEndpoints.Map(app);
+NetworkEndpoints.Map(app);
 LiveEndpoints.Map(app);
 app.Run();
 

@@ -41,6 +41,28 @@ app.Configure(config =>
         storage.AddCommand<StorageCloneCommand>("clone");
         storage.AddCommand<StorageSnapshotCommand>("snapshot");
     });
+    config.AddBranch("net", net =>
+    {
+        net.SetDescription("Networks: bridges, NAT, DHCP, VXLAN, firewall.");
+        net.AddCommand<NetListCommand>("list");
+        net.AddCommand<NetShowCommand>("show");
+        net.AddCommand<NetDefineCommand>("define").WithExample("net", "define", "lab.json");
+        net.AddCommand<NetPlanCommand>("plan");
+        net.AddCommand<NetApplyCommand>("apply");
+        net.AddCommand<NetDeleteCommand>("delete");
+        net.AddCommand<NetLeasesCommand>("leases");
+        net.AddCommand<NetPortsCommand>("ports");
+        net.AddCommand<NetCountersCommand>("counters");
+        net.AddCommand<NetDriftCommand>("drift");
+        net.AddCommand<NetInventoryCommand>("inventory");
+    });
+    config.AddBranch("secgroup", secgroup =>
+    {
+        secgroup.SetDescription("Firewall security groups for NICs.");
+        secgroup.AddCommand<SecurityGroupListCommand>("list");
+        secgroup.AddCommand<SecurityGroupDefineCommand>("define");
+        secgroup.AddCommand<SecurityGroupDeleteCommand>("delete");
+    });
     config.AddBranch("pci", pci =>
     {
         pci.SetDescription("PCI devices and VFIO passthrough.");

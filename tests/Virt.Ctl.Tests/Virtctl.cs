@@ -16,6 +16,9 @@ internal sealed class Virtctl : IDisposable
 
     public string State { get; }
 
+    /// <summary>More environment variables for every run (VIRTCTL_NETNS, for example).</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] arguments) => RunAsync(arguments, string.Empty);
 
     /// <summary>Runs virtctl with <paramref name="input"/> on its standard input (closed after it).</summary>
@@ -29,6 +32,10 @@ internal sealed class Virtctl : IDisposable
         }
 
         start.Environment["VIRTCTL_STATE"] = State;
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
         using var process = Process.Start(start)!;
         await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();

@@ -35,7 +35,7 @@ public sealed class PanelApiTests
         // The OpenAPI document is an endpoint like the others: it needs a login.
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/openapi/v1.json", ct)).StatusCode);
         var openApi = JsonDocument.Parse(await api.GetStringAsync("/openapi/v1.json", ct)).RootElement.GetProperty("paths");
-        foreach (var path in new[] { "/api/vms", "/api/vms/{name}/start", "/api/containers/{name}/exec", "/api/storage/pools", "/api/pci/devices", "/api/host/readiness", "/api/tasks/{id}" })
+        foreach (var path in new[] { "/api/vms", "/api/vms/{name}/start", "/api/containers/{name}/exec", "/api/storage/pools", "/api/pci/devices", "/api/host/readiness", "/api/tasks/{id}", "/api/networks/{name}/plan", "/api/networks/{name}/apply", "/api/host/network/drift" })
         {
             Assert.True(openApi.TryGetProperty(path, out _), path);
         }

@@ -9,10 +9,10 @@ public sealed class PanelBrowserTests
     private const string Chromium = "/usr/bin/chromium";
 
     /// <summary>A panel process and Debian's chromium (no background networking: this host reaches nothing outside), both gone after the test.</summary>
-    private static async Task WithPanelAndBrowserAsync(Func<PanelProcess, IBrowser, CancellationToken, Task> test, CancellationToken ct)
+    private static async Task WithPanelAndBrowserAsync(Func<PanelProcess, IBrowser, CancellationToken, Task> test, CancellationToken ct, IEnumerable<string>? panelArguments = null)
     {
         HostRequirement.Require(File.Exists(Chromium), $"{Chromium} (apt-get install chromium)");
-        await using var panel = await PanelProcess.StartAsync(ct);
+        await using var panel = await PanelProcess.StartAsync(ct, panelArguments);
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new()
         {
@@ -108,6 +108,47 @@ public sealed class PanelBrowserTests
         }, TestContext.Current.CancellationToken);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_nat_network_is_defined_previewed_applied_and_deleted_from_the_ui()
+    {
+        using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
+        {
+            var page = await browser.NewPageAsync();
+            page.Dialog += (_, dialog) => dialog.AcceptAsync(); // the delete's confirm()
+            var violations = WatchContentSecurityPolicy(page);
+            await LogInAsync(page, panel.Address);
+            await page.GotoAsync(panel.Address + "#/networks");
+            await page.GetByTestId("net-kind").SelectOptionAsync("nat");
+            await page.GetByTestId("net-name").FillAsync("uinet");
+            await page.GetByTestId("net-cidr").FillAsync("198.51.100.0/24");
+            await page.GetByTestId("net-gateway").FillAsync("198.51.100.1");
+            await page.GetByTestId("net-dhcp-start").FillAsync("198.51.100.10");
+            await page.GetByTestId("net-dhcp-end").FillAsync("198.51.100.50");
+            await page.GetByTestId("net-define").ClickAsync();
+
+            // The network's page previews the plan; nothing is on the host until Apply.
+            await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vn-uinet')");
+            Assert.DoesNotContain("vn-uinet", PanelNetworkTests.Links(ns));
+            await page.GetByTestId("net-apply").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-state][data-applied=true]");
+            await page.WaitForSelectorAsync("[data-testid=plan-empty]");
+            Assert.Contains("vn-uinet", PanelNetworkTests.Links(ns));
+            await page.WaitForSelectorAsync("[data-testid=leases-empty]");
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "panel-network.png"), FullPage = true });
+
+            await page.GotoAsync(panel.Address + "#/hostnet");
+            await page.WaitForSelectorAsync("[data-testid=drift-empty]");
+            Assert.Contains("198.51.100.1/24", await page.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+
+            await page.GotoAsync(panel.Address + "#/net/uinet");
+            await page.GetByTestId("net-delete").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-define]");
+            Assert.DoesNotContain("vn-uinet", PanelNetworkTests.Links(ns));
+            Assert.Empty(violations);
+        }, TestContext.Current.CancellationToken, [$"--Panel:NetworkNamespace={ns.Path}"]);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Every_page_fits_a_phone_screen_without_horizontal_overflow()
     {
@@ -116,7 +157,7 @@ public sealed class PanelBrowserTests
             var phone = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 390, Height = 844 }, DeviceScaleFactor = 2, IsMobile = true, HasTouch = true });
             var page = await phone.NewPageAsync();
             await LogInAsync(page, panel.Address);
-            foreach (var route in new[] { "vms", "containers", "storage", "pci", "host", "tasks" })
+            foreach (var route in new[] { "vms", "containers", "storage", "networks", "hostnet", "pci", "host", "tasks" })
         {
                 await page.GotoAsync(panel.Address + "#/" + route);
                 await page.WaitForSelectorAsync("main h1");

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Virt.Containers;
 using Virt.Hosting;
+using Virt.Networking;
 using Virt.Passthrough;
 using Virt.Storage;
 using Virt.VirtualMachines;
@@ -19,7 +20,12 @@ internal sealed class VirtHost : IAsyncDisposable
             .AddKvm(kvm => kvm.StateDirectory = Path.Combine(settings.State, "vms"))
             .AddLxc(lxc => lxc.LxcPath = Path.Combine(settings.State, "lxc"))
             .AddStorage(storage => storage.StateDirectory = Path.Combine(settings.State, "storage"))
-            .AddPassthrough(passthrough => passthrough.StateDirectory = Path.Combine(settings.State, "passthrough"));
+            .AddPassthrough(passthrough => passthrough.StateDirectory = Path.Combine(settings.State, "passthrough"))
+            .AddNetwork(network =>
+            {
+                network.StateDirectory = Path.Combine(settings.State, "network");
+                network.NetworkNamespace = settings.NetworkNamespace;
+            });
         _provider = services.BuildServiceProvider();
     }
 
@@ -30,6 +36,8 @@ internal sealed class VirtHost : IAsyncDisposable
     public IStorageManager Storage => _provider.GetRequiredService<IStorageManager>();
 
     public IPassthroughManager Passthrough => _provider.GetRequiredService<IPassthroughManager>();
+
+    public INetworkManager Networks => _provider.GetRequiredService<INetworkManager>();
 
     public ValueTask DisposeAsync() => _provider.DisposeAsync();
 }

@@ -3,6 +3,7 @@
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import RFB from '@novnc/novnc';
+import { networkPages } from './networks.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -222,7 +223,7 @@ async function pciPage() {
 
 async function hostPage() {
   const report = await api('/host/readiness');
-  main.innerHTML = `<h1>Host readiness</h1><div class="card">${table(['Check', 'Status', 'Found', 'Fix'], report.checks.map((c) => `<tr><td>${esc(c.code)}</td><td>${esc(c.status)}</td><td class="wrap">${esc(c.summary)}</td><td class="wrap">${esc(c.fix ?? '')}</td></tr>`))}</div>`;
+  main.innerHTML = `<h1>Host readiness</h1><p><a href="#/hostnet">Host network inventory and drift</a></p><div class="card">${table(['Check', 'Status', 'Found', 'Fix'], report.checks.map((c) => `<tr><td>${esc(c.code)}</td><td>${esc(c.status)}</td><td class="wrap">${esc(c.summary)}</td><td class="wrap">${esc(c.fix ?? '')}</td></tr>`))}</div>`;
 }
 
 async function tasksPage() {
@@ -230,6 +231,8 @@ async function tasksPage() {
   main.innerHTML = `<h1>Tasks</h1><div class="card">${table(['Task', 'State', 'Progress', 'Detail'], tasks.map((t) => `<tr><td>${esc(t.title)}</td><td>${esc(t.state)}</td><td><div class="progress"><div style="width:${Math.round(t.percent)}%"></div></div></td><td class="wrap">${esc(t.error ?? t.detail ?? '')}</td></tr>`))}</div>`;
   if (tasks.some((t) => t.state === 'running')) setTimeout(() => location.hash.startsWith('#/tasks') && tasksPage(), 1000);
 }
+
+const { networksPage, networkPage, hostNetworkPage } = networkPages({ api, esc, table, showError, main });
 
 // On a phone each table row becomes a card whose cells carry their column's name (styles.css).
 function labelCells() {
@@ -252,6 +255,9 @@ async function route() {
     else if (path === 'containers') await containersPage();
     else if (path === 'ct') await containerPage(decodeURIComponent(argument));
     else if (path === 'storage') await storagePage();
+    else if (path === 'networks') await networksPage();
+    else if (path === 'net') await networkPage(decodeURIComponent(argument));
+    else if (path === 'hostnet') await hostNetworkPage();
     else if (path === 'pci') await pciPage();
     else if (path === 'host') await hostPage();
     else if (path === 'tasks') await tasksPage();
