@@ -28,7 +28,7 @@ internal static class LinkPlanner
                 wantedLinks.Add(PlanVxlan(vxlan, host, operations));
                 break;
             case VlanNetworkDefinition vlan when vlan.Uplink is not null:
-                PlanUplink(vlan, host, operations);
+                PlanUplink(vlan, ports, host, operations);
                 break;
         }
 
@@ -72,8 +72,15 @@ internal static class LinkPlanner
     /// when the interface is gone. On a VLAN network a port tagged other than the default leaves the default VLAN, which
     /// the kernel gives every port it enslaves: otherwise the port would also see the default VLAN's untagged traffic.
     /// </summary>
-    public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host) =>
-        PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlans.Where(v => v.Port == port.Request.HostInterface));
+    public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host)
+    {
+        var operations = PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlans.Where(v => v.Port == port.Request.HostInterface));
+
+        // A trunk that carries "every VLAN a port uses" gets a port's new tag when the port connects, not only at the next apply.
+        return definition is VlanNetworkDefinition { Uplink: { } uplink, TrunkVlans.Count: 0 } vlan && host.Link(uplink) is not null
+            ? operations.Concat(TrunkVlans(vlan, [port]).Where(v => !host.PortVlans.Any(p => p.Port == uplink && p.Vlan == v)).Select(v => new AddPortVlan(uplink, v, Pvid: false, Untagged: false)))
+            : operations;
+    }
 
     private static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, LinkState? link, IEnumerable<PortVlanState> vlans)
     {
@@ -285,7 +292,17 @@ internal static class LinkPlanner
         return device;
     }
 
-    private static void PlanUplink(VlanNetworkDefinition vlan, HostLinkState host, List<LinkOperation> operations)
+    /// <summary>
+    /// The VLANs the trunk carries tagged: <see cref="VlanNetworkDefinition.TrunkVlans"/>, or when that is empty every tag a
+    /// connected port uses. The default VLAN is left out of the latter: the kernel already gives it to the uplink untagged
+    /// (pvid) when it enslaves it, and adding it tagged would take that native VLAN away.
+    /// </summary>
+    private static IEnumerable<int> TrunkVlans(VlanNetworkDefinition vlan, IEnumerable<PortRecord> ports) =>
+        vlan.TrunkVlans.Count > 0
+            ? vlan.TrunkVlans
+            : ports.Where(p => p.Connected).Select(p => p.Request.VlanTag ?? vlan.DefaultVlan).Where(tag => tag != vlan.DefaultVlan).Distinct().Order();
+
+    private static void PlanUplink(VlanNetworkDefinition vlan, IEnumerable<PortRecord> ports, HostLinkState host, List<LinkOperation> operations)
     {
         var uplink = vlan.Uplink!;
         if (host.Link(uplink) is not { } link)
@@ -298,7 +315,7 @@ internal static class LinkPlanner
             operations.Add(new SetMaster(uplink, vlan.EffectiveBridgeName));
         }
 
-        operations.AddRange(vlan.TrunkVlans
+        operations.AddRange(TrunkVlans(vlan, ports)
             .Where(v => !host.PortVlans.Any(p => p.Port == uplink && p.Vlan == v))
             .Select(v => new AddPortVlan(uplink, v, Pvid: false, Untagged: false)));
         if (!link.Up)

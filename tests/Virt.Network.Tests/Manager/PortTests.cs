@@ -146,6 +146,24 @@ public sealed class PortTests : IDisposable
     }
 
     [Fact]
+    public async Task A_trunk_without_trunk_vlans_carries_each_tag_a_port_uses_tagged_from_its_connect_and_the_default_vlan_untagged()
+    {
+        _bed.Links.AddHostLink("eth1", "veth");
+        var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1" });
+        foreach (var (nic, tap, tag) in new[] { ("net0", "tap-a", (int?)10), ("net1", "tap-b", 10), ("net2", "tap-c", null) })
+        {
+            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
+            _bed.Links.AddHostLink(tap, "tun");
+            await manager.ConnectAsync("vm:web", nic, Token);
+        }
+
+        var links = _bed.Links.Describe();
+        Assert.Contains("vlan eth1 10 False False", links, StringComparison.Ordinal);
+        Assert.Contains("vlan eth1 1 True True", links, StringComparison.Ordinal); // the default VLAN stays the trunk's untagged one
+        Assert.True((await manager.PlanAsync("v1", Token)).IsEmpty);
+    }
+
+    [Fact]
     public async Task Connect_before_the_interface_exists_names_it()
     {
         var manager = await _bed.AppliedAsync(NetworkTestBed.Nat());

@@ -1,0 +1,85 @@
+using Virt.Kvm.IntegrationTests.Infrastructure;
+
+namespace Virt.Network.IntegrationTests.InGuest;
+
+/// <summary>
+/// A VLAN network on a real VLAN kernel: this host has no bridge vlan_filtering and no 802.1Q, the test guest's Debian
+/// kernel has both. The guest mounts this host's root read-only over 9p and runs tests/Virt.Network.Probe from this build
+/// in a chroot, which drives the SDK there (namespaces for the "guests", veth ports tagged 10/10/20, a trunk uplink whose
+/// far end carries an 802.1Q device); its verdicts come back on the serial console.
+/// </summary>
+public sealed class VlanInGuestTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(360);
+
+    [Fact(Timeout = 420_000)]
+    public async Task Ports_tagged_alike_reach_each_other_and_the_trunk_while_another_tag_is_isolated_on_a_vlan_filtering_bridge()
+    {
+        TestGuest.Require();
+        HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
+        var ct = TestContext.Current.CancellationToken;
+        var probe = Path.Combine(AppContext.BaseDirectory, "Virt.Network.Probe.dll");
+        var script = Path.Combine(Path.GetTempPath(), $"virt-vlan-{Guid.NewGuid():N}.sh");
+        await File.WriteAllTextAsync(
+            script,
+            $"""
+            set -e
+            mkdir -p /mnt/hostroot
+            mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
+            mount -t proc proc /mnt/hostroot/proc
+            mount -t sysfs sys /mnt/hostroot/sys
+            mount -t devtmpfs dev /mnt/hostroot/dev
+            mount -t tmpfs run /mnt/hostroot/run
+            set +e
+            chroot /mnt/hostroot env HOME=/run TMPDIR=/run DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_TieredPGO=0 /usr/share/dotnet/dotnet {probe} vlan /run/virt-network
+            """,
+            ct);
+        try
+        {
+            await using var qemu = await QemuProcess.StartAsync(
+            [
+                "-machine", "q35", "-accel", "tcg", "-smp", "2", "-m", "1024",
+                "-bios", "/usr/share/qemu/qboot.rom",
+                "-kernel", TestGuest.Kernel, "-initrd", TestGuest.Initramfs,
+                "-append", "console=ttyS0 panic=-1 quiet no_timer_check",
+                "-serial", "file:{dir}/serial.log", "-no-reboot",
+                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on",
+                "-fw_cfg", $"name=opt/virt/script,file={script}",
+            ]);
+            var serial = await qemu.WaitForSerialAsync("VIRT-GUEST-SCRIPT-EXIT", Deadline);
+            TestContext.Current.SendDiagnosticMessage(serial);
+
+            string[] expected =
+            [
+                "vlan ok: bridge vn-vl made with vlan_filtering 1",
+                "vlan ok: plan after apply is empty",
+                "vlan ok: plan with the ports connected is empty",
+                "vlan ok: port vh1 has only VLAN 10, pvid and untagged",
+                "vlan ok: port vh2 has only VLAN 10, pvid and untagged",
+                "vlan ok: port vh3 has only VLAN 20, pvid and untagged",
+                "vlan ok: trunk vtrunk carries VLANs 10 and 20 tagged",
+                "vlan ok: same tag reaches (g1 -> g2, VLAN 10)",
+                "vlan ok: same tag reaches (g2 -> g1, VLAN 10)",
+                "vlan ok: other tag isolated (g1 -> g3, VLAN 10 vs 20)",
+                "vlan ok: other tag isolated (g3 -> g2, VLAN 20 vs 10)",
+                "vlan ok: trunk carries VLAN 10 tagged",
+                "vlan ok: trunk keeps VLAN 20 off VLAN 10",
+                "vlan ok: release removes port vh3 and its VLANs",
+                "vlan ok: release leaves vh1 on VLAN 10",
+                "vlan ok: same tag still reaches after another port's release",
+                "vlan ok: plan after release is empty",
+                "vlan ok: delete removes vn-vl and leaves the uplink vtrunk",
+                "VLAN-VERDICT PASS",
+                "VIRT-GUEST-SCRIPT-EXIT 0",
+            ];
+
+            // The whole console on failure: the probe's own lines say which check failed and what the kernel had.
+            var missing = expected.Where(line => !serial.Contains(line, StringComparison.Ordinal)).ToList();
+            Assert.True(missing.Count == 0, $"missing from the guest's output: {string.Join("; ", missing)}\n--- guest console ---\n{serial}");
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+}
