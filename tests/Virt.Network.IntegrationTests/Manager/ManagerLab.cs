@@ -3,6 +3,7 @@ using System.IO.Abstractions;
 using System.Text.Json;
 using Virt.Network.Hosting;
 using Virt.Network.IntegrationTests.Infrastructure;
+using Virt.Network.IntegrationTests.Netlink;
 using Virt.Network.Manager;
 using Virt.Processes;
 
@@ -41,9 +42,12 @@ internal sealed class ManagerLab : IDisposable
             link.TryGetProperty("linkinfo", out var info) && info.TryGetProperty("info_kind", out var kind) ? kind.GetString() : "-",
             link.TryGetProperty("ifalias", out var alias) ? alias.GetString() : "-")).Order(StringComparer.Ordinal)];
 
-    /// <summary>The links, addresses and ruleset as <c>ip -j</c> and <c>nft -j</c> print them, for before/after comparisons.</summary>
+    /// <summary>
+    /// The links and the ruleset as <c>ip -j link</c> and <c>nft -j</c> print them, and the addresses, for before/after
+    /// comparisons. Not <c>ip -d</c>, whose bridge timers tick, nor IPv6 link-local addresses, which the kernel adds when it will.
+    /// </summary>
     public string Snapshot() =>
-        string.Join('\n', Namespace.Exec("ip", "-j", "-d", "link", "show"), Namespace.Exec("ip", "-j", "addr", "show"), Namespace.Exec("nft", "-j", "list", "ruleset"));
+        string.Join('\n', [Namespace.Exec("ip", "-j", "link", "show"), .. IpJson.Addresses(Namespace), Namespace.Exec("nft", "-j", "list", "ruleset")]);
 
     /// <summary>The pids of the live dnsmasq processes in the namespace (a zombie has no command line and is not counted).</summary>
     public IReadOnlyList<int> DnsmasqPids() =>
@@ -52,7 +56,7 @@ internal sealed class ManagerLab : IDisposable
             .Select(int.Parse)
             .Where(pid => CommandLine(pid).StartsWith("dnsmasq", StringComparison.Ordinal) || CommandLine(pid).Contains("/dnsmasq", StringComparison.Ordinal))];
 
-    /// <summary>Starts Virt.Network.CrashChild on the lab's state directory and namespace; killed (SIGKILL) on dispose if still running.</summary>
+    /// <summary>Starts Virt.Network.CrashChild on the lab's state directory and namespace; the lab owns it: killed (SIGKILL) by its pid and disposed on dispose.</summary>
     public Process StartChild(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };

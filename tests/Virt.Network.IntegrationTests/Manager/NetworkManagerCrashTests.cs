@@ -26,6 +26,7 @@ public sealed class NetworkManagerCrashTests : IDisposable
         await KillMidApplyAsync("nat1", "192.0.2.0/24", "192.0.2.1", crashAfter);
 
         var fresh = _lab.NewManager();
+        Assert.False((await fresh.PlanAsync("nat1", ct)).IsEmpty, "the killed apply left nothing to finish");
         await fresh.ApplyAsync("nat1", ct);
 
         AssertComplete(await fresh.PlanAsync("nat1", ct), await fresh.CheckDriftAsync(ct), ["vn-nat1 bridge virt:network:nat1"]);
@@ -40,6 +41,7 @@ public sealed class NetworkManagerCrashTests : IDisposable
 
         // Defining another network is a change under the lock: it finishes nat1 before anything else.
         var fresh = _lab.NewManager();
+        Assert.False((await fresh.PlanAsync("nat1", ct)).IsEmpty, "the killed apply left nothing to finish");
         await fresh.DefineAsync(new IsolatedNetworkDefinition("iso"), ct);
 
         AssertComplete(await fresh.PlanAsync("nat1", ct), await fresh.CheckDriftAsync(ct), ["vn-nat1 bridge virt:network:nat1"]);
@@ -51,7 +53,7 @@ public sealed class NetworkManagerCrashTests : IDisposable
     /// <summary>Runs the child until its hook stops the apply after <paramref name="crashAfter"/> link operations, then SIGKILLs it.</summary>
     private async Task KillMidApplyAsync(string network, string cidr, string gateway, int crashAfter)
     {
-        using var child = _lab.StartChild("crash", network, cidr, gateway, crashAfter.ToString(CultureInfo.InvariantCulture));
+        var child = _lab.StartChild("crash", network, cidr, gateway, crashAfter.ToString(CultureInfo.InvariantCulture));
         var planned = int.Parse(await ManagerLab.ExpectLineAsync(child, "planned ", Token), CultureInfo.InvariantCulture);
         Assert.True(planned > crashAfter, $"the plan has {planned} link operations: the child must stop before the last one");
         Assert.Equal(crashAfter, int.Parse(await ManagerLab.ExpectLineAsync(child, "crashed ", Token), CultureInfo.InvariantCulture));

@@ -19,7 +19,7 @@ public sealed class NetworkManagerTwoProcessTests : IDisposable
     public async Task Two_processes_applying_two_networks_at_once_both_end_applied()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var child = _lab.StartChild("apply", "neta", "192.0.2.0/24", "192.0.2.1");
+        var child = _lab.StartChild("apply", "neta", "192.0.2.0/24", "192.0.2.1");
         await ManagerLab.ExpectLineAsync(child, "ready", ct);
         var manager = _lab.NewManager();
 
