@@ -89,21 +89,28 @@ internal sealed class ManagerLab : IDisposable
 
     public void Dispose()
     {
-        foreach (var child in _children)
+        try
         {
-            if (!child.HasExited)
+            foreach (var child in _children)
             {
-                child.Kill();
-                child.WaitForExit(TimeSpan.FromSeconds(30));
+                using (child)
+                {
+                    if (!child.HasExited)
+                    {
+                        child.Kill();
+                        child.WaitForExit(TimeSpan.FromSeconds(30));
+                    }
+                }
             }
-
-            child.Dispose();
         }
-
-        Namespace.Dispose();
-        if (Directory.Exists(StateDirectory))
+        finally
         {
-            Directory.Delete(StateDirectory, recursive: true);
+            // The namespace goes whatever happened above: with it the dnsmasq processes started in it.
+            Namespace.Dispose();
+            if (Directory.Exists(StateDirectory))
+            {
+                Directory.Delete(StateDirectory, recursive: true);
+            }
         }
     }
 
