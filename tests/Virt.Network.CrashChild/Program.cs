@@ -6,9 +6,11 @@ using Virt.Networking;
 using Virt.Processes;
 
 // Usage (STATE is the manager's state directory, NETNS the namespace it manages, e.g. /run/netns/vt-x):
-//   crash STATE NETNS NAME CIDR GATEWAY N   define a NAT network and apply it, stopping after the journal is written and N link
+//   crash STATE NETNS NAME CIDR GATEWAY N [OLDCIDR OLDGATEWAY]
+//                                           define a NAT network and apply it, stopping after the journal is written and N link
 //                                           operations ran: prints "planned L" (its link operations), then
-//                                           "crashed D" (those done) and waits, holding the lock, to be killed
+//                                           "crashed D" (those done) and waits, holding the lock, to be killed; with OLDCIDR,
+//                                           the network is first applied on that subnet, and the crash lands mid-change
 //   apply STATE NETNS NAME CIDR GATEWAY     print "ready", wait for a line on stdin, define a NAT network and apply it, print "applied"
 var manager = new NetworkManager(new NetworkOptions { StateDirectory = args[1], NetworkNamespace = args[2] }, new FileSystem(), new ProcessRunner());
 var prefix = args[4][..args[4].LastIndexOf('.')];
@@ -16,6 +18,13 @@ var network = new NatNetworkDefinition(args[3], new NetworkSubnet(args[4], args[
 switch (args[0])
 {
     case "crash":
+        if (args.Length > 8)
+        {
+            var oldPrefix = args[7][..args[7].LastIndexOf('.')];
+            await manager.DefineAsync(network with { Ipv4 = new NetworkSubnet(args[7], args[8]) { DhcpStart = oldPrefix + ".100", DhcpEnd = oldPrefix + ".150" } });
+            await manager.ApplyAsync(network.Name);
+        }
+
         await manager.DefineAsync(network);
         var planned = (await manager.PlanAsync(network.Name)).Changes.Count(c => c.Layer == NetworkChangeLayer.Netlink);
         await Console.Out.WriteLineAsync($"planned {planned}");
