@@ -217,7 +217,13 @@ public sealed partial class NetworkManager
             if (CrashAfterLinkOperations is { } crashAfter)
             {
                 await _links.ApplyAsync([.. operations.Take(crashAfter)], host).ConfigureAwait(false);
-                _journal.Write(journal with { Completed = Math.Min(crashAfter, operations.Count) });
+                var done = Math.Min(crashAfter, operations.Count);
+                _journal.Write(journal with { Completed = done });
+                if (AtSimulatedCrash is { } pause)
+                {
+                    await pause(done).ConfigureAwait(false);
+                }
+
                 throw new SimulatedCrashException();
             }
 

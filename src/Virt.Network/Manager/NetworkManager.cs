@@ -80,6 +80,13 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
     /// </summary>
     internal int? CrashAfterLinkOperations { get; set; }
 
+    /// <summary>
+    /// For crash tests in another process: awaited where <see cref="CrashAfterLinkOperations"/> stops the change, with the
+    /// journal written, the lock still held and the number of link operations done; a child process whose task never
+    /// completes is then killed there for real (SIGKILL), so nothing unwinds. <see langword="null"/> in normal use.
+    /// </summary>
+    internal Func<int, Task>? AtSimulatedCrash { get; set; }
+
     /// <inheritdoc />
     public async Task DefineAsync(NetworkDefinition definition, CancellationToken cancellationToken = default)
     {
