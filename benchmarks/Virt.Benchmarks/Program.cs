@@ -68,6 +68,18 @@ static async Task<int> RunAsync(string[] args)
         return PciEnumerationComparison.Run(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- network [networks] [portsPerNetwork] [--sdk-only]   (from the repository root)
+    if (args.Length > 0 && args[0] == "network")
+    {
+        return await NetworkComparison.RunAsync(args);
+    }
+
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- network-start [iterations]
+    if (args.Length > 0 && args[0] == "network-start")
+    {
+        return await NetworkStartComparison.RunAsync(args);
+    }
+
     BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CLI floor for the network benchmark: builds, inside network namespace $1, the same end state as the SDK's
 # benchmark — $2 bridges with a gateway address each, $3 veth ports per bridge (host end on the bridge, up, with an
-# alias), and per port an nftables chain pair in a bridge-family table with anti-spoofing (MAC and IPv4 source) and
+# alias), and per port an nftables chain pair in a bridge-family table with anti-spoofing (source MAC, ARP sender MAC
+# and address, IPv4 source — what the SDK checks, less its IPv6 and DHCP rules and shared infrastructure chains) and
 # three rules, dispatched by verdict maps on the port's name — the way a script using the tools would: one `ip` or
 # `nft` process per object. Prints the elapsed milliseconds. Run by `Virt.Benchmarks network`; never outside a
 # namespace the benchmark made.
@@ -30,6 +31,8 @@ for ((n = 0; n < networks; n++)); do
     inns nft add chain bridge clifloor "$port-out"
     inns nft add chain bridge clifloor "$port-in"
     inns nft add rule bridge clifloor "$port-out" ether saddr != "$mac" counter drop
+    inns nft add rule bridge clifloor "$port-out" arp saddr ether != "$mac" counter drop
+    inns nft add rule bridge clifloor "$port-out" arp saddr ip != "{ 0.0.0.0, $ip4 }" counter drop
     inns nft add rule bridge clifloor "$port-out" ether type ip ip saddr != "$ip4" counter drop
     inns nft add rule bridge clifloor "$port-in" tcp dport 22 counter accept
     inns nft add rule bridge clifloor "$port-in" tcp dport 80 counter accept

@@ -51,9 +51,21 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     {
         cancellationToken.ThrowIfCancellationRequested();
         var compiled = Compile(ruleset);
-        return NamespaceThread.RunAsync(options.NetworkNamespace, () =>
+        return RunAsync(compiled, ruleset.Ports.Count > 0, $"replace tables 'inet {compiler.Table}' and 'bridge {compiler.Table}' ({compiled.CommandCount} commands, {ruleset.Ports.Count} ports, {ruleset.Nat.Count} NAT rules)");
+    }
+
+    /// <inheritdoc />
+    public Task AddPortAsync(FirewallRuleset ruleset, FirewalledPort port, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var compiled = compiler.CompilePortAddition(ruleset, port);
+        return RunAsync(compiled, requireBridgeNetfilter: true, $"add the chains of port {NftablesRulesetCompiler.PortScope(port)} ({port.HostInterface}) to table 'bridge {compiler.Table}' ({compiled.CommandCount} commands)");
+    }
+
+    private Task RunAsync(CompiledRuleset compiled, bool requireBridgeNetfilter, string what) =>
+        NamespaceThread.RunAsync(options.NetworkNamespace, () =>
         {
-            if (ruleset.Ports.Count > 0)
+            if (requireBridgeNetfilter)
             {
                 RequireBridgeNetfilter();
             }
@@ -62,12 +74,9 @@ internal sealed class NftablesFirewallHost : IFirewallHost
             var (succeeded, _, error) = context.Run(compiled.Json);
             if (!succeeded)
             {
-                throw new NetworkException(
-                    VirtErrorKind.Refused,
-                    $"nftables refused to replace tables 'inet {compiler.Table}' and 'bridge {compiler.Table}' ({compiled.CommandCount} commands, {ruleset.Ports.Count} ports, {ruleset.Nat.Count} NAT rules){InNamespace()}; nothing was changed. nft said: {error.Trim()}");
+                throw new NetworkException(VirtErrorKind.Refused, $"nftables refused to {what}{InNamespace()}; nothing was changed. nft said: {error.Trim()}");
             }
         });
-    }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<FirewallRuleCounter>> ReadCountersAsync(CancellationToken cancellationToken)

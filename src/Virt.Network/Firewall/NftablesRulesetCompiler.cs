@@ -107,6 +107,38 @@ internal sealed partial class NftablesRulesetCompiler
         return new CompiledRuleset(System.Text.Encoding.UTF8.GetBytes(document.ToJsonString()), fingerprint, commands.Count);
     }
 
+    /// <summary>
+    /// The transaction that turns the tables holding <paramref name="ruleset"/> less <paramref name="port"/> into tables
+    /// holding <paramref name="ruleset"/>: the port's sets, chains and verdict-map elements, and the new fingerprint. The
+    /// result is the one <see cref="Compile"/> gives for the whole ruleset (same chains, rules, sets and elements; only rule
+    /// handles and the order of map elements differ), at the cost of one port instead of all of them. Valid only when the
+    /// port is new and its bridge already has a port (the inet table's bridge set is unchanged): the caller checks.
+    /// </summary>
+    public CompiledRuleset CompilePortAddition(FirewallRuleset ruleset, FirewalledPort port)
+    {
+        var commands = new JsonArray();
+        var sets = new NamedSets("bridge", table);
+        var name = CheckInterface(port.HostInterface, $"port {PortScope(port)}");
+        Append(commands, Command("add", "chain", Chain("bridge", OutChain(name))));
+        Append(commands, Command("add", "chain", Chain("bridge", InChain(name))));
+        AddOutChain(commands, sets, port);
+        AddInChain(commands, sets, port);
+
+        // Sets are named by their content, so one the table already has is added again unchanged (add is idempotent).
+        InsertSets(commands, 0, sets);
+        Append(commands, Command("add", "element", VerdictMapObject("out-ports", [(name, OutChain(name))])));
+        Append(commands, Command("add", "element", VerdictMapObject("in-ports", [(name, InChain(name))])));
+        var fingerprint = RulesetFingerprint.Compute(table, ruleset);
+        foreach (var family in new[] { "inet", "bridge" })
+        {
+            Append(commands, Command("flush", "chain", Chain(family, FingerprintChain)));
+            Append(commands, Command("add", "rule", Rule(family, FingerprintChain, FingerprintPrefix + fingerprint, Counter())));
+        }
+
+        var document = new JsonObject { ["nftables"] = commands };
+        return new CompiledRuleset(System.Text.Encoding.UTF8.GetBytes(document.ToJsonString()), fingerprint, commands.Count);
+    }
+
     private void AddInetTable(JsonArray commands, FirewallRuleset ruleset)
     {
         Append(commands, Command("add", "table", TableObject("inet")));

@@ -15,6 +15,13 @@ internal interface IFirewallHost
     /// <summary>Replaces the SDK's table with this ruleset in one transaction (all or nothing); an empty ruleset removes the table.</summary>
     Task ReplaceAsync(FirewallRuleset ruleset, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Puts <paramref name="ruleset"/> in force when the table holds it less <paramref name="port"/> (a new port on a bridge
+    /// that has ports already): one transaction with only that port's chains, sets and map elements and the new fingerprint,
+    /// so preparing the thousandth port costs what the first did. All or nothing, like <see cref="ReplaceAsync"/>.
+    /// </summary>
+    Task AddPortAsync(FirewallRuleset ruleset, FirewalledPort port, CancellationToken cancellationToken) => ReplaceAsync(ruleset, cancellationToken);
+
     /// <summary>Reads every rule's counter back.</summary>
     Task<IReadOnlyList<Virt.Networking.FirewallRuleCounter>> ReadCountersAsync(CancellationToken cancellationToken);
 

@@ -237,7 +237,7 @@ public sealed partial class NetworkManager
             if (plan.FirewallChanges)
             {
                 step = $"the nftables replace of table inet {_options.NftablesTable}";
-                await _firewall.ReplaceAsync(plan.Ruleset, host).ConfigureAwait(false);
+                await (plan.AddedPort is { } added ? _firewall.AddPortAsync(plan.Ruleset, added, host) : _firewall.ReplaceAsync(plan.Ruleset, host)).ConfigureAwait(false);
                 firewallReplaced = true;
             }
 

@@ -37,11 +37,12 @@ public sealed partial class NetworkManager
         var record = new PortRecord(request, existing?.Connected ?? false);
         var target = state.WithPort(record);
         var dhcp = await DhcpChangesAsync(network.Name, DhcpPlanner.Desired(network, target.PortsOf(network.Name)), removeLeases: false, cancellationToken).ConfigureAwait(false);
-        var plan = await CompletePlanAsync(network.Name, [], EmptyHost, FirewallPlanner.Build(target), dhcp, cancellationToken).ConfigureAwait(false);
+        var before = FirewallPlanner.Build(state);
+        var plan = await PreparePlanAsync(network.Name, before, FirewallPlanner.Build(target), existing is null ? request : null, dhcp, cancellationToken).ConfigureAwait(false);
 
         // The record first: a crash after it is finished by the next manager, which re-plans the network with the port.
         _store.WritePort(record);
-        await RunOrRestoreAsync(plan, state, existing, record, cancellationToken).ConfigureAwait(false);
+        await RunOrRestoreAsync(plan, before, existing, record, cancellationToken).ConfigureAwait(false);
         Log.PortPrepared(_logger, request.Owner, request.NicId, request.Network, request.HostInterface);
         return PortOf(network, request, await PortMtuAsync(network, cancellationToken).ConfigureAwait(false));
     }
@@ -70,7 +71,7 @@ public sealed partial class NetworkManager
         var operations = LinkPlanner.PortOperations(network, record, host).ToList();
         var plan = new HostPlan(network.Name, operations, [.. operations.Select(op => LinkInverses.Of(op, host))], FirewallRuleset.Empty, false, 0, []);
         _store.WritePort(record);
-        await RunOrRestoreAsync(plan, state, existing, record, cancellationToken).ConfigureAwait(false);
+        await RunOrRestoreAsync(plan, FirewallPlanner.Build(state), existing, record, cancellationToken).ConfigureAwait(false);
         Log.PortConnected(_logger, owner, nicId, name, network.EffectiveBridgeName);
     }
 
@@ -146,12 +147,35 @@ public sealed partial class NetworkManager
     private async Task<int> PortMtuAsync(NetworkDefinition network, CancellationToken cancellationToken) =>
         NetworkAddressing.Mtu(network) ?? (await _links.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(network.EffectiveBridgeName)?.Mtu ?? 1500;
 
+    /// <summary>
+    /// The plan of a prepare. A new port on a bridge that has ports already, with the host's table exactly the ruleset
+    /// before it (its fingerprint says so), is added on its own (<see cref="HostPlan.AddedPort"/>): its chains, sets and
+    /// map elements in one transaction, instead of a replace of the whole table whose cost grows with every port (1,000
+    /// prepares were quadratic). Anything else — a changed port, the first port of a bridge (the inet table's bridge set
+    /// changes), a table that drifted — replaces the table as before.
+    /// </summary>
+    private async Task<HostPlan> PreparePlanAsync(string network, FirewallRuleset before, FirewallRuleset after, NetworkPortRequest? added, IReadOnlyList<DhcpChange> dhcp, CancellationToken cancellationToken)
+    {
+        if (added is not null && after.Ports.Count == before.Ports.Count + 1
+            && after.Ports.FirstOrDefault(p => p.Owner == added.Owner && p.NicId == added.NicId) is { } port
+            && before.Ports.Any(p => p.Bridge == port.Bridge))
+        {
+            var actual = await _firewall.ReadFingerprintAsync(cancellationToken).ConfigureAwait(false);
+            if (actual is not null && actual == _firewall.Fingerprint(before))
+            {
+                return new HostPlan(network, [], [], after, FirewallChanges: true, FirewallCommands: 0, dhcp, port);
+            }
+        }
+
+        return await CompletePlanAsync(network, [], EmptyHost, after, dhcp, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Runs a port's plan; if it fails, the port's record goes back to what it was (or away).</summary>
-    private async Task RunOrRestoreAsync(HostPlan plan, NetworkState before, PortRecord? previous, PortRecord record, CancellationToken cancellationToken)
+    private async Task RunOrRestoreAsync(HostPlan plan, FirewallRuleset before, PortRecord? previous, PortRecord record, CancellationToken cancellationToken)
     {
         try
         {
-            await ExecuteAsync(plan, FirewallPlanner.Build(before), "port", cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(plan, before, "port", cancellationToken).ConfigureAwait(false);
         }
         catch (NetworkException)
         {

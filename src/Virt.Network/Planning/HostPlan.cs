@@ -14,7 +14,8 @@ internal sealed record DhcpChange(string Network, string Action, DhcpInstance? I
 
 /// <summary>
 /// A plan as the manager runs it: the link operations with the undo of each (from the host state read before), the
-/// ruleset the firewall should hold (and whether it differs from the host's), and the dnsmasq changes.
+/// ruleset the firewall should hold (and whether it differs from the host's), and the dnsmasq changes. With
+/// <see cref="AddedPort"/> the host's table holds the ruleset less that one port, and only the port is added.
 /// </summary>
 internal sealed record HostPlan(
     string Network,
@@ -23,7 +24,8 @@ internal sealed record HostPlan(
     FirewallRuleset Ruleset,
     bool FirewallChanges,
     int FirewallCommands,
-    IReadOnlyList<DhcpChange> Dhcp)
+    IReadOnlyList<DhcpChange> Dhcp,
+    FirewalledPort? AddedPort = null)
 {
     public bool IsEmpty => LinkOperations.Count == 0 && !FirewallChanges && Dhcp.Count == 0;
 
@@ -33,7 +35,9 @@ internal sealed record HostPlan(
         changes.AddRange(LinkOperations.Select(op => new NetworkChange(NetworkChangeLayer.Netlink, op.Operation, op.Object, op.Detail)));
         if (FirewallChanges)
         {
-            changes.Add(new NetworkChange(NetworkChangeLayer.Nftables, "replace table", "table inet " + table, string.Create(CultureInfo.InvariantCulture, $"{FirewallCommands} commands")));
+            changes.Add(AddedPort is { } port
+                ? new NetworkChange(NetworkChangeLayer.Nftables, "add port chains", "table bridge " + table, string.Create(CultureInfo.InvariantCulture, $"port {port.Owner}/{port.NicId} on {port.HostInterface}"))
+                : new NetworkChange(NetworkChangeLayer.Nftables, "replace table", "table inet " + table, string.Create(CultureInfo.InvariantCulture, $"{FirewallCommands} commands")));
         }
 
         changes.AddRange(Dhcp.Select(d => new NetworkChange(NetworkChangeLayer.Dnsmasq, d.Action, "dnsmasq for " + d.Network, d.Detail)));

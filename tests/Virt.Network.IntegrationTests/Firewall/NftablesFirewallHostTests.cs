@@ -147,6 +147,36 @@ public sealed class NftablesFirewallHostTests
         Assert.True(Counter(counters, "port:vm:a/net0", "anti-spoofing:ipv6").Packets >= 1);
     }
 
+    [Fact]
+    public async Task A_port_added_on_its_own_gives_the_tables_a_full_replace_gives_and_its_rules_decide_traffic()
+    {
+        using var lab = BridgeLab.Create();
+        var token = TestContext.Current.CancellationToken;
+        var full = Ruleset(antiSpoofing: true);
+        await lab.Firewall.ReplaceAsync(full, token);
+        var replaced = Listing(lab);
+
+        await lab.Firewall.ReplaceAsync(full with { Ports = [full.Ports[0]] }, token);
+        await lab.Firewall.AddPortAsync(full, full.Ports[1], token);
+        Assert.Equal(lab.Firewall.Fingerprint(full), await lab.Firewall.ReadFingerprintAsync(token));
+        Assert.Equal(replaced, Listing(lab));
+
+        lab.Listen(lab.B, AllowedPort);
+        Assert.False(BridgeLab.Pings(lab.A, BridgeLab.AddressB), "the added port's ICMP rule is in force");
+        Assert.True(BridgeLab.Connects(lab.A, BridgeLab.AddressB, AllowedPort), "its security group's rule too");
+        Assert.True(Counter(await lab.Firewall.ReadCountersAsync(token), "port:vm:b/net0", "0").Packets >= 1);
+    }
+
+    // The ruleset as nft lists it, without counters, one sorted line per rule, set or map element (map elements are
+    // listed in hash order, which depends on the order they were added).
+    private static List<string> Listing(BridgeLab lab) =>
+        [.. lab.Host.Exec("nft", "list", "ruleset")
+            .Split('\n')
+            .SelectMany(line => line.Contains("elements = {", StringComparison.Ordinal) ? line.Split(',') : [line])
+            .Select(line => System.Text.RegularExpressions.Regex.Replace(line, "counter packets [0-9]+ bytes [0-9]+", "counter").Trim(' ', '\t', '{', '}', ','))
+            .Where(line => line.Length > 0)
+            .Order(StringComparer.Ordinal)];
+
     internal static FirewallRuleset Ruleset(bool antiSpoofing)
     {
         var groupRules = WebGroup.Select((rule, index) => new ScopedRule("group:web", index, rule)).ToList();
