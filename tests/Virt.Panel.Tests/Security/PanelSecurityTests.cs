@@ -169,18 +169,46 @@ public sealed class PanelSecurityTests
         // The panel's own page (and a client that is not a browser) still gets the console.
         foreach (var (origin, credentials) in new[] { ($"http://127.0.0.1:{port}", ("Cookie", cookie)), ($"http://localhost:{port}", ("Cookie", cookie)), (string.Empty, ("Authorization", "Bearer " + PanelProcess.Password)) })
         {
-            using var socket = new ClientWebSocket();
+            using var socket = await ConnectToRunningVmAsync(console, origin, credentials, api, ct);
+            await socket.SendAsync("\n"u8.ToArray(), WebSocketMessageType.Text, true, ct);
+            var received = await socket.ReceiveAsync(new byte[4096], ct);
+            Assert.True(received.Count > 0);
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+        }
+    }
+
+    /// <summary>
+    /// Connects to the VM's console from <paramref name="origin"/>. A 409 says the console's socket was not there: a failure
+    /// naming the VM's state when the VM is not running (it died under load), asked again for up to 10 s while it still
+    /// reports running.
+    /// </summary>
+    private static async Task<ClientWebSocket> ConnectToRunningVmAsync(Uri console, string origin, (string Name, string Value) credentials, HttpClient api, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var socket = new ClientWebSocket();
+            socket.Options.CollectHttpResponseDetails = true;
             if (origin.Length > 0)
             {
                 socket.Options.SetRequestHeader("Origin", origin);
             }
 
-            socket.Options.SetRequestHeader(credentials.Item1, credentials.Item2);
-            await socket.ConnectAsync(console, ct);
-            await socket.SendAsync("\n"u8.ToArray(), WebSocketMessageType.Text, true, ct);
-            var received = await socket.ReceiveAsync(new byte[4096], ct);
-            Assert.True(received.Count > 0);
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+            socket.Options.SetRequestHeader(credentials.Name, credentials.Value);
+            try
+            {
+                await socket.ConnectAsync(console, ct);
+                return socket;
+            }
+            catch (WebSocketException) when (socket.HttpStatusCode == HttpStatusCode.Conflict)
+            {
+                socket.Dispose();
+                var status = JsonDocument.Parse(await api.GetStringAsync("/api/vms/wsprobe", ct)).RootElement.GetProperty("status");
+                Assert.True(status.GetProperty("state").GetString() == "Running", $"the console answered 409 because the VM is no longer running: {status}");
+                Assert.True(DateTime.UtcNow < deadline, $"the console answered 409 for 10 s while the VM reports running: {status}");
+            }
+
+            await Task.Delay(200, ct);
         }
     }
 
