@@ -37,4 +37,10 @@ internal static partial class Log
 
     [LoggerMessage(NetworkEventIds.PortReleased, LogLevel.Information, "port {Owner}/{Nic} released from network {Network}")]
     public static partial void PortReleased(ILogger logger, string owner, string nic, string network);
+
+    [LoggerMessage(NetworkEventIds.PortsPrepared, LogLevel.Information, "{Count} ports prepared in one change on networks {Networks}")]
+    public static partial void PortsPrepared(ILogger logger, int count, string networks);
+
+    [LoggerMessage(NetworkEventIds.PortsConnected, LogLevel.Information, "{Count} ports connected in one change ({Operations} link operations)")]
+    public static partial void PortsConnected(ILogger logger, int count, int operations);
 }

@@ -38,4 +38,10 @@ public static class NetworkEventIds
 
     /// <summary>Information: <c>port {Owner}/{Nic} released from network {Network}</c></summary>
     public const int PortReleased = 6202;
+
+    /// <summary>Information: <c>{Count} ports prepared in one change on networks {Networks}</c></summary>
+    public const int PortsPrepared = 6203;
+
+    /// <summary>Information: <c>{Count} ports connected in one change ({Operations} link operations)</c></summary>
+    public const int PortsConnected = 6204;
 }

@@ -39,6 +39,17 @@ public interface INetworkManager
     /// <exception cref="NetworkException">An operation failed; the changes made so far are rolled back and the message names the operation, the object and the kernel's error.</exception>
     Task<NetworkPlan> ApplyAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Brings the host to every definition at once: each network's links and dnsmasq, and the one firewall ruleset for all
+    /// of them. When the host already matches, this reads the host once (one set of link dumps, one look at the firewall's
+    /// fingerprint) and changes nothing, without taking the state directory's lock: it is cheap enough to run as a periodic
+    /// reconciliation.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels before the first operation; once operations run they finish or roll back.</param>
+    /// <returns>One plan per defined network, by name, each as it was run (empty for a network that matched).</returns>
+    /// <exception cref="NetworkException">An operation failed; that network's changes are rolled back (networks applied before it stay applied) and the message names the operation, the object and the kernel's error.</exception>
+    Task<IReadOnlyList<NetworkPlan>> ApplyAllAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Removes the network from the host (bridge, addresses, rules, dnsmasq; an adopted bridge is kept) and its definition.</summary>
     /// <param name="name">The network's name.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>

@@ -38,7 +38,20 @@ public sealed record NetworkPortRequest(string Network, string Owner, string Nic
 /// <param name="Mtu">The MTU the interface should have.</param>
 /// <param name="Ipv4Address">The NIC's fixed address with prefix (e.g. <c>192.0.2.10/24</c>), or <see langword="null"/> for DHCP or none.</param>
 /// <param name="Ipv4Gateway">The network's gateway for that address, or <see langword="null"/>.</param>
-public sealed record NetworkPort(NetworkPortRequest Request, string Bridge, int Mtu, string? Ipv4Address, string? Ipv4Gateway);
+public sealed record NetworkPort(NetworkPortRequest Request, string Bridge, int Mtu, string? Ipv4Address, string? Ipv4Gateway)
+{
+    /// <summary>
+    /// Whether <see cref="INetworkPorts.ConnectAsync"/> moves the host interface into another network namespace (the
+    /// network is managed there): the backend then connects only once QEMU or LXC holds the interface, since a process
+    /// that opens it by name afterwards would make a new one here. <see langword="false"/>: connecting may come first.
+    /// </summary>
+    public bool ConnectMovesInterface { get; init; }
+}
+
+/// <summary>A port's identity on the host: its owner and the NIC's id within it.</summary>
+/// <param name="Owner">The port's owner (<c>vm:NAME</c>, <c>ct:NAME</c>).</param>
+/// <param name="NicId">The NIC's id.</param>
+public sealed record NetworkPortId(string Owner, string NicId);
 
 /// <summary>
 /// What the VM and container backends call to put a NIC on a managed network (registered by <c>AddNetwork()</c>); the
@@ -54,6 +67,34 @@ public interface INetworkPorts
     /// <returns>Where the host interface goes.</returns>
     /// <exception cref="NetworkException">Unknown network (kind <see cref="VirtErrorKind.NotFound"/>, naming it and the fix), a network not applied, a bad tag, an address outside the subnet or taken.</exception>
     Task<NetworkPort> PrepareAsync(NetworkPortRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Checks a NIC against its network as <see cref="PrepareAsync(NetworkPortRequest, CancellationToken)"/> would (the network is defined and applied, the
+    /// tag, the address, names and MAC free) and changes nothing: a backend calls it before it starts anything, so a NIC on an
+    /// unknown network fails before QEMU or LXC runs, and can then prepare the port while the VM or container is being built.
+    /// </summary>
+    /// <param name="request">The NIC.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when the request was found acceptable.</returns>
+    /// <exception cref="NetworkException">What <see cref="PrepareAsync(NetworkPortRequest, CancellationToken)"/> would refuse, with the same message.</exception>
+    Task CheckAsync(NetworkPortRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Prepares many ports in one change (all or none): one validation pass, one record write per port, one firewall
+    /// transaction for all of them. For bringing many VMs or containers up at once (a host's boot, a lab's setup).
+    /// </summary>
+    /// <param name="requests">The NICs; each owner/NIC at most once.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>Where each host interface goes, in the order of <paramref name="requests"/>.</returns>
+    /// <exception cref="NetworkException">Any request refused (its message names the port): none of them is prepared.</exception>
+    Task<IReadOnlyList<NetworkPort>> PrepareManyAsync(IReadOnlyList<NetworkPortRequest> requests, CancellationToken cancellationToken = default);
+
+    /// <summary>Connects many prepared ports in one change (all or none): one link dump, one netlink batch.</summary>
+    /// <param name="ports">The ports, each prepared and with its host interface made.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when every interface is on its bridge.</returns>
+    /// <exception cref="NetworkException">A port not prepared or its interface missing (naming them all; nothing changed), or the kernel refused an operation (rolled back).</exception>
+    Task ConnectManyAsync(IReadOnlyList<NetworkPortId> ports, CancellationToken cancellationToken = default);
 
     /// <summary>Puts the existing host interface on the network's bridge with its VLAN and brings it up.</summary>
     /// <param name="owner">The port's owner.</param>

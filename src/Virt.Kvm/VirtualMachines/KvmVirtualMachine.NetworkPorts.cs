@@ -25,23 +25,24 @@ internal sealed partial class KvmVirtualMachine
     /// address taken), the ports prepared for the NICs before it are released and <paramref name="fail"/>'s exception,
     /// naming the NIC, the network and what the network said, is thrown.
     /// </summary>
-    private async Task PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<NetworkPort>> PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
     {
         var managed = nics.Where(nic => nic.Network is not null).ToList();
         if (managed.Count == 0)
         {
-            return;
+            return [];
         }
 
         RequireNetworkBackend(managed, fail);
         var ports = _environment.NetworkPorts!;
         var attempted = new List<string>();
+        var prepared = new List<NetworkPort>(managed.Count);
         foreach (var nic in managed)
         {
             attempted.Add(nic.Id);
             try
             {
-                await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false);
+                prepared.Add(await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false));
             }
             catch (Exception exception) when (exception is VirtException or TimeoutException or OperationCanceledException)
             {
@@ -58,6 +59,53 @@ internal sealed partial class KvmVirtualMachine
                 throw fail($"NIC '{nic.Id}' cannot join network '{nic.Network}': {exception.Message}", exception);
             }
         }
+
+        return prepared;
+    }
+
+    /// <summary>
+    /// Checks each NIC on a network against it without changing anything (an unknown network, a bad tag, an address
+    /// taken): what would refuse the port refuses the start before a tap or QEMU exists, with <paramref name="fail"/>'s
+    /// exception naming the NIC and the network.
+    /// </summary>
+    private async Task CheckNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    {
+        var managed = nics.Where(nic => nic.Network is not null).ToList();
+        if (managed.Count == 0)
+        {
+            return;
+        }
+
+        RequireNetworkBackend(managed, fail);
+        foreach (var nic in managed)
+        {
+            try
+            {
+                await _environment.NetworkPorts!.CheckAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is VirtException or TimeoutException)
+            {
+                throw fail($"NIC '{nic.Id}' cannot join network '{nic.Network}': {exception.Message}", exception);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Prepares the ports of the NICs on networks (their firewall rules in force) and connects those whose tap stays in
+    /// this namespace. Runs while QEMU builds its machine, and is awaited before <c>cont</c>: the guest never runs before
+    /// its rules. Returns whether the taps still need <see cref="TapDevices.ConnectManagedAsync"/> once QEMU holds them
+    /// (a network managed in another namespace moves the tap there, which must wait until QEMU has opened it).
+    /// </summary>
+    private async Task<bool> ReadyNetworkPortsAsync(IReadOnlyList<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    {
+        var ports = await PrepareNetworkPortsAsync(nics, fail, cancellationToken).ConfigureAwait(false);
+        if (ports.Count == 0 || ports.Any(port => port.ConnectMovesInterface))
+        {
+            return ports.Count > 0;
+        }
+
+        await _environment.Taps.ConnectManagedAsync(Name, nics, cancellationToken).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>

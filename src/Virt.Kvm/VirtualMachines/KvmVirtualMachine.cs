@@ -145,12 +145,22 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         PidFd? process = null;
         QmpClient? qmp = null;
         Task<VmRuntimeRecord>? recordWritten = null;
+        Task<bool>? networkReady = null;
         try
         {
             // A port left by a start this process did not live to finish is released first; nothing else uses it (this process owns the VM).
             await ReleaseNetworkPortsAsync().ConfigureAwait(false);
-            await PrepareNetworkPortsAsync(Spec.Nics, StartFailure, cancellationToken).ConfigureAwait(false);
+            await CheckNetworkPortsAsync(Spec.Nics, StartFailure, cancellationToken).ConfigureAwait(false);
             taps = await _environment.Taps.CreateAsync(Spec, cancellationToken).ConfigureAwait(false);
+
+            // The ports' firewall rules and bridges are put in place while QEMU builds its machine (the guest is held
+            // paused until cont, which waits for them), so a managed NIC adds next to nothing to the start.
+            var managedNics = Spec.Nics.Where(nic => nic.Network is not null).ToList();
+            if (managedNics.Count > 0)
+            {
+                networkReady = Task.Run(() => ReadyNetworkPortsAsync(managedNics, StartFailure, cancellationToken), cancellationToken);
+            }
+
             if (Spec.Tpm)
             {
                 tpmPid = await SwtpmProcess.StartAsync(_environment.FileSystem, options.SwtpmBinary, Files, Name, _environment.Time, cancellationToken).ConfigureAwait(false);
@@ -176,7 +186,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             qmp = await ConnectWhileAliveAsync(pid.Value, logStart, cancellationToken).ConfigureAwait(false);
             var subscription = qmp.Subscribe(new QmpSubscriptionOptions { Capacity = 1024 });
             var record = await recordWritten.ConfigureAwait(false);
-            await _environment.Taps.ConnectManagedAsync(Name, Spec.Nics, cancellationToken).ConfigureAwait(false);
+            if (networkReady is not null && await networkReady.ConfigureAwait(false))
+            {
+                await _environment.Taps.ConnectManagedAsync(Name, Spec.Nics, cancellationToken).ConfigureAwait(false);
+            }
+
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             RestrictSockets();
 
@@ -206,6 +220,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             {
                 // Finished (or failed) before the run's files are removed, so none is left behind.
                 await ((Task)recordWritten).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            if (networkReady is not null)
+            {
+                // Its ports are released below only once it has stopped making them.
+                await ((Task)networkReady).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             await _environment.Taps.DeleteAsync(taps, CancellationToken.None).ConfigureAwait(false);

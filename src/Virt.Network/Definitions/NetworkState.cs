@@ -32,6 +32,13 @@ internal sealed record NetworkState(
     public NetworkState WithPort(PortRecord port) =>
         this with { Ports = [.. Ports.Where(p => !SamePort(p, port.Request.Owner, port.Request.NicId)), port] };
 
+    /// <summary>The state with each of <paramref name="ports"/> recorded (replacing a record of the same owner and NIC); one pass, for batches.</summary>
+    public NetworkState WithPorts(IReadOnlyCollection<PortRecord> ports)
+    {
+        var replaced = ports.Select(p => Key(p.Request.Owner, p.Request.NicId)).ToHashSet(StringComparer.Ordinal);
+        return this with { Ports = [.. Ports.Where(p => !replaced.Contains(Key(p.Request.Owner, p.Request.NicId))), .. ports] };
+    }
+
     public NetworkState WithoutPorts(IEnumerable<PortRecord> ports)
     {
         var gone = ports.ToList();
@@ -40,4 +47,7 @@ internal sealed record NetworkState(
 
     public static bool SamePort(PortRecord port, string owner, string nicId) =>
         port.Request.Owner == owner && port.Request.NicId == nicId;
+
+    /// <summary>A port's key in lookups: owner and NIC id, which are safe names and so never contain the separator.</summary>
+    public static string Key(string owner, string nicId) => owner + "/" + nicId;
 }

@@ -75,6 +75,19 @@ internal sealed class NetworkStore
     public void WritePort(PortRecord port) =>
         Write(Path.Combine(PortsDirectory, port.Request.Owner), port.Request.NicId, NetworkJson.Serialize(port), s => s.WithPort(port));
 
+    /// <summary>Records many ports: each file through <see cref="StateFile"/>, then one change of the generation for all of them.</summary>
+    public void WritePorts(IReadOnlyCollection<PortRecord> ports)
+    {
+        foreach (var port in ports)
+        {
+            var directory = Path.Combine(PortsDirectory, port.Request.Owner);
+            OwnerOnly.CreateDirectory(_files, directory);
+            StateFile.Write(_files, Path.Combine(directory, port.Request.NicId + ".json"), NetworkJson.Serialize(port), OwnerOnly.FileMode);
+        }
+
+        Touch(s => s.WithPorts(ports));
+    }
+
     public void DeleteDefinition(string name)
     {
         Delete(Path.Combine(AppliedDirectory, name + ".json"), s => s.WithoutApplied(name));

@@ -19,6 +19,9 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     // compiling 1,000 ports takes a few hundred milliseconds, so the last compilation is kept.
     private Compilation? last;
 
+    // Rulesets are immutable and the planner's are reused per state snapshot: each is fingerprinted once.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<FirewallRuleset, string> fingerprints = [];
+
     /// <summary>Creates the host for <see cref="NetworkOptions.NetworkNamespace"/> and <see cref="NetworkOptions.NftablesTable"/>.</summary>
     public NftablesFirewallHost(NetworkOptions options)
     {
@@ -41,7 +44,7 @@ internal sealed class NftablesFirewallHost : IFirewallHost
     }
 
     /// <inheritdoc />
-    public string Fingerprint(FirewallRuleset ruleset) => RulesetFingerprint.Compute(compiler.Table, ruleset);
+    public string Fingerprint(FirewallRuleset ruleset) => fingerprints.GetValue(ruleset, r => RulesetFingerprint.Compute(compiler.Table, r));
 
     /// <inheritdoc />
     public int CommandCount(FirewallRuleset ruleset) => Compile(ruleset).CommandCount;

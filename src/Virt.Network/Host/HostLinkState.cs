@@ -38,6 +38,20 @@ internal sealed record HostLinkState(
     IReadOnlyList<FdbState> Fdb,
     IReadOnlyList<PortVlanState> PortVlans)
 {
+    // Planning a thousand ports looks links up by name thousands of times: a scan each was quadratic.
+    private readonly Dictionary<string, LinkState> byName = ByName(Links);
+
     /// <summary>The link of that name, or null.</summary>
-    public LinkState? Link(string name) => Links.FirstOrDefault(l => l.Name == name);
+    public LinkState? Link(string name) => byName.GetValueOrDefault(name);
+
+    private static Dictionary<string, LinkState> ByName(IReadOnlyList<LinkState> links)
+    {
+        var byName = new Dictionary<string, LinkState>(links.Count, StringComparer.Ordinal);
+        foreach (var link in links)
+        {
+            byName.TryAdd(link.Name, link);
+        }
+
+        return byName;
+    }
 }

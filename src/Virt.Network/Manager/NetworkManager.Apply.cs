@@ -263,12 +263,14 @@ public sealed partial class NetworkManager
             Log.ApplyRolledBack(_logger, failure, plan.Network, action, step, rolledBack);
             _journal.Delete();
             var kind = failure is VirtException virt ? virt.ErrorKind : VirtErrorKind.Failed;
-            throw new NetworkException(kind, $"network '{plan.Network}': {action} failed at {step}: {failure.Message}; the {completed} link operations done before it were rolled back{(firewallReplaced ? " and the previous firewall ruleset restored" : string.Empty)}, so the host is as it was: fix the cause and apply again", failure);
+            throw new NetworkException(kind, $"{Subject(plan)}: {action} failed at {step}: {failure.Message}; the {completed} link operations done before it were rolled back{(firewallReplaced ? " and the previous firewall ruleset restored" : string.Empty)}, so the host is as it was: fix the cause and apply again", failure);
         }
 
         _journal.Delete();
         Log.ChangesApplied(_logger, plan.Network, action, journal.Operations.Count);
     }
+
+    private static string Subject(HostPlan plan) => plan.Network == AllNetworks ? "ports on several networks" : $"network '{plan.Network}'";
 
     /// <summary>Undoes the first <paramref name="completed"/> link operations and restores the previous ruleset; returns how many undo operations ran.</summary>
     private async Task<int> RollBackAsync(HostPlan plan, int completed, FirewallRuleset? previousRuleset, Exception failure, string step)
@@ -291,7 +293,7 @@ public sealed partial class NetworkManager
         catch (Exception undo) when (undo is not OutOfMemoryException)
         {
             // The journal stays: the next change re-plans this network from its definition and finishes the job.
-            throw new NetworkException(VirtErrorKind.Failed, $"network '{plan.Network}': the change failed at {step} ({failure.Message}), and undoing it failed too ({undo.Message}); the journal {_journal.FilePath} stays, and the next change to any network re-applies '{plan.Network}' from its definition", new AggregateException(failure, undo));
+            throw new NetworkException(VirtErrorKind.Failed, $"{Subject(plan)}: the change failed at {step} ({failure.Message}), and undoing it failed too ({undo.Message}); the journal {_journal.FilePath} stays, and the next change to any network re-applies {(plan.Network == AllNetworks ? "every applied network" : $"'{plan.Network}'")} from its definition", new AggregateException(failure, undo));
         }
     }
 
@@ -311,7 +313,17 @@ public sealed partial class NetworkManager
         Log.JournalRecovered(_logger, journal.Network, journal.Action, journal.ProcessId, journal.Completed, journal.Operations.Count);
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var definitions = journal.Action == "apply" ? state.Definitions : state.Applied;
-        if (journal.Action != "delete" && definitions.TryGetValue(journal.Network, out var definition))
+        if (journal.Network == AllNetworks)
+        {
+            // A change of ports on several networks at once: each applied network is re-planned with its recorded ports.
+            foreach (var applied in state.Applied.Values.OrderBy(d => d.Name, StringComparer.Ordinal))
+            {
+                var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var plan = await PlanApplyAsync(applied, state, host, cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(plan, FirewallPlanner.Build(state), "recovery of " + journal.Action, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else if (journal.Action != "delete" && definitions.TryGetValue(journal.Network, out var definition))
         {
             var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
             var plan = await PlanApplyAsync(definition, state, host, cancellationToken).ConfigureAwait(false);

@@ -21,19 +21,7 @@ public sealed partial class NetworkManager
         RequireSafeName("NIC id", nameof(request.NicId), request.NicId);
         using var held = await LockAsync($"prepare port {request.Owner}/{request.NicId}", cancellationToken).ConfigureAwait(false);
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var network = AppliedNetwork(state, request.Network);
-        var existing = state.Ports.FirstOrDefault(p => NetworkState.SamePort(p, request.Owner, request.NicId));
-        if (existing is not null && existing.Request.Network != request.Network)
-        {
-            throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{existing.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
-        }
-
-        // Every network's ports: a host interface name or a MAC is the host's, whichever network it is on.
-        var recorded = state.Ports
-            .Where(p => state.Applied.ContainsKey(p.Request.Network))
-            .Select(p => PortOf(state.Applied[p.Request.Network], p.Request, NetworkAddressing.Mtu(state.Applied[p.Request.Network]) ?? 1500))
-            .ToList();
-        ThrowIfInvalid($"port {request.Owner}/{request.NicId} on network '{request.Network}'", _validation.ValidatePort(request, network, recorded));
+        var (network, existing) = Checked(state, request, RecordedPorts(state));
         var record = new PortRecord(request, existing?.Connected ?? false);
         var target = state.WithPort(record);
         var dhcp = await DhcpChangesAsync(network.Name, DhcpPlanner.Desired(network, target.PortsOf(network.Name)), removeLeases: false, cancellationToken).ConfigureAwait(false);
@@ -45,6 +33,18 @@ public sealed partial class NetworkManager
         await RunOrRestoreAsync(plan, before, existing, record, cancellationToken).ConfigureAwait(false);
         Log.PortPrepared(_logger, request.Owner, request.NicId, request.Network, request.HostInterface);
         return PortOf(network, request, await PortMtuAsync(network, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <inheritdoc />
+    public async Task CheckAsync(NetworkPortRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequireSafeName("port owner", nameof(request.Owner), request.Owner);
+        RequireSafeName("NIC id", nameof(request.NicId), request.NicId);
+
+        // No lock: a read of the snapshot is consistent (every file is replaced atomically), and PrepareAsync checks again under it.
+        var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        _ = Checked(state, request, RecordedPorts(state));
     }
 
     /// <inheritdoc />
@@ -78,6 +78,13 @@ public sealed partial class NetworkManager
     /// <inheritdoc />
     public async Task ReleaseAsync(string owner, string? nicId = null, CancellationToken cancellationToken = default)
     {
+        // A backend releases before every start (a port a dead start left behind): when the owner has no port, that is
+        // answered from the snapshot, without the lock (whose holder note is a write) — no journal means nothing half-done.
+        if (!_journal.Exists && !(await _store.ReadAsync(cancellationToken).ConfigureAwait(false)).Ports.Any(p => p.Request.Owner == owner && (nicId is null || p.Request.NicId == nicId)))
+        {
+            return;
+        }
+
         using var held = await LockAsync($"release port {owner}/{nicId ?? "*"}", cancellationToken).ConfigureAwait(false);
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var releasing = state.Ports.Where(p => p.Request.Owner == owner && (nicId is null || p.Request.NicId == nicId)).ToList();
@@ -111,17 +118,50 @@ public sealed partial class NetworkManager
     /// When the manager manages another namespace than the process's and the port's interface is in the process's (QEMU and
     /// LXC made it there), moves it into the managed one. Returns whether it moved.
     /// </summary>
-    private async Task<bool> MoveIntoManagedNamespaceAsync(string name, CancellationToken cancellationToken)
+    private Task<bool> MoveIntoManagedNamespaceAsync(string name, CancellationToken cancellationToken) =>
+        MoveIntoManagedNamespaceAsync([name], cancellationToken);
+
+    /// <summary>The same for several interfaces, in one read and one batch; returns whether any moved.</summary>
+    private async Task<bool> MoveIntoManagedNamespaceAsync(IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
-        if (ProcessNamespaceLinks is not { } here || _options.NetworkNamespace is not { } managed
-            || (await here.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(name) is null)
+        if (names.Count == 0 || ProcessNamespaceLinks is not { } here || _options.NetworkNamespace is not { } managed)
         {
             return false;
         }
 
-        await here.ApplyAsync([new MoveLinkToNamespace(name, managed)], cancellationToken).ConfigureAwait(false);
+        var local = await here.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var moving = names.Where(name => local.Link(name) is not null).Select(name => (LinkOperation)new MoveLinkToNamespace(name, managed)).ToList();
+        if (moving.Count == 0)
+        {
+            return false;
+        }
+
+        await here.ApplyAsync(moving, cancellationToken).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>
+    /// The network a request joins and the port's current record, once the request is found acceptable against
+    /// <paramref name="recorded"/>; throws what <see cref="PrepareAsync"/> refuses.
+    /// </summary>
+    private (NetworkDefinition Network, PortRecord? Existing) Checked(NetworkState state, NetworkPortRequest request, IReadOnlyList<NetworkPort> recorded)
+    {
+        var network = AppliedNetwork(state, request.Network);
+        var existing = state.Ports.FirstOrDefault(p => NetworkState.SamePort(p, request.Owner, request.NicId));
+        if (existing is not null && existing.Request.Network != request.Network)
+        {
+            throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{existing.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
+        }
+
+        ThrowIfInvalid($"port {request.Owner}/{request.NicId} on network '{request.Network}'", _validation.ValidatePort(request, network, recorded));
+        return (network, existing);
+    }
+
+    /// <summary>Every network's recorded ports: a host interface name or a MAC is the host's, whichever network it is on.</summary>
+    private List<NetworkPort> RecordedPorts(NetworkState state) =>
+        [.. state.Ports
+            .Where(p => state.Applied.ContainsKey(p.Request.Network))
+            .Select(p => PortOf(state.Applied[p.Request.Network], p.Request, NetworkAddressing.Mtu(state.Applied[p.Request.Network]) ?? 1500))];
 
     private static NetworkDefinition AppliedNetwork(NetworkState state, string name)
     {
@@ -135,12 +175,15 @@ public sealed partial class NetworkManager
             : NotDefined(name);
     }
 
-    private static NetworkPort PortOf(NetworkDefinition network, NetworkPortRequest request, int mtu)
+    private NetworkPort PortOf(NetworkDefinition network, NetworkPortRequest request, int mtu) =>
+        PortOf(network, request, mtu, _options.NetworkNamespace is not null);
+
+    private static NetworkPort PortOf(NetworkDefinition network, NetworkPortRequest request, int mtu, bool movesInterface)
     {
         var subnet = NetworkAddressing.Ipv4Subnet(network);
         var address = NetworkAddressing.PortAddress(network, request);
         var withPrefix = address is null || subnet is null ? address : string.Create(CultureInfo.InvariantCulture, $"{address}/{NetworkAddressing.Subnet(network, subnet.Cidr).PrefixLength}");
-        return new NetworkPort(request, network.EffectiveBridgeName, mtu, withPrefix, subnet?.Gateway);
+        return new NetworkPort(request, network.EffectiveBridgeName, mtu, withPrefix, subnet?.Gateway) { ConnectMovesInterface = movesInterface };
     }
 
     /// <summary>The MTU a port gets: the network's, else the bridge's as the host has it (an adopted bridge's own), else 1500.</summary>
@@ -171,7 +214,11 @@ public sealed partial class NetworkManager
     }
 
     /// <summary>Runs a port's plan; if it fails, the port's record goes back to what it was (or away).</summary>
-    private async Task RunOrRestoreAsync(HostPlan plan, FirewallRuleset before, PortRecord? previous, PortRecord record, CancellationToken cancellationToken)
+    private Task RunOrRestoreAsync(HostPlan plan, FirewallRuleset before, PortRecord? previous, PortRecord record, CancellationToken cancellationToken) =>
+        RunOrRestoreAsync(plan, before, previous is null ? [] : [previous], previous is null ? [record] : [], cancellationToken);
+
+    /// <summary>Runs the plan of ports' change; if it fails, the <paramref name="previous"/> records are written back and the <paramref name="added"/> ones removed.</summary>
+    private async Task RunOrRestoreAsync(HostPlan plan, FirewallRuleset before, IReadOnlyCollection<PortRecord> previous, IReadOnlyCollection<PortRecord> added, CancellationToken cancellationToken)
     {
         try
         {
@@ -179,11 +226,12 @@ public sealed partial class NetworkManager
         }
         catch (NetworkException)
         {
-            if (previous is not null)
+            if (previous.Count > 0)
             {
-                _store.WritePort(previous);
+                _store.WritePorts(previous);
             }
-            else
+
+            foreach (var record in added)
             {
                 _store.DeletePort(record.Request.Owner, record.Request.NicId);
             }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Virt.Network.Definitions;
 using Virt.Network.Host;
 using Virt.Networking;
@@ -18,7 +19,13 @@ namespace Virt.Network.Planning;
 /// </remarks>
 internal static class FirewallPlanner
 {
-    public static FirewallRuleset Build(NetworkState state)
+    // A snapshot is immutable and reused until the state directory changes: its ruleset is built once (a thousand
+    // ports take milliseconds to build and more to fingerprint, and every plan asks for it).
+    private static readonly ConditionalWeakTable<NetworkState, FirewallRuleset> Built = [];
+
+    public static FirewallRuleset Build(NetworkState state) => Built.GetValue(state, Compute);
+
+    private static FirewallRuleset Compute(NetworkState state)
     {
         var nat = new List<NatRule>();
         var networks = new List<FirewalledNetwork>();

@@ -7,14 +7,17 @@ namespace Virt.Testing;
 /// <summary>The calls <see cref="InMemoryNetworkPorts"/> records.</summary>
 public enum InMemoryNetworkPortOperation
 {
-    /// <summary><see cref="INetworkPorts.PrepareAsync"/>.</summary>
+    /// <summary><see cref="INetworkPorts.PrepareAsync"/> (each port of <see cref="INetworkPorts.PrepareManyAsync"/> too).</summary>
     Prepare,
 
-    /// <summary><see cref="INetworkPorts.ConnectAsync"/>.</summary>
+    /// <summary><see cref="INetworkPorts.ConnectAsync"/> (each port of <see cref="INetworkPorts.ConnectManyAsync"/> too).</summary>
     Connect,
 
     /// <summary><see cref="INetworkPorts.ReleaseAsync"/>.</summary>
     Release,
+
+    /// <summary><see cref="INetworkPorts.CheckAsync"/>.</summary>
+    Check,
 }
 
 /// <summary>One call to <see cref="InMemoryNetworkPorts"/>, refused ones included.</summary>
@@ -75,6 +78,12 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
         }
     }
 
+    /// <summary>
+    /// Whether the ports say that connecting moves their interface into another namespace
+    /// (<see cref="NetworkPort.ConnectMovesInterface"/>), as a network manager for another namespace does; false by default.
+    /// </summary>
+    public bool ConnectMovesInterface { get; set; }
+
     /// <summary>Defines (or replaces) a network, as applied: NICs may join it from now on.</summary>
     /// <param name="network">The network; its bridge name, MTU (1500 when unset) and IPv4 subnet shape the ports.</param>
     public void AddNetwork(NetworkDefinition network)
@@ -122,18 +131,7 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
         lock (_gate)
         {
             Record(InMemoryNetworkPortOperation.Prepare, request.Owner, request.NicId);
-            if (!_networks.TryGetValue(request.Network, out var network))
-            {
-                throw new NetworkException(VirtErrorKind.NotFound, $"network '{request.Network}' is not defined: define it with INetworkManager.DefineAsync and apply it");
-            }
-
-            var index = _ports.FindIndex(entry => IsPort(entry.Port, request.Owner, request.NicId));
-            if (index >= 0 && _ports[index].Port.Request.Network != request.Network)
-            {
-                throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{_ports[index].Port.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
-            }
-
-            var port = PortOf(network, request);
+            var (port, index) = Checked(request);
             if (index >= 0)
             {
                 // Preparing the same port again replaces it, as the network manager does.
@@ -145,6 +143,63 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
             }
 
             return Task.FromResult(port);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task CheckAsync(NetworkPortRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            Record(InMemoryNetworkPortOperation.Check, request.Owner, request.NicId);
+            _ = Checked(request);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<NetworkPort>> PrepareManyAsync(IReadOnlyList<NetworkPortRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+
+        // All or none, as the network manager: every request is checked before any is recorded.
+        lock (_gate)
+        {
+            foreach (var request in requests)
+            {
+                ArgumentNullException.ThrowIfNull(request);
+                _ = Checked(request);
+            }
+        }
+
+        var ports = new List<NetworkPort>(requests.Count);
+        foreach (var request in requests)
+        {
+            ports.Add(await PrepareAsync(request, cancellationToken).ConfigureAwait(false));
+        }
+
+        return ports;
+    }
+
+    /// <inheritdoc/>
+    public async Task ConnectManyAsync(IReadOnlyList<NetworkPortId> ports, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        lock (_gate)
+        {
+            var unknown = ports.Where(id => !_ports.Any(entry => IsPort(entry.Port, id.Owner, id.NicId))).Select(id => $"{id.Owner}/{id.NicId}").ToList();
+            if (unknown.Count > 0)
+            {
+                throw new NetworkException(VirtErrorKind.NotFound, $"ports {string.Join(", ", unknown)} are not prepared: call INetworkPorts.PrepareAsync (or PrepareManyAsync) before connecting them; nothing was connected");
+            }
+        }
+
+        foreach (var id in ports)
+        {
+            await ConnectAsync(id.Owner, id.NicId, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -189,6 +244,23 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
         }
     }
 
+    /// <summary>The port the request would get and the index of its current entry (or -1); throws what the manager refuses.</summary>
+    private (NetworkPort Port, int Index) Checked(NetworkPortRequest request)
+    {
+        if (!_networks.TryGetValue(request.Network, out var network))
+        {
+            throw new NetworkException(VirtErrorKind.NotFound, $"network '{request.Network}' is not defined: define it with INetworkManager.DefineAsync and apply it");
+        }
+
+        var index = _ports.FindIndex(entry => IsPort(entry.Port, request.Owner, request.NicId));
+        if (index >= 0 && _ports[index].Port.Request.Network != request.Network)
+        {
+            throw new NetworkException(VirtErrorKind.Conflict, $"port {request.Owner}/{request.NicId} is on network '{_ports[index].Port.Request.Network}': release it with INetworkPorts.ReleaseAsync before putting the NIC on '{request.Network}'");
+        }
+
+        return (PortOf(network, request), index);
+    }
+
     private static bool IsPort(NetworkPort port, string owner, string nicId) => port.Request.Owner == owner && port.Request.NicId == nicId;
 
     /// <summary>The port as the network manager would give it: the bridge, the MTU, and the fixed (or reserved) address with the subnet's prefix and gateway.</summary>
@@ -229,7 +301,7 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
             withPrefix = address + "/" + prefix.PrefixLength.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new NetworkPort(request, network.EffectiveBridgeName, network.Mtu ?? 1500, withPrefix, subnet?.Gateway);
+        return new NetworkPort(request, network.EffectiveBridgeName, network.Mtu ?? 1500, withPrefix, subnet?.Gateway) { ConnectMovesInterface = ConnectMovesInterface };
     }
 
     private static NetworkException Invalid(NetworkPortRequest request, string problem) =>

@@ -51,18 +51,19 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Start_prepares_the_port_before_QEMU_is_spawned_and_the_network_connects_the_tap_once_QEMU_holds_it_before_the_guest_runs()
+    public async Task Start_checks_the_port_before_anything_is_made_then_prepares_and_connects_it_on_the_made_tap_while_QEMU_starts()
     {
         var ports = new InMemoryNetworkPorts(new NatNetworkDefinition("lan", new NetworkSubnet("192.0.2.0/24", "192.0.2.1")));
         var seen = new List<string>();
-        var observed = new ObservingNetworkPorts(ports, call => seen.Add($"{call}: qemu {_qemu.Processes.Count}, tap {TapExists}"));
+        var observed = new ObservingNetworkPorts(ports, call => seen.Add(call.StartsWith("check", StringComparison.Ordinal) ? $"{call}: qemu {_qemu.Processes.Count}, tap {TapExists}" : $"{call}: tap {TapExists}"));
         var vm = await CreateAsync(NewManager(observed), VmNic.OnNetwork("net0", "lan") with { Ipv4Address = "192.0.2.10" });
 
         await vm.StartAsync(_ct);
 
-        // (A release of what a crashed start could have left comes first; there was nothing.)
-        // Connected after QEMU opened the tap (a network in another namespace moves it there), before cont.
-        Assert.Equal(["prepare: qemu 0, tap False", "connect: qemu 1, tap True"], seen.Where(call => !call.StartsWith("release", StringComparison.Ordinal)));
+        // (A release of what a crashed start could have left comes first; there was nothing.) The check refuses a bad
+        // NIC before a tap or QEMU exists; the prepare and connect run while QEMU starts, and the start awaits them
+        // before cont (the guest is Running only after both).
+        Assert.Equal(["check: qemu 0, tap False", "prepare: tap True", "connect: tap True"], seen.Where(call => !call.StartsWith("release", StringComparison.Ordinal)));
         var port = Assert.Single(ports.Ports);
         Assert.Equal(new NetworkPortRequest("lan", Owner, "net0", Tap, NetworkPortKind.Tap, MacAddresses.Derive("web", "net0")) { Ipv4Address = "192.0.2.10" }, port.Request);
         Assert.Equal(("vn-lan", "192.0.2.10/24"), (port.Bridge, port.Ipv4Address));
@@ -85,7 +86,39 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         Assert.Empty(_qemu.Processes);
         Assert.DoesNotContain(_ipCommands, command => command.StartsWith("tuntap", StringComparison.Ordinal));
         Assert.Empty(ports.Ports);
-        Assert.Contains(new InMemoryNetworkPortCall(InMemoryNetworkPortOperation.Release, Owner, "net0"), ports.Calls);
+        Assert.DoesNotContain(ports.Calls, call => call.Operation == InMemoryNetworkPortOperation.Prepare);
+        Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(_ct)).State);
+    }
+
+    [Fact]
+    public async Task A_network_in_another_namespace_gets_the_tap_only_once_QEMU_holds_it_and_before_the_guest_runs()
+    {
+        var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan")) { ConnectMovesInterface = true };
+        var seen = new List<string>();
+        var observed = new ObservingNetworkPorts(ports, call => seen.Add($"{call}: qemu {_qemu.Processes.Count}, tap {TapExists}"));
+        var vm = await CreateAsync(NewManager(observed), VmNic.OnNetwork("net0", "lan"));
+
+        await vm.StartAsync(_ct);
+
+        // Moving the tap into the network's namespace before QEMU opened it by name would leave QEMU a fresh tap here.
+        Assert.Equal("connect: qemu 1, tap True", seen[^1]);
+        Assert.True(ports.IsConnected(Owner, "net0"));
+        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(_ct)).State);
+    }
+
+    [Fact]
+    public async Task A_port_the_network_refuses_while_QEMU_starts_stops_QEMU_and_leaves_no_tap_no_port_and_no_run()
+    {
+        var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan"));
+        ports.FailNext(InMemoryNetworkPortOperation.Prepare, new NetworkException(VirtErrorKind.Refused, "nftables refused to add the port's chains"));
+        var vm = await CreateAsync(NewManager(ports), VmNic.OnNetwork("net0", "lan"));
+
+        var error = await Assert.ThrowsAsync<VmStartException>(() => vm.StartAsync(_ct));
+
+        Assert.Contains("NIC 'net0' cannot join network 'lan': nftables refused", error.Message, StringComparison.Ordinal);
+        Assert.Empty(ports.Ports);
+        Assert.False(TapExists);
+        Assert.All(_qemu.Processes, process => Assert.False(process.IsAlive, "QEMU outlived the refused port"));
         Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(_ct)).State);
     }
 
@@ -293,6 +326,24 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         {
             observe("release");
             return inner.ReleaseAsync(owner, nicId, cancellationToken);
+        }
+
+        public Task CheckAsync(NetworkPortRequest request, CancellationToken cancellationToken = default)
+        {
+            observe("check");
+            return inner.CheckAsync(request, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<NetworkPort>> PrepareManyAsync(IReadOnlyList<NetworkPortRequest> requests, CancellationToken cancellationToken = default)
+        {
+            observe("prepare many");
+            return inner.PrepareManyAsync(requests, cancellationToken);
+        }
+
+        public Task ConnectManyAsync(IReadOnlyList<NetworkPortId> ports, CancellationToken cancellationToken = default)
+        {
+            observe("connect many");
+            return inner.ConnectManyAsync(ports, cancellationToken);
         }
     }
 }
