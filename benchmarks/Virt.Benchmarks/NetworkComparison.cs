@@ -12,8 +12,10 @@ namespace Virt.Benchmarks;
 /// Issue 18's network benchmark, side by side in one run, each in a network namespace it makes and removes: N routed
 /// networks (a bridge with a gateway address, no DHCP, no NAT) with M ports each, every port a veth pair whose host end
 /// is on the bridge, up, with an alias, and an nftables filter (anti-spoofing to its MAC and address, three rules) — built
-/// by the SDK (DefineAsync, ApplyAsync, PrepareAsync + ConnectAsync per port) and by <c>benchmarks/floor/network-cli-floor.sh</c>
-/// (one <c>ip</c> or <c>nft</c> process per object). Then the re-apply of the unchanged configuration.
+/// by the SDK (DefineAsync per network, then ApplyAllAsync, PrepareManyAsync and ConnectManyAsync: netlink batches and
+/// one nftables transaction; with <c>--one-by-one</c>, ApplyAsync per network and PrepareAsync + ConnectAsync per port)
+/// and by <c>benchmarks/floor/network-cli-floor.sh</c> (one <c>ip</c> or <c>nft</c> process per object). Then the re-apply
+/// of the unchanged configuration (ApplyAllAsync, 20 times).
 /// </summary>
 /// <remarks>
 /// The veth pairs of the SDK's ports are made by one <c>ip -batch</c> and timed on their own: in use the VM or container
@@ -29,9 +31,10 @@ internal static class NetworkComparison
         var networks = numbers.Count > 0 ? numbers[0] : 10;
         var portsPerNetwork = numbers.Count > 1 ? numbers[1] : 10;
         var withCli = !args.Contains("--sdk-only");
+        var oneByOne = args.Contains("--one-by-one");
         if (networks is < 1 or > 250 * 250 || portsPerNetwork is < 1 or > 200)
         {
-            Console.Error.WriteLine("usage: network [networks 1-62500] [ports per network 1-200] [--sdk-only]");
+            Console.Error.WriteLine("usage: network [networks 1-62500] [ports per network 1-200] [--sdk-only] [--one-by-one]");
             return 2;
         }
 
@@ -59,7 +62,7 @@ internal static class NetworkComparison
                 new NetworkOptions { StateDirectory = state, NetworkNamespace = sdkNamespace.Path, NftablesTable = "virtbench" },
                 new FileSystem(),
                 new ProcessRunner());
-            var sdk = await BuildWithSdkAsync(manager, sdkNamespace, networks, portsPerNetwork);
+            var sdk = await BuildWithSdkAsync(manager, sdkNamespace, networks, portsPerNetwork, oneByOne);
             step = "the re-apply";
             var reapply = await ReapplyAsync(manager, networks);
             var total = networks * portsPerNetwork;
@@ -68,9 +71,9 @@ internal static class NetworkComparison
             Console.WriteLine("| step | SDK (ms) | CLI floor (ms) |");
             Console.WriteLine("|---|---|---|");
             Console.WriteLine($"| DefineAsync ×{networks} | {sdk.DefineMs:0} | |");
-            Console.WriteLine($"| ApplyAsync ×{networks} (bridges, gateway addresses) | {sdk.ApplyMs:0} | |");
-            Console.WriteLine($"| PrepareAsync ×{total} (firewall in force) | {sdk.PrepareMs:0} | |");
-            Console.WriteLine($"| ConnectAsync ×{total} (bridge, up, alias) | {sdk.ConnectMs:0} | |");
+            Console.WriteLine(oneByOne ? $"| ApplyAsync ×{networks} (bridges, gateway addresses) | {sdk.ApplyMs:0} | |" : $"| ApplyAllAsync (bridges, gateway addresses) | {sdk.ApplyMs:0} | |");
+            Console.WriteLine(oneByOne ? $"| PrepareAsync ×{total} (firewall in force) | {sdk.PrepareMs:0} | |" : $"| PrepareManyAsync of {total} ports (firewall in force) | {sdk.PrepareMs:0} | |");
+            Console.WriteLine(oneByOne ? $"| ConnectAsync ×{total} (bridge, up, alias) | {sdk.ConnectMs:0} | |" : $"| ConnectManyAsync of {total} ports (bridge, up, alias) | {sdk.ConnectMs:0} | |");
             Console.WriteLine($"| **SDK total** | **{sdk.SdkMs:0}** | {(cliMs is { } c ? $"**{c:0}**" : "not run")} |");
             Console.WriteLine($"| veth pairs by one `ip -batch` (the VM/container backend's part) | {sdk.VethMs:0} | (in the CLI total) |");
             Console.WriteLine($"| SDK total + veth batch | {sdk.SdkMs + sdk.VethMs:0} | |");
@@ -79,8 +82,13 @@ internal static class NetworkComparison
                 Console.WriteLine($"SDK / CLI: {sdk.SdkMs / cli:0.000}× (with the veth batch: {(sdk.SdkMs + sdk.VethMs) / cli:0.000}×); target ≤ 0.1×");
             }
 
-            Console.WriteLine($"PrepareAsync per port: median of the first {sdk.FirstPrepares.Count} {BenchmarkVms.Median(sdk.FirstPrepares):0.0} ms, of the last {sdk.LastPrepares.Count} {BenchmarkVms.Median(sdk.LastPrepares):0.0} ms");
-            Console.WriteLine($"Re-apply of the unchanged configuration ({total} ports): ApplyAsync ×{networks} total {reapply.ApplyTotalMs:0.0} ms (per network median {BenchmarkVms.Median(reapply.PerNetwork):0.00} ms, max {reapply.PerNetwork.Max():0.00} ms, {reapply.NonEmptyPlans} non-empty plans); PlanAsync ×{networks} {reapply.PlanTotalMs:0.0} ms; CheckDriftAsync {reapply.DriftMs:0.0} ms ({reapply.DriftCount} drifts); target ≤ 10 ms");
+            if (oneByOne)
+            {
+                Console.WriteLine($"PrepareAsync per port: median of the first {sdk.FirstPrepares.Count} {BenchmarkVms.Median(sdk.FirstPrepares):0.0} ms, of the last {sdk.LastPrepares.Count} {BenchmarkVms.Median(sdk.LastPrepares):0.0} ms");
+            }
+
+            Console.WriteLine($"Re-apply of the unchanged configuration ({total} ports): ApplyAllAsync ×{reapply.All.Count} median {BenchmarkVms.Median(reapply.All):0.00} ms, min {reapply.All.Min():0.00} ms, max {reapply.All.Max():0.00} ms ({reapply.NonEmptyPlans} non-empty plans); target ≤ 10 ms");
+            Console.WriteLine($"  for comparison: ApplyAsync ×{networks} one network at a time {reapply.ApplyTotalMs:0.0} ms in all (per network median {BenchmarkVms.Median(reapply.PerNetwork):0.00} ms); PlanAsync ×{networks} {reapply.PlanTotalMs:0.0} ms; CheckDriftAsync {reapply.DriftMs:0.0} ms ({reapply.DriftCount} drifts)");
             step = "checking the end states";
             Console.WriteLine($"End state SDK: {sdkNamespace.EndState("virtbench")}");
             if (withCli)
@@ -122,7 +130,7 @@ internal static class NetworkComparison
         ],
     };
 
-    private static async Task<SdkTimings> BuildWithSdkAsync(NetworkManager manager, BenchmarkNamespace target, int networks, int portsPerNetwork)
+    private static async Task<SdkTimings> BuildWithSdkAsync(NetworkManager manager, BenchmarkNamespace target, int networks, int portsPerNetwork, bool oneByOne)
     {
         var watch = Stopwatch.StartNew();
         for (var n = 0; n < networks; n++)
@@ -132,9 +140,16 @@ internal static class NetworkComparison
 
         var defineMs = watch.Elapsed.TotalMilliseconds;
         watch.Restart();
-        for (var n = 0; n < networks; n++)
+        if (oneByOne)
         {
-            await manager.ApplyAsync($"bn{n}");
+            for (var n = 0; n < networks; n++)
+            {
+                await manager.ApplyAsync($"bn{n}");
+            }
+        }
+        else
+        {
+            await manager.ApplyAllAsync();
         }
 
         var applyMs = watch.Elapsed.TotalMilliseconds;
@@ -154,12 +169,23 @@ internal static class NetworkComparison
 
         var prepares = new List<double>();
         double prepareMs = 0, connectMs = 0;
+        if (!oneByOne)
+        {
+            var requests = Enumerable.Range(0, networks).SelectMany(n => Enumerable.Range(0, portsPerNetwork).Select(p => Request(n, p))).ToList();
+            watch.Restart();
+            await manager.PrepareManyAsync(requests);
+            prepareMs = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            await manager.ConnectManyAsync([.. requests.Select(r => new NetworkPortId(r.Owner, r.NicId))]);
+            connectMs = watch.Elapsed.TotalMilliseconds;
+            return new SdkTimings(defineMs, applyMs, prepareMs, connectMs, vethMs, [], []);
+        }
+
         for (var n = 0; n < networks; n++)
         {
             for (var p = 0; p < portsPerNetwork; p++)
             {
-                var (name, mac, address) = Port(n, p);
-                var request = new NetworkPortRequest($"bn{n}", $"vm:b{n}-{p}", "net0", name, NetworkPortKind.Veth, mac) { Firewall = PortFirewall, Ipv4Address = address };
+                var request = Request(n, p);
                 watch.Restart();
                 await manager.PrepareAsync(request);
                 var prepared = watch.Elapsed.TotalMilliseconds;
@@ -175,12 +201,28 @@ internal static class NetworkComparison
         return new SdkTimings(defineMs, applyMs, prepareMs, connectMs, vethMs, prepares.Take(sample).ToList(), prepares.TakeLast(sample).ToList());
     }
 
+    private static NetworkPortRequest Request(int network, int port)
+    {
+        var (name, mac, address) = Port(network, port);
+        return new NetworkPortRequest($"bn{network}", $"vm:b{network}-{port}", "net0", name, NetworkPortKind.Veth, mac) { Firewall = PortFirewall, Ipv4Address = address };
+    }
+
     private static async Task<ReapplyTimings> ReapplyAsync(NetworkManager manager, int networks)
     {
         // One untimed round first: the first call after the build pays the JIT of the read-only path.
+        await manager.ApplyAllAsync();
         await manager.ApplyAsync("bn0");
-        var perNetwork = new List<double>();
+        var all = new List<double>();
         var nonEmpty = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            var watch = Stopwatch.StartNew();
+            var plans = await manager.ApplyAllAsync();
+            all.Add(watch.Elapsed.TotalMilliseconds);
+            nonEmpty += plans.Count(plan => plan.Changes.Count > 0);
+        }
+
+        var perNetwork = new List<double>();
         var total = Stopwatch.StartNew();
         for (var n = 0; n < networks; n++)
         {
@@ -200,7 +242,7 @@ internal static class NetworkComparison
         var planTotal = total.Elapsed.TotalMilliseconds;
         total.Restart();
         var drift = await manager.CheckDriftAsync();
-        return new ReapplyTimings(applyTotal, perNetwork, nonEmpty, planTotal, total.Elapsed.TotalMilliseconds, drift.Count);
+        return new ReapplyTimings(all, applyTotal, perNetwork, nonEmpty, planTotal, total.Elapsed.TotalMilliseconds, drift.Count);
     }
 
     private sealed record SdkTimings(double DefineMs, double ApplyMs, double PrepareMs, double ConnectMs, double VethMs, List<double> FirstPrepares, List<double> LastPrepares)
@@ -208,5 +250,5 @@ internal static class NetworkComparison
         public double SdkMs => DefineMs + ApplyMs + PrepareMs + ConnectMs;
     }
 
-    private sealed record ReapplyTimings(double ApplyTotalMs, List<double> PerNetwork, int NonEmptyPlans, double PlanTotalMs, double DriftMs, int DriftCount);
+    private sealed record ReapplyTimings(List<double> All, double ApplyTotalMs, List<double> PerNetwork, int NonEmptyPlans, double PlanTotalMs, double DriftMs, int DriftCount);
 }

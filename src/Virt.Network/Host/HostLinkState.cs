@@ -41,8 +41,14 @@ internal sealed record HostLinkState(
     // Planning a thousand ports looks links up by name thousands of times: a scan each was quadratic.
     private readonly Dictionary<string, LinkState> byName = ByName(Links);
 
+    private ILookup<string, PortVlanState>? vlansByPort;
+
     /// <summary>The link of that name, or null.</summary>
     public LinkState? Link(string name) => byName.GetValueOrDefault(name);
+
+    /// <summary>The VLANs of the bridge port of that name (empty for none).</summary>
+    public IEnumerable<PortVlanState> PortVlansOf(string port) =>
+        (vlansByPort ??= PortVlans.ToLookup(v => v.Port, StringComparer.Ordinal))[port];
 
     private static Dictionary<string, LinkState> ByName(IReadOnlyList<LinkState> links)
     {

@@ -4,7 +4,13 @@ namespace Virt.Network.Host;
 internal interface ILinkHost
 {
     /// <summary>Dumps links, addresses, routes (main table), VXLAN FDB entries and bridge port VLANs.</summary>
-    Task<HostLinkState> ReadAsync(CancellationToken cancellationToken);
+    Task<HostLinkState> ReadAsync(CancellationToken cancellationToken) => ReadAsync(HostLinkParts.All, cancellationToken);
+
+    /// <summary>
+    /// Dumps the links and what else <paramref name="parts"/> names; the parts not asked for are empty. The bridge FDB and
+    /// the port VLANs are the largest dumps (every port's own entries) and only VXLAN and VLAN networks need them.
+    /// </summary>
+    Task<HostLinkState> ReadAsync(HostLinkParts parts, CancellationToken cancellationToken);
 
     /// <summary>
     /// Runs the operations in order over one socket, each acknowledged. Stops at the first failure and throws
@@ -13,6 +19,29 @@ internal interface ILinkHost
     /// slower than packing them, the kernel's own work dominates.)
     /// </summary>
     Task ApplyAsync(IReadOnlyList<LinkOperation> operations, CancellationToken cancellationToken);
+}
+
+/// <summary>What a read of the host's links dumps besides the links themselves.</summary>
+[Flags]
+internal enum HostLinkParts
+{
+    /// <summary>The links only.</summary>
+    Links = 0,
+
+    /// <summary>Addresses of every link.</summary>
+    Addresses = 1,
+
+    /// <summary>Routes of the main table.</summary>
+    Routes = 2,
+
+    /// <summary>Bridge FDB entries (VXLAN peers).</summary>
+    Fdb = 4,
+
+    /// <summary>VLANs of bridge ports.</summary>
+    PortVlans = 8,
+
+    /// <summary>Everything.</summary>
+    All = Addresses | Routes | Fdb | PortVlans,
 }
 
 /// <summary>A netlink operation the kernel refused: which one, and the errno it returned.</summary>

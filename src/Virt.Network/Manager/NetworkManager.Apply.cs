@@ -14,7 +14,7 @@ public sealed partial class NetworkManager
     {
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var definition = Defined(state, name);
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         return (await PlanApplyAsync(definition, state, host, cancellationToken).ConfigureAwait(false)).ToPublic(_options.NftablesTable);
     }
 
@@ -27,7 +27,7 @@ public sealed partial class NetworkManager
         {
             var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
             var definition = Defined(state, name);
-            var plan = await PlanApplyAsync(definition, state, await _links.ReadAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            var plan = await PlanApplyAsync(definition, state, await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             if (plan.IsEmpty && IsApplied(state, definition))
             {
                 return plan.ToPublic(_options.NftablesTable);
@@ -65,7 +65,7 @@ public sealed partial class NetworkManager
             return [];
         }
 
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         var drift = new List<NetworkDrift>();
         foreach (var applied in state.Applied.Values.OrderBy(d => d.Name, StringComparer.Ordinal))
         {
@@ -115,7 +115,7 @@ public sealed partial class NetworkManager
     {
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var definition = Defined(state, name);
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         var plan = await PlanApplyAsync(definition, state, host, cancellationToken).ConfigureAwait(false);
         if (!plan.IsEmpty)
         {
@@ -149,7 +149,7 @@ public sealed partial class NetworkManager
 
     private async Task<HostPlan> PlanTeardownAsync(string name, NetworkState state, CancellationToken cancellationToken)
     {
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         state.Applied.TryGetValue(name, out var applied);
         var operations = LinkPlanner.Teardown(name, applied, host);
         var dhcp = await DhcpChangesAsync(name, null, removeLeases: true, cancellationToken).ConfigureAwait(false);
@@ -318,14 +318,14 @@ public sealed partial class NetworkManager
             // A change of ports on several networks at once: each applied network is re-planned with its recorded ports.
             foreach (var applied in state.Applied.Values.OrderBy(d => d.Name, StringComparer.Ordinal))
             {
-                var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
                 var plan = await PlanApplyAsync(applied, state, host, cancellationToken).ConfigureAwait(false);
                 await ExecuteAsync(plan, FirewallPlanner.Build(state), "recovery of " + journal.Action, cancellationToken).ConfigureAwait(false);
             }
         }
         else if (journal.Action != "delete" && definitions.TryGetValue(journal.Network, out var definition))
         {
-            var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
             var plan = await PlanApplyAsync(definition, state, host, cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(plan, FirewallPlanner.Build(state), "recovery of " + journal.Action, cancellationToken).ConfigureAwait(false);
             if (!IsApplied(state, definition))

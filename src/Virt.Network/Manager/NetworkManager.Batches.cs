@@ -12,6 +12,10 @@ public sealed partial class NetworkManager
     /// <summary>The journal's network name for a change that spans networks: recovery re-applies every applied network.</summary>
     internal const string AllNetworks = "*";
 
+    // The last snapshot and host read whose links were found to match every definition (see UnchangedAsync).
+    // A class, so that another thread reads both halves of one pair or none.
+    private LinksMatch? _linksMatched;
+
     /// <inheritdoc />
     public async Task<IReadOnlyList<NetworkPort>> PrepareManyAsync(IReadOnlyList<NetworkPortRequest> requests, CancellationToken cancellationToken = default)
     {
@@ -64,7 +68,7 @@ public sealed partial class NetworkManager
         // The MTU of a network without one is the bridge's: one read for all of them.
         if (ports.Any(p => NetworkAddressing.Mtu(state.Applied[p.Request.Network]) is null))
         {
-            var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var host = await _links.ReadAsync(HostLinkParts.Links, cancellationToken).ConfigureAwait(false);
             ports = [.. ports.Select(p => NetworkAddressing.Mtu(state.Applied[p.Request.Network]) is null ? p with { Mtu = host.Link(p.Bridge)?.Mtu ?? 1500 } : p)];
         }
 
@@ -90,10 +94,10 @@ public sealed partial class NetworkManager
         }
 
         var existing = ports.Select(p => byKey[NetworkState.Key(p.Owner, p.NicId)]).ToList();
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         if (await MoveIntoManagedNamespaceAsync([.. existing.Select(p => p.Request.HostInterface).Where(name => host.Link(name) is null)], cancellationToken).ConfigureAwait(false))
         {
-            host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+            host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         }
 
         var missing = existing.Where(p => host.Link(p.Request.HostInterface) is null).Select(p => $"{p.Request.Owner}/{p.Request.NicId} ({p.Request.HostInterface})").ToList();
@@ -154,18 +158,22 @@ public sealed partial class NetworkManager
             return null;
         }
 
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
-        if (host.Links.Any(l => NetworkAddressing.NetworkOfAlias(l.Alias) is { } owner && !state.Definitions.ContainsKey(owner)))
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
+        if (!(Volatile.Read(ref _linksMatched) is { } seen && ReferenceEquals(seen.State, state) && ReferenceEquals(seen.Host, host))
+            && host.Links.Any(l => NetworkAddressing.NetworkOfAlias(l.Alias) is { } owner && !state.Definitions.ContainsKey(owner)))
         {
             return null;
         }
 
+        // The links as planned for this snapshot and this read of the host: when neither changed (the same objects: the
+        // store and the link host each hand out the last one until something changes), the links still match.
+        var linksChecked = Volatile.Read(ref _linksMatched) is { } matched && ReferenceEquals(matched.State, state) && ReferenceEquals(matched.Host, host);
         var portsByNetwork = state.Ports.ToLookup(p => p.Request.Network, StringComparer.Ordinal);
         var plans = new List<NetworkPlan>(definitions.Count);
         foreach (var definition in definitions)
         {
             var ports = portsByNetwork[definition.Name].ToList();
-            if (LinkPlanner.Plan(definition, definition, ports, host).Count > 0
+            if ((!linksChecked && LinkPlanner.Plan(definition, definition, ports, host).Count > 0)
                 || (await DhcpChangesAsync(definition.Name, DhcpPlanner.Desired(definition, ports), removeLeases: false, cancellationToken).ConfigureAwait(false)).Count > 0)
             {
                 return null;
@@ -174,6 +182,7 @@ public sealed partial class NetworkManager
             plans.Add(new NetworkPlan(definition.Name, []));
         }
 
+        Volatile.Write(ref _linksMatched, new LinksMatch(state, host));
         return plans;
     }
 
@@ -197,4 +206,6 @@ public sealed partial class NetworkManager
             }
         }
     }
+
+    private sealed record LinksMatch(NetworkState State, HostLinkState Host);
 }

@@ -55,11 +55,11 @@ public sealed partial class NetworkManager
         var existing = state.Ports.FirstOrDefault(p => NetworkState.SamePort(p, owner, nicId))
             ?? throw new NetworkException(VirtErrorKind.NotFound, $"port {owner}/{nicId} is not prepared: call INetworkPorts.PrepareAsync before ConnectAsync");
         var network = AppliedNetwork(state, existing.Request.Network);
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         var name = existing.Request.HostInterface;
         if (host.Link(name) is null && await MoveIntoManagedNamespaceAsync(name, cancellationToken).ConfigureAwait(false))
         {
-            host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+            host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         }
 
         if (host.Link(name) is null)
@@ -93,7 +93,7 @@ public sealed partial class NetworkManager
             return;
         }
 
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         foreach (var group in releasing.GroupBy(p => p.Request.Network, StringComparer.Ordinal))
         {
             // The interface goes only if it is still there and still marked as this port: never a link someone else made.
@@ -129,7 +129,7 @@ public sealed partial class NetworkManager
             return false;
         }
 
-        var local = await here.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var local = await here.ReadAsync(HostLinkParts.Links, cancellationToken).ConfigureAwait(false);
         var moving = names.Where(name => local.Link(name) is not null).Select(name => (LinkOperation)new MoveLinkToNamespace(name, managed)).ToList();
         if (moving.Count == 0)
         {
@@ -188,7 +188,7 @@ public sealed partial class NetworkManager
 
     /// <summary>The MTU a port gets: the network's, else the bridge's as the host has it (an adopted bridge's own), else 1500.</summary>
     private async Task<int> PortMtuAsync(NetworkDefinition network, CancellationToken cancellationToken) =>
-        NetworkAddressing.Mtu(network) ?? (await _links.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(network.EffectiveBridgeName)?.Mtu ?? 1500;
+        NetworkAddressing.Mtu(network) ?? (await _links.ReadAsync(HostLinkParts.Links, cancellationToken).ConfigureAwait(false)).Link(network.EffectiveBridgeName)?.Mtu ?? 1500;
 
     /// <summary>
     /// The plan of a prepare. A new port on a bridge that has ports already, with the host's table exactly the ruleset

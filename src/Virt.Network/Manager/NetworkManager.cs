@@ -96,7 +96,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var others = state.Definitions.Values.Where(d => d.Name != definition.Name).ToList();
         var underlayMtu = definition is VxlanNetworkDefinition { UnderlayInterface: { } underlay }
-            ? (await _links.ReadAsync(cancellationToken).ConfigureAwait(false)).Link(underlay)?.Mtu
+            ? (await _links.ReadAsync(HostLinkParts.Links, cancellationToken).ConfigureAwait(false)).Link(underlay)?.Mtu
             : null;
         ThrowIfInvalid($"network '{definition.Name}'", _validation.ValidateDefinition(definition, others, underlayMtu));
         _store.WriteDefinition(definition);
@@ -112,7 +112,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
             return [];
         }
 
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         var infos = new List<NetworkInfo>(state.Definitions.Count);
         foreach (var definition in state.Definitions.Values.OrderBy(d => d.Name, StringComparer.Ordinal))
         {
@@ -127,7 +127,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
     {
         var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
         var definition = Defined(state, name);
-        var host = await _links.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
         return await InfoAsync(definition, state, host, cancellationToken).ConfigureAwait(false);
     }
 
@@ -150,7 +150,7 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
 
     /// <inheritdoc />
     public async Task<HostNetworkInventory> GetHostInventoryAsync(CancellationToken cancellationToken = default) =>
-        HostInventory.From(await _links.ReadAsync(cancellationToken).ConfigureAwait(false));
+        HostInventory.From(await _links.ReadAsync(HostLinkParts.All, cancellationToken).ConfigureAwait(false));
 
     /// <inheritdoc />
     public async Task DefineSecurityGroupAsync(SecurityGroup group, CancellationToken cancellationToken = default)
@@ -227,6 +227,27 @@ public sealed partial class NetworkManager : INetworkManager, INetworkPorts
 
         var mtu = await PortMtuAsync(definition, cancellationToken).ConfigureAwait(false);
         return [.. ports.Select(p => PortOf(definition, p.Request, mtu))];
+    }
+
+    /// <summary>
+    /// The dumps planning needs for the networks of <paramref name="state"/>: links, addresses and routes always; the
+    /// bridge FDB only with a VXLAN network and the port VLANs only with a VLAN network (each is an entry per port and
+    /// more, the largest part of a read of a host with a thousand ports).
+    /// </summary>
+    private static HostLinkParts PlanningParts(NetworkState state)
+    {
+        var parts = HostLinkParts.Addresses | HostLinkParts.Routes;
+        foreach (var definition in state.Definitions.Values.Concat(state.Applied.Values))
+        {
+            parts |= definition switch
+            {
+                VxlanNetworkDefinition => HostLinkParts.Fdb,
+                VlanNetworkDefinition => HostLinkParts.PortVlans,
+                _ => HostLinkParts.Links,
+            };
+        }
+
+        return parts;
     }
 
     private static NetworkOptions Checked(NetworkOptions options)

@@ -12,7 +12,7 @@ namespace Virt.Network.Netlink;
 /// opens its own socket in the managed namespace (a thread that joins it, then the socket stays there) and closes it
 /// at the end, so the host holds no descriptor between calls and calls never share sequence numbers.
 /// </summary>
-internal sealed class NetlinkLinkHost : ILinkHost
+internal sealed class NetlinkLinkHost : ILinkHost, IDisposable
 {
     /// <summary>
     /// Requests packed into one send. The kernel runs every request of a send even after one fails, so packing more than
@@ -25,6 +25,10 @@ internal sealed class NetlinkLinkHost : ILinkHost
     private readonly string? networkNamespace;
     private readonly ILogger logger;
     private readonly int messagesPerSend;
+    private readonly Lock cacheGate = new();
+    private Task<NetlinkSocket>? monitorOpening;
+    private (HostLinkParts Parts, HostLinkState State)? cached;
+    private long changes;
 
     /// <summary>Manages the namespace the options name (or the process's).</summary>
     public NetlinkLinkHost(NetworkOptions options, ILogger<NetlinkLinkHost>? logger = null)
@@ -41,18 +45,81 @@ internal sealed class NetlinkLinkHost : ILinkHost
         this.messagesPerSend = messagesPerSend;
     }
 
-    public async Task<HostLinkState> ReadAsync(CancellationToken cancellationToken)
+    public async Task<HostLinkState> ReadAsync(HostLinkParts parts, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var monitor = await MonitorAsync().ConfigureAwait(false);
+        long version;
+        lock (cacheGate)
+        {
+            if (monitor.DrainChanges())
+            {
+                changes++;
+                cached = null;
+            }
+
+            if (cached is { } hit && (hit.Parts & parts) == parts)
+            {
+                return hit.State;
+            }
+
+            version = changes;
+        }
+
+        var read = await DumpAsync(parts).ConfigureAwait(false);
+        lock (cacheGate)
+        {
+            // A change seen by another read while this one dumped may be missing from this dump: not kept then.
+            if (changes == version)
+            {
+                cached = (parts, read);
+            }
+        }
+
+        return read;
+    }
+
+    /// <summary>
+    /// The socket that hears the namespace's changes, opened at the first read and kept for the host's life (closed by
+    /// <see cref="Dispose"/>, or when the host is collected): with no notification queued since the last dump, that
+    /// dump is still the host's state, and a re-apply of a thousand unchanged ports reads nothing.
+    /// </summary>
+    private Task<NetlinkSocket> MonitorAsync()
+    {
+        lock (cacheGate)
+        {
+            return monitorOpening ??= NamespaceThread.RunAsync(networkNamespace, NetlinkSocket.OpenChangeMonitor);
+        }
+    }
+
+    /// <summary>Closes the change monitor.</summary>
+    public void Dispose()
+    {
+        Task<NetlinkSocket>? opening;
+        lock (cacheGate)
+        {
+            opening = monitorOpening;
+            monitorOpening = null;
+            cached = null;
+        }
+
+        if (opening is { IsCompletedSuccessfully: true })
+        {
+            opening.Result.Dispose();
+        }
+    }
+
+    private async Task<HostLinkState> DumpAsync(HostLinkParts parts)
+    {
         using var socket = await OpenAsync().ConfigureAwait(false);
         for (var attempt = 1; ; attempt++)
         {
             var state = new HostLinkStateBuilder();
             var consistent = DumpLinks(socket, state)
-                & Dump(socket, "addresses", MessageType.GetAddress, 8, state.AddAddress)
-                & Dump(socket, "routes", MessageType.GetRoute, 12, state.AddRoute)
-                & Dump(socket, "the bridge FDB", MessageType.GetNeighbour, 12, state.AddFdbEntry, AddressFamilies.Bridge)
-                & DumpPortVlans(socket, state);
+                & (!parts.HasFlag(HostLinkParts.Addresses) || Dump(socket, "addresses", MessageType.GetAddress, 8, state.AddAddress))
+                & (!parts.HasFlag(HostLinkParts.Routes) || Dump(socket, "routes", MessageType.GetRoute, 12, state.AddRoute))
+                & (!parts.HasFlag(HostLinkParts.Fdb) || Dump(socket, "the bridge FDB", MessageType.GetNeighbour, 12, state.AddFdbEntry, AddressFamilies.Bridge))
+                & (!parts.HasFlag(HostLinkParts.PortVlans) || DumpPortVlans(socket, state));
             if (consistent)
             {
                 return state.Build();

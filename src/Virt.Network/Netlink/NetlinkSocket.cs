@@ -166,7 +166,17 @@ internal sealed partial class NetlinkSocket : IDisposable
         }
     }
 
+    // A change monitor lives as long as its link host, which a caller may drop without disposing: the descriptor (and
+    // the namespace it keeps alive) goes when the socket is collected.
+    ~NetlinkSocket() => Release();
+
     public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    private void Release()
     {
         var open = Interlocked.Exchange(ref descriptor, -1);
         if (open >= 0)

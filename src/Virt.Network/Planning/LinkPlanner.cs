@@ -8,7 +8,7 @@ namespace Virt.Network.Planning;
 
 /// <summary>
 /// The link layer's half of a plan: what a definition wants on the host (its bridge, addresses, routes, VXLAN device
-/// with its FDB entries, VLAN uplink, connected ports) compared with what <see cref="ILinkHost.ReadAsync"/> found, as
+/// with its FDB entries, VLAN uplink, connected ports) compared with what <see cref="ILinkHost.ReadAsync(HostLinkParts, CancellationToken)"/> found, as
 /// the operations that make the host match. It deletes only links whose alias marks them as the SDK's, never an
 /// adopted bridge, and never an IPv6 link-local address the kernel put on a link.
 /// </summary>
@@ -36,13 +36,11 @@ internal static class LinkPlanner
         var alias = NetworkAlias(definition.Name);
         operations.AddRange(host.Links.Where(l => l.Alias == alias && !wantedLinks.Contains(l.Name)).Select(l => new DeleteLink(l.Name)));
         // The ports come after the network's own operations, each in its own order (its VLANs only once it is enslaved).
-        // A thousand ports look their links up by name: one index instead of a scan per port.
+        // A thousand ports look their links up by name: the host's indexes, built once per read, not a scan per port.
         var ordered = Ordered(operations);
-        var links = host.Links.ToDictionary(l => l.Name, StringComparer.Ordinal);
-        var vlans = host.PortVlans.ToLookup(v => v.Port, StringComparer.Ordinal);
         foreach (var port in ports.Where(p => p.Connected))
         {
-            ordered.AddRange(PortOperations(definition, port, links.GetValueOrDefault(port.Request.HostInterface), vlans[port.Request.HostInterface]));
+            ordered.AddRange(PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlansOf(port.Request.HostInterface)));
         }
 
         return ordered;
@@ -74,7 +72,7 @@ internal static class LinkPlanner
     /// </summary>
     public static IEnumerable<LinkOperation> PortOperations(NetworkDefinition definition, PortRecord port, HostLinkState host)
     {
-        var operations = PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlans.Where(v => v.Port == port.Request.HostInterface));
+        var operations = PortOperations(definition, port, host.Link(port.Request.HostInterface), host.PortVlansOf(port.Request.HostInterface));
 
         // A trunk that carries "every VLAN a port uses" gets a port's new tag when the port connects, not only at the next apply.
         return definition is VlanNetworkDefinition { Uplink: { } uplink, TrunkVlans.Count: 0 } vlan && host.Link(uplink) is not null

@@ -68,7 +68,7 @@ internal sealed class FakeLinkHost : ILinkHost
         }
     }
 
-    public Task<HostLinkState> ReadAsync(CancellationToken cancellationToken)
+    public Task<HostLinkState> ReadAsync(HostLinkParts parts, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
