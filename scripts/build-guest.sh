@@ -76,11 +76,15 @@ install -m 0755 "$here/guest/power-button" "$root/etc/acpi/PWRF/00000080"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
-# Kernel modules with their dependencies, in load order.
+# Kernel modules with their dependencies, in load order. The last two lines are Virt.Network's in-guest tests: a
+# VLAN-aware bridge, and the nftables the SDK's firewall loads there (conntrack, NAT masquerade, reject, the bridge
+# family's meta and reject, br_netfilter handing bridged IP to the inet hooks, and the bridge family's own conntrack).
+# They are loaded at boot because a chroot of the host's root has no modules for this kernel to load on demand.
 depmod -b kernel "$kver"
 modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net virtio_console virtio_rng
          virtio_balloon 9pnet_virtio 9p ext4 ahci pvpanic-mmio pvpanic-pci button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e
-         bridge 8021q veth"
+         bridge 8021q veth
+         nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_meta_bridge nft_reject_bridge br_netfilter nf_conntrack_bridge"
 : > "$root/etc/virt/modules.order"
 for m in $modules; do
   modprobe -d kernel -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
