@@ -46,6 +46,11 @@ internal static partial class GuestVlanCheck
 
     private static async Task RunChecksAsync(string stateDirectory)
     {
+        if (!Directory.Exists("/sys/module/nf_tables") || !Directory.Exists("/sys/module/br_netfilter"))
+        {
+            throw new InvalidOperationException("the guest kernel has no nf_tables or br_netfilter loaded: run 'load-modules netfilter' in the guest before the chroot (a cached test guest without that command predates scripts/build-guest.sh's module sets: run scripts/build-guest.sh)");
+        }
+
         Directory.CreateDirectory("/run/netns");
         MakeTrunkPeer();
         foreach (var guest in Guests)

@@ -6,9 +6,9 @@ namespace Virt.Network.IntegrationTests.InGuest;
 /// A VLAN network on a real VLAN kernel: this host has no bridge vlan_filtering and no 802.1Q, the test guest's Debian
 /// kernel has both. The guest mounts this host's root read-only over 9p and runs tests/Virt.Network.Probe from this build
 /// in a chroot, which drives the SDK there (namespaces for the "guests", veth ports tagged 10/10/20, a trunk uplink whose
-/// far end carries an 802.1Q device, and a fourth port on VLAN 10 behind the SDK's real nftables firewall: the guest loads
-/// nf_tables, conntrack and br_netfilter, libnftables comes from this host's root); its verdicts come back on the serial
-/// console.
+/// far end carries an 802.1Q device, and a fourth port on VLAN 10 behind the SDK's real nftables firewall: the script loads
+/// the guest's nf_tables, conntrack and br_netfilter modules first, libnftables comes from this host's root); its
+/// verdicts come back on the serial console.
 /// </summary>
 public sealed class VlanInGuestTests
 {
@@ -27,6 +27,7 @@ public sealed class VlanInGuestTests
             script,
             $"""
             set -e
+            load-modules netfilter
             mkdir -p /mnt/hostroot
             mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
             mount -t proc proc /mnt/hostroot/proc
