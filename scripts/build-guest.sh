@@ -76,20 +76,37 @@ install -m 0755 "$here/guest/power-button" "$root/etc/acpi/PWRF/00000080"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
-# Kernel modules with their dependencies, in load order.
+# Kernel modules with their dependencies, in load order: the boot set, loaded by /init from modules.order, and sets
+# a test loads when it needs them (`load-modules NAME` reads modules.NAME), which cost the other guests no boot time.
+# netfilter is Virt.Network's in-guest firewall test: nf_tables with conntrack, NAT masquerade and reject, the bridge
+# family's meta, reject and conntrack, and br_netfilter handing bridged IP to the inet hooks. The test loads them
+# from the initramfs because the chroot of the host's root it then runs in has no modules for this kernel.
 depmod -b kernel "$kver"
-modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net virtio_console virtio_rng
+boot_modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net virtio_console virtio_rng
          virtio_balloon 9pnet_virtio 9p ext4 ahci pvpanic-mmio pvpanic-pci button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e
          bridge 8021q veth"
-: > "$root/etc/virt/modules.order"
-for m in $modules; do
-  modprobe -d kernel -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
-done | awk '!seen[$0]++' | while read -r path; do
-  rel=${path#"$work/kernel"}
-  mkdir -p "$root$(dirname "$rel")"
-  cp "$path" "$root$rel"
-  echo "$rel" >> "$root/etc/virt/modules.order"
-done
+netfilter_modules="nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_meta_bridge nft_reject_bridge br_netfilter nf_conntrack_bridge"
+
+# Copies MODULES and their dependencies into the initramfs and lists them in /etc/virt/LIST, leaving out what an
+# earlier list (already loaded) has.
+add_modules() {
+  list=$1; shift
+  : > "$root/etc/virt/$list"
+  for m in "$@"; do
+    modprobe -d kernel -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+  done | awk '!seen[$0]++' | while read -r path; do
+    rel=${path#"$work/kernel"}
+    [ -e "$root$rel" ] && continue
+    mkdir -p "$root$(dirname "$rel")"
+    cp "$path" "$root$rel"
+    echo "$rel" >> "$root/etc/virt/$list"
+  done
+}
+# shellcheck disable=SC2086 # the lists are words
+add_modules modules.order $boot_modules
+# shellcheck disable=SC2086
+add_modules modules.netfilter $netfilter_modules
+install -m 0755 "$here/guest/load-modules" "$root/sbin/load-modules"
 
 # qemu-ga with the shared libraries it links (taken from this Debian 12 host).
 install -m 0755 qga/usr/sbin/qemu-ga "$root/usr/sbin/qemu-ga"

@@ -11,6 +11,10 @@ using Virt.Processes;
 //                                           operations ran: prints "planned L" (its link operations), then
 //                                           "crashed D" (those done) and waits, holding the lock, to be killed; with OLDCIDR,
 //                                           the network is first applied on that subnet, and the crash lands mid-change
+//   crash-at STATE NETNS NAME CIDR GATEWAY POINT apply|delete
+//                                           define a NAT network and apply it (for delete: apply it whole, then delete it),
+//                                           stopping at POINT (AfterLinks, AfterFirewall, AfterDhcp: between the steps, the
+//                                           journal written): prints "crashed POINT" and waits, holding the lock, to be killed
 //   apply STATE NETNS NAME CIDR GATEWAY     print "ready", wait for a line on stdin, define a NAT network and apply it, print "applied"
 var manager = new NetworkManager(new NetworkOptions { StateDirectory = args[1], NetworkNamespace = args[2] }, new FileSystem(), new ProcessRunner());
 var prefix = args[4][..args[4].LastIndexOf('.')];
@@ -38,6 +42,24 @@ switch (args[0])
         await manager.ApplyAsync(network.Name);
         return 1; // never reached: the parent kills this process inside AtSimulatedCrash
 
+    case "crash-at":
+        await manager.DefineAsync(network);
+        if (args[7] == "delete")
+        {
+            await manager.ApplyAsync(network.Name);
+        }
+
+        var point = Enum.Parse<ApplyCrashPoint>(args[6]);
+        manager.CrashAt = point;
+        manager.AtSimulatedCrash = async _ =>
+        {
+            await Console.Out.WriteLineAsync($"crashed {point}");
+            await Console.Out.FlushAsync();
+            await Task.Delay(Timeout.Infinite);
+        };
+        await (args[7] == "delete" ? manager.DeleteAsync(network.Name) : manager.ApplyAsync(network.Name));
+        return 1; // never reached: the parent kills this process inside AtSimulatedCrash
+
     case "apply":
         await Console.Out.WriteLineAsync("ready");
         await Console.Out.FlushAsync();
@@ -48,6 +70,6 @@ switch (args[0])
         return 0;
 
     default:
-        await Console.Error.WriteLineAsync($"unknown mode '{args[0]}': use crash or apply");
+        await Console.Error.WriteLineAsync($"unknown mode '{args[0]}': use crash, crash-at or apply");
         return 2;
 }

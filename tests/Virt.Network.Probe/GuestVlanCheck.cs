@@ -1,6 +1,5 @@
 using System.IO.Abstractions;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging.Abstractions;
 using Virt.Network.Hosting;
 using Virt.Network.Manager;
 using Virt.Networking;
@@ -11,9 +10,10 @@ namespace Virt.Network.Probe;
 /// <summary>
 /// A VLAN network on a kernel with bridge vlan_filtering and 802.1Q (the test guest): three "guests" (namespaces) on
 /// veth ports tagged 10, 10 and 20, and a trunk uplink whose far end, in a fourth namespace, carries an 802.1Q device for
-/// VLAN 10. Prints "vlan ok: …" or "vlan FAIL: …" per check and "VLAN-VERDICT PASS|FAIL" at the end.
+/// VLAN 10; then a fourth guest on VLAN 10 behind the SDK's real nftables firewall (GuestVlanCheck.Firewall.cs).
+/// Prints "vlan ok: …" or "vlan FAIL: …" per check and "VLAN-VERDICT PASS|FAIL" at the end.
 /// </summary>
-internal static class GuestVlanCheck
+internal static partial class GuestVlanCheck
 {
     private const string Network = "vl";
     private const string Trunk = "vtrunk";
@@ -46,6 +46,11 @@ internal static class GuestVlanCheck
 
     private static async Task RunChecksAsync(string stateDirectory)
     {
+        if (!Directory.Exists("/sys/module/nf_tables") || !Directory.Exists("/sys/module/br_netfilter"))
+        {
+            throw new InvalidOperationException("the guest kernel has no nf_tables or br_netfilter loaded: run 'load-modules netfilter' in the guest before the chroot (a cached test guest without that command predates scripts/build-guest.sh's module sets: run scripts/build-guest.sh)");
+        }
+
         Directory.CreateDirectory("/run/netns");
         MakeTrunkPeer();
         foreach (var guest in Guests)
@@ -53,11 +58,8 @@ internal static class GuestVlanCheck
             MakeGuest(guest);
         }
 
-        // nftables is not in the guest's kernel: the firewall layer is kept in memory, everything else is the real host's.
-        var options = new NetworkOptions { StateDirectory = stateDirectory };
-        var fileSystem = new FileSystem();
-        var seams = HostSeams.Create(options, fileSystem, new ProcessRunner(), NullLogger.Instance);
-        var manager = new NetworkManager(options, fileSystem, (seams.Links, new MemoryFirewallHost(options), seams.Dhcp, seams.Validation), NullLogger.Instance);
+        // Every layer is the real one: netlink, and nftables through the host root's libnftables on the guest's nf_tables.
+        var manager = new NetworkManager(new NetworkOptions { StateDirectory = stateDirectory }, new FileSystem(), new ProcessRunner());
 
         // No TrunkVlans: the trunk carries every VLAN a port uses.
         await manager.DefineAsync(new VlanNetworkDefinition(Network) { Uplink = Trunk }).ConfigureAwait(false);
@@ -92,6 +94,8 @@ internal static class GuestVlanCheck
         Check(Ping(Guests[0], TrunkAddress), "trunk carries VLAN 10 tagged (g1 -> 802.1Q device on the trunk's far end)");
         Check(!Ping(Guests[2], TrunkAddress), "trunk keeps VLAN 20 off VLAN 10 (g3 -> the far end's VLAN 10 device)");
 
+        await CheckFirewallAsync(manager).ConfigureAwait(false);
+
         await manager.ReleaseAsync(Guests[2].Owner).ConfigureAwait(false);
         vlans = PortVlans();
         Check(!vlans.ContainsKey(Guests[2].HostEnd) && Shell.Try("ip", "link", "show", Guests[2].HostEnd).ExitCode != 0, $"release removes port {Guests[2].HostEnd} and its VLANs");
@@ -103,6 +107,7 @@ internal static class GuestVlanCheck
         await manager.ReleaseAsync(Guests[1].Owner).ConfigureAwait(false);
         await manager.DeleteAsync(Network).ConfigureAwait(false);
         Check(Shell.Try("ip", "link", "show", bridge).ExitCode != 0 && Shell.Try("ip", "link", "show", Trunk).ExitCode == 0, $"delete removes {bridge} and leaves the uplink {Trunk}, which it did not make");
+        Check(!Shell.Run("nft", "list", "tables").Contains("virt", StringComparison.Ordinal), "delete leaves no virt table in nftables");
     }
 
     // The trunk: a veth whose host end is the uplink, the far end in its own namespace with an 802.1Q device for VLAN 10.

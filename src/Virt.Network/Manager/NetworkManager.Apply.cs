@@ -234,6 +234,7 @@ public sealed partial class NetworkManager
                 _journal.Write(journal with { Completed = completed });
             }
 
+            await CrashIfAtAsync(ApplyCrashPoint.AfterLinks, completed).ConfigureAwait(false);
             if (plan.FirewallChanges)
             {
                 step = $"the nftables replace of table inet {_options.NftablesTable}";
@@ -241,11 +242,14 @@ public sealed partial class NetworkManager
                 firewallReplaced = true;
             }
 
+            await CrashIfAtAsync(ApplyCrashPoint.AfterFirewall, completed).ConfigureAwait(false);
             foreach (var change in plan.Dhcp)
             {
                 step = $"dnsmasq {change.Action} for network '{change.Network}'";
                 await (change.Instance is null ? _dhcp.StopAsync(change.Network, change.RemoveLeases, host) : _dhcp.EnsureAsync(change.Instance, host)).ConfigureAwait(false);
             }
+
+            await CrashIfAtAsync(ApplyCrashPoint.AfterDhcp, completed).ConfigureAwait(false);
         }
         catch (SimulatedCrashException)
         {
@@ -346,7 +350,7 @@ public sealed partial class NetworkManager
         _journal.Delete();
     }
 
-    /// <summary>What <see cref="CrashAfterLinkOperations"/> throws: the process "dies" with its journal in place.</summary>
+    /// <summary>What <see cref="CrashAfterLinkOperations"/> and <see cref="CrashAt"/> throw: the process "dies" with its journal in place.</summary>
     internal sealed class SimulatedCrashException : Exception
     {
         public SimulatedCrashException()
