@@ -29,6 +29,31 @@ internal static partial class DirectorySync
         }
     }
 
+    /// <summary>Flushes everything written to the file system that holds <paramref name="directory"/> (syncfs(2)): one call for many files.</summary>
+    public static void FlushFileSystem(string directory)
+    {
+        var descriptor = Open(directory, ReadOnlyCloseOnExec);
+        if (descriptor < 0)
+        {
+            throw new IOException($"open '{directory}' failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        try
+        {
+            if (SyncFs(descriptor) != 0)
+            {
+                throw new IOException($"syncfs of the file system holding '{directory}' failed: {Marshal.GetLastPInvokeErrorMessage()}");
+            }
+        }
+        finally
+        {
+            _ = Close(descriptor);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SyncFs(int descriptor);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 

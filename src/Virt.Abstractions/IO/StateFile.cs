@@ -92,6 +92,90 @@ public static class StateFile
     }
 
     /// <summary>
+    /// Replaces many files at once, each crash-safely as <see cref="Write"/> does (after a crash each holds its old content
+    /// or its new one, never a torn one), with two flushes of the file system in all instead of two per file: every
+    /// temporary file is written, the file system is flushed (syncfs), every temporary is renamed over its target, and the
+    /// file system is flushed again. For records written by the hundred (a thousand ports prepared in one change).
+    /// </summary>
+    /// <param name="fileSystem">The file system to write through (the real one on a host).</param>
+    /// <param name="files">Each state file's path (its directory must exist) and whole new content; all on one file system.</param>
+    /// <param name="mode">The files' permissions, given at creation.</param>
+    /// <exception cref="IOException">A step failed; the message names the file, the step and the OS error. Files renamed before it have their new content, the others their old one.</exception>
+    public static void WriteAll(IFileSystem fileSystem, IReadOnlyDictionary<string, byte[]> files, UnixFileMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        ArgumentNullException.ThrowIfNull(files);
+        if (files.Count == 0)
+        {
+            return;
+        }
+
+        var real = fileSystem is FileSystem;
+        var written = new List<(string Path, string Temporary)>(files.Count);
+        var (path, temporary, step) = (string.Empty, string.Empty, "create the temporary file");
+        try
+        {
+            foreach (var (target, content) in files)
+            {
+                ArgumentException.ThrowIfNullOrEmpty(target);
+                (path, temporary, step) = (target, Prepare(fileSystem, target), "create the temporary file");
+                using (var stream = CreateTemporary(fileSystem, temporary, mode))
+                {
+                    written.Add((path, temporary));
+                    step = "write";
+                    stream.Write(content);
+                    if (!real)
+                    {
+                        step = "flush to disk (fsync)";
+                        stream.Flush(flushToDisk: true);
+                    }
+                }
+            }
+
+            if (real)
+            {
+                (path, temporary, step) = (written[0].Path, written[0].Temporary, "flush the file system (syncfs)");
+                DirectorySync.FlushFileSystem(fileSystem.Path.GetDirectoryName(fileSystem.Path.GetFullPath(path))!);
+            }
+
+            foreach (var file in written)
+            {
+                (path, temporary, step) = (file.Path, file.Temporary, "rename over the target");
+                fileSystem.File.Move(file.Temporary, file.Path, overwrite: true);
+            }
+        }
+        catch (Exception exception)
+        {
+            foreach (var file in written)
+            {
+                TryDelete(fileSystem, file.Temporary);
+            }
+
+            throw Failed(fileSystem, path, temporary, step, exception);
+        }
+
+        if (real)
+        {
+            var anyDirectory = fileSystem.Path.GetDirectoryName(fileSystem.Path.GetFullPath(written[0].Path))!;
+            try
+            {
+                DirectorySync.FlushFileSystem(anyDirectory);
+            }
+            catch (IOException exception)
+            {
+                throw new IOException($"wrote {written.Count} state files ('{written[0].Path}' and others), but the step 'flush the file system (syncfs)' failed: {exception.Message}; the new contents are in place but may not survive a power cut", exception);
+            }
+        }
+        else
+        {
+            foreach (var file in written.DistinctBy(f => fileSystem.Path.GetDirectoryName(f.Path)))
+            {
+                FlushDirectory(fileSystem, file.Path);
+            }
+        }
+    }
+
+    /// <summary>
     /// Flushes a directory's entries to disk (open it read-only, fsync, close) on the real file system, so that a
     /// rename or a removal in it survives a power cut. For wrappers around the real file system that implement
     /// <see cref="IDurableFileSystem"/>.

@@ -75,16 +75,18 @@ internal sealed class NetworkStore
     public void WritePort(PortRecord port) =>
         Write(Path.Combine(PortsDirectory, port.Request.Owner), port.Request.NicId, NetworkJson.Serialize(port), s => s.WithPort(port));
 
-    /// <summary>Records many ports: each file through <see cref="StateFile"/>, then one change of the generation for all of them.</summary>
+    /// <summary>Records many ports: all files through one <see cref="StateFile.WriteAll"/>, then one change of the generation for all of them.</summary>
     public void WritePorts(IReadOnlyCollection<PortRecord> ports)
     {
+        var files = new Dictionary<string, byte[]>(ports.Count, StringComparer.Ordinal);
         foreach (var port in ports)
         {
             var directory = Path.Combine(PortsDirectory, port.Request.Owner);
             OwnerOnly.CreateDirectory(_files, directory);
-            StateFile.Write(_files, Path.Combine(directory, port.Request.NicId + ".json"), NetworkJson.Serialize(port), OwnerOnly.FileMode);
+            files[Path.Combine(directory, port.Request.NicId + ".json")] = NetworkJson.Serialize(port);
         }
 
+        StateFile.WriteAll(_files, files, OwnerOnly.FileMode);
         Touch(s => s.WithPorts(ports));
     }
 

@@ -93,6 +93,23 @@ public sealed class StateFileFaultTests
         Assert.Equal([Path], fileSystem.Directory.GetFiles("/state/vm"));
     }
 
+    [Theory]
+    [InlineData("create", "create the temporary file")]
+    [InlineData("write", "write")]
+    [InlineData("flush", "flush to disk (fsync)")]
+    public void Many_files_in_one_write_keep_every_old_content_and_no_temporary_when_a_step_fails_before_the_renames(string failAt, string stepInMessage)
+    {
+        var fileSystem = new FaultyFileSystem(failAt);
+        fileSystem.AddFile("/state/vm/one.json", new MockFileData("old one"));
+        fileSystem.AddFile("/state/vm/two.json", new MockFileData("old two"));
+
+        var error = Assert.Throws<IOException>(() => StateFile.WriteAll(fileSystem, new Dictionary<string, byte[]> { ["/state/vm/one.json"] = "new"u8.ToArray(), ["/state/vm/two.json"] = "new"u8.ToArray() }, OwnerOnly.FileMode));
+
+        Assert.Equal(("old one", "old two"), (fileSystem.GetFile("/state/vm/one.json").TextContents, fileSystem.GetFile("/state/vm/two.json").TextContents));
+        Assert.Equal(["/state/vm/one.json", "/state/vm/two.json"], fileSystem.Directory.GetFiles("/state/vm").Order(StringComparer.Ordinal));
+        Assert.Contains($"'{stepInMessage}'", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>An in-memory file system that fails one step of a write the way a full or broken disk does.</summary>
     private sealed class FaultyFileSystem : MockFileSystem
     {
