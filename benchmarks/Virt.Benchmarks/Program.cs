@@ -44,7 +44,7 @@ static async Task<int> RunAsync(string[] args)
         return await VmFeatureTimings.RunAsync(args);
     }
 
-    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations]
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations] [--busy]
     if (args.Length > 0 && args[0] == "lxc")
     {
         return await LxcComparison.RunAsync(args);

@@ -42,6 +42,9 @@ internal static class LxcCommandClient
     private const int SoPassCred = 16;
     private const int SoPeerCred = 17;
 
+    /// <summary>How long a request waits on its own thread for the monitor's answer before awaiting it (see <see cref="ExchangeAsync"/>).</summary>
+    private static readonly TimeSpan AnswerWait = TimeSpan.FromMilliseconds(2);
+
     /// <summary>struct lxc_msg: int type; char name[NAME_MAX + 1]; int value.</summary>
     private const int StateMessageSize = 4 + 256 + 4;
 
@@ -76,6 +79,33 @@ internal static class LxcCommandClient
     public static async Task<ContainerInitProcess?> OpenInitAsync(LxcOptions options, string name, CancellationToken cancellationToken)
     {
         var answer = await RequestAsync(options, name, GetInitPid, [], "GET_INIT_PID", cancellationToken).ConfigureAwait(false);
+        return PinInit(options, name, answer);
+    }
+
+    /// <summary>
+    /// Who holds the container's command socket, found with one connect (a start asks before running
+    /// <c>lxc-start</c>): the running container's init, pinned and checked as by <see cref="OpenInitAsync"/>; a
+    /// squatter, a peer that is neither root nor this process's user, which keeps the container from starting
+    /// (LXC cannot bind the name); or neither, when nothing listens and the name is free.
+    /// </summary>
+    public static async Task<SocketHolder> FindHolderAsync(LxcOptions options, string name, CancellationToken cancellationToken)
+    {
+        using var deadline = new Deadline(options, name, "GET_INIT_PID", cancellationToken);
+        var (connection, squatter) = await ConnectAsync(options, name, deadline, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return new SocketHolder(null, squatter);
+        }
+
+        using (connection)
+        {
+            var answer = await RequestAsync(options, name, connection, deadline, GetInitPid, [], "GET_INIT_PID").ConfigureAwait(false);
+            return new SocketHolder(PinInit(options, name, answer), null);
+        }
+    }
+
+    private static ContainerInitProcess? PinInit(LxcOptions options, string name, Answer? answer)
+    {
         if (answer is null || answer.Value.Pointer <= 0)
         {
             return null;
@@ -99,19 +129,6 @@ internal static class LxcCommandClient
         }
 
         return Encoding.UTF8.GetString(answer.Value.Data).TrimEnd('\0').TrimEnd('\n');
-    }
-
-    /// <summary>
-    /// Who holds the container's command socket when it is not LXC's monitor (a user other than root
-    /// and this process's), or <see langword="null"/> when nobody or a trusted peer does. A held name
-    /// keeps the container from starting: LXC cannot bind it.
-    /// </summary>
-    public static async Task<PeerCredentials?> FindSquatterAsync(LxcOptions options, string name, CancellationToken cancellationToken)
-    {
-        using var deadline = new Deadline(options, name, "connect", cancellationToken);
-        var (connection, squatter) = await ConnectAsync(options, name, deadline, cancellationToken).ConfigureAwait(false);
-        connection?.Dispose();
-        return squatter;
     }
 
     /// <summary>
@@ -194,28 +211,32 @@ internal static class LxcCommandClient
 
         using (connection)
         {
-            return await deadline.RunAsync(connection.Peer, async token =>
-            {
-                var header = await ExchangeAsync(connection.Socket, command, data, token).ConfigureAwait(false);
-                if (header is null)
-                {
-                    // The monitor went away mid-request: the container is stopping.
-                    return (Answer?)null;
-                }
-
-                var ret = BinaryPrimitives.ReadInt32LittleEndian(header);
-                var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
-                var pointer = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
-                if (length is < 0 or > MaxAnswerData)
-                {
-                    throw ProtocolError(options, name, connection.Peer, $"claimed a {length.ToString(CultureInfo.InvariantCulture)}-byte answer to {commandName}, and an answer carries 0 to {MaxAnswerData.ToString(CultureInfo.InvariantCulture)} bytes");
-                }
-
-                var payload = length > 0 ? await ReceiveExactlyAsync(connection.Socket, length, token).ConfigureAwait(false) ?? [] : [];
-                return new Answer(ret, pointer, payload, connection.Peer);
-            }).ConfigureAwait(false);
+            return await RequestAsync(options, name, connection, deadline, command, data, commandName).ConfigureAwait(false);
         }
     }
+
+    /// <summary>One request on a connection made by <see cref="ConnectAsync"/>; null when the monitor hung up (the container is stopping).</summary>
+    private static Task<Answer?> RequestAsync(LxcOptions options, string name, Connection connection, Deadline deadline, int command, byte[] data, string commandName) =>
+        deadline.RunAsync(connection.Peer, async token =>
+        {
+            var header = await ExchangeAsync(connection.Socket, command, data, token).ConfigureAwait(false);
+            if (header is null)
+            {
+                // The monitor went away mid-request: the container is stopping.
+                return (Answer?)null;
+            }
+
+            var ret = BinaryPrimitives.ReadInt32LittleEndian(header);
+            var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
+            var pointer = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
+            if (length is < 0 or > MaxAnswerData)
+            {
+                throw ProtocolError(options, name, connection.Peer, $"claimed a {length.ToString(CultureInfo.InvariantCulture)}-byte answer to {commandName}, and an answer carries 0 to {MaxAnswerData.ToString(CultureInfo.InvariantCulture)} bytes");
+            }
+
+            var payload = length > 0 ? await ReceiveExactlyAsync(connection.Socket, length, token).ConfigureAwait(false) ?? [] : [];
+            return (Answer?)new Answer(ret, pointer, payload, connection.Peer);
+        });
 
     /// <summary>Sends a request and reads the answer's header; null when the peer hung up.</summary>
     private static async Task<byte[]?> ExchangeAsync(Socket socket, int command, byte[] data, CancellationToken cancellationToken)
@@ -233,6 +254,11 @@ internal static class LxcCommandClient
             return null;
         }
 
+        // LXC's monitor answers from its main loop, usually within a fraction of a millisecond. Waiting for that
+        // on this thread, briefly, lets the receive below complete at once; awaited, the answer would come through
+        // the socket engine's thread and then a thread-pool thread, two wake-ups a loaded host delays. A slower
+        // answer is awaited as before.
+        socket.Poll(AnswerWait, SelectMode.SelectRead);
         return await ReceiveExactlyAsync(socket, HeaderSize, cancellationToken).ConfigureAwait(false);
     }
 
@@ -348,6 +374,9 @@ internal static class LxcCommandClient
         public override string ToString() =>
             $"bound by pid {Pid.ToString(CultureInfo.InvariantCulture)}, uid {Uid.ToString(CultureInfo.InvariantCulture)}, gid {Gid.ToString(CultureInfo.InvariantCulture)}";
     }
+
+    /// <summary>What <see cref="FindHolderAsync"/> found on the socket: at most one of the two is set. Dispose the init when done.</summary>
+    internal readonly record struct SocketHolder(ContainerInitProcess? Init, PeerCredentials? Squatter);
 
     private readonly record struct Answer(int Ret, long Pointer, byte[] Data, PeerCredentials Peer);
 

@@ -55,19 +55,24 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false) is not null)
+            // One connect tells both: a running container (its init answers) and a squatter on the name.
+            var holder = await LxcCommandClient.FindHolderAsync(Options, Name, cancellationToken).ConfigureAwait(false);
+            using (holder.Init)
             {
-                throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
+                if (holder.Init is not null)
+                {
+                    throw new ContainerStateException(Name, "start", ContainerState.Running, "it is already running; stop it first");
+                }
             }
 
-            if (await LxcCommandClient.FindSquatterAsync(Options, Name, cancellationToken).ConfigureAwait(false) is { } squatter)
+            if (holder.Squatter is { } squatter)
             {
                 // LXC could not bind the name and would fail with a bare "address in use".
                 throw new ContainerPreflightException(Name, [$"its command socket @{LxcCommandClient.SocketName(Options.LxcPath, Name)} is already held by another program ({squatter}), which is not LXC's monitor: stop that process (a local user squatting the name) and start again"]);
             }
 
-            var appArmor = Preflight.IsAppArmorEnabled(_context.FileSystem);
-            var problems = Preflight.Check(_record, Options, _context.Layout, _context.FileSystem, appArmor);
+            var appArmor = _context.AppArmorEnabled;
+            var problems = Preflight.Check(_context, _record);
             if (problems.Count > 0)
             {
                 throw new ContainerPreflightException(Name, problems);
@@ -104,7 +109,12 @@ internal sealed class LxcContainer : IContainer
         {
             throw new ContainerPreflightException(Name, [$"the installed LXC {Interop.LibLxc.Version()} does not support {string.Join(", ", unsupported)}: drop what needs them from the spec, or install an LXC that has them"]);
         }
-        await WriteConfigIfChangedAsync(Encoding.UTF8.GetBytes(config.Serialize()), cancellationToken).ConfigureAwait(false);
+        var content = Encoding.UTF8.GetBytes(config.Serialize());
+        if (!IsConfigUnchanged(content))
+        {
+            await StateFile.WriteAsync(_context.FileSystem, _paths.Config, content, OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+        }
+
         _context.FileSystem.Directory.CreateDirectory(_paths.Logs);
 
         var started = Stopwatch.GetTimestamp();
@@ -126,15 +136,21 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    /// <summary>The config is regenerated at every start; an unchanged one is not rewritten (no fsync on the start path).</summary>
-    private async Task WriteConfigIfChangedAsync(byte[] content, CancellationToken cancellationToken)
+    /// <summary>
+    /// The config is regenerated at every start; an unchanged one is not rewritten (no fsync on the start path).
+    /// The file is a few KB of the SDK's own, read synchronously: an asynchronous file read on Linux is a
+    /// blocking read handed to the thread pool, one more wake-up on a loaded host for no gain.
+    /// </summary>
+    private bool IsConfigUnchanged(byte[] content)
     {
-        if (_context.FileSystem.File.Exists(_paths.Config) && (await _context.FileSystem.File.ReadAllBytesAsync(_paths.Config, cancellationToken).ConfigureAwait(false)).AsSpan().SequenceEqual(content))
+        try
         {
-            return;
+            return _context.FileSystem.File.ReadAllBytes(_paths.Config).AsSpan().SequenceEqual(content);
         }
-
-        await StateFile.WriteAsync(_context.FileSystem, _paths.Config, content, OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
     }
 
     private string StartLogPath => Path.Combine(_paths.Logs, "start.log");
@@ -207,17 +223,20 @@ internal sealed class LxcContainer : IContainer
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var pid = await LxcCommandClient.GetInitPidAsync(Options, Name, cancellationToken).ConfigureAwait(false);
-            if (pid is null)
+            using (var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false))
             {
-                // Stopped already (or crashed): what it left goes now, its network ports included.
-                await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
-                await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
-                return;
+                if (init is null)
+                {
+                    // Stopped already (or crashed): what it left goes now, its network ports included.
+                    await Leftovers.RemoveAsync(_context, Spec, TimeSpan.Zero, thorough: false, cancellationToken).ConfigureAwait(false);
+                    await ManagedNics.ReleaseAsync(_context, Spec).ConfigureAwait(false);
+                    return;
+                }
+
+                // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
+                await ThawIfFrozenAsync(init, cancellationToken).ConfigureAwait(false);
             }
 
-            // A frozen container cannot run its halt handler, and SIGKILL is not delivered until it thaws.
-            await ThawIfFrozenAsync(cancellationToken).ConfigureAwait(false);
             var result = await _context.RunToolAsync("lxc-stop", Name, arguments, toolTimeout, cancellationToken).ConfigureAwait(false);
             var state = await LxcCommandClient.GetStateAsync(Options, Name, cancellationToken).ConfigureAwait(false);
             if (state != ContainerState.Stopped)
@@ -235,14 +254,8 @@ internal sealed class LxcContainer : IContainer
         }
     }
 
-    private async Task ThawIfFrozenAsync(CancellationToken cancellationToken)
+    private async Task ThawIfFrozenAsync(ContainerInitProcess init, CancellationToken cancellationToken)
     {
-        using var init = await LxcCommandClient.OpenInitAsync(Options, Name, cancellationToken).ConfigureAwait(false);
-        if (init is null)
-        {
-            return;
-        }
-
         var cgroups = ContainerCgroups.ForProcess(_context.FileSystem, _context.Layout, init.Pid);
         if (init.IsAlive && cgroups.IsFrozen())
         {

@@ -10,6 +10,8 @@ namespace Virt.Lxc.Containers;
 internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger logger, TimeProvider timeProvider, Virt.Networking.INetworkPorts? networkPorts = null)
 {
     private CgroupLayout? _layout;
+    private bool? _appArmorEnabled;
+    private bool _lxcStartInstalled;
 
     public LxcOptions Options { get; } = options;
 
@@ -28,6 +30,15 @@ internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IPr
 
     /// <summary>Read once: the host's cgroup mounts do not change under a running application.</summary>
     public CgroupLayout Layout => _layout ??= CgroupLayout.Detect(FileSystem);
+
+    /// <summary>Read once: whether AppArmor is enabled is settled at boot.</summary>
+    public bool AppArmorEnabled => _appArmorEnabled ??= Preflight.IsAppArmorEnabled(FileSystem);
+
+    /// <summary>
+    /// Whether <c>lxc-start</c> is installed, looked up on PATH until found and then not again (a start pays
+    /// for the search once). One removed later still fails the start, with the process runner's "cannot start".
+    /// </summary>
+    public bool LxcStartInstalled => _lxcStartInstalled || (_lxcStartInstalled = Preflight.ToolExists(Options, "lxc-start", FileSystem));
 
     public ContainerPaths PathsOf(string name) => new(Options.LxcPath, name);
 

@@ -14,11 +14,18 @@ namespace Virt.Lxc.Containers;
 /// </summary>
 internal static class Preflight
 {
-    public static IReadOnlyList<string> Check(ContainerRecord record, LxcOptions options, CgroupLayout layout, IFileSystem fileSystem, bool appArmorEnabled)
+    /// <summary>What keeps the container from starting, one line each with its fix; empty when nothing does.</summary>
+    /// <param name="context">The manager's context: options, file system, cgroup layout, and what it found once about the host (AppArmor, the tools).</param>
+    /// <param name="record">The container.</param>
+    public static IReadOnlyList<string> Check(LxcContext context, ContainerRecord record)
     {
         var spec = record.Spec;
+        var options = context.Options;
+        var fileSystem = context.FileSystem;
+        var layout = context.Layout;
+        var appArmorEnabled = context.AppArmorEnabled;
         var problems = new List<string>();
-        if (!ToolExists(options, "lxc-start", fileSystem))
+        if (!context.LxcStartInstalled)
         {
             problems.Add("lxc-start is not installed: apt-get install lxc");
         }
@@ -85,7 +92,7 @@ internal static class Preflight
         return fileSystem.File.Exists(Parameter) && fileSystem.File.ReadAllText(Parameter).Trim() == "Y";
     }
 
-    private static bool ToolExists(LxcOptions options, string tool, IFileSystem fileSystem)
+    public static bool ToolExists(LxcOptions options, string tool, IFileSystem fileSystem)
     {
         if (options.ToolsDirectory is not null)
         {

@@ -36,6 +36,11 @@ public sealed class LifecycleTests
         Assert.True(Directory.Exists($"/proc/{status.InitPid}"));
         Assert.Equal("life-host\n", await InContainer.OutputAsync(container, "hostname"));
 
+        // A second start finds the running init on the command socket and refuses, leaving it running.
+        var again = await Assert.ThrowsAsync<ContainerStateException>(() => container.StartAsync(cancellationToken: ct));
+        Assert.Equal(ContainerState.Running, again.State);
+        Assert.Equal(status.InitPid, (await container.GetStatusAsync(ct)).InitPid);
+
         // A clean stop: busybox init halts on SIGUSR1 within the deadline.
         await container.StopAsync(TimeSpan.FromSeconds(20), ct);
         Assert.Equal(ContainerState.Stopped, (await container.GetStatusAsync(ct)).State);
