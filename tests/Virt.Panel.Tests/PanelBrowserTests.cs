@@ -149,6 +149,63 @@ public sealed class PanelBrowserTests
         }, TestContext.Current.CancellationToken, [$"--Panel:NetworkNamespace={ns.Path}"]);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_vlan_and_a_vxlan_network_are_defined_from_the_form_with_their_own_fields()
+    {
+        using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
+        ns.Exec("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1");
+        ns.Exec("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1");
+        ns.Exec("ip", "address", "add", "203.0.113.1/24", "dev", "u0");
+        ns.Exec("ip", "link", "set", "u0", "up");
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
+        {
+            var page = await browser.NewPageAsync();
+            page.Dialog += (_, dialog) => dialog.AcceptAsync(); // the delete's confirm()
+            var violations = WatchContentSecurityPolicy(page);
+            await LogInAsync(page, panel.Address);
+
+            // VLAN: the subnet fields give way to the trunk's; the definition carries them, the plan tags the trunk.
+            await page.GotoAsync(panel.Address + "#/networks");
+            await page.GetByTestId("net-kind").SelectOptionAsync("vlan");
+            Assert.False(await page.GetByTestId("net-cidr").IsVisibleAsync());
+            Assert.False(await page.GetByTestId("net-vni").IsVisibleAsync());
+            await page.GetByTestId("net-name").FillAsync("uivlan");
+            await page.GetByTestId("net-uplink").FillAsync("t0");
+            await page.GetByTestId("net-trunk-vlans").FillAsync("10, 20");
+            await page.GetByTestId("net-default-vlan").FillAsync("5");
+            await page.GetByTestId("net-define").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vlan 20 on port t0')");
+            var vlanPage = await page.Locator("main").InnerTextAsync();
+            Assert.Contains("trunk t0 (10,20), default VLAN 5", vlanPage, StringComparison.Ordinal);
+            Assert.Contains("vlan_filtering 1", vlanPage, StringComparison.Ordinal);
+            await page.GetByTestId("net-delete").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-define]");
+
+            // VXLAN: VNI, this host's underlay address and interface, peers and MTU; applied, the device is on the host.
+            await page.GetByTestId("net-kind").SelectOptionAsync("vxlan");
+            Assert.False(await page.GetByTestId("net-uplink").IsVisibleAsync());
+            await page.GetByTestId("net-name").FillAsync("uiovl");
+            await page.GetByTestId("net-vni").FillAsync("4343");
+            await page.GetByTestId("net-local-address").FillAsync("203.0.113.1");
+            await page.GetByTestId("net-underlay").FillAsync("u0");
+            await page.GetByTestId("net-peers").FillAsync("203.0.113.2, 203.0.113.3");
+            await page.GetByTestId("net-mtu").FillAsync("1400");
+            await page.GetByTestId("net-define").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vx-uiovl')");
+            Assert.Contains("VNI 4343, local 203.0.113.1 dev u0, peers 203.0.113.2,203.0.113.3", await page.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+            await page.GetByTestId("net-apply").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-state][data-applied=true]");
+            Assert.Contains("vx-uiovl", PanelNetworkTests.Links(ns));
+            Assert.Contains("mtu 1400", ns.Exec("ip", "link", "show", "vx-uiovl"), StringComparison.Ordinal);
+            Assert.Contains("dst 203.0.113.3", ns.Exec("bridge", "fdb", "show", "dev", "vx-uiovl"), StringComparison.Ordinal);
+
+            await page.GetByTestId("net-delete").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-define]");
+            Assert.DoesNotContain("vx-uiovl", PanelNetworkTests.Links(ns));
+            Assert.Empty(violations);
+        }, TestContext.Current.CancellationToken, [$"--Panel:NetworkNamespace={ns.Path}"]);
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Every_page_fits_a_phone_screen_without_horizontal_overflow()
     {
