@@ -21,16 +21,42 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>
-    /// Prepares the port of each NIC on a network, in order. When one is refused (an unknown network, a bad tag, an
-    /// address taken), the ports prepared for the NICs before it are released and <paramref name="fail"/>'s exception,
-    /// naming the NIC, the network and what the network said, is thrown.
+    /// The MTU of each NIC on a network that names one, by NIC id, for the command line's <c>host_mtu</c>. Asked of the
+    /// network (<see cref="INetworkPorts.GetPortMtuAsync"/>) rather than taken from the prepared ports, so that the command
+    /// line does not wait for the ports: it is built before they are prepared. A network that cannot tell leaves the NIC
+    /// at the guest's default.
     /// </summary>
-    private async Task PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    private async Task<IReadOnlyDictionary<string, int>> NetworkMtusAsync(IEnumerable<VmNic> nics, CancellationToken cancellationToken)
     {
+        var mtus = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (_environment.NetworkPorts is not { } ports)
+        {
+            return mtus;
+        }
+
+        foreach (var nic in nics.Where(nic => nic.Network is not null && nic.Model == VmNicModel.VirtioNet))
+        {
+            if (await ports.GetPortMtuAsync(nic.Network!, cancellationToken).ConfigureAwait(false) is { } mtu)
+            {
+                mtus[nic.Id] = mtu;
+            }
+        }
+
+        return mtus;
+    }
+
+    /// <summary>
+    /// Prepares the port of each NIC on a network, in order, and returns each prepared port's MTU by NIC id. When one is
+    /// refused (an unknown network, a bad tag, an address taken), the ports prepared for the NICs before it are released
+    /// and <paramref name="fail"/>'s exception, naming the NIC, the network and what the network said, is thrown.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, int>> PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    {
+        var mtus = new Dictionary<string, int>(StringComparer.Ordinal);
         var managed = nics.Where(nic => nic.Network is not null).ToList();
         if (managed.Count == 0)
         {
-            return;
+            return mtus;
         }
 
         RequireNetworkBackend(managed, fail);
@@ -41,7 +67,7 @@ internal sealed partial class KvmVirtualMachine
             attempted.Add(nic.Id);
             try
             {
-                await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false);
+                mtus[nic.Id] = (await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false)).Mtu;
             }
             catch (Exception exception) when (exception is VirtException or TimeoutException or OperationCanceledException)
             {
@@ -58,6 +84,8 @@ internal sealed partial class KvmVirtualMachine
                 throw fail($"NIC '{nic.Id}' cannot join network '{nic.Network}': {exception.Message}", exception);
             }
         }
+
+        return mtus;
     }
 
     /// <summary>
