@@ -45,6 +45,17 @@ public sealed class PanelBrowserTests
         return violations;
     }
 
+    /// <summary>A logged-in page on the Networks page that accepts the delete's confirm() and watches the Content-Security-Policy.</summary>
+    private static async Task<(IPage Page, System.Collections.Concurrent.ConcurrentQueue<string> Violations)> OpenNetworksPageAsync(PanelProcess panel, IBrowser browser)
+    {
+        var page = await browser.NewPageAsync();
+        page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        var violations = WatchContentSecurityPolicy(page);
+        await LogInAsync(page, panel.Address);
+        await page.GotoAsync(panel.Address + "#/networks");
+        return (page, violations);
+    }
+
     private static string Screenshots => Environment.GetEnvironmentVariable("VIRT_PANEL_SCREENSHOTS") is { Length: > 0 } directory ? directory : Path.GetTempPath();
 
     [Fact(Timeout = 300_000)]
@@ -114,11 +125,7 @@ public sealed class PanelBrowserTests
         using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
-            var page = await browser.NewPageAsync();
-            page.Dialog += (_, dialog) => dialog.AcceptAsync(); // the delete's confirm()
-            var violations = WatchContentSecurityPolicy(page);
-            await LogInAsync(page, panel.Address);
-            await page.GotoAsync(panel.Address + "#/networks");
+            var (page, violations) = await OpenNetworksPageAsync(panel, browser);
             await page.GetByTestId("net-kind").SelectOptionAsync("nat");
             await page.GetByTestId("net-name").FillAsync("uinet");
             await page.GetByTestId("net-cidr").FillAsync("198.51.100.0/24");
@@ -153,19 +160,11 @@ public sealed class PanelBrowserTests
     public async Task A_vlan_and_a_vxlan_network_are_defined_from_the_form_with_their_own_fields()
     {
         using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
-        ns.Exec("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1");
-        ns.Exec("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1");
-        ns.Exec("ip", "address", "add", "203.0.113.1/24", "dev", "u0");
-        ns.Exec("ip", "link", "set", "u0", "up");
+        PanelNetworkTests.AddTrunkAndUnderlay(ns);
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
-            var page = await browser.NewPageAsync();
-            page.Dialog += (_, dialog) => dialog.AcceptAsync(); // the delete's confirm()
-            var violations = WatchContentSecurityPolicy(page);
-            await LogInAsync(page, panel.Address);
-
             // VLAN: the subnet fields give way to the trunk's; the definition carries them, the plan tags the trunk.
-            await page.GotoAsync(panel.Address + "#/networks");
+            var (page, violations) = await OpenNetworksPageAsync(panel, browser);
             await page.GetByTestId("net-kind").SelectOptionAsync("vlan");
             Assert.False(await page.GetByTestId("net-cidr").IsVisibleAsync());
             Assert.False(await page.GetByTestId("net-vni").IsVisibleAsync());

@@ -59,12 +59,7 @@ public sealed class PanelNetworkTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var ns = TestNamespace.Create("pn");
-        // A trunk uplink (t0) and an underlay with this host's address (u0), each the end of a veth pair in the namespace.
-        ns.Exec("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1");
-        ns.Exec("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1");
-        ns.Exec("ip", "address", "add", "203.0.113.1/24", "dev", "u0");
-        ns.Exec("ip", "link", "set", "u0", "up");
-        ns.Exec("ip", "link", "set", "u1", "up");
+        AddTrunkAndUnderlay(ns);
         await using var panel = await PanelProcess.StartAsync(ct, [$"--Panel:NetworkNamespace={ns.Path}"]);
         using var api = panel.Api();
 
@@ -162,6 +157,16 @@ public sealed class PanelNetworkTests
         using var anonymous = new HttpClient { BaseAddress = panel.Address };
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/host/network", ct)).StatusCode);
         Assert.Equal(0, (await GetJson(api, "/api/networks", ct)).GetArrayLength());
+    }
+
+    /// <summary>A trunk uplink (t0) and an underlay with this host's address 203.0.113.1/24 (u0), each the end of a veth pair in the namespace.</summary>
+    internal static void AddTrunkAndUnderlay(TestNamespace ns)
+    {
+        ns.Exec("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1");
+        ns.Exec("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1");
+        ns.Exec("ip", "address", "add", "203.0.113.1/24", "dev", "u0");
+        ns.Exec("ip", "link", "set", "u0", "up");
+        ns.Exec("ip", "link", "set", "u1", "up");
     }
 
     private static List<(string Object, string Detail)> Changes(JsonElement plan) =>

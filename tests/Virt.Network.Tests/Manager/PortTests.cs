@@ -150,12 +150,7 @@ public sealed class PortTests : IDisposable
     {
         _bed.Links.AddHostLink("eth1", "veth");
         var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1" });
-        foreach (var (nic, tap, tag) in new[] { ("net0", "tap-a", (int?)10), ("net1", "tap-b", 10), ("net2", "tap-c", null) })
-        {
-            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
-            _bed.Links.AddHostLink(tap, "tun");
-            await manager.ConnectAsync("vm:web", nic, Token);
-        }
+        await ConnectTaggedPortsAsync(manager, ("net0", "tap-a", 10), ("net1", "tap-b", 10), ("net2", "tap-c", null));
 
         var links = _bed.Links.Describe();
         Assert.Contains("vlan eth1 10 False False", links, StringComparison.Ordinal);
@@ -168,12 +163,7 @@ public sealed class PortTests : IDisposable
     {
         _bed.Links.AddHostLink("eth1", "veth");
         var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1" });
-        foreach (var (nic, tap, tag) in new[] { ("net0", "tap-a", 10), ("net1", "tap-b", 20), ("net2", "tap-c", 20) })
-        {
-            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
-            _bed.Links.AddHostLink(tap, "tun");
-            await manager.ConnectAsync("vm:web", nic, Token);
-        }
+        await ConnectTaggedPortsAsync(manager, ("net0", "tap-a", 10), ("net1", "tap-b", 20), ("net2", "tap-c", 20));
 
         Assert.Contains("vlan eth1 20 False False", _bed.Links.Describe(), StringComparison.Ordinal);
         await manager.ReleaseAsync("vm:web", "net1", Token);
@@ -308,5 +298,16 @@ public sealed class PortTests : IDisposable
         var lease = Assert.Single(await manager.GetLeasesAsync("nat1", Token));
 
         Assert.Equal("192.0.2.150", lease.Address);
+    }
+
+    /// <summary>Prepares and connects one port of vm:web on network v1 per (NIC, tap, tag), each with its own MAC and a tap the host has.</summary>
+    private async Task ConnectTaggedPortsAsync(Virt.Network.Manager.NetworkManager manager, params (string Nic, string Tap, int? Tag)[] ports)
+    {
+        foreach (var (nic, tap, tag) in ports)
+        {
+            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
+            _bed.Links.AddHostLink(tap, "tun");
+            await manager.ConnectAsync("vm:web", nic, Token);
+        }
     }
 }
