@@ -11,15 +11,6 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal sealed partial class KvmVirtualMachine
 {
-    /// <summary>Refuses, before anything is made, a NIC on a network when no network backend is registered.</summary>
-    private void RequireNetworkBackend(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail)
-    {
-        if (_environment.NetworkPorts is null && nics.FirstOrDefault(nic => nic.Network is not null) is { } managed)
-        {
-            throw fail(ManagedNics.NoBackend(managed), null);
-        }
-    }
-
     /// <summary>
     /// The MTU of each NIC on a network that names one, by NIC id, for the command line's <c>host_mtu</c>. Asked of the
     /// network (<see cref="INetworkPorts.GetPortMtuAsync"/>) rather than taken from the prepared ports, so that the command
@@ -45,29 +36,38 @@ internal sealed partial class KvmVirtualMachine
         return mtus;
     }
 
-    /// <summary>
-    /// Prepares the port of each NIC on a network, in order, and returns each prepared port's MTU by NIC id. When one is
-    /// refused (an unknown network, a bad tag, an address taken), the ports prepared for the NICs before it are released
-    /// and <paramref name="fail"/>'s exception, naming the NIC, the network and what the network said, is thrown.
-    /// </summary>
-    private async Task<IReadOnlyDictionary<string, int>> PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    /// <summary>Refuses, before anything is made, a NIC on a network when no network backend is registered.</summary>
+    private void RequireNetworkBackend(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail)
     {
-        var mtus = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (_environment.NetworkPorts is null && nics.FirstOrDefault(nic => nic.Network is not null) is { } managed)
+        {
+            throw fail(ManagedNics.NoBackend(managed), null);
+        }
+    }
+
+    /// <summary>
+    /// Prepares the port of each NIC on a network, in order. When one is refused (an unknown network, a bad tag, an
+    /// address taken), the ports prepared for the NICs before it are released and <paramref name="fail"/>'s exception,
+    /// naming the NIC, the network and what the network said, is thrown.
+    /// </summary>
+    private async Task<IReadOnlyList<NetworkPort>> PrepareNetworkPortsAsync(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail, CancellationToken cancellationToken)
+    {
         var managed = nics.Where(nic => nic.Network is not null).ToList();
         if (managed.Count == 0)
         {
-            return mtus;
+            return [];
         }
 
         RequireNetworkBackend(managed, fail);
         var ports = _environment.NetworkPorts!;
         var attempted = new List<string>();
+        var prepared = new List<NetworkPort>(managed.Count);
         foreach (var nic in managed)
         {
             attempted.Add(nic.Id);
             try
             {
-                mtus[nic.Id] = (await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false)).Mtu;
+                prepared.Add(await ports.PrepareAsync(ManagedNics.Request(Name, nic), cancellationToken).ConfigureAwait(false));
             }
             catch (Exception exception) when (exception is VirtException or TimeoutException or OperationCanceledException)
             {
@@ -85,7 +85,7 @@ internal sealed partial class KvmVirtualMachine
             }
         }
 
-        return mtus;
+        return prepared;
     }
 
     /// <summary>

@@ -432,7 +432,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         return HotplugAsync("attach NIC", nic.Id, spec => spec with { Nics = [.. spec.Nics, nic] }, async (qmp, running, ct) =>
         {
             // The same path as a start: the port first (its firewall in force), then the tap, connected to the network.
-            var mtus = await PrepareNetworkPortsAsync([nic], (reason, inner) => new VmHotplugException(Name, "attach NIC", nic.Id, reason, inner), ct).ConfigureAwait(false);
+            var prepared = await PrepareNetworkPortsAsync([nic], (reason, inner) => new VmHotplugException(Name, "attach NIC", nic.Id, reason, inner), ct).ConfigureAwait(false);
+            var mtus = prepared.ToDictionary(port => port.Request.NicId, port => port.Mtu, StringComparer.Ordinal);
             string? tap = null;
             try
             {
