@@ -45,6 +45,17 @@ public sealed class PanelBrowserTests
         return violations;
     }
 
+    /// <summary>A logged-in page on the Networks page that accepts the delete's confirm() and watches the Content-Security-Policy.</summary>
+    private static async Task<(IPage Page, System.Collections.Concurrent.ConcurrentQueue<string> Violations)> OpenNetworksPageAsync(PanelProcess panel, IBrowser browser)
+    {
+        var page = await browser.NewPageAsync();
+        page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        var violations = WatchContentSecurityPolicy(page);
+        await LogInAsync(page, panel.Address);
+        await page.GotoAsync(panel.Address + "#/networks");
+        return (page, violations);
+    }
+
     private static string Screenshots => Environment.GetEnvironmentVariable("VIRT_PANEL_SCREENSHOTS") is { Length: > 0 } directory ? directory : Path.GetTempPath();
 
     [Fact(Timeout = 300_000)]
@@ -114,11 +125,7 @@ public sealed class PanelBrowserTests
         using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
         await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
         {
-            var page = await browser.NewPageAsync();
-            page.Dialog += (_, dialog) => dialog.AcceptAsync(); // the delete's confirm()
-            var violations = WatchContentSecurityPolicy(page);
-            await LogInAsync(page, panel.Address);
-            await page.GotoAsync(panel.Address + "#/networks");
+            var (page, violations) = await OpenNetworksPageAsync(panel, browser);
             await page.GetByTestId("net-kind").SelectOptionAsync("nat");
             await page.GetByTestId("net-name").FillAsync("uinet");
             await page.GetByTestId("net-cidr").FillAsync("198.51.100.0/24");
@@ -145,6 +152,55 @@ public sealed class PanelBrowserTests
             await page.GetByTestId("net-delete").ClickAsync();
             await page.WaitForSelectorAsync("[data-testid=net-define]");
             Assert.DoesNotContain("vn-uinet", PanelNetworkTests.Links(ns));
+            Assert.Empty(violations);
+        }, TestContext.Current.CancellationToken, [$"--Panel:NetworkNamespace={ns.Path}"]);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_vlan_and_a_vxlan_network_are_defined_from_the_form_with_their_own_fields()
+    {
+        using var ns = Virt.Network.IntegrationTests.Infrastructure.TestNamespace.Create("pn");
+        PanelNetworkTests.AddTrunkAndUnderlay(ns);
+        await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
+        {
+            // VLAN: the subnet fields give way to the trunk's; the definition carries them, the plan tags the trunk.
+            var (page, violations) = await OpenNetworksPageAsync(panel, browser);
+            await page.GetByTestId("net-kind").SelectOptionAsync("vlan");
+            Assert.False(await page.GetByTestId("net-cidr").IsVisibleAsync());
+            Assert.False(await page.GetByTestId("net-vni").IsVisibleAsync());
+            await page.GetByTestId("net-name").FillAsync("uivlan");
+            await page.GetByTestId("net-uplink").FillAsync("t0");
+            await page.GetByTestId("net-trunk-vlans").FillAsync("10, 20");
+            await page.GetByTestId("net-default-vlan").FillAsync("5");
+            await page.GetByTestId("net-define").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vlan 20 on port t0')");
+            var vlanPage = await page.Locator("main").InnerTextAsync();
+            Assert.Contains("trunk t0 (10,20), default VLAN 5", vlanPage, StringComparison.Ordinal);
+            Assert.Contains("vlan_filtering 1", vlanPage, StringComparison.Ordinal);
+            await page.GetByTestId("net-delete").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-define]");
+
+            // VXLAN: VNI, this host's underlay address and interface, peers and MTU; applied, the device is on the host.
+            await page.GetByTestId("net-kind").SelectOptionAsync("vxlan");
+            Assert.False(await page.GetByTestId("net-uplink").IsVisibleAsync());
+            await page.GetByTestId("net-name").FillAsync("uiovl");
+            await page.GetByTestId("net-vni").FillAsync("4343");
+            await page.GetByTestId("net-local-address").FillAsync("203.0.113.1");
+            await page.GetByTestId("net-underlay").FillAsync("u0");
+            await page.GetByTestId("net-peers").FillAsync("203.0.113.2, 203.0.113.3");
+            await page.GetByTestId("net-mtu").FillAsync("1400");
+            await page.GetByTestId("net-define").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-plan]:has-text('vx-uiovl')");
+            Assert.Contains("VNI 4343, local 203.0.113.1 dev u0, peers 203.0.113.2,203.0.113.3", await page.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+            await page.GetByTestId("net-apply").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-state][data-applied=true]");
+            Assert.Contains("vx-uiovl", PanelNetworkTests.Links(ns));
+            Assert.Contains("mtu 1400", ns.Exec("ip", "link", "show", "vx-uiovl"), StringComparison.Ordinal);
+            Assert.Contains("dst 203.0.113.3", ns.Exec("bridge", "fdb", "show", "dev", "vx-uiovl"), StringComparison.Ordinal);
+
+            await page.GetByTestId("net-delete").ClickAsync();
+            await page.WaitForSelectorAsync("[data-testid=net-define]");
+            Assert.DoesNotContain("vx-uiovl", PanelNetworkTests.Links(ns));
             Assert.Empty(violations);
         }, TestContext.Current.CancellationToken, [$"--Panel:NetworkNamespace={ns.Path}"]);
     }

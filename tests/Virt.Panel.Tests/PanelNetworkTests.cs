@@ -54,6 +54,67 @@ public sealed class PanelNetworkTests
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync("/api/networks/lab", ct)).StatusCode);
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_vlan_and_a_vxlan_network_are_defined_with_their_own_fields_planned_applied_and_deleted_in_a_namespace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var ns = TestNamespace.Create("pn");
+        AddTrunkAndUnderlay(ns);
+        await using var panel = await PanelProcess.StartAsync(ct, [$"--Panel:NetworkNamespace={ns.Path}"]);
+        using var api = panel.Api();
+
+        var vlan = await api.PostAsync("/api/networks", Body("""{"kind":"vlan","name":"trunk","uplink":"t0","trunkVlans":[10,20],"defaultVlan":5}"""), ct);
+        Assert.True(vlan.StatusCode == HttpStatusCode.Created, await vlan.Content.ReadAsStringAsync(ct));
+        var vlanDefinition = (await Json(vlan, ct)).GetProperty("definition");
+        Assert.Equal("t0", vlanDefinition.GetProperty("uplink").GetString());
+        Assert.Equal([10, 20], vlanDefinition.GetProperty("trunkVlans").EnumerateArray().Select(v => v.GetInt32()));
+        Assert.Equal(5, vlanDefinition.GetProperty("defaultVlan").GetInt32());
+        var vlanPlan = Changes(await GetJson(api, "/api/networks/trunk/plan", ct));
+        Assert.Contains(vlanPlan, change => change.Object == "link vn-trunk" && change.Detail.Contains("vlan_filtering 1", StringComparison.Ordinal));
+        Assert.Contains(vlanPlan, change => change.Object == "vlan 10 on port t0");
+        Assert.Contains(vlanPlan, change => change.Object == "vlan 20 on port t0");
+
+        // This host's kernel has no bridge VLAN filtering (docs/network.md): the apply is refused, naming it, and leaves nothing.
+        var vlanApplied = await api.PostAsync("/api/networks/trunk/apply", null, ct);
+        var vlanAnswer = await vlanApplied.Content.ReadAsStringAsync(ct);
+        if (vlanApplied.IsSuccessStatusCode)
+        {
+            var trunk = ns.Exec("bridge", "-j", "vlan", "show", "dev", "t0");
+            Assert.Contains("\"vlan\":10", trunk, StringComparison.Ordinal);
+            Assert.Contains("\"vlan\":20", trunk, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains("VLAN filtering", vlanAnswer, StringComparison.Ordinal);
+            Assert.DoesNotContain("vn-trunk", Links(ns));
+        }
+
+        var vxlan = await api.PostAsync("/api/networks", Body("""{"kind":"vxlan","name":"ovl","vni":4242,"localAddress":"203.0.113.1","underlayInterface":"u0","peers":["203.0.113.2","203.0.113.3"],"mtu":1400}"""), ct);
+        Assert.True(vxlan.StatusCode == HttpStatusCode.Created, await vxlan.Content.ReadAsStringAsync(ct));
+        var vxlanDefinition = (await Json(vxlan, ct)).GetProperty("definition");
+        Assert.Equal(4242, vxlanDefinition.GetProperty("vni").GetInt32());
+        Assert.Equal(["203.0.113.2", "203.0.113.3"], vxlanDefinition.GetProperty("peers").EnumerateArray().Select(p => p.GetString()));
+        var vxlanPlan = Changes(await GetJson(api, "/api/networks/ovl/plan", ct));
+        Assert.Contains(vxlanPlan, change => change.Object == "link vx-ovl" && change.Detail.Contains("vxlan id 4242 local 203.0.113.1 dstport 4789 dev u0", StringComparison.Ordinal) && change.Detail.Contains("mtu 1400", StringComparison.Ordinal));
+        (await api.PostAsync("/api/networks/ovl/apply", null, ct)).EnsureSuccessStatusCode();
+
+        var device = JsonDocument.Parse(ns.Exec("ip", "-d", "-j", "link", "show", "vx-ovl")).RootElement[0];
+        Assert.Equal(4242, device.GetProperty("linkinfo").GetProperty("info_data").GetProperty("id").GetInt32());
+        Assert.Equal(1400, device.GetProperty("mtu").GetInt32());
+        Assert.Equal("vn-ovl", device.GetProperty("master").GetString());
+        var fdb = ns.Exec("bridge", "fdb", "show", "dev", "vx-ovl");
+        Assert.Contains("dst 203.0.113.2", fdb, StringComparison.Ordinal);
+        Assert.Contains("dst 203.0.113.3", fdb, StringComparison.Ordinal);
+        Assert.Equal(0, (await GetJson(api, "/api/networks/ovl/plan", ct)).GetProperty("changes").GetArrayLength());
+
+        (await api.DeleteAsync("/api/networks/ovl", ct)).EnsureSuccessStatusCode();
+        (await api.DeleteAsync("/api/networks/trunk", ct)).EnsureSuccessStatusCode();
+        Assert.DoesNotContain("vx-ovl", Links(ns));
+        Assert.DoesNotContain("vn-ovl", Links(ns));
+        Assert.DoesNotContain("vn-trunk", Links(ns));
+        Assert.Equal(0, (await GetJson(api, "/api/networks", ct)).GetArrayLength());
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task Bad_definitions_are_400_naming_the_field_and_create_nothing_and_changes_need_the_csrf_header()
     {
@@ -97,6 +158,19 @@ public sealed class PanelNetworkTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/host/network", ct)).StatusCode);
         Assert.Equal(0, (await GetJson(api, "/api/networks", ct)).GetArrayLength());
     }
+
+    /// <summary>A trunk uplink (t0) and an underlay with this host's address 203.0.113.1/24 (u0), each the end of a veth pair in the namespace.</summary>
+    internal static void AddTrunkAndUnderlay(TestNamespace ns)
+    {
+        ns.Exec("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1");
+        ns.Exec("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1");
+        ns.Exec("ip", "address", "add", "203.0.113.1/24", "dev", "u0");
+        ns.Exec("ip", "link", "set", "u0", "up");
+        ns.Exec("ip", "link", "set", "u1", "up");
+    }
+
+    private static List<(string Object, string Detail)> Changes(JsonElement plan) =>
+        [.. plan.GetProperty("changes").EnumerateArray().Select(change => (change.GetProperty("object").GetString()!, change.GetProperty("detail").GetString()!))];
 
     private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
 

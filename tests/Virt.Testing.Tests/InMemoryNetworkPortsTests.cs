@@ -34,6 +34,15 @@ public sealed class InMemoryNetworkPortsTests
     }
 
     [Fact]
+    public async Task The_port_MTU_is_known_before_a_port_is_prepared_and_asking_is_not_a_recorded_call()
+    {
+        Assert.Equal(1450, await _ports.GetPortMtuAsync("lan", Ct));
+        Assert.Null(await _ports.GetPortMtuAsync("trunk", Ct)); // names none: the bridge's default
+        Assert.Null(await _ports.GetPortMtuAsync("nowhere", Ct));
+        Assert.Empty(_ports.Calls);
+    }
+
+    [Fact]
     public async Task An_unknown_network_is_NotFound_naming_it_and_records_nothing_but_the_call()
     {
         var error = await Assert.ThrowsAsync<NetworkException>(() => _ports.PrepareAsync(Request("nowhere"), Ct));

@@ -10,11 +10,6 @@ namespace Virt.Networking;
 /// </summary>
 internal static partial class ManagedNicRules
 {
-    /// <summary>Whether a network name is acceptable: 1–11 characters of <c>a-z 0-9 -</c>, starting with a letter (it becomes part of the bridge name <c>vn-NAME</c>).</summary>
-    /// <param name="name">The name.</param>
-    /// <returns>True when valid.</returns>
-    public static bool IsValidNetworkName(string? name) => name is not null && NetworkNamePattern().IsMatch(name);
-
     /// <summary>Whether the value is a dotted-quad IPv4 address (no prefix).</summary>
     /// <param name="value">The value.</param>
     /// <returns>True when it is.</returns>
@@ -28,7 +23,7 @@ internal static partial class ManagedNicRules
     /// <param name="report">Receives each problem: the field's name (Network, VlanTag, Firewall) and the message with its fix.</param>
     public static void Check(string? network, int? vlanTag, NicFirewall? firewall, Action<string, string> report)
     {
-        if (network is not null && !IsValidNetworkName(network))
+        if (network is not null && !NetworkNames.IsValidNetworkName(network))
         {
             report("Network", $"'{network}' is not a network name: use 1–11 characters of a-z 0-9 -, starting with a letter (the name given to AddNetwork's network definition)");
         }
@@ -50,9 +45,6 @@ internal static partial class ManagedNicRules
             report("Firewall", "a NIC firewall applies only on a managed network: set Network, or remove Firewall");
         }
     }
-
-    [GeneratedRegex("^[a-z][a-z0-9-]{0,10}\\z")]
-    private static partial Regex NetworkNamePattern();
 
     [GeneratedRegex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}\\z")]
     private static partial Regex DottedIpv4Pattern();

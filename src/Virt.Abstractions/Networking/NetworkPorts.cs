@@ -96,6 +96,18 @@ public interface INetworkPorts
     /// <exception cref="NetworkException">A port not prepared or its interface missing (naming them all; nothing changed), or the kernel refused an operation (rolled back).</exception>
     Task ConnectManyAsync(IReadOnlyList<NetworkPortId> ports, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The MTU a port on the network gets (<see cref="NetworkPort.Mtu"/>), known before any port is prepared and cheap to
+    /// ask: for a backend that must fix the MTU in the guest's device when it is created, before the port exists (QEMU's
+    /// virtio-net <c>host_mtu</c>). <see langword="null"/> when the network names none (its bridge keeps the kernel's
+    /// default, 1500), for an unknown network (<see cref="PrepareAsync"/> reports that), and from an implementation that
+    /// cannot tell (this default).
+    /// </summary>
+    /// <param name="network">The network's name.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The MTU, or <see langword="null"/>.</returns>
+    Task<int?> GetPortMtuAsync(string network, CancellationToken cancellationToken = default) => Task.FromResult<int?>(null);
+
     /// <summary>Puts the existing host interface on the network's bridge with its VLAN and brings it up.</summary>
     /// <param name="owner">The port's owner.</param>
     /// <param name="nicId">The NIC's id.</param>

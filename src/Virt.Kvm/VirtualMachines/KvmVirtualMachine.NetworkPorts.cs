@@ -11,6 +11,31 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal sealed partial class KvmVirtualMachine
 {
+    /// <summary>
+    /// The MTU of each NIC on a network that names one, by NIC id, for the command line's <c>host_mtu</c>. Asked of the
+    /// network (<see cref="INetworkPorts.GetPortMtuAsync"/>) rather than taken from the prepared ports, so that the command
+    /// line does not wait for the ports: it is built before they are prepared. A network that cannot tell leaves the NIC
+    /// at the guest's default.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, int>> NetworkMtusAsync(IEnumerable<VmNic> nics, CancellationToken cancellationToken)
+    {
+        var mtus = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (_environment.NetworkPorts is not { } ports)
+        {
+            return mtus;
+        }
+
+        foreach (var nic in nics.Where(nic => nic.Network is not null && nic.Model == VmNicModel.VirtioNet))
+        {
+            if (await ports.GetPortMtuAsync(nic.Network!, cancellationToken).ConfigureAwait(false) is { } mtu)
+            {
+                mtus[nic.Id] = mtu;
+            }
+        }
+
+        return mtus;
+    }
+
     /// <summary>Refuses, before anything is made, a NIC on a network when no network backend is registered.</summary>
     private void RequireNetworkBackend(IEnumerable<VmNic> nics, Func<string, Exception?, Exception> fail)
     {

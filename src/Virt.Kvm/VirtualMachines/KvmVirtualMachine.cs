@@ -128,7 +128,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw;
         }
 
-        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions });
+        var nicMtus = await NetworkMtusAsync(Spec.Nics, cancellationToken).ConfigureAwait(false);
+        var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions, NicMtus = nicMtus });
         RemoveRunFiles();
         PrepareFirmware();
         if (Spec.SerialConsole)
@@ -451,7 +452,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         return HotplugAsync("attach NIC", nic.Id, spec => spec with { Nics = [.. spec.Nics, nic] }, async (qmp, running, ct) =>
         {
             // The same path as a start: the port first (its firewall in force), then the tap, connected to the network.
-            await PrepareNetworkPortsAsync([nic], (reason, inner) => new VmHotplugException(Name, "attach NIC", nic.Id, reason, inner), ct).ConfigureAwait(false);
+            var prepared = await PrepareNetworkPortsAsync([nic], (reason, inner) => new VmHotplugException(Name, "attach NIC", nic.Id, reason, inner), ct).ConfigureAwait(false);
+            var mtus = prepared.ToDictionary(port => port.Request.NicId, port => port.Mtu, StringComparer.Ordinal);
             string? tap = null;
             try
             {
@@ -461,7 +463,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                     await RecordTapsAsync(running, [.. running.Record.Taps, tap]).ConfigureAwait(false);
                 }
 
-                await NicHotplug.AttachAsync(qmp, Name, nic, nic.MacAddress ?? MacAddresses.Derive(Name, nic.Id), tap, ct).ConfigureAwait(false);
+                await NicHotplug.AttachAsync(qmp, Name, nic, nic.MacAddress ?? MacAddresses.Derive(Name, nic.Id), tap, mtus, ct).ConfigureAwait(false);
                 await _environment.Taps.ConnectManagedAsync(Name, [nic], ct).ConfigureAwait(false);
             }
             catch when (tap is not null || nic.Network is not null)

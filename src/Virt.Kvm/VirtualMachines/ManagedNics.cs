@@ -9,13 +9,14 @@ internal static class ManagedNics
     /// <summary>The ports' owner, the same as the volumes' and host devices' user.</summary>
     public static string Owner(string vmName) => "vm:" + vmName;
 
-    /// <summary>The port a NIC asks for: its tap (<see cref="MacAddresses.TapName"/>) and the MAC the guest sees.</summary>
+    /// <summary>The port a NIC asks for: its tap (<see cref="MacAddresses.TapName"/>), the MAC the guest sees, and the VM's name as its DNS name (<see cref="NetworkNames.HostnameFrom"/>).</summary>
     public static NetworkPortRequest Request(string vmName, VmNic nic) =>
         new(nic.Network ?? throw new ArgumentException($"NIC '{nic.Id}' is on no network", nameof(nic)), Owner(vmName), nic.Id, MacAddresses.TapName(vmName, nic.Id), NetworkPortKind.Tap, nic.MacAddress ?? MacAddresses.Derive(vmName, nic.Id))
         {
             VlanTag = nic.VlanTag,
             Firewall = nic.Firewall,
             Ipv4Address = nic.Ipv4Address,
+            Hostname = NetworkNames.HostnameFrom(vmName),
         };
 
     /// <summary>Why a NIC on a network cannot be made without a network backend, and the fix.</summary>

@@ -94,7 +94,7 @@ internal static class QemuCommandLine
 
         var pci = spec.Machine == VmMachineType.Microvm ? "device" : "pci";
         AddDisks(spec, files, pci, context.RbdDisks, Add, E);
-        AddNics(spec, pci, Add, E);
+        AddNics(spec, pci, context.NicMtus, Add, E);
         HostDeviceArguments.Add(spec, context.HostFunctions, Add);
 
         if (spec.SerialConsole)
@@ -253,7 +253,7 @@ internal static class QemuCommandLine
         }
     }
 
-    private static void AddNics(VmSpec spec, string pci, Action<string[]> add, Func<string, string, string> escape)
+    private static void AddNics(VmSpec spec, string pci, IReadOnlyDictionary<string, int> mtus, Action<string[]> add, Func<string, string, string> escape)
     {
         foreach (var nic in spec.Nics)
         {
@@ -262,9 +262,19 @@ internal static class QemuCommandLine
                 : $"tap,id=virt-net-{nic.Id},ifname={MacAddresses.TapName(spec.Name, nic.Id)},script=no,downscript=no"]);
             var mac = nic.MacAddress ?? MacAddresses.Derive(spec.Name, nic.Id);
             var model = nic.Model == VmNicModel.VirtioNet ? $"virtio-net-{pci}" : "e1000e";
-            add(["-device", $"{model},netdev=virt-net-{nic.Id},id={nic.Id},mac={escape(mac, "MAC address")}"]);
+            add(["-device", $"{model},netdev=virt-net-{nic.Id},id={nic.Id},mac={escape(mac, "MAC address")}{HostMtu(nic, mtus)}"]);
         }
     }
+
+    /// <summary>
+    /// <c>,host_mtu=N</c> for a virtio-net NIC whose network's MTU is not Ethernet's 1500 (virtio tells the guest's driver;
+    /// e1000e has no such property); nothing otherwise, so the command line of a NIC at 1500 is unchanged.
+    /// </summary>
+    public static string HostMtu(VmNic nic, IReadOnlyDictionary<string, int> mtus) =>
+        nic.Model == VmNicModel.VirtioNet && mtus.TryGetValue(nic.Id, out var mtu) && mtu != EthernetMtu ? I($",host_mtu={mtu}") : string.Empty;
+
+    /// <summary>The MTU a guest's NIC has without being told otherwise.</summary>
+    public const int EthernetMtu = 1500;
 
     /// <summary>The id prefix of the root ports reserved for hotplug: virt-hp0, virt-hp1...</summary>
     public const string HotplugPortPrefix = "virt-hp";

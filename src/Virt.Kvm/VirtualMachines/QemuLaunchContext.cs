@@ -17,4 +17,10 @@ internal sealed record QemuLaunchContext(QemuCapabilities Capabilities, string A
 
     /// <summary>The host functions bound to vfio-pci for the spec's host devices; a device with <c>AllFunctions</c> takes those of its slot.</summary>
     public IReadOnlyList<Virt.Passthrough.PciAddress> HostFunctions { get; init; } = [];
+
+    /// <summary>
+    /// The MTU of each NIC (by id) on a managed network that names one; a virtio-net NIC whose MTU is not 1500 gets it as
+    /// <c>host_mtu</c>, so that the guest's driver uses the network's MTU (a VXLAN overlay's 1450) from boot.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> NicMtus { get; init; } = new Dictionary<string, int>();
 }

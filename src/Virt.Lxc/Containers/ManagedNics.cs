@@ -73,6 +73,9 @@ internal static class ManagedNics
                 VlanTag = nic.VlanTag,
                 Firewall = nic.Firewall,
                 Ipv4Address = nic.Ipv4Address,
+
+                // The name the container calls itself (its host name, else its name), so the network's DNS answers for it.
+                Hostname = NetworkNames.HostnameFrom(spec.Hostname ?? spec.Name),
             };
             try
             {

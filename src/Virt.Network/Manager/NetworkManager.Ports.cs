@@ -36,6 +36,14 @@ public sealed partial class NetworkManager
     }
 
     /// <inheritdoc />
+    /// <remarks>Read from the snapshot of the state directory, without the lock and without reading the host.</remarks>
+    public async Task<int?> GetPortMtuAsync(string network, CancellationToken cancellationToken = default)
+    {
+        var state = await _store.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return state.Applied.TryGetValue(network, out var applied) ? NetworkAddressing.Mtu(applied) : null;
+    }
+
+    /// <inheritdoc />
     public async Task CheckAsync(NetworkPortRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -45,6 +45,9 @@ internal sealed class NetlinkLinkHost : ILinkHost, IDisposable
         this.messagesPerSend = messagesPerSend;
     }
 
+    /// <summary>Everything: links, addresses, routes, the bridge FDB and port VLANs.</summary>
+    public Task<HostLinkState> ReadAsync(CancellationToken cancellationToken) => ReadAsync(HostLinkParts.All, cancellationToken);
+
     public async Task<HostLinkState> ReadAsync(HostLinkParts parts, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -313,9 +313,17 @@ internal static class LinkPlanner
             operations.Add(new SetMaster(uplink, vlan.EffectiveBridgeName));
         }
 
-        operations.AddRange(TrunkVlans(vlan, ports)
-            .Where(v => !host.PortVlans.Any(p => p.Port == uplink && p.Vlan == v))
+        var wanted = TrunkVlans(vlan, ports).ToList();
+        var carried = host.PortVlans.Where(p => p.Port == uplink).ToList();
+        operations.AddRange(wanted
+            .Where(v => !carried.Any(p => p.Vlan == v))
             .Select(v => new AddPortVlan(uplink, v, Pvid: false, Untagged: false)));
+
+        // A tag whose last port went away (or one taken out of TrunkVlans) leaves the trunk, so the uplink stops carrying
+        // that VLAN's traffic into the bridge; the default VLAN, the trunk's untagged one since it was enslaved, stays.
+        operations.AddRange(carried
+            .Where(p => !p.Pvid && p.Vlan != vlan.DefaultVlan && !wanted.Contains(p.Vlan))
+            .Select(p => new DeletePortVlan(uplink, p.Vlan)));
         if (!link.Up)
         {
             operations.Add(new SetLinkUp(uplink));

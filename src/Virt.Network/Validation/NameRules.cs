@@ -57,7 +57,7 @@ internal static partial class NameRules
 
     /// <summary>A network's name: 1–11 characters of a-z 0-9 -, starting with a letter (so that "vn-" + name fits 15 bytes).</summary>
     public static string? NetworkName(string field, string? value) =>
-        value is not null && NetworkNamePattern().IsMatch(value)
+        Virt.Networking.NetworkNames.IsValidNetworkName(value)
             ? null
             : $"{field} '{Printable(value)}' is not a valid network name: use 1–11 characters of a-z, 0-9 and '-', starting with a letter (e.g. 'lab')";
 
@@ -69,13 +69,13 @@ internal static partial class NameRules
 
     /// <summary>A DNS label (a host name within the network's domain): 1–63 characters of a-z 0-9 -, not starting or ending with '-'.</summary>
     public static string? DnsLabel(string field, string? value) =>
-        value is not null && DnsLabelPattern().IsMatch(value)
+        Virt.Networking.NetworkNames.IsValidHostname(value)
             ? null
             : $"{field} '{Printable(value)}' is not a valid host name: use 1–63 characters of a-z, 0-9 and '-', not starting or ending with '-' (e.g. 'web1')";
 
     /// <summary>A DNS domain: labels separated by dots, at most 253 characters, no trailing dot.</summary>
     public static string? DnsDomain(string field, string? value) =>
-        value is not null && value.Length <= 253 && value.Split('.').All(label => DnsLabelPattern().IsMatch(label))
+        value is not null && value.Length <= 253 && value.Split('.').All(Virt.Networking.NetworkNames.IsValidHostname)
             ? null
             : $"{field} '{Printable(value)}' is not a valid DNS domain: use labels of a-z, 0-9 and '-' separated by dots, at most 253 characters (e.g. 'lab.internal')";
 
@@ -131,14 +131,8 @@ internal static partial class NameRules
         return builder.ToString();
     }
 
-    [GeneratedRegex("^[a-z][a-z0-9-]{0,10}\\z")]
-    private static partial Regex NetworkNamePattern();
-
     [GeneratedRegex("^[a-z][a-z0-9_-]{0,31}\\z")]
     private static partial Regex SecurityGroupPattern();
-
-    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\z")]
-    private static partial Regex DnsLabelPattern();
 
     [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\\z")]
     private static partial Regex MacPattern();

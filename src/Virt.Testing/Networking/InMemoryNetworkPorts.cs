@@ -204,6 +204,17 @@ public sealed class InMemoryNetworkPorts : INetworkPorts
     }
 
     /// <inheritdoc/>
+    /// <remarks>The network's <see cref="NetworkDefinition.Mtu"/>, as the ports this fake prepares get it; not a recorded call.</remarks>
+    public Task<int?> GetPortMtuAsync(string network, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult(_networks.TryGetValue(network, out var definition) ? definition.Mtu : null);
+        }
+    }
+
+    /// <inheritdoc/>
     public Task ConnectAsync(string owner, string nicId, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -45,6 +45,49 @@ public sealed class NetworkingAndScaleTests
         }
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_NIC_on_a_network_with_MTU_1450_is_seen_by_the_guest_at_1450_and_its_port_is_named_after_the_VM()
+    {
+        await using var host = VmTestHost.Create();
+        HostRequirement.Require(File.Exists("/dev/net/tun"), "/dev/net/tun");
+        var ct = TestContext.Current.CancellationToken;
+        var ports = new OverlayPorts(1450);
+        await using var manager = new KvmVirtualMachineManager(host.Options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new Virt.Kvm.Host.AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, networkPorts: ports);
+        var vm = await manager.CreateAsync(VmTestHost.GuestSpec("mtu1450") with { Nics = [VmNic.OnNetwork("net0", "ovl")] }, ct);
+
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+
+        await using (var agent = await Virt.Kvm.GuestAgent.GuestAgentClient.ConnectAsync(vm.Endpoints.GuestAgentSocket!, cancellationToken: ct))
+        {
+            await agent.WaitForReadyAsync(TimeSpan.FromSeconds(30), ct);
+            var mtu = await agent.ExecAsync("/bin/sh", ["-c", "cat /sys/class/net/eth0/mtu"], cancellationToken: ct);
+            Assert.Equal("1450", mtu.StandardOutputText.Trim());
+        }
+
+        Assert.Equal("mtu1450", Assert.Single(ports.Prepared).Hostname);
+        await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, ct);
+        Assert.False(Directory.Exists($"/sys/class/net/{MacAddresses.TapName("mtu1450", "net0")}"), "the tap outlived the VM");
+    }
+
+    /// <summary>A managed network of the given MTU (a VXLAN overlay's) that records the ports asked for; the tap stays off any bridge.</summary>
+    private sealed class OverlayPorts(int mtu) : Virt.Networking.INetworkPorts
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<Virt.Networking.NetworkPortRequest> Prepared { get; } = new();
+
+        public Task<int?> GetPortMtuAsync(string network, CancellationToken cancellationToken = default) => Task.FromResult<int?>(mtu);
+
+        public Task<Virt.Networking.NetworkPort> PrepareAsync(Virt.Networking.NetworkPortRequest request, CancellationToken cancellationToken = default)
+        {
+            Prepared.Enqueue(request);
+            return Task.FromResult(new Virt.Networking.NetworkPort(request, "vn-ovl", mtu, null, null));
+        }
+
+        public Task ConnectAsync(string owner, string nicId, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public Task ReleaseAsync(string owner, string? nicId = null, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task A_missing_bridge_is_refused_before_QEMU_starts_and_leaves_no_tap()
     {

@@ -127,6 +127,25 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void A_virtio_nic_on_a_network_whose_mtu_is_not_1500_gets_host_mtu_and_the_others_are_unchanged()
+    {
+        var spec = new VmSpec("ovl")
+        {
+            Nics = [VmNic.OnNetwork("vx0", "overlay"), VmNic.OnNetwork("lan0", "lan"), VmNic.OnNetwork("old0", "overlay") with { Model = VmNicModel.E1000e }, new VmNic("user0")],
+            GuestAgent = false,
+        };
+        var mtus = new Dictionary<string, int> { ["vx0"] = 1450, ["lan0"] = 1500, ["old0"] = 1450 };
+
+        var argv = QemuCommandLine.Build(spec, new QemuLaunchContext(Qemu100, "tcg", "/s/ovl") { NicMtus = mtus });
+
+        Assert.Contains($"virtio-net-pci,netdev=virt-net-vx0,id=vx0,mac={MacAddresses.Derive("ovl", "vx0")},host_mtu=1450", argv);
+        Assert.Contains($"virtio-net-pci,netdev=virt-net-lan0,id=lan0,mac={MacAddresses.Derive("ovl", "lan0")}", argv);
+        Assert.Contains($"e1000e,netdev=virt-net-old0,id=old0,mac={MacAddresses.Derive("ovl", "old0")}", argv); // e1000e has no host_mtu
+        Assert.Contains($"virtio-net-pci,netdev=virt-net-user0,id=user0,mac={MacAddresses.Derive("ovl", "user0")}", argv);
+        Assert.Single(argv, argument => argument.Contains("host_mtu", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Commas_in_paths_are_doubled_so_they_cannot_inject_options()
     {
         var spec = new VmSpec("comma")

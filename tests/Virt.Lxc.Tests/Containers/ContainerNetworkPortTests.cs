@@ -79,6 +79,30 @@ public sealed class ContainerNetworkPortTests
     }
 
     [Fact]
+    public async Task The_port_carries_the_containers_host_name_else_its_name_as_its_DNS_name()
+    {
+        var manager = Manager(_ports);
+        var named = await manager.CreateAsync(new ContainerSpec("web", ContainerRootfs.Directory(RootfsDirectory)) { Hostname = "Front-1", Network = [ContainerNic.OnNetwork("lan")] }, Ct);
+        var plain = await manager.CreateAsync(new ContainerSpec("db", ContainerRootfs.Directory(RootfsDirectory)) { Network = [ContainerNic.OnNetwork("lan")] }, Ct);
+        var hostnames = new List<string?>();
+        _tools.Answer = spec =>
+        {
+            if (spec.FileName.EndsWith("/lxc-start", StringComparison.Ordinal))
+            {
+                hostnames.AddRange(_ports.Ports.Select(port => port.Request.Hostname));
+            }
+
+            return (0, string.Empty);
+        };
+
+        // lxc-start "succeeds", but no monitor answers: each start fails after its port was prepared, and releases it.
+        await Assert.ThrowsAsync<ContainerStartException>(() => named.StartAsync(cancellationToken: Ct));
+        await Assert.ThrowsAsync<ContainerStartException>(() => plain.StartAsync(cancellationToken: Ct));
+
+        Assert.Equal(["front-1", "db"], hostnames);
+    }
+
+    [Fact]
     public async Task The_request_names_the_owner_the_NIC_the_veth_host_end_and_the_MAC_a_DHCP_reservation_can_match()
     {
         var seen = new List<NetworkPortRequest>();
@@ -93,8 +117,8 @@ public sealed class ContainerNetworkPortTests
 
         Assert.Equal(
             [
-                new NetworkPortRequest("lan", "ct:web", "lan0", Paths.HostInterfaceName(0), NetworkPortKind.Veth, "02:00:00:00:00:01"),
-                new NetworkPortRequest("lan", "ct:web", "eth1", Paths.HostInterfaceName(1), NetworkPortKind.Veth, ManagedNics.DeriveMacAddress("web", 1)),
+                new NetworkPortRequest("lan", "ct:web", "lan0", Paths.HostInterfaceName(0), NetworkPortKind.Veth, "02:00:00:00:00:01") { Hostname = "web" },
+                new NetworkPortRequest("lan", "ct:web", "eth1", Paths.HostInterfaceName(1), NetworkPortKind.Veth, ManagedNics.DeriveMacAddress("web", 1)) { Hostname = "web" },
             ],
             seen.Take(2));
     }

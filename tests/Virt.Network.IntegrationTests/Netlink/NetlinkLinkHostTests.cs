@@ -66,7 +66,7 @@ public sealed class NetlinkLinkHostTests
         Assert.Contains(new RouteState(IPNetwork.Parse("2001:db8:2::/64"), null, "vn-lab"), state.Routes);
         Assert.Contains("vp-a-peer", peer.Exec("ip", "-o", "link", "show"), StringComparison.Ordinal);
 
-        var inventory = HostInventoryMapper.ToInventory(state);
+        var inventory = Virt.Network.Manager.HostInventory.From(state);
         Assert.Equal(["vp-a", "vx-lab"], inventory.Bridges.Single(b => b.Name == "vn-lab").Ports.Order());
         Assert.Contains(new Virt.Networking.HostAddress("vn-lab", "192.0.2.1/24"), inventory.Addresses);
 
@@ -194,7 +194,7 @@ public sealed class NetlinkLinkHostTests
         Assert.All(ports, port => Assert.True(port.Up, port.Name));
         Assert.Equal(200, ports.Count(port => port.Master == "vn-many" && port.Alias!.StartsWith("virt:port:vm", StringComparison.Ordinal)));
         Assert.Equal(200, ports.Count(port => port.Master is null && port.Alias!.StartsWith("virt:peer:vm", StringComparison.Ordinal)));
-        Assert.Equal(200, HostInventoryMapper.ToInventory(state).Bridges.Single(bridge => bridge.Name == "vn-many").Ports.Count);
+        Assert.Equal(200, Virt.Network.Manager.HostInventory.From(state).Bridges.Single(bridge => bridge.Name == "vn-many").Ports.Count);
         AssertNothingInRootNamespace("vn-many", "vb0", "vb0p", "vb199", "vb199p");
     }
 

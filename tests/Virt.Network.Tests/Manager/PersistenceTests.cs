@@ -84,5 +84,26 @@ public sealed class PersistenceTests : IDisposable
         Assert.Contains("LockTimeout", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_waiter_does_not_name_a_killed_holder_whose_note_outlived_it()
+    {
+        using var held = await StateDirectoryLock.AcquireAsync(new System.IO.Abstractions.FileSystem(), _bed.StateDirectory, "a long apply", TimeSpan.FromSeconds(5), Token);
+        // The note a killed holder leaves: its pid is a process that has exited and been reaped.
+        int deadPid;
+        using (var exited = System.Diagnostics.Process.Start("true"))
+        {
+            await exited.WaitForExitAsync(Token);
+            deadPid = exited.Id;
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(_bed.StateDirectory, "network.holder"), $"pid {deadPid}: an apply since 2026-01-01T00:00:00Z", Token);
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => _bed.NewManager(TimeSpan.FromMilliseconds(50)).DefineAsync(new IsolatedNetworkDefinition("lab"), Token));
+
+        Assert.Contains($"pid {deadPid} is not alive", error.Message, StringComparison.Ordinal);
+        Assert.Contains("flock was released by the kernel when it died", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("it is held by pid", error.Message, StringComparison.Ordinal);
+    }
+
     private static string Json(NetworkDefinition definition) => System.Text.Encoding.UTF8.GetString(Definitions.NetworkJson.Serialize(definition));
 }

@@ -150,17 +150,50 @@ public sealed class PortTests : IDisposable
     {
         _bed.Links.AddHostLink("eth1", "veth");
         var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1" });
-        foreach (var (nic, tap, tag) in new[] { ("net0", "tap-a", (int?)10), ("net1", "tap-b", 10), ("net2", "tap-c", null) })
-        {
-            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
-            _bed.Links.AddHostLink(tap, "tun");
-            await manager.ConnectAsync("vm:web", nic, Token);
-        }
+        await ConnectTaggedPortsAsync(manager, ("net0", "tap-a", 10), ("net1", "tap-b", 10), ("net2", "tap-c", null));
 
         var links = _bed.Links.Describe();
         Assert.Contains("vlan eth1 10 False False", links, StringComparison.Ordinal);
         Assert.Contains("vlan eth1 1 True True", links, StringComparison.Ordinal); // the default VLAN stays the trunk's untagged one
         Assert.True((await manager.PlanAsync("v1", Token)).IsEmpty);
+    }
+
+    [Fact]
+    public async Task A_trunk_vlan_whose_last_port_is_released_leaves_the_trunk_at_the_next_plan_and_the_others_stay()
+    {
+        _bed.Links.AddHostLink("eth1", "veth");
+        var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1" });
+        await ConnectTaggedPortsAsync(manager, ("net0", "tap-a", 10), ("net1", "tap-b", 20), ("net2", "tap-c", 20));
+
+        Assert.Contains("vlan eth1 20 False False", _bed.Links.Describe(), StringComparison.Ordinal);
+        await manager.ReleaseAsync("vm:web", "net1", Token);
+        Assert.True((await manager.PlanAsync("v1", Token)).IsEmpty); // tap-c still uses 20
+        await manager.ReleaseAsync("vm:web", "net2", Token);
+
+        var plan = await manager.PlanAsync("v1", Token);
+        Assert.Equal(["Netlink RTM_DELLINK vlan 20 on port eth1: delete"], plan.Changes.Select(c => c.ToString()));
+        await manager.ApplyAsync("v1", Token);
+
+        var links = _bed.Links.Describe();
+        Assert.DoesNotContain("vlan eth1 20 ", links, StringComparison.Ordinal);
+        Assert.Contains("vlan eth1 10 False False", links, StringComparison.Ordinal);
+        Assert.Contains("vlan eth1 1 True True", links, StringComparison.Ordinal);
+        Assert.True((await manager.PlanAsync("v1", Token)).IsEmpty);
+    }
+
+    [Fact]
+    public async Task A_vlan_taken_out_of_trunk_vlans_leaves_the_trunk()
+    {
+        _bed.Links.AddHostLink("eth1", "veth");
+        var manager = await _bed.AppliedAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1", TrunkVlans = [10, 20] });
+
+        await manager.DefineAsync(new VlanNetworkDefinition("v1") { Uplink = "eth1", TrunkVlans = [10] }, Token);
+        await manager.ApplyAsync("v1", Token);
+
+        var links = _bed.Links.Describe();
+        Assert.DoesNotContain("vlan eth1 20 ", links, StringComparison.Ordinal);
+        Assert.Contains("vlan eth1 10 False False", links, StringComparison.Ordinal);
+        Assert.Contains("vlan eth1 1 True True", links, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -265,5 +298,16 @@ public sealed class PortTests : IDisposable
         var lease = Assert.Single(await manager.GetLeasesAsync("nat1", Token));
 
         Assert.Equal("192.0.2.150", lease.Address);
+    }
+
+    /// <summary>Prepares and connects one port of vm:web on network v1 per (NIC, tap, tag), each with its own MAC and a tap the host has.</summary>
+    private async Task ConnectTaggedPortsAsync(Virt.Network.Manager.NetworkManager manager, params (string Nic, string Tap, int? Tag)[] ports)
+    {
+        foreach (var (nic, tap, tag) in ports)
+        {
+            await manager.PrepareAsync(NetworkTestBed.Port("v1") with { NicId = nic, HostInterface = tap, MacAddress = "52:54:00:00:00:0" + nic[^1], VlanTag = tag }, Token);
+            _bed.Links.AddHostLink(tap, "tun");
+            await manager.ConnectAsync("vm:web", nic, Token);
+        }
     }
 }

@@ -49,7 +49,7 @@ public sealed class HostLinkStateBuilderTests
     [Fact]
     public void TheInventoryListsBridgesWithTheirPorts()
     {
-        var inventory = HostInventoryMapper.ToInventory(State);
+        var inventory = Virt.Network.Manager.HostInventory.From(State);
 
         Assert.Equal([new Virt.Networking.HostBridge("br0", ["vx0"], false)], inventory.Bridges.Select(b => b with { Ports = [.. b.Ports] }), new BridgeComparer());
         Assert.Contains(new Virt.Networking.HostRoute("203.0.113.0/24", "198.51.100.2", "ul0"), inventory.Routes);

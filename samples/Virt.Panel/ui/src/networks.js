@@ -15,11 +15,48 @@ function ruleText(rule) {
   return `${rule.direction} ${rule.action} ${rule.protocol ?? 'Any'}${ports}${sources}`;
 }
 
+// What the kind adds beyond a subnet: a VLAN network's trunk, a VXLAN overlay's VNI, underlay and peers.
+function kindDetailOf(definition) {
+  if (definition.kind === 'vlan') {
+    const trunk = definition.uplink ? `trunk ${definition.uplink} (${definition.trunkVlans?.length ? definition.trunkVlans.join(',') : 'every VLAN in use'})` : 'no uplink';
+    return `${trunk}, default VLAN ${definition.defaultVlan}`;
+  }
+  if (definition.kind === 'vxlan') {
+    const underlay = definition.underlayInterface ? ` dev ${definition.underlayInterface}` : '';
+    return `VNI ${definition.vni}, local ${definition.localAddress}${underlay}, peers ${definition.peers?.join(',') || 'none'}`;
+  }
+  return '';
+}
+
+// Numbers as numbers; anything else goes as typed, so that the API names the field it refuses rather than the form guessing.
+const numberOr = (text) => (/^[0-9]+$/.test(text) ? Number(text) : text);
+const listOf = (text) => (text ?? '').split(/[\s,]+/).filter(Boolean);
+
+// The fields each kind takes (the form shows only those); MTU applies to every kind.
+const fieldsOf = {
+  isolated: ['mtu'],
+  nat: ['ipv4', 'mtu'],
+  routed: ['ipv4', 'mtu'],
+  vlan: ['vlan', 'mtu'],
+  vxlan: ['vxlan', 'ipv4', 'mtu'],
+};
+
 // The definition the form describes: only what its kind takes, so the API names any field it refuses.
 function definitionFrom(form) {
   const kind = form.get('kind');
+  const text = (name) => form.get(name)?.trim() || undefined;
   const definition = { kind, name: form.get('name') };
-  if (kind === 'isolated') return definition;
+  if (text('mtu')) definition.mtu = numberOr(text('mtu'));
+  if (kind === 'vlan') {
+    Object.assign(definition, { uplink: text('uplink'), trunkVlans: listOf(form.get('trunkVlans')).map(numberOr) });
+    if (text('defaultVlan')) definition.defaultVlan = numberOr(text('defaultVlan'));
+  }
+  if (kind === 'vxlan') {
+    Object.assign(definition, { vni: numberOr(text('vni') ?? ''), localAddress: text('localAddress') ?? '', underlayInterface: text('underlayInterface'), peers: listOf(form.get('peers')) });
+  }
+  // A VXLAN overlay's subnet is optional (its gateway lives on one host): sent only when given.
+  const wantsSubnet = kind === 'nat' || kind === 'routed' || (kind === 'vxlan' && (text('cidr') || text('gateway')));
+  if (!wantsSubnet) return definition;
   const ipv4 = { cidr: form.get('cidr'), gateway: form.get('gateway') };
   if (form.get('dhcpStart') || form.get('dhcpEnd')) Object.assign(ipv4, { dhcpStart: form.get('dhcpStart'), dhcpEnd: form.get('dhcpEnd') });
   return { ...definition, ipv4 };
@@ -34,15 +71,23 @@ export function networkPages({ api, esc, table, showError, main }) {
     const [networks, groups] = await Promise.all([api('/networks'), api('/security-groups')]);
     main.innerHTML = `<h1>Networks</h1><div class="card">${networks.length ? table(['Name', 'Kind', 'Bridge', 'Subnet', 'Applied', 'Pending', 'Ports'], networks.map((n) => `<tr>
         <td><a href="#/net/${encodeURIComponent(n.name)}" data-testid="open-net-${esc(n.name)}">${esc(n.name)}</a></td><td>${esc(n.kind)}</td><td>${esc(n.bridge)}</td>
-        <td>${esc(subnetOf(n.definition))}</td><td data-testid="applied-${esc(n.name)}">${n.applied ? 'yes' : 'no'}</td><td>${n.pendingChanges}</td><td>${n.portCount}</td></tr>`)) : '<p>No networks defined.</p>'}
+        <td class="wrap">${esc([subnetOf(n.definition), kindDetailOf(n.definition)].filter(Boolean).join('; '))}</td><td data-testid="applied-${esc(n.name)}">${n.applied ? 'yes' : 'no'}</td><td>${n.pendingChanges}</td><td>${n.portCount}</td></tr>`)) : '<p>No networks defined.</p>'}
         <p><a href="#/hostnet">Host network inventory and drift</a></p></div>
       <div class="card"><h2>Define a network</h2><form id="define" class="inline">
-        <label>Kind<select name="kind" data-testid="net-kind"><option value="nat">NAT</option><option value="isolated">isolated</option><option value="routed">routed</option></select></label>
+        <label>Kind<select name="kind" data-testid="net-kind"><option value="nat">NAT</option><option value="isolated">isolated</option><option value="routed">routed</option><option value="vlan">VLAN</option><option value="vxlan">VXLAN</option></select></label>
         <label>Name<input name="name" required pattern="[a-z][a-z0-9-]{0,10}" data-testid="net-name"></label>
-        <label class="ipv4">Subnet<input name="cidr" placeholder="192.0.2.0/24" data-testid="net-cidr"></label>
-        <label class="ipv4">Gateway<input name="gateway" placeholder="192.0.2.1" data-testid="net-gateway"></label>
-        <label class="ipv4">DHCP from<input name="dhcpStart" placeholder="192.0.2.100" data-testid="net-dhcp-start"></label>
-        <label class="ipv4">DHCP to<input name="dhcpEnd" placeholder="192.0.2.200" data-testid="net-dhcp-end"></label>
+        <label data-field="vxlan">VNI<input name="vni" inputmode="numeric" placeholder="1–16777215" data-testid="net-vni"></label>
+        <label data-field="vxlan">Local underlay address<input name="localAddress" placeholder="198.51.100.1" data-testid="net-local-address"></label>
+        <label data-field="vxlan">Underlay interface<input name="underlayInterface" placeholder="eth0 (optional)" data-testid="net-underlay"></label>
+        <label data-field="vxlan">Peers<input name="peers" placeholder="198.51.100.2, 198.51.100.3" data-testid="net-peers"></label>
+        <label data-field="vlan">Trunk uplink<input name="uplink" placeholder="eth1 (optional)" data-testid="net-uplink"></label>
+        <label data-field="vlan">Trunk VLANs<input name="trunkVlans" placeholder="10, 20 (empty: those in use)" data-testid="net-trunk-vlans"></label>
+        <label data-field="vlan">Default VLAN<input name="defaultVlan" inputmode="numeric" placeholder="1" data-testid="net-default-vlan"></label>
+        <label data-field="ipv4">Subnet<input name="cidr" placeholder="192.0.2.0/24" data-testid="net-cidr"></label>
+        <label data-field="ipv4">Gateway<input name="gateway" placeholder="192.0.2.1" data-testid="net-gateway"></label>
+        <label data-field="ipv4">DHCP from<input name="dhcpStart" placeholder="192.0.2.100" data-testid="net-dhcp-start"></label>
+        <label data-field="ipv4">DHCP to<input name="dhcpEnd" placeholder="192.0.2.200" data-testid="net-dhcp-end"></label>
+        <label data-field="mtu">MTU<input name="mtu" inputmode="numeric" placeholder="default" data-testid="net-mtu"></label>
         <button data-testid="net-define">Define</button></form><div id="message"></div></div>
       <div class="card"><h2>Security groups</h2>${groups.length ? table(['Group', 'Rules', ''], groups.map((g) => `<tr><td>${esc(g.name)}</td>
         <td class="wrap">${esc(g.rules.map(ruleText).join('; ') || 'no rules')}</td>
@@ -51,9 +96,9 @@ export function networkPages({ api, esc, table, showError, main }) {
         <label>Rules (JSON: direction In/Out, action Accept/Drop/Reject, protocol, destinationPorts, sources, destinations)<textarea name="rules" rows="6" data-testid="group-rules">${esc(ruleExample)}</textarea></label>
         <div class="actions"><button data-testid="group-save">Save group</button></div></form><div id="group-message"></div></div>`;
     const defineForm = document.getElementById('define');
-    const showSubnet = () => { for (const label of defineForm.querySelectorAll('.ipv4')) label.hidden = defineForm.elements.kind.value === 'isolated'; };
-    defineForm.elements.kind.onchange = showSubnet;
-    showSubnet();
+    const showFields = () => { for (const label of defineForm.querySelectorAll('label[data-field]')) label.hidden = !fieldsOf[defineForm.elements.kind.value].includes(label.dataset.field); };
+    defineForm.elements.kind.onchange = showFields;
+    showFields();
     defineForm.onsubmit = async (event) => {
       event.preventDefault();
       try {
@@ -94,7 +139,7 @@ export function networkPages({ api, esc, table, showError, main }) {
     const path = `/networks/${encodeURIComponent(name)}`;
     const [network, plan, leases, counters, ports] = await Promise.all([api(path), api(`${path}/plan`), api(`${path}/leases`), api(`${path}/counters`), api(`${path}/ports`)]);
     main.innerHTML = `<h1>Network ${esc(name)}</h1>
-      <div class="card"><p>${esc(network.kind)} · bridge ${esc(network.bridge)} · ${esc(subnetOf(network.definition))} ·
+      <div class="card"><p>${esc(network.kind)} · bridge ${esc(network.bridge)} · ${esc([subnetOf(network.definition), kindDetailOf(network.definition)].filter(Boolean).join(' · '))} ·
         <span data-testid="net-state" data-applied="${network.applied}">${network.applied ? 'applied' : `not applied (${network.pendingChanges} pending)`}</span> · ${network.portCount} port(s)</p>
         <div class="actions"><button class="danger" id="delete" data-testid="net-delete">Delete</button></div><div id="message"></div>
         <details><summary>Definition (JSON)</summary><pre class="output">${esc(JSON.stringify(network.definition, null, 2))}</pre></details></div>

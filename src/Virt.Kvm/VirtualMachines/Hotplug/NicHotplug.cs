@@ -8,7 +8,8 @@ namespace Virt.Kvm.VirtualMachines.Hotplug;
 /// <summary>NIC hotplug with the names the command line uses: netdev <c>virt-net-ID</c>, device <c>ID</c>.</summary>
 internal static class NicHotplug
 {
-    public static async Task AttachAsync(QmpClient qmp, string vmName, VmNic nic, string mac, string? tap, CancellationToken cancellationToken)
+    /// <summary>Adds the NIC's netdev and device; a virtio-net NIC on a network whose MTU (in <paramref name="mtus"/>, by NIC id) is not 1500 gets it as <c>host_mtu</c>, as at start.</summary>
+    public static async Task AttachAsync(QmpClient qmp, string vmName, VmNic nic, string mac, string? tap, IReadOnlyDictionary<string, int> mtus, CancellationToken cancellationToken)
     {
         const string Operation = "attach NIC";
         var port = await HotplugPorts.FindFreeAsync(qmp, cancellationToken).ConfigureAwait(false)
@@ -22,17 +23,25 @@ internal static class NicHotplug
         {
             await qmp.NetdevAddAsync(backend, cancellationToken).ConfigureAwait(false);
             netdevAdded = true;
+            var properties = new Dictionary<string, JsonElement>
+            {
+                ["netdev"] = JsonSerializer.SerializeToElement(netdev, QmpApiJson.TypeInfo<string>()),
+                ["mac"] = JsonSerializer.SerializeToElement(mac, QmpApiJson.TypeInfo<string>()),
+            };
+            if (QemuCommandLine.HostMtu(nic, mtus).Length > 0)
+            {
+                // QMP takes the property as a JSON number.
+                using var mtu = JsonDocument.Parse(mtus[nic.Id].ToString(System.Globalization.CultureInfo.InvariantCulture));
+                properties["host_mtu"] = mtu.RootElement.Clone();
+            }
+
             await qmp.DeviceAddAsync(
                 new DeviceAddArguments
                 {
                     Driver = nic.Model == VmNicModel.VirtioNet ? "virtio-net-pci" : "e1000e",
                     Id = nic.Id,
                     Bus = port,
-                    ExtensionData = new()
-                    {
-                        ["netdev"] = JsonSerializer.SerializeToElement(netdev, QmpApiJson.TypeInfo<string>()),
-                        ["mac"] = JsonSerializer.SerializeToElement(mac, QmpApiJson.TypeInfo<string>()),
-                    },
+                    ExtensionData = properties,
                 },
                 cancellationToken).ConfigureAwait(false);
         }

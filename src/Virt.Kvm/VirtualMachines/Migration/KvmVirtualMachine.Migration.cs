@@ -208,7 +208,9 @@ internal sealed partial class KvmVirtualMachine
         var options = _environment.Options;
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = _running!.Record.Accelerator;
-        var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory }).Concat(["-incoming", "defer"]).ToList();
+        // The destination's NICs as the source's were made: the same host_mtu, or the guest's driver would not match.
+        var nicMtus = await NetworkMtusAsync(spec.Nics, cancellationToken).ConfigureAwait(false);
+        var arguments = QemuCommandLine.Build(spec, new QemuLaunchContext(capabilities, accelerator, staging.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, NicMtus = nicMtus }).Concat(["-incoming", "defer"]).ToList();
         if (spec.SerialConsole)
         {
             SerialLogFile.EnsureExists(fileSystem, staging.SerialLog);

@@ -109,6 +109,7 @@ internal sealed class FakeQemuHost(IFileSystem fileSystem) : IQemuHost, IAsyncDi
 internal sealed class FakeQemu
 {
     private readonly ConcurrentBag<FakeQmpConnection> _connections = [];
+    private readonly ConcurrentQueue<JsonObject> _devicesAdded = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int? _exitCode;
     private bool _reaped;
@@ -133,6 +134,9 @@ internal sealed class FakeQemu
     public long StartTicks { get; }
 
     public string Name { get; }
+
+    /// <summary>The arguments of every device_add, in order.</summary>
+    public IReadOnlyList<JsonObject> DevicesAdded => [.. _devicesAdded];
 
     public FakeQmpServer Monitor { get; }
 
@@ -254,6 +258,7 @@ internal sealed class FakeQemu
                 return true;
             case "device_add":
                 _plugged = command["arguments"]!["id"]!.GetValue<string>();
+                _devicesAdded.Enqueue(command["arguments"]!.DeepClone().AsObject());
                 await connection.ReturnAsync(command, new JsonObject());
                 return true;
             case "device_del":

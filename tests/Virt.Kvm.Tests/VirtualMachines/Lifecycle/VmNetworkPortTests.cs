@@ -65,12 +65,38 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
         // before cont (the guest is Running only after both).
         Assert.Equal(["check: qemu 0, tap False", "prepare: tap True", "connect: tap True"], seen.Where(call => !call.StartsWith("release", StringComparison.Ordinal)));
         var port = Assert.Single(ports.Ports);
-        Assert.Equal(new NetworkPortRequest("lan", Owner, "net0", Tap, NetworkPortKind.Tap, MacAddresses.Derive("web", "net0")) { Ipv4Address = "192.0.2.10" }, port.Request);
+        Assert.Equal(new NetworkPortRequest("lan", Owner, "net0", Tap, NetworkPortKind.Tap, MacAddresses.Derive("web", "net0")) { Ipv4Address = "192.0.2.10", Hostname = "web" }, port.Request);
         Assert.Equal(("vn-lan", "192.0.2.10/24"), (port.Bridge, port.Ipv4Address));
         Assert.True(ports.IsConnected(Owner, "net0"));
         Assert.Contains($"tuntap add dev {Tap} mode tap", _ipCommands);
         Assert.DoesNotContain(_ipCommands, command => command.Contains("master", StringComparison.Ordinal));
         Assert.Contains($"ifname={Tap},", string.Join(' ', _qemu.Processes.Single().Arguments), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_NIC_on_a_network_with_a_smaller_MTU_starts_with_host_mtu_and_its_port_carries_the_VMs_name_as_hostname()
+    {
+        var ports = new InMemoryNetworkPorts(new VxlanNetworkDefinition("ovl", 42, "192.0.2.10") { Mtu = 1450 });
+        var vm = await CreateAsync(NewManager(ports), VmNic.OnNetwork("net0", "ovl"));
+
+        await vm.StartAsync(_ct);
+
+        var qemu = Assert.Single(_qemu.Processes);
+        Assert.Contains($"virtio-net-pci,netdev=virt-net-net0,id=net0,mac={MacAddresses.Derive("web", "net0")},host_mtu=1450", qemu.Arguments);
+        Assert.Equal("web", Assert.Single(ports.Ports).Request.Hostname);
+    }
+
+    [Fact]
+    public async Task A_hotplugged_NIC_on_a_network_with_a_smaller_MTU_gets_host_mtu_from_its_port()
+    {
+        var ports = new InMemoryNetworkPorts(new IsolatedNetworkDefinition("lan") { Mtu = 9000 });
+        var vm = await CreateAsync(NewManager(ports));
+        await vm.StartAsync(_ct);
+
+        await vm.Nics.AttachAsync(VmNic.OnNetwork("net0", "lan"), _ct);
+
+        var qemu = Assert.Single(_qemu.Processes);
+        Assert.Equal(9000, Assert.Single(qemu.DevicesAdded)["host_mtu"]!.GetValue<int>());
     }
 
     [Fact]
@@ -345,5 +371,7 @@ public sealed class VmNetworkPortTests : IAsyncDisposable
             observe("connect many");
             return inner.ConnectManyAsync(ports, cancellationToken);
         }
+
+        public Task<int?> GetPortMtuAsync(string network, CancellationToken cancellationToken = default) => inner.GetPortMtuAsync(network, cancellationToken);
     }
 }
