@@ -6,6 +6,8 @@
  *
  *   start-floor SOCKET TIMEOUT_MS QEMU-BINARY [QEMU-ARG...]
  *
+ * With START_FLOOR_SETSID=1 in its environment QEMU is started in its own session (setsid).
+ *
  * Prints one machine-readable line:
  *   start-floor spawn_to_running_ms=X
  * On failure prints "start-floor error=WHAT ..." to stderr and exits 1 (3 for a timeout, which the
@@ -141,8 +143,17 @@ int main(int argc, char **argv)
 
     double start = now_ms();
     deadline_ms = start + atof(argv[2]);
-    if (posix_spawn(&child, argv[3], NULL, NULL, &argv[3], environ) != 0)
+    /* START_FLOOR_SETSID=1: QEMU gets its own session, as the SDK's does (so that it outlives its
+     * starter). With kernel.sched_autogroup_enabled=1 a new session is also a new scheduler group,
+     * which changes how a loaded host shares its cores with it (docs/benchmarks.md, issue 17). */
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    const char *own_session = getenv("START_FLOOR_SETSID");
+    if (own_session && strcmp(own_session, "1") == 0)
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+    if (posix_spawn(&child, argv[3], NULL, &attributes, &argv[3], environ) != 0)
         fail("spawn", 1);
+    posix_spawnattr_destroy(&attributes);
 
     int fd = -1;
     for (;;) {
