@@ -86,6 +86,13 @@ public sealed class NetworkingAndScaleTests
         public Task ConnectAsync(string owner, string nicId, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
         public Task ReleaseAsync(string owner, string? nicId = null, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public Task CheckAsync(Virt.Networking.NetworkPortRequest request, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public async Task<IReadOnlyList<Virt.Networking.NetworkPort>> PrepareManyAsync(IReadOnlyList<Virt.Networking.NetworkPortRequest> requests, CancellationToken cancellationToken = default) =>
+            await Task.WhenAll(requests.Select(request => PrepareAsync(request, cancellationToken)));
+
+        public Task ConnectManyAsync(IReadOnlyList<Virt.Networking.NetworkPortId> ports, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 
     [Fact(Timeout = 60_000)]
