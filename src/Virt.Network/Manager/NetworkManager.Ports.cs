@@ -107,6 +107,12 @@ public sealed partial class NetworkManager
             // The interface goes only if it is still there and still marked as this port: never a link someone else made.
             var operations = group.Where(p => host.Link(p.Request.HostInterface)?.Alias == p.Alias).Select(p => (LinkOperation)new DeleteLink(p.Request.HostInterface)).ToList();
             var target = state.WithoutPorts(group);
+            if (target.Applied.TryGetValue(group.Key, out var releasedFrom) && releasedFrom is VlanNetworkDefinition vlan)
+            {
+                // A trunk VLAN only these ports used leaves the uplink with them, not at the next apply.
+                operations.AddRange(LinkPlanner.UnusedTrunkVlans(vlan, target.PortsOf(group.Key), host));
+            }
+
             IReadOnlyList<DhcpChange> dhcp = target.Applied.TryGetValue(group.Key, out var network)
                 ? await DhcpChangesAsync(group.Key, DhcpPlanner.Desired(network, target.PortsOf(group.Key)), removeLeases: false, cancellationToken).ConfigureAwait(false)
                 : [];

@@ -319,15 +319,28 @@ internal static class LinkPlanner
             .Where(v => !carried.Any(p => p.Vlan == v))
             .Select(v => new AddPortVlan(uplink, v, Pvid: false, Untagged: false)));
 
-        // A tag whose last port went away (or one taken out of TrunkVlans) leaves the trunk, so the uplink stops carrying
-        // that VLAN's traffic into the bridge; the default VLAN, the trunk's untagged one since it was enslaved, stays.
-        operations.AddRange(carried
-            .Where(p => !p.Pvid && p.Vlan != vlan.DefaultVlan && !wanted.Contains(p.Vlan))
-            .Select(p => new DeletePortVlan(uplink, p.Vlan)));
+        operations.AddRange(UnusedTrunkVlans(vlan, ports, host));
         if (!link.Up)
         {
             operations.Add(new SetLinkUp(uplink));
         }
+    }
+
+    /// <summary>
+    /// A tag whose last port went away (or one taken out of TrunkVlans) leaves the trunk, so the uplink stops carrying
+    /// that VLAN's traffic into the bridge; the default VLAN, the trunk's untagged one since it was enslaved, stays.
+    /// </summary>
+    public static IEnumerable<LinkOperation> UnusedTrunkVlans(VlanNetworkDefinition vlan, IEnumerable<PortRecord> ports, HostLinkState host)
+    {
+        if (vlan.Uplink is not { } uplink || host.Link(uplink) is null)
+        {
+            return [];
+        }
+
+        var wanted = TrunkVlans(vlan, ports).ToList();
+        return [.. host.PortVlansOf(uplink)
+            .Where(p => !p.Pvid && p.Vlan != vlan.DefaultVlan && !wanted.Contains(p.Vlan))
+            .Select(p => new DeletePortVlan(uplink, p.Vlan))];
     }
 
     private static List<(IPNetwork Destination, IPAddress? Via)> Routes(NetworkDefinition definition) =>
