@@ -105,6 +105,10 @@ public sealed partial class NetworkManager
         return drift;
     }
 
+    /// <summary>A link marked as a network's that is no longer defined (left by a delete that did not finish).</summary>
+    private static bool IsOrphan(LinkState link, NetworkState state) =>
+        NetworkAddressing.NetworkOfAlias(link.Alias) is { } owner && !state.Definitions.ContainsKey(owner);
+
     private static bool FirewallDiffers(FirewallRuleset ruleset, string expected, string? actual) =>
         actual != expected && !(actual is null && ruleset.IsEmpty);
 
@@ -137,7 +141,7 @@ public sealed partial class NetworkManager
         state.Applied.TryGetValue(definition.Name, out var applied);
         var ports = state.PortsOf(definition.Name).ToList();
         var operations = LinkPlanner.Plan(definition, applied, ports, host);
-        var orphans = host.Links.Where(l => NetworkAddressing.NetworkOfAlias(l.Alias) is { } owner && !state.Definitions.ContainsKey(owner)).ToList();
+        var orphans = host.Links.Where(l => IsOrphan(l, state)).ToList();
         if (orphans.Count > 0)
         {
             operations = LinkPlanner.Ordered(operations.Concat(orphans.Select(l => new DeleteLink(l.Name))));

@@ -159,15 +159,14 @@ public sealed partial class NetworkManager
         }
 
         var host = await _links.ReadAsync(PlanningParts(state), cancellationToken).ConfigureAwait(false);
-        if (!(Volatile.Read(ref _linksMatched) is { } seen && ReferenceEquals(seen.State, state) && ReferenceEquals(seen.Host, host))
-            && host.Links.Any(l => NetworkAddressing.NetworkOfAlias(l.Alias) is { } owner && !state.Definitions.ContainsKey(owner)))
-        {
-            return null;
-        }
 
         // The links as planned for this snapshot and this read of the host: when neither changed (the same objects: the
         // store and the link host each hand out the last one until something changes), the links still match.
         var linksChecked = Volatile.Read(ref _linksMatched) is { } matched && ReferenceEquals(matched.State, state) && ReferenceEquals(matched.Host, host);
+        if (!linksChecked && host.Links.Any(l => IsOrphan(l, state)))
+        {
+            return null;
+        }
         var portsByNetwork = state.Ports.ToLookup(p => p.Request.Network, StringComparer.Ordinal);
         var plans = new List<NetworkPlan>(definitions.Count);
         foreach (var definition in definitions)
