@@ -161,9 +161,20 @@ public interface IVolumeResolver
     /// <returns>How to open it.</returns>
     Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Like <see cref="AcquireAsync(VolumeId, string, CancellationToken)"/>, with options: a live migration's
+    /// destination joins the source's cross-host lock (<see cref="VolumeAcquireOptions.AlongsideHolder"/>).
+    /// </summary>
+    /// <param name="id">The volume.</param>
+    /// <param name="user">Who uses it; its process id is recorded too.</param>
+    /// <param name="options">How to acquire it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How to open it.</returns>
+    Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, VolumeAcquireOptions options, CancellationToken cancellationToken = default);
+
     /// <summary>Marks the volume no longer used by <paramref name="user"/>. Idempotent.</summary>
     /// <param name="id">The volume.</param>
-    /// <param name="user">The user given to <see cref="AcquireAsync"/>.</param>
+    /// <param name="user">The user given to <see cref="AcquireAsync(VolumeId, string, CancellationToken)"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when released.</returns>
     Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default);

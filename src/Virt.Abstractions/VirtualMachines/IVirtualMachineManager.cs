@@ -33,6 +33,20 @@ public interface IVirtualMachineManager
     /// <returns>A task that completes when the VM is gone.</returns>
     /// <exception cref="VmStateException">The VM runs and <paramref name="force"/> is false.</exception>
     Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Readies this host to receive a running VM from another host running the SDK: validates the spec against
+    /// this host, starts a QEMU waiting for the VM's state, and returns the ticket the source migrates to. The VM
+    /// is listed here as <see cref="VmState.Incoming"/> and becomes this host's VM of record only when QEMU reports
+    /// completion; on failure, cancellation (deleting it) or expiry, everything made for it is removed.
+    /// </summary>
+    /// <param name="spec">The VM, as the source runs it.</param>
+    /// <param name="options">Where to listen, TLS, and how long the ticket lives.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ticket to hand to the source (<see cref="VmMigrationOptions.Ticket"/>).</returns>
+    /// <exception cref="InvalidVmSpecException">The spec cannot run here (unknown network or volume, a host device); nothing was made.</exception>
+    /// <exception cref="VmAlreadyExistsException">A VM of that name exists here.</exception>
+    Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default);
 }
 
 /// <summary>

@@ -11,6 +11,15 @@ public sealed record VmMigrationOptions
     /// </summary>
     public string? DestinationUri { get; init; }
 
+    /// <summary>
+    /// A ticket from <see cref="IVirtualMachineManager.PrepareIncomingAsync"/> on another host running the SDK: the
+    /// VM moves there and that host's manager becomes its owner. Exclusive with <see cref="DestinationUri"/>.
+    /// </summary>
+    public MigrationTicket? Ticket { get; init; }
+
+    /// <summary>This host's certificate directory for a TLS ticket (QEMU's layout); null for the manager's configured one.</summary>
+    public string? TlsDirectory { get; init; }
+
     /// <summary>For a migration on this host: TCP on 127.0.0.1 instead of a unix socket. Default false.</summary>
     public bool UseTcpLocally { get; init; }
 

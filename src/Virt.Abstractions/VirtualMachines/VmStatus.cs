@@ -17,6 +17,9 @@ public enum VmState
 
     /// <summary>Stopped because the guest crashed (kernel panic) or QEMU failed.</summary>
     Crashed,
+
+    /// <summary>A QEMU on this host waits for the VM's state from another host (<see cref="IVirtualMachineManager.PrepareIncomingAsync"/>).</summary>
+    Incoming,
 }
 
 /// <summary>A VM's state at one moment.</summary>

@@ -156,6 +156,10 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     }
 
     /// <inheritdoc />
+    public Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("receiving a VM from another host is being built (issue 19)");
+
+    /// <inheritdoc />
     public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
     {
         var machine = (KvmVirtualMachine)await GetAsync(name, cancellationToken).ConfigureAwait(false);

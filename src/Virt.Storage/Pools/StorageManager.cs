@@ -162,6 +162,14 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         Locking.VolumeLock.AcquireAsync(Files, Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException(VirtErrorKind.Conflict, $"cannot {operation} pool '{name}': {message}"), cancellationToken);
 
     /// <inheritdoc />
+    public Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, VolumeAcquireOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        // Interim (issue 19 in progress): cross-host locks are not taken yet, so there is nothing to join.
+        return AcquireAsync(id, user, cancellationToken);
+    }
+
+    /// <inheritdoc />
     public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);

@@ -50,6 +50,10 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
     public Task<IReadOnlyList<IVirtualMachine>> ListAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<IVirtualMachine>>([.. _vms.Values.OrderBy(vm => vm.Name, StringComparer.Ordinal)]);
 
+    /// <inheritdoc />
+    public Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("receiving a VM from another host is being built (issue 19)");
+
     /// <inheritdoc/>
     public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
     {
