@@ -875,6 +875,26 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         return null;
     }
 
+    /// <summary>Waits up to <paramref name="limit"/> for a child to exit by itself; its exit code when it did.</summary>
+    private async Task<(bool Exited, int? ExitCode)> ExitWithinAsync(int pid, TimeSpan limit)
+    {
+        var started = _environment.Time.GetTimestamp();
+        while (true)
+        {
+            if (TryReap(pid, out var exitCode))
+            {
+                return (true, exitCode);
+            }
+
+            if (_environment.Time.GetElapsedTime(started) >= limit)
+            {
+                return (false, null);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
     /// One non-blocking waitpid: true once the child has exited (with its exit code) or when it is
     /// not this process's child (exit code unknown); false while it runs.
@@ -898,47 +918,35 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         return await ReapAsync(pid).ConfigureAwait(false);
     }
 
-    /// <summary>Connects to the monitor while watching the process: if QEMU exits during start, the error carries its exit code and log.</summary>
+    /// <summary>
+    /// Connects to the monitor of a QEMU just spawned; if QEMU exits during start, the error carries its exit code and
+    /// log. No timer watches the process meanwhile: QEMU alone holds the monitor's listening socket (the spawner
+    /// closed this process's copy), so its exit resets the connection and fails the handshake at once; a QEMU that
+    /// hangs instead is caught by the start timeout. Each poll of such a timer was a wake-up on a busy host.
+    /// </summary>
     private async Task<QmpClient> ConnectWhileAliveAsync(int pid, long logStart, CancellationToken cancellationToken, VmFiles? files = null)
     {
         files ??= Files;
         var options = _environment.Options;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.StartTimeout);
-        var connect = QmpClient.ConnectAsync(files.QmpSocket, QmpOptionsFor(pid) with { HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token);
-        while (true)
-        {
-            var finished = await Task.WhenAny(connect, Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time, CancellationToken.None)).ConfigureAwait(false);
-            if (finished == connect && connect.IsCompletedSuccessfully)
-            {
-                return await connect.ConfigureAwait(false);
-            }
-
-            var exited = TryReap(pid, out var exitCode);
-            if (exited || finished == connect)
-            {
-                exitCode = exited ? exitCode : await KillAndReapAsync(pid).ConfigureAwait(false);
-                _background.Run(() => DisposeWhenConnectedAsync(connect));
-                var tail = ReadLogTail(logStart, files.Log);
-                var cause = finished == connect ? connect.Exception?.InnerException : null;
-                throw new VmStartException(Name,
-                    $"QEMU exited while starting VM '{Name}' (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}): {tail.Trim()}; fix the spec or the host and start again",
-                    exitCode,
-                    tail,
-                    cause);
-            }
-        }
-    }
-
-    private static async Task DisposeWhenConnectedAsync(Task<QmpClient> connect)
-    {
         try
         {
-            await (await connect.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+            return await QmpClient.ConnectAsync(files.QmpSocket, QmpOptionsFor(pid) with { HandshakeTimeout = options.StartTimeout }, _environment.LoggerFactory.CreateLogger<QmpClient>(), deadline.Token).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // It never connected: nothing to close.
+            // A reset monitor means QEMU is exiting: its own exit code is awaited briefly. A QEMU still there after
+            // that, or one that never answered within the start timeout, is killed and collected.
+            var exitCode = ex is QmpConnectionException && await ExitWithinAsync(pid, TimeSpan.FromSeconds(2)).ConfigureAwait(false) is (true, var code)
+                ? code
+                : await KillAndReapAsync(pid).ConfigureAwait(false);
+            var tail = ReadLogTail(logStart, files.Log);
+            throw new VmStartException(Name,
+                $"QEMU exited while starting VM '{Name}' (exit code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}): {tail.Trim()}; fix the spec or the host and start again",
+                exitCode,
+                tail,
+                ex);
         }
     }
 
