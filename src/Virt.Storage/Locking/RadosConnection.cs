@@ -123,7 +123,8 @@ internal sealed class RadosConnection : IDisposable
             Fail(count, $"list the lockers of {pool}/{objectName}");
             var clientNames = Strings(clients, clientsLength);
             var cookieNames = Strings(cookies, cookiesLength);
-            var addressNames = Strings(addresses, addressesLength);
+            // Lockers carry the messenger's prefix ("v1:127.0.0.1:0/123"); watchers and the blocklist use the plain form.
+            var addressNames = Strings(addresses, addressesLength).Select(address => address.StartsWith("v1:", StringComparison.Ordinal) || address.StartsWith("v2:", StringComparison.Ordinal) ? address[3..] : address).ToList();
             var lockers = Enumerable.Range(0, (int)count).Select(i => new RadosLocker(clientNames[i], cookieNames[i], addressNames[i])).ToList();
             return new RadosLockState(exclusive != 0, Strings(tag, tagLength).FirstOrDefault() ?? string.Empty, lockers);
         }
