@@ -59,6 +59,7 @@ public sealed partial class StorageManager
         var loops = _recordings.Values.Select(recording => recording.Stop()).ToArray();
 
         // A recording in the middle of a librados call must finish it before the connection goes (bounded by its timeouts).
+        // The loops end on cancellation and catch their own failures, so waiting cannot throw.
         Task.WaitAll(loops, TimeSpan.FromSeconds(40));
         foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated))
         {
@@ -67,7 +68,14 @@ public sealed partial class StorageManager
     }
 
     private async Task<RbdPoolDefinition?> RbdDefinitionAsync(VolumeId id, CancellationToken cancellationToken) =>
-        await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false) is StoragePoolBase { Definition: RbdPoolDefinition rbd } ? rbd : null;
+        await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false) is StoragePoolBase { Definition: RbdPoolDefinition rbd } && HasHostLocks ? rbd : null;
+
+    /// <summary>
+    /// Whether the pool's volumes are locked across hosts: always on a real host. librados reads the pool's
+    /// <c>CephConfig</c> from the host's own files, so a manager given another file system (a unit test's in-memory one,
+    /// with <c>rbd</c> scripted) has no cluster to lock on, and keeps only its in-use markers.
+    /// </summary>
+    private bool HasHostLocks => _context.FilesAreOnHost;
 
     private async Task TakeHostLockAsync(RbdPoolDefinition rbd, VolumeId id, string user, string? alongside, CancellationToken cancellationToken)
     {
@@ -134,6 +142,11 @@ public sealed partial class StorageManager
                     }
 
                     delay = recorded.Count == 0 && DateTime.UtcNow < fastUntil ? TimeSpan.FromMilliseconds(100) : RecordingInterval;
+                }
+                catch (VolumeNotFoundException)
+                {
+                    // The image is gone, and its lock with it.
+                    return;
                 }
                 catch (Exception error) when (error is StorageException or ObjectDisposedException)
                 {

@@ -185,14 +185,17 @@ public sealed partial class StorageManager : IStorageManager, IVolumeResolver, I
             return new VolumeAttachment(id, volume.Path, volume.Format);
         }
 
-        try
+        if (HasHostLocks)
         {
-            await TakeHostLockAsync(rbd, id, user, options.AlongsideHolder, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            pool.ClearInUse(id.Name, user);
-            throw;
+            try
+            {
+                await TakeHostLockAsync(rbd, id, user, options.AlongsideHolder, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                pool.ClearInUse(id.Name, user);
+                throw;
+            }
         }
 
         return new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(rbd.RbdPool, id.Name, rbd.CephConfig, rbd.CephUser) };
@@ -205,7 +208,7 @@ public sealed partial class StorageManager : IStorageManager, IVolumeResolver, I
         ArgumentException.ThrowIfNullOrEmpty(user);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         pool.ClearInUse(id.Name, user);
-        if (pool.Definition is RbdPoolDefinition rbd)
+        if (pool.Definition is RbdPoolDefinition rbd && HasHostLocks)
         {
             await ReleaseHostLockAsync(rbd, id, user).ConfigureAwait(false);
         }

@@ -71,7 +71,7 @@ public sealed class RbdFencingTests(CephCluster ceph)
 
             // A comes back: its guest's write fails, and nothing of it reaches the disk B now runs on.
             Assert.Equal(0, Native.Kill(qemuA.Value, Native.SigCont));
-            var late = await onA.Guest.ExecAsync("/bin/sh", ["-c", $"printf '{new string('Z', 512)}' | dd of=/dev/vda bs=512 count=1 conv=fsync 2>&1"]);
+            var late = await onA.Guest.ExecAsync("/bin/sh", ["-c", $"printf '{new string('Z', 512)}' | dd of=/dev/vda bs=512 count=1 conv=fsync 2>&1"], timeout: TimeSpan.FromSeconds(120), cancellationToken: ct);
             Assert.True(late.ExitCode != 0, $"host A's write after fencing succeeded: {late.StandardOutputText}");
             Assert.Equal("B", await ReadMarkerAsync(onB, fromDisk: true));
 
@@ -94,7 +94,7 @@ public sealed class RbdFencingTests(CephCluster ceph)
 
             foreach (var address in fenced.Distinct())
             {
-                Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
+                Virt.Storage.IntegrationTests.Infrastructure.Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
             }
 
             ceph.DeletePool(cephPool);
