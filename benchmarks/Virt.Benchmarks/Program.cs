@@ -80,6 +80,12 @@ static async Task<int> RunAsync(string[] args)
         return await NetworkStartComparison.RunAsync(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- rbd-lock [rounds]   (from the repository root)
+    if (args.Length > 0 && args[0] == "rbd-lock")
+    {
+        return await RbdLockTimings.RunAsync(args);
+    }
+
     BenchmarkSwitcher.FromAssembly(typeof(QmpRoundTripBenchmarks).Assembly).Run(args);
     return 0;
 }

@@ -40,4 +40,16 @@ internal static partial class Log
 
     [LoggerMessage(StorageEventIds.VolumeExported, LogLevel.Information, "volume {Volume} exported to {Target} as {Format}")]
     public static partial void VolumeExported(ILogger logger, VolumeId volume, string target, VolumeFormat format);
+
+    [LoggerMessage(StorageEventIds.HostLockBroken, LogLevel.Warning, "volume {Volume}: the cross-host lock of {Holder} was broken (fenced: {Fenced})")]
+    public static partial void HostLockBroken(ILogger logger, VolumeId volume, string holder, bool fenced);
+
+    [LoggerMessage(StorageEventIds.ClientFenced, LogLevel.Warning, "volume {Volume}: Ceph client {Address} blocklisted for {Seconds} s before its lock was broken")]
+    public static partial void ClientFenced(ILogger logger, VolumeId volume, string address, uint seconds);
+
+    [LoggerMessage(StorageEventIds.HostLockReleaseFailed, LogLevel.Warning, "volume {Volume}: releasing the cross-host lock of {Holder} failed; it stays until released again or broken (IVolumeLocks.BreakLockAsync)")]
+    public static partial void HostLockReleaseFailed(ILogger logger, Exception error, VolumeId volume, string holder);
+
+    [LoggerMessage(StorageEventIds.ClientRecordFailed, LogLevel.Debug, "volume {Volume}: recording the Ceph clients of {Holder} failed; retrying")]
+    public static partial void ClientRecordFailed(ILogger logger, Exception error, VolumeId volume, string holder);
 }

@@ -41,4 +41,16 @@ public static class StorageEventIds
 
     /// <summary>Information: <c>volume {Volume} exported to {Target} as {Format}</c></summary>
     public const int VolumeExported = 3109;
+
+    /// <summary>Warning: <c>volume {Volume}: the cross-host lock of {Holder} was broken (fenced: {Fenced})</c></summary>
+    public const int HostLockBroken = 3200;
+
+    /// <summary>Warning: <c>volume {Volume}: Ceph client {Address} blocklisted for {Seconds} s before its lock was broken</c></summary>
+    public const int ClientFenced = 3201;
+
+    /// <summary>Warning: <c>volume {Volume}: releasing the cross-host lock of {Holder} failed; it stays until released again or broken</c></summary>
+    public const int HostLockReleaseFailed = 3202;
+
+    /// <summary>Debug: <c>volume {Volume}: recording the Ceph clients of {Holder} failed; retrying</c></summary>
+    public const int ClientRecordFailed = 3203;
 }

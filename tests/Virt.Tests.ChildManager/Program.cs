@@ -3,6 +3,7 @@
 //        Virt.Tests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
 //        Virt.Tests.ChildManager guest-exec STATE_DIR QEMU_BINARY VM_NAME PROGRAM [ARGS...]
 //        Virt.Tests.ChildManager watch STATE_DIR QEMU_BINARY VM_NAME EVENT_KIND
+//        Virt.Tests.ChildManager rbd-vm STATE_DIR QEMU_BINARY VM_NAME GUEST_DIR HOST STORAGE_DIR CEPH_CONF CEPH_POOL VOLUME
 // Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
 // exits, leaving QEMU (the container) running.
 using Virt.Kvm.Testing;
@@ -29,6 +30,31 @@ if (args[0] == "storage")
 
     await Console.Out.WriteLineAsync("done");
     return 0;
+}
+
+if (args[0] == "rbd-vm")
+{
+    // "Host" HOST of a two-host test: its own storage manager (named HOST) on a shared Ceph pool, a VM whose disk is
+    // the RBD volume VOLUME. Prints "started PID", then "recorded ADDRESSES" once its cross-host lock names QEMU's Ceph
+    // client, and stays alive (the manager a test kills to make the host "die").
+    using var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[6] }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), host: new Virt.Hosting.VirtHostIdentity(args[5]));
+    await storage.DefinePoolAsync(new Virt.Storage.RbdPoolDefinition("shared", Path.Combine(args[6], "pool"), args[7]) { RbdPool = args[8] });
+    await using var host = new KvmVirtualMachineManager(new KvmOptions { StateDirectory = args[1], QemuBinary = args[2] }, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, volumes: storage);
+    var rbdVm = await host.CreateAsync(EmbeddedGuest.CreateSpec(args[3], args[4]) with { Disks = [new Virt.VirtualMachines.VmDisk("data", "shared:" + args[9])] });
+    await rbdVm.StartAsync();
+    await Console.Out.WriteLineAsync($"started {(await rbdVm.GetStatusAsync()).Pid}");
+    await Console.Out.FlushAsync();
+    var volume = Virt.Storage.VolumeId.Parse("shared:" + args[9]);
+    IReadOnlyList<string> clients = [];
+    while (clients.Count == 0)
+    {
+        await Task.Delay(50);
+        clients = (await storage.GetLockHoldersAsync(volume)).SingleOrDefault()?.ClientAddresses ?? [];
+    }
+
+    await Console.Out.WriteLineAsync($"recorded {string.Join(' ', clients)}");
+    await Console.Out.FlushAsync();
+    await Task.Delay(Timeout.Infinite);
 }
 
 if (args[0] == "lxc")

@@ -20,4 +20,10 @@ public sealed class StorageOptions
 
     /// <summary>The btrfs binary. Default <c>btrfs</c> on PATH (Debian's btrfs-progs).</summary>
     public string BtrfsPath { get; set; } = "btrfs";
+
+    /// <summary>
+    /// How long a fenced Ceph client stays on the cluster's blocklist (<c>IVolumeLocks.BreakLockAsync(volume, fence: true)</c>):
+    /// long enough that a hung host cannot come back and write. Default 7 days; <c>ceph osd blocklist rm</c> lifts it earlier.
+    /// </summary>
+    public TimeSpan FenceDuration { get; set; } = TimeSpan.FromDays(7);
 }

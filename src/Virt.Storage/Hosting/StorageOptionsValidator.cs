@@ -22,6 +22,11 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
             result.AddError($"StorageOptions.LockTimeout is {options.LockTimeout}: give a positive duration", nameof(StorageOptions.LockTimeout));
         }
 
+        if (options.FenceDuration < TimeSpan.FromMinutes(1) || options.FenceDuration.TotalSeconds > uint.MaxValue)
+        {
+            result.AddError($"StorageOptions.FenceDuration is {options.FenceDuration}: give at least one minute (a fenced client must not come back soon), e.g. 7 days", nameof(StorageOptions.FenceDuration));
+        }
+
         foreach (var (option, value) in new[] { (nameof(StorageOptions.QemuImgPath), options.QemuImgPath), (nameof(StorageOptions.RbdPath), options.RbdPath), (nameof(StorageOptions.CephPath), options.CephPath), (nameof(StorageOptions.BtrfsPath), options.BtrfsPath) })
         {
             if (string.IsNullOrWhiteSpace(value))

@@ -13,7 +13,8 @@ namespace Virt.Hosting;
 public static class StorageVirtBuilderExtensions
 {
     /// <summary>
-    /// Registers <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/> (one <see cref="StorageManager"/>, which
+    /// Registers <see cref="IStorageManager"/>, <see cref="IVolumeResolver"/> and <see cref="IVolumeLocks"/> (one <see cref="StorageManager"/>, which
+    /// names this host by the registered <see cref="VirtHostIdentity"/> (<c>UseHostName</c>; the machine's name without one) and
     /// reaches the host's files through the registered <see cref="IFileSystem"/>: the real one unless the host put
     /// another first), each with <c>TryAdd</c>, and <see cref="StorageOptions"/> through Microsoft.Extensions.Options: validated when the
     /// host starts (<c>ValidateOnStart</c>) or, without a host, when the manager is first resolved. The options can
@@ -38,6 +39,7 @@ public static class StorageVirtBuilderExtensions
         builder.Services.TryAddSingleton<StorageManager>();
         builder.Services.TryAddSingleton<IStorageManager>(provider => provider.GetRequiredService<StorageManager>());
         builder.Services.TryAddSingleton<IVolumeResolver>(provider => provider.GetRequiredService<StorageManager>());
+        builder.Services.TryAddSingleton<IVolumeLocks>(provider => provider.GetRequiredService<StorageManager>());
         return builder;
     }
 }

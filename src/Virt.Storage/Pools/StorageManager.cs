@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Abstractions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Virt.Hosting;
 using Virt.IO;
 using Virt.Processes;
 using Virt.Storage.Hosting;
@@ -9,14 +10,15 @@ using Virt.Storage.Hosting;
 namespace Virt.Storage.Pools;
 
 /// <summary>
-/// The storage backend's <see cref="IStorageManager"/> and <see cref="IVolumeResolver"/>: pool definitions
-/// persisted atomically under <see cref="StorageOptions.StateDirectory"/>, one driver per pool ("dir",
-/// "btrfs"), and in-use markers that make the pools refuse to delete or roll back a volume a VM or
-/// container holds.
+/// The storage backend's <see cref="IStorageManager"/>, <see cref="IVolumeResolver"/> and <see cref="IVolumeLocks"/>:
+/// pool definitions persisted atomically under <see cref="StorageOptions.StateDirectory"/>, one driver per pool ("dir",
+/// "btrfs", "rbd"), in-use markers that make the pools refuse to delete or roll back a volume a VM or
+/// container holds, and for RBD volumes a cross-host lock that keeps a second host from writing to them.
 /// </summary>
-public sealed class StorageManager : IStorageManager, IVolumeResolver
+public sealed partial class StorageManager : IStorageManager, IVolumeResolver, IVolumeLocks, IDisposable
 {
     private readonly StorageContext _context;
+    private readonly VirtHostIdentity _host;
 
     /// <summary>Creates the manager.</summary>
     /// <param name="options">The backend's options.</param>
@@ -26,13 +28,15 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
     /// </param>
     /// <param name="processes">Runs qemu-img, btrfs, rbd and ceph.</param>
     /// <param name="logger">Where each change to a pool or volume is logged (<see cref="StorageEventIds"/>); optional.</param>
-    public StorageManager(StorageOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger<StorageManager>? logger = null)
+    /// <param name="host">This host's name, which names it as the holder of a cross-host (RBD) lock; default the machine's name.</param>
+    public StorageManager(StorageOptions options, IFileSystem fileSystem, IProcessRunner processes, ILogger<StorageManager>? logger = null, VirtHostIdentity? host = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(fileSystem);
         ArgumentNullException.ThrowIfNull(processes);
         StorageOptionsValidator.ThrowIfInvalid(options);
         _context = new StorageContext(options, fileSystem, processes, (ILogger?)logger ?? NullLogger.Instance);
+        _host = host ?? VirtHostIdentity.FromMachine();
     }
 
     private IFileSystem Files => _context.Files;
@@ -162,30 +166,52 @@ public sealed class StorageManager : IStorageManager, IVolumeResolver
         Locking.VolumeLock.AcquireAsync(Files, Path.Combine(_context.Options.StateDirectory, "locks"), "pool-" + name, operation, _context.Options.LockTimeout, message => new StorageException(VirtErrorKind.Conflict, $"cannot {operation} pool '{name}': {message}"), cancellationToken);
 
     /// <inheritdoc />
-    public Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, VolumeAcquireOptions options, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        // Interim (issue 19 in progress): cross-host locks are not taken yet, so there is nothing to join.
-        return AcquireAsync(id, user, cancellationToken);
-    }
+    public Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default) =>
+        AcquireAsync(id, user, new VolumeAcquireOptions(), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// An RBD volume is also locked across hosts (<see cref="IVolumeLocks"/>): held by <c>HOST/USER</c>, refused while
+    /// another host or user holds it, joined with <see cref="VolumeAcquireOptions.AlongsideHolder"/> during a migration.
+    /// </remarks>
+    public async Task<VolumeAttachment> AcquireAsync(VolumeId id, string user, VolumeAcquireOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
+        ArgumentNullException.ThrowIfNull(options);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         var volume = await pool.MarkInUseAsync(id.Name, user, cancellationToken).ConfigureAwait(false);
-        return pool.Definition is RbdPoolDefinition rbd
-            ? new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(rbd.RbdPool, id.Name, rbd.CephConfig, rbd.CephUser) }
-            : new VolumeAttachment(id, volume.Path, volume.Format);
+        if (pool.Definition is not RbdPoolDefinition rbd)
+        {
+            return new VolumeAttachment(id, volume.Path, volume.Format);
+        }
+
+        if (HasHostLocks)
+        {
+            try
+            {
+                await TakeHostLockAsync(rbd, id, user, options.AlongsideHolder, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                pool.ClearInUse(id.Name, user);
+                throw;
+            }
+        }
+
+        return new VolumeAttachment(id, volume.Path, volume.Format) { Rbd = new RbdLocation(rbd.RbdPool, id.Name, rbd.CephConfig, rbd.CephUser) };
     }
 
     /// <inheritdoc />
+    /// <remarks>An RBD volume's cross-host lock is released too; a failure to reach the cluster is logged, never thrown (this runs on cleanup paths).</remarks>
     public async Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         var pool = (StoragePoolBase)await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
         pool.ClearInUse(id.Name, user);
+        if (pool.Definition is RbdPoolDefinition rbd && HasHostLocks)
+        {
+            await ReleaseHostLockAsync(rbd, id, user).ConfigureAwait(false);
+        }
     }
 
     private StoragePoolBase Open(StoragePoolDefinition definition) => definition switch

@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using Virt.Storage.Locking;
+
+namespace Virt.Storage.Pools;
+
+/// <summary>
+/// Cross-host locks of RBD volumes (<see cref="RbdHostLock"/>), through one librados connection per cluster and Ceph
+/// user, opened at first use and kept until the manager is disposed; and, while this host holds a lock, a watch on
+/// who opens the image, so the clients QEMU uses are on record for fencing.
+/// </summary>
+public sealed partial class StorageManager
+{
+    private static readonly TimeSpan RecordingFastPhase = TimeSpan.FromMinutes(2);
+
+    // Below Ceph's 30 s watch timeout: a client that opens the image later is seen before a hang could hide it.
+    private static readonly TimeSpan RecordingInterval = TimeSpan.FromSeconds(10);
+
+    private readonly ConcurrentDictionary<(string Config, string User), Lazy<RadosConnection>> _connections = new();
+    private readonly ConcurrentDictionary<string, Recording> _recordings = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<VolumeLockHolder>> GetLockHoldersAsync(VolumeId id, CancellationToken cancellationToken = default) =>
+        await RbdDefinitionAsync(id, cancellationToken).ConfigureAwait(false) is { } rbd
+            ? await RadosAsync(rbd, id, hostLock => hostLock.Holders(), cancellationToken).ConfigureAwait(false)
+            : [];
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The holder's clients are the Ceph clients recorded while it held the lock (QEMU's, seen as the image's watchers),
+    /// the owner of librbd's own lock, and — when fencing — whoever still has the image open. Each is blocklisted by its
+    /// exact address and nonce for <see cref="Hosting.StorageOptions.FenceDuration"/>.
+    /// </remarks>
+    public async Task<IReadOnlyList<VolumeLockHolder>> BreakLockAsync(VolumeId id, bool fence, CancellationToken cancellationToken = default)
+    {
+        if (await RbdDefinitionAsync(id, cancellationToken).ConfigureAwait(false) is not { } rbd)
+        {
+            return [];
+        }
+
+        var seconds = (uint)_context.Options.FenceDuration.TotalSeconds;
+        var broken = await RadosAsync(rbd, id, hostLock => hostLock.Break(fence, seconds, address => Log.ClientFenced(_context.Logger, id, address, seconds)), cancellationToken).ConfigureAwait(false);
+        foreach (var holder in broken)
+        {
+            Log.HostLockBroken(_context.Logger, id, holder.Holder, fence);
+        }
+
+        return broken;
+    }
+
+    /// <summary>Stops recording clients and closes the Ceph connections. Locks stay held: they belong to the VMs, not to this object.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var loops = _recordings.Values.Select(recording => recording.Stop()).ToArray();
+
+        // A recording in the middle of a librados call must finish it before the connection goes (bounded by its timeouts).
+        // The loops end on cancellation and catch their own failures, so waiting cannot throw.
+        Task.WaitAll(loops, TimeSpan.FromSeconds(40));
+        foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated))
+        {
+            connection.Value.Dispose();
+        }
+    }
+
+    private async Task<RbdPoolDefinition?> RbdDefinitionAsync(VolumeId id, CancellationToken cancellationToken) =>
+        await GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false) is StoragePoolBase { Definition: RbdPoolDefinition rbd } && HasHostLocks ? rbd : null;
+
+    /// <summary>
+    /// Whether the pool's volumes are locked across hosts: always on a real host. librados reads the pool's
+    /// <c>CephConfig</c> from the host's own files, so a manager given another file system (a unit test's in-memory one,
+    /// with <c>rbd</c> scripted) has no cluster to lock on, and keeps only its in-use markers.
+    /// </summary>
+    private bool HasHostLocks => _context.FilesAreOnHost;
+
+    private async Task TakeHostLockAsync(RbdPoolDefinition rbd, VolumeId id, string user, string? alongside, CancellationToken cancellationToken)
+    {
+        var holder = RbdHostLock.HolderOf(_host.Name, user);
+        await RadosAsync(rbd, id, hostLock => hostLock.Acquire(holder, alongside), cancellationToken).ConfigureAwait(false);
+        StartRecording(rbd, id, holder);
+    }
+
+    /// <summary>Releases this host's lock for <paramref name="user"/>. Never throws: it runs on cleanup paths, and a lock left behind names its holder.</summary>
+    private async Task ReleaseHostLockAsync(RbdPoolDefinition rbd, VolumeId id, string user)
+    {
+        var holder = RbdHostLock.HolderOf(_host.Name, user);
+        if (_recordings.TryRemove(id + "|" + holder, out var recording))
+        {
+            await recording.Stop().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await RadosAsync(rbd, id, hostLock => hostLock.Release(holder), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (VolumeNotFoundException)
+        {
+            // The image is gone, and its lock with it.
+        }
+        catch (Exception error) when (error is StorageException or ObjectDisposedException)
+        {
+            Log.HostLockReleaseFailed(_context.Logger, error, id, holder);
+        }
+    }
+
+    private void StartRecording(RbdPoolDefinition rbd, VolumeId id, string holder)
+    {
+        var key = id + "|" + holder;
+        var recording = new Recording();
+        if (_recordings.TryRemove(key, out var earlier))
+        {
+            _ = earlier.Stop();
+        }
+
+        _recordings[key] = recording;
+        recording.Loop = RecordClientsAsync(rbd, id, holder, key, recording);
+    }
+
+    /// <summary>
+    /// Records the image's watchers as <paramref name="holder"/>'s clients: often until QEMU has opened the image, then
+    /// every <see cref="RecordingInterval"/> (QEMU may reopen it with a new client), until the lock is released here or elsewhere.
+    /// </summary>
+    private async Task RecordClientsAsync(RbdPoolDefinition rbd, VolumeId id, string holder, string key, Recording recording)
+    {
+        var fastUntil = DateTime.UtcNow + RecordingFastPhase;
+        var delay = TimeSpan.FromMilliseconds(50);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(delay, recording.Token).ConfigureAwait(false);
+                try
+                {
+                    var recorded = await RadosAsync(rbd, id, hostLock => hostLock.Record(holder), recording.Token).ConfigureAwait(false);
+                    if (recorded is null)
+                    {
+                        return;
+                    }
+
+                    delay = recorded.Count == 0 && DateTime.UtcNow < fastUntil ? TimeSpan.FromMilliseconds(100) : RecordingInterval;
+                }
+                catch (VolumeNotFoundException)
+                {
+                    // The image is gone, and its lock with it.
+                    return;
+                }
+                catch (Exception error) when (error is StorageException or ObjectDisposedException)
+                {
+                    Log.ClientRecordFailed(_context.Logger, error, id, holder);
+                    delay = RecordingInterval;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Released, or the manager disposed.
+        }
+        finally
+        {
+            _recordings.TryRemove(KeyValuePair.Create(key, recording));
+            recording.Dispose();
+        }
+    }
+
+    /// <summary>Runs librados calls off the caller's thread: each blocks for a round trip to the cluster (bounded by the connection's timeouts).</summary>
+    private Task RadosAsync(RbdPoolDefinition rbd, VolumeId id, Action<RbdHostLock> call, CancellationToken cancellationToken) =>
+        RadosAsync(rbd, id, hostLock =>
+        {
+            call(hostLock);
+            return true;
+        }, cancellationToken);
+
+    private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken) =>
+        Task.Run(() => call(new RbdHostLock(Connection(rbd), rbd.RbdPool, id.Name, id)), cancellationToken);
+
+    private RadosConnection Connection(RbdPoolDefinition rbd)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var key = (rbd.CephConfig, rbd.CephUser);
+        var connection = _connections.GetOrAdd(key, key => new Lazy<RadosConnection>(() => RadosConnection.Open(key.Config, key.User)));
+        try
+        {
+            return connection.Value;
+        }
+        catch (StorageException)
+        {
+            // Not kept: the next call tries the cluster again.
+            _connections.TryRemove(KeyValuePair.Create(key, connection));
+            throw;
+        }
+    }
+
+    /// <summary>One volume's recording loop and what stops it.</summary>
+    private sealed class Recording : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+
+        public Task Loop { get; set; } = Task.CompletedTask;
+
+        public CancellationToken Token => _stop.Token;
+
+        public async Task Stop()
+        {
+            try
+            {
+                await _stop.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The loop has ended already.
+            }
+
+            await Loop.ConfigureAwait(false);
+        }
+
+        public void Dispose() => _stop.Dispose();
+    }
+}
