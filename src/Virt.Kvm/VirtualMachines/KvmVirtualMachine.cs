@@ -402,6 +402,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var running = new RunningQemu(record, qmp, isChild: _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId, process);
             _running = running;
             _state = paused ? VmState.Paused : VmState.Running;
+            if (qmp is not null && _environment.FileSystem.File.Exists(Files.Incoming))
+            {
+                _state = await SettleIncomingAfterRestartAsync(qmp, cancellationToken).ConfigureAwait(false);
+            }
+
             _background.Run(() => WatchAsync(running, subscription));
             _background.Run(() => TrimSerialLogAsync(running));
             Log.VmReattached(_logger, Name, record.Pid);

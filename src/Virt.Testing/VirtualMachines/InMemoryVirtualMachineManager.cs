@@ -111,6 +111,7 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
         }
 
         await _networkPorts.ReleaseAsync("vm:" + name).ConfigureAwait(false);
+        vm.IncomingExpiry?.Dispose();
         _vms.TryRemove(name, out _);
         vm.Complete();
     }

@@ -192,14 +192,28 @@ internal sealed class TwoHosts : IAsyncDisposable
             Assert.False(Directory.Exists(Path.Combine(StateDirectory, vm)), $"{Name} left the directory of VM '{vm}'");
         }
 
+        /// <summary>Waits until the VM's state is <paramref name="state"/> (a destination resumes the guest just after the source sees completion); returns its pid.</summary>
+        public async Task<string> WaitForStateAsync(string vm, string state, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            string status;
+            while (!(status = await StatusAsync(vm)).StartsWith(state + " ", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{Name}: VM '{vm}' is {status}, not {state}, after {timeout}");
+                await Task.Delay(100);
+            }
+
+            return status.Split(' ')[1];
+        }
+
         public async Task<string> ExecAsync(string vm, params string[] command) =>
             JsonSerializer.Deserialize<string>(await RunAsync(["exec", vm, .. command]))!;
 
         /// <summary>Asks the process to let go of its VMs and exit.</summary>
         public async Task ExitAsync()
         {
-            _process.StandardInput.WriteLine(JsonSerializer.Serialize<string[]>(["0", "exit"]));
-            _process.StandardInput.Flush();
+            await _process.StandardInput.WriteLineAsync(JsonSerializer.Serialize<string[]>(["0", "exit"]));
+            await _process.StandardInput.FlushAsync();
             await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             await _reader;
         }

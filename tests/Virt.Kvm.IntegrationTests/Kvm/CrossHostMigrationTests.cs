@@ -32,7 +32,7 @@ public sealed class CrossHostMigrationTests
 
         Assert.Equal("completed", await a.RunAsync("migrate", "roamer", ticket, a.TlsDirectory, "0"));
 
-        Assert.StartsWith("Running ", await b.StatusAsync("roamer"), StringComparison.Ordinal);
+        var arrivedPid = await b.WaitForStateAsync("roamer", "Running", TimeSpan.FromSeconds(30));
         Assert.Equal(bootId, await b.ExecAsync("roamer", "/bin/cat", BootId));
         Assert.Equal("in-ram\n", await b.ExecAsync("roamer", "/bin/cat", "/tmp/marker"));
         Assert.Equal("absent", await a.StatusAsync("roamer"));
@@ -40,7 +40,6 @@ public sealed class CrossHostMigrationTests
         Assert.True(Native.HasEnded(sourcePid), $"host-a's QEMU (pid {sourcePid}) still runs");
 
         // host-b's application restarts: its new manager re-attaches the VM like any running one.
-        var arrivedPid = (await b.StatusAsync("roamer")).Split(' ')[1];
         await hosts.RestartBAsync();
         b = hosts.B;
         Assert.Equal($"Running {arrivedPid}", await b.StatusAsync("roamer"));
@@ -49,7 +48,7 @@ public sealed class CrossHostMigrationTests
         // And back to host-a.
         var back = await a.RunAsync("prepare", "roamer", TwoHosts.AddressA, a.TlsDirectory, "host-b", "600", "default");
         Assert.Equal("completed", await b.RunAsync("migrate", "roamer", back, b.TlsDirectory, "0"));
-        Assert.StartsWith("Running ", await a.StatusAsync("roamer"), StringComparison.Ordinal);
+        await a.WaitForStateAsync("roamer", "Running", TimeSpan.FromSeconds(30));
         Assert.Equal(bootId, await a.ExecAsync("roamer", "/bin/cat", BootId));
         Assert.Equal("in-ram\n", await a.ExecAsync("roamer", "/bin/cat", "/tmp/marker"));
         Assert.Equal("absent", await b.StatusAsync("roamer"));

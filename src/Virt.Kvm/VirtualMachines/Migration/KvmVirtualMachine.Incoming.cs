@@ -148,6 +148,27 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
+    /// <summary>
+    /// A manager found a VM that was being received when the process receiving it ended: still waiting, it stays
+    /// <see cref="VmState.Incoming"/> (nobody can let a stream in any more; delete it); arrived, it resumes and is this host's.
+    /// </summary>
+    private async Task<VmState> SettleIncomingAfterRestartAsync(QmpClient qmp, CancellationToken cancellationToken)
+    {
+        var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+        if (status.Status.Value == "inmigrate")
+        {
+            return VmState.Incoming;
+        }
+
+        if (!status.Running)
+        {
+            await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        _environment.FileSystem.File.Delete(Files.Incoming);
+        return VmState.Running;
+    }
+
     /// <summary>The gate, the hand-over to QEMU, and the wait for the VM's state; on any failure everything goes.</summary>
     private async Task AwaitArrivalAsync(TcpListener listener, RunningQemu running, string token, DateTimeOffset expiresAt, string? sourceHost, CancellationToken cancellationToken)
     {
