@@ -99,7 +99,7 @@ public sealed class CrossHostMigrationTests
     }
 
     [Fact(Timeout = 600_000)]
-    public async Task A_wrong_token_an_expired_ticket_another_machine_type_or_a_host_device_is_refused_with_the_reason_and_leaves_nothing()
+    public async Task A_wrong_token_an_expired_ticket_another_machine_type_another_source_host_or_a_host_device_is_refused_and_leaves_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var hosts = await TwoHosts.CreateAsync(ct);
@@ -127,6 +127,13 @@ public sealed class CrossHostMigrationTests
         Assert.Contains("machine types differ", mismatch.Message, StringComparison.Ordinal);
         await b.RunAsync("delete", "picky");
         await b.WaitUntilAbsentAsync("picky", TimeSpan.FromSeconds(30));
+
+        // TLS admits only the named source host's certificate: host-a's, signed by the same CA, is turned away
+        // by the destination QEMU, whose failed stream ends it.
+        var forAnotherHost = await b.RunAsync("prepare", "picky", TwoHosts.AddressB, b.TlsDirectory, "host-c", "600", "default");
+        var notAdmitted = await Assert.ThrowsAsync<HostCommandException>(() => a.RunAsync("migrate", "picky", forAnotherHost, a.TlsDirectory, "0"));
+        Assert.Contains("VmMigrationException", notAdmitted.Message, StringComparison.Ordinal);
+        await b.WaitUntilAbsentAsync("picky", TimeSpan.FromSeconds(90));
 
         // A host device: the destination refuses to prepare at all.
         var device = await Assert.ThrowsAsync<HostCommandException>(() => b.RunAsync("prepare", "picky", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", "hostdev"));

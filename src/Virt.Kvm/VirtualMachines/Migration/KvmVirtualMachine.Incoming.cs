@@ -47,6 +47,12 @@ internal sealed partial class KvmVirtualMachine
     private const string IncomingDescriptor = "virt-migration";
     private static readonly TimeSpan ArrivalPollInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How long the stream may take to start once the ticket was accepted. QEMU does not end when the TLS handshake
+    /// fails (a certificate it does not admit): it would wait forever for a stream that is not coming.
+    /// </summary>
+    private static readonly TimeSpan StreamStartTimeout = TimeSpan.FromSeconds(30);
+
     private CancellationTokenSource? _incomingCancel;
     private Task? _incomingRun;
 
@@ -208,8 +214,16 @@ internal sealed partial class KvmVirtualMachine
 
             // QEMU leaves "inmigrate" once the whole state is in (paused, as it was started with -S); a broken
             // stream makes it exit, which ends the monitor and this wait.
+            var handedOver = _environment.Time.GetTimestamp();
+            var streaming = false;
             while ((await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status.Value == "inmigrate")
             {
+                streaming = streaming || (await qmp.QueryMigrateAsync(cancellationToken).ConfigureAwait(false)).Status?.Value is not (null or "none" or "setup");
+                if (!streaming && _environment.Time.GetElapsedTime(handedOver) > StreamStartTimeout)
+                {
+                    throw new VmMigrationException(Name, $"the source's stream did not start within {StreamStartTimeout.TotalSeconds:0} s of the ticket's acceptance (a TLS handshake that failed, e.g. a client certificate not of SourceHost, ends this way; see {Files.Log})");
+                }
+
                 await Task.Delay(ArrivalPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
             }
 
