@@ -74,4 +74,16 @@ public static class KvmEventIds
 
     /// <summary>Warning: <c>VM {VmName}: releasing its network ports failed; ReleaseAsync(\"vm:{VmName}\") on the network manager retries</c></summary>
     public const int NetworkPortReleaseFailed = 2309;
+
+    /// <summary>Warning: <c>VM {VmName}: refused a migration stream from {Peer}: {Reason} (the ticket stays usable until it expires)</c></summary>
+    public const int MigrationTicketRefused = 2310;
+
+    /// <summary>Warning: <c>VM {VmName}: receiving it from another host failed ({Reason}); its QEMU, taps, ports, volumes and record were removed</c></summary>
+    public const int IncomingMigrationFailed = 2311;
+
+    /// <summary>Information: <c>VM {VmName}: arrived from {SourceHost} and runs here (QEMU pid {Pid})</c></summary>
+    public const int VmArrived = 2312;
+
+    /// <summary>Information: <c>VM {VmName}: now runs on {DestinationHost}; this host's QEMU ended and its record was removed</c></summary>
+    public const int VmMigratedAway = 2313;
 }

@@ -69,6 +69,18 @@ internal static partial class Log
     [LoggerMessage(KvmEventIds.VmMigrated, LogLevel.Information, "VM {VmName}: live-migrated on this host from QEMU pid {SourcePid} to pid {DestinationPid}")]
     public static partial void VmMigrated(ILogger logger, string vmName, int sourcePid, int destinationPid);
 
+    [LoggerMessage(KvmEventIds.MigrationTicketRefused, LogLevel.Warning, "VM {VmName}: refused a migration stream from {Peer}: {Reason} (the ticket stays usable until it expires)")]
+    public static partial void MigrationTicketRefused(ILogger logger, string vmName, string peer, string reason);
+
+    [LoggerMessage(KvmEventIds.IncomingMigrationFailed, LogLevel.Warning, "VM {VmName}: receiving it from another host failed ({Reason}); its QEMU, taps, ports, volumes and record were removed")]
+    public static partial void IncomingMigrationFailed(ILogger logger, string vmName, string reason);
+
+    [LoggerMessage(KvmEventIds.VmArrived, LogLevel.Information, "VM {VmName}: arrived from {SourceHost} and runs here (QEMU pid {Pid})")]
+    public static partial void VmArrived(ILogger logger, string vmName, string sourceHost, int pid);
+
+    [LoggerMessage(KvmEventIds.VmMigratedAway, LogLevel.Information, "VM {VmName}: now runs on {DestinationHost}; this host's QEMU ended and its record was removed")]
+    public static partial void VmMigratedAway(ILogger logger, string vmName, string destinationHost);
+
     [LoggerMessage(KvmEventIds.HostDeviceReleaseFailed, LogLevel.Warning, "VM {VmName}: giving its host devices back failed; ReleaseAsync(\"vm:{VmName}\") on the passthrough manager retries from its journal")]
     public static partial void HostDeviceReleaseFailed(ILogger logger, Exception exception, string vmName);
 

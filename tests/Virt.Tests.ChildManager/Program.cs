@@ -3,6 +3,7 @@
 //        Virt.Tests.ChildManager storage STATE_DIR POOL clone SOURCE TARGET | import FILE NAME
 //        Virt.Tests.ChildManager guest-exec STATE_DIR QEMU_BINARY VM_NAME PROGRAM [ARGS...]
 //        Virt.Tests.ChildManager watch STATE_DIR QEMU_BINARY VM_NAME EVENT_KIND
+//        Virt.Tests.ChildManager host STATE_DIR QEMU_BINARY HOST_NAME GUEST_DIR   (a long-lived host, see HostAgent)
 // Creates the VM (or a busybox container) in STATE_DIR (LXC_PATH), starts it, prints "started PID" and
 // exits, leaving QEMU (the container) running.
 using Virt.Kvm.Testing;
@@ -10,6 +11,11 @@ using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.VirtualMachines;
 using Virt.Processes;
+
+if (args[0] == "host")
+{
+    return await HostAgent.RunAsync(args[1..]);
+}
 
 if (args[0] == "storage")
 {

@@ -61,4 +61,10 @@ public sealed class KvmOptions
 
     /// <summary>How long QEMU may take from spawn to a served monitor. Default 30 s.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// This host's certificates for migrations between hosts, in QEMU's layout (<c>ca-cert.pem</c>, <c>server-cert.pem</c>,
+    /// <c>server-key.pem</c>, <c>client-cert.pem</c>, <c>client-key.pem</c>): used when a migration names no directory of its own.
+    /// </summary>
+    public string? MigrationTlsDirectory { get; set; }
 }

@@ -7,4 +7,5 @@ namespace Virt.Kvm.VirtualMachines;
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(VmSpec))]
 [JsonSerializable(typeof(VmRuntimeRecord))]
+[JsonSerializable(typeof(IncomingRecord))]
 internal sealed partial class KvmJsonContext : JsonSerializerContext;

@@ -12,7 +12,7 @@ internal sealed partial class KvmVirtualMachine
     private string VolumeUser => "vm:" + Name;
 
     /// <summary>The spec with every volume disk turned into its file and format (the spec itself when it names none), and the disks that are RBD images.</summary>
-    private async Task<(Virt.VirtualMachines.VmSpec Spec, Dictionary<string, RbdLocation> Rbd)> ResolveVolumesAsync(CancellationToken cancellationToken)
+    private async Task<(Virt.VirtualMachines.VmSpec Spec, Dictionary<string, RbdLocation> Rbd)> ResolveVolumesAsync(VolumeAcquireOptions? acquireOptions, CancellationToken cancellationToken)
     {
         var rbd = new Dictionary<string, RbdLocation>(StringComparer.Ordinal);
         var named = Spec.Disks.Where(disk => Virt.VirtualMachines.VmSpecValidator.IsVolumeId(disk.Path)).ToList();
@@ -37,7 +37,10 @@ internal sealed partial class KvmVirtualMachine
                     continue;
                 }
 
-                var attachment = await _environment.Volumes.AcquireAsync(VolumeId.Parse(disk.Path), VolumeUser, cancellationToken).ConfigureAwait(false);
+                // A migration's destination joins the source's cross-host lock instead of being refused by it.
+                var attachment = acquireOptions is null
+                    ? await _environment.Volumes.AcquireAsync(VolumeId.Parse(disk.Path), VolumeUser, cancellationToken).ConfigureAwait(false)
+                    : await _environment.Volumes.AcquireAsync(VolumeId.Parse(disk.Path), VolumeUser, acquireOptions, cancellationToken).ConfigureAwait(false);
                 if (attachment.Rbd is not null)
                 {
                     rbd[disk.Id] = attachment.Rbd;

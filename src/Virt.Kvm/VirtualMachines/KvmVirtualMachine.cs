@@ -102,9 +102,9 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
     }
 
-    private async Task StartOwnedAsync(CancellationToken cancellationToken)
+    /// <summary>Starts QEMU for this VM; with <paramref name="incoming"/>, one that waits for the VM's state from another host instead of booting.</summary>
+    private async Task StartOwnedAsync(CancellationToken cancellationToken, IncomingSetup? incoming = null)
     {
-
         VmSpecValidator.Validate(Spec);
         RequireNetworkBackend(Spec.Nics, StartFailure);
         var options = _environment.Options;
@@ -115,7 +115,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         var capabilities = await _environment.Capabilities.GetAsync(options.QemuBinary, options.QemuDataDirectory, cancellationToken).ConfigureAwait(false);
         var accelerator = ChooseAccelerator(capabilities);
-        var (launch, rbdDisks) = await ResolveVolumesAsync(cancellationToken).ConfigureAwait(false);
+        var (launch, rbdDisks) = await ResolveVolumesAsync(incoming?.VolumeOptions, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<Virt.Passthrough.PciAddress> hostFunctions;
         try
         {
@@ -130,6 +130,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         var nicMtus = await NetworkMtusAsync(Spec.Nics, cancellationToken).ConfigureAwait(false);
         var arguments = QemuCommandLine.Build(launch, new QemuLaunchContext(capabilities, accelerator, Files.Directory) { RunAsUser = options.RunAsUser, DataDirectory = options.QemuDataDirectory, RbdDisks = rbdDisks, HostFunctions = hostFunctions, NicMtus = nicMtus });
+        if (incoming is not null)
+        {
+            incoming.SharedDisks = rbdDisks.Keys.ToList();
+            arguments = [.. arguments, "-incoming", "defer"];
+        }
+
         RemoveRunFiles();
         PrepareFirmware();
         if (Spec.SerialConsole)
@@ -192,15 +198,27 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 await _environment.Taps.ConnectManagedAsync(Name, Spec.Nics, cancellationToken).ConfigureAwait(false);
             }
 
-            await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (incoming is null)
+            {
+                await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // The guest resumes only once its state has arrived (IncomingMigration); until then QEMU waits.
+                await incoming.ConfigureAsync(qmp, cancellationToken).ConfigureAwait(false);
+            }
+
             RestrictSockets();
 
             var running = new RunningQemu(record, qmp, isChild: true, process) { AwaitingStartResume = true };
             _running = running;
-            _state = VmState.Running;
+            _state = incoming is null ? VmState.Running : VmState.Incoming;
             _background.Run(() => WatchAsync(running, subscription));
             _background.Run(() => TrimSerialLogAsync(running));
-            _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
+            if (incoming is null)
+            {
+                _events.Publish(new VmEvent(Name, VmEventKind.Started, _environment.Time.GetUtcNow(), $"pid {pid}, {accelerator}"));
+            }
         }
         catch (Exception ex)
         {
@@ -384,6 +402,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             var running = new RunningQemu(record, qmp, isChild: _environment.Qemu.ParentPid(record.Pid) == Environment.ProcessId, process);
             _running = running;
             _state = paused ? VmState.Paused : VmState.Running;
+            if (qmp is not null && _environment.FileSystem.File.Exists(Files.Incoming))
+            {
+                _state = await SettleIncomingAfterRestartAsync(qmp, cancellationToken).ConfigureAwait(false);
+            }
+
             _background.Run(() => WatchAsync(running, subscription));
             _background.Run(() => TrimSerialLogAsync(running));
             Log.VmReattached(_logger, Name, record.Pid);

@@ -34,13 +34,14 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="hostDevices">Binds and releases VFIO host devices; registered by <c>AddPassthrough()</c>. Optional.</param>
     /// <param name="fileSystem">Where the VMs' files are read and written (registered by <c>AddVirt()</c>); the host's file system when null.</param>
     /// <param name="networkPorts">Puts NICs on managed networks (<see cref="VmNic.Network"/>); registered by <c>AddNetwork()</c>. Optional: without it a VM with such a NIC does not start.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null, Virt.Networking.INetworkPorts? networkPorts = null)
-        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real, networkPorts)
+    /// <param name="hostIdentity">This host's name, for migrations between hosts (<c>UseHostName()</c>); the machine's name when null.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null)
+        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real, networkPorts, hostIdentity)
     {
     }
 
     /// <summary>Creates a manager whose QEMU processes run through <paramref name="qemu"/> (a fake in unit tests).</summary>
-    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu, Virt.Networking.INetworkPorts? networkPorts = null)
+    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
@@ -51,6 +52,8 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         {
             FileSystem = fileSystem,
             Qemu = qemu,
+            HostName = (hostIdentity ?? Virt.Hosting.VirtHostIdentity.FromMachine()).Name,
+            Forget = ForgetAsync,
         };
     }
 
@@ -156,13 +159,39 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     }
 
     /// <inheritdoc />
-    public Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("receiving a VM from another host is being built (issue 19)");
+    public async Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        VmSpecValidator.Validate(spec);
+        var listen = Migration.IncomingMigrationCheck.Validate(spec, options);
+        var tlsDirectory = options.Security == MigrationSecurity.Tls
+            ? Migration.MigrationTls.RequireDirectory(_environment.FileSystem, spec.Name, options.TlsDirectory ?? _environment.Options.MigrationTlsDirectory, server: true)
+            : null;
+
+        // The VM is recorded (spec.json) like a created one, so a failure or restart finds and removes it.
+        var machine = (KvmVirtualMachine)await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await machine.ReceiveAsync(options, listen, tlsDirectory, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ForgetAsync(machine).ConfigureAwait(false);
+            throw;
+        }
+    }
 
     /// <inheritdoc />
     public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
     {
         var machine = (KvmVirtualMachine)await GetAsync(name, cancellationToken).ConfigureAwait(false);
+        if (machine.IsIncoming)
+        {
+            // Not a guest yet, only a QEMU waiting for one: taking it back needs no force.
+            await machine.AbandonIncomingAsync().ConfigureAwait(false);
+            return;
+        }
+
         if (machine.IsRunning)
         {
             if (!force)
@@ -198,6 +227,25 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         }
 
         _machines.Clear();
+    }
+
+    /// <summary>Removes a VM that lives on another host now, or never arrived here: its directory and catalog entry.</summary>
+    private async Task ForgetAsync(KvmVirtualMachine machine)
+    {
+        await _catalog.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (_environment.FileSystem.Directory.Exists(machine.Files.Directory))
+            {
+                _environment.FileSystem.Directory.Delete(machine.Files.Directory, recursive: true);
+            }
+
+            _machines.TryRemove(new KeyValuePair<string, KvmVirtualMachine>(machine.Name, machine));
+        }
+        finally
+        {
+            _catalog.Release();
+        }
     }
 
     private VmFiles FilesOf(string name) => new(Path.Combine(_environment.Options.StateDirectory, name));

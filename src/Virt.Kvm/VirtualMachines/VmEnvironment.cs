@@ -22,4 +22,13 @@ internal sealed record VmEnvironment(
 
     /// <summary>How QEMU processes are spawned, identified, signalled and reaped: the host's processes, a fake in unit tests.</summary>
     public IQemuHost Qemu { get; init; } = QemuHost.Real;
+
+    /// <summary>This host's name: the destination a migration ticket names, the holder of cross-host volume locks.</summary>
+    public string HostName { get; init; } = Environment.MachineName;
+
+    /// <summary>
+    /// Removes a VM from the manager (its directory and its catalog entry) once it lives on another host, or never
+    /// arrived here; set by the manager.
+    /// </summary>
+    public Func<KvmVirtualMachine, Task> Forget { get; init; } = _ => Task.CompletedTask;
 }

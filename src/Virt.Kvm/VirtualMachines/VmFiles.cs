@@ -10,6 +10,13 @@ internal sealed record VmFiles(string Directory)
     /// <summary>What the running QEMU is (pid, start time, version, taps); present only while it runs.</summary>
     public string Runtime => Path.Combine(Directory, "runtime.json");
 
+    /// <summary>
+    /// Present while the VM is being received from another host (its QEMU waits with <c>-incoming defer</c>): when
+    /// the ticket expires and who may send it. Removed once the VM has arrived; a VM found with it and no process
+    /// receiving it never arrived.
+    /// </summary>
+    public string Incoming => Path.Combine(Directory, "incoming.json");
+
     /// <summary>QEMU's pid, for people and scripts.</summary>
     public string PidFile => Path.Combine(Directory, "qemu.pid");
 

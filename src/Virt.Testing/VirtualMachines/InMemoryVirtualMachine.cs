@@ -166,6 +166,18 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
         }
     }
 
+    /// <summary>Removes a VM made by <c>PrepareIncomingAsync</c> when its ticket expires (kept here so it is not collected).</summary>
+    internal ITimer? IncomingExpiry { get; set; }
+
+    /// <summary>Marks a VM made by <c>PrepareIncomingAsync</c>: it waits for a migration that never comes.</summary>
+    internal void MarkIncoming()
+    {
+        lock (_gate)
+        {
+            _state = VmState.Incoming;
+        }
+    }
+
     /// <summary>Ends every watch (the VM was deleted).</summary>
     internal void Complete()
     {

@@ -51,15 +51,56 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
         Task.FromResult<IReadOnlyList<IVirtualMachine>>([.. _vms.Values.OrderBy(vm => vm.Name, StringComparer.Ordinal)]);
 
     /// <inheritdoc />
-    public Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("receiving a VM from another host is being built (issue 19)");
+    /// <remarks>
+    /// The VM is listed as <see cref="VmState.Incoming"/> until the ticket expires (then it is removed, as the QEMU backend
+    /// removes one that never arrived) or it is deleted. No stream is listened for: an in-memory VM cannot migrate, so
+    /// it never arrives. Host devices are refused as by the QEMU backend.
+    /// </remarks>
+    public Task<MigrationTicket> PrepareIncomingAsync(VmSpec spec, IncomingMigrationOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(options);
+        VmSpecValidator.Validate(spec);
+        if (!System.Net.IPAddress.TryParse(options.ListenAddress, out var address))
+        {
+            throw new ArgumentException($"VM '{spec.Name}': ListenAddress '{options.ListenAddress}' is not an IP address", nameof(options));
+        }
+
+        if (spec.HostDevices.Count > 0)
+        {
+            throw new VmMigrationException(spec.Name, "it has host devices, whose state cannot move between hosts; detach them on the source before migrating");
+        }
+
+        var vm = new InMemoryVirtualMachine(spec, _time, _networkPorts);
+        vm.MarkIncoming();
+        if (!_vms.TryAdd(spec.Name, vm))
+        {
+            throw new VmAlreadyExistsException(spec.Name);
+        }
+
+        var expiresAt = _time.GetUtcNow() + options.TicketLifetime;
+        vm.IncomingExpiry = _time.CreateTimer(_ => RemoveIfStillIncoming(vm), null, options.TicketLifetime, Timeout.InfiniteTimeSpan);
+        return Task.FromResult(new MigrationTicket
+        {
+            VmName = spec.Name,
+            DestinationHost = "in-memory",
+            Address = new System.Net.IPEndPoint(address, options.Port).ToString(),
+            Token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ExpiresAt = expiresAt,
+            MachineType = spec.Machine.ToString().ToLowerInvariant(),
+            CpuModel = spec.Cpu.Model ?? "qemu64",
+            QemuVersion = "0.0.0",
+            Security = options.Security,
+            Disks = spec.Disks.Select(disk => new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
+        });
+    }
 
     /// <inheritdoc/>
     public async Task DeleteAsync(string name, bool force = false, CancellationToken cancellationToken = default)
     {
         var vm = Find(name);
         var state = vm.State;
-        if (state != VmState.Stopped && state != VmState.Crashed)
+        if (state != VmState.Stopped && state != VmState.Crashed && state != VmState.Incoming)
         {
             if (!force)
             {
@@ -70,8 +111,19 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
         }
 
         await _networkPorts.ReleaseAsync("vm:" + name).ConfigureAwait(false);
+        vm.IncomingExpiry?.Dispose();
         _vms.TryRemove(name, out _);
         vm.Complete();
+    }
+
+    /// <summary>A ticket expired: the VM that never arrived goes, as the QEMU backend removes it.</summary>
+    private void RemoveIfStillIncoming(InMemoryVirtualMachine vm)
+    {
+        vm.IncomingExpiry?.Dispose();
+        if (vm.State == VmState.Incoming && _vms.TryRemove(new KeyValuePair<string, InMemoryVirtualMachine>(vm.Name, vm)))
+        {
+            vm.Complete();
+        }
     }
 
     private InMemoryVirtualMachine Find(string name) =>

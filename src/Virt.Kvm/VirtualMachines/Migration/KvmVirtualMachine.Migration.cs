@@ -30,6 +30,10 @@ internal sealed partial class KvmVirtualMachine
         if (options.DestinationUri is { } destinationUri)
         {
             MigrationDestination.Check(Name, destinationUri);
+            if (options.Ticket is not null)
+            {
+                throw new ArgumentException($"VM '{Name}': give either a ticket from the destination host or a DestinationUri, not both", nameof(options));
+            }
         }
 
         using var held = await _lock.AcquireAsync("migrate", cancellationToken).ConfigureAwait(false);
@@ -45,8 +49,13 @@ internal sealed partial class KvmVirtualMachine
             throw new VmStateException(Name, "migrate", _state, $"{DescribeOwner()} owns the VM and watches its QEMU; migrate it from that process");
         }
 
+        if (_state == VmState.Incoming)
+        {
+            throw new VmStateException(Name, "migrate", _state, "it is still being received from another host; wait until it runs here");
+        }
+
         var source = MonitorOf(running, "migrate");
-        var local = options.DestinationUri is null;
+        var local = options.DestinationUri is null && options.Ticket is null;
         if (local)
         {
             CheckLocallyMigratable();
@@ -91,6 +100,10 @@ internal sealed partial class KvmVirtualMachine
                 throw ex is VirtException ? ex : new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
             }
         }
+        else if (options.Ticket is { } ticket)
+        {
+            uri = await SendToTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
+        }
         else
         {
             uri = options.DestinationUri!;
@@ -111,6 +124,7 @@ internal sealed partial class KvmVirtualMachine
                 StorageMigration.DeleteTargets(_environment.FileSystem, moves);
             }
 
+            await ForgetTicketAsync(source, options).ConfigureAwait(false);
             throw;
         }
 
@@ -141,6 +155,7 @@ internal sealed partial class KvmVirtualMachine
                     StorageMigration.DeleteTargets(_environment.FileSystem, moves);
                 }
 
+                await ForgetTicketAsync(source, options).ConfigureAwait(false);
                 throw;
             }
 
@@ -158,6 +173,10 @@ internal sealed partial class KvmVirtualMachine
             {
                 await StoreSpecAsync(destinationSpec).ConfigureAwait(false);
             }
+        }
+        else if (options.Ticket is { } ticket)
+        {
+            await HandOverAsync(running, source, ticket).ConfigureAwait(false);
         }
         else
         {

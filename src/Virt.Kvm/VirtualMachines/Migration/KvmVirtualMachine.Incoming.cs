@@ -1,0 +1,239 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Virt.IO;
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.Kvm.VirtualMachines.Migration;
+using Virt.Storage;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>What a start needs to know when its QEMU is to receive the VM from another host.</summary>
+internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tlsDirectory, VolumeAcquireOptions? volumeOptions)
+{
+    /// <summary>How volumes are acquired: alongside the source host's lock when it is named.</summary>
+    public VolumeAcquireOptions? VolumeOptions { get; } = volumeOptions;
+
+    /// <summary>The disks the start found on storage both hosts reach (RBD); filled in by the start.</summary>
+    public IReadOnlyList<string> SharedDisks { get; set; } = [];
+
+    /// <summary>Readies the waiting QEMU's side of the stream: TLS server credentials and who may connect.</summary>
+    public async Task ConfigureAsync(QmpClient qmp, CancellationToken cancellationToken)
+    {
+        if (options.Security == MigrationSecurity.Tls)
+        {
+            await MigrationTls.ConfigureServerAsync(qmp, tlsDirectory!, options.SourceHost, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>What incoming.json records while a VM is being received.</summary>
+/// <param name="ExpiresAt">When the ticket expires.</param>
+/// <param name="SourceHost">The host that may send it, if named.</param>
+internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost);
+
+/// <summary>
+/// The destination of a migration between hosts. QEMU starts from the spec with <c>-incoming defer</c> (taps, ports and
+/// volumes taken as for a start) and waits; the SDK listens on the ticket's address as a gate (see
+/// <see cref="MigrationGate"/>). The one connection that proves the token is handed to QEMU as a descriptor
+/// (<c>getfd</c>, <c>migrate-incoming fd:</c>); once QEMU has the whole state the guest resumes and the VM is this host's.
+/// Expiry, a failed stream, QEMU's death or a delete take everything away again: QEMU, taps, ports, volumes, the record.
+/// </summary>
+internal sealed partial class KvmVirtualMachine
+{
+    private const string IncomingDescriptor = "virt-migration";
+    private static readonly TimeSpan ArrivalPollInterval = TimeSpan.FromMilliseconds(200);
+
+    private CancellationTokenSource? _incomingCancel;
+    private Task? _incomingRun;
+
+    /// <summary>Whether this VM is waiting to be received from another host.</summary>
+    public bool IsIncoming => _state == VmState.Incoming;
+
+    /// <summary>Starts the waiting QEMU and the gate; returns the ticket the source needs.</summary>
+    public async Task<MigrationTicket> ReceiveAsync(IncomingMigrationOptions options, IPEndPoint listen, string? tlsDirectory, CancellationToken cancellationToken)
+    {
+        // The gate listens before QEMU starts, so an address that is not this host's fails at once.
+        var listener = new TcpListener(listen);
+        try
+        {
+            listener.Start();
+        }
+        catch (SocketException ex)
+        {
+            throw new VmMigrationException(Name, $"cannot listen on {MigrationGate.Describe(listen)} for the incoming stream: {ex.Message}; give an address of this host (IncomingMigrationOptions.ListenAddress) and a free port", ex);
+        }
+
+        try
+        {
+            var setup = new IncomingSetup(options, tlsDirectory, options.SourceHost is { } sourceHost ? new VolumeAcquireOptions { AlongsideHolder = $"{sourceHost}/{VolumeUser}" } : null);
+            using (await _lock.AcquireAsync("receive", cancellationToken).ConfigureAwait(false))
+            {
+                _ownership = await VmFileLock.AcquireAsync(Files.OwnerLock, OwnerHolder, _environment.Options.LockTimeout, _environment.Time, cancellationToken).ConfigureAwait(false)
+                    ?? throw new VmLockTimeoutException(Name, "receive", $"process {VmFileLock.DescribeHolder(Files.OwnerLock)}", _environment.Options.LockTimeout);
+                try
+                {
+                    await StartOwnedAsync(cancellationToken, setup).ConfigureAwait(false);
+                }
+                catch
+                {
+                    ReleaseOwnership();
+                    throw;
+                }
+            }
+
+            var running = _running!;
+            try
+            {
+                var local = Spec.Disks.Where(disk => !setup.SharedDisks.Contains(disk.Id)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
+                if (local.Count > 0)
+                {
+                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is not on storage both hosts reach, and copying disks between hosts is not supported yet; put it on an RBD pool defined on both hosts");
+                }
+
+                var facts = await MigrationCompatibility.ReadAsync(MonitorOf(running, "receive"), cancellationToken).ConfigureAwait(false);
+                var token = MigrationGate.NewToken();
+                var expiresAt = _environment.Time.GetUtcNow() + options.TicketLifetime;
+                var ticket = new MigrationTicket
+                {
+                    VmName = Name,
+                    DestinationHost = _environment.HostName,
+                    Address = MigrationGate.Describe((IPEndPoint)listener.LocalEndpoint),
+                    Token = token,
+                    ExpiresAt = expiresAt,
+                    MachineType = facts.MachineType,
+                    CpuModel = facts.CpuModel,
+                    QemuVersion = facts.QemuVersion.ToString(3),
+                    Security = options.Security,
+                    Disks = Spec.Disks.Select(disk => new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
+                };
+                await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(new IncomingRecord(expiresAt, options.SourceHost), KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+                _incomingCancel = new CancellationTokenSource();
+                var stop = _incomingCancel.Token;
+                _incomingRun = Task.Run(() => AwaitArrivalAsync(listener, running, token, expiresAt, options.SourceHost, stop), CancellationToken.None);
+                return ticket;
+            }
+            catch
+            {
+                await TearDownIncomingAsync(running).ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch
+        {
+            listener.Stop();
+            throw;
+        }
+    }
+
+    /// <summary>Takes back everything made for an incoming VM that has not arrived (a delete, or the manager giving up on it).</summary>
+    public async Task AbandonIncomingAsync()
+    {
+        if (!IsIncoming)
+        {
+            return;
+        }
+
+        if (_incomingCancel is { } cancel && _incomingRun is { } run)
+        {
+            await cancel.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        else if (_running is { } running)
+        {
+            await TearDownIncomingAsync(running).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A manager found a VM that was being received when the process receiving it ended: still waiting, it stays
+    /// <see cref="VmState.Incoming"/> (nobody can let a stream in any more; delete it); arrived, it resumes and is this host's.
+    /// </summary>
+    private async Task<VmState> SettleIncomingAfterRestartAsync(QmpClient qmp, CancellationToken cancellationToken)
+    {
+        var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+        if (status.Status.Value == "inmigrate")
+        {
+            return VmState.Incoming;
+        }
+
+        if (!status.Running)
+        {
+            await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        _environment.FileSystem.File.Delete(Files.Incoming);
+        return VmState.Running;
+    }
+
+    /// <summary>The gate, the hand-over to QEMU, and the wait for the VM's state; on any failure everything goes.</summary>
+    private async Task AwaitArrivalAsync(TcpListener listener, RunningQemu running, string token, DateTimeOffset expiresAt, string? sourceHost, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Socket stream;
+            try
+            {
+                stream = await MigrationGate.AcceptAsync(listener, Name, token, expiresAt, _environment.Time, (peer, reason) => Log.MigrationTicketRefused(_logger, Name, peer, reason), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // One source only: whatever happened, nobody else gets in.
+                listener.Stop();
+            }
+
+            var qmp = MonitorOf(running, "receive");
+            using (stream)
+            {
+                string? refusal = null;
+                try
+                {
+                    await qmp.GetfdAsync(new GetfdArguments { Fdname = IncomingDescriptor }, stream.SafeHandle, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = "fd:" + IncomingDescriptor }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (QmpException ex)
+                {
+                    refusal = $"the destination QEMU did not take the stream ('{ex.Command}': {ex.Description})";
+                }
+
+                await MigrationGate.AnswerAsync(stream, refusal, cancellationToken).ConfigureAwait(false);
+                if (refusal is not null)
+                {
+                    throw new VmMigrationException(Name, refusal);
+                }
+            }
+
+            // QEMU leaves "inmigrate" once the whole state is in (paused, as it was started with -S); a broken
+            // stream makes it exit, which ends the monitor and this wait.
+            while ((await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status.Value == "inmigrate")
+            {
+                await Task.Delay(ArrivalPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
+            }
+
+            await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            _environment.FileSystem.File.Delete(Files.Incoming);
+            _state = VmState.Running;
+            _incomingCancel = null;
+            Log.VmArrived(_logger, Name, sourceHost ?? "another host", running.Record.Pid);
+            _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"from {sourceHost ?? "another host"}"));
+        }
+        catch (Exception ex)
+        {
+            Log.IncomingMigrationFailed(_logger, Name, ex is OperationCanceledException ? "cancelled" : ex.Message);
+            await TearDownIncomingAsync(running).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Kills the waiting QEMU, waits for the cleanup after it (taps, ports, volumes, run files), then forgets the VM.</summary>
+    private async Task TearDownIncomingAsync(RunningQemu running)
+    {
+        running.KilledByUs = true;
+        SignalQemu(running, Interop.LibC.SigKill);
+        await ((Task)running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(60), _environment.Time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _state = VmState.Stopped;
+        await _environment.Forget(this).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,86 @@
+using Virt.Kvm.Qmp;
+using Virt.Kvm.Qmp.Api;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines.Migration;
+
+/// <summary>
+/// TLS for a migration stream between hosts: QEMU's own <c>tls-creds-x509</c> object, reading the host's
+/// certificates from a directory in QEMU's layout, added over QMP and named in the migration parameters.
+/// The destination verifies the source's client certificate (and, when the source host is named, lets only
+/// that host's certificate in); the source checks the destination's certificate against the ticket's host name.
+/// </summary>
+internal static class MigrationTls
+{
+    public const string CredentialsId = "virt-migration-tls";
+    public const string AuthorizationId = "virt-migration-authz";
+
+    /// <summary>The files one side needs, by endpoint.</summary>
+    private static readonly string[] ServerFiles = ["ca-cert.pem", "server-cert.pem", "server-key.pem"];
+    private static readonly string[] ClientFiles = ["ca-cert.pem", "client-cert.pem", "client-key.pem"];
+
+    /// <summary>Checks the directory holds what QEMU will read, so a missing file is named before QEMU is involved.</summary>
+    public static string RequireDirectory(System.IO.Abstractions.IFileSystem fileSystem, string vmName, string? directory, bool server)
+    {
+        if (directory is null)
+        {
+            throw new VmMigrationException(vmName, "TLS needs this host's certificate directory: pass TlsDirectory (or set KvmOptions.MigrationTlsDirectory), or ask for MigrationSecurity.ClearText explicitly");
+        }
+
+        var missing = (server ? ServerFiles : ClientFiles).Where(file => !fileSystem.File.Exists(Path.Combine(directory, file))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new VmMigrationException(vmName, $"the TLS directory '{directory}' lacks {string.Join(", ", missing)}; QEMU reads ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem and client-key.pem there (keys 0600)");
+        }
+
+        return directory;
+    }
+
+    /// <summary>
+    /// The destination: server credentials that require a client certificate signed by the CA and, with
+    /// <paramref name="sourceHost"/>, an authorization that lets in only the certificate whose subject starts with
+    /// <c>CN=SOURCE</c> (gnutls writes the subject RFC 4514 style, last RDN first: <c>CN=host-a</c> or <c>CN=host-a,O=...</c>).
+    /// </summary>
+    public static async Task ConfigureServerAsync(QmpClient qmp, string directory, string? sourceHost, CancellationToken cancellationToken)
+    {
+        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = CredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Server, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
+        if (sourceHost is not null)
+        {
+            // Host names carry no glob characters (VirtHostIdentity allows letters, digits, dots and dashes).
+            await qmp.ObjectAddAsync(new ObjectAddArgumentsAuthzList
+            {
+                Id = AuthorizationId,
+                Policy = ObjectAddArgumentsAuthzListPolicy.Deny,
+                Rules =
+                [
+                    new ObjectAddArgumentsAuthzListRules { Match = $"CN={sourceHost}", Policy = ObjectAddArgumentsAuthzListPolicy.Allow, Format = ObjectAddArgumentsAuthzListRulesFormat.Exact },
+                    new ObjectAddArgumentsAuthzListRules { Match = $"CN={sourceHost},*", Policy = ObjectAddArgumentsAuthzListPolicy.Allow, Format = ObjectAddArgumentsAuthzListRulesFormat.Glob },
+                ],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = CredentialsId, TlsAuthz = sourceHost is null ? null : new MigrateSetParametersArgumentsTlsCreds(AuthorizationId) }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The source: client credentials, and the destination's certificate checked against its host name.</summary>
+    public static async Task ConfigureClientAsync(QmpClient qmp, string directory, string destinationHost, CancellationToken cancellationToken)
+    {
+        await RemoveClientAsync(qmp).ConfigureAwait(false);
+        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = CredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Client, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
+        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = CredentialsId, TlsHostname = destinationHost }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes the source's TLS settings away again (after a failed attempt), so a later migration starts clean.</summary>
+    public static async Task RemoveClientAsync(QmpClient qmp)
+    {
+        try
+        {
+            await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty }, CancellationToken.None).ConfigureAwait(false);
+            await qmp.ObjectDelAsync(new ObjectDelArguments { Id = CredentialsId }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+        {
+            // Not there (no earlier attempt), or QEMU is gone.
+        }
+    }
+}

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Virt.Hosting;
+using Virt.Kvm.Host;
+using Virt.Kvm.Hosting;
+using Virt.Kvm.Testing;
+using Virt.Kvm.VirtualMachines;
+using Virt.Processes;
+using Virt.VirtualMachines;
+
+/// <summary>
+/// One "host" of the cross-host migration tests: a KVM manager that lives as long as this process, driven over
+/// stdin/stdout, so the test can run two of them in two network namespaces. A request is a JSON array of strings,
+/// <c>[id, command, args...]</c>; each answer is one line, <c>id ok PAYLOAD</c>, <c>id error MESSAGE</c> or (while a
+/// migration runs) <c>id progress TRANSFERRED</c>. Requests run concurrently, so a migration can be cancelled.
+/// </summary>
+internal static class HostAgent
+{
+    private static readonly SemaphoreSlim Output = new(1, 1);
+
+    /// <summary>Usage: host STATE_DIR QEMU_BINARY HOST_NAME GUEST_DIR.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var (stateDirectory, qemuBinary, hostName, guestDirectory) = (args[0], args[1], args[2], args[3]);
+        await using var manager = new KvmVirtualMachineManager(
+            new KvmOptions { StateDirectory = stateDirectory, QemuBinary = qemuBinary },
+            new ProcessRunner(),
+            new QemuCapabilityProbe(new ProcessRunner()),
+            new AcceleratorProbe(new System.IO.Abstractions.FileSystem()),
+            TimeProvider.System,
+            hostIdentity: new VirtHostIdentity(hostName));
+        var migrations = new ConcurrentDictionary<string, CancellationTokenSource>();
+        var running = new List<Task>();
+        await WriteAsync("ready ok");
+        while (await Console.In.ReadLineAsync() is { } line)
+        {
+            var request = JsonSerializer.Deserialize(line, HostAgentJson.Default.StringArray)!;
+            if (request[1] == "exit")
+            {
+                break;
+            }
+
+            running.Add(Task.Run(() => HandleAsync(manager, guestDirectory, migrations, request)));
+        }
+
+        foreach (var cancel in migrations.Values)
+        {
+            await cancel.CancelAsync();
+        }
+
+        await Task.WhenAll(running);
+        return 0;
+    }
+
+    private static async Task HandleAsync(KvmVirtualMachineManager manager, string guestDirectory, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] request)
+    {
+        var (id, command, arguments) = (request[0], request[1], request[2..]);
+        try
+        {
+            var payload = command switch
+            {
+                "start" => await StartAsync(manager, guestDirectory, arguments[0]),
+                "status" => await StatusAsync(manager, arguments[0]),
+                "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
+                "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
+                "migrate" => await MigrateAsync(manager, id, migrations, arguments),
+                "cancel" => await CancelAsync(migrations, arguments[0]),
+                "delete" => await DeleteAsync(manager, arguments[0]),
+                _ => throw new ArgumentException($"unknown command '{command}'"),
+            };
+            await WriteAsync($"{id} ok {payload}");
+        }
+        catch (Exception ex)
+        {
+            await WriteAsync($"{id} error {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    private static async Task<string> StartAsync(KvmVirtualMachineManager manager, string guestDirectory, string name)
+    {
+        var vm = await manager.CreateAsync(EmbeddedGuest.CreateSpec(name, guestDirectory));
+        await vm.StartAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            try
+            {
+                await vm.Guest.PingAsync();
+                break;
+            }
+            catch (VmGuestAgentUnavailableException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
+
+        return (await vm.GetStatusAsync()).Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary><c>STATE PID</c>, or <c>absent</c> when this host has no such VM.</summary>
+    private static async Task<string> StatusAsync(KvmVirtualMachineManager manager, string name)
+    {
+        try
+        {
+            var status = await (await manager.GetAsync(name)).GetStatusAsync();
+            return $"{status.State} {status.Pid?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}";
+        }
+        catch (VmNotFoundException)
+        {
+            return "absent";
+        }
+    }
+
+    private static async Task<string> ExecAsync(KvmVirtualMachineManager manager, string name, string program, string[] arguments)
+    {
+        var result = await (await manager.GetAsync(name)).Guest.ExecAsync(program, arguments);
+        return JsonSerializer.Serialize(result.StandardOutputText, HostAgentJson.Default.String);
+    }
+
+    /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (default, pc, hostdev).</summary>
+    private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    {
+        var spec = EmbeddedGuest.CreateSpec(arguments[0], guestDirectory);
+        spec = arguments[5] switch
+        {
+            "pc" => spec with { Machine = VmMachineType.Pc },
+            "hostdev" => spec with { HostDevices = [new VmHostDevice("0000:00:1f.0")] },
+            _ => spec,
+        };
+        var ticket = await manager.PrepareIncomingAsync(spec, new IncomingMigrationOptions
+        {
+            ListenAddress = arguments[1],
+            TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+            Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
+            SourceHost = arguments[3] == "-" ? null : arguments[3],
+            TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
+        });
+        return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
+    }
+
+    /// <summary>migrate NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH (0: QEMU's default). Reports progress lines until done.</summary>
+    private static async Task<string> MigrateAsync(KvmVirtualMachineManager manager, string id, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] arguments)
+    {
+        using var cancel = new CancellationTokenSource();
+        migrations[id] = cancel;
+        try
+        {
+            var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
+            var options = new VmMigrationOptions
+            {
+                Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
+                TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+                MaxBandwidth = bandwidth > 0 ? bandwidth : null,
+            };
+            VmMigrationProgress? last = null;
+            await foreach (var progress in (await manager.GetAsync(arguments[0])).Migration.MigrateAsync(options, cancel.Token))
+            {
+                last = progress;
+                if (!progress.Completed)
+                {
+                    await WriteAsync($"{id} progress {progress.TransferredBytes}");
+                }
+            }
+
+            return last!.Status;
+        }
+        finally
+        {
+            migrations.TryRemove(id, out _);
+        }
+    }
+
+    private static async Task<string> CancelAsync(ConcurrentDictionary<string, CancellationTokenSource> migrations, string migrationId)
+    {
+        if (migrations.TryGetValue(migrationId, out var cancel))
+        {
+            await cancel.CancelAsync();
+        }
+
+        return "cancelled";
+    }
+
+    private static async Task<string> DeleteAsync(KvmVirtualMachineManager manager, string name)
+    {
+        await manager.DeleteAsync(name, force: true);
+        return "deleted";
+    }
+
+    private static async Task WriteAsync(string line)
+    {
+        await Output.WaitAsync();
+        try
+        {
+            await Console.Out.WriteLineAsync(line);
+            await Console.Out.FlushAsync();
+        }
+        finally
+        {
+            Output.Release();
+        }
+    }
+}
+
+[JsonSerializable(typeof(string[]), TypeInfoPropertyName = "StringArray")]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(MigrationTicket))]
+internal sealed partial class HostAgentJson : JsonSerializerContext;
