@@ -4,9 +4,12 @@ namespace Virt.Panel;
 /// What the panel's users may ask for beyond the safe defaults, from the configuration: <c>Panel:AllowHostPaths</c>
 /// (a VM disk that is a host file instead of a storage volume <c>pool:name</c>) and
 /// <c>Panel:AllowPrivilegedContainers</c> (a container whose root is the host's root). Both off by default:
-/// with them a panel user can read and write any host file.
+/// with them a panel user can read and write any host file. For migration between hosts: <c>Panel:HostTokenFile</c>
+/// (the hosts' shared token; without it the host-to-host endpoints refuse everything), <c>Panel:TlsDirectory</c> (this
+/// host's certificates in QEMU's layout, from <c>virtctl host tls issue</c>; null: the KVM backend's own) and
+/// <c>Panel:MigrationAddress</c> (where this host receives migrations; default the address the source reached the panel on).
 /// </summary>
-internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers)
+internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers, string? HostTokenFile = null, string? TlsDirectory = null, string? MigrationAddress = null)
 {
     /// <summary>Request bodies larger than this are refused (413) everywhere; the API's requests are small JSON.</summary>
     public const long MaxRequestBody = 64 * 1024;
@@ -15,5 +18,12 @@ internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedCon
     public const long MaxLoginBody = 4 * 1024;
 
     public static PanelOptions From(IConfiguration configuration) =>
-        new(configuration.GetValue("Panel:AllowHostPaths", false), configuration.GetValue("Panel:AllowPrivilegedContainers", false));
+        new(
+            configuration.GetValue("Panel:AllowHostPaths", false),
+            configuration.GetValue("Panel:AllowPrivilegedContainers", false),
+            NullIfEmpty(configuration["Panel:HostTokenFile"]),
+            NullIfEmpty(configuration["Panel:TlsDirectory"]),
+            NullIfEmpty(configuration["Panel:MigrationAddress"]));
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

@@ -7,6 +7,7 @@ using Virt.Hosting;
 using Virt.Panel;
 using Virt.Panel.Api;
 using Virt.Panel.Auth;
+using Virt.Panel.HostToHost;
 using Virt.Panel.Security;
 
 // Virt.Panel: the SDK composed into a web panel. Listens on 127.0.0.1:8006 unless --urls says otherwise.
@@ -35,6 +36,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 });
 
 builder.Services.AddVirt()
+    .UseHostName(builder.Configuration["Panel:HostName"] is { Length: > 0 } hostName ? hostName : VirtHostIdentity.FromMachine().Name)
     .AddKvm(kvm => kvm.StateDirectory = Path.Combine(state, "vms"))
     .AddLxc(lxc => lxc.LxcPath = Path.Combine(state, "lxc"))
     .AddStorage(storage => storage.StateDirectory = Path.Combine(state, "storage"))
@@ -50,14 +52,19 @@ builder.Services.AddSingleton(PanelOptions.From(builder.Configuration));
 builder.Services.AddSingleton(new StatePaths(state));
 builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
 builder.Services.AddSingleton(provider => PanelAuth.Create(builder.Configuration, state, provider.GetRequiredService<ILoggerFactory>().CreateLogger("Virt.Panel.Auth")));
+builder.Services.AddSingleton(provider => HostToHostAuth.Create(provider.GetRequiredService<PanelOptions>().HostTokenFile, provider.GetRequiredService<ILoggerFactory>().CreateLogger("Virt.Panel.HostToHost")));
 builder.Services.AddAuthentication(PanelAuthenticationHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, PanelAuthenticationHandler>(PanelAuthenticationHandler.SchemeName, null);
+    .AddScheme<AuthenticationSchemeOptions, PanelAuthenticationHandler>(PanelAuthenticationHandler.SchemeName, null)
+    .AddScheme<AuthenticationSchemeOptions, HostTokenAuthenticationHandler>(HostTokenAuthenticationHandler.SchemeName, null);
 builder.Services.AddSingleton<IAuthorizationHandler, CsrfHeaderRequirement>();
 builder.Services.AddAuthorization(authorization =>
 {
     var signedIn = new AuthorizationPolicyBuilder(PanelAuthenticationHandler.SchemeName).RequireAuthenticatedUser().AddRequirements(new CsrfHeaderRequirement()).Build();
     authorization.DefaultPolicy = signedIn;
     authorization.FallbackPolicy = signedIn;
+
+    // The host-to-host endpoints take the hosts' shared token only, never a panel user's secret (and the reverse).
+    authorization.AddPolicy(HostTokenAuthenticationHandler.PolicyName, new AuthorizationPolicyBuilder(HostTokenAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build());
 });
 builder.Services.AddRateLimiter(limiter =>
 {
@@ -83,6 +90,7 @@ builder.Services.AddProblemDetails();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<PanelAuth>(); // the token is made (and its path logged) at start, not at the first request
+_ = app.Services.GetRequiredService<HostToHostAuth>(); // a bad host token file stops the start, not the first migration
 app.UseWebSockets();
 app.UsePanelSecurity(hosts);
 app.UseExceptionHandler(errors => errors.Run(ErrorResponses.WriteAsync));
@@ -127,6 +135,7 @@ ContainerEndpoints.Map(app);
 HostEndpoints.Map(app);
 NetworkEndpoints.Map(app);
 LiveEndpoints.Map(app);
+HostToHostEndpoints.Map(app);
 app.Run();
 
 internal sealed record LoginRequest(string Secret);

@@ -19,7 +19,7 @@ app.Configure(config =>
         vm.AddCommand<VmResumeCommand>("resume");
         vm.AddCommand<VmConsoleCommand>("console");
         vm.AddCommand<VmSnapshotCommand>("snapshot");
-        vm.AddCommand<VmMigrateCommand>("migrate");
+        vm.AddCommand<VmMigrateCommand>("migrate").WithExample("vm", "migrate", "web", "--to", "https://host-b:8006", "--token-file", "/etc/virt/host-token");
         vm.AddCommand<VmDeleteCommand>("delete");
     });
     config.AddBranch("ct", ct =>
@@ -75,6 +75,12 @@ app.Configure(config =>
     {
         host.SetDescription("This host.");
         host.AddCommand<HostCheckCommand>("check");
+        host.AddBranch("tls", tls =>
+        {
+            tls.SetDescription("Certificates for TLS between hosts (migration and disk copy).");
+            tls.AddCommand<HostTlsInitCommand>("init").WithExample("host", "tls", "init", "--ca", "/root/virt-ca");
+            tls.AddCommand<HostTlsIssueCommand>("issue").WithExample("host", "tls", "issue", "--ca", "/root/virt-ca", "--host", "host-b", "--address", "192.0.2.2", "--out", "/etc/virt/tls");
+        });
     });
 });
 

@@ -4,6 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using Virt.Ctl.Infrastructure;
 using Virt.Kvm.VirtualMachines;
+using Virt.Samples.HostToHost;
 using Virt.VirtualMachines;
 
 namespace Virt.Ctl.Commands;
@@ -246,8 +247,24 @@ internal sealed class VmSnapshotCommand : VirtCommand<VmSnapshotSettings>
 internal sealed class VmMigrateSettings : VmSettings
 {
     [CommandOption("--to <URI>")]
-    [Description("A QEMU waiting for the VM (tcp:HOST:PORT or unix:PATH); omit to move it to a new QEMU on this host.")]
+    [Description("Another host's panel (https://HOST:8006: it receives the VM), or a QEMU waiting for the VM (tcp:HOST:PORT or unix:PATH); omit to move it to a new QEMU on this host.")]
     public string? Destination { get; set; }
+
+    [CommandOption("--token-file <FILE>")]
+    [Description("With --to https://...: the hosts' shared token (the other panel's Panel:HostTokenFile). Default $VIRT_HOST_TOKEN.")]
+    public string? TokenFile { get; set; }
+
+    [CommandOption("--tls-dir <DIR>")]
+    [Description("With --to https://...: this host's certificates in QEMU's layout (virtctl host tls issue). Default the KVM backend's own.")]
+    public string? TlsDirectory { get; set; }
+
+    [CommandOption("--host-name <NAME>")]
+    [Description("With --to https://...: this host's name, the common name of its certificate. Default the machine's name.")]
+    public string? HostName { get; set; }
+
+    [CommandOption("--insecure-clear-text")]
+    [Description("With --to: migrate in clear text (no TLS) and allow a plain-http panel; only on a dedicated, trusted link.")]
+    public bool InsecureClearText { get; set; }
 }
 
 [Description("Live-migrate a running VM, with a progress bar.")]
@@ -256,7 +273,9 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
     protected override async Task<int> RunAsync(VirtHost host, VmMigrateSettings settings, CancellationToken cancellationToken)
     {
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
-        var options = new VmMigrationOptions { DestinationUri = settings.Destination };
+        var options = Uri.TryCreate(settings.Destination, UriKind.Absolute, out var panel) && panel.Scheme is "https" or "http"
+            ? await TicketOptionsAsync(vm, panel, settings, cancellationToken)
+            : new VmMigrationOptions { DestinationUri = settings.Destination };
         VmMigrationProgress? last = null;
         if (settings.Json || Console.IsOutputRedirected)
         {
@@ -282,6 +301,22 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
 
         Output.Object(settings, last, $"migrated {vm.Name}: {last?.Status}, {last?.TransferredBytes / 1024 / 1024} MiB in {last?.Elapsed.TotalSeconds:0.0} s");
         return ExitCodes.Success;
+    }
+
+    /// <summary>Asks the other host's panel to get ready for the VM; its ticket says where and how to send it.</summary>
+    private static async Task<VmMigrationOptions> TicketOptionsAsync(IVirtualMachine vm, Uri panel, VmMigrateSettings settings, CancellationToken cancellationToken)
+    {
+        var token = settings.TokenFile is { } file
+            ? HostToHostApi.ReadTokenFile(file)
+            : Environment.GetEnvironmentVariable(HostToHostApi.TokenEnvironmentVariable) is { Length: > 0 } fromEnvironment
+                ? fromEnvironment
+                : throw new ArgumentException($"migrating to the panel at {panel} needs the hosts' shared token: give --token-file FILE or set {HostToHostApi.TokenEnvironmentVariable}");
+        var security = settings.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
+        var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
+        var caCertificate = settings.TlsDirectory is { } directory ? Path.Combine(directory, Virt.Kvm.Tls.HostTlsDirectory.CaCertificateFileName) : null;
+        using var client = new HostToHostClient(caCertificate);
+        var ticket = await client.RequestTicketAsync(panel, token, new IncomingVmRequest(vm.Spec, sourceHost, security), settings.InsecureClearText, cancellationToken);
+        return new VmMigrationOptions { Ticket = ticket, TlsDirectory = settings.TlsDirectory };
     }
 }
 

@@ -1,0 +1,77 @@
+using System.Net;
+using Virt.Hosting;
+using Virt.Kvm.Tls;
+using Virt.Panel.Api;
+using Virt.Samples.HostToHost;
+using Virt.VirtualMachines;
+
+namespace Virt.Panel.HostToHost;
+
+/// <summary>Body of <c>POST /api/vms/{name}/migrate-to</c>: the destination panel and whether the streams may be clear text.</summary>
+internal sealed record MigrateToHostRequest(string Destination, bool InsecureClearText = false);
+
+/// <summary>
+/// Live migration between hosts through their panels. The destination's <c>POST /api/host-to-host/incoming</c> (host
+/// token only) prepares a waiting QEMU and answers the ticket; the source's <c>POST /api/vms/{name}/migrate-to</c>
+/// (a panel user) fetches that ticket and migrates to it as a task with progress.
+/// </summary>
+internal static class HostToHostEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapPost(HostToHostApi.IncomingPath, async (IncomingVmRequest request, HttpContext context, PanelOptions options, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        {
+            if (request.Spec.Disks.FirstOrDefault(disk => !VmSpecValidator.IsVolumeId(disk.Path)) is { } hostFile && !options.AllowHostPaths)
+            {
+                return Results.Json(new { error = $"disk '{hostFile.Id}' of VM '{request.Spec.Name}' is a host file, not a storage volume (pool:name): this panel receives such disks only with Panel:AllowHostPaths=true", type = "HostPathRefused" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            // The address the source reached this panel on is an address of the link between the hosts, unless configured.
+            var listen = options.MigrationAddress ?? ListenAddressOf(context.Connection.LocalIpAddress);
+            var ticket = await manager.PrepareIncomingAsync(
+                request.Spec,
+                new IncomingMigrationOptions { ListenAddress = listen, Security = request.Security, SourceHost = request.SourceHost, TlsDirectory = options.TlsDirectory },
+                cancellationToken);
+            return Results.Ok(ticket);
+        }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
+            .WithTags("Host to host").WithSummary($"Get ready to receive a VM from another host (header {HostToHostApi.TokenHeader}); answers the migration ticket.");
+
+        app.MapPost("/api/vms/{name}/migrate-to", (string name, MigrateToHostRequest request, IVirtualMachineManager manager, PanelTasks tasks, HostToHostAuth hostAuth, PanelOptions options, VirtHostIdentity identity) =>
+        {
+            if (!Uri.TryCreate(request.Destination, UriKind.Absolute, out var destination))
+            {
+                return Results.Json(new { error = $"destination '{request.Destination}' is not an absolute URL: give the other host's panel, e.g. https://host-b:8006", type = "InvalidDestination" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            if (!hostAuth.IsConfigured)
+            {
+                return Results.Json(new { error = $"this panel has no host-to-host token to show the other host: configure the hosts' shared token (Panel:HostTokenFile or {HostToHostApi.TokenEnvironmentVariable})", type = "NoHostToken" }, statusCode: StatusCodes.Status409Conflict);
+            }
+
+            return Results.Accepted(value: tasks.Start($"migrate VM {name} to {destination}", async task =>
+            {
+                var vm = await manager.GetAsync(name);
+                task.Detail = $"asking {destination} for a ticket";
+                var security = request.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
+                using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
+                var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security), request.InsecureClearText, CancellationToken.None);
+                task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
+                await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = options.TlsDirectory }))
+                {
+                    task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
+                    task.Detail = progress.Status;
+                }
+            }));
+        }).WithTags("VMs").WithSummary("Live-migrate a VM to another host's panel (both configured with the hosts' token); returns a task with progress.");
+    }
+
+    /// <summary>The hosts' CA certificate in a TLS directory, which the other panel's HTTPS certificate may chain to.</summary>
+    public static string? CaCertificateOf(string? tlsDirectory) => tlsDirectory is null ? null : Path.Combine(tlsDirectory, HostTlsDirectory.CaCertificateFileName);
+
+    private static string ListenAddressOf(IPAddress? local) => local switch
+    {
+        null => throw new InvalidOperationException("the connection has no local address to listen on: set Panel:MigrationAddress"),
+        { IsIPv4MappedToIPv6: true } => local.MapToIPv4().ToString(),
+        _ => local.ToString(),
+    };
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Virt.Panel.Tests;
+
+/// <summary>
+/// The host-to-host endpoints between two panel processes: the incoming endpoint opens only with the hosts' shared
+/// token (never with a panel user's secret, never without a configured token), and the source's migrate-to task
+/// carries the VM's spec to the destination and reports what the destination answered.
+/// </summary>
+public sealed class PanelHostToHostTests : IDisposable
+{
+    private const string HostToken = "0123456789abcdef0123456789abcdef-hosts";
+    private readonly string _tokens = Directory.CreateTempSubdirectory("virt-host-token-").FullName;
+
+    public void Dispose() => Directory.Delete(_tokens, recursive: true);
+
+    [Fact(Timeout = 120_000)]
+    public async Task The_incoming_endpoint_opens_only_with_the_hosts_token()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var destination = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}"]);
+        await using var unconfigured = await PanelProcess.StartAsync(ct);
+        var spec = new { name = "moving", disks = new[] { new { id = "root", path = "/srv/images/moving.qcow2" } } };
+
+        using var anonymous = new HttpClient { BaseAddress = destination.Address };
+        var none = await anonymous.PostAsJsonAsync("/api/host-to-host/incoming", new { spec }, ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Contains("X-Virt-Host-Token", await none.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+
+        using var panelUser = destination.Api();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await panelUser.PostAsJsonAsync("/api/host-to-host/incoming", new { spec }, ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Incoming(destination, "wrong-token-wrong-token-wrong-token", spec, ct)).StatusCode);
+
+        // With the token the request reaches the endpoint, which applies the panel's own rules to the spec (no host files by default).
+        var admitted = await Incoming(destination, HostToken, spec, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, admitted.StatusCode);
+        Assert.Contains("HostPathRefused", await admitted.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+
+        // The host token opens nothing else.
+        using var hostTokenOnly = new HttpClient { BaseAddress = destination.Address };
+        hostTokenOnly.DefaultRequestHeaders.Add("X-Virt-Host-Token", HostToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await hostTokenOnly.GetAsync("/api/vms", ct)).StatusCode);
+
+        var off = await Incoming(unconfigured, HostToken, spec, ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, off.StatusCode);
+        Assert.Contains("receives no VMs from other hosts", await off.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task Migrate_to_carries_the_spec_to_the_destination_and_reports_its_answer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var destination = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}"]);
+        await using var source = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}", "--Panel:HostName=host-a"]);
+        await using var stranger = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile("another-set-of-hosts-another-token")}"]);
+        using var api = source.Api();
+        (await api.PostAsJsonAsync("/api/vms", new { name = "web", memoryMiB = 128 }, ct)).EnsureSuccessStatusCode();
+
+        // The destination's refusal travels back into the source's task, naming the destination.
+        var refused = await FinishedTaskAsync(api, await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = stranger.Address.ToString() }, ct), ct);
+        Assert.Equal("failed", refused.GetProperty("state").GetString());
+        Assert.Contains($"the panel at {stranger.Address} refused to receive VM 'web' (401)", refused.GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        // Same token: the destination receives the spec and answers with what its manager said.
+        var received = await FinishedTaskAsync(api, await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = destination.Address.ToString() }, ct), ct);
+        Assert.DoesNotContain("(401)", received.GetProperty("error").GetString() ?? string.Empty, StringComparison.Ordinal);
+
+        var clearTextRemote = await FinishedTaskAsync(api, await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = "http://192.0.2.1:8006" }, ct), ct);
+        Assert.Contains("is not https", clearTextRemote.GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        var noToken = await PanelProcess.StartAsync(ct);
+        await using (noToken)
+        {
+            using var plain = noToken.Api();
+            var refusedAtOnce = await plain.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = destination.Address.ToString() }, ct);
+            Assert.Equal(HttpStatusCode.Conflict, refusedAtOnce.StatusCode);
+        }
+    }
+
+    private string TokenFile(string token)
+    {
+        var path = Path.Combine(_tokens, $"{Guid.NewGuid():N}");
+        File.WriteAllText(path, token + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    private static async Task<HttpResponseMessage> Incoming(PanelProcess panel, string token, object spec, CancellationToken ct)
+    {
+        using var http = new HttpClient { BaseAddress = panel.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/host-to-host/incoming") { Content = JsonContent.Create(new { spec }) };
+        request.Headers.Add("X-Virt-Host-Token", token);
+        return await http.SendAsync(request, ct);
+    }
+
+    /// <summary>Follows a task the way the UI does, until it is no longer running.</summary>
+    private static async Task<JsonElement> FinishedTaskAsync(HttpClient api, HttpResponseMessage accepted, CancellationToken ct)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetString();
+        while (true)
+        {
+            var task = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}", ct);
+            if (task.GetProperty("state").GetString() != "running")
+            {
+                return task;
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+}
