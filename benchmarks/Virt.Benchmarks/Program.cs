@@ -44,6 +44,12 @@ static async Task<int> RunAsync(string[] args)
         return await VmFeatureTimings.RunAsync(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- cross-host-migration [rounds] [--busy]
+    if (args.Length > 0 && args[0] == "cross-host-migration")
+    {
+        return await CrossHostMigrationComparison.RunAsync(args);
+    }
+
     // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- lxc [iterations] [--busy]
     if (args.Length > 0 && args[0] == "lxc")
     {

@@ -65,6 +65,8 @@ internal static class HostAgent
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
                 "migrate" => await MigrateAsync(manager, id, migrations, arguments),
+                "migrate-timed" => await MigrateTimedAsync(manager, arguments),
+                "migrate-local" => await MigrateTimedAsync(manager, [arguments[0]]),
                 "cancel" => await CancelAsync(migrations, arguments[0]),
                 "delete" => await DeleteAsync(manager, arguments[0]),
                 _ => throw new ArgumentException($"unknown command '{command}'"),
@@ -169,6 +171,34 @@ internal static class HostAgent
         {
             migrations.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>
+    /// For the cross-host benchmark: <c>migrate-timed NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH</c> to another host, or
+    /// <c>migrate-local NAME</c> on this one. Answers <c>STATUS TOTAL_MS DOWNTIME_MS</c> from QEMU's last report.
+    /// </summary>
+    private static async Task<string> MigrateTimedAsync(KvmVirtualMachineManager manager, string[] arguments)
+    {
+        var options = new VmMigrationOptions();
+        if (arguments.Length > 1)
+        {
+            var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
+            options = new VmMigrationOptions
+            {
+                Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
+                TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+                MaxBandwidth = bandwidth > 0 ? bandwidth : null,
+            };
+        }
+
+        VmMigrationProgress? last = null;
+        await foreach (var progress in (await manager.GetAsync(arguments[0])).Migration.MigrateAsync(options))
+        {
+            last = progress;
+        }
+
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        return $"{last!.Status} {last.Elapsed.TotalMilliseconds.ToString("0.0", invariant)} {(last.Downtime ?? TimeSpan.Zero).TotalMilliseconds.ToString("0.0", invariant)}";
     }
 
     private static async Task<string> CancelAsync(ConcurrentDictionary<string, CancellationTokenSource> migrations, string migrationId)
