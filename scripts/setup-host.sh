@@ -24,6 +24,7 @@ packages=(
   nftables          # nft and libnftables (Virt.Network's firewall and NAT, loaded in-process)
   dnsmasq-base      # DHCP and DNS of managed networks (Virt.Network supervises one per network)
   iputils-ping      # the network tests' real traffic between namespaces, guests and containers
+  openssl           # the cross-host migration tests make their test CA and host certificates with it
   clang zlib1g-dev  # NativeAOT: the linker driver and libz that dotnet publish -p:PublishAot links with (test.sh publishes samples/QuickStart)
 )
 
