@@ -56,8 +56,8 @@ internal static class CrossHostMigrationComparison
             var clear = new List<(double Total, double Downtime)>();
             var paths = new (string Name, Func<Task> Run)[]
             {
-                ("same host", async () => sameHost.Add(Parse(await a.RunAsync("migrate-local", Vm)))),
                 ("cross-host TLS", async () => tls.AddRange(await RoundTripAsync(a, b, tlsA, tlsB))),
+                ("same host", async () => sameHost.Add(Parse(await a.RunAsync("migrate-local", Vm)))),
                 ("cross-host clear text", async () => clear.AddRange(await RoundTripAsync(a, b, "-", "-"))),
             };
 

@@ -53,6 +53,11 @@ public sealed class CrossHostMigrationTests
         Assert.Equal("in-ram\n", await a.ExecAsync("roamer", "/bin/cat", "/tmp/marker"));
         Assert.Equal("absent", await b.StatusAsync("roamer"));
         Assert.True(Native.HasEnded(int.Parse(arrivedPid, System.Globalization.CultureInfo.InvariantCulture)), "host-b's QEMU still runs");
+
+        // A VM that arrived over TLS carries no TLS setting into its next migration: a same-host one, in clear text
+        // on a unix socket, works (it failed with "Expected TLS credentials for a client endpoint" before).
+        Assert.StartsWith("completed ", await a.RunAsync("migrate-local", "roamer"), StringComparison.Ordinal);
+        Assert.Equal(bootId, await a.ExecAsync("roamer", "/bin/cat", BootId));
         await a.RunAsync("delete", "roamer");
     }
 

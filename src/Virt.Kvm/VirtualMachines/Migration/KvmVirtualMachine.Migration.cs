@@ -113,6 +113,12 @@ internal sealed partial class KvmVirtualMachine
         VmMigrationProgress? last = null;
         try
         {
+            if (options.Ticket is null)
+            {
+                // A VM that once arrived over TLS, or left a failed attempt: clear text is what this migration asked for.
+                await MigrationTls.ClearParametersAsync(source, cancellationToken).ConfigureAwait(false);
+            }
+
             await LiveMigration.StartAsync(source, Name, uri, options, cancellationToken).ConfigureAwait(false);
         }
         catch

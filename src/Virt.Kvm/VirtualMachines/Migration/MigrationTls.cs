@@ -12,7 +12,10 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 /// </summary>
 internal static class MigrationTls
 {
-    public const string CredentialsId = "virt-migration-tls";
+    // One id per end: a VM that arrived over TLS keeps its server object while QEMU holds a reference to it, and
+    // migrating it on later must not find that object under the client's name.
+    public const string ServerCredentialsId = "virt-migration-tls-server";
+    public const string ClientCredentialsId = "virt-migration-tls-client";
     public const string AuthorizationId = "virt-migration-authz";
 
     /// <summary>The files one side needs, by endpoint.</summary>
@@ -43,7 +46,7 @@ internal static class MigrationTls
     /// </summary>
     public static async Task ConfigureServerAsync(QmpClient qmp, string directory, string? sourceHost, CancellationToken cancellationToken)
     {
-        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = CredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Server, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
+        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = ServerCredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Server, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
         if (sourceHost is not null)
         {
             // Host names carry no glob characters (VirtHostIdentity allows letters, digits, dots and dashes).
@@ -59,16 +62,49 @@ internal static class MigrationTls
             }, cancellationToken).ConfigureAwait(false);
         }
 
-        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = CredentialsId, TlsAuthz = sourceHost is null ? null : new MigrateSetParametersArgumentsTlsCreds(AuthorizationId) }, cancellationToken).ConfigureAwait(false);
+        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = ServerCredentialsId, TlsAuthz = sourceHost is null ? null : new MigrateSetParametersArgumentsTlsCreds(AuthorizationId) }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The source: client credentials, and the destination's certificate checked against its host name.</summary>
     public static async Task ConfigureClientAsync(QmpClient qmp, string directory, string destinationHost, CancellationToken cancellationToken)
     {
         await RemoveClientAsync(qmp).ConfigureAwait(false);
-        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = CredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Client, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
-        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = CredentialsId, TlsHostname = destinationHost }, cancellationToken).ConfigureAwait(false);
+        await qmp.ObjectAddAsync(new ObjectAddArgumentsTlsCredsX509 { Id = ClientCredentialsId, Dir = directory, Endpoint = ObjectAddArgumentsTlsCredsAnonEndpoint.Client, VerifyPeer = true }, cancellationToken).ConfigureAwait(false);
+        await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = ClientCredentialsId, TlsHostname = destinationHost }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A VM that arrived over TLS: its QEMU's migration parameters still name the server credentials and the source's
+    /// authorization, which its next migration (to another host, or on this one) must not inherit. Never throws.
+    /// </summary>
+    public static async Task RemoveServerAsync(QmpClient qmp)
+    {
+        try
+        {
+            await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsAuthz = new MigrateSetParametersArgumentsTlsCreds(string.Empty) }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+        {
+            // QEMU is gone: nothing to clean.
+            return;
+        }
+
+        foreach (var id in new[] { AuthorizationId, ServerCredentialsId })
+        {
+            try
+            {
+                await qmp.ObjectDelAsync(new ObjectDelArguments { Id = id }, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+            {
+                // Not there (no source host was named), or still referenced by QEMU: the parameters no longer name it.
+            }
+        }
+    }
+
+    /// <summary>Before a migration without a ticket: no TLS setting left from an earlier one applies to it.</summary>
+    public static Task ClearParametersAsync(QmpClient qmp, CancellationToken cancellationToken) =>
+        qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty, TlsAuthz = new MigrateSetParametersArgumentsTlsCreds(string.Empty) }, cancellationToken);
 
     /// <summary>Takes the source's TLS settings away again (after a failed attempt), so a later migration starts clean.</summary>
     public static async Task RemoveClientAsync(QmpClient qmp)
@@ -76,7 +112,7 @@ internal static class MigrationTls
         try
         {
             await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty }, CancellationToken.None).ConfigureAwait(false);
-            await qmp.ObjectDelAsync(new ObjectDelArguments { Id = CredentialsId }, CancellationToken.None).ConfigureAwait(false);
+            await qmp.ObjectDelAsync(new ObjectDelArguments { Id = ClientCredentialsId }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is QmpException or QmpConnectionException)
         {
