@@ -17,6 +17,12 @@ internal static class IncomingMigrationCheck
             throw new ArgumentException($"VM '{spec.Name}': ListenAddress '{options.ListenAddress}' is not an IP address; give this host's address on the link the source reaches", nameof(options));
         }
 
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            // The ticket carries this address to the source, which cannot connect to "any".
+            throw new ArgumentException($"VM '{spec.Name}': ListenAddress '{options.ListenAddress}' is the unspecified address, which the ticket cannot send a source to; give this host's address on the link the source reaches", nameof(options));
+        }
+
         if (options.Port is < 0 or > 65535)
         {
             throw new ArgumentException($"VM '{spec.Name}': port {options.Port} is outside 0-65535 (0 picks a free one)", nameof(options));
