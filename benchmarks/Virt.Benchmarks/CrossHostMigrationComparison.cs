@@ -22,6 +22,10 @@ internal static class CrossHostMigrationComparison
 
     public static async Task<int> RunAsync(string[] args)
     {
+        // cross-host-migration [rounds] [--downtime-limit MS]: QEMU's default limit is 300 ms.
+        var limitAt = Array.IndexOf(args, "--downtime-limit");
+        string[] limit = limitAt > 0 ? [args[limitAt + 1]] : [];
+        args = limitAt > 0 ? [.. args[..limitAt], .. args[(limitAt + 2)..]] : args;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var root = Directory.CreateTempSubdirectory("virt-bench-hosts-").FullName;
         var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
@@ -56,9 +60,9 @@ internal static class CrossHostMigrationComparison
             var clear = new List<(double Total, double Downtime)>();
             var paths = new (string Name, Func<Task> Run)[]
             {
-                ("cross-host TLS", async () => tls.AddRange(await RoundTripAsync(a, b, tlsA, tlsB))),
-                ("same host", async () => sameHost.Add(Parse(await a.RunAsync("migrate-local", Vm)))),
-                ("cross-host clear text", async () => clear.AddRange(await RoundTripAsync(a, b, "-", "-"))),
+                ("cross-host TLS", async () => tls.AddRange(await RoundTripAsync(a, b, tlsA, tlsB, limit))),
+                ("same host", async () => sameHost.Add(Parse(await a.RunAsync(["migrate-local", Vm, .. limit])))),
+                ("cross-host clear text", async () => clear.AddRange(await RoundTripAsync(a, b, "-", "-", limit))),
             };
 
             // A first migration of each kind warms both processes' code paths (JIT) before anything is counted.
@@ -78,6 +82,7 @@ internal static class CrossHostMigrationComparison
                 }
             }
 
+            Console.WriteLine($"downtime limit: {(limit.Length > 0 ? limit[0] + " ms" : "QEMU's default (300 ms)")}");
             Console.WriteLine($"{rounds} rounds; each cross-host round is A → B and B → A (both counted); the test guest (256 MiB, TCG), idle; veth between two namespaces");
             Console.WriteLine("| path | migrations | total, median (ms) | downtime, median (ms) |");
             Console.WriteLine("|---|---|---|---|");
@@ -114,20 +119,20 @@ internal static class CrossHostMigrationComparison
     }
 
     /// <summary>A → B, then B → A; each host prepares when it receives, as an application on two hosts would.</summary>
-    private static async Task<List<(double Total, double Downtime)>> RoundTripAsync(AgentProcess a, AgentProcess b, string tlsA, string tlsB)
+    private static async Task<List<(double Total, double Downtime)>> RoundTripAsync(AgentProcess a, AgentProcess b, string tlsA, string tlsB, string[] limit)
     {
         var results = new List<(double, double)>
         {
-            await MigrateAsync(a, b, tlsA, tlsB, AddressB),
-            await MigrateAsync(b, a, tlsB, tlsA, AddressA),
+            await MigrateAsync(a, b, tlsA, tlsB, AddressB, limit),
+            await MigrateAsync(b, a, tlsB, tlsA, AddressA, limit),
         };
         return results;
     }
 
-    private static async Task<(double Total, double Downtime)> MigrateAsync(AgentProcess source, AgentProcess destination, string sourceTls, string destinationTls, string destinationAddress)
+    private static async Task<(double Total, double Downtime)> MigrateAsync(AgentProcess source, AgentProcess destination, string sourceTls, string destinationTls, string destinationAddress, string[] limit)
     {
         var ticket = await destination.RunAsync("prepare", Vm, destinationAddress, destinationTls, destinationTls == "-" ? "-" : source.Name, "300", "default");
-        var result = Parse(await source.RunAsync("migrate-timed", Vm, ticket, sourceTls, "0"));
+        var result = Parse(await source.RunAsync(["migrate-timed", Vm, ticket, sourceTls, "0", .. limit]));
         await destination.WaitForRunningAsync(Vm);
         return result;
     }

@@ -66,7 +66,7 @@ internal static class HostAgent
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
                 "migrate" => await MigrateAsync(manager, id, migrations, arguments),
                 "migrate-timed" => await MigrateTimedAsync(manager, arguments),
-                "migrate-local" => await MigrateTimedAsync(manager, [arguments[0]]),
+                "migrate-local" => await MigrateTimedAsync(manager, arguments),
                 "cancel" => await CancelAsync(migrations, arguments[0]),
                 "delete" => await DeleteAsync(manager, arguments[0]),
                 _ => throw new ArgumentException($"unknown command '{command}'"),
@@ -174,13 +174,14 @@ internal static class HostAgent
     }
 
     /// <summary>
-    /// For the cross-host benchmark: <c>migrate-timed NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH</c> to another host, or
-    /// <c>migrate-local NAME</c> on this one. Answers <c>STATUS TOTAL_MS DOWNTIME_MS</c> from QEMU's last report.
+    /// For the cross-host benchmark: <c>migrate-timed NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH [DOWNTIME_LIMIT_MS]</c> to
+    /// another host, or <c>migrate-local NAME [DOWNTIME_LIMIT_MS]</c> on this one. Answers <c>STATUS TOTAL_MS DOWNTIME_MS</c>
+    /// from QEMU's last report.
     /// </summary>
     private static async Task<string> MigrateTimedAsync(KvmVirtualMachineManager manager, string[] arguments)
     {
         var options = new VmMigrationOptions();
-        if (arguments.Length > 1)
+        if (arguments.Length > 3)
         {
             var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
             options = new VmMigrationOptions
@@ -189,6 +190,12 @@ internal static class HostAgent
                 TlsDirectory = arguments[2] == "-" ? null : arguments[2],
                 MaxBandwidth = bandwidth > 0 ? bandwidth : null,
             };
+        }
+
+        var limit = arguments.Length is 2 or 5 ? arguments[^1] : null;
+        if (limit is not null)
+        {
+            options = options with { DowntimeLimit = TimeSpan.FromMilliseconds(int.Parse(limit, System.Globalization.CultureInfo.InvariantCulture)) };
         }
 
         VmMigrationProgress? last = null;
