@@ -883,20 +883,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         running.ExitCode ?? await ReapAsync(running.Record.Pid).ConfigureAwait(false);
 
     /// <summary>Collects a child's exit code by pid; waits up to 10 s for it to exit.</summary>
-    private async Task<int?> ReapAsync(int pid)
-    {
-        for (var i = 0; i < 1000; i++)
-        {
-            if (TryReap(pid, out var exitCode))
-            {
-                return exitCode;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(10), _environment.Time).ConfigureAwait(false);
-        }
-
-        return null;
-    }
+    private async Task<int?> ReapAsync(int pid) => (await ExitWithinAsync(pid, TimeSpan.FromSeconds(10)).ConfigureAwait(false)).ExitCode;
 
     /// <summary>Waits up to <paramref name="limit"/> for a child to exit by itself; its exit code when it did.</summary>
     private async Task<(bool Exited, int? ExitCode)> ExitWithinAsync(int pid, TimeSpan limit)

@@ -77,11 +77,21 @@ internal static class MigrationTls
     /// A VM that arrived over TLS: its QEMU's migration parameters still name the server credentials and the source's
     /// authorization, which its next migration (to another host, or on this one) must not inherit. Never throws.
     /// </summary>
-    public static async Task RemoveServerAsync(QmpClient qmp)
+    public static Task RemoveServerAsync(QmpClient qmp) => RemoveAsync(qmp, AuthorizationId, ServerCredentialsId);
+
+    /// <summary>Takes the source's TLS settings away again (after a failed attempt), so a later migration starts clean. Never throws.</summary>
+    public static Task RemoveClientAsync(QmpClient qmp) => RemoveAsync(qmp, ClientCredentialsId);
+
+    /// <summary>Before a migration without a ticket: no TLS setting left from an earlier one applies to it.</summary>
+    public static Task ClearParametersAsync(QmpClient qmp, CancellationToken cancellationToken) =>
+        qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty, TlsAuthz = new MigrateSetParametersArgumentsTlsCreds(string.Empty) }, cancellationToken);
+
+    /// <summary>Clears the TLS parameters, then deletes the objects they named; never throws (it runs on cleanup paths).</summary>
+    private static async Task RemoveAsync(QmpClient qmp, params string[] objectIds)
     {
         try
         {
-            await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsAuthz = new MigrateSetParametersArgumentsTlsCreds(string.Empty) }, CancellationToken.None).ConfigureAwait(false);
+            await ClearParametersAsync(qmp, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is QmpException or QmpConnectionException)
         {
@@ -89,7 +99,7 @@ internal static class MigrationTls
             return;
         }
 
-        foreach (var id in new[] { AuthorizationId, ServerCredentialsId })
+        foreach (var id in objectIds)
         {
             try
             {
@@ -97,26 +107,8 @@ internal static class MigrationTls
             }
             catch (Exception ex) when (ex is QmpException or QmpConnectionException)
             {
-                // Not there (no source host was named), or still referenced by QEMU: the parameters no longer name it.
+                // Not there (no earlier attempt, no source host named), or still referenced by QEMU: the parameters no longer name it.
             }
-        }
-    }
-
-    /// <summary>Before a migration without a ticket: no TLS setting left from an earlier one applies to it.</summary>
-    public static Task ClearParametersAsync(QmpClient qmp, CancellationToken cancellationToken) =>
-        qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty, TlsAuthz = new MigrateSetParametersArgumentsTlsCreds(string.Empty) }, cancellationToken);
-
-    /// <summary>Takes the source's TLS settings away again (after a failed attempt), so a later migration starts clean.</summary>
-    public static async Task RemoveClientAsync(QmpClient qmp)
-    {
-        try
-        {
-            await qmp.MigrateSetParametersAsync(new MigrateSetParametersArguments { TlsCreds = string.Empty, TlsHostname = string.Empty }, CancellationToken.None).ConfigureAwait(false);
-            await qmp.ObjectDelAsync(new ObjectDelArguments { Id = ClientCredentialsId }, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
-        {
-            // Not there (no earlier attempt), or QEMU is gone.
         }
     }
 }
