@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Virt.Kvm.IntegrationTests.Infrastructure;
@@ -108,23 +107,26 @@ internal sealed class QemuProcess : IAsyncDisposable
     /// <summary>
     /// Waits until QEMU listens on the socket. QEMU binds the path (the file appears) before it calls
     /// listen(), and a connect in between is refused: on a loaded machine that gap is long enough to hit.
-    /// The probe connection is closed at once; QEMU serves the next client from its backlog.
+    /// The check reads the kernel's socket table instead of connecting: a probe connection makes QEMU
+    /// greet, see the hang-up and tear down a monitor session, and a test's own connect racing that
+    /// tear-down was seen (once, in CI under load) to be closed by QEMU before the greeting.
     /// </summary>
     public async Task WaitUntilListeningAsync(string path, TimeSpan timeout)
     {
         var watch = Stopwatch.StartNew();
-        while (true)
+        while (!UnixSocketTable.IsListening(path))
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
+            if (_process.HasExited)
             {
-                await probe.ConnectAsync(new UnixDomainSocketEndPoint(path));
-                return;
+                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode} before listening on {path}: {StandardError}");
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused && watch.Elapsed < timeout && !_process.HasExited)
+
+            if (watch.Elapsed > timeout)
             {
-                await Task.Delay(10);
+                throw new TimeoutException($"QEMU did not listen on {path} within {timeout}: {StandardError}");
             }
+
+            await Task.Delay(10);
         }
     }
 
