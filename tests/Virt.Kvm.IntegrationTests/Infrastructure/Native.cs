@@ -35,19 +35,8 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
 
-    /// <summary>Whether a process has ended: gone, or a zombie nobody reaped yet (PID 1 in a container may never reap).</summary>
-    public static bool HasEnded(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
+    /// <summary>Whether a process has ended: gone, or a zombie nobody reaped yet.</summary>
+    public static bool HasEnded(int pid) => Virt.Tests.Lab.ProcessTable.HasEnded(pid);
 
     /// <summary>A unix socket pair; the first end is close-on-exec (ours), the second is inherited by the next child.</summary>
     public static unsafe (int Ours, int Theirs) CreateSocketPair()

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Virt.Kvm.IntegrationTests.Infrastructure;
+using Virt.Tests.Lab;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.IntegrationTests.Kvm;

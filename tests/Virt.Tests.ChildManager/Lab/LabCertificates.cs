@@ -1,13 +1,13 @@
 using Virt.Processes;
 
-namespace Virt.Kvm.IntegrationTests.Infrastructure;
+namespace Virt.Tests.Lab;
 
 /// <summary>
 /// A throwaway CA and one certificate per host, made with the openssl CLI, each host's in its own directory in
 /// QEMU's <c>tls-creds-x509</c> layout: <c>ca-cert.pem</c>, <c>server-cert.pem</c>/<c>server-key.pem</c> and
 /// <c>client-cert.pem</c>/<c>client-key.pem</c> (here one certificate, CN = the host's name, for both roles), keys 0600.
 /// </summary>
-internal static class TestCertificates
+public static class LabCertificates
 {
     /// <summary>Makes the CA in <paramref name="root"/> and returns each host's directory.</summary>
     public static async Task<IReadOnlyDictionary<string, string>> CreateAsync(string root, IReadOnlyDictionary<string, string> hostAddresses, CancellationToken cancellationToken)

@@ -1,0 +1,156 @@
+using Virt.Processes;
+
+namespace Virt.Tests.Lab;
+
+/// <summary>What a <see cref="HostLab"/> runs and whether the root namespace joins its network.</summary>
+public sealed record HostLabOptions
+{
+    /// <summary>The QEMU every host's manager runs.</summary>
+    public required string QemuBinary { get; init; }
+
+    /// <summary>The test guest's directory (kernel, initramfs).</summary>
+    public required string GuestDirectory { get; init; }
+
+    /// <summary>The start of every namespace's name, so a leftover one says which suite made it.</summary>
+    public string NamespacePrefix { get; init; } = "virt-lab";
+
+    /// <summary>
+    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, so the hosts reach services the
+    /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
+    /// </summary>
+    public bool WithRootLink { get; init; }
+}
+
+/// <summary>
+/// Several "hosts" on one machine, for tests and benchmarks of what crosses hosts: each host is an SDK manager in its
+/// own child process (the <c>host</c> mode of this program, see HostAgent) with its own state directory, in its own
+/// network namespace. The hosts' links meet on a bridge in a switch namespace of their own, so traffic between hosts
+/// crosses two veth links and a bridge, and taking one host's link down partitions it. Host N (from 0) has address
+/// 192.0.2.(N+1)/24 and TLS material (CN = its name) from one throwaway CA. Disposing ends the host processes and
+/// every QEMU they left (by the pids in their state directories), then deletes the namespaces this lab made (their
+/// veths go with them) and the root link by its name.
+/// </summary>
+public sealed class HostLab : IAsyncDisposable
+{
+    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
+    public const string RootAddress = "192.0.2.254";
+
+    private const string HostInterface = "lab0";
+    private readonly string _root;
+    private readonly HostLabOptions _options;
+    private readonly List<string> _namespaces = [];
+    private readonly List<LabHost> _hosts = [];
+    private string? _rootLink;
+
+    private HostLab(string root, HostLabOptions options)
+    {
+        (_root, _options) = (root, options);
+    }
+
+    /// <summary>The hosts, in the order they were named.</summary>
+    public IReadOnlyList<LabHost> Hosts => _hosts;
+
+    /// <summary>The host with this name.</summary>
+    public LabHost this[string name] => _hosts.Single(h => h.Name == name);
+
+    /// <summary>The address of the host at <paramref name="index"/>.</summary>
+    public static string AddressOf(int index) => $"192.0.2.{index + 1}";
+
+    /// <summary>Makes the namespaces, links and certificates and starts one host process per name.</summary>
+    public static async Task<HostLab> CreateAsync(IReadOnlyList<string> hostNames, HostLabOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hostNames.Count, 250);
+        var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        var lab = new HostLab(Directory.CreateTempSubdirectory("virt-lab-").FullName, options);
+        try
+        {
+            var addresses = hostNames.Select((name, i) => (name, AddressOf(i))).ToDictionary(p => p.name, p => p.Item2);
+            var tls = await LabCertificates.CreateAsync(Path.Combine(lab._root, "tls"), addresses, cancellationToken);
+            var switchNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-sw-{suffix}", cancellationToken);
+            await IpAsync(cancellationToken, "-n", switchNamespace, "link", "add", "br0", "type", "bridge");
+            await IpAsync(cancellationToken, "-n", switchNamespace, "link", "set", "br0", "up");
+            for (var i = 0; i < hostNames.Count; i++)
+            {
+                var hostNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-{i}-{suffix}", cancellationToken);
+                await IpAsync(cancellationToken, "link", "add", HostInterface, "netns", hostNamespace, "type", "veth", "peer", "name", $"h{i}", "netns", switchNamespace);
+                await PlugAsync(switchNamespace, $"h{i}", cancellationToken);
+                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{AddressOf(i)}/24", "dev", HostInterface);
+                await IpAsync(cancellationToken, "-n", hostNamespace, "link", "set", HostInterface, "up");
+            }
+
+            if (options.WithRootLink)
+            {
+                lab._rootLink = $"vlab{suffix}";
+                await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
+                await PlugAsync(switchNamespace, "root", cancellationToken);
+                await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
+                await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
+            }
+
+            for (var i = 0; i < hostNames.Count; i++)
+            {
+                var name = hostNames[i];
+                lab._hosts.Add(await LabHost.StartAsync(name, lab._namespaces[i + 1], Path.Combine(lab._root, $"state-{name}"), tls[name], AddressOf(i), options));
+            }
+
+            return lab;
+        }
+        catch
+        {
+            await lab.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Ends a host's process (its manager lets go of its VMs, QEMU runs on) and starts a new one on the same state.</summary>
+    public async Task<LabHost> RestartAsync(string name)
+    {
+        var index = _hosts.FindIndex(h => h.Name == name);
+        var old = _hosts[index];
+        await old.ExitAsync();
+        _hosts[index] = await LabHost.StartAsync(old.Name, old.Namespace, old.StateDirectory, old.TlsDirectory, old.Address, _options);
+        return _hosts[index];
+    }
+
+    /// <summary>Takes a host's link down (it is cut off from the others and the root namespace) or brings it back.</summary>
+    public Task SetLinkAsync(string name, bool up) =>
+        IpAsync(CancellationToken.None, "-n", this[name].Namespace, "link", "set", HostInterface, up ? "up" : "down");
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        if (_rootLink is not null)
+        {
+            await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["link", "delete", _rootLink]), CancellationToken.None);
+        }
+
+        foreach (var ns in _namespaces)
+        {
+            await IpAsync(CancellationToken.None, "netns", "delete", ns);
+        }
+
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private static async Task PlugAsync(string switchNamespace, string port, CancellationToken cancellationToken)
+    {
+        await IpAsync(cancellationToken, "-n", switchNamespace, "link", "set", port, "master", "br0");
+        await IpAsync(cancellationToken, "-n", switchNamespace, "link", "set", port, "up");
+    }
+
+    private async Task<string> AddNamespaceAsync(string name, CancellationToken cancellationToken)
+    {
+        await IpAsync(cancellationToken, "netns", "add", name);
+        _namespaces.Add(name);
+        await IpAsync(cancellationToken, "-n", name, "link", "set", "lo", "up");
+        return name;
+    }
+
+    private static async Task IpAsync(CancellationToken cancellationToken, params string[] arguments) =>
+        (await new ProcessRunner().RunAsync(new ProcessSpec("ip", arguments), cancellationToken)).EnsureSuccess();
+}
