@@ -24,7 +24,10 @@ internal sealed class CFloor : IDisposable
     /// <summary>The plain launch: <c>start-floor SOCKET TIMEOUT_MS QEMU ARG...</c>.</summary>
     public string StartFloor => Path.Combine(Directory, "start-floor");
 
-    /// <summary>Compiles both tools; fails with the compiler's output when <c>cc</c> is missing or fails.</summary>
+    /// <summary>The plain migration: <c>migrate-floor SRC_QMP DST_QMP SRC_SERIAL_LOG MARKER ADDRESS PORT SRC_TLS DST_TLS HOSTNAME LIMIT_MS TIMEOUT_MS</c>.</summary>
+    public string MigrateFloor => Path.Combine(Directory, "migrate-floor");
+
+    /// <summary>Compiles the tools; fails with the compiler's output when <c>cc</c> is missing or fails.</summary>
     public static async Task<CFloor> BuildAsync()
     {
         var sources = FindSources();
@@ -32,7 +35,7 @@ internal sealed class CFloor : IDisposable
         var floor = new CFloor(directory);
         try
         {
-            foreach (var tool in new[] { "qmp-floor", "start-floor" })
+            foreach (var tool in new[] { "qmp-floor", "start-floor", "migrate-floor" })
             {
                 var result = await RunAsync("cc", ["-O2", "-Wall", "-o", Path.Combine(directory, tool), Path.Combine(sources, tool + ".c")], TimeSpan.FromMinutes(2));
                 if (result.ExitCode != 0)

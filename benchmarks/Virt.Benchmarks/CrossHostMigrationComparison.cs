@@ -28,20 +28,26 @@ internal static class CrossHostMigrationComparison
             NamespacePrefix = "virt-bmig",
         };
         HostLab? lab = null;
+        PlainQemuMigrationFloor? plain = null;
         try
         {
             lab = await HostLab.CreateAsync(["host-a", "host-b"], options, CancellationToken.None);
+            plain = await PlainQemuMigrationFloor.CreateAsync(options.QemuBinary, options.GuestDirectory, Vm);
             var (a, b) = (lab.Hosts[0], lab.Hosts[1]);
             await a.RunAsync("start", Vm);
 
             var sameHost = new List<(double Total, double Downtime)>();
             var tls = new List<(double Total, double Downtime)>();
             var clear = new List<(double Total, double Downtime)>();
+            var plainTls = new List<(double Total, double Downtime)>();
+            var plainClear = new List<(double Total, double Downtime)>();
             var paths = new (string Name, Func<Task> Run)[]
             {
                 ("cross-host TLS", async () => tls.AddRange(await RoundTripAsync(a, b, secure: true, limit))),
                 ("same host", async () => sameHost.Add(Parse(await a.RunAsync(["migrate-local", Vm, .. limit])))),
                 ("cross-host clear text", async () => clear.AddRange(await RoundTripAsync(a, b, secure: false, limit))),
+                ("plain QEMU, TLS", async () => AddIfMeasured(plainTls, await plain.MigrateAsync(a, b, secure: true, limit))),
+                ("plain QEMU, clear text", async () => AddIfMeasured(plainClear, await plain.MigrateAsync(a, b, secure: false, limit))),
             };
 
             // A first migration of each kind warms both processes' code paths (JIT) before anything is counted.
@@ -53,6 +59,8 @@ internal static class CrossHostMigrationComparison
             sameHost.Clear();
             tls.Clear();
             clear.Clear();
+            plainTls.Clear();
+            plainClear.Clear();
             for (var round = 0; round < rounds; round++)
             {
                 for (var i = 0; i < paths.Length; i++)
@@ -68,9 +76,11 @@ internal static class CrossHostMigrationComparison
             Row("same host (unix socket)", sameHost);
             Row("cross-host, TLS (x509)", tls);
             Row("cross-host, clear text", clear);
+            Row("plain QEMU between the hosts, TLS (C floor, fresh guest)", plainTls);
+            Row("plain QEMU between the hosts, clear text (C floor, fresh guest)", plainClear);
             var downtimeRatio = Median(tls, m => m.Downtime) / Median(sameHost, m => m.Downtime);
-            var tlsShare = (Median(tls, m => m.Total) - Median(clear, m => m.Total)) / Median(tls, m => m.Total);
-            Console.WriteLine($"downtime cross-host TLS / same host: {downtimeRatio:0.00}× (target ≤ 1.5×); TLS's share of the cross-host total: {tlsShare * 100:0.0} % (target ≤ 20 %)");
+            Console.WriteLine($"downtime cross-host TLS / same host: {downtimeRatio:0.00}× (target ≤ 1.5×)");
+            Console.WriteLine($"TLS's share of the cross-host total: SDK {TlsShare(tls, clear) * 100:0.0} % (target ≤ 20 %), plain QEMU {TlsShare(plainTls, plainClear) * 100:0.0} %");
             return 0;
         }
         catch (Exception ex)
@@ -89,6 +99,20 @@ internal static class CrossHostMigrationComparison
 
                 await lab.DisposeAsync();
             }
+
+            plain?.Dispose();
+        }
+    }
+
+    /// <summary>What TLS adds, as a share of the TLS migration's total: (TLS − clear text) / TLS, medians.</summary>
+    private static double TlsShare(List<(double Total, double Downtime)> tls, List<(double Total, double Downtime)> clear) =>
+        (Median(tls, m => m.Total) - Median(clear, m => m.Total)) / Median(tls, m => m.Total);
+
+    private static void AddIfMeasured(List<(double Total, double Downtime)> runs, (double Total, double Downtime)? run)
+    {
+        if (run is { } measured)
+        {
+            runs.Add(measured);
         }
     }
 

@@ -100,7 +100,7 @@ internal static partial class VmStartComparison
         File.Delete(serial);
         File.Delete(qmp); // a killed QEMU leaves its socket file behind
         var start = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in WithPathMonitors(argv, directory, qmp))
+        foreach (var argument in PathMonitors.Replace(argv, directory, qmp))
         {
             start.ArgumentList.Add(argument);
         }
@@ -189,7 +189,7 @@ internal static partial class VmStartComparison
         Directory.CreateDirectory(directory);
         var qmp = Path.Combine(directory, "qmp.sock");
         var arguments = new List<string> { qmp, RawDeadline.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "/usr/bin/qemu-system-x86_64" };
-        arguments.AddRange(WithPathMonitors(argv, directory, qmp));
+        arguments.AddRange(PathMonitors.Replace(argv, directory, qmp));
         for (var attempt = 1; attempt <= Attempts; attempt++)
         {
             var result = await CFloor.RunAsync(floor.StartFloor, arguments, RawDeadline + TimeSpan.FromSeconds(10));
@@ -203,19 +203,6 @@ internal static partial class VmStartComparison
 
         return null;
     }
-
-    /// <summary>
-    /// The SDK hands QEMU its monitors as inherited descriptors (<c>socket,id=virt-qmp,fd=3</c> and the
-    /// control monitor on the next one); a launch by hand has none, so each becomes a path monitor:
-    /// the main one at <paramref name="qmp"/>, the others beside it, named by their chardev id.
-    /// </summary>
-    private static IEnumerable<string> WithPathMonitors(IEnumerable<string> argv, string directory, string qmp) =>
-        argv.Select(argument => InheritedMonitor().Match(argument) is { Success: true } match
-            ? $"socket,id={match.Groups["id"].Value},path={(match.Groups["id"].Value == "virt-qmp" ? qmp : Path.Combine(directory, match.Groups["id"].Value + ".sock"))},{match.Groups["rest"].Value}"
-            : argument);
-
-    [System.Text.RegularExpressions.GeneratedRegex("^socket,id=(?<id>[^,]+),fd=[0-9]+,(?<rest>.*)$")]
-    private static partial System.Text.RegularExpressions.Regex InheritedMonitor();
 
     /// <summary>Runs a baseline; one that fails or passes its deadline is reported and retried, never thrown.</summary>
     private static async Task<double?> RetryAsync(string name, Func<Task<double>> measure)
