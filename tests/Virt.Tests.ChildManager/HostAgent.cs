@@ -60,7 +60,7 @@ internal static class HostAgent
         {
             var payload = command switch
             {
-                "start" => await StartAsync(manager, guestDirectory, arguments[0]),
+                "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
                 "status" => await StatusAsync(manager, arguments[0]),
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
@@ -79,9 +79,10 @@ internal static class HostAgent
         }
     }
 
-    private static async Task<string> StartAsync(KvmVirtualMachineManager manager, string guestDirectory, string name)
+    /// <summary>start NAME [VARIANT]: creates and starts the test guest, waits for its agent; returns QEMU's pid.</summary>
+    private static async Task<string> StartAsync(KvmVirtualMachineManager manager, VmSpec spec)
     {
-        var vm = await manager.CreateAsync(EmbeddedGuest.CreateSpec(name, guestDirectory));
+        var vm = await manager.CreateAsync(spec);
         await vm.StartAsync();
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
         while (true)
@@ -120,16 +121,27 @@ internal static class HostAgent
         return JsonSerializer.Serialize(result.StandardOutputText, HostAgentJson.Default.String);
     }
 
-    /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (default, pc, hostdev).</summary>
-    private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    /// <summary>
+    /// The test guest's spec in a variant both hosts build alike: <c>default</c>, <c>pc</c> (another machine type),
+    /// <c>hostdev</c> (a host device), <c>bridge=NAME</c> (a NIC on that bridge, with a fixed MAC).
+    /// </summary>
+    private static VmSpec SpecFor(string name, string guestDirectory, string variant)
     {
-        var spec = EmbeddedGuest.CreateSpec(arguments[0], guestDirectory);
-        spec = arguments[5] switch
+        var spec = EmbeddedGuest.CreateSpec(name, guestDirectory);
+        return variant switch
         {
             "pc" => spec with { Machine = VmMachineType.Pc },
             "hostdev" => spec with { HostDevices = [new VmHostDevice("0000:00:1f.0")] },
+            _ when variant.StartsWith("bridge=", StringComparison.Ordinal) =>
+                spec with { Nics = [new VmNic("lan") { Backend = VmNicBackend.Bridge, Bridge = variant["bridge=".Length..], MacAddress = "52:54:00:0a:0b:0c" }] },
             _ => spec,
         };
+    }
+
+    /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (see <see cref="SpecFor"/>).</summary>
+    private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    {
+        var spec = SpecFor(arguments[0], guestDirectory, arguments[5]);
         var ticket = await manager.PrepareIncomingAsync(spec, new IncomingMigrationOptions
         {
             ListenAddress = arguments[1],
