@@ -14,4 +14,14 @@ public interface IVmMigration
     /// <returns>Progress reports; the last one is completed, with the downtime.</returns>
     /// <exception cref="VmMigrationException">QEMU failed it, or it passed its deadline; nothing was left behind.</exception>
     IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The virtual size in bytes of each disk a migration to another host copies (the writable disks given by a file
+    /// path), by disk id, as the running QEMU reports it. Hand them to the destination as
+    /// <see cref="IncomingMigrationOptions.LocalDiskSizes"/>, so it can create images of the same size.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Disk id → virtual size; empty when every disk is on shared storage.</returns>
+    /// <exception cref="VmStateException">The VM is not running.</exception>
+    Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default);
 }
