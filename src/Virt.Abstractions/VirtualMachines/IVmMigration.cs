@@ -4,8 +4,10 @@ namespace Virt.VirtualMachines;
 public interface IVmMigration
 {
     /// <summary>
-    /// Live-migrates the running VM (shared disks): to a new QEMU on this host, which becomes the VM of
-    /// record, or to a QEMU waiting at <see cref="VmMigrationOptions.DestinationUri"/>. Reports QEMU's
+    /// Live-migrates the running VM: to a new QEMU on this host, which becomes the VM of record (disks shared, or
+    /// moved with <see cref="VmMigrationOptions.MoveDisks"/>), to another host's manager through its
+    /// <see cref="VmMigrationOptions.Ticket"/> (disks given by a file path are copied as the ticket plans), or to a
+    /// QEMU waiting at <see cref="VmMigrationOptions.DestinationUri"/> (disks shared). Reports QEMU's
     /// progress until it completes; cancelling the enumeration cancels the migration and the VM runs on
     /// where it was.
     /// </summary>
