@@ -121,15 +121,9 @@ internal static class HostAgent
     /// <summary>prepare-disk NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS SOURCE_IMAGE SIZES_JSON: receives the guest with its copied data disk.</summary>
     private static async Task<string> PrepareWithDiskAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
     {
-        var ticket = await manager.PrepareIncomingAsync(WithDataDisk(arguments[0], guestDirectory, arguments[5]), new IncomingMigrationOptions
-        {
-            ListenAddress = arguments[1],
-            TlsDirectory = arguments[2] == "-" ? null : arguments[2],
-            Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
-            SourceHost = arguments[3] == "-" ? null : arguments[3],
-            TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
-            LocalDiskSizes = JsonSerializer.Deserialize(arguments[6], HostAgentJson.Default.DictionaryStringInt64),
-        });
+        var ticket = await manager.PrepareIncomingAsync(
+            WithDataDisk(arguments[0], guestDirectory, arguments[5]),
+            IncomingOptions(arguments) with { LocalDiskSizes = JsonSerializer.Deserialize(arguments[6], HostAgentJson.Default.DictionaryStringInt64) });
         return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
     }
 
@@ -163,16 +157,19 @@ internal static class HostAgent
             "hostdev" => spec with { HostDevices = [new VmHostDevice("0000:00:1f.0")] },
             _ => spec,
         };
-        var ticket = await manager.PrepareIncomingAsync(spec, new IncomingMigrationOptions
-        {
-            ListenAddress = arguments[1],
-            TlsDirectory = arguments[2] == "-" ? null : arguments[2],
-            Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
-            SourceHost = arguments[3] == "-" ? null : arguments[3],
-            TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
-        });
+        var ticket = await manager.PrepareIncomingAsync(spec, IncomingOptions(arguments));
         return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
     }
+
+    /// <summary>The options of <c>prepare</c> and <c>prepare-disk</c>: LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS from the second argument on.</summary>
+    private static IncomingMigrationOptions IncomingOptions(string[] arguments) => new()
+    {
+        ListenAddress = arguments[1],
+        TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+        Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
+        SourceHost = arguments[3] == "-" ? null : arguments[3],
+        TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
+    };
 
     /// <summary>migrate NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH (0: QEMU's default) [delete-copied]. Reports progress lines until done.</summary>
     private static async Task<string> MigrateAsync(KvmVirtualMachineManager manager, string id, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] arguments)

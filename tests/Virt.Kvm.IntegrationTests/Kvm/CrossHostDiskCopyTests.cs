@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Virt.Kvm.IntegrationTests.Infrastructure;
+using Virt.Processes;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.IntegrationTests.Kvm;
@@ -29,15 +30,9 @@ public sealed class CrossHostDiskCopyTests
     private const string ReadMarker = "sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000'";
 
     [Fact(Timeout = 600_000)]
-    public async Task A_local_qcow2_disk_is_copied_over_TLS_with_the_writes_made_before_and_during_the_migration()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        await using var hosts = await TwoHosts.CreateAsync(ct);
-        var (a, b) = (hosts.A, hosts.B);
-        var images = Directory.CreateTempSubdirectory("virt-copy-");
-        try
+    public Task A_local_qcow2_disk_is_copied_over_TLS_with_the_writes_made_before_and_during_the_migration() =>
+        OnTwoHostsAsync(async (a, b, image, ct) =>
         {
-            var image = Path.Combine(images.FullName, "data.qcow2");
             var sourcePid = int.Parse(await a.RunAsync("start-disk", "carrier", image), CultureInfo.InvariantCulture);
             await a.ExecAsync("carrier", "/bin/sh", "-c", "printf before-migration | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
             await a.ExecAsync("carrier", "/bin/sh", "-c", $"({Writer}) >/dev/null 2>&1 </dev/null &");
@@ -50,6 +45,11 @@ public sealed class CrossHostDiskCopyTests
             Assert.StartsWith($"{TwoHosts.AddressB}:", plan.NbdAddress, StringComparison.Ordinal);
             var copy = Path.Combine(b.StateDirectory, "carrier", "disk-data.qcow2");
             Assert.True(File.Exists(copy), "host-b made no image for the copy");
+
+            // The export is QEMU's NBD server behind the migration's TLS: a client without a certificate gets nothing.
+            var intruder = await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["netns", "exec", a.Namespace, "qemu-img", "info", $"nbd://{plan.NbdAddress}/{plan.ExportName}"]), ct);
+            Assert.NotEqual(0, intruder.ExitCode);
+            TestContext.Current.TestOutputHelper?.WriteLine($"NBD without TLS: {intruder.StandardError.Trim()}");
 
             // While RAM moves (the disk copy is ready by then), the guest on host-a keeps writing: note how far it got.
             var written = await a.ExecAsync("carrier", "/bin/sh", "-c", "cat /tmp/last 2>/dev/null || echo 0");
@@ -78,23 +78,12 @@ public sealed class CrossHostDiskCopyTests
             Assert.False(File.Exists(image), "host-a kept the copied image although DeleteCopiedDisks was set");
             await b.RunAsync("delete", "carrier");
             Assert.False(File.Exists(copy), "host-b kept the VM's image after deleting it");
-        }
-        finally
-        {
-            images.Delete(recursive: true);
-        }
-    }
+        }, TestContext.Current.CancellationToken);
 
     [Fact(Timeout = 600_000)]
-    public async Task A_cancelled_copy_leaves_the_VM_on_its_own_disk_at_the_source_and_nothing_at_the_destination_and_a_retry_completes()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        await using var hosts = await TwoHosts.CreateAsync(ct);
-        var (a, b) = (hosts.A, hosts.B);
-        var images = Directory.CreateTempSubdirectory("virt-copy-");
-        try
+    public Task A_cancelled_copy_leaves_the_VM_on_its_own_disk_at_the_source_and_nothing_at_the_destination_and_a_retry_completes() =>
+        OnTwoHostsAsync(async (a, b, image, _) =>
         {
-            var image = Path.Combine(images.FullName, "data.qcow2");
             var pid = await a.RunAsync("start-disk", "keeper", image);
             await a.ExecAsync("keeper", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
             var sizes = await a.RunAsync("disk-sizes", "keeper");
@@ -129,6 +118,16 @@ public sealed class CrossHostDiskCopyTests
             Assert.Equal("after-cancel", await b.ExecAsync("keeper", "/bin/sh", "-c", ReadMarker));
             Assert.True(File.Exists(image), "host-a removed its image although DeleteCopiedDisks was not set");
             await b.RunAsync("delete", "keeper");
+        }, TestContext.Current.CancellationToken);
+
+    /// <summary>Runs <paramref name="test"/> on two fresh hosts with the path for host-a's image in a directory removed afterwards.</summary>
+    private static async Task OnTwoHostsAsync(Func<TwoHosts.HostProcess, TwoHosts.HostProcess, string, CancellationToken, Task> test, CancellationToken cancellationToken)
+    {
+        await using var hosts = await TwoHosts.CreateAsync(cancellationToken);
+        var images = Directory.CreateTempSubdirectory("virt-copy-");
+        try
+        {
+            await test(hosts.A, hosts.B, Path.Combine(images.FullName, "data.qcow2"), cancellationToken);
         }
         finally
         {

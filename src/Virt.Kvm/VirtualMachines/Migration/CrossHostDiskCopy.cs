@@ -220,9 +220,15 @@ internal static class CrossHostDiskCopy
     /// The source, paused before the switch-over (guest stopped, nothing more written): ends the mirrors, which copy what
     /// is still dirty, removes the NBD nodes (closing the connections), then lets the migration send the device state.
     /// </summary>
-    public static async Task SwitchOverAsync(QmpClient source, IReadOnlyList<string> diskIds, CancellationToken cancellationToken)
+    public static async Task SwitchOverAsync(QmpClient source, string vmName, IReadOnlyList<string> diskIds, CancellationToken cancellationToken)
     {
-        await StorageMigration.EndMirrorsAsync(source, diskIds).ConfigureAwait(false);
+        var failed = await StorageMigration.EndMirrorsAsync(source, diskIds).ConfigureAwait(false);
+        if (failed.Count > 0)
+        {
+            // The device state has not gone yet: failing here cancels the migration, and the guest runs on at the source.
+            throw new VmMigrationException(vmName, $"the copy of disk {string.Join(", ", failed)} failed at the switch-over; the VM runs on here on its own disks");
+        }
+
         await BlockNodes.RemoveAsync(source, new Stack<string>(diskIds.Select(StorageMigration.MirrorNode))).ConfigureAwait(false);
         await source.MigrateContinueAsync(new MigrateContinueArguments { State = MigrateContinueArgumentsState.PreSwitchover }, cancellationToken).ConfigureAwait(false);
     }

@@ -152,7 +152,7 @@ internal sealed partial class KvmVirtualMachine
                 if (last.Status == "pre-switchover")
                 {
                     // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.
-                    await CrossHostDiskCopy.SwitchOverAsync(source, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
+                    await CrossHostDiskCopy.SwitchOverAsync(source, Name, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
                 }
             }
             catch

@@ -132,16 +132,23 @@ internal static class StorageMigration
 
     /// <summary>
     /// Ends ready mirrors without switching the source over: a cancel of a ready job first copies what is still dirty,
-    /// so once QEMU reports each job completed, the copy holds every write the guest made.
+    /// so once QEMU reports each job completed without an error, the copy holds every write the guest made.
     /// </summary>
-    public static async Task EndMirrorsAsync(QmpClient source, IReadOnlyList<string> diskIds)
+    /// <returns>Each disk whose job ended with an error, and QEMU's error; empty when every copy is complete.</returns>
+    public static async Task<IReadOnlyList<string>> EndMirrorsAsync(QmpClient source, IReadOnlyList<string> diskIds)
     {
+        var failed = new List<string>();
         foreach (var diskId in diskIds)
         {
             var ended = source.WaitForEventAsync("BLOCK_JOB_COMPLETED", e => e.GetString("device") == MirrorNode(diskId), TimeSpan.FromMinutes(1));
             await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = MirrorNode(diskId) }, CancellationToken.None).ConfigureAwait(false);
-            await ended.ConfigureAwait(false);
+            if ((await ended.ConfigureAwait(false)).GetString("error") is { } error)
+            {
+                failed.Add($"'{diskId}': {error}");
+            }
         }
+
+        return failed;
     }
 
     /// <summary>After a failure: cancel the mirrors and remove their NBD client nodes on the source.</summary>
