@@ -64,6 +64,9 @@ internal static class HostAgent
                 "status" => await StatusAsync(manager, arguments[0]),
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
+                "start-disk" => await StartWithDiskAsync(manager, guestDirectory, arguments[0], arguments[1]),
+                "disk-sizes" => JsonSerializer.Serialize((await (await manager.GetAsync(arguments[0])).Migration.GetLocalDiskSizesAsync()).ToDictionary(), HostAgentJson.Default.DictionaryStringInt64),
+                "prepare-disk" => await PrepareWithDiskAsync(manager, guestDirectory, arguments),
                 "migrate" => await MigrateAsync(manager, id, migrations, arguments),
                 "migrate-timed" => await MigrateTimedAsync(manager, arguments),
                 "migrate-local" => await MigrateTimedAsync(manager, arguments),
@@ -99,6 +102,30 @@ internal static class HostAgent
         }
 
         return (await vm.GetStatusAsync()).Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The test guest with a host-local qcow2 data disk <c>data</c> (the guest's /dev/vda).</summary>
+    private static VmSpec WithDataDisk(string name, string guestDirectory, string image) =>
+        EmbeddedGuest.CreateSpec(name, guestDirectory) with { Disks = [new VmDisk("data", image)] };
+
+    /// <summary>start-disk NAME IMAGE: creates IMAGE (qcow2, 64 MiB) if it is not there, and starts the guest with it as its data disk.</summary>
+    private static async Task<string> StartWithDiskAsync(KvmVirtualMachineManager manager, string guestDirectory, string name, string image)
+    {
+        if (!File.Exists(image))
+        {
+            (await new ProcessRunner().RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]))).EnsureSuccess();
+        }
+
+        return await StartAsync(manager, WithDataDisk(name, guestDirectory, image));
+    }
+
+    /// <summary>prepare-disk NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS SOURCE_IMAGE SIZES_JSON: receives the guest with its copied data disk.</summary>
+    private static async Task<string> PrepareWithDiskAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    {
+        var ticket = await manager.PrepareIncomingAsync(
+            WithDataDisk(arguments[0], guestDirectory, arguments[5]),
+            IncomingOptions(arguments) with { LocalDiskSizes = JsonSerializer.Deserialize(arguments[6], HostAgentJson.Default.DictionaryStringInt64) });
+        return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
     }
 
     /// <summary><c>STATE PID</c>, or <c>absent</c> when this host has no such VM.</summary>
@@ -141,19 +168,21 @@ internal static class HostAgent
     /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (see <see cref="SpecFor"/>).</summary>
     private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
     {
-        var spec = SpecFor(arguments[0], guestDirectory, arguments[5]);
-        var ticket = await manager.PrepareIncomingAsync(spec, new IncomingMigrationOptions
-        {
-            ListenAddress = arguments[1],
-            TlsDirectory = arguments[2] == "-" ? null : arguments[2],
-            Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
-            SourceHost = arguments[3] == "-" ? null : arguments[3],
-            TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
-        });
+        var ticket = await manager.PrepareIncomingAsync(SpecFor(arguments[0], guestDirectory, arguments[5]), IncomingOptions(arguments));
         return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
     }
 
-    /// <summary>migrate NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH (0: QEMU's default). Reports progress lines until done.</summary>
+    /// <summary>The options of <c>prepare</c> and <c>prepare-disk</c>: LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS from the second argument on.</summary>
+    private static IncomingMigrationOptions IncomingOptions(string[] arguments) => new()
+    {
+        ListenAddress = arguments[1],
+        TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+        Security = arguments[2] == "-" ? MigrationSecurity.ClearText : MigrationSecurity.Tls,
+        SourceHost = arguments[3] == "-" ? null : arguments[3],
+        TicketLifetime = TimeSpan.FromSeconds(int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture)),
+    };
+
+    /// <summary>migrate NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH (0: QEMU's default) [delete-copied]. Reports progress lines until done.</summary>
     private static async Task<string> MigrateAsync(KvmVirtualMachineManager manager, string id, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] arguments)
     {
         using var cancel = new CancellationTokenSource();
@@ -166,6 +195,7 @@ internal static class HostAgent
                 Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
                 TlsDirectory = arguments[2] == "-" ? null : arguments[2],
                 MaxBandwidth = bandwidth > 0 ? bandwidth : null,
+                DeleteCopiedDisks = arguments.Length > 4 && arguments[4] == "delete-copied",
             };
             VmMigrationProgress? last = null;
             await foreach (var progress in (await manager.GetAsync(arguments[0])).Migration.MigrateAsync(options, cancel.Token))
@@ -254,4 +284,5 @@ internal static class HostAgent
 [JsonSerializable(typeof(string[]), TypeInfoPropertyName = "StringArray")]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(MigrationTicket))]
+[JsonSerializable(typeof(Dictionary<string, long>))]
 internal sealed partial class HostAgentJson : JsonSerializerContext;

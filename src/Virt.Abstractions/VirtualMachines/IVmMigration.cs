@@ -4,8 +4,10 @@ namespace Virt.VirtualMachines;
 public interface IVmMigration
 {
     /// <summary>
-    /// Live-migrates the running VM (shared disks): to a new QEMU on this host, which becomes the VM of
-    /// record, or to a QEMU waiting at <see cref="VmMigrationOptions.DestinationUri"/>. Reports QEMU's
+    /// Live-migrates the running VM: to a new QEMU on this host, which becomes the VM of record (disks shared, or
+    /// moved with <see cref="VmMigrationOptions.MoveDisks"/>), to another host's manager through its
+    /// <see cref="VmMigrationOptions.Ticket"/> (disks given by a file path are copied as the ticket plans), or to a
+    /// QEMU waiting at <see cref="VmMigrationOptions.DestinationUri"/> (disks shared). Reports QEMU's
     /// progress until it completes; cancelling the enumeration cancels the migration and the VM runs on
     /// where it was.
     /// </summary>
@@ -14,4 +16,14 @@ public interface IVmMigration
     /// <returns>Progress reports; the last one is completed, with the downtime.</returns>
     /// <exception cref="VmMigrationException">QEMU failed it, or it passed its deadline; nothing was left behind.</exception>
     IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The virtual size in bytes of each disk a migration to another host copies (the writable disks given by a file
+    /// path), by disk id, as the running QEMU reports it. Hand them to the destination as
+    /// <see cref="IncomingMigrationOptions.LocalDiskSizes"/>, so it can create images of the same size.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Disk id → virtual size; empty when every disk is on shared storage.</returns>
+    /// <exception cref="VmStateException">The VM is not running.</exception>
+    Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default);
 }

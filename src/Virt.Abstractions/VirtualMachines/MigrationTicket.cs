@@ -92,4 +92,13 @@ public sealed record IncomingMigrationOptions
     /// volumes locked by that host are taken over from it. Null: any host the CA signed.
     /// </summary>
     public string? SourceHost { get; init; }
+
+    /// <summary>
+    /// The virtual size in bytes of each disk the source copies over (disk id → size): every writable disk given by a
+    /// file path, which exists on the source host only. Read them on the source with
+    /// <see cref="IVmMigration.GetLocalDiskSizesAsync"/>. This host creates a new qcow2 image of that size for each,
+    /// <c>disk-ID.qcow2</c> in the VM's state directory, and exports it over NBD (TLS only) for the source to copy into.
+    /// Null or empty: the VM has no such disk.
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? LocalDiskSizes { get; init; }
 }

@@ -37,6 +37,13 @@ public sealed record VmMigrationOptions
     /// </summary>
     public IReadOnlyDictionary<string, string>? MoveDisks { get; init; }
 
+    /// <summary>
+    /// For a migration to another host that copies disks (<see cref="MigrationDiskTransfer.Copy"/> in the ticket): once
+    /// the VM runs there, delete this host's images of the copied disks. Default false: they stay where they were,
+    /// unused, for the application to remove once it has checked the VM on its new host.
+    /// </summary>
+    public bool DeleteCopiedDisks { get; init; }
+
     /// <summary>How long the whole migration may take. Default 10 minutes.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
 }

@@ -164,15 +164,17 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         ArgumentNullException.ThrowIfNull(options);
         VmSpecValidator.Validate(spec);
         var listen = Migration.IncomingMigrationCheck.Validate(spec, options);
+        var copies = Migration.CrossHostDiskCopy.Plan(spec, options);
         var tlsDirectory = options.Security == MigrationSecurity.Tls
             ? Migration.MigrationTls.RequireDirectory(_environment.FileSystem, spec.Name, options.TlsDirectory ?? _environment.Options.MigrationTlsDirectory, server: true)
             : null;
 
         // The VM is recorded (spec.json) like a created one, so a failure or restart finds and removes it.
-        var machine = (KvmVirtualMachine)await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+        // Copied disks are recorded at their new images in the VM's directory, which the source's paths are not on this host.
+        var machine = (KvmVirtualMachine)await CreateAsync(Migration.CrossHostDiskCopy.DestinationSpec(spec, copies, FilesOf(spec.Name).Directory), cancellationToken).ConfigureAwait(false);
         try
         {
-            return await machine.ReceiveAsync(options, listen, tlsDirectory, cancellationToken).ConfigureAwait(false);
+            return await machine.ReceiveAsync(options, listen, tlsDirectory, copies, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

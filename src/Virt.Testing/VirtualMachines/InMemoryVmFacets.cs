@@ -100,6 +100,12 @@ internal sealed class InMemoryVmFacets(InMemoryVirtualMachine vm) : IVmDisks, IV
     }
 #pragma warning restore CS1998
 
+    public Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default)
+    {
+        vm.Require("read disk sizes", "start it first", VmState.Running, VmState.Paused);
+        throw new NotSupportedException($"VM '{vm.Name}': the in-memory VM has no disk images to measure; test migration against Virt.Kvm");
+    }
+
     public Task PingAsync(CancellationToken cancellationToken = default) => throw NoGuest("guest-ping");
 
     public Task<GuestOsInfo> GetOsInfoAsync(CancellationToken cancellationToken = default) => throw NoGuest("guest-get-osinfo");

@@ -36,7 +36,7 @@ internal static partial class Native
     private static partial int Fcntl(int fd, int command, int argument);
 
     /// <summary>Whether a process has ended: gone, or a zombie nobody reaped yet.</summary>
-    public static bool HasEnded(int pid) => Virt.Tests.Lab.ProcessTable.HasEnded(pid);
+    public static bool HasEnded(int pid) => Virt.Tests.ProcessTable.HasEnded(pid);
 
     /// <summary>A unix socket pair; the first end is close-on-exec (ours), the second is inherited by the next child.</summary>
     public static unsafe (int Ours, int Theirs) CreateSocketPair()

@@ -182,7 +182,7 @@ public sealed class LabHost : IAsyncDisposable
         {
             foreach (var pidFile in Directory.GetFiles(StateDirectory, "qemu.pid", SearchOption.AllDirectories))
             {
-                if (int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid) && !ProcessTable.HasEnded(pid))
+                if (int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid) && !Virt.Tests.ProcessTable.HasEnded(pid))
                 {
                     using var qemu = Process.GetProcessById(pid);
                     qemu.Kill();
@@ -208,21 +208,3 @@ public sealed class LabHost : IAsyncDisposable
 
 /// <summary>A command a lab host ran failed; the message is the host's.</summary>
 public sealed class HostCommandException(string message) : Exception(message);
-
-/// <summary>What <c>/proc</c> says about a process.</summary>
-public static class ProcessTable
-{
-    /// <summary>Whether a process has ended: gone, or a zombie nobody reaped yet (PID 1 in a container may never reap).</summary>
-    public static bool HasEnded(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
-}

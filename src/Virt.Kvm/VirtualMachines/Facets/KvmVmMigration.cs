@@ -7,4 +7,7 @@ internal sealed class KvmVmMigration(KvmVirtualMachine vm) : IVmMigration
 {
     public IAsyncEnumerable<VmMigrationProgress> MigrateAsync(VmMigrationOptions options, CancellationToken cancellationToken = default) =>
         vm.MigrateAsync(options, cancellationToken);
+
+    public Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default) =>
+        vm.GetLocalDiskSizesAsync(cancellationToken);
 }

@@ -5,7 +5,8 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 
 /// <summary>
 /// What a destination refuses before it starts anything for an incoming VM. The rest of the spec (bridges by name,
-/// managed networks, volumes, files) is checked by the start of the waiting QEMU itself, as for any start.
+/// managed networks, volumes, files) is checked by the start of the waiting QEMU itself, as for any start; which disks
+/// are copied from the source, by <see cref="CrossHostDiskCopy.Plan"/>.
 /// </summary>
 internal static class IncomingMigrationCheck
 {
@@ -47,12 +48,6 @@ internal static class IncomingMigrationCheck
         if (spec.Tpm)
         {
             throw new VmMigrationException(spec.Name, "it has a TPM, whose swtpm state cannot move between hosts yet");
-        }
-
-        var byPath = spec.Disks.Where(disk => !VmSpecValidator.IsVolumeId(disk.Path)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
-        if (byPath.Count > 0)
-        {
-            throw new VmMigrationException(spec.Name, $"disk {string.Join(", ", byPath)} is a file of the source host, and copying disks between hosts is not supported yet; put it on an RBD pool defined on both hosts and name it as pool:volume");
         }
 
         return new IPEndPoint(address, options.Port);

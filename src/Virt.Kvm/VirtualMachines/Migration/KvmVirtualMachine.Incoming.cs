@@ -12,7 +12,7 @@ using Virt.VirtualMachines;
 namespace Virt.Kvm.VirtualMachines;
 
 /// <summary>What a start needs to know when its QEMU is to receive the VM from another host.</summary>
-internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tlsDirectory, VolumeAcquireOptions? volumeOptions)
+internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tlsDirectory, VolumeAcquireOptions? volumeOptions, IPAddress listenAddress, IReadOnlyDictionary<string, long> copies)
 {
     /// <summary>How volumes are acquired: alongside the source host's lock when it is named.</summary>
     public VolumeAcquireOptions? VolumeOptions { get; } = volumeOptions;
@@ -20,12 +20,24 @@ internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tl
     /// <summary>The disks the start found on storage both hosts reach (RBD); filled in by the start.</summary>
     public IReadOnlyList<string> SharedDisks { get; set; } = [];
 
-    /// <summary>Readies the waiting QEMU's side of the stream: TLS server credentials and who may connect.</summary>
+    /// <summary>The ticket's plan for each disk copied from the source (its NBD export); filled in by <see cref="ConfigureAsync"/>.</summary>
+    public IReadOnlyList<MigrationDiskPlan> CopyPlans { get; private set; } = [];
+
+    /// <summary>
+    /// Readies the waiting QEMU's side of the stream: TLS server credentials and who may connect; and, for disks copied
+    /// from the source, the NBD exports of their new images behind the same credentials and authorization.
+    /// </summary>
     public async Task ConfigureAsync(QmpClient qmp, CancellationToken cancellationToken)
     {
         if (options.Security == MigrationSecurity.Tls)
         {
             await MigrationTls.ConfigureServerAsync(qmp, tlsDirectory!, options.SourceHost, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (copies.Count > 0)
+        {
+            var authorization = options.SourceHost is null ? null : MigrationTls.AuthorizationId;
+            CopyPlans = await CrossHostDiskCopy.ExportAsync(qmp, listenAddress, copies.Keys.ToList(), authorization, cancellationToken).ConfigureAwait(false);
         }
     }
 }
@@ -40,6 +52,7 @@ internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHo
 /// volumes taken as for a start) and waits; the SDK listens on the ticket's address as a gate (see
 /// <see cref="MigrationGate"/>). The one connection that proves the token is handed to QEMU as a descriptor
 /// (<c>getfd</c>, <c>migrate-incoming fd:</c>); once QEMU has the whole state the guest resumes and the VM is this host's.
+/// Disks given by a file path are copied: new images in the VM's directory, exported over NBD (<see cref="CrossHostDiskCopy"/>).
 /// Expiry, a failed stream, QEMU's death or a delete take everything away again: QEMU, taps, ports, volumes, the record.
 /// </summary>
 internal sealed partial class KvmVirtualMachine
@@ -63,7 +76,7 @@ internal sealed partial class KvmVirtualMachine
     public bool IsIncoming => _state == VmState.Incoming;
 
     /// <summary>Starts the waiting QEMU and the gate; returns the ticket the source needs.</summary>
-    public async Task<MigrationTicket> ReceiveAsync(IncomingMigrationOptions options, IPEndPoint listen, string? tlsDirectory, CancellationToken cancellationToken)
+    public async Task<MigrationTicket> ReceiveAsync(IncomingMigrationOptions options, IPEndPoint listen, string? tlsDirectory, IReadOnlyDictionary<string, long> copies, CancellationToken cancellationToken)
     {
         // The gate listens before QEMU starts, so an address that is not this host's fails at once.
         var listener = new TcpListener(listen);
@@ -78,13 +91,15 @@ internal sealed partial class KvmVirtualMachine
 
         try
         {
-            var setup = new IncomingSetup(options, tlsDirectory, options.SourceHost is { } sourceHost ? new VolumeAcquireOptions { AlongsideHolder = $"{sourceHost}/{VolumeUser}" } : null);
+            var setup = new IncomingSetup(options, tlsDirectory, options.SourceHost is { } sourceHost ? new VolumeAcquireOptions { AlongsideHolder = $"{sourceHost}/{VolumeUser}" } : null, listen.Address, copies);
             using (await _lock.AcquireAsync("receive", cancellationToken).ConfigureAwait(false))
             {
                 _ownership = await VmFileLock.AcquireAsync(Files.OwnerLock, OwnerHolder, _environment.Options.LockTimeout, _environment.Time, cancellationToken).ConfigureAwait(false)
                     ?? throw new VmLockTimeoutException(Name, "receive", $"process {VmFileLock.DescribeHolder(Files.OwnerLock)}", _environment.Options.LockTimeout);
                 try
                 {
+                    // The copies' empty images go in the VM's directory, which a failure removes with everything in it.
+                    await CrossHostDiskCopy.CreateImagesAsync(_environment.Processes, Name, Files.Directory, copies, cancellationToken).ConfigureAwait(false);
                     await StartOwnedAsync(cancellationToken, setup).ConfigureAwait(false);
                 }
                 catch
@@ -97,10 +112,10 @@ internal sealed partial class KvmVirtualMachine
             var running = _running!;
             try
             {
-                var local = Spec.Disks.Where(disk => !setup.SharedDisks.Contains(disk.Id)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
+                var local = Spec.Disks.Where(disk => !setup.SharedDisks.Contains(disk.Id) && !copies.ContainsKey(disk.Id)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
                 if (local.Count > 0)
                 {
-                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is not on storage both hosts reach, and copying disks between hosts is not supported yet; put it on an RBD pool defined on both hosts");
+                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is a volume on a pool only one host reaches, and volumes are not copied between hosts; put it on an RBD pool defined on both hosts");
                 }
 
                 var facts = await MigrationCompatibility.ReadAsync(MonitorOf(running, "receive"), cancellationToken).ConfigureAwait(false);
@@ -117,7 +132,7 @@ internal sealed partial class KvmVirtualMachine
                     CpuModel = facts.CpuModel,
                     QemuVersion = facts.QemuVersion.ToString(3),
                     Security = options.Security,
-                    Disks = Spec.Disks.Select(disk => new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
+                    Disks = Spec.Disks.Select(disk => setup.CopyPlans.FirstOrDefault(plan => plan.DiskId == disk.Id) ?? new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
                 };
                 await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(new IncomingRecord(expiresAt, options.SourceHost), KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
                 _incomingCancel = new CancellationTokenSource();
@@ -169,6 +184,7 @@ internal sealed partial class KvmVirtualMachine
             return VmState.Incoming;
         }
 
+        await CrossHostDiskCopy.StopExportsAsync(qmp).ConfigureAwait(false);
         if (!status.Running)
         {
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -231,6 +247,8 @@ internal sealed partial class KvmVirtualMachine
                 await Task.Delay(ArrivalPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
             }
 
+            // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
+            await CrossHostDiskCopy.StopExportsAsync(qmp).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
             _environment.FileSystem.File.Delete(Files.Incoming);

@@ -66,7 +66,7 @@ internal sealed partial class KvmVirtualMachine
         var moves = options.MoveDisks ?? new Dictionary<string, string>();
         if (moves.Count > 0 && !local)
         {
-            throw new VmMigrationException(Name, "MoveDisks is for a migration on this host; to another host, give the destination QEMU its own copies or shared storage");
+            throw new VmMigrationException(Name, "MoveDisks is for a migration on this host; to another host, disks given by a file path are copied as the destination's ticket plans (IncomingMigrationOptions.LocalDiskSizes)");
         }
 
         var destinationSpec = StorageMigration.TargetSpec(_environment.FileSystem, Spec, moves, Name);
@@ -149,6 +149,11 @@ internal sealed partial class KvmVirtualMachine
                 }
 
                 last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+                if (last.Status == "pre-switchover")
+                {
+                    // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.
+                    await CrossHostDiskCopy.SwitchOverAsync(source, Name, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
+                }
             }
             catch
             {
@@ -180,9 +185,9 @@ internal sealed partial class KvmVirtualMachine
                 await StoreSpecAsync(destinationSpec).ConfigureAwait(false);
             }
         }
-        else if (options.Ticket is { } ticket)
+        else if (options.Ticket is not null)
         {
-            await HandOverAsync(running, source, ticket).ConfigureAwait(false);
+            await HandOverAsync(running, source, options).ConfigureAwait(false);
         }
         else
         {
@@ -192,6 +197,20 @@ internal sealed partial class KvmVirtualMachine
         }
 
         yield return last;
+    }
+
+    /// <summary>The virtual size of each disk a migration to another host copies, as QEMU reports it.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken)
+    {
+        var sizes = new Dictionary<string, long>();
+        await RunCommandAsync("read disk sizes", async (qmp, ct) =>
+        {
+            foreach (var disk in Spec.Disks.Where(disk => CrossHostDiskCopy.IsLocal(disk) && !disk.ReadOnly))
+            {
+                sizes[disk.Id] = (await Virt.Kvm.VirtualMachines.Snapshots.ExternalSnapshots.ActiveNodeAsync(qmp, Name, disk.Id, ct).ConfigureAwait(false)).VirtualSize;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        return sizes;
     }
 
     private void CheckLocallyMigratable()

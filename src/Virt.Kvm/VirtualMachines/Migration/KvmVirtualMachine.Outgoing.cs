@@ -11,7 +11,8 @@ namespace Virt.Kvm.VirtualMachines;
 /// <c>PrepareIncomingAsync</c> returned: everything is checked before any state moves (expiry, machine type,
 /// CPU model, QEMU version, how each disk gets there); then the ticket is presented at the destination's gate and
 /// the very connection it let in is handed to QEMU as the migration stream (TLS inside it unless the ticket says
-/// clear text). After completion this host's QEMU ends, its volumes are released and its record removed: the VM
+/// clear text). Host-local disks the ticket plans as copied are mirrored into the destination's NBD exports first
+/// (<see cref="CrossHostDiskCopy"/>). After completion this host's QEMU ends, its volumes are released and its record removed: the VM
 /// belongs to the destination.
 /// </summary>
 internal sealed partial class KvmVirtualMachine
@@ -34,22 +35,19 @@ internal sealed partial class KvmVirtualMachine
             throw new VmMigrationException(Name, $"{ticket.DestinationHost} cannot take it: {mismatch}");
         }
 
-        foreach (var disk in Spec.Disks)
-        {
-            var plan = ticket.Disks.FirstOrDefault(p => p.DiskId == disk.Id)
-                ?? throw new VmMigrationException(Name, $"the ticket has no plan for disk '{disk.Id}' (the destination was prepared from another spec); prepare it with this VM's spec");
-            if (plan.Transfer != MigrationDiskTransfer.Shared)
-            {
-                throw new VmMigrationException(Name, $"disk '{disk.Id}' would have to be copied to {ticket.DestinationHost}, which is not supported yet; put it on storage both hosts reach (an RBD pool defined on both)");
-            }
-        }
-
+        var copies = CrossHostDiskCopy.CopiesOf(Spec, ticket);
         try
         {
             if (ticket.Security == MigrationSecurity.Tls)
             {
                 var directory = MigrationTls.RequireDirectory(_environment.FileSystem, Name, options.TlsDirectory ?? _environment.Options.MigrationTlsDirectory, server: false);
                 await MigrationTls.ConfigureClientAsync(source, directory, ticket.DestinationHost, cancellationToken).ConfigureAwait(false);
+            }
+
+            // The copies catch up before the ticket is presented: the destination gives a stream 30 s to start.
+            if (copies.Count > 0)
+            {
+                await CrossHostDiskCopy.MirrorAsync(source, Name, ticket, copies, options.Timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
             }
 
             using var stream = await MigrationGate.ConnectAsync(ticket, cancellationToken).ConfigureAwait(false);
@@ -70,7 +68,11 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    /// <summary>After a failed or cancelled migration to a ticket: the source QEMU forgets the stream and the TLS settings.</summary>
+    /// <summary>The disks a migration to <paramref name="options"/>' ticket copies (none without a ticket).</summary>
+    private static IReadOnlyList<string> CopiedDiskIds(VmMigrationOptions options) =>
+        options.Ticket?.Disks.Where(plan => plan.Transfer == MigrationDiskTransfer.Copy).Select(plan => plan.DiskId).ToList() ?? [];
+
+    /// <summary>After a failed or cancelled migration to a ticket: the source QEMU forgets the stream, the disk copies and the TLS settings.</summary>
     private static async Task ForgetTicketAsync(QmpClient source, VmMigrationOptions options)
     {
         if (options.Ticket is null)
@@ -87,12 +89,15 @@ internal sealed partial class KvmVirtualMachine
             // Already taken by the migration (QEMU closes it with the stream), or QEMU is gone.
         }
 
+        // The NBD nodes use the client credentials: they go first.
+        await CrossHostDiskCopy.AbandonAsync(source, CopiedDiskIds(options)).ConfigureAwait(false);
         await MigrationTls.RemoveClientAsync(source).ConfigureAwait(false);
     }
 
     /// <summary>The VM runs on the destination now: end this host's QEMU, let the cleanup release what it held, remove the record.</summary>
-    private async Task HandOverAsync(RunningQemu running, QmpClient source, MigrationTicket ticket)
+    private async Task HandOverAsync(RunningQemu running, QmpClient source, VmMigrationOptions options)
     {
+        var ticket = options.Ticket!;
         _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"to {ticket.DestinationHost}"));
         try
         {
@@ -107,6 +112,16 @@ internal sealed partial class KvmVirtualMachine
         if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.VmMigratedAway(_logger, Name, ticket.DestinationHost);
+        }
+
+        if (options.DeleteCopiedDisks)
+        {
+            // Asked for: the copies run on the destination, and this host's QEMU, which held the images, has ended.
+            var copied = CopiedDiskIds(options);
+            foreach (var disk in Spec.Disks.Where(disk => copied.Contains(disk.Id)))
+            {
+                _environment.FileSystem.File.Delete(disk.Path);
+            }
         }
 
         await _environment.Forget(this).ConfigureAwait(false);

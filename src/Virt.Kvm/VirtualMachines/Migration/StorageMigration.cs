@@ -55,6 +55,9 @@ internal static class StorageMigration
         }
     }
 
+    /// <summary>The source's NBD client node (and its mirror job's id) for a disk.</summary>
+    public static string MirrorNode(string diskId) => "virt-mirror-" + diskId;
+
     public static async Task MirrorAsync(QmpClient source, QmpClient destination, string vmName, IReadOnlyList<string> diskIds, string nbdSocket, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         if (diskIds.Count == 0)
@@ -68,12 +71,27 @@ internal static class StorageMigration
         foreach (var diskId in diskIds)
         {
             await destination.BlockExportAddAsync(new BlockExportAddArgumentsNbd { Id = "virt-export-" + diskId, NodeName = diskId, Writable = true, Name = diskId }, cancellationToken).ConfigureAwait(false);
-            await source.BlockdevAddAsync(
-                new BlockdevAddArgumentsNbd { NodeName = "virt-mirror-" + diskId, Server = new BlockExportAddArgumentsVhostUserBlkAddrUnix { Path = nbdSocket }, Export = diskId },
-                cancellationToken).ConfigureAwait(false);
+        }
+
+        var targets = diskIds.ToDictionary(
+            diskId => diskId,
+            diskId => new BlockdevAddArgumentsNbd { NodeName = MirrorNode(diskId), Server = new BlockExportAddArgumentsVhostUserBlkAddrUnix { Path = nbdSocket }, Export = diskId });
+        await MirrorIntoAsync(source, vmName, targets, timeout, time, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The source's half, wherever the exports are (this host's unix socket, another host over TCP and TLS): opens each
+    /// disk's NBD client node (named <see cref="MirrorNode"/>), mirrors the disk's active node into it (sync full), and
+    /// returns once every job is ready, i.e. the copy has caught up and follows the guest's writes.
+    /// </summary>
+    public static async Task MirrorIntoAsync(QmpClient source, string vmName, IReadOnlyDictionary<string, BlockdevAddArgumentsNbd> targets, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        foreach (var (diskId, target) in targets)
+        {
+            await source.BlockdevAddAsync(target, cancellationToken).ConfigureAwait(false);
             var (active, _, _) = await ExternalSnapshots.ActiveNodeAsync(source, vmName, diskId, cancellationToken).ConfigureAwait(false);
             await source.BlockdevMirrorAsync(
-                new BlockdevMirrorArguments { JobId = "virt-mirror-" + diskId, Device = active, Target = "virt-mirror-" + diskId, Sync = BlockdevBackupArgumentsSync.Full },
+                new BlockdevMirrorArguments { JobId = MirrorNode(diskId), Device = active, Target = MirrorNode(diskId), Sync = BlockdevBackupArgumentsSync.Full },
                 cancellationToken).ConfigureAwait(false);
         }
 
@@ -81,12 +99,12 @@ internal static class StorageMigration
         while (true)
         {
             var jobs = (await source.QueryBlockJobsAsync(cancellationToken).ConfigureAwait(false)).Where(j => j.Device.StartsWith("virt-mirror-", StringComparison.Ordinal)).ToList();
-            if (jobs.Count == diskIds.Count && jobs.All(j => j.Ready))
+            if (jobs.Count == targets.Count && jobs.All(j => j.Ready))
             {
                 return;
             }
 
-            if (jobs.Count < diskIds.Count)
+            if (jobs.Count < targets.Count)
             {
                 throw new VmMigrationException(vmName, "a disk mirror ended before it was ready; see the VM's qemu.log");
             }
@@ -108,14 +126,29 @@ internal static class StorageMigration
             return;
         }
 
+        await EndMirrorsAsync(source, diskIds).ConfigureAwait(false);
+        await destination.NbdServerStopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Ends ready mirrors without switching the source over: a cancel of a ready job first copies what is still dirty,
+    /// so once QEMU reports each job completed without an error, the copy holds every write the guest made.
+    /// </summary>
+    /// <returns>Each disk whose job ended with an error, and QEMU's error; empty when every copy is complete.</returns>
+    public static async Task<IReadOnlyList<string>> EndMirrorsAsync(QmpClient source, IReadOnlyList<string> diskIds)
+    {
+        var failed = new List<string>();
         foreach (var diskId in diskIds)
         {
-            var ended = source.WaitForEventAsync("BLOCK_JOB_COMPLETED", e => e.GetString("device") == "virt-mirror-" + diskId, TimeSpan.FromMinutes(1));
-            await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = "virt-mirror-" + diskId }, CancellationToken.None).ConfigureAwait(false);
-            await ended.ConfigureAwait(false);
+            var ended = source.WaitForEventAsync("BLOCK_JOB_COMPLETED", e => e.GetString("device") == MirrorNode(diskId), TimeSpan.FromMinutes(1));
+            await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = MirrorNode(diskId) }, CancellationToken.None).ConfigureAwait(false);
+            if ((await ended.ConfigureAwait(false)).GetString("error") is { } error)
+            {
+                failed.Add($"'{diskId}': {error}");
+            }
         }
 
-        await destination.NbdServerStopAsync(CancellationToken.None).ConfigureAwait(false);
+        return failed;
     }
 
     /// <summary>After a failure: cancel the mirrors and remove their NBD client nodes on the source.</summary>
@@ -125,15 +158,25 @@ internal static class StorageMigration
         {
             try
             {
-                await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = "virt-mirror-" + diskId, Force = true }, CancellationToken.None).ConfigureAwait(false);
-                await Task.Delay(100).ConfigureAwait(false);
+                await source.BlockJobCancelAsync(new BlockJobCancelArguments { Device = MirrorNode(diskId), Force = true }, CancellationToken.None).ConfigureAwait(false);
+
+                // The job holds its target node until it has ended; only then can the node go.
+                for (var i = 0; i < 100 && (await source.QueryBlockJobsAsync(CancellationToken.None).ConfigureAwait(false)).Any(j => j.Device == MirrorNode(diskId)); i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+                }
             }
             catch (QmpException)
             {
                 // No such job.
             }
+            catch (QmpConnectionException)
+            {
+                // The source is gone: nothing of it is left to clean.
+                return;
+            }
 
-            await BlockNodes.RemoveAsync(source, new Stack<string>(["virt-mirror-" + diskId])).ConfigureAwait(false);
+            await BlockNodes.RemoveAsync(source, new Stack<string>([MirrorNode(diskId)])).ConfigureAwait(false);
         }
     }
 

@@ -47,9 +47,13 @@ public sealed class IncomingMigrationCheckTests
         Assert.Contains("detach them on the source", device.Message, StringComparison.Ordinal);
 
         Assert.Contains("TPM", Assert.Throws<VmMigrationException>(() => IncomingMigrationCheck.Validate(Spec with { Tpm = true }, Options())).Message, StringComparison.Ordinal);
+    }
 
-        var file = Assert.Throws<VmMigrationException>(() => IncomingMigrationCheck.Validate(Spec with { Disks = [new VmDisk("data", "/var/lib/vms/data.qcow2")] }, Options()));
-        Assert.Contains("'data' (/var/lib/vms/data.qcow2)", file.Message, StringComparison.Ordinal);
-        Assert.Contains("RBD pool defined on both hosts", file.Message, StringComparison.Ordinal);
+    [Fact]
+    public void A_disk_given_by_a_file_path_passes_the_gate_check_it_is_copied_see_CrossHostDiskCopyTests()
+    {
+        var endpoint = IncomingMigrationCheck.Validate(Spec with { Disks = [new VmDisk("data", "/var/lib/vms/data.qcow2")] }, Options());
+
+        Assert.Equal(IPAddress.Parse("192.0.2.2"), endpoint.Address);
     }
 }

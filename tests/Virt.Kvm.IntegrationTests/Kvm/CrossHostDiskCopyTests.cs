@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.Json;
+using Virt.Kvm.IntegrationTests.Infrastructure;
+using Virt.Processes;
+using Virt.Tests.Lab;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.IntegrationTests.Kvm;
+
+/// <summary>
+/// Live migration between two SDK instances of a VM whose data disk is a qcow2 file on the source host only: the
+/// destination creates a new image and exports it over NBD with TLS, the source mirrors the disk into it while the
+/// guest writes, and the guest finds every write on the copy at its new host.
+/// </summary>
+[Collection(TestGuestCollection.Name)]
+public sealed class CrossHostDiskCopyTests
+{
+    /// <summary>
+    /// Writes counter i into sector i of the data disk (its own sector, so a lost write shows as a hole), and only once
+    /// it is on the disk (fsync) into RAM, /tmp/last; runs until killed by the pid in /tmp/writer.pid.
+    /// </summary>
+    private const string Writer =
+        "echo $$ > /tmp/writer.pid; i=1; while true; do echo $i | dd of=/dev/vda bs=512 seek=$i conv=sync,fsync 2>/dev/null && echo $i > /tmp/last; i=$((i+1)); done";
+
+    /// <summary>Stops the writer, then reads back from the disk (not the page cache) every sector it reported written.</summary>
+    private const string StopAndVerify =
+        "kill $(cat /tmp/writer.pid); m=$(cat /tmp/last); sync; echo 3 > /proc/sys/vm/drop_caches; i=1; " +
+        "while [ $i -le $m ]; do v=$(dd if=/dev/vda bs=512 skip=$i count=1 2>/dev/null | tr -d '\\000\\n'); [ \"$v\" = \"$i\" ] || { echo \"sector $i holds '$v'\"; exit 0; }; i=$((i+1)); done; echo ok $m";
+
+    /// <summary>Sector 0 of the data disk as text, read from the disk.</summary>
+    private const string ReadMarker = "sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000'";
+
+    [Fact(Timeout = 600_000)]
+    public Task A_local_qcow2_disk_is_copied_over_TLS_with_the_writes_made_before_and_during_the_migration() =>
+        OnTwoHostsAsync(async (a, b, image, ct) =>
+        {
+            var sourcePid = int.Parse(await a.RunAsync("start-disk", "carrier", image), CultureInfo.InvariantCulture);
+            await a.ExecAsync("carrier", "/bin/sh", "-c", "printf before-migration | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+            await a.ExecAsync("carrier", "/bin/sh", "-c", $"({Writer}) >/dev/null 2>&1 </dev/null &");
+
+            var sizes = await a.RunAsync("disk-sizes", "carrier");
+            Assert.Equal("{\"data\":67108864}", sizes);
+            var ticket = await b.RunAsync("prepare-disk", "carrier", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", image, sizes);
+            var plan = Assert.Single(JsonSerializer.Deserialize<MigrationTicket>(ticket)!.Disks);
+            Assert.Equal(("data", MigrationDiskTransfer.Copy), (plan.DiskId, plan.Transfer));
+            Assert.StartsWith($"{TwoHosts.AddressB}:", plan.NbdAddress, StringComparison.Ordinal);
+            var copy = Path.Combine(b.StateDirectory, "carrier", "disk-data.qcow2");
+            Assert.True(File.Exists(copy), "host-b made no image for the copy");
+
+            // The export is QEMU's NBD server behind the migration's TLS: a client without a certificate gets nothing.
+            var intruder = await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["netns", "exec", a.Namespace, "qemu-img", "info", $"nbd://{plan.NbdAddress}/{plan.ExportName}"]), ct);
+            Assert.NotEqual(0, intruder.ExitCode);
+            TestContext.Current.TestOutputHelper?.WriteLine($"NBD without TLS: {intruder.StandardError.Trim()}");
+
+            // While RAM moves (the disk copy is ready by then), the guest on host-a keeps writing: note how far it got.
+            var written = await a.ExecAsync("carrier", "/bin/sh", "-c", "cat /tmp/last 2>/dev/null || echo 0");
+            var migration = a.Send("migrate", "carrier", ticket, a.TlsDirectory, "0", "delete-copied");
+            var duringMigration = 0;
+            Assert.Equal("completed", await a.FinishAsync(migration, async _ =>
+            {
+                if (duringMigration == 0)
+                {
+                    duringMigration = int.Parse(await a.ExecAsync("carrier", "/bin/cat", "/tmp/last"), CultureInfo.InvariantCulture);
+                }
+            }));
+
+            await b.WaitForStateAsync("carrier", "Running", TimeSpan.FromSeconds(30));
+            Assert.Equal("before-migration", await b.ExecAsync("carrier", "/bin/sh", "-c", ReadMarker));
+            var verified = await b.ExecAsync("carrier", "/bin/sh", "-c", StopAndVerify);
+            Assert.StartsWith("ok ", verified, StringComparison.Ordinal);
+            var last = int.Parse(verified[3..].Trim(), CultureInfo.InvariantCulture);
+            TestContext.Current.TestOutputHelper?.WriteLine($"counter: {written.Trim()} before the migration, {duringMigration} during it, {last} checked on host-b");
+            Assert.True(duringMigration > int.Parse(written, CultureInfo.InvariantCulture), $"the guest wrote nothing while it migrated ({written.Trim()} → {duringMigration})");
+            Assert.True(last >= duringMigration, $"host-b's copy ends at {last}, before {duringMigration} written on host-a");
+
+            // The VM is host-b's, on its copy; host-a's QEMU ended and, as asked (delete-copied), its image went with it.
+            Assert.Equal("absent", await a.StatusAsync("carrier"));
+            Assert.True(Native.HasEnded(sourcePid), $"host-a's QEMU (pid {sourcePid}) still runs");
+            Assert.False(File.Exists(image), "host-a kept the copied image although DeleteCopiedDisks was set");
+            await b.RunAsync("delete", "carrier");
+            Assert.False(File.Exists(copy), "host-b kept the VM's image after deleting it");
+        }, TestContext.Current.CancellationToken);
+
+    [Fact(Timeout = 600_000)]
+    public Task A_cancelled_copy_leaves_the_VM_on_its_own_disk_at_the_source_and_nothing_at_the_destination_and_a_retry_completes() =>
+        OnTwoHostsAsync(async (a, b, image, _) =>
+        {
+            var pid = await a.RunAsync("start-disk", "keeper", image);
+            await a.ExecAsync("keeper", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+            var sizes = await a.RunAsync("disk-sizes", "keeper");
+
+            // Cancelled once RAM moves (1 MiB/s cannot move 256 MiB quickly), i.e. with the disk copy running and ready.
+            var ticket = await b.RunAsync("prepare-disk", "keeper", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", image, sizes);
+            var destinationPid = int.Parse((await b.StatusAsync("keeper")).Split(' ')[1], CultureInfo.InvariantCulture);
+            var migration = a.Send("migrate", "keeper", ticket, a.TlsDirectory, (1024 * 1024).ToString(CultureInfo.InvariantCulture));
+            var cancelled = await Assert.ThrowsAsync<HostCommandException>(() => a.FinishAsync(migration, async transferred =>
+            {
+                if (transferred > 0)
+                {
+                    await a.RunAsync("cancel", migration);
+                }
+            }));
+            Assert.Contains("Canceled", cancelled.Message, StringComparison.Ordinal);
+
+            // host-a runs on, on its own image, which it still writes; host-b has no VM, no image, no QEMU.
+            Assert.Equal($"Running {pid}", await a.StatusAsync("keeper"));
+            Assert.True(File.Exists(image), "host-a lost its image");
+            Assert.Equal("kept", await a.ExecAsync("keeper", "/bin/sh", "-c", ReadMarker));
+            await a.ExecAsync("keeper", "/bin/sh", "-c", "printf after-cancel | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+            Assert.Equal("after-cancel", await a.ExecAsync("keeper", "/bin/sh", "-c", ReadMarker));
+            await b.WaitUntilAbsentAsync("keeper", TimeSpan.FromSeconds(60));
+            Assert.True(Native.HasEnded(destinationPid), $"host-b's QEMU (pid {destinationPid}) still runs");
+
+            // Nothing of the first attempt is left on host-a (a leftover mirror node or job would refuse the same names):
+            // a second attempt copies the disk and completes; host-a keeps its image, as by default.
+            ticket = await b.RunAsync("prepare-disk", "keeper", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", image, sizes);
+            Assert.Equal("completed", await a.RunAsync("migrate", "keeper", ticket, a.TlsDirectory, "0"));
+            await b.WaitForStateAsync("keeper", "Running", TimeSpan.FromSeconds(30));
+            Assert.Equal("after-cancel", await b.ExecAsync("keeper", "/bin/sh", "-c", ReadMarker));
+            Assert.True(File.Exists(image), "host-a removed its image although DeleteCopiedDisks was not set");
+            await b.RunAsync("delete", "keeper");
+        }, TestContext.Current.CancellationToken);
+
+    /// <summary>Runs <paramref name="test"/> on two fresh hosts with the path for host-a's image in a directory removed afterwards.</summary>
+    private static async Task OnTwoHostsAsync(Func<LabHost, LabHost, string, CancellationToken, Task> test, CancellationToken cancellationToken)
+    {
+        await using var hosts = await TwoHosts.CreateAsync(cancellationToken);
+        var images = Directory.CreateTempSubdirectory("virt-copy-");
+        try
+        {
+            await test(hosts.A, hosts.B, Path.Combine(images.FullName, "data.qcow2"), cancellationToken);
+        }
+        finally
+        {
+            images.Delete(recursive: true);
+        }
+    }
+}
