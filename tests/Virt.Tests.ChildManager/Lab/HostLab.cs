@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Virt.Processes;
 
 namespace Virt.Tests.Lab;
@@ -19,7 +20,22 @@ public sealed record HostLabOptions
     /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
     /// </summary>
     public bool WithRootLink { get; init; }
+
+    /// <summary>
+    /// Whether every host runs a host agent (default). Off, the lab makes only the namespaces, links, state directories
+    /// and certificates (<see cref="HostLab.Machines"/>); the test starts its own processes in them with
+    /// <see cref="HostLab.StartIn"/> (e.g. a panel per host) and ends them itself.
+    /// </summary>
+    public bool StartHostAgents { get; init; } = true;
 }
+
+/// <summary>A lab host's place, with or without its agent: its name, namespace, address, state directory and TLS material.</summary>
+/// <param name="Name">The host's name (the CN of its certificate).</param>
+/// <param name="Namespace">The network namespace that is the host.</param>
+/// <param name="Address">The host's address on the lab's switch.</param>
+/// <param name="StateDirectory">A state directory for the host (not made by the lab: the agent or the test makes it).</param>
+/// <param name="TlsDirectory">The host's TLS material in QEMU's layout (<c>ca-cert.pem</c>, <c>server-cert.pem</c>, ...).</param>
+public sealed record LabMachine(string Name, string Namespace, string Address, string StateDirectory, string TlsDirectory);
 
 /// <summary>
 /// Several "hosts" on one machine, for tests and benchmarks of what crosses hosts: each host is an SDK manager in its
@@ -40,6 +56,7 @@ public sealed class HostLab : IAsyncDisposable
     private readonly HostLabOptions _options;
     private readonly List<string> _namespaces = [];
     private readonly List<LabHost> _hosts = [];
+    private readonly List<LabMachine> _machines = [];
     private string? _rootLink;
 
     private HostLab(string root, HostLabOptions options)
@@ -52,6 +69,9 @@ public sealed class HostLab : IAsyncDisposable
 
     /// <summary>The host with this name.</summary>
     public LabHost this[string name] => _hosts.Single(h => h.Name == name);
+
+    /// <summary>Every host's place (namespace, address, TLS material), also when no agents run.</summary>
+    public IReadOnlyList<LabMachine> Machines => _machines;
 
     /// <summary>The address of the host at <paramref name="index"/>.</summary>
     public static string AddressOf(int index) => $"192.0.2.{index + 1}";
@@ -90,7 +110,12 @@ public sealed class HostLab : IAsyncDisposable
             for (var i = 0; i < hostNames.Count; i++)
             {
                 var name = hostNames[i];
-                lab._hosts.Add(await LabHost.StartAsync(name, lab._namespaces[i + 1], Path.Combine(lab._root, $"state-{name}"), tls[name], AddressOf(i), options));
+                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], AddressOf(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
+            }
+
+            foreach (var machine in options.StartHostAgents ? lab._machines : [])
+            {
+                lab._hosts.Add(await LabHost.StartAsync(machine.Name, machine.Namespace, machine.StateDirectory, machine.TlsDirectory, machine.Address, options));
             }
 
             return lab;
@@ -112,9 +137,41 @@ public sealed class HostLab : IAsyncDisposable
         return _hosts[index];
     }
 
+    /// <summary>
+    /// Starts <paramref name="start"/> in the namespace of host <paramref name="name"/> (<c>ip netns exec</c>, which
+    /// execs it: the process's pid is the program's, so the caller ends it by that pid).
+    /// </summary>
+    public Process StartIn(string name, ProcessStartInfo start)
+    {
+        var inNamespace = new ProcessStartInfo("ip")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = start.RedirectStandardInput,
+            RedirectStandardOutput = start.RedirectStandardOutput,
+            RedirectStandardError = start.RedirectStandardError,
+            WorkingDirectory = start.WorkingDirectory,
+        };
+        foreach (var argument in new[] { "netns", "exec", NamespaceOf(name), start.FileName }.Concat(start.ArgumentList))
+        {
+            inNamespace.ArgumentList.Add(argument);
+        }
+
+        inNamespace.Environment.Clear();
+        foreach (var (key, value) in start.Environment)
+        {
+            inNamespace.Environment[key] = value;
+        }
+
+        return Process.Start(inNamespace)!;
+    }
+
+    /// <summary>Runs a program to its end in the namespace of host <paramref name="name"/>; throws with its stderr when it fails.</summary>
+    public async Task<string> RunInAsync(string name, string program, params string[] arguments) =>
+        (await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["netns", "exec", NamespaceOf(name), program, .. arguments]), CancellationToken.None)).EnsureSuccess().StandardOutput;
+
     /// <summary>Takes a host's link down (it is cut off from the others and the root namespace) or brings it back.</summary>
     public Task SetLinkAsync(string name, bool up) =>
-        IpAsync(CancellationToken.None, "-n", this[name].Namespace, "link", "set", HostInterface, up ? "up" : "down");
+        IpAsync(CancellationToken.None, "-n", NamespaceOf(name), "link", "set", HostInterface, up ? "up" : "down");
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
@@ -136,6 +193,8 @@ public sealed class HostLab : IAsyncDisposable
 
         Directory.Delete(_root, recursive: true);
     }
+
+    private string NamespaceOf(string name) => _machines.Single(m => m.Name == name).Namespace;
 
     private static async Task PlugAsync(string switchNamespace, string port, CancellationToken cancellationToken)
     {
