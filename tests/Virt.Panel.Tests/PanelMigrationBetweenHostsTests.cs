@@ -11,8 +11,10 @@ namespace Virt.Panel.Tests;
 /// <summary>
 /// Two real panels, each a host: its own process, state directory, host name and certificate (from the lab's test
 /// CA, serving its HTTPS too), in its own network namespace of a <see cref="HostLab"/>. The test, in the root
-/// namespace, reaches them over the lab's root link (192.0.2.254 to 192.0.2.1 and 192.0.2.2) and moves the test
-/// guest from host-a to host-b with the panel's migrate-to, then back with virtctl, as an operator would.
+/// namespace, reaches them over the lab's root link (198.51.100.254 to 198.51.100.1 and .2: not 192.0.2.0/24, where
+/// some runners' own network is) and moves the test
+/// guest from host-a to host-b with the panel's migrate-to and back, and drives virtctl's <c>vm migrate --to</c> at the
+/// other panel from each host's shell (a wrong token; a VM that another process, the panel, owns).
 /// </summary>
 public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 {
@@ -24,7 +26,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
 
     [Fact(Timeout = 600_000)]
-    public async Task The_guest_moves_between_two_panels_over_TLS_and_back_with_virtctl_keeping_its_boot_id()
+    public async Task The_guest_moves_between_two_panels_over_TLS_and_back_keeping_its_boot_id_and_refusals_leave_nothing_behind()
     {
         var ct = TestContext.Current.CancellationToken;
         var guest = EmbeddedGuest.DefaultDirectory;
@@ -34,7 +36,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
         await using var lab = await HostLab.CreateAsync(
             ["host-a", "host-b"],
-            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, StartHostAgents = false },
+            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, Subnet = "198.51.100", StartHostAgents = false },
             ct);
         var (a, b) = (lab.Machines[0], lab.Machines[1]);
         await using var panelA = await StartPanelAsync(lab, a, token, ct);
@@ -66,9 +68,16 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
         Assert.True(tlsRecords > 0, $"no TLS record crossed from {a.Address} to {b.Address} outside the panel's port");
         Assert.Equal(0, clearStreams);
 
-        // virtctl on host-b with the right token: back to host-a, the same guest.
-        var back = await VirtctlInAsync(lab, b, panelB, ct, "vm", "migrate", "roamer", "--to", panelA.Address.ToString(), "--token-file", token, "--tls-dir", b.TlsDirectory, "--host-name", b.Name);
-        Assert.True(back.ExitCode == 0, $"virtctl vm migrate exited {back.ExitCode}: {back.Error}{back.Output}\nhost-a's panel:\n{panelA.Output}");
+        // virtctl on host-b with the right token: host-a's panel gets ready, but only the process that owns the VM (host-b's
+        // panel) may migrate it, so virtctl stops there and tells host-a to drop what it made; nothing is left on host-a.
+        var notOwner = await VirtctlInAsync(lab, b, panelB, ct, "vm", "migrate", "roamer", "--to", panelA.Address.ToString(), "--token-file", token, "--tls-dir", b.TlsDirectory, "--host-name", b.Name);
+        Assert.NotEqual(0, notOwner.ExitCode);
+        Assert.Contains("owns the VM and watches its QEMU; migrate it from that process", notOwner.Error + notOwner.Output, StringComparison.Ordinal);
+        Assert.Empty(await apiA.GetFromJsonAsync<JsonElement[]>("/api/vms", ct) ?? []);
+        Assert.Equal("Running", await StateAsync(apiB, "roamer", ct));
+
+        // Back to host-a through host-b's panel: the same guest.
+        AssertCompleted(await PanelHostToHostTests.FinishedTaskAsync(apiB, await apiB.PostAsJsonAsync("/api/vms/roamer/migrate-to", new { destination = panelA.Address.ToString() }, ct), ct), panelA, panelB);
         Assert.Equal("Running", await StateAsync(apiA, "roamer", ct));
         Assert.Null(await StateAsync(apiB, "roamer", ct));
         Assert.Equal(bootId, await GuestBootIdAsync(apiA, ct));

@@ -97,8 +97,9 @@ internal sealed class PanelProcess : IAsyncDisposable
                     return panel;
                 }
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (HttpRequestException)
             {
+                // Not listening yet, or never will: the deadline and the process's exit below tell which.
             }
 
             if (DateTime.UtcNow >= deadline || process.HasExited)

@@ -22,6 +22,13 @@ public sealed record HostLabOptions
     public bool WithRootLink { get; init; }
 
     /// <summary>
+    /// The first three octets of the lab's /24 (a documentation range: 192.0.2, 198.51.100 or 203.0.113). With a
+    /// root link, pick one the root namespace does not already route: where the machine itself sits in 192.0.2.0/24
+    /// (some CI runners do), the root's route to its own network wins and the hosts cannot be reached from it.
+    /// </summary>
+    public string Subnet { get; init; } = "192.0.2";
+
+    /// <summary>
     /// Whether every host runs a host agent (default). Off, the lab makes only the namespaces, links, state directories
     /// and certificates (<see cref="HostLab.Machines"/>); the test starts its own processes in them with
     /// <see cref="HostLab.StartIn"/> (e.g. a panel per host) and ends them itself.
@@ -42,14 +49,14 @@ public sealed record LabMachine(string Name, string Namespace, string Address, s
 /// own child process (the <c>host</c> mode of this program, see HostAgent) with its own state directory, in its own
 /// network namespace. The hosts' links meet on a bridge in a switch namespace of their own, so traffic between hosts
 /// crosses two veth links and a bridge, and taking one host's link down partitions it. Host N (from 0) has address
-/// 192.0.2.(N+1)/24 and TLS material (CN = its name) from one throwaway CA. Disposing ends the host processes and
+/// 192.0.2.(N+1)/24 (or <see cref="HostLabOptions.Subnet"/>.(N+1)) and TLS material (CN = its name) from one throwaway CA. Disposing ends the host processes and
 /// every QEMU they left (by the pids in their state directories), then deletes the namespaces this lab made (their
 /// veths go with them) and the root link by its name.
 /// </summary>
 public sealed class HostLab : IAsyncDisposable
 {
-    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
-    public const string RootAddress = "192.0.2.254";
+    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set (.254 of the subnet).</summary>
+    public string RootAddress => $"{_options.Subnet}.254";
 
     private const string HostInterface = "lab0";
     private readonly string _root;
@@ -74,7 +81,7 @@ public sealed class HostLab : IAsyncDisposable
     public IReadOnlyList<LabMachine> Machines => _machines;
 
     /// <summary>The address of the host at <paramref name="index"/>.</summary>
-    public static string AddressOf(int index) => $"192.0.2.{index + 1}";
+    public string AddressOf(int index) => $"{_options.Subnet}.{index + 1}";
 
     /// <summary>Makes the namespaces, links and certificates and starts one host process per name.</summary>
     public static async Task<HostLab> CreateAsync(IReadOnlyList<string> hostNames, HostLabOptions options, CancellationToken cancellationToken)
@@ -84,7 +91,7 @@ public sealed class HostLab : IAsyncDisposable
         var lab = new HostLab(Directory.CreateTempSubdirectory("virt-lab-").FullName, options);
         try
         {
-            var addresses = hostNames.Select((name, i) => (name, AddressOf(i))).ToDictionary(p => p.name, p => p.Item2);
+            var addresses = hostNames.Select((name, i) => (name, lab.AddressOf(i))).ToDictionary(p => p.name, p => p.Item2);
             var tls = await LabCertificates.CreateAsync(Path.Combine(lab._root, "tls"), addresses, cancellationToken);
             var switchNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-sw-{suffix}", cancellationToken);
             await IpAsync(cancellationToken, "-n", switchNamespace, "link", "add", "br0", "type", "bridge");
@@ -94,7 +101,7 @@ public sealed class HostLab : IAsyncDisposable
                 var hostNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-{i}-{suffix}", cancellationToken);
                 await IpAsync(cancellationToken, "link", "add", HostInterface, "netns", hostNamespace, "type", "veth", "peer", "name", $"h{i}", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, $"h{i}", cancellationToken);
-                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{AddressOf(i)}/24", "dev", HostInterface);
+                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{lab.AddressOf(i)}/24", "dev", HostInterface);
                 await IpAsync(cancellationToken, "-n", hostNamespace, "link", "set", HostInterface, "up");
             }
 
@@ -103,14 +110,14 @@ public sealed class HostLab : IAsyncDisposable
                 lab._rootLink = $"vlab{suffix}";
                 await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, "root", cancellationToken);
-                await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
+                await IpAsync(cancellationToken, "addr", "add", $"{lab.RootAddress}/24", "dev", lab._rootLink);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
             }
 
             for (var i = 0; i < hostNames.Count; i++)
             {
                 var name = hostNames[i];
-                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], AddressOf(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
+                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], lab.AddressOf(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
             }
 
             foreach (var machine in options.StartHostAgents ? lab._machines : [])
