@@ -151,6 +151,11 @@ public sealed class PanelBrowserTests
                 await page.WaitForSelectorAsync("[data-testid=error]:has-text('is not https')", new() { Timeout = 30_000 });
                 Assert.Contains("give https://HOST:PORT", await page.GetByTestId("error").InnerTextAsync(), StringComparison.Ordinal);
                 Assert.Equal("Stopped", await page.GetByTestId("state-mover").InnerTextAsync());
+
+                // The form fits a phone's width too.
+                await page.SetViewportSizeAsync(390, 844);
+                var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+                Assert.True(overflow <= 0, $"the VM page with the migrate form is {overflow} px wider than a phone screen");
                 Assert.Empty(violations);
             }, TestContext.Current.CancellationToken, [$"--Panel:HostTokenFile={tokenFile}", $"--Panel:PeerHosts={peer}"]);
         }

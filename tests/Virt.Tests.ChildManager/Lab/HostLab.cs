@@ -16,7 +16,7 @@ public sealed record HostLabOptions
     public string NamespacePrefix { get; init; } = "virt-lab";
 
     /// <summary>
-    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, so the hosts reach services the
+    /// Gives the root namespace <see cref="HostLab.RootLinkAddress"/> on the lab's switch, so the hosts reach services the
     /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
     /// </summary>
     public bool WithRootLink { get; init; }
@@ -55,8 +55,8 @@ public sealed record LabMachine(string Name, string Namespace, string Address, s
 /// </summary>
 public sealed class HostLab : IAsyncDisposable
 {
-    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set (.254 of the subnet).</summary>
-    public string RootAddress => $"{_options.Subnet}.254";
+    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set, in the default subnet.</summary>
+    public const string RootAddress = "192.0.2.254";
 
     private const string HostInterface = "lab0";
     private readonly string _root;
@@ -80,8 +80,14 @@ public sealed class HostLab : IAsyncDisposable
     /// <summary>Every host's place (namespace, address, TLS material), also when no agents run.</summary>
     public IReadOnlyList<LabMachine> Machines => _machines;
 
-    /// <summary>The address of the host at <paramref name="index"/>.</summary>
-    public string AddressOf(int index) => $"{_options.Subnet}.{index + 1}";
+    /// <summary>The root namespace's address on this lab's switch (.254 of <see cref="HostLabOptions.Subnet"/>).</summary>
+    public string RootLinkAddress => $"{_options.Subnet}.254";
+
+    /// <summary>The address of the host at <paramref name="index"/> in the default subnet.</summary>
+    public static string AddressOf(int index) => $"192.0.2.{index + 1}";
+
+    /// <summary>The address of the host at <paramref name="index"/> in this lab's <see cref="HostLabOptions.Subnet"/>.</summary>
+    public string HostAddress(int index) => $"{_options.Subnet}.{index + 1}";
 
     /// <summary>Makes the namespaces, links and certificates and starts one host process per name.</summary>
     public static async Task<HostLab> CreateAsync(IReadOnlyList<string> hostNames, HostLabOptions options, CancellationToken cancellationToken)
@@ -91,7 +97,7 @@ public sealed class HostLab : IAsyncDisposable
         var lab = new HostLab(Directory.CreateTempSubdirectory("virt-lab-").FullName, options);
         try
         {
-            var addresses = hostNames.Select((name, i) => (name, lab.AddressOf(i))).ToDictionary(p => p.name, p => p.Item2);
+            var addresses = hostNames.Select((name, i) => (name, lab.HostAddress(i))).ToDictionary(p => p.name, p => p.Item2);
             var tls = await LabCertificates.CreateAsync(Path.Combine(lab._root, "tls"), addresses, cancellationToken);
             var switchNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-sw-{suffix}", cancellationToken);
             await IpAsync(cancellationToken, "-n", switchNamespace, "link", "add", "br0", "type", "bridge");
@@ -101,7 +107,7 @@ public sealed class HostLab : IAsyncDisposable
                 var hostNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-{i}-{suffix}", cancellationToken);
                 await IpAsync(cancellationToken, "link", "add", HostInterface, "netns", hostNamespace, "type", "veth", "peer", "name", $"h{i}", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, $"h{i}", cancellationToken);
-                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{lab.AddressOf(i)}/24", "dev", HostInterface);
+                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{lab.HostAddress(i)}/24", "dev", HostInterface);
                 await IpAsync(cancellationToken, "-n", hostNamespace, "link", "set", HostInterface, "up");
             }
 
@@ -110,14 +116,14 @@ public sealed class HostLab : IAsyncDisposable
                 lab._rootLink = $"vlab{suffix}";
                 await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, "root", cancellationToken);
-                await IpAsync(cancellationToken, "addr", "add", $"{lab.RootAddress}/24", "dev", lab._rootLink);
+                await IpAsync(cancellationToken, "addr", "add", $"{lab.RootLinkAddress}/24", "dev", lab._rootLink);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
             }
 
             for (var i = 0; i < hostNames.Count; i++)
             {
                 var name = hostNames[i];
-                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], lab.AddressOf(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
+                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], lab.HostAddress(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
             }
 
             foreach (var machine in options.StartHostAgents ? lab._machines : [])
