@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Virt.VirtualMachines;
@@ -18,7 +20,7 @@ internal sealed class HostToHostClient : IDisposable
 
     public HostToHostClient(string? hostsCaCertificate)
     {
-        var authority = hostsCaCertificate is not null && File.Exists(hostsCaCertificate) ? X509Certificate2.CreateFromPemFile(hostsCaCertificate) : null;
+        var authority = hostsCaCertificate is not null && File.Exists(hostsCaCertificate) ? LoadAuthority(hostsCaCertificate) : null;
         var handler = new HttpClientHandler
         {
             ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
@@ -69,7 +71,66 @@ internal sealed class HostToHostClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Migrates <paramref name="vm"/> with the <paramref name="ticket"/> the panel at <paramref name="destination"/>
+    /// answered. When the migration fails or is cancelled before it completes (this process may not be the VM's owner,
+    /// the stream may break), the destination is told to drop the VM it got ready for, so nothing is left waiting there
+    /// until the ticket expires.
+    /// </summary>
+    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var completed = false;
+        try
+        {
+            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory }, cancellationToken))
+            {
+                yield return progress;
+            }
+
+            completed = true;
+        }
+        finally
+        {
+            if (!completed)
+            {
+                await CancelIncomingAsync(destination, token, ticket.VmName);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tells the destination to drop a VM it got ready to receive (<c>DELETE /api/host-to-host/incoming/NAME</c>; it
+    /// refuses a VM that already runs there). Best effort: an unreachable destination removes it when the ticket expires.
+    /// </summary>
+    private async Task CancelIncomingAsync(Uri destination, string token, string vmName)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Delete, new Uri(destination, $"{HostToHostApi.IncomingPath}/{Uri.EscapeDataString(vmName)}"));
+        message.Headers.Add(HostToHostApi.TokenHeader, token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            using var response = await _http.SendAsync(message, timeout.Token);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+        {
+            // The ticket's expiry on the destination removes what it made; the migration's own error is what the caller sees.
+        }
+    }
+
     public void Dispose() => _http.Dispose();
+
+    /// <summary>The hosts' CA certificate (no key: CreateFromPemFile would look for one in the same file and fail).</summary>
+    private static X509Certificate2 LoadAuthority(string path)
+    {
+        try
+        {
+            return X509Certificate2.CreateFromPem(File.ReadAllText(path));
+        }
+        catch (CryptographicException exception)
+        {
+            throw new VirtException(VirtErrorKind.InvalidInput, $"the hosts' CA certificate '{path}' is not a PEM certificate ({exception.Message}): put the CA's certificate there (ca-cert.pem of virtctl host tls issue)", exception);
+        }
+    }
 
     private static bool ChainsTo(X509Certificate2 certificate, X509Certificate2 authority)
     {

@@ -7,9 +7,11 @@ namespace Virt.Panel;
 /// with them a panel user can read and write any host file. For migration between hosts: <c>Panel:HostTokenFile</c>
 /// (the hosts' shared token; without it the host-to-host endpoints refuse everything), <c>Panel:TlsDirectory</c> (this
 /// host's certificates in QEMU's layout, from <c>virtctl host tls issue</c>; null: the KVM backend's own) and
-/// <c>Panel:MigrationAddress</c> (where this host receives migrations; default the address the source reached the panel on).
+/// <c>Panel:MigrationAddress</c> (where this host receives migrations; default the address the source reached the panel on)
+/// and <c>Panel:PeerHosts</c> (the other hosts' panels, e.g. <c>https://host-b:8006;https://host-c:8006</c>, offered by
+/// the browser's "Migrate to host" form).
 /// </summary>
-internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers, string? HostTokenFile = null, string? TlsDirectory = null, string? MigrationAddress = null)
+internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers, string? HostTokenFile = null, string? TlsDirectory = null, string? MigrationAddress = null, IReadOnlyList<string>? PeerHosts = null)
 {
     /// <summary>Request bodies larger than this are refused (413) everywhere; the API's requests are small JSON.</summary>
     public const long MaxRequestBody = 64 * 1024;
@@ -23,7 +25,8 @@ internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedCon
             configuration.GetValue("Panel:AllowPrivilegedContainers", false),
             NullIfEmpty(configuration["Panel:HostTokenFile"]),
             NullIfEmpty(configuration["Panel:TlsDirectory"]),
-            NullIfEmpty(configuration["Panel:MigrationAddress"]));
+            NullIfEmpty(configuration["Panel:MigrationAddress"]),
+            (configuration["Panel:PeerHosts"] ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

@@ -86,27 +86,11 @@ public sealed class PanelAndVirtctlTests
         Assert.Fail($"the panel's events ended before '{text}'");
     }
 
-    /// <summary>
-    /// virtctl from its own build output (bin/CONFIGURATION/TFM mirrors this project's): it needs its own
-    /// runtime configuration, the panel's output folder leans on the ASP.NET Core shared framework.
-    /// </summary>
-    private static string VirtctlDll => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "samples", "virtctl", Path.GetRelativePath(Path.Combine(AppContext.BaseDirectory, "..", "..", ".."), AppContext.BaseDirectory), "virtctl.dll"));
-
     /// <summary>Runs virtctl (built with the tests) on the panel's state directory with --json; expects success.</summary>
     private static async Task<JsonElement> VirtctlAsync(string state, CancellationToken ct, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { VirtctlDll }.Concat(arguments).Append("--json"))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["VIRTCTL_STATE"] = state;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(ct);
-        var error = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        Assert.True(process.ExitCode == 0, $"virtctl {string.Join(' ', arguments)} exited {process.ExitCode}: {await error}{await output}");
-        return JsonDocument.Parse(await output).RootElement.Clone();
+        var (exitCode, output, error) = await VirtctlProcess.FinishAsync(Process.Start(VirtctlProcess.StartInfo(state, arguments))!, ct);
+        Assert.True(exitCode == 0, $"virtctl {string.Join(' ', arguments)} exited {exitCode}: {error}{output}");
+        return JsonDocument.Parse(output).RootElement.Clone();
     }
 }

@@ -1,4 +1,5 @@
 using Virt.Kvm.Testing;
+using System.Net.Http.Json;
 using Microsoft.Playwright;
 
 namespace Virt.Panel.Tests;
@@ -117,6 +118,51 @@ public sealed class PanelBrowserTests
             Assert.Contains("[exit 0]", await page.GetByTestId("ct-output").InnerTextAsync(), StringComparison.Ordinal);
             Assert.Empty(violations);
         }, TestContext.Current.CancellationToken);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task The_migrate_to_host_form_offers_the_peers_keeps_the_token_off_the_page_and_shows_a_refusal()
+    {
+        const string hostToken = "0123456789abcdef0123456789abcdef-browser";
+        const string peer = "https://198.51.100.2:8006";
+        var tokens = Directory.CreateTempSubdirectory("virt-host-token-").FullName;
+        try
+        {
+            var tokenFile = Path.Combine(tokens, "host-token");
+            await File.WriteAllTextAsync(tokenFile, hostToken + "\n", TestContext.Current.CancellationToken);
+            File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            await WithPanelAndBrowserAsync(async (panel, browser, ct) =>
+            {
+                using var api = panel.Api();
+                (await api.PostAsJsonAsync("/api/vms", new { name = "mover", memoryMiB = 128 }, ct)).EnsureSuccessStatusCode();
+                var page = await browser.NewPageAsync();
+                var violations = WatchContentSecurityPolicy(page);
+                await LogInAsync(page, panel.Address);
+                await page.GotoAsync(panel.Address + "#/vm/mover");
+
+                // The configured peer is offered (and filled in); the hosts' token is nowhere on the page.
+                await page.WaitForFunctionAsync($"() => document.querySelector('[data-testid=migrate-destination]')?.value === '{peer}'");
+                Assert.Equal(1, await page.Locator($"#peer-hosts option[value='{peer}']").CountAsync());
+                Assert.DoesNotContain(hostToken, await page.ContentAsync(), StringComparison.Ordinal);
+
+                // A plain-http panel elsewhere: the task fails and the form shows why and what to do.
+                await page.GetByTestId("migrate-destination").FillAsync("http://203.0.113.7:8006");
+                await page.GetByTestId("migrate-to").ClickAsync();
+                await page.WaitForSelectorAsync("[data-testid=error]:has-text('is not https')", new() { Timeout = 30_000 });
+                Assert.Contains("give https://HOST:PORT", await page.GetByTestId("error").InnerTextAsync(), StringComparison.Ordinal);
+                Assert.Equal("Stopped", await page.GetByTestId("state-mover").InnerTextAsync());
+
+                // The form fits a phone's width too.
+                await page.SetViewportSizeAsync(390, 844);
+                var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+                Assert.True(overflow <= 0, $"the VM page with the migrate form is {overflow} px wider than a phone screen");
+                Assert.Empty(violations);
+            }, TestContext.Current.CancellationToken, [$"--Panel:HostTokenFile={tokenFile}", $"--Panel:PeerHosts={peer}"]);
+        }
+        finally
+        {
+            Directory.Delete(tokens, recursive: true);
+        }
     }
 
     [Fact(Timeout = 180_000)]

@@ -96,7 +96,7 @@ public sealed class PanelHostToHostTests : IDisposable
     }
 
     /// <summary>Follows a task the way the UI does, until it is no longer running.</summary>
-    private static async Task<JsonElement> FinishedTaskAsync(HttpClient api, HttpResponseMessage accepted, CancellationToken ct)
+    internal static async Task<JsonElement> FinishedTaskAsync(HttpClient api, HttpResponseMessage accepted, CancellationToken ct)
     {
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         var id = (await accepted.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetString();

@@ -52,7 +52,9 @@ internal sealed class PanelProcess : IAsyncDisposable
     /// <param name="password">The password, given in VIRT_PANEL_PASSWORD; null starts the panel without one (it makes a token).</param>
     /// <param name="scheme">http, or https with <paramref name="arguments"/> naming a certificate.</param>
     /// <param name="state">A state directory to use (made by the caller, deleted on dispose), or null for a new one.</param>
-    public static async Task<PanelProcess> StartAsync(CancellationToken cancellationToken, IEnumerable<string>? arguments = null, string? password = Password, string scheme = "http", string? state = null)
+    /// <param name="address">Where the panel listens (e.g. a lab host's address), or null for a free loopback port.</param>
+    /// <param name="launcher">Starts the process (e.g. in a lab host's namespace, keeping its pid), or null for <see cref="Process.Start(ProcessStartInfo)"/>.</param>
+    public static async Task<PanelProcess> StartAsync(CancellationToken cancellationToken, IEnumerable<string>? arguments = null, string? password = Password, string scheme = "http", string? state = null, Uri? address = null, Func<ProcessStartInfo, Process>? launcher = null)
     {
         if (state is null)
         {
@@ -62,14 +64,7 @@ internal sealed class PanelProcess : IAsyncDisposable
             File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         }
 
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
-        var address = new Uri($"{scheme}://127.0.0.1:{port}");
+        address ??= new Uri($"{scheme}://127.0.0.1:{FreeLoopbackPort()}");
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Virt.Panel.dll"), "--urls", address.ToString(), $"--Panel:State={state}", "--contentRoot", ContentRoot }.Concat(arguments ?? []))
         {
@@ -85,7 +80,7 @@ internal sealed class PanelProcess : IAsyncDisposable
         }
 
         var output = new ConcurrentQueue<string>();
-        var process = Process.Start(start)!;
+        var process = launcher is null ? Process.Start(start)! : launcher(start);
         process.OutputDataReceived += (_, line) => { if (line.Data is not null) output.Enqueue(line.Data); };
         process.ErrorDataReceived += (_, line) => { if (line.Data is not null) output.Enqueue(line.Data); };
         process.BeginOutputReadLine();
@@ -102,8 +97,9 @@ internal sealed class PanelProcess : IAsyncDisposable
                     return panel;
                 }
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (HttpRequestException)
             {
+                // Not listening yet, or never will: the deadline and the process's exit below tell which.
             }
 
             if (DateTime.UtcNow >= deadline || process.HasExited)
@@ -115,6 +111,13 @@ internal sealed class PanelProcess : IAsyncDisposable
 
             await Task.Delay(100, cancellationToken);
         }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     /// <summary>An API client logged in with the bearer password.</summary>

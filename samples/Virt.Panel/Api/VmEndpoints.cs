@@ -88,6 +88,18 @@ internal static class VmEndpoints
                 }
             }))).WithSummary("Live-migrate a VM to a new QEMU on this host; returns a task with progress.");
 
+        vms.MapPost("/{name}/exec", async (string name, ExecRequest request, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        {
+            if (request.Command is not { Count: > 0 })
+            {
+                return Results.Json(new { error = $"no command to run in VM '{name}': give the program and its arguments, e.g. [\"cat\", \"/proc/uptime\"]", type = "InvalidCommand" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var vm = await manager.GetAsync(name, cancellationToken);
+            var result = await vm.Guest.ExecAsync(request.Command[0], [.. request.Command.Skip(1)], timeout: TimeSpan.FromSeconds(60), cancellationToken: cancellationToken);
+            return Results.Ok(new { exitCode = result.ExitCode, signal = result.Signal, stdout = result.StandardOutputText, stderr = result.StandardErrorText, truncated = result.OutputTruncated });
+        }).WithSummary("Run a command in a running VM through its guest agent (60 s deadline): exit code, stdout, stderr.");
+
         vms.MapDelete("/{name}", async (string name, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
         {
             await manager.DeleteAsync(name, force: true, cancellationToken);

@@ -36,6 +36,26 @@ internal static class HostToHostEndpoints
         }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
             .WithTags("Host to host").WithSummary($"Get ready to receive a VM from another host (header {HostToHostApi.TokenHeader}); answers the migration ticket.");
 
+        app.MapDelete(HostToHostApi.IncomingPath + "/{name}", async (string name, IVirtualMachineManager manager, VirtHostIdentity identity, CancellationToken cancellationToken) =>
+        {
+            var vm = await manager.GetAsync(name, cancellationToken);
+            var state = (await vm.GetStatusAsync(cancellationToken)).State;
+            if (state != VmState.Incoming)
+            {
+                return Results.Json(new { error = $"VM '{name}' on {identity.Name} is {state}, not waiting for a migration: only a VM still being received is dropped this way", type = "NotIncoming" }, statusCode: StatusCodes.Status409Conflict);
+            }
+
+            await manager.DeleteAsync(name, cancellationToken: cancellationToken);
+            return Results.NoContent();
+        }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
+            .WithTags("Host to host").WithSummary($"Drop a VM this host got ready to receive whose migration failed at the source (header {HostToHostApi.TokenHeader}); a VM that runs is refused.");
+
+        // What the browser's "Migrate to host" form needs: whether this panel can send VMs at all, and the configured
+        // peers to offer. Never the token: the panel sends it itself, the page never sees it.
+        app.MapGet("/api/host-to-host/peers", (HostToHostAuth hostAuth, PanelOptions options, VirtHostIdentity identity) =>
+            new { hostName = identity.Name, canMigrate = hostAuth.IsConfigured, peers = options.PeerHosts ?? [] })
+            .WithTags("Host to host").WithSummary("This host's name, whether it has the hosts' token (Panel:HostTokenFile) and the peer panels of Panel:PeerHosts.");
+
         app.MapPost("/api/vms/{name}/migrate-to", (string name, MigrateToHostRequest request, IVirtualMachineManager manager, PanelTasks tasks, HostToHostAuth hostAuth, PanelOptions options, VirtHostIdentity identity) =>
         {
             if (!Uri.TryCreate(request.Destination, UriKind.Absolute, out var destination))
@@ -56,7 +76,7 @@ internal static class HostToHostEndpoints
                 using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
                 var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security), request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
-                await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = options.TlsDirectory }))
+                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, CancellationToken.None))
                 {
                     task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
                     task.Detail = progress.Status;

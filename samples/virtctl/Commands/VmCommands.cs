@@ -273,13 +273,16 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
     protected override async Task<int> RunAsync(VirtHost host, VmMigrateSettings settings, CancellationToken cancellationToken)
     {
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
-        var options = Uri.TryCreate(settings.Destination, UriKind.Absolute, out var panel) && panel.Scheme is "https" or "http"
-            ? await TicketOptionsAsync(vm, panel, settings, cancellationToken)
-            : new VmMigrationOptions { DestinationUri = settings.Destination };
+        using var client = Uri.TryCreate(settings.Destination, UriKind.Absolute, out var panel) && panel.Scheme is "https" or "http"
+            ? new HostToHostClient(settings.TlsDirectory is { } directory ? Path.Combine(directory, Virt.Kvm.Tls.HostTlsDirectory.CaCertificateFileName) : null)
+            : null;
+        var migration = client is not null && panel is not null
+            ? await ToPanelAsync(client, vm, panel, settings, cancellationToken)
+            : vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = settings.Destination }, cancellationToken);
         VmMigrationProgress? last = null;
         if (settings.Json || Console.IsOutputRedirected)
         {
-            await foreach (var progress in vm.Migration.MigrateAsync(options, cancellationToken))
+            await foreach (var progress in migration)
             {
                 last = progress;
             }
@@ -289,7 +292,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
             await AnsiConsole.Progress().StartAsync(async context =>
             {
                 var task = context.AddTask($"migrating {vm.Name}", maxValue: 100);
-                await foreach (var progress in vm.Migration.MigrateAsync(options, cancellationToken))
+                await foreach (var progress in migration)
                 {
                     last = progress;
                     task.Value = progress.TotalBytes > 0 ? Math.Min(100, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Value;
@@ -303,8 +306,11 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
         return ExitCodes.Success;
     }
 
-    /// <summary>Asks the other host's panel to get ready for the VM; its ticket says where and how to send it.</summary>
-    private static async Task<VmMigrationOptions> TicketOptionsAsync(IVirtualMachine vm, Uri panel, VmMigrateSettings settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks the other host's panel to get ready for the VM; its ticket says where and how to send it. A migration that
+    /// fails afterwards tells that panel to drop what it made.
+    /// </summary>
+    private static async Task<IAsyncEnumerable<VmMigrationProgress>> ToPanelAsync(HostToHostClient client, IVirtualMachine vm, Uri panel, VmMigrateSettings settings, CancellationToken cancellationToken)
     {
         var token = settings.TokenFile is { } file
             ? HostToHostApi.ReadTokenFile(file)
@@ -313,10 +319,8 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
                 : throw new ArgumentException($"migrating to the panel at {panel} needs the hosts' shared token: give --token-file FILE or set {HostToHostApi.TokenEnvironmentVariable}");
         var security = settings.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
         var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
-        var caCertificate = settings.TlsDirectory is { } directory ? Path.Combine(directory, Virt.Kvm.Tls.HostTlsDirectory.CaCertificateFileName) : null;
-        using var client = new HostToHostClient(caCertificate);
         var ticket = await client.RequestTicketAsync(panel, token, new IncomingVmRequest(vm.Spec, sourceHost, security), settings.InsecureClearText, cancellationToken);
-        return new VmMigrationOptions { Ticket = ticket, TlsDirectory = settings.TlsDirectory };
+        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, cancellationToken);
     }
 }
 

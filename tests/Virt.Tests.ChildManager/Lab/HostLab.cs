@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Virt.Processes;
 
 namespace Virt.Tests.Lab;
@@ -15,24 +16,46 @@ public sealed record HostLabOptions
     public string NamespacePrefix { get; init; } = "virt-lab";
 
     /// <summary>
-    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, so the hosts reach services the
+    /// Gives the root namespace <see cref="HostLab.RootLinkAddress"/> on the lab's switch, so the hosts reach services the
     /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
     /// </summary>
     public bool WithRootLink { get; init; }
+
+    /// <summary>
+    /// The first three octets of the lab's /24 (a documentation range: 192.0.2, 198.51.100 or 203.0.113). With a
+    /// root link, pick one the root namespace does not already route: where the machine itself sits in 192.0.2.0/24
+    /// (some CI runners do), the root's route to its own network wins and the hosts cannot be reached from it.
+    /// </summary>
+    public string Subnet { get; init; } = "192.0.2";
+
+    /// <summary>
+    /// Whether every host runs a host agent (default). Off, the lab makes only the namespaces, links, state directories
+    /// and certificates (<see cref="HostLab.Machines"/>); the test starts its own processes in them with
+    /// <see cref="HostLab.StartIn"/> (e.g. a panel per host) and ends them itself.
+    /// </summary>
+    public bool StartHostAgents { get; init; } = true;
 }
+
+/// <summary>A lab host's place, with or without its agent: its name, namespace, address, state directory and TLS material.</summary>
+/// <param name="Name">The host's name (the CN of its certificate).</param>
+/// <param name="Namespace">The network namespace that is the host.</param>
+/// <param name="Address">The host's address on the lab's switch.</param>
+/// <param name="StateDirectory">A state directory for the host (not made by the lab: the agent or the test makes it).</param>
+/// <param name="TlsDirectory">The host's TLS material in QEMU's layout (<c>ca-cert.pem</c>, <c>server-cert.pem</c>, ...).</param>
+public sealed record LabMachine(string Name, string Namespace, string Address, string StateDirectory, string TlsDirectory);
 
 /// <summary>
 /// Several "hosts" on one machine, for tests and benchmarks of what crosses hosts: each host is an SDK manager in its
 /// own child process (the <c>host</c> mode of this program, see HostAgent) with its own state directory, in its own
 /// network namespace. The hosts' links meet on a bridge in a switch namespace of their own, so traffic between hosts
 /// crosses two veth links and a bridge, and taking one host's link down partitions it. Host N (from 0) has address
-/// 192.0.2.(N+1)/24 and TLS material (CN = its name) from one throwaway CA. Disposing ends the host processes and
+/// 192.0.2.(N+1)/24 (or <see cref="HostLabOptions.Subnet"/>.(N+1)) and TLS material (CN = its name) from one throwaway CA. Disposing ends the host processes and
 /// every QEMU they left (by the pids in their state directories), then deletes the namespaces this lab made (their
 /// veths go with them) and the root link by its name.
 /// </summary>
 public sealed class HostLab : IAsyncDisposable
 {
-    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
+    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set, in the default subnet.</summary>
     public const string RootAddress = "192.0.2.254";
 
     private const string HostInterface = "lab0";
@@ -40,6 +63,7 @@ public sealed class HostLab : IAsyncDisposable
     private readonly HostLabOptions _options;
     private readonly List<string> _namespaces = [];
     private readonly List<LabHost> _hosts = [];
+    private readonly List<LabMachine> _machines = [];
     private string? _rootLink;
 
     private HostLab(string root, HostLabOptions options)
@@ -53,8 +77,17 @@ public sealed class HostLab : IAsyncDisposable
     /// <summary>The host with this name.</summary>
     public LabHost this[string name] => _hosts.Single(h => h.Name == name);
 
-    /// <summary>The address of the host at <paramref name="index"/>.</summary>
+    /// <summary>Every host's place (namespace, address, TLS material), also when no agents run.</summary>
+    public IReadOnlyList<LabMachine> Machines => _machines;
+
+    /// <summary>The root namespace's address on this lab's switch (.254 of <see cref="HostLabOptions.Subnet"/>).</summary>
+    public string RootLinkAddress => $"{_options.Subnet}.254";
+
+    /// <summary>The address of the host at <paramref name="index"/> in the default subnet.</summary>
     public static string AddressOf(int index) => $"192.0.2.{index + 1}";
+
+    /// <summary>The address of the host at <paramref name="index"/> in this lab's <see cref="HostLabOptions.Subnet"/>.</summary>
+    public string HostAddress(int index) => $"{_options.Subnet}.{index + 1}";
 
     /// <summary>Makes the namespaces, links and certificates and starts one host process per name.</summary>
     public static async Task<HostLab> CreateAsync(IReadOnlyList<string> hostNames, HostLabOptions options, CancellationToken cancellationToken)
@@ -64,7 +97,7 @@ public sealed class HostLab : IAsyncDisposable
         var lab = new HostLab(Directory.CreateTempSubdirectory("virt-lab-").FullName, options);
         try
         {
-            var addresses = hostNames.Select((name, i) => (name, AddressOf(i))).ToDictionary(p => p.name, p => p.Item2);
+            var addresses = hostNames.Select((name, i) => (name, lab.HostAddress(i))).ToDictionary(p => p.name, p => p.Item2);
             var tls = await LabCertificates.CreateAsync(Path.Combine(lab._root, "tls"), addresses, cancellationToken);
             var switchNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-sw-{suffix}", cancellationToken);
             await IpAsync(cancellationToken, "-n", switchNamespace, "link", "add", "br0", "type", "bridge");
@@ -74,7 +107,7 @@ public sealed class HostLab : IAsyncDisposable
                 var hostNamespace = await lab.AddNamespaceAsync($"{options.NamespacePrefix}-{i}-{suffix}", cancellationToken);
                 await IpAsync(cancellationToken, "link", "add", HostInterface, "netns", hostNamespace, "type", "veth", "peer", "name", $"h{i}", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, $"h{i}", cancellationToken);
-                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{AddressOf(i)}/24", "dev", HostInterface);
+                await IpAsync(cancellationToken, "-n", hostNamespace, "addr", "add", $"{lab.HostAddress(i)}/24", "dev", HostInterface);
                 await IpAsync(cancellationToken, "-n", hostNamespace, "link", "set", HostInterface, "up");
             }
 
@@ -83,14 +116,19 @@ public sealed class HostLab : IAsyncDisposable
                 lab._rootLink = $"vlab{suffix}";
                 await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, "root", cancellationToken);
-                await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
+                await IpAsync(cancellationToken, "addr", "add", $"{lab.RootLinkAddress}/24", "dev", lab._rootLink);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
             }
 
             for (var i = 0; i < hostNames.Count; i++)
             {
                 var name = hostNames[i];
-                lab._hosts.Add(await LabHost.StartAsync(name, lab._namespaces[i + 1], Path.Combine(lab._root, $"state-{name}"), tls[name], AddressOf(i), options));
+                lab._machines.Add(new LabMachine(name, lab._namespaces[i + 1], lab.HostAddress(i), Path.Combine(lab._root, $"state-{name}"), tls[name]));
+            }
+
+            foreach (var machine in options.StartHostAgents ? lab._machines : [])
+            {
+                lab._hosts.Add(await LabHost.StartAsync(machine.Name, machine.Namespace, machine.StateDirectory, machine.TlsDirectory, machine.Address, options));
             }
 
             return lab;
@@ -112,9 +150,41 @@ public sealed class HostLab : IAsyncDisposable
         return _hosts[index];
     }
 
+    /// <summary>
+    /// Starts <paramref name="start"/> in the namespace of host <paramref name="name"/> (<c>ip netns exec</c>, which
+    /// execs it: the process's pid is the program's, so the caller ends it by that pid).
+    /// </summary>
+    public Process StartIn(string name, ProcessStartInfo start)
+    {
+        var inNamespace = new ProcessStartInfo("ip")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = start.RedirectStandardInput,
+            RedirectStandardOutput = start.RedirectStandardOutput,
+            RedirectStandardError = start.RedirectStandardError,
+            WorkingDirectory = start.WorkingDirectory,
+        };
+        foreach (var argument in new[] { "netns", "exec", NamespaceOf(name), start.FileName }.Concat(start.ArgumentList))
+        {
+            inNamespace.ArgumentList.Add(argument);
+        }
+
+        inNamespace.Environment.Clear();
+        foreach (var (key, value) in start.Environment)
+        {
+            inNamespace.Environment[key] = value;
+        }
+
+        return Process.Start(inNamespace)!;
+    }
+
+    /// <summary>Runs a program to its end in the namespace of host <paramref name="name"/>; throws with its stderr when it fails.</summary>
+    public async Task<string> RunInAsync(string name, string program, params string[] arguments) =>
+        (await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["netns", "exec", NamespaceOf(name), program, .. arguments]), CancellationToken.None)).EnsureSuccess().StandardOutput;
+
     /// <summary>Takes a host's link down (it is cut off from the others and the root namespace) or brings it back.</summary>
     public Task SetLinkAsync(string name, bool up) =>
-        IpAsync(CancellationToken.None, "-n", this[name].Namespace, "link", "set", HostInterface, up ? "up" : "down");
+        IpAsync(CancellationToken.None, "-n", NamespaceOf(name), "link", "set", HostInterface, up ? "up" : "down");
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
@@ -136,6 +206,8 @@ public sealed class HostLab : IAsyncDisposable
 
         Directory.Delete(_root, recursive: true);
     }
+
+    private string NamespaceOf(string name) => _machines.Single(m => m.Name == name).Namespace;
 
     private static async Task PlugAsync(string switchNamespace, string port, CancellationToken cancellationToken)
     {

@@ -116,6 +116,14 @@ async function vmPage(name) {
       <button class="secondary" data-act="stop" data-name="${esc(name)}" data-testid="vm-stop">Stop</button>
       <button class="secondary" id="migrate">Migrate (this host)</button>
       <button class="danger" data-act="delete" data-name="${esc(name)}">Delete</button></div><div id="message"></div></div>
+    <div class="card"><h2>Migrate to another host</h2><form id="migrate-to" class="inline">
+      <label>Destination panel<input name="destination" type="url" required list="peer-hosts" placeholder="https://host-b:8006" data-testid="migrate-destination"></label>
+      <datalist id="peer-hosts"></datalist>
+      <label>Clear text (trusted link only)<input name="clearText" type="checkbox" data-testid="migrate-clear-text"></label>
+      <button data-testid="migrate-to">Migrate to host</button></form>
+      <p class="hint" id="migrate-hint"></p>
+      <div id="migrate-progress" hidden><div class="progress"><div id="migrate-bar"></div></div><p id="migrate-detail" class="wrap" data-testid="migrate-detail"></p></div>
+      <div id="migrate-message"></div></div>
     <div class="card"><h2>Serial console</h2><div class="actions"><button id="serial" data-testid="open-serial">Open serial console</button></div><div id="terminal" data-testid="terminal"></div></div>
     <div class="card"><h2>Graphical console</h2><div class="actions"><button id="graphics" class="secondary" data-testid="open-vnc">Open graphical console</button><span id="vnc-status"></span></div><div id="vnc"></div></div>`;
   bindVmActions();
@@ -123,8 +131,48 @@ async function vmPage(name) {
     const task = await api(`/vms/${encodeURIComponent(name)}/migrate`, { method: 'POST' });
     location.hash = `#/tasks?highlight=${task.id}`;
   };
+  bindMigrateToHost(name);
   document.getElementById('serial').onclick = () => openSerial(name);
   document.getElementById('graphics').onclick = () => openVnc(name);
+}
+
+// "Migrate to host": the destination is the other host's panel; the hosts' token stays on the server (Panel:HostTokenFile),
+// the page only names where to. The peers of Panel:PeerHosts are offered; any https URL may be typed.
+async function bindMigrateToHost(name) {
+  const form = document.getElementById('migrate-to');
+  const hint = document.getElementById('migrate-hint');
+  const setup = await api('/host-to-host/peers');
+  document.getElementById('peer-hosts').innerHTML = setup.peers.map((peer) => `<option value="${esc(peer)}"></option>`).join('');
+  if (setup.peers.length) form.elements.destination.value = setup.peers[0];
+  hint.textContent = setup.canMigrate
+    ? `From ${setup.hostName}: both panels need the hosts' token (Panel:HostTokenFile) and certificates of one CA (Panel:TlsDirectory).`
+    : 'This panel has no host-to-host token: set Panel:HostTokenFile (the same token on every host) to migrate between hosts.';
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const message = document.getElementById('migrate-message');
+    message.innerHTML = '';
+    try {
+      const task = await api(`/vms/${encodeURIComponent(name)}/migrate-to`, { method: 'POST', body: { destination: form.elements.destination.value, insecureClearText: form.elements.clearText.checked } });
+      await followTask(task.id, name, message);
+    } catch (error) { showError(message, error); }
+  };
+}
+
+async function followTask(id, name, message) {
+  const progress = document.getElementById('migrate-progress');
+  const detail = document.getElementById('migrate-detail');
+  progress.hidden = false;
+  for (;;) {
+    const task = await api(`/tasks/${encodeURIComponent(id)}`);
+    document.getElementById('migrate-bar').style.width = `${Math.round(task.percent)}%`;
+    detail.textContent = task.detail ?? '';
+    if (task.state === 'completed') {
+      message.innerHTML = `<p class="ok" data-testid="migrate-done">VM ${esc(name)} now runs on the other host.</p>`;
+      return;
+    }
+    if (task.state === 'failed') throw new Error(task.error ?? 'the migration failed');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 function socketUrl(path) {
