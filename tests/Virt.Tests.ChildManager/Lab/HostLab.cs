@@ -15,8 +15,10 @@ public sealed record HostLabOptions
     public string NamespacePrefix { get; init; } = "virt-lab";
 
     /// <summary>
-    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, so the hosts reach services the
-    /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
+    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, and every host a route to
+    /// <see cref="HostLab.ServicesNetwork"/> through it, so the hosts reach services the test runs in the root namespace
+    /// (a Ceph cluster bound to an address of that network, etcd) over a link. Two labs with a root link cannot run at
+    /// the same time (both would give the root namespace the same address).
     /// </summary>
     public bool WithRootLink { get; init; }
 }
@@ -34,6 +36,12 @@ public sealed class HostLab : IAsyncDisposable
 {
     /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
     public const string RootAddress = "192.0.2.254";
+
+    /// <summary>
+    /// Where services of the root namespace live for the hosts (TEST-NET-2): with a root link, hosts route it via
+    /// <see cref="RootAddress"/>; the root namespace holds such an address on its <c>lo</c> (the Ceph test fixture does).
+    /// </summary>
+    public const string ServicesNetwork = "198.51.100.0/24";
 
     private const string HostInterface = "lab0";
     private readonly string _root;
@@ -85,6 +93,10 @@ public sealed class HostLab : IAsyncDisposable
                 await PlugAsync(switchNamespace, "root", cancellationToken);
                 await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
+                for (var i = 0; i < hostNames.Count; i++)
+                {
+                    await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "route", "add", ServicesNetwork, "via", RootAddress, "dev", HostInterface);
+                }
             }
 
             for (var i = 0; i < hostNames.Count; i++)
