@@ -13,11 +13,12 @@ namespace Virt.Storage.IntegrationTests.Infrastructure;
 /// The daemons bind <see cref="Address"/>, an address of 198.51.100.0/24 (TEST-NET-2) that the fixture puts on the
 /// root namespace's <c>lo</c> and removes at its end, rather than 127.0.0.1: a network namespace's 127.0.0.1 is its
 /// own, so the hosts of a HostLab (tests/Virt.Tests.ChildManager/Lab) could not reach a cluster there. Lab hosts route
-/// 198.51.100.0/24 via the root link (HostLab.ServicesNetwork), so their Ceph traffic crosses their link like a real
-/// host's. Measured on the test machines: no <c>dummy</c> link type ("Unknown device type"), so <c>lo</c> carries the
-/// address; rp_filter 0 (all, default), and a packet from 192.0.2.N to it arrives on the root link whose connected
-/// route also leads back to 192.0.2.N, so strict rp_filter would pass it as well. Without root (no address can be
-/// added) the cluster binds 127.0.0.1 and lab hosts cannot reach it.
+/// 198.51.100.0/24 via the root link (HostLab.ServicesNetwork, from their 203.0.113.N), so their Ceph traffic crosses
+/// their link like a real host's. Measured on the test machines: no <c>dummy</c> link type ("Unknown device type"), so
+/// <c>lo</c> carries the address (a packet for it that arrives on another link is delivered: the local table has it);
+/// rp_filter is 0 (all, default), and both ends' reverse path is the link the packet came in on (the root link's
+/// connected 203.0.113.0/24; the host's route to 198.51.100.0/24), so strict rp_filter passes it too. Without root (no
+/// address can be added) the cluster binds 127.0.0.1 and lab hosts cannot reach it.
 /// </remarks>
 public sealed class CephCluster : IDisposable
 {

@@ -15,10 +15,11 @@ public sealed record HostLabOptions
     public string NamespacePrefix { get; init; } = "virt-lab";
 
     /// <summary>
-    /// Gives the root namespace <see cref="HostLab.RootAddress"/> on the lab's switch, and every host a route to
-    /// <see cref="HostLab.ServicesNetwork"/> through it, so the hosts reach services the test runs in the root namespace
-    /// (a Ceph cluster bound to an address of that network, etcd) over a link. Two labs with a root link cannot run at
-    /// the same time (both would give the root namespace the same address).
+    /// Joins the root namespace to the lab's switch on a subnet of its own, <see cref="HostLab.RootLinkNetwork"/> (root
+    /// <see cref="HostLab.RootAddress"/>, host N 203.0.113.(N+1) beside its 192.0.2.(N+1)), and gives every host a route
+    /// to <see cref="HostLab.ServicesNetwork"/> through it, so the hosts reach services the test runs in the root
+    /// namespace (a Ceph cluster bound to an address of that network, etcd) over their link. Two labs with a root link
+    /// cannot run at the same time (both would give the root namespace the same address).
     /// </summary>
     public bool WithRootLink { get; init; }
 }
@@ -34,8 +35,15 @@ public sealed record HostLabOptions
 /// </summary>
 public sealed class HostLab : IAsyncDisposable
 {
+    /// <summary>
+    /// The subnet of the root link (TEST-NET-3), not the hosts' 192.0.2.0/24: the machine's own uplink may be in
+    /// 192.0.2.0/24 (on the test machines eth0 is 192.0.2.2/24 with its gateway at 192.0.2.1, host-b's and host-a's
+    /// addresses), and the root namespace would send its answers to the hosts out of that uplink instead.
+    /// </summary>
+    public const string RootLinkNetwork = "203.0.113.0/24";
+
     /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
-    public const string RootAddress = "192.0.2.254";
+    public const string RootAddress = "203.0.113.254";
 
     /// <summary>
     /// Where services of the root namespace live for the hosts (TEST-NET-2): with a root link, hosts route it via
@@ -92,10 +100,18 @@ public sealed class HostLab : IAsyncDisposable
                 await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, "root", cancellationToken);
                 await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
+
+                // The root namespace answers ARP for all its addresses on every link by default: on the test machines it
+                // answered "who has 192.0.2.2" (its eth0's address, host-b's in the lab) on the root link, racing host-b,
+                // and host-a's packets to host-b went to the root namespace (measured: ping host-a -> host-b 100 % lost).
+                // arp_ignore=1 answers only for addresses on the link the question came in on.
+                await File.WriteAllTextAsync($"/proc/sys/net/ipv4/conf/{lab._rootLink}/arp_ignore", "1", cancellationToken);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
                 for (var i = 0; i < hostNames.Count; i++)
                 {
-                    await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "route", "add", ServicesNetwork, "via", RootAddress, "dev", HostInterface);
+                    var rootLinkAddress = $"203.0.113.{i + 1}";
+                    await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "addr", "add", rootLinkAddress + "/24", "dev", HostInterface);
+                    await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "route", "add", ServicesNetwork, "via", RootAddress, "dev", HostInterface, "src", rootLinkAddress);
                 }
             }
 
