@@ -68,8 +68,7 @@ internal static class HostAgent
         {
             var payload = command switch
             {
-                "start" => await StartAsync(manager, EmbeddedGuest.CreateSpec(arguments[0], guestDirectory)),
-                "start-with-disk" => await StartAsync(manager, WithDisk(EmbeddedGuest.CreateSpec(arguments[0], guestDirectory), arguments[1])),
+                "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
                 "rbd-pool" => await DefineRbdPoolAsync(storage, arguments),
                 "status" => await StatusAsync(manager, arguments[0]),
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
@@ -89,6 +88,7 @@ internal static class HostAgent
         }
     }
 
+    /// <summary>start NAME [VARIANT]: creates and starts the test guest, waits for its agent; returns QEMU's pid.</summary>
     private static async Task<string> StartAsync(KvmVirtualMachineManager manager, VmSpec spec)
     {
         var vm = await manager.CreateAsync(spec);
@@ -109,9 +109,6 @@ internal static class HostAgent
 
         return (await vm.GetStatusAsync()).Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
-
-    /// <summary>The guest with one more disk, <c>data</c>, on the storage volume <paramref name="volume"/> (<c>POOL:NAME</c>): the guest's /dev/vda.</summary>
-    private static VmSpec WithDisk(VmSpec spec, string volume) => spec with { Disks = [.. spec.Disks, new VmDisk("data", volume)] };
 
     /// <summary><c>rbd-pool NAME CEPH_CONF CEPH_POOL</c>: defines an RBD pool on this host (each host of a lab its own definition of the same Ceph pool).</summary>
     private static async Task<string> DefineRbdPoolAsync((StorageManager Manager, string Directory) storage, string[] arguments)
@@ -141,17 +138,29 @@ internal static class HostAgent
         return JsonSerializer.Serialize(result.StandardOutputText, HostAgentJson.Default.String);
     }
 
-    /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (default, pc, hostdev, disk=POOL:VOLUME).</summary>
-    private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    /// <summary>
+    /// The test guest's spec in a variant both hosts build alike: <c>default</c>, <c>pc</c> (another machine type),
+    /// <c>hostdev</c> (a host device), <c>bridge=NAME</c> (a NIC on that bridge, with a fixed MAC), <c>disk=POOL:VOLUME</c>
+    /// (a disk <c>data</c> on that storage volume: the guest's /dev/vda).
+    /// </summary>
+    private static VmSpec SpecFor(string name, string guestDirectory, string variant)
     {
-        var spec = EmbeddedGuest.CreateSpec(arguments[0], guestDirectory);
-        spec = arguments[5] switch
+        var spec = EmbeddedGuest.CreateSpec(name, guestDirectory);
+        return variant switch
         {
             "pc" => spec with { Machine = VmMachineType.Pc },
             "hostdev" => spec with { HostDevices = [new VmHostDevice("0000:00:1f.0")] },
-            var variant when variant.StartsWith("disk=", StringComparison.Ordinal) => WithDisk(spec, variant["disk=".Length..]),
+            _ when variant.StartsWith("bridge=", StringComparison.Ordinal) =>
+                spec with { Nics = [new VmNic("lan") { Backend = VmNicBackend.Bridge, Bridge = variant["bridge=".Length..], MacAddress = "52:54:00:0a:0b:0c" }] },
+            _ when variant.StartsWith("disk=", StringComparison.Ordinal) => spec with { Disks = [new VmDisk("data", variant["disk=".Length..])] },
             _ => spec,
         };
+    }
+
+    /// <summary>prepare NAME LISTEN_ADDRESS TLS_DIR|- SOURCE_HOST|- LIFETIME_SECONDS VARIANT (see <see cref="SpecFor"/>).</summary>
+    private static async Task<string> PrepareAsync(KvmVirtualMachineManager manager, string guestDirectory, string[] arguments)
+    {
+        var spec = SpecFor(arguments[0], guestDirectory, arguments[5]);
         var ticket = await manager.PrepareIncomingAsync(spec, new IncomingMigrationOptions
         {
             ListenAddress = arguments[1],

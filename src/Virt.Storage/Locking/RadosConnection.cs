@@ -254,7 +254,7 @@ internal sealed class RadosConnection : IDisposable
     }
 
     /// <summary>Passes a librados result through, noting an -EBLOCKLISTED answer.</summary>
-    private int Seen(int result)
+    private nint Seen(nint result)
     {
         if (result == BlocklistedError)
         {
@@ -264,7 +264,7 @@ internal sealed class RadosConnection : IDisposable
         return result;
     }
 
-    private nint Seen(nint result) => Seen((int)Math.Clamp(result, int.MinValue, int.MaxValue)) == BlocklistedError ? BlocklistedError : result;
+    private int Seen(int result) => (int)Seen((nint)result);
 
     private void Fail(long result, string what)
     {

@@ -41,12 +41,12 @@ public sealed class CrossHostRbdMigrationTests(CephCluster ceph)
             await b.RunAsync("rbd-pool", "shared", ceph.ConfigPath!, cephPool);
 
             // host-a runs the VM and writes the first marker.
-            await a.RunAsync("start-with-disk", Vm, Volume);
+            await a.RunAsync("start", Vm, "disk=" + Volume);
             Assert.Equal(["host-a/vm:rbdvm"], await HoldersAsync(observer, ct));
             await WriteMarkerAsync(a, 'A', sector: 0);
 
             // host-b may not start it while host-a runs it.
-            var refused = await Assert.ThrowsAsync<HostCommandException>(() => b.RunAsync("start-with-disk", Vm, Volume));
+            var refused = await Assert.ThrowsAsync<HostCommandException>(() => b.RunAsync("start", Vm, "disk=" + Volume));
             Assert.Contains("host 'host-a' (vm:rbdvm)", refused.Message, StringComparison.Ordinal);
             await b.RunAsync("delete", Vm);
             Assert.Equal(["host-a/vm:rbdvm"], await HoldersAsync(observer, ct));
@@ -73,7 +73,7 @@ public sealed class CrossHostRbdMigrationTests(CephCluster ceph)
             await WriteMarkerAsync(b, 'B', sector: 1);
 
             // host-a starting the VM again is refused, naming host-b (the lock still carries the tag host-a made).
-            var moved = await Assert.ThrowsAsync<HostCommandException>(() => a.RunAsync("start-with-disk", Vm, Volume));
+            var moved = await Assert.ThrowsAsync<HostCommandException>(() => a.RunAsync("start", Vm, "disk=" + Volume));
             Assert.Contains("host 'host-b' (vm:rbdvm)", moved.Message, StringComparison.Ordinal);
             await a.RunAsync("delete", Vm);
             Assert.Equal(["host-b/vm:rbdvm"], await HoldersAsync(observer, ct));
