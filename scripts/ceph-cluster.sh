@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A throw-away single-node Ceph cluster for tests: one mon, one mgr, one bluestore OSD on a sparse
-# file, everything bound to 127.0.0.1 and kept under DIR (CEPH-RECIPE.md).
-#   ceph-cluster.sh start DIR   -> prints the path of DIR/ceph.conf once pool 'rbd' is ready
+# file, everything bound to one IPv4 address (127.0.0.1 unless ADDRESS is given) and kept under DIR (CEPH-RECIPE.md).
+#   ceph-cluster.sh start DIR [ADDRESS] -> prints the path of DIR/ceph.conf once pool 'rbd' is ready
+#     (a restart of an existing DIR keeps the address its ceph.conf has)
 #   ceph-cluster.sh stop DIR    -> stops the daemons it started (by their pid files in DIR)
 set -euo pipefail
 action=$1
 dir=$(realpath -m "$2")
 conf=$dir/ceph.conf
+address=${3:-127.0.0.1}
 
 stop() {
   for daemon in osd.0 mgr.x mon.a; do
@@ -33,8 +35,8 @@ if [ ! -f "$conf" ]; then
   cat > "$conf" <<CONF
 [global]
 fsid = $fsid
-mon host = [v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]
-public addr = 127.0.0.1
+mon host = [v2:$address:$port,v1:$address:$((port + 1))]
+public addr = $address
 ms bind ipv6 = false
 auth cluster required = cephx
 auth service required = cephx
@@ -71,7 +73,7 @@ CONF
   ceph-authtool --create-keyring "$dir/ceph.mon.a.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   ceph-authtool --create-keyring "$dir/ceph.client.admin.keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
   ceph-authtool "$dir/ceph.mon.a.keyring" --import-keyring "$dir/ceph.client.admin.keyring" >/dev/null
-  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]" "$dir/monmap" >/dev/null
+  monmaptool --create --fsid "$fsid" --addv a "[v2:$address:$port,v1:$address:$((port + 1))]" "$dir/monmap" >/dev/null
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/ceph.mon.a.keyring"
   fresh=1
 else

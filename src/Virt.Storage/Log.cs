@@ -52,4 +52,7 @@ internal static partial class Log
 
     [LoggerMessage(StorageEventIds.ClientRecordFailed, LogLevel.Debug, "volume {Volume}: recording the Ceph clients of {Holder} failed; retrying")]
     public static partial void ClientRecordFailed(ILogger logger, Exception error, VolumeId volume, string holder);
+
+    [LoggerMessage(StorageEventIds.CephClientBlocklisted, LogLevel.Warning, "volume {Volume}: this host's Ceph client (client.{User}, {Config}) is blocklisted; opening a new one")]
+    public static partial void CephClientBlocklisted(ILogger logger, VolumeId volume, string user, string config);
 }

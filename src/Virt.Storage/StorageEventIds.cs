@@ -53,4 +53,7 @@ public static class StorageEventIds
 
     /// <summary>Debug: <c>volume {Volume}: recording the Ceph clients of {Holder} failed; retrying</c></summary>
     public const int ClientRecordFailed = 3203;
+
+    /// <summary>Warning: <c>volume {Volume}: this host's Ceph client (client.{User}, {Config}) is blocklisted; opening a new one</c></summary>
+    public const int CephClientBlocklisted = 3204;
 }

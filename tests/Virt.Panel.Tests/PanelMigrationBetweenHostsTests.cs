@@ -11,7 +11,7 @@ namespace Virt.Panel.Tests;
 /// <summary>
 /// Two real panels, each a host: its own process, state directory, host name and certificate (from the lab's test
 /// CA, serving its HTTPS too), in its own network namespace of a <see cref="HostLab"/>. The test, in the root
-/// namespace, reaches them over the lab's root link (198.51.100.254 to 198.51.100.1 and .2: not 192.0.2.0/24, where
+/// namespace, reaches them over the lab's root link (203.0.113.254 to 203.0.113.1 and .2: not 192.0.2.0/24, where
 /// some runners' own network is) and moves the test
 /// guest from host-a to host-b with the panel's migrate-to and back, and drives virtctl's <c>vm migrate --to</c> at the
 /// other panel from each host's shell (a wrong token; a VM that another process, the panel, owns).
@@ -36,7 +36,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
         await using var lab = await HostLab.CreateAsync(
             ["host-a", "host-b"],
-            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, Subnet = "198.51.100", StartHostAgents = false },
+            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
             ct);
         var (a, b) = (lab.Machines[0], lab.Machines[1]);
         await using var panelA = await StartPanelAsync(lab, a, token, ct);

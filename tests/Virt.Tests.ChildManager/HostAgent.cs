@@ -7,6 +7,9 @@ using Virt.Kvm.Hosting;
 using Virt.Kvm.Testing;
 using Virt.Kvm.VirtualMachines;
 using Virt.Processes;
+using Virt.Storage;
+using Virt.Storage.Hosting;
+using Virt.Storage.Pools;
 using Virt.VirtualMachines;
 
 /// <summary>
@@ -14,6 +17,8 @@ using Virt.VirtualMachines;
 /// stdin/stdout, so the test can run two of them in two network namespaces. A request is a JSON array of strings,
 /// <c>[id, command, args...]</c>; each answer is one line, <c>id ok PAYLOAD</c>, <c>id error MESSAGE</c> or (while a
 /// migration runs) <c>id progress TRANSFERRED</c>. Requests run concurrently, so a migration can be cancelled.
+/// The manager resolves volumes through a storage manager of this host (state in <c>STATE_DIR.storage</c>, named as
+/// the host, so an RBD volume's cross-host lock names it), which has no pools until <c>rbd-pool</c> defines one.
 /// </summary>
 internal static class HostAgent
 {
@@ -23,12 +28,15 @@ internal static class HostAgent
     public static async Task<int> RunAsync(string[] args)
     {
         var (stateDirectory, qemuBinary, hostName, guestDirectory) = (args[0], args[1], args[2], args[3]);
+        var storageDirectory = stateDirectory + ".storage";
+        using var storage = new StorageManager(new StorageOptions { StateDirectory = storageDirectory }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), host: new VirtHostIdentity(hostName));
         await using var manager = new KvmVirtualMachineManager(
             new KvmOptions { StateDirectory = stateDirectory, QemuBinary = qemuBinary },
             new ProcessRunner(),
             new QemuCapabilityProbe(new ProcessRunner()),
             new AcceleratorProbe(new System.IO.Abstractions.FileSystem()),
             TimeProvider.System,
+            volumes: storage,
             hostIdentity: new VirtHostIdentity(hostName));
         var migrations = new ConcurrentDictionary<string, CancellationTokenSource>();
         var running = new List<Task>();
@@ -41,7 +49,7 @@ internal static class HostAgent
                 break;
             }
 
-            running.Add(Task.Run(() => HandleAsync(manager, guestDirectory, migrations, request)));
+            running.Add(Task.Run(() => HandleAsync(manager, (storage, storageDirectory), guestDirectory, migrations, request)));
         }
 
         foreach (var cancel in migrations.Values)
@@ -53,7 +61,7 @@ internal static class HostAgent
         return 0;
     }
 
-    private static async Task HandleAsync(KvmVirtualMachineManager manager, string guestDirectory, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] request)
+    private static async Task HandleAsync(KvmVirtualMachineManager manager, (StorageManager Manager, string Directory) storage, string guestDirectory, ConcurrentDictionary<string, CancellationTokenSource> migrations, string[] request)
     {
         var (id, command, arguments) = (request[0], request[1], request[2..]);
         try
@@ -61,6 +69,7 @@ internal static class HostAgent
             var payload = command switch
             {
                 "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
+                "rbd-pool" => await DefineRbdPoolAsync(storage, arguments),
                 "status" => await StatusAsync(manager, arguments[0]),
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
@@ -128,6 +137,14 @@ internal static class HostAgent
         return JsonSerializer.Serialize(ticket, HostAgentJson.Default.MigrationTicket);
     }
 
+    /// <summary><c>rbd-pool NAME CEPH_CONF CEPH_POOL</c>: defines an RBD pool on this host (each host of a lab its own definition of the same Ceph pool).</summary>
+    private static async Task<string> DefineRbdPoolAsync((StorageManager Manager, string Directory) storage, string[] arguments)
+    {
+        var (name, config, cephPool) = (arguments[0], arguments[1], arguments[2]);
+        await storage.Manager.DefinePoolAsync(new RbdPoolDefinition(name, Path.Combine(storage.Directory, "pool-" + name), config) { RbdPool = cephPool });
+        return "defined";
+    }
+
     /// <summary><c>STATE PID</c>, or <c>absent</c> when this host has no such VM.</summary>
     private static async Task<string> StatusAsync(KvmVirtualMachineManager manager, string name)
     {
@@ -150,7 +167,8 @@ internal static class HostAgent
 
     /// <summary>
     /// The test guest's spec in a variant both hosts build alike: <c>default</c>, <c>pc</c> (another machine type),
-    /// <c>hostdev</c> (a host device), <c>bridge=NAME</c> (a NIC on that bridge, with a fixed MAC).
+    /// <c>hostdev</c> (a host device), <c>bridge=NAME</c> (a NIC on that bridge, with a fixed MAC), <c>disk=POOL:VOLUME</c>
+    /// (a disk <c>data</c> on that storage volume: the guest's /dev/vda).
     /// </summary>
     private static VmSpec SpecFor(string name, string guestDirectory, string variant)
     {
@@ -161,6 +179,7 @@ internal static class HostAgent
             "hostdev" => spec with { HostDevices = [new VmHostDevice("0000:00:1f.0")] },
             _ when variant.StartsWith("bridge=", StringComparison.Ordinal) =>
                 spec with { Nics = [new VmNic("lan") { Backend = VmNicBackend.Bridge, Bridge = variant["bridge=".Length..], MacAddress = "52:54:00:0a:0b:0c" }] },
+            _ when variant.StartsWith("disk=", StringComparison.Ordinal) => spec with { Disks = [new VmDisk("data", variant["disk=".Length..])] },
             _ => spec,
         };
     }

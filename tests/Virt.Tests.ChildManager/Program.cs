@@ -41,8 +41,10 @@ if (args[0] == "storage")
 if (args[0] == "rbd-vm")
 {
     // "Host" HOST of a two-host test: its own storage manager (named HOST) on a shared Ceph pool, a VM whose disk is
-    // the RBD volume VOLUME. Prints "started PID", then "recorded ADDRESSES" once its cross-host lock names QEMU's Ceph
-    // client, and stays alive (the manager a test kills to make the host "die").
+    // the RBD volume VOLUME. Prints "started PID", then "recorded ADDRESSES": the Ceph clients its cross-host lock names,
+    // which must be there as StartAsync returns (they are recorded before the guest runs, so a manager killed from
+    // then on cannot leave a QEMU that fencing misses); exits 3 when they are not. Stays alive (the manager a test
+    // kills to make the host "die").
     using var storage = new Virt.Storage.Pools.StorageManager(new Virt.Storage.Hosting.StorageOptions { StateDirectory = args[6] }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), host: new Virt.Hosting.VirtHostIdentity(args[5]));
     await storage.DefinePoolAsync(new Virt.Storage.RbdPoolDefinition("shared", Path.Combine(args[6], "pool"), args[7]) { RbdPool = args[8] });
     await using var host = new KvmVirtualMachineManager(new KvmOptions { StateDirectory = args[1], QemuBinary = args[2] }, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, volumes: storage);
@@ -51,11 +53,11 @@ if (args[0] == "rbd-vm")
     await Console.Out.WriteLineAsync($"started {(await rbdVm.GetStatusAsync()).Pid}");
     await Console.Out.FlushAsync();
     var volume = Virt.Storage.VolumeId.Parse("shared:" + args[9]);
-    IReadOnlyList<string> clients = [];
-    while (clients.Count == 0)
+    var clients = (await storage.GetLockHoldersAsync(volume)).SingleOrDefault()?.ClientAddresses ?? [];
+    if (clients.Count == 0)
     {
-        await Task.Delay(50);
-        clients = (await storage.GetLockHoldersAsync(volume)).SingleOrDefault()?.ClientAddresses ?? [];
+        await Console.Error.WriteLineAsync("QEMU's Ceph client was not recorded when StartAsync returned");
+        return 3;
     }
 
     await Console.Out.WriteLineAsync($"recorded {string.Join(' ', clients)}");

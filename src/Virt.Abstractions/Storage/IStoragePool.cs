@@ -178,6 +178,18 @@ public interface IVolumeResolver
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when released.</returns>
     Task ReleaseAsync(VolumeId id, string user, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Says that <paramref name="user"/>'s process has opened the acquired volume and cannot write to it yet (a VM's
+    /// QEMU, still paused before the guest's first instruction). A volume locked across hosts records that process's
+    /// storage clients now, before they may write, so that fencing the holder later blocks them even when this host
+    /// dies before it could record them otherwise. Volumes without such locks need nothing (the default does nothing).
+    /// </summary>
+    /// <param name="id">The volume.</param>
+    /// <param name="user">The user given to <see cref="AcquireAsync(VolumeId, string, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes once the clients are recorded; it fails when they cannot be, and the process must then not write.</returns>
+    Task ConfirmOpenedAsync(VolumeId id, string user, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }
 
 /// <summary>

@@ -58,6 +58,18 @@ internal sealed partial class KvmVirtualMachine
         return (Spec with { Disks = disks }, rbd);
     }
 
+    /// <summary>
+    /// Before the guest may write (QEMU still paused): the storage records QEMU's clients of each RBD disk for fencing, so
+    /// a host that dies from here on cannot leave a QEMU that fencing does not know of.
+    /// </summary>
+    private async Task ConfirmVolumesOpenedAsync(IReadOnlyDictionary<string, RbdLocation> rbdDisks, CancellationToken cancellationToken)
+    {
+        foreach (var disk in Spec.Disks.Where(disk => rbdDisks.ContainsKey(disk.Id)))
+        {
+            await _environment.Volumes!.ConfirmOpenedAsync(VolumeId.Parse(disk.Path), VolumeUser, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Marks the VM's volumes free again. Idempotent; never throws (it runs on cleanup paths).</summary>
     private async Task ReleaseVolumesAsync()
     {

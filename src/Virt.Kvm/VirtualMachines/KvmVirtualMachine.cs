@@ -198,6 +198,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                 await _environment.Taps.ConnectManagedAsync(Name, Spec.Nics, cancellationToken).ConfigureAwait(false);
             }
 
+            await ConfirmVolumesOpenedAsync(rbdDisks, cancellationToken).ConfigureAwait(false);
             if (incoming is null)
             {
                 await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);

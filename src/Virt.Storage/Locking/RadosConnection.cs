@@ -18,12 +18,22 @@ internal sealed record RadosLockState(bool Exclusive, string Tag, IReadOnlyList<
 /// dead cluster fails a call instead of hanging it. Calls return librados' result (0 or a negative errno) where the
 /// caller branches on it.
 /// </summary>
+/// <remarks>
+/// A client the cluster has blocklisted (another host fenced this one, or an operator blocklisted its address) stays
+/// dead for the rest of its life: every OSD answers it -EBLOCKLISTED, which is ESHUTDOWN (-108) in Ceph's errno
+/// table, until the entry expires. <see cref="Blocklisted"/> says a call saw that, so the owner can open a new client
+/// (a new nonce, which the blocklist entry does not name) instead of failing every later call.
+/// </remarks>
 internal sealed class RadosConnection : IDisposable
 {
+    /// <summary>-EBLOCKLISTED: Ceph defines it as ESHUTDOWN.</summary>
+    public const int BlocklistedError = -108;
+
     private const int OperationTimeoutSeconds = 30;
     private readonly ConcurrentDictionary<string, IntPtr> _pools = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private IntPtr _cluster;
+    private bool _blocklisted;
 
     private RadosConnection(IntPtr cluster, string config, string user)
     {
@@ -35,6 +45,9 @@ internal sealed class RadosConnection : IDisposable
     public string Config { get; }
 
     public string User { get; }
+
+    /// <summary>Whether a call of this client was answered -EBLOCKLISTED: it can do nothing more, open another.</summary>
+    public bool Blocklisted => Volatile.Read(ref _blocklisted);
 
     /// <summary>Connects to the cluster described by <paramref name="config"/> as <c>client.USER</c>.</summary>
     public static RadosConnection Open(string config, string user)
@@ -82,7 +95,7 @@ internal sealed class RadosConnection : IDisposable
     public string? ImageId(string pool, string image)
     {
         var output = new byte[256];
-        var result = Librados.Exec(Pool(pool), "rbd_id." + image, "rbd", "get_id", [], 0, output, (nuint)output.Length);
+        var result = Seen(Librados.Exec(Pool(pool), "rbd_id." + image, "rbd", "get_id", [], 0, output, (nuint)output.Length));
         if (result == -2)
         {
             return null;
@@ -96,10 +109,10 @@ internal sealed class RadosConnection : IDisposable
     }
 
     public int LockShared(string pool, string objectName, string lockName, string cookie, string tag, string description, bool renew) =>
-        Librados.LockShared(Pool(pool), objectName, lockName, cookie, tag, description, IntPtr.Zero, renew ? (byte)1 : (byte)0);
+        Seen(Librados.LockShared(Pool(pool), objectName, lockName, cookie, tag, description, IntPtr.Zero, renew ? (byte)1 : (byte)0));
 
     public int BreakLock(string pool, string objectName, string lockName, string client, string cookie) =>
-        Librados.BreakLock(Pool(pool), objectName, lockName, client, cookie);
+        Seen(Librados.BreakLock(Pool(pool), objectName, lockName, client, cookie));
 
     public RadosLockState ListLockers(string pool, string objectName, string lockName)
     {
@@ -108,7 +121,7 @@ internal sealed class RadosConnection : IDisposable
         while (true)
         {
             byte[] tag = new byte[tagLength], clients = new byte[clientsLength], cookies = new byte[cookiesLength], addresses = new byte[addressesLength];
-            var count = Librados.ListLockers(io, objectName, lockName, out var exclusive, tag, ref tagLength, clients, ref clientsLength, cookies, ref cookiesLength, addresses, ref addressesLength);
+            var count = Seen(Librados.ListLockers(io, objectName, lockName, out var exclusive, tag, ref tagLength, clients, ref clientsLength, cookies, ref cookiesLength, addresses, ref addressesLength));
             if (count == -34)
             {
                 // ERANGE: the lengths now say what is needed.
@@ -134,14 +147,14 @@ internal sealed class RadosConnection : IDisposable
     public void SetAttribute(string pool, string objectName, string name, string value)
     {
         var bytes = Encoding.UTF8.GetBytes(value);
-        Fail(Librados.SetXattr(Pool(pool), objectName, name, bytes, (nuint)bytes.Length), $"write attribute {name} of {pool}/{objectName}");
+        Fail(Seen(Librados.SetXattr(Pool(pool), objectName, name, bytes, (nuint)bytes.Length)), $"write attribute {name} of {pool}/{objectName}");
     }
 
     /// <summary>An extended attribute of an object, or null where it has none by that name.</summary>
     public string? GetAttribute(string pool, string objectName, string name)
     {
         var buffer = new byte[4096];
-        var length = Librados.GetXattr(Pool(pool), objectName, name, buffer, (nuint)buffer.Length);
+        var length = Seen(Librados.GetXattr(Pool(pool), objectName, name, buffer, (nuint)buffer.Length));
         if (length is -2 or -61)
         {
             return null;
@@ -154,7 +167,7 @@ internal sealed class RadosConnection : IDisposable
     /// <summary>Removes an extended attribute; one already gone is no error.</summary>
     public void RemoveAttribute(string pool, string objectName, string name)
     {
-        var result = Librados.RmXattr(Pool(pool), objectName, name);
+        var result = Seen(Librados.RmXattr(Pool(pool), objectName, name));
         if (result is not (-2 or -61))
         {
             Fail(result, $"remove attribute {name} of {pool}/{objectName}");
@@ -164,7 +177,7 @@ internal sealed class RadosConnection : IDisposable
     /// <summary>The addresses of every client that has the image open for writing (its header's watchers).</summary>
     public unsafe IReadOnlyList<string> Watchers(string pool, string image)
     {
-        var opened = Librados.RbdOpenReadOnly(Pool(pool), image, out var handle, null);
+        var opened = Seen(Librados.RbdOpenReadOnly(Pool(pool), image, out var handle, null));
         if (opened == -2)
         {
             return [];
@@ -177,7 +190,7 @@ internal sealed class RadosConnection : IDisposable
             nuint count = (nuint)watchers.Length;
             fixed (Librados.RbdImageWatcher* first = watchers)
             {
-                var listed = Librados.RbdWatchersList(handle, first, ref count);
+                var listed = Seen(Librados.RbdWatchersList(handle, first, ref count));
                 Fail(listed, $"list the watchers of image {pool}/{image}");
                 try
                 {
@@ -196,7 +209,7 @@ internal sealed class RadosConnection : IDisposable
     }
 
     /// <summary>Adds one client address (with its nonce) to the cluster's OSD blocklist for <paramref name="expireSeconds"/>.</summary>
-    public int BlocklistAdd(string address, uint expireSeconds) => Librados.BlocklistAdd(Cluster, address, expireSeconds);
+    public int BlocklistAdd(string address, uint expireSeconds) => Seen(Librados.BlocklistAdd(Cluster, address, expireSeconds));
 
     public void Dispose()
     {
@@ -234,11 +247,24 @@ internal sealed class RadosConnection : IDisposable
                 return io;
             }
 
-            Fail(Librados.IoctxCreate(Cluster, pool, out io), $"open Ceph pool {pool}");
+            Fail(Seen(Librados.IoctxCreate(Cluster, pool, out io)), $"open Ceph pool {pool}");
             _pools[pool] = io;
             return io;
         }
     }
+
+    /// <summary>Passes a librados result through, noting an -EBLOCKLISTED answer.</summary>
+    private nint Seen(nint result)
+    {
+        if (result == BlocklistedError)
+        {
+            Volatile.Write(ref _blocklisted, true);
+        }
+
+        return result;
+    }
+
+    private int Seen(int result) => (int)Seen((nint)result);
 
     private void Fail(long result, string what)
     {

@@ -2,6 +2,9 @@ using System.Text.RegularExpressions;
 
 namespace Virt.Storage.Locking;
 
+/// <summary>A holder's recorded Ceph clients, and whether one of them has the image open (watches it) now.</summary>
+internal sealed record RecordedClients(IReadOnlySet<string> Clients, bool Open);
+
 /// <summary>
 /// The cross-host lock of one RBD image: a shared RADOS lock named <c>virt.host</c> on the image's header object, one
 /// locker per holder (cookie <c>HOST/USER</c>).
@@ -13,9 +16,11 @@ namespace Virt.Storage.Locking;
 /// (measured: <c>rbd bench</c> spinning, deaf to SIGTERM). A lock of its own name sits beside librbd's.
 /// </para>
 /// <para>
-/// Exclusion without a read-then-write race: a plain acquisition takes the lock shared with a tag that names the
-/// holder, and RADOS grants a shared lock only under the tag it already has, so of two hosts racing exactly one gets
-/// it, in one operation. A migration's destination joins the named holder under the lock's current tag, then reads
+/// Exclusion without a read-then-write race: a plain acquisition takes the lock shared with a tag of its own (the
+/// holder and a random nonce), and RADOS grants a shared lock only under the tag it already has, so of two hosts racing
+/// exactly one gets it, in one operation. The nonce matters: the tag outlives its first holder (a migration's
+/// destination joins under it), so a tag made of the holder's name alone would let that first holder, starting the VM
+/// again after migrating it away, join the new holder's lock instead of being refused. A migration's destination joins the named holder under the lock's current tag, then reads
 /// the lockers back and withdraws if anyone else came in — two racing joiners both withdraw, never both stay. The
 /// old holder's release removes only its own locker, so ownership passes with no moment held by none or by two
 /// strangers.
@@ -48,7 +53,7 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
     {
         if (alongside is null || alongside == holder)
         {
-            var result = Lock(holder, "virt " + holder);
+            var result = Lock(holder, FreshTag(holder));
             if (result == Busy)
             {
                 // Held under another tag: by this holder itself (a leftover of an earlier process, or a hand-over it
@@ -73,7 +78,7 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
             throw Refusal(before, holder);
         }
 
-        var joined = Lock(holder, before.Lockers.Count == 0 ? "virt " + holder : before.Tag);
+        var joined = Lock(holder, before.Lockers.Count == 0 ? FreshTag(holder) : before.Tag);
         if (joined == Busy)
         {
             throw Refusal(rados.ListLockers(pool, Header, LockName), holder);
@@ -111,8 +116,8 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
     /// Adds the image's current watchers (QEMU's clients, once it opened the image) to <paramref name="holder"/>'s
     /// recorded clients; watchers already recorded for another holder (a migration's other side) are theirs.
     /// </summary>
-    /// <returns>The holder's recorded clients, or null when it no longer holds the lock.</returns>
-    public IReadOnlySet<string>? Record(string holder)
+    /// <returns>The holder's recorded clients and whether one of them has the image open now, or null when it no longer holds the lock.</returns>
+    public RecordedClients? Record(string holder)
     {
         var state = rados.ListLockers(pool, Header, LockName);
         if (state.Lockers.All(locker => locker.Cookie != holder))
@@ -122,14 +127,15 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
 
         var recorded = Recorded(holder);
         var others = state.Lockers.Select(locker => locker.Cookie).Where(cookie => cookie != holder).Distinct().SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
-        var seen = rados.Watchers(pool, image).Where(address => !others.Contains(address) && !recorded.Contains(address)).ToList();
+        var watchers = rados.Watchers(pool, image);
+        var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address)).ToList();
         if (seen.Count > 0)
         {
             recorded.UnionWith(seen);
             rados.SetAttribute(pool, Header, ClientsAttributePrefix + holder, string.Join(' ', recorded.Order(StringComparer.Ordinal)));
         }
 
-        return recorded;
+        return new RecordedClients(recorded, watchers.Any(recorded.Contains));
     }
 
     public IReadOnlyList<VolumeLockHolder> Holders()
@@ -199,6 +205,8 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
 
         return holders;
     }
+
+    private static string FreshTag(string holder) => $"virt {holder} {Guid.NewGuid():N}";
 
     private int Lock(string holder, string tag) =>
         rados.LockShared(pool, Header, LockName, holder, tag, $"Virt SDK: {holder} writes to this image", renew: false);

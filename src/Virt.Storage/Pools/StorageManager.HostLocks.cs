@@ -12,11 +12,15 @@ public sealed partial class StorageManager
 {
     private static readonly TimeSpan RecordingFastPhase = TimeSpan.FromMinutes(2);
 
+    // QEMU opens its disks before its monitor answers, so the client is normally there at the first look.
+    private static readonly TimeSpan OpenedClientTimeout = TimeSpan.FromSeconds(30);
+
     // Below Ceph's 30 s watch timeout: a client that opens the image later is seen before a hang could hide it.
     private static readonly TimeSpan RecordingInterval = TimeSpan.FromSeconds(10);
 
     private readonly ConcurrentDictionary<(string Config, string User), Lazy<RadosConnection>> _connections = new();
     private readonly ConcurrentDictionary<string, Recording> _recordings = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<RadosConnection> _retired = [];
     private int _disposed;
 
     /// <inheritdoc />
@@ -48,6 +52,44 @@ public sealed partial class StorageManager
         return broken;
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// For an RBD volume this host holds: records the image's watchers that no other holder claims (QEMU, which opened
+    /// the image while paused) as this holder's clients, and returns once one of its recorded clients watches the image.
+    /// Without this, a host whose manager died between QEMU's start and the background recording would leave a QEMU that
+    /// fencing does not know of (once its watch expired, ~30 s after it hung), free to write again when it came back.
+    /// Fails, so the VM is not resumed, when the lock is no longer held here or QEMU's client does not show within 30 s.
+    /// </remarks>
+    public async Task ConfirmOpenedAsync(VolumeId id, string user, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        if (await RbdDefinitionAsync(id, cancellationToken).ConfigureAwait(false) is not { } rbd)
+        {
+            return;
+        }
+
+        var holder = RbdHostLock.HolderOf(_host.Name, user);
+        var deadline = DateTime.UtcNow + OpenedClientTimeout;
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var recorded = await RadosAsync(rbd, id, hostLock => hostLock.Record(holder), cancellationToken).ConfigureAwait(false)
+                ?? throw new VolumeStateException(id, $"{holder} no longer holds the cross-host lock of its Ceph image {rbd.RbdPool}/{id.Name} (was it broken by another host?); the process that opened it must not write: stop it");
+            if (recorded.Open)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new StorageException(VirtErrorKind.Unavailable, $"volume '{id}': no Ceph client of {holder} has the image {rbd.RbdPool}/{id.Name} open after {OpenedClientTimeout.TotalSeconds:0} s (none of its watchers is unclaimed), so fencing could not block it; check that the process opened the image read-write (rbd status {rbd.RbdPool}/{id.Name} -c {rbd.CephConfig})");
+            }
+
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
+        }
+    }
+
     /// <summary>Stops recording clients and closes the Ceph connections. Locks stay held: they belong to the VMs, not to this object.</summary>
     public void Dispose()
     {
@@ -61,9 +103,9 @@ public sealed partial class StorageManager
         // A recording in the middle of a librados call must finish it before the connection goes (bounded by its timeouts).
         // The loops end on cancellation and catch their own failures, so waiting cannot throw.
         Task.WaitAll(loops, TimeSpan.FromSeconds(40));
-        foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated))
+        foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated).Select(connection => connection.Value).Concat(_retired))
         {
-            connection.Value.Dispose();
+            connection.Dispose();
         }
     }
 
@@ -141,7 +183,7 @@ public sealed partial class StorageManager
                         return;
                     }
 
-                    delay = recorded.Count == 0 && DateTime.UtcNow < fastUntil ? TimeSpan.FromMilliseconds(100) : RecordingInterval;
+                    delay = recorded.Clients.Count == 0 && DateTime.UtcNow < fastUntil ? TimeSpan.FromMilliseconds(100) : RecordingInterval;
                 }
                 catch (VolumeNotFoundException)
                 {
@@ -174,8 +216,36 @@ public sealed partial class StorageManager
             return true;
         }, cancellationToken);
 
+    /// <remarks>
+    /// A call that finds this manager's client blocklisted (fenced by another host, or by an operator) is made once more
+    /// on a new client: the blocklist names the old client's address and nonce, not the new one's. The old client is
+    /// retired, not closed, as other calls may still be inside it; it is closed with the manager.
+    /// </remarks>
     private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken) =>
-        Task.Run(() => call(new RbdHostLock(Connection(rbd), rbd.RbdPool, id.Name, id)), cancellationToken);
+        Task.Run(() =>
+        {
+            var connection = Connection(rbd);
+            try
+            {
+                return call(new RbdHostLock(connection, rbd.RbdPool, id.Name, id));
+            }
+            catch (StorageException) when (connection.Blocklisted)
+            {
+                Retire(connection);
+                Log.CephClientBlocklisted(_context.Logger, id, rbd.CephUser, rbd.CephConfig);
+                return call(new RbdHostLock(Connection(rbd), rbd.RbdPool, id.Name, id));
+            }
+        }, cancellationToken);
+
+    /// <summary>Stops handing out a blocklisted client; the next call opens a new one.</summary>
+    private void Retire(RadosConnection connection)
+    {
+        var key = (connection.Config, connection.User);
+        if (_connections.TryGetValue(key, out var current) && current.IsValueCreated && ReferenceEquals(current.Value, connection) && _connections.TryRemove(KeyValuePair.Create(key, current)))
+        {
+            _retired.Add(connection);
+        }
+    }
 
     private RadosConnection Connection(RbdPoolDefinition rbd)
     {

@@ -71,12 +71,46 @@ public sealed class RbdHostLockTests : IDisposable
         var refused = await Assert.ThrowsAsync<VolumeStateException>(() => c.AcquireAsync(Disk, "vm:web", ct));
         Assert.Contains("host 'host-b' (vm:web)", refused.Message, StringComparison.Ordinal);
 
+        // The old holder starting the VM again is refused too, although the lock still has the tag it made.
+        var oldHolder = await Assert.ThrowsAsync<VolumeStateException>(() => a.AcquireAsync(Disk, "vm:web", ct));
+        Assert.Contains("host 'host-b' (vm:web)", oldHolder.Message, StringComparison.Ordinal);
+        Assert.Equal(["host-b/vm:web"], (await c.GetLockHoldersAsync(Disk, ct)).Select(holder => holder.Holder));
+
         // And back: the lock keeps the first holder's tag, which the way back joins under.
         await a.AcquireAsync(Disk, "vm:web", new VolumeAcquireOptions { AlongsideHolder = "host-b/vm:web" }, ct);
         await b.ReleaseAsync(Disk, "vm:web", ct);
         Assert.Equal(["host-a/vm:web"], (await c.GetLockHoldersAsync(Disk, ct)).Select(holder => holder.Holder));
         await a.ReleaseAsync(Disk, "vm:web", ct);
         Assert.Empty(await c.GetLockHoldersAsync(Disk, ct));
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task A_host_whose_Ceph_client_was_blocklisted_opens_a_new_one_and_goes_on()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (a, b) = (await HostAsync("host-a", ct), await HostAsync("host-b", ct));
+        await (await a.GetPoolAsync("shared", ct)).CreateVolumeAsync(new VolumeSpec("disk", 16L << 20), ct);
+        await a.AcquireAsync(Disk, "vm:web", ct);
+
+        // Host A's own librados client (the one that took its lock) is blocklisted, as when another host fences A.
+        var blocklisted = LockerAddress();
+        Host.Run("ceph", "-c", _ceph.ConfigPath!, "osd", "blocklist", "add", blocklisted, "600");
+        try
+        {
+            Assert.Equal(["host-a/vm:web"], (await a.GetLockHoldersAsync(Disk, ct)).Select(holder => holder.Holder));
+            await a.ReleaseAsync(Disk, "vm:web", ct);
+            Assert.Empty(await b.GetLockHoldersAsync(Disk, ct));
+
+            // The lock is taken again, by a new client of A's.
+            await a.AcquireAsync(Disk, "vm:web", ct);
+            Assert.NotEqual(blocklisted, LockerAddress());
+            await a.ReleaseAsync(Disk, "vm:web", ct);
+            Assert.Empty(await b.GetLockHoldersAsync(Disk, ct));
+        }
+        finally
+        {
+            Host.Run("ceph", "-c", _ceph.ConfigPath!, "osd", "blocklist", "rm", blocklisted);
+        }
     }
 
     [Fact(Timeout = 180_000)]
@@ -184,6 +218,16 @@ public sealed class RbdHostLockTests : IDisposable
 
         _ceph.DeletePool(_cephPool);
         Directory.Delete(_root, recursive: true);
+    }
+
+    /// <summary>The address of the client holding the image's cross-host lock, as <c>rados lock info</c> reports it (without the messenger's prefix).</summary>
+    private string LockerAddress()
+    {
+        using var image = System.Text.Json.JsonDocument.Parse(Host.Run("rbd", "-c", _ceph.ConfigPath!, "info", "--format", "json", $"{_cephPool}/disk"));
+        var header = "rbd_header." + image.RootElement.GetProperty("id").GetString();
+        using var info = System.Text.Json.JsonDocument.Parse(Host.Run("rados", "-c", _ceph.ConfigPath!, "-p", _cephPool, "lock", "info", header, "virt.host", "--format", "json"));
+        var address = info.RootElement.GetProperty("lockers").EnumerateArray().Single().GetProperty("addr").GetString()!;
+        return address.StartsWith("v1:", StringComparison.Ordinal) || address.StartsWith("v2:", StringComparison.Ordinal) ? address[3..] : address;
     }
 
     /// <summary>An interactive qemu-io on one image: a Ceph client that keeps the image open between commands.</summary>

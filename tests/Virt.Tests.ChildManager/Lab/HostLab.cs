@@ -16,13 +16,19 @@ public sealed record HostLabOptions
     public string NamespacePrefix { get; init; } = "virt-lab";
 
     /// <summary>
-    /// Gives the root namespace <see cref="HostLab.RootLinkAddress"/> on the lab's switch, so the hosts reach services the
-    /// test runs there (a Ceph monitor, etcd) over a link. Two labs with a root link cannot run at the same time.
+    /// Joins the root namespace to the lab's switch on <see cref="HostLab.RootLinkSubnet"/>.0/24 (root
+    /// <see cref="HostLab.RootAddress"/>; host N also gets 203.0.113.(N+1) unless that is already its address) and gives
+    /// every host a route to <see cref="HostLab.ServicesNetwork"/> through it, so the root namespace reaches the hosts
+    /// and the hosts reach services the test runs in the root namespace (a Ceph cluster bound to an address of that
+    /// network, etcd) over their link. Two labs with a root link cannot run at the same time (both would give the root
+    /// namespace the same address).
     /// </summary>
     public bool WithRootLink { get; init; }
 
     /// <summary>
-    /// The first three octets of the lab's /24 (a documentation range: 192.0.2, 198.51.100 or 203.0.113). With a
+    /// The first three octets of the hosts' /24 (a documentation range: 192.0.2 or 203.0.113; not the services network
+    /// 198.51.100). A lab whose hosts must be reached from the root namespace at their own addresses (e.g. panels with
+    /// certificates for those addresses) takes the root link's 203.0.113. With a
     /// root link, pick one the root namespace does not already route: where the machine itself sits in 192.0.2.0/24
     /// (some CI runners do), the root's route to its own network wins and the hosts cannot be reached from it.
     /// </summary>
@@ -55,8 +61,22 @@ public sealed record LabMachine(string Name, string Namespace, string Address, s
 /// </summary>
 public sealed class HostLab : IAsyncDisposable
 {
-    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set, in the default subnet.</summary>
-    public const string RootAddress = "192.0.2.254";
+    /// <summary>
+    /// The subnet of the root link (TEST-NET-3), not the hosts' default 192.0.2.0/24: the machine's own uplink may be in
+    /// 192.0.2.0/24 (on the test machines eth0 is 192.0.2.2/24 with its gateway at 192.0.2.1, host-b's and host-a's
+    /// addresses), and the root namespace would send its answers to the hosts out of that uplink instead.
+    /// </summary>
+    public const string RootLinkSubnet = "203.0.113";
+
+    /// <summary>The root namespace's address on the switch when <see cref="HostLabOptions.WithRootLink"/> is set.</summary>
+    public const string RootAddress = RootLinkSubnet + ".254";
+
+    /// <summary>
+    /// Where services of the root namespace live for the hosts (TEST-NET-2): with a root link, hosts route it via
+    /// <see cref="RootAddress"/>; the root namespace holds such an address on its <c>lo</c> (the Ceph test fixture does).
+    /// A lab's <see cref="HostLabOptions.Subnet"/> may not be this network.
+    /// </summary>
+    public const string ServicesNetwork = "198.51.100.0/24";
 
     private const string HostInterface = "lab0";
     private readonly string _root;
@@ -80,9 +100,6 @@ public sealed class HostLab : IAsyncDisposable
     /// <summary>Every host's place (namespace, address, TLS material), also when no agents run.</summary>
     public IReadOnlyList<LabMachine> Machines => _machines;
 
-    /// <summary>The root namespace's address on this lab's switch (.254 of <see cref="HostLabOptions.Subnet"/>).</summary>
-    public string RootLinkAddress => $"{_options.Subnet}.254";
-
     /// <summary>The address of the host at <paramref name="index"/> in the default subnet.</summary>
     public static string AddressOf(int index) => $"192.0.2.{index + 1}";
 
@@ -93,6 +110,11 @@ public sealed class HostLab : IAsyncDisposable
     public static async Task<HostLab> CreateAsync(IReadOnlyList<string> hostNames, HostLabOptions options, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(hostNames.Count, 250);
+        if (ServicesNetwork.StartsWith(options.Subnet + ".", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"the lab's subnet {options.Subnet}.0/24 is the services network {ServicesNetwork}; take 192.0.2 or {RootLinkSubnet}", nameof(options));
+        }
+
         var suffix = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         var lab = new HostLab(Directory.CreateTempSubdirectory("virt-lab-").FullName, options);
         try
@@ -116,8 +138,24 @@ public sealed class HostLab : IAsyncDisposable
                 lab._rootLink = $"vlab{suffix}";
                 await IpAsync(cancellationToken, "link", "add", lab._rootLink, "type", "veth", "peer", "name", "root", "netns", switchNamespace);
                 await PlugAsync(switchNamespace, "root", cancellationToken);
-                await IpAsync(cancellationToken, "addr", "add", $"{lab.RootLinkAddress}/24", "dev", lab._rootLink);
+                await IpAsync(cancellationToken, "addr", "add", $"{RootAddress}/24", "dev", lab._rootLink);
+
+                // The root namespace answers ARP for all its addresses on every link by default: on the test machines it
+                // answered "who has 192.0.2.2" (its eth0's address, host-b's in the lab) on the root link, racing host-b,
+                // and host-a's packets to host-b went to the root namespace (measured: ping host-a -> host-b 100 % lost).
+                // arp_ignore=1 answers only for addresses on the link the question came in on.
+                await File.WriteAllTextAsync($"/proc/sys/net/ipv4/conf/{lab._rootLink}/arp_ignore", "1", cancellationToken);
                 await IpAsync(cancellationToken, "link", "set", lab._rootLink, "up");
+                for (var i = 0; i < hostNames.Count; i++)
+                {
+                    var rootLinkAddress = $"{RootLinkSubnet}.{i + 1}";
+                    if (options.Subnet != RootLinkSubnet)
+                    {
+                        await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "addr", "add", rootLinkAddress + "/24", "dev", HostInterface);
+                    }
+
+                    await IpAsync(cancellationToken, "-n", lab._namespaces[i + 1], "route", "add", ServicesNetwork, "via", RootAddress, "dev", HostInterface, "src", rootLinkAddress);
+                }
             }
 
             for (var i = 0; i < hostNames.Count; i++)
