@@ -23,11 +23,14 @@ internal sealed class HostToHostClient : IDisposable
         var authority = hostsCaCertificate is not null && File.Exists(hostsCaCertificate) ? LoadAuthority(hostsCaCertificate) : null;
         var handler = new HttpClientHandler
         {
+            // A redirect would carry the host token (a custom header) to wherever the destination points.
+            AllowAutoRedirect = false,
             ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
                 errors == SslPolicyErrors.None
                 || (errors == SslPolicyErrors.RemoteCertificateChainErrors && certificate is not null && authority is not null && ChainsTo(certificate, authority)),
         };
-        _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
+        // A ticket or an error is small: a destination (or whatever the URL names) cannot make this process buffer more.
+        _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2), MaxResponseContentBufferSize = 64 * 1024 };
     }
 
     /// <summary>Asks the panel at <paramref name="destination"/> to get ready for the VM and returns its ticket.</summary>

@@ -61,7 +61,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
         var moved = await PanelHostToHostTests.FinishedTaskAsync(apiA, await apiA.PostAsJsonAsync("/api/vms/roamer/migrate-to", new { destination = panelB.Address.ToString() }, ct), ct);
         AssertCompleted(moved, panelA, panelB);
-        Assert.Equal("Running", await StateAsync(apiB, "roamer", ct));
+        await WaitUntilRunningAsync(apiB, "roamer", ct);
         Assert.Null(await StateAsync(apiA, "roamer", ct));
         Assert.Equal(bootId, await GuestBootIdAsync(apiB, ct));
         var (tlsRecords, clearStreams) = await MigrationStreamsSeenAsync(lab, b.Name);
@@ -78,7 +78,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
         // Back to host-a through host-b's panel: the same guest.
         AssertCompleted(await PanelHostToHostTests.FinishedTaskAsync(apiB, await apiB.PostAsJsonAsync("/api/vms/roamer/migrate-to", new { destination = panelA.Address.ToString() }, ct), ct), panelA, panelB);
-        Assert.Equal("Running", await StateAsync(apiA, "roamer", ct));
+        await WaitUntilRunningAsync(apiA, "roamer", ct);
         Assert.Null(await StateAsync(apiB, "roamer", ct));
         Assert.Equal(bootId, await GuestBootIdAsync(apiA, ct));
     }
@@ -111,6 +111,21 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("status").GetProperty("state").GetString();
+    }
+
+    /// <summary>
+    /// Waits for the destination's VM to run: the source's task ends when its QEMU reports completion, and the destination
+    /// resumes the guest a poll later (it is <c>Incoming</c> until then).
+    /// </summary>
+    private static async Task WaitUntilRunningAsync(HttpClient api, string name, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string? state;
+        while ((state = await StateAsync(api, name, ct)) != "Running")
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"VM '{name}' is {state ?? "absent"} on the destination 30 s after the migration completed");
+            await Task.Delay(50, ct);
+        }
     }
 
     /// <summary>The guest's boot id, read through the panel's guest-agent exec (which answers once the agent runs in the guest).</summary>
