@@ -94,10 +94,26 @@ internal sealed class HostToHostClient : IDisposable
         }
         finally
         {
-            if (!completed)
+            // Only while the guest still runs here: a migration that completed in QEMU but failed after (a cancel or an
+            // error in the hand-over) has its only running copy on the destination, which must not be dropped.
+            if (!completed && await StillRunsHereAsync(vm))
             {
                 await CancelIncomingAsync(destination, token, ticket.VmName);
             }
+        }
+    }
+
+    private static async Task<bool> StillRunsHereAsync(IVirtualMachine vm)
+    {
+        try
+        {
+            // Not Paused: a source QEMU whose migration completed is paused (postmigrate). A VM paused before a failed
+            // migration leaves its destination to the ticket's expiry instead.
+            return (await vm.GetStatusAsync(CancellationToken.None)).State == VmState.Running;
+        }
+        catch (VmNotFoundException)
+        {
+            return false;
         }
     }
 
