@@ -78,30 +78,10 @@ internal sealed class QemuProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         if (withQmpSocket)
         {
-            await qemu.WaitForFileAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
-            await qemu.WaitUntilListeningAsync(qemu.QmpSocket, TimeSpan.FromSeconds(10));
+            await qemu.WaitUntilListeningAsync(qemu.QmpSocket, TimeSpan.FromSeconds(20));
         }
 
         return qemu;
-    }
-
-    public async Task WaitForFileAsync(string path, TimeSpan timeout)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!File.Exists(path))
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode} before creating {path}: {StandardError}");
-            }
-
-            if (watch.Elapsed > timeout)
-            {
-                throw new TimeoutException($"QEMU did not create {path} within {timeout}: {StandardError}");
-            }
-
-            await Task.Delay(10);
-        }
     }
 
     /// <summary>
@@ -113,6 +93,7 @@ internal sealed class QemuProcess : IAsyncDisposable
     /// </summary>
     public async Task WaitUntilListeningAsync(string path, TimeSpan timeout)
     {
+        // A socket listening at the path implies the file is there: one check covers both waits.
         var watch = Stopwatch.StartNew();
         while (!UnixSocketTable.IsListening(path))
         {
