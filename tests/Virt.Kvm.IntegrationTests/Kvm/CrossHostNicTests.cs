@@ -23,25 +23,25 @@ public sealed class CrossHostNicTests
         var (a, b) = (hosts.A, hosts.B);
         foreach (var (host, address) in new[] { (a, "203.0.113.1"), (b, "203.0.113.2") })
         {
-            await host.RunInNamespaceAsync("ip", "link", "add", Bridge, "type", "bridge");
-            await host.RunInNamespaceAsync("ip", "addr", "add", $"{address}/24", "dev", Bridge);
-            await host.RunInNamespaceAsync("ip", "link", "set", Bridge, "up");
+            await hosts.Lab.RunInAsync(host.Name, "ip", "link", "add", Bridge, "type", "bridge");
+            await hosts.Lab.RunInAsync(host.Name, "ip", "addr", "add", $"{address}/24", "dev", Bridge);
+            await hosts.Lab.RunInAsync(host.Name, "ip", "link", "set", Bridge, "up");
         }
 
         await a.RunAsync("start", "wired", $"bridge={Bridge}");
         await a.ExecAsync("wired", "/bin/sh", "-c", $"/bin/ip link set eth0 up && /bin/ip addr add {GuestAddress}/24 dev eth0");
         Assert.Contains("1 packets received", await PingFromGuestAsync(a, "203.0.113.1"), StringComparison.Ordinal);
-        Assert.Single(await BridgePortsAsync(a));
+        Assert.Single(await BridgePortsAsync(hosts, a));
 
         var ticket = await b.RunAsync("prepare", "wired", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", $"bridge={Bridge}");
-        Assert.Single(await BridgePortsAsync(b)); // the waiting QEMU's tap is on B's bridge before the switch-over
+        Assert.Single(await BridgePortsAsync(hosts, b)); // the waiting QEMU's tap is on B's bridge before the switch-over
         Assert.Equal("completed", await a.RunAsync("migrate", "wired", ticket, a.TlsDirectory, "0"));
         await b.WaitForStateAsync("wired", "Running", TimeSpan.FromSeconds(30));
 
-        Assert.Empty(await BridgePortsAsync(a));
-        Assert.Single(await BridgePortsAsync(b));
+        Assert.Empty(await BridgePortsAsync(hosts, a));
+        Assert.Single(await BridgePortsAsync(hosts, b));
         Assert.Contains("1 packets received", await PingFromGuestAsync(b, "203.0.113.2"), StringComparison.Ordinal);
-        Assert.Contains("1 received", await b.RunInNamespaceAsync("ping", "-c", "1", "-W", "5", GuestAddress), StringComparison.Ordinal);
+        Assert.Contains("1 received", await hosts.Lab.RunInAsync(b.Name, "ping", "-c", "1", "-W", "5", GuestAddress), StringComparison.Ordinal);
         Assert.Contains("52:54:00:0a:0b:0c", await b.ExecAsync("wired", "/bin/cat", "/sys/class/net/eth0/address"), StringComparison.Ordinal);
         await b.RunAsync("delete", "wired");
     }
@@ -50,6 +50,6 @@ public sealed class CrossHostNicTests
         host.ExecAsync("wired", "/bin/sh", "-c", $"/bin/ping -c 1 -W 5 {address} || true");
 
     /// <summary>The interfaces enslaved to the bridge in the host's namespace.</summary>
-    private static async Task<string[]> BridgePortsAsync(LabHost host) =>
-        (await host.RunInNamespaceAsync("ip", "-o", "link", "show", "master", Bridge)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    private static async Task<string[]> BridgePortsAsync(TwoHosts hosts, LabHost host) =>
+        (await hosts.Lab.RunInAsync(host.Name, "ip", "-o", "link", "show", "master", Bridge)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }

@@ -149,13 +149,6 @@ public sealed class LabHost : IAsyncDisposable
     public async Task<string> ExecAsync(string vm, params string[] command) =>
         JsonSerializer.Deserialize<string>(await RunAsync(["exec", vm, .. command]))!;
 
-    /// <summary>Runs a host command in this host's namespace (<c>ip netns exec</c>); returns its output, throws on failure.</summary>
-    public async Task<string> RunInNamespaceAsync(params string[] command)
-    {
-        var result = await new Virt.Processes.ProcessRunner().RunAsync(new Virt.Processes.ProcessSpec("ip", ["netns", "exec", Namespace, .. command]), CancellationToken.None);
-        return result.ExitCode == 0 ? result.StandardOutput : throw new HostCommandException($"{Name}: {string.Join(' ', command)} exited with {result.ExitCode}: {result.StandardError.Trim()}");
-    }
-
     /// <summary>Asks the process to let go of its VMs and exit.</summary>
     public async Task ExitAsync()
     {
