@@ -24,7 +24,7 @@ internal sealed record RadosLockState(bool Exclusive, string Tag, IReadOnlyList<
 /// table, until the entry expires. <see cref="Blocklisted"/> says a call saw that, so the owner can open a new client
 /// (a new nonce, which the blocklist entry does not name) instead of failing every later call.
 /// </remarks>
-internal sealed class RadosConnection : IDisposable
+internal sealed class RadosConnection : IRadosObjects, IDisposable
 {
     /// <summary>-EBLOCKLISTED: Ceph defines it as ESHUTDOWN.</summary>
     public const int BlocklistedError = -108;

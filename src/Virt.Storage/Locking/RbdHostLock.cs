@@ -31,7 +31,7 @@ internal sealed record RecordedClients(IReadOnlySet<string> Clients, bool Open);
 /// held, because a hung client's watch expires after ~30 s and would no longer show.
 /// </para>
 /// </remarks>
-internal sealed partial class RbdHostLock(RadosConnection rados, string pool, string image, VolumeId volume)
+internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, string image, VolumeId volume)
 {
     public const string LockName = "virt.host";
 
@@ -116,23 +116,36 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
     /// Adds the image's current watchers (QEMU's clients, once it opened the image) to <paramref name="holder"/>'s
     /// recorded clients; watchers already recorded for another holder (a migration's other side) are theirs.
     /// </summary>
+    /// <remarks>
+    /// A new client is written down first and the lock checked after (<see cref="Break"/> does the opposite: it breaks
+    /// the lock first and reads the records after). Both touch the one header object, whose operations RADOS orders, so
+    /// either the breaker reads this record and fences the client, or this check sees the lock gone and the caller
+    /// stops the process that opened the image before it writes. Checking first and writing after would leave a window
+    /// where a client is neither fenced nor refused.
+    /// </remarks>
     /// <returns>The holder's recorded clients and whether one of them has the image open now, or null when it no longer holds the lock.</returns>
     public RecordedClients? Record(string holder)
     {
         var state = rados.ListLockers(pool, Header, LockName);
-        if (state.Lockers.All(locker => locker.Cookie != holder))
+        if (!Holds(state, holder))
         {
             return null;
         }
 
         var recorded = Recorded(holder);
-        var others = state.Lockers.Select(locker => locker.Cookie).Where(cookie => cookie != holder).Distinct().SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
+        var others = OtherHolders(state, holder).SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
         var watchers = rados.Watchers(pool, image);
         var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address)).ToList();
         if (seen.Count > 0)
         {
             recorded.UnionWith(seen);
             rados.SetAttribute(pool, Header, ClientsAttributePrefix + holder, string.Join(' ', recorded.Order(StringComparer.Ordinal)));
+            if (!Holds(rados.ListLockers(pool, Header, LockName), holder))
+            {
+                // Broken meanwhile: the breaker has read the records already, or will find none of this holder's.
+                rados.RemoveAttribute(pool, Header, ClientsAttributePrefix + holder);
+                return null;
+            }
         }
 
         return new RecordedClients(recorded, watchers.Any(recorded.Contains));
@@ -149,6 +162,11 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
     /// lock, or still watching the image — is blocklisted first (exactly that address and nonce), then librbd's lock of
     /// those clients is broken too, so the next writer need not wait for it. Without, refused while any of them is alive.
     /// </summary>
+    /// <remarks>
+    /// The records are read again once the lock is broken: a holder that opened a client just then has written it down
+    /// before checking the lock (<see cref="Record"/>), so that client is either in the second reading — and fenced, or,
+    /// without fencing, reported — or its holder finds the lock gone and stops it before it writes.
+    /// </remarks>
     public IReadOnlyList<VolumeLockHolder> Break(bool fence, uint blocklistSeconds, Action<string> fenced)
     {
         var state = rados.ListLockers(pool, Header, LockName);
@@ -162,21 +180,8 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
         var clients = holders.SelectMany(holder => holder.ClientAddresses).ToHashSet(StringComparer.Ordinal);
         if (fence)
         {
-            foreach (var address in clients.Order(StringComparer.Ordinal))
-            {
-                if (!ClientAddress().IsMatch(address))
-                {
-                    throw new StorageException(VirtErrorKind.Refused, $"cannot fence the holders of '{volume}': '{address}' is not one client's address with its nonce (IP:PORT/NONCE), and a whole host's address is never blocklisted; break the lock by hand (rados lock break) after stopping that client");
-                }
-
-                var result = rados.BlocklistAdd(address, blocklistSeconds);
-                if (result < 0)
-                {
-                    throw new StorageException($"cannot fence client {address} of '{volume}' (ceph osd blocklist add): {RadosConnection.Errno(result)}; client.{rados.User} needs the mon cap 'allow command \"osd blocklist\"' (or profile rbd with blocklist rights); the lock is left as it was");
-                }
-
-                fenced(address);
-            }
+            // Before the lock goes: a client that cannot be fenced (no rights, no nonce) leaves the lock as it was.
+            Fence(clients, blocklistSeconds, fenced, "the lock is left as it was");
         }
         else
         {
@@ -187,11 +192,6 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
             }
         }
 
-        foreach (var owner in rados.ListLockers(pool, Header, ManagedLockName).Lockers.Where(locker => clients.Contains(locker.Address)))
-        {
-            rados.BreakLock(pool, Header, ManagedLockName, owner.Client, owner.Cookie);
-        }
-
         foreach (var locker in state.Lockers)
         {
             var result = rados.BreakLock(pool, Header, LockName, locker.Client, locker.Cookie);
@@ -199,12 +199,61 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
             {
                 throw Failure(result, "break");
             }
+        }
 
-            rados.RemoveAttribute(pool, Header, ClientsAttributePrefix + locker.Cookie);
+        var cookies = state.Lockers.Select(locker => locker.Cookie).Distinct().ToList();
+        var late = cookies.SelectMany(Recorded).Where(address => !clients.Contains(address)).ToHashSet(StringComparer.Ordinal);
+        if (late.Count > 0)
+        {
+            if (fence)
+            {
+                Fence(late, blocklistSeconds, fenced, "its lock is broken already, so fence that client by hand (ceph osd blocklist add ADDRESS) before anything else writes to the image");
+                clients.UnionWith(late);
+            }
+            else if (rados.Watchers(pool, image).Where(late.Contains).ToList() is { Count: > 0 } opened)
+            {
+                throw new StorageException(VirtErrorKind.Refused, $"the lock of '{volume}' was broken, but {string.Join(", ", cookies)} opened the image with Ceph client {string.Join(", ", opened)} meanwhile, which may write to it: stop the VM there, or fence it with BreakLockAsync(volume, fence: true)");
+            }
+        }
+
+        foreach (var owner in rados.ListLockers(pool, Header, ManagedLockName).Lockers.Where(locker => clients.Contains(locker.Address)))
+        {
+            rados.BreakLock(pool, Header, ManagedLockName, owner.Client, owner.Cookie);
+        }
+
+        foreach (var cookie in cookies)
+        {
+            rados.RemoveAttribute(pool, Header, ClientsAttributePrefix + cookie);
         }
 
         return holders;
     }
+
+    /// <summary>Blocklists each client (one address with its nonce, never a whole host), in a stable order.</summary>
+    private void Fence(IEnumerable<string> clients, uint blocklistSeconds, Action<string> fenced, string otherwise)
+    {
+        var ordered = clients.Order(StringComparer.Ordinal).ToList();
+        foreach (var address in ordered.Where(address => !ClientAddress().IsMatch(address)))
+        {
+            throw new StorageException(VirtErrorKind.Refused, $"cannot fence the holders of '{volume}': '{address}' is not one client's address with its nonce (IP:PORT/NONCE), and a whole host's address is never blocklisted; {otherwise}; break the lock by hand (rados lock break) after stopping that client");
+        }
+
+        foreach (var address in ordered)
+        {
+            var result = rados.BlocklistAdd(address, blocklistSeconds);
+            if (result < 0)
+            {
+                throw new StorageException($"cannot fence client {address} of '{volume}' (ceph osd blocklist add): {RadosConnection.Errno(result)}; client.{rados.User} needs the mon cap 'allow command \"osd blocklist\"' (or profile rbd with blocklist rights); {otherwise}");
+            }
+
+            fenced(address);
+        }
+    }
+
+    private static bool Holds(RadosLockState state, string holder) => state.Lockers.Any(locker => locker.Cookie == holder);
+
+    private static IEnumerable<string> OtherHolders(RadosLockState state, string holder) =>
+        state.Lockers.Select(locker => locker.Cookie).Where(cookie => cookie != holder).Distinct();
 
     private static string FreshTag(string holder) => $"virt {holder} {Guid.NewGuid():N}";
 
@@ -235,7 +284,7 @@ internal sealed partial class RbdHostLock(RadosConnection rados, string pool, st
 
     private VolumeStateException Refusal(RadosLockState state, string holder)
     {
-        var others = state.Lockers.Select(locker => locker.Cookie).Where(cookie => cookie != holder).Distinct().ToList();
+        var others = OtherHolders(state, holder).ToList();
         if (others.Count == 0)
         {
             return new VolumeStateException(volume, $"its Ceph image {pool}/{image} could not be locked for {holder}: the lock changed hands while it was taken; try again");

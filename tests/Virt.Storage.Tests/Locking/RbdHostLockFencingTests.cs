@@ -1,0 +1,137 @@
+using Virt.Storage.Locking;
+
+namespace Virt.Storage.Tests.Locking;
+
+/// <summary>
+/// Fencing against a holder that opens a new Ceph client while another host breaks its lock: every interleaving of the
+/// holder's <see cref="RbdHostLock.Record"/> with the breaker's <see cref="RbdHostLock.Break"/> ends with that client
+/// either blocklisted or refused (Record answers null, and the start that called it stops QEMU before the guest runs).
+/// The cluster is <see cref="InMemoryRados"/>, so a test can run the other host at any step of one host's calls.
+/// </summary>
+public sealed class RbdHostLockFencingTests
+{
+    private const string Holder = "host-a/vm:web";
+    private const string Header = "rbd_header.1f2e3d";
+    private const string FirstClient = "192.0.2.11:0/1001";
+    private const string NewClient = "192.0.2.11:0/2002";
+    private static readonly VolumeId Volume = VolumeId.Parse("ceph:web-disk");
+
+    private readonly InMemoryRados _cluster = new();
+    private readonly InMemoryRados.Client _hostA;
+    private readonly InMemoryRados.Client _hostB;
+
+    public RbdHostLockFencingTests()
+    {
+        _hostA = _cluster.Connect("192.0.2.1:0/11");
+        _hostB = _cluster.Connect("192.0.2.2:0/22");
+        Lock(_hostA).Acquire(Holder, alongside: null);
+        _cluster.Watchers.Add(FirstClient);
+        Assert.Equal([FirstClient], Lock(_hostA).Record(Holder)!.Clients);
+    }
+
+    [Fact]
+    public void A_client_recorded_after_the_breaker_read_the_records_is_fenced_by_its_second_reading()
+    {
+        // host-b has read the records and the watchers (only the first client) and is about to break the lock when
+        // host-a's QEMU opens a new client and host-a records it.
+        var recordedMeanwhile = new List<RecordedClients?>();
+        _hostB.Before = call =>
+        {
+            if (call == nameof(IRadosObjects.BreakLock) && recordedMeanwhile.Count == 0)
+            {
+                _cluster.Watchers.Add(NewClient);
+                recordedMeanwhile.Add(Lock(_hostA).Record(Holder));
+            }
+        };
+
+        var fenced = new List<string>();
+        var broken = Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, fenced.Add);
+
+        // The new client was recorded while host-a still held the lock, and the second reading fenced it.
+        Assert.Contains(NewClient, recordedMeanwhile.Single()!.Clients);
+        Assert.Equal(["host-a"], broken.Select(holder => holder.Host));
+        Assert.Equal([FirstClient, NewClient], _cluster.Blocklist.Order(StringComparer.Ordinal));
+        Assert.Equal(_cluster.Blocklist, fenced);
+        Assert.Empty(_hostB.ListLockers("rbd", Header, RbdHostLock.LockName).Lockers);
+        Assert.Null(_cluster.Attribute(Header, "virt.clients." + Holder));
+    }
+
+    [Fact]
+    public void A_client_host_a_writes_down_after_the_lock_was_broken_is_refused_and_its_record_removed()
+    {
+        // host-a has checked that it holds the lock and lists the watchers when host-b breaks it; the new client opens just after.
+        var brokenMeanwhile = new List<IReadOnlyList<VolumeLockHolder>>();
+        _hostA.Before = call =>
+        {
+            if (call == nameof(IRadosObjects.Watchers) && brokenMeanwhile.Count == 0)
+            {
+                brokenMeanwhile.Add(Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { }));
+                _cluster.Watchers.Add(NewClient);
+            }
+        };
+
+        var recorded = Lock(_hostA).Record(Holder);
+
+        Assert.Null(recorded);
+        Assert.Equal([FirstClient], _cluster.Blocklist);
+        Assert.Null(_cluster.Attribute(Header, "virt.clients." + Holder));
+        Assert.Equal(["host-a"], brokenMeanwhile.Single().Select(holder => holder.Host));
+    }
+
+    [Fact]
+    public void A_lock_broken_before_the_holder_checks_is_never_recorded_into()
+    {
+        Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { });
+        _cluster.Watchers.Add(NewClient);
+
+        Assert.Null(Lock(_hostA).Record(Holder));
+        Assert.Null(_cluster.Attribute(Header, "virt.clients." + Holder));
+    }
+
+    [Fact]
+    public void Without_fencing_a_client_opened_while_the_lock_was_broken_is_reported_naming_it()
+    {
+        // The holder's first client has closed (a dead QEMU), so an unfenced break is allowed; a new one opens meanwhile.
+        _cluster.Watchers.Remove(FirstClient);
+        _hostB.Before = call =>
+        {
+            if (call == nameof(IRadosObjects.BreakLock) && !_cluster.Watchers.Contains(NewClient))
+            {
+                _cluster.Watchers.Add(NewClient);
+                Assert.NotNull(Lock(_hostA).Record(Holder));
+            }
+        };
+
+        var error = Assert.Throws<StorageException>(() => Lock(_hostB).Break(fence: false, blocklistSeconds: 3600, _ => { }));
+
+        Assert.Equal(VirtErrorKind.Refused, error.ErrorKind);
+        Assert.Contains(NewClient, error.Message, StringComparison.Ordinal);
+        Assert.Contains("fence: true", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_cluster.Blocklist);
+    }
+
+    [Fact]
+    public void A_break_that_cannot_fence_leaves_the_lock_and_the_records_as_they_were()
+    {
+        _cluster.BlocklistFails = -13;
+
+        var error = Assert.Throws<StorageException>(() => Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { }));
+
+        Assert.Contains("osd blocklist", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the lock is left as it was", error.Message, StringComparison.Ordinal);
+        Assert.Equal([Holder], _hostB.ListLockers("rbd", Header, RbdHostLock.LockName).Lockers.Select(locker => locker.Cookie));
+        Assert.Equal(FirstClient, _cluster.Attribute(Header, "virt.clients." + Holder));
+    }
+
+    [Fact]
+    public void Without_fencing_a_break_is_refused_while_the_holders_client_has_the_image_open()
+    {
+        var error = Assert.Throws<StorageException>(() => Lock(_hostB).Break(fence: false, blocklistSeconds: 3600, _ => { }));
+
+        Assert.Equal(VirtErrorKind.Refused, error.ErrorKind);
+        Assert.Contains(FirstClient, error.Message, StringComparison.Ordinal);
+        Assert.Equal([Holder], _hostB.ListLockers("rbd", Header, RbdHostLock.LockName).Lockers.Select(locker => locker.Cookie));
+    }
+
+    private static RbdHostLock Lock(IRadosObjects client) => new(client, "rbd", "web-disk", Volume);
+}
