@@ -80,12 +80,12 @@ internal sealed class HostToHostClient : IDisposable
     /// the stream may break), the destination is told to drop the VM it got ready for, so nothing is left waiting there
     /// until the ticket expires.
     /// </summary>
-    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var completed = false;
         try
         {
-            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory }, cancellationToken))
+            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory, AllowClearText = allowClearText }, cancellationToken))
             {
                 yield return progress;
             }

@@ -8,8 +8,8 @@ namespace Virt.Panel;
 /// (the hosts' shared token; without it the host-to-host endpoints refuse everything), <c>Panel:TlsDirectory</c> (this
 /// host's certificates in QEMU's layout, from <c>virtctl host tls issue</c>; null: the KVM backend's own) and
 /// <c>Panel:MigrationAddress</c> (where this host receives migrations; default the address the source reached the panel on)
-/// and <c>Panel:PeerHosts</c> (the other hosts' panels, e.g. <c>https://host-b:8006;https://host-c:8006</c>, offered by
-/// the browser's "Migrate to host" form).
+/// and <c>Panel:PeerHosts</c> (the other hosts' panels, e.g. <c>https://host-b:8006;https://host-c:8006</c>: the only
+/// destinations migrate-to sends the hosts' token to, and the ones the browser's "Migrate to host" form offers).
 /// </summary>
 internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedContainers, string? HostTokenFile = null, string? TlsDirectory = null, string? MigrationAddress = null, IReadOnlyList<string>? PeerHosts = null)
 {
@@ -27,6 +27,11 @@ internal sealed record PanelOptions(bool AllowHostPaths, bool AllowPrivilegedCon
             NullIfEmpty(configuration["Panel:TlsDirectory"]),
             NullIfEmpty(configuration["Panel:MigrationAddress"]),
             (configuration["Panel:PeerHosts"] ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Whether <paramref name="destination"/> is one of <see cref="PeerHosts"/> (same scheme, host and port; the path is not used).</summary>
+    public bool IsPeer(Uri destination) =>
+        (PeerHosts ?? []).Any(peer => Uri.TryCreate(peer, UriKind.Absolute, out var known)
+            && Uri.Compare(known, destination, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

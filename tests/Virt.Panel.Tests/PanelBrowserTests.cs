@@ -145,7 +145,13 @@ public sealed class PanelBrowserTests
                 Assert.Equal(1, await page.Locator($"#peer-hosts option[value='{peer}']").CountAsync());
                 Assert.DoesNotContain(hostToken, await page.ContentAsync(), StringComparison.Ordinal);
 
-                // A plain-http panel elsewhere: the task fails and the form shows why and what to do.
+                // A panel that is not a configured peer: refused at once (the hosts' token never leaves), with the fix.
+                await page.GetByTestId("migrate-destination").FillAsync("https://203.0.113.9:8006");
+                await page.GetByTestId("migrate-to").ClickAsync();
+                await page.WaitForSelectorAsync("[data-testid=error]:has-text('is not one of this panel')", new() { Timeout = 30_000 });
+                Assert.Contains("Panel:PeerHosts", await page.GetByTestId("error").InnerTextAsync(), StringComparison.Ordinal);
+
+                // A plain-http peer elsewhere: the task fails and the form shows why and what to do.
                 await page.GetByTestId("migrate-destination").FillAsync("http://203.0.113.7:8006");
                 await page.GetByTestId("migrate-to").ClickAsync();
                 await page.WaitForSelectorAsync("[data-testid=error]:has-text('is not https')", new() { Timeout = 30_000 });
@@ -157,7 +163,7 @@ public sealed class PanelBrowserTests
                 var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
                 Assert.True(overflow <= 0, $"the VM page with the migrate form is {overflow} px wider than a phone screen");
                 Assert.Empty(violations);
-            }, TestContext.Current.CancellationToken, [$"--Panel:HostTokenFile={tokenFile}", $"--Panel:PeerHosts={peer}"]);
+            }, TestContext.Current.CancellationToken, [$"--Panel:HostTokenFile={tokenFile}", $"--Panel:PeerHosts={peer};http://203.0.113.7:8006"]);
         }
         finally
         {

@@ -53,10 +53,19 @@ public sealed class PanelHostToHostTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         await using var destination = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}"]);
-        await using var source = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}", "--Panel:HostName=host-a"]);
         await using var stranger = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile("another-set-of-hosts-another-token")}"]);
+        await using var source = await PanelProcess.StartAsync(ct, [$"--Panel:HostTokenFile={TokenFile(HostToken)}", "--Panel:HostName=host-a", $"--Panel:PeerHosts={destination.Address};{stranger.Address};http://192.0.2.1:8006"]);
         using var api = source.Api();
         (await api.PostAsJsonAsync("/api/vms", new { name = "web", memoryMiB = 128 }, ct)).EnsureSuccessStatusCode();
+
+        // A destination that is not a configured peer never sees the hosts' token: refused before any task starts.
+        var notAPeer = await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = "https://198.51.100.7:8006" }, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, notAPeer.StatusCode);
+        var why = await notAPeer.Content.ReadAsStringAsync(ct);
+        Assert.Contains("NotAPeer", why, StringComparison.Ordinal);
+        Assert.Contains("Panel:PeerHosts", why, StringComparison.Ordinal);
+        var samePortOtherScheme = await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = destination.Address.ToString().Replace("http://", "https://", StringComparison.Ordinal) }, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, samePortOtherScheme.StatusCode);
 
         // The destination's refusal travels back into the source's task, naming the destination.
         var refused = await FinishedTaskAsync(api, await api.PostAsJsonAsync("/api/vms/web/migrate-to", new { destination = stranger.Address.ToString() }, ct), ct);

@@ -39,8 +39,8 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
             new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
             ct);
         var (a, b) = (lab.Machines[0], lab.Machines[1]);
-        await using var panelA = await StartPanelAsync(lab, a, token, ct);
-        await using var panelB = await StartPanelAsync(lab, b, token, ct);
+        await using var panelA = await StartPanelAsync(lab, a, b, token, ct);
+        await using var panelB = await StartPanelAsync(lab, b, a, token, ct);
         using var apiA = panelA.Api();
         using var apiB = panelB.Api();
 
@@ -83,19 +83,22 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
         Assert.Equal(bootId, await GuestBootIdAsync(apiA, ct));
     }
 
-    /// <summary>A panel as host <paramref name="machine"/>: in its namespace, on its address, its certificate for HTTPS and migration.</summary>
-    private static Task<PanelProcess> StartPanelAsync(HostLab lab, LabMachine machine, string tokenFile, CancellationToken ct) =>
+    /// <summary>A panel as host <paramref name="machine"/>: in its namespace, on its address, its certificate for HTTPS and migration, <paramref name="peer"/>'s panel its peer.</summary>
+    private static Task<PanelProcess> StartPanelAsync(HostLab lab, LabMachine machine, LabMachine peer, string tokenFile, CancellationToken ct) =>
         PanelProcess.StartAsync(
             ct,
             [
                 $"--Panel:HostName={machine.Name}",
                 $"--Panel:HostTokenFile={tokenFile}",
                 $"--Panel:TlsDirectory={machine.TlsDirectory}",
+                $"--Panel:PeerHosts={PanelAddressOf(peer)}",
                 $"--Kestrel:Certificates:Default:Path={Path.Combine(machine.TlsDirectory, "server-cert.pem")}",
                 $"--Kestrel:Certificates:Default:KeyPath={Path.Combine(machine.TlsDirectory, "server-key.pem")}",
             ],
-            address: new Uri($"https://{machine.Address}:{PanelPort.ToString(CultureInfo.InvariantCulture)}"),
+            address: PanelAddressOf(machine),
             launcher: start => lab.StartIn(machine.Name, start));
+
+    private static Uri PanelAddressOf(LabMachine machine) => new($"https://{machine.Address}:{PanelPort.ToString(CultureInfo.InvariantCulture)}");
 
     private static async Task<(int ExitCode, string Output, string Error)> VirtctlInAsync(HostLab lab, LabMachine machine, PanelProcess panel, CancellationToken ct, params string[] arguments) =>
         await VirtctlProcess.FinishAsync(lab.StartIn(machine.Name, VirtctlProcess.StartInfo(panel.State, arguments)), ct);

@@ -68,6 +68,13 @@ internal static class HostToHostEndpoints
                 return Results.Json(new { error = $"this panel has no host-to-host token to show the other host: configure the hosts' shared token (Panel:HostTokenFile or {HostToHostApi.TokenEnvironmentVariable})", type = "NoHostToken" }, statusCode: StatusCodes.Status409Conflict);
             }
 
+            // A panel user names the destination, and the hosts' token goes with the request: only to the configured peers.
+            if (!options.IsPeer(destination))
+            {
+                var peers = options.PeerHosts is { Count: > 0 } configured ? string.Join(", ", configured) : "none configured";
+                return Results.Json(new { error = $"destination '{destination}' is not one of this panel's peer hosts ({peers}): the hosts' token is sent only to the panels of Panel:PeerHosts; add {destination.GetLeftPart(UriPartial.Authority)} there if it is one of your hosts", type = "NotAPeer" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+
             return Results.Accepted(value: tasks.Start($"migrate VM {name} to {destination}", async task =>
             {
                 var vm = await manager.GetAsync(name);
@@ -76,7 +83,7 @@ internal static class HostToHostEndpoints
                 using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
                 var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security), request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
-                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, CancellationToken.None))
+                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, CancellationToken.None))
                 {
                     task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
                     task.Detail = progress.Status;

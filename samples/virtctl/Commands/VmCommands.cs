@@ -320,7 +320,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
         var security = settings.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
         var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
         var ticket = await client.RequestTicketAsync(panel, token, new IncomingVmRequest(vm.Spec, sourceHost, security), settings.InsecureClearText, cancellationToken);
-        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, cancellationToken);
+        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, cancellationToken);
     }
 }
 

@@ -17,6 +17,13 @@ public sealed record VmMigrationOptions
     /// </summary>
     public MigrationTicket? Ticket { get; init; }
 
+    /// <summary>
+    /// Accept a <see cref="Ticket"/> whose streams are clear text (<see cref="MigrationSecurity.ClearText"/>). Default
+    /// false: such a ticket is refused before anything moves, whatever channel brought it, because the guest's memory
+    /// and copied disks would cross the network unencrypted. Set it only on a network no one else can reach.
+    /// </summary>
+    public bool AllowClearText { get; init; }
+
     /// <summary>This host's certificate directory for a TLS ticket (QEMU's layout); null for the manager's configured one.</summary>
     public string? TlsDirectory { get; init; }
 

@@ -137,7 +137,7 @@ async function vmPage(name) {
 }
 
 // "Migrate to host": the destination is the other host's panel; the hosts' token stays on the server (Panel:HostTokenFile),
-// the page only names where to. The peers of Panel:PeerHosts are offered; any https URL may be typed.
+// the page only names where to. The peers of Panel:PeerHosts are offered, and the server migrates to no other panel.
 async function bindMigrateToHost(name) {
   const form = document.getElementById('migrate-to');
   const hint = document.getElementById('migrate-hint');

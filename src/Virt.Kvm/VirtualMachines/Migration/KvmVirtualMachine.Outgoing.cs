@@ -20,15 +20,7 @@ internal sealed partial class KvmVirtualMachine
     /// <summary>Checks the ticket against this VM and QEMU, presents it, and returns the URI QEMU migrates to.</summary>
     private async Task<string> SendToTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
     {
-        if (ticket.VmName != Name)
-        {
-            throw new VmMigrationException(Name, $"the ticket is for VM '{ticket.VmName}'; ask {ticket.DestinationHost} for a ticket for '{Name}'");
-        }
-
-        if (_environment.Time.GetUtcNow() >= ticket.ExpiresAt)
-        {
-            throw new VmMigrationException(Name, $"the ticket from {ticket.DestinationHost} expired at {ticket.ExpiresAt:O} (the destination has removed what it prepared); ask it for a new one with PrepareIncomingAsync");
-        }
+        OutgoingTicketCheck.Validate(Name, ticket, options, _environment.Time.GetUtcNow());
 
         if (MigrationCompatibility.Mismatch(await MigrationCompatibility.ReadAsync(source, cancellationToken).ConfigureAwait(false), ticket) is { } mismatch)
         {
