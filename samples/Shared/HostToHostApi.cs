@@ -6,9 +6,10 @@ namespace Virt.Samples.HostToHost;
 
 /// <summary>
 /// What a source host sends a destination panel (<c>POST /api/host-to-host/incoming</c>) to have it get ready to
-/// receive a VM: the spec, the source's name (only its certificate is then let in) and whether the streams are TLS.
+/// receive a VM: the spec, the source's name (only its certificate is then let in), whether the streams are TLS, and
+/// the size of each disk the source copies over (its host-local files), for which the destination makes new images.
 /// </summary>
-internal sealed record IncomingVmRequest(VmSpec Spec, string? SourceHost = null, MigrationSecurity Security = MigrationSecurity.Tls);
+internal sealed record IncomingVmRequest(VmSpec Spec, string? SourceHost = null, MigrationSecurity Security = MigrationSecurity.Tls, IReadOnlyDictionary<string, long>? LocalDiskSizes = null);
 
 /// <summary>The wire names and the JSON of the host-to-host API, shared by the panel and virtctl (linked into both).</summary>
 internal static class HostToHostApi

@@ -33,6 +33,13 @@ internal sealed class HostToHostClient : IDisposable
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2), MaxResponseContentBufferSize = 64 * 1024 };
     }
 
+    /// <summary>
+    /// The sizes of the VM's host-local disks, which the destination creates and the source copies into; null when the VM
+    /// does not run here (the migration then refuses with the reason, after the destination's own checks).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, long>?> LocalDiskSizesOfAsync(IVirtualMachine vm, CancellationToken cancellationToken) =>
+        (await vm.GetStatusAsync(cancellationToken)).State == VmState.Running ? await vm.Migration.GetLocalDiskSizesAsync(cancellationToken) : null;
+
     /// <summary>Asks the panel at <paramref name="destination"/> to get ready for the VM and returns its ticket.</summary>
     /// <param name="destination">The destination panel, e.g. <c>https://host-b:8006</c>.</param>
     /// <param name="token">The host-to-host token both panels are configured with.</param>

@@ -30,7 +30,7 @@ internal static class HostToHostEndpoints
             var listen = options.MigrationAddress ?? ListenAddressOf(context.Connection.LocalIpAddress);
             var ticket = await manager.PrepareIncomingAsync(
                 request.Spec,
-                new IncomingMigrationOptions { ListenAddress = listen, Security = request.Security, SourceHost = request.SourceHost, TlsDirectory = options.TlsDirectory },
+                new IncomingMigrationOptions { ListenAddress = listen, Security = request.Security, SourceHost = request.SourceHost, TlsDirectory = options.TlsDirectory, LocalDiskSizes = request.LocalDiskSizes },
                 cancellationToken);
             return Results.Ok(ticket);
         }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
@@ -81,7 +81,7 @@ internal static class HostToHostEndpoints
                 task.Detail = $"asking {destination} for a ticket";
                 var security = request.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
                 using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
-                var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security), request.InsecureClearText, CancellationToken.None);
+                var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security, await HostToHostClient.LocalDiskSizesOfAsync(vm, CancellationToken.None)), request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
                 await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, CancellationToken.None))
                 {
