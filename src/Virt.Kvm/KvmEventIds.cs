@@ -86,4 +86,7 @@ public static class KvmEventIds
 
     /// <summary>Information: <c>VM {VmName}: now runs on {DestinationHost}; this host's QEMU ended and its record was removed</c></summary>
     public const int VmMigratedAway = 2313;
+
+    /// <summary>Error: <c>VM {VmName}: the NBD export {Export} of a copied disk is still open after the migration ({Reason}); a client of the hosts' CA could write to the running VM's disk: remove it (block-export-del) or restart the VM</c></summary>
+    public const int CopyExportLeftOpen = 2314;
 }

@@ -75,6 +75,9 @@ internal static partial class Log
     [LoggerMessage(KvmEventIds.IncomingMigrationFailed, LogLevel.Warning, "VM {VmName}: receiving it from another host failed ({Reason}); its QEMU, taps, ports, volumes and record were removed")]
     public static partial void IncomingMigrationFailed(ILogger logger, string vmName, string reason);
 
+    [LoggerMessage(KvmEventIds.CopyExportLeftOpen, LogLevel.Error, "VM {VmName}: the NBD export {Export} of a copied disk is still open after the migration ({Reason}); a client of the hosts' CA could write to the running VM's disk: remove it (block-export-del) or restart the VM")]
+    public static partial void CopyExportLeftOpen(ILogger logger, string vmName, string export, string reason);
+
     [LoggerMessage(KvmEventIds.VmArrived, LogLevel.Information, "VM {VmName}: arrived from {SourceHost} and runs here (QEMU pid {Pid})")]
     public static partial void VmArrived(ILogger logger, string vmName, string sourceHost, int pid);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Processes;
@@ -22,6 +23,7 @@ internal static class CrossHostDiskCopy
 {
     /// <summary>The name under which the destination hands QEMU the NBD server's listening socket.</summary>
     private const string NbdDescriptor = "virt-nbd";
+    private const string ExportPrefix = "virt-copy-";
 
     /// <summary>Whether a disk lives on the source host only, so it is copied: a file path rather than a volume.</summary>
     public static bool IsLocal(VmDisk disk) => !VmSpecValidator.IsVolumeId(disk.Path);
@@ -30,7 +32,7 @@ internal static class CrossHostDiskCopy
     public static string ImagePath(string vmDirectory, string diskId) => Path.Combine(vmDirectory, $"disk-{diskId}.qcow2");
 
     /// <summary>The NBD export of a copied disk.</summary>
-    public static string ExportName(string diskId) => "virt-copy-" + diskId;
+    public static string ExportName(string diskId) => ExportPrefix + diskId;
 
     /// <summary>
     /// The destination's check: which disks are copied and at what size. Refuses what cannot be copied, with the fix:
@@ -101,7 +103,7 @@ internal static class CrossHostDiskCopy
     /// <summary>
     /// The destination: QEMU's NBD server on <paramref name="address"/> (a port this process binds, so it is known before
     /// the ticket goes out, handed to QEMU as a listening socket), TLS with the migration's server credentials and
-    /// authorization, one connection per disk; each new image exported writable. Returns the ticket's plan for each.
+    /// authorization (only the source's certificate, where the ticket names it); each new image exported writable. Returns the ticket's plan for each.
     /// </summary>
     public static async Task<IReadOnlyList<MigrationDiskPlan>> ExportAsync(QmpClient qmp, IPAddress address, IReadOnlyCollection<string> diskIds, string? authorization, CancellationToken cancellationToken)
     {
@@ -118,7 +120,10 @@ internal static class CrossHostDiskCopy
                 Addr = new ChardevAddArgumentsBackendSocketDataAddrFd { Data = new ChardevAddArgumentsBackendSocketDataAddrFdData { Str = NbdDescriptor } },
                 TlsCreds = MigrationTls.ServerCredentialsId,
                 TlsAuthz = authorization,
-                MaxConnections = diskIds.Count,
+
+                // No cap of one connection per disk: a slot is taken at accept, before TLS, so anyone reaching the port could
+                // hold the source's slots (QEMU drops a client that has not negotiated after 10 s, and it could reconnect).
+                // TLS with the migration's authorization is what keeps others out; QEMU's own default cap stays.
             },
             cancellationToken).ConfigureAwait(false);
         foreach (var diskId in diskIds)
@@ -129,16 +134,47 @@ internal static class CrossHostDiskCopy
         return diskIds.Select(diskId => new MigrationDiskPlan(diskId, MigrationDiskTransfer.Copy, nbdAddress, ExportName(diskId))).ToList();
     }
 
-    /// <summary>The destination, once the VM's state is in: the exports and the listener go. Never throws.</summary>
-    public static async Task StopExportsAsync(QmpClient qmp)
+    /// <summary>
+    /// The destination, once the VM's state is in: the exports and the listener go. An export that outlived
+    /// <c>nbd-server-stop</c> is removed by force: left open, it would let a client of the hosts' CA write to the running
+    /// VM's disk. Never throws (the VM is this host's only running copy now); what cannot be removed is logged as an error.
+    /// </summary>
+    public static async Task StopExportsAsync(QmpClient qmp, string vmName, ILogger logger)
     {
         try
         {
             await qmp.NbdServerStopAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+        catch (QmpException)
         {
-            // No NBD server (nothing was copied), or QEMU is gone.
+            // No NBD server (nothing was copied); any export left is dealt with below.
+        }
+        catch (QmpConnectionException)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var export in (await qmp.QueryBlockExportsAsync(CancellationToken.None).ConfigureAwait(false)).Where(export => export.Id.StartsWith(ExportPrefix, StringComparison.Ordinal)))
+            {
+                try
+                {
+                    await qmp.BlockExportDelAsync(new BlockExportDelArguments { Id = export.Id, Mode = BlockExportDelArgumentsMode.Hard }, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (QmpException ex)
+                {
+                    Log.CopyExportLeftOpen(logger, vmName, export.Id, $"block-export-del: {ex.Description}");
+                }
+            }
+        }
+        catch (QmpException ex)
+        {
+            Log.CopyExportLeftOpen(logger, vmName, ExportPrefix + "*", $"query-block-exports: {ex.Description}");
+        }
+        catch (QmpConnectionException)
+        {
+            // QEMU is gone, and its exports with it.
         }
     }
 

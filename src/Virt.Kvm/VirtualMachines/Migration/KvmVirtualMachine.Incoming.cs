@@ -184,7 +184,7 @@ internal sealed partial class KvmVirtualMachine
             return VmState.Incoming;
         }
 
-        await CrossHostDiskCopy.StopExportsAsync(qmp).ConfigureAwait(false);
+        await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
         if (!status.Running)
         {
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -248,7 +248,7 @@ internal sealed partial class KvmVirtualMachine
             }
 
             // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
-            await CrossHostDiskCopy.StopExportsAsync(qmp).ConfigureAwait(false);
+            await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
             await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
             _environment.FileSystem.File.Delete(Files.Incoming);
