@@ -13,16 +13,23 @@ internal static class LiveMigration
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>QEMU's own defaults (7.2 to 10.0), restored when a migration does not ask for its own.</summary>
+    private const long DefaultDowntimeLimitMilliseconds = 300;
+    private const long DefaultMaxBandwidth = 128L << 20;
+
     public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, CancellationToken cancellationToken)
     {
         try
         {
-            if (options.DowntimeLimit is not null || options.MaxBandwidth is not null)
-            {
-                await source.MigrateSetParametersAsync(
-                    new MigrateSetParametersArguments { DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds, MaxBandwidth = options.MaxBandwidth },
-                    cancellationToken).ConfigureAwait(false);
-            }
+            // Always set: QEMU keeps parameters for the next migration, so a retry after a throttled attempt that failed or
+            // was cancelled would otherwise run at that attempt's bandwidth and downtime limit.
+            await source.MigrateSetParametersAsync(
+                new MigrateSetParametersArguments
+                {
+                    DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds ?? DefaultDowntimeLimitMilliseconds,
+                    MaxBandwidth = options.MaxBandwidth ?? DefaultMaxBandwidth,
+                },
+                cancellationToken).ConfigureAwait(false);
 
             await source.MigrateAsync(new MigrateArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
         }
