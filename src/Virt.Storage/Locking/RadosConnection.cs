@@ -34,6 +34,8 @@ internal sealed class RadosConnection : IRadosObjects, IDisposable
     private readonly Lock _gate = new();
     private IntPtr _cluster;
     private bool _blocklisted;
+    private int _users;
+    private bool _retired;
 
     private RadosConnection(IntPtr cluster, string config, string user)
     {
@@ -205,6 +207,55 @@ internal sealed class RadosConnection : IRadosObjects, IDisposable
         finally
         {
             Librados.RbdClose(handle);
+        }
+    }
+
+    /// <summary>Counts a caller in; false when the client was retired and closed meanwhile (take the current one again).</summary>
+    public bool TryEnter()
+    {
+        lock (_gate)
+        {
+            if (_cluster == IntPtr.Zero)
+            {
+                return false;
+            }
+
+            _users++;
+            return true;
+        }
+    }
+
+    /// <summary>Counts a caller out; the last one out of a retired client closes it.</summary>
+    public void Exit()
+    {
+        bool close;
+        lock (_gate)
+        {
+            close = --_users == 0 && _retired;
+        }
+
+        if (close)
+        {
+            Dispose();
+        }
+    }
+
+    /// <summary>
+    /// No new caller will be handed this client (it was blocklisted): it closes as soon as no call is inside it, so a
+    /// host whose every new client is blocklisted too (its whole address is) does not pile up dead clients.
+    /// </summary>
+    public void Retire()
+    {
+        bool close;
+        lock (_gate)
+        {
+            _retired = true;
+            close = _users == 0;
+        }
+
+        if (close)
+        {
+            Dispose();
         }
     }
 

@@ -134,8 +134,13 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
 
         var recorded = Recorded(holder);
         var others = OtherHolders(state, holder).SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
+
+        // Only clients from this holder's own host address: during a migration the other side's QEMU opens the image on
+        // its host, and whichever side recorded first would otherwise claim it (the destination would then never see its
+        // own client and fail its start; fencing the source would block the destination).
+        var ownHosts = state.Lockers.Where(locker => locker.Cookie == holder).Select(locker => HostOf(locker.Address)).ToHashSet(StringComparer.Ordinal);
         var watchers = rados.Watchers(pool, image);
-        var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address)).ToList();
+        var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address) && ownHosts.Contains(HostOf(address))).ToList();
         if (seen.Count > 0)
         {
             recorded.UnionWith(seen);
@@ -248,6 +253,13 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
 
             fenced(address);
         }
+    }
+
+    /// <summary>The IP part of a client address (<c>IP:PORT/NONCE</c>, an IPv6 one in brackets).</summary>
+    private static string HostOf(string address)
+    {
+        var colon = address.StartsWith('[') ? address.IndexOf("]:", StringComparison.Ordinal) + 1 : address.LastIndexOf(':');
+        return colon > 0 ? address[..colon] : address;
     }
 
     private static bool Holds(RadosLockState state, string holder) => state.Lockers.Any(locker => locker.Cookie == holder);

@@ -20,7 +20,6 @@ public sealed partial class StorageManager
 
     private readonly ConcurrentDictionary<(string Config, string User), Lazy<RadosConnection>> _connections = new();
     private readonly ConcurrentDictionary<string, Recording> _recordings = new(StringComparer.Ordinal);
-    private readonly ConcurrentBag<RadosConnection> _retired = [];
     private int _disposed;
 
     /// <inheritdoc />
@@ -103,7 +102,7 @@ public sealed partial class StorageManager
         // A recording in the middle of a librados call must finish it before the connection goes (bounded by its timeouts).
         // The loops end on cancellation and catch their own failures, so waiting cannot throw.
         Task.WaitAll(loops, TimeSpan.FromSeconds(40));
-        foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated).Select(connection => connection.Value).Concat(_retired))
+        foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated).Select(connection => connection.Value))
         {
             connection.Dispose();
         }
@@ -219,12 +218,12 @@ public sealed partial class StorageManager
     /// <remarks>
     /// A call that finds this manager's client blocklisted (fenced by another host, or by an operator) is made once more
     /// on a new client: the blocklist names the old client's address and nonce, not the new one's. The old client is
-    /// retired, not closed, as other calls may still be inside it; it is closed with the manager.
+    /// retired: handed to no new call, and closed when the last call inside it returns.
     /// </remarks>
     private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken) =>
         Task.Run(() =>
         {
-            var connection = Connection(rbd);
+            var connection = EnterConnection(rbd);
             try
             {
                 return call(new RbdHostLock(connection, rbd.RbdPool, id.Name, id));
@@ -233,17 +232,56 @@ public sealed partial class StorageManager
             {
                 Retire(connection);
                 Log.CephClientBlocklisted(_context.Logger, id, rbd.CephUser, rbd.CephConfig);
-                return call(new RbdHostLock(Connection(rbd), rbd.RbdPool, id.Name, id));
+                var replacement = EnterConnection(rbd);
+                try
+                {
+                    return call(new RbdHostLock(replacement, rbd.RbdPool, id.Name, id));
+                }
+                catch (StorageException again) when (replacement.Blocklisted)
+                {
+                    Retire(replacement);
+                    throw new StorageException(VirtErrorKind.Unavailable, $"volume '{id}': the Ceph cluster refuses this host's clients as blocklisted, a new one too (client.{rbd.CephUser}): the blocklist names this host's whole address, not one client; once the host is known to be healthy, remove that entry (ceph osd blocklist ls -c {rbd.CephConfig}; ceph osd blocklist rm ADDRESS)", again);
+                }
+                finally
+                {
+                    replacement.Exit();
+                }
+            }
+            finally
+            {
+                connection.Exit();
             }
         }, cancellationToken);
 
-    /// <summary>Stops handing out a blocklisted client; the next call opens a new one.</summary>
+    /// <summary>Stops handing out a blocklisted client; the next call opens a new one, and the old one closes once unused.</summary>
     private void Retire(RadosConnection connection)
     {
         var key = (connection.Config, connection.User);
-        if (_connections.TryGetValue(key, out var current) && current.IsValueCreated && ReferenceEquals(current.Value, connection) && _connections.TryRemove(KeyValuePair.Create(key, current)))
+        if (_connections.TryGetValue(key, out var current) && current.IsValueCreated && ReferenceEquals(current.Value, connection))
         {
-            _retired.Add(connection);
+            _connections.TryRemove(KeyValuePair.Create(key, current));
+        }
+
+        connection.Retire();
+    }
+
+    /// <summary>The current client for the pool's cluster and user, with this call counted in.</summary>
+    private RadosConnection EnterConnection(RbdPoolDefinition rbd)
+    {
+        while (true)
+        {
+            var connection = Connection(rbd);
+            if (connection.TryEnter())
+            {
+                return connection;
+            }
+
+            // Retired and closed between the lookup and the count: the map holds its successor (or none) by now.
+            var key = (rbd.CephConfig, rbd.CephUser);
+            if (_connections.TryGetValue(key, out var stale) && stale.IsValueCreated && ReferenceEquals(stale.Value, connection))
+            {
+                _connections.TryRemove(KeyValuePair.Create(key, stale));
+            }
         }
     }
 

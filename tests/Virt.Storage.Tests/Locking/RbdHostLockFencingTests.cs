@@ -12,8 +12,8 @@ public sealed class RbdHostLockFencingTests
 {
     private const string Holder = "host-a/vm:web";
     private const string Header = "rbd_header.1f2e3d";
-    private const string FirstClient = "192.0.2.11:0/1001";
-    private const string NewClient = "192.0.2.11:0/2002";
+    private const string FirstClient = "192.0.2.1:0/1001";
+    private const string NewClient = "192.0.2.1:0/2002";
     private static readonly VolumeId Volume = VolumeId.Parse("ceph:web-disk");
 
     private readonly InMemoryRados _cluster = new();
@@ -131,6 +131,23 @@ public sealed class RbdHostLockFencingTests
         Assert.Equal(VirtErrorKind.Refused, error.ErrorKind);
         Assert.Contains(FirstClient, error.Message, StringComparison.Ordinal);
         Assert.Equal([Holder], _hostB.ListLockers("rbd", Header, RbdHostLock.LockName).Lockers.Select(locker => locker.Cookie));
+    }
+
+    [Fact]
+    public void During_a_migration_each_side_records_only_the_clients_of_its_own_host()
+    {
+        // host-b joins host-a's lock for the incoming VM, and its QEMU opens the image; host-a's recording runs first.
+        const string destination = "host-b/vm:web";
+        const string destinationClient = "192.0.2.2:0/3003";
+        Lock(_hostB).Acquire(destination, alongside: Holder);
+        _cluster.Watchers.Add(destinationClient);
+
+        var source = Lock(_hostA).Record(Holder)!;
+        var arrived = Lock(_hostB).Record(destination)!;
+
+        Assert.Equal([FirstClient], source.Clients);
+        Assert.Equal([destinationClient], arrived.Clients);
+        Assert.True(arrived.Open);
     }
 
     private static RbdHostLock Lock(IRadosObjects client) => new(client, "rbd", "web-disk", Volume);
