@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Virt.Hosting;
+using Virt.Kvm.GuestAgent;
 using Virt.Kvm.Host;
 using Virt.Kvm.Hosting;
 using Virt.Kvm.Testing;
@@ -28,6 +29,7 @@ internal static class HostAgent
     public static async Task<int> RunAsync(string[] args)
     {
         var (stateDirectory, qemuBinary, hostName, guestDirectory) = (args[0], args[1], args[2], args[3]);
+        StateDirectory = stateDirectory;
         var storageDirectory = stateDirectory + ".storage";
         using var storage = new StorageManager(new StorageOptions { StateDirectory = storageDirectory }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), host: new VirtHostIdentity(hostName));
         await using var manager = new KvmVirtualMachineManager(
@@ -91,25 +93,22 @@ internal static class HostAgent
         }
     }
 
+    /// <summary>The manager's state directory: each VM's serial console log is there, for what a failure shows.</summary>
+    private static string StateDirectory { get; set; } = string.Empty;
+
+    /// <summary>The VMs whose crash was shown already (the status is polled).</summary>
+    private static readonly ConcurrentDictionary<string, bool> CrashesShown = new(StringComparer.Ordinal);
+
     /// <summary>start NAME [VARIANT]: creates and starts the test guest, waits for its agent; returns QEMU's pid.</summary>
     private static async Task<string> StartAsync(KvmVirtualMachineManager manager, VmSpec spec)
     {
         var vm = await manager.CreateAsync(spec);
         await vm.StartAsync();
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
+        await WhenTheAgentAnswersAsync(async () =>
         {
-            try
-            {
-                await vm.Guest.PingAsync();
-                break;
-            }
-            catch (VmGuestAgentUnavailableException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(250);
-            }
-        }
-
+            await vm.Guest.PingAsync();
+            return true;
+        }, TimeSpan.FromMinutes(3));
         return (await vm.GetStatusAsync()).Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -151,6 +150,11 @@ internal static class HostAgent
         try
         {
             var status = await (await manager.GetAsync(name)).GetStatusAsync();
+            if (status.State == VmState.Crashed && CrashesShown.TryAdd(name, true))
+            {
+                await ShowSerialConsoleAsync(name, "crashed (its guest kernel panicked)");
+            }
+
             return $"{status.State} {status.Pid?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}";
         }
         catch (VmNotFoundException)
@@ -161,8 +165,50 @@ internal static class HostAgent
 
     private static async Task<string> ExecAsync(KvmVirtualMachineManager manager, string name, string program, string[] arguments)
     {
-        var result = await (await manager.GetAsync(name)).Guest.ExecAsync(program, arguments);
+        var vm = await manager.GetAsync(name);
+        GuestExecResult result;
+        try
+        {
+            result = await WhenTheAgentAnswersAsync(() => vm.Guest.ExecAsync(program, arguments), TimeSpan.FromSeconds(60));
+        }
+        catch (Exception error) when (error is VmGuestAgentUnavailableException or GuestAgentTimeoutException)
+        {
+            await ShowSerialConsoleAsync(name, $"did not answer through its agent ({(await vm.GetStatusAsync()).State})");
+            throw;
+        }
+
         return JsonSerializer.Serialize(result.StandardOutputText, HostAgentJson.Default.String);
+    }
+
+    /// <summary>Writes the end of the VM's serial console log (its kernel's messages) to stderr, which the test's output keeps.</summary>
+    private static async Task ShowSerialConsoleAsync(string name, string what)
+    {
+        var log = Path.Combine(StateDirectory, name, "serial.log");
+        var lines = File.Exists(log) ? (await File.ReadAllLinesAsync(log)).TakeLast(80) : ["(no serial log)"];
+        await Console.Error.WriteLineAsync($"host agent: VM '{name}' {what}; its serial console on this host ends:{Environment.NewLine}{string.Join(Environment.NewLine, lines)}");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> again while the guest's agent does not answer within its 2 s sync deadline, up to
+    /// <paramref name="patience"/>: a booting guest starts qemu-ga late, and a guest that has just arrived by migration
+    /// runs under TCG with an empty translation cache, so on a loaded two-core machine an answer can take seconds.
+    /// </summary>
+    private static async Task<T> WhenTheAgentAnswersAsync<T>(Func<Task<T>> call, TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (true)
+        {
+            try
+            {
+                return await call();
+            }
+            // Only a silent agent (a sync that timed out, before the command was sent) is retried: a connection lost
+            // during the command may have run it already.
+            catch (VmGuestAgentUnavailableException ex) when (ex.InnerException is GuestAgentTimeoutException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
     }
 
     /// <summary>
@@ -213,6 +259,7 @@ internal static class HostAgent
             {
                 Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
                 TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+                AllowClearText = arguments[2] == "-",
                 MaxBandwidth = bandwidth > 0 ? bandwidth : null,
                 DeleteCopiedDisks = arguments.Length > 4 && arguments[4] == "delete-copied",
             };
@@ -249,6 +296,7 @@ internal static class HostAgent
             {
                 Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
                 TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+                AllowClearText = arguments[2] == "-",
                 MaxBandwidth = bandwidth > 0 ? bandwidth : null,
             };
         }
