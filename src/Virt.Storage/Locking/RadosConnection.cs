@@ -210,12 +210,13 @@ internal sealed class RadosConnection : IRadosObjects, IDisposable
         }
     }
 
-    /// <summary>Counts a caller in; false when the client was retired and closed meanwhile (take the current one again).</summary>
+    /// <summary>Counts a caller in; false when the client was retired meanwhile (take the current one again).</summary>
     public bool TryEnter()
     {
         lock (_gate)
         {
-            if (_cluster == IntPtr.Zero)
+            // A retired client takes no new caller, so once its count reaches zero nobody can be inside it when it closes.
+            if (_retired || _cluster == IntPtr.Zero)
             {
                 return false;
             }

@@ -135,20 +135,22 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
         var recorded = Recorded(holder);
         var others = OtherHolders(state, holder).SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
 
-        // Only clients from this holder's own host address: during a migration the other side's QEMU opens the image on
-        // its host, and whichever side recorded first would otherwise claim it (the destination would then never see its
-        // own client and fail its start; fencing the source would block the destination).
+        // With another holder (a migration's other side, whose QEMU opens the image on its host), only clients from this
+        // holder's own host address: whichever side recorded first would otherwise claim the other's (the destination
+        // would then never see its own client and fail its start; fencing the source would block the destination).
+        // Alone, every unclaimed client is this holder's: a multi-homed host's QEMU may reach the cluster from another
+        // address than the SDK's client, and a start must not fail for that.
+        var shared = state.Lockers.Any(locker => locker.Cookie != holder);
         var ownHosts = state.Lockers.Where(locker => locker.Cookie == holder).Select(locker => HostOf(locker.Address)).ToHashSet(StringComparer.Ordinal);
         var watchers = rados.Watchers(pool, image);
-        var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address) && ownHosts.Contains(HostOf(address))).ToList();
+        var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address) && (!shared || ownHosts.Contains(HostOf(address)))).ToList();
         if (seen.Count > 0)
         {
             recorded.UnionWith(seen);
             rados.SetAttribute(pool, Header, ClientsAttributePrefix + holder, string.Join(' ', recorded.Order(StringComparer.Ordinal)));
             if (!Holds(rados.ListLockers(pool, Header, LockName), holder))
             {
-                // Broken meanwhile: the breaker has read the records already, or will find none of this holder's.
-                rados.RemoveAttribute(pool, Header, ClientsAttributePrefix + holder);
+                // Broken meanwhile. The record stays: a breaker still reading will fence it (it removes the records when it ends).
                 return null;
             }
         }
@@ -255,11 +257,25 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
         }
     }
 
-    /// <summary>The IP part of a client address (<c>IP:PORT/NONCE</c>, an IPv6 one in brackets).</summary>
-    private static string HostOf(string address)
+    /// <summary>
+    /// The IP of a client address (<c>[v1:|v2:|any:]IP:PORT/NONCE</c>, an IPv6 one in brackets), normalized (an IPv4-mapped
+    /// IPv6 address as IPv4); the address itself where it cannot be read.
+    /// </summary>
+    internal static string HostOf(string address)
     {
-        var colon = address.StartsWith('[') ? address.IndexOf("]:", StringComparison.Ordinal) + 1 : address.LastIndexOf(':');
-        return colon > 0 ? address[..colon] : address;
+        var text = address;
+        foreach (var prefix in (string[])["v1:", "v2:", "any:"])
+        {
+            if (text.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                text = text[prefix.Length..];
+                break;
+            }
+        }
+
+        var end = text.StartsWith('[') ? text.IndexOf(']', StringComparison.Ordinal) : text.LastIndexOf(':');
+        var host = end > 0 ? text[(text.StartsWith('[') ? 1 : 0)..end] : text;
+        return System.Net.IPAddress.TryParse(host, out var ip) ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : address;
     }
 
     private static bool Holds(RadosLockState state, string holder) => state.Lockers.Any(locker => locker.Cookie == holder);

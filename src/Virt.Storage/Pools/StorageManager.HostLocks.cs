@@ -102,9 +102,11 @@ public sealed partial class StorageManager
         // A recording in the middle of a librados call must finish it before the connection goes (bounded by its timeouts).
         // The loops end on cancellation and catch their own failures, so waiting cannot throw.
         Task.WaitAll(loops, TimeSpan.FromSeconds(40));
+        // Retired, not closed: a call still inside one (a break or a start, bounded by the 30 s timeouts) finishes on a live
+        // client, and the last one out closes it.
         foreach (var connection in _connections.Values.Where(connection => connection.IsValueCreated).Select(connection => connection.Value))
         {
-            connection.Dispose();
+            connection.Retire();
         }
     }
 
@@ -292,7 +294,15 @@ public sealed partial class StorageManager
         var connection = _connections.GetOrAdd(key, key => new Lazy<RadosConnection>(() => RadosConnection.Open(key.Config, key.User)));
         try
         {
-            return connection.Value;
+            var opened = connection.Value;
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                // Opened while the manager was being disposed, after it retired the clients it had.
+                opened.Retire();
+                throw new ObjectDisposedException(nameof(StorageManager));
+            }
+
+            return opened;
         }
         catch (StorageException)
         {

@@ -57,7 +57,7 @@ public sealed class RbdHostLockFencingTests
     }
 
     [Fact]
-    public void A_client_host_a_writes_down_after_the_lock_was_broken_is_refused_and_its_record_removed()
+    public void A_client_host_a_writes_down_after_the_lock_was_broken_is_refused()
     {
         // host-a has checked that it holds the lock and lists the watchers when host-b breaks it; the new client opens just after.
         var brokenMeanwhile = new List<IReadOnlyList<VolumeLockHolder>>();
@@ -74,7 +74,6 @@ public sealed class RbdHostLockFencingTests
 
         Assert.Null(recorded);
         Assert.Equal([FirstClient], _cluster.Blocklist);
-        Assert.Null(_cluster.Attribute(Header, "virt.clients." + Holder));
         Assert.Equal(["host-a"], brokenMeanwhile.Single().Select(holder => holder.Host));
     }
 
@@ -148,6 +147,26 @@ public sealed class RbdHostLockFencingTests
         Assert.Equal([FirstClient], source.Clients);
         Assert.Equal([destinationClient], arrived.Clients);
         Assert.True(arrived.Open);
+    }
+
+    [Theory]
+    [InlineData("192.0.2.1:0/1001", "192.0.2.1")]
+    [InlineData("v1:192.0.2.1:0/1001", "192.0.2.1")]
+    [InlineData("any:192.0.2.1:6800/7", "192.0.2.1")]
+    [InlineData("[2001:db8::1]:0/42", "2001:db8::1")]
+    [InlineData("v2:[2001:db8::1]:3300/42", "2001:db8::1")]
+    [InlineData("[::ffff:192.0.2.1]:0/9", "192.0.2.1")]
+    [InlineData("not an address", "not an address")]
+    public void A_client_address_is_reduced_to_its_IP_whatever_its_form(string address, string ip) =>
+        Assert.Equal(ip, RbdHostLock.HostOf(address));
+
+    [Fact]
+    public void A_sole_holder_claims_its_QEMU_even_from_another_address_of_a_multi_homed_host()
+    {
+        const string otherInterface = "198.51.100.1:0/4004";
+        _cluster.Watchers.Add(otherInterface);
+
+        Assert.Contains(otherInterface, Lock(_hostA).Record(Holder)!.Clients);
     }
 
     private static RbdHostLock Lock(IRadosObjects client) => new(client, "rbd", "web-disk", Volume);
