@@ -90,6 +90,23 @@ internal sealed class RadosConnection : IRadosObjects, IDisposable
         }
     }
 
+    /// <summary>
+    /// A client address without the messenger type Ceph may put before it (<c>v1:</c>, <c>v2:</c>, <c>any:</c>): the form
+    /// watchers and the blocklist use, <c>IP:PORT/NONCE</c>.
+    /// </summary>
+    public static string WithoutAddressType(string address)
+    {
+        foreach (var prefix in (string[])["v1:", "v2:", "any:"])
+        {
+            if (address.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return address[prefix.Length..];
+            }
+        }
+
+        return address;
+    }
+
     /// <summary>An errno as text: "Device or resource busy (16)".</summary>
     public static string Errno(long result) => $"{Marshal.GetPInvokeErrorMessage((int)-result)} ({-result})";
 
@@ -139,7 +156,7 @@ internal sealed class RadosConnection : IRadosObjects, IDisposable
             var clientNames = Strings(clients, clientsLength);
             var cookieNames = Strings(cookies, cookiesLength);
             // Lockers carry the messenger's prefix ("v1:127.0.0.1:0/123"); watchers and the blocklist use the plain form.
-            var addressNames = Strings(addresses, addressesLength).Select(address => address.StartsWith("v1:", StringComparison.Ordinal) || address.StartsWith("v2:", StringComparison.Ordinal) ? address[3..] : address).ToList();
+            var addressNames = Strings(addresses, addressesLength).Select(WithoutAddressType).ToList();
             var lockers = Enumerable.Range(0, (int)count).Select(i => new RadosLocker(clientNames[i], cookieNames[i], addressNames[i])).ToList();
             return new RadosLockState(exclusive != 0, Strings(tag, tagLength).FirstOrDefault() ?? string.Empty, lockers);
         }

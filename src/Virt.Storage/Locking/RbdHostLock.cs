@@ -133,14 +133,15 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
         }
 
         var recorded = Recorded(holder);
-        var others = OtherHolders(state, holder).SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
+        var otherHolders = OtherHolders(state, holder).ToList();
+        var others = otherHolders.SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
 
         // With another holder (a migration's other side, whose QEMU opens the image on its host), only clients from this
         // holder's own host address: whichever side recorded first would otherwise claim the other's (the destination
         // would then never see its own client and fail its start; fencing the source would block the destination).
         // Alone, every unclaimed client is this holder's: a multi-homed host's QEMU may reach the cluster from another
         // address than the SDK's client, and a start must not fail for that.
-        var shared = state.Lockers.Any(locker => locker.Cookie != holder);
+        var shared = otherHolders.Count > 0;
         var ownHosts = state.Lockers.Where(locker => locker.Cookie == holder).Select(locker => HostOf(locker.Address)).ToHashSet(StringComparer.Ordinal);
         var watchers = rados.Watchers(pool, image);
         var seen = watchers.Where(address => !others.Contains(address) && !recorded.Contains(address) && (!shared || ownHosts.Contains(HostOf(address)))).ToList();
@@ -263,16 +264,7 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
     /// </summary>
     internal static string HostOf(string address)
     {
-        var text = address;
-        foreach (var prefix in (string[])["v1:", "v2:", "any:"])
-        {
-            if (text.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                text = text[prefix.Length..];
-                break;
-            }
-        }
-
+        var text = RadosConnection.WithoutAddressType(address);
         var end = text.StartsWith('[') ? text.IndexOf(']', StringComparison.Ordinal) : text.LastIndexOf(':');
         var host = end > 0 ? text[(text.StartsWith('[') ? 1 : 0)..end] : text;
         return System.Net.IPAddress.TryParse(host, out var ip) ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : address;

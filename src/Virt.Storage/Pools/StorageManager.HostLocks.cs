@@ -268,6 +268,10 @@ public sealed partial class StorageManager
     }
 
     /// <summary>The current client for the pool's cluster and user, with this call counted in.</summary>
+    /// <remarks>
+    /// A client retired between the lookup and the count is out of the map already (<see cref="Retire"/> takes it out
+    /// before it retires it), so the next lookup finds its successor, or fails once the manager is disposed.
+    /// </remarks>
     private RadosConnection EnterConnection(RbdPoolDefinition rbd)
     {
         while (true)
@@ -276,13 +280,6 @@ public sealed partial class StorageManager
             if (connection.TryEnter())
             {
                 return connection;
-            }
-
-            // Retired and closed between the lookup and the count: the map holds its successor (or none) by now.
-            var key = (rbd.CephConfig, rbd.CephUser);
-            if (_connections.TryGetValue(key, out var stale) && stale.IsValueCreated && ReferenceEquals(stale.Value, connection))
-            {
-                _connections.TryRemove(KeyValuePair.Create(key, stale));
             }
         }
     }
