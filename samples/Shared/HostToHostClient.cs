@@ -33,26 +33,26 @@ internal sealed class HostToHostClient : IDisposable
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2), MaxResponseContentBufferSize = 64 * 1024 };
     }
 
-    /// <summary>
-    /// The sizes of the VM's host-local disks, which the destination creates and the source copies into; null when the VM
-    /// does not run here (the migration then refuses with the reason, after the destination's own checks).
-    /// </summary>
-    public static async Task<IReadOnlyDictionary<string, long>?> LocalDiskSizesOfAsync(IVirtualMachine vm, CancellationToken cancellationToken) =>
-        (await vm.GetStatusAsync(cancellationToken)).State == VmState.Running ? await vm.Migration.GetLocalDiskSizesAsync(cancellationToken) : null;
-
-    /// <summary>Asks the panel at <paramref name="destination"/> to get ready for the VM and returns its ticket.</summary>
+    /// <summary>Asks the panel at <paramref name="destination"/> to get ready for <paramref name="vm"/> and returns its ticket.</summary>
+    /// <param name="vm">The VM to send: its spec, and the sizes of its host-local disks, which the destination creates and the source copies into.</param>
     /// <param name="destination">The destination panel, e.g. <c>https://host-b:8006</c>.</param>
     /// <param name="token">The host-to-host token both panels are configured with.</param>
-    /// <param name="request">The VM's spec and how it travels.</param>
-    /// <param name="allowClearText">Whether a plain-HTTP destination that is not loopback is allowed (the token then crosses the link in clear).</param>
+    /// <param name="sourceHost">This host's name: the destination lets in only its certificate.</param>
+    /// <param name="allowClearText">
+    /// Clear text, asked for explicitly: the migration streams (the ticket then says so), and a plain-HTTP destination that
+    /// is not loopback (the token then crosses the link in clear).
+    /// </param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    public async Task<MigrationTicket> RequestTicketAsync(Uri destination, string token, IncomingVmRequest request, bool allowClearText, CancellationToken cancellationToken)
+    public async Task<MigrationTicket> RequestTicketAsync(IVirtualMachine vm, Uri destination, string token, string sourceHost, bool allowClearText, CancellationToken cancellationToken)
     {
         if (destination.Scheme != Uri.UriSchemeHttps && !(destination.Scheme == Uri.UriSchemeHttp && (destination.IsLoopback || allowClearText)))
         {
             throw new ArgumentException($"destination '{destination}' is not https: the host-to-host token would cross the link in clear; give https://HOST:PORT, or allow clear text explicitly (--insecure-clear-text)", nameof(destination));
         }
 
+        // Sizes only of a VM that runs here; one that does not is refused by the migration itself, after the destination's checks.
+        var localDiskSizes = (await vm.GetStatusAsync(cancellationToken)).State == VmState.Running ? await vm.Migration.GetLocalDiskSizesAsync(cancellationToken) : null;
+        var request = new IncomingVmRequest(vm.Spec, sourceHost, allowClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls, localDiskSizes);
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(destination, HostToHostApi.IncomingPath))
         {
             Content = JsonContent.Create(request, options: HostToHostApi.Json),

@@ -254,15 +254,7 @@ internal static class HostAgent
         migrations[id] = cancel;
         try
         {
-            var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
-            var options = new VmMigrationOptions
-            {
-                Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
-                TlsDirectory = arguments[2] == "-" ? null : arguments[2],
-                AllowClearText = arguments[2] == "-",
-                MaxBandwidth = bandwidth > 0 ? bandwidth : null,
-                DeleteCopiedDisks = arguments.Length > 4 && arguments[4] == "delete-copied",
-            };
+            var options = ToTicket(arguments) with { DeleteCopiedDisks = arguments.Length > 4 && arguments[4] == "delete-copied" };
             VmMigrationProgress? last = null;
             await foreach (var progress in (await manager.GetAsync(arguments[0])).Migration.MigrateAsync(options, cancel.Token))
             {
@@ -281,6 +273,19 @@ internal static class HostAgent
         }
     }
 
+    /// <summary>A migration to <c>TICKET_JSON TLS_DIR|- MAX_BANDWIDTH</c> (arguments 1 to 3; <c>-</c>: clear text, 0: QEMU's default bandwidth).</summary>
+    private static VmMigrationOptions ToTicket(string[] arguments)
+    {
+        var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
+        return new VmMigrationOptions
+        {
+            Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
+            TlsDirectory = arguments[2] == "-" ? null : arguments[2],
+            AllowClearText = arguments[2] == "-",
+            MaxBandwidth = bandwidth > 0 ? bandwidth : null,
+        };
+    }
+
     /// <summary>
     /// For the cross-host benchmark: <c>migrate-timed NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH [DOWNTIME_LIMIT_MS]</c> to
     /// another host, or <c>migrate-local NAME [DOWNTIME_LIMIT_MS]</c> on this one. Answers <c>STATUS TOTAL_MS DOWNTIME_MS</c>
@@ -288,18 +293,7 @@ internal static class HostAgent
     /// </summary>
     private static async Task<string> MigrateTimedAsync(KvmVirtualMachineManager manager, string[] arguments)
     {
-        var options = new VmMigrationOptions();
-        if (arguments.Length > 3)
-        {
-            var bandwidth = long.Parse(arguments[3], System.Globalization.CultureInfo.InvariantCulture);
-            options = new VmMigrationOptions
-            {
-                Ticket = JsonSerializer.Deserialize(arguments[1], HostAgentJson.Default.MigrationTicket),
-                TlsDirectory = arguments[2] == "-" ? null : arguments[2],
-                AllowClearText = arguments[2] == "-",
-                MaxBandwidth = bandwidth > 0 ? bandwidth : null,
-            };
-        }
+        var options = arguments.Length > 3 ? ToTicket(arguments) : new VmMigrationOptions();
 
         var limit = arguments.Length is 2 or 5 ? arguments[^1] : null;
         if (limit is not null)

@@ -79,9 +79,8 @@ internal static class HostToHostEndpoints
             {
                 var vm = await manager.GetAsync(name);
                 task.Detail = $"asking {destination} for a ticket";
-                var security = request.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
                 using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
-                var ticket = await client.RequestTicketAsync(destination, hostAuth.Token, new IncomingVmRequest(vm.Spec, identity.Name, security, await HostToHostClient.LocalDiskSizesOfAsync(vm, CancellationToken.None)), request.InsecureClearText, CancellationToken.None);
+                var ticket = await client.RequestTicketAsync(vm, destination, hostAuth.Token, identity.Name, request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
                 await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, CancellationToken.None))
                 {

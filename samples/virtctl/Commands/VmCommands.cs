@@ -317,9 +317,8 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
             : Environment.GetEnvironmentVariable(HostToHostApi.TokenEnvironmentVariable) is { Length: > 0 } fromEnvironment
                 ? fromEnvironment
                 : throw new ArgumentException($"migrating to the panel at {panel} needs the hosts' shared token: give --token-file FILE or set {HostToHostApi.TokenEnvironmentVariable}");
-        var security = settings.InsecureClearText ? MigrationSecurity.ClearText : MigrationSecurity.Tls;
         var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
-        var ticket = await client.RequestTicketAsync(panel, token, new IncomingVmRequest(vm.Spec, sourceHost, security, await HostToHostClient.LocalDiskSizesOfAsync(vm, cancellationToken)), settings.InsecureClearText, cancellationToken);
+        var ticket = await client.RequestTicketAsync(vm, panel, token, sourceHost, settings.InsecureClearText, cancellationToken);
         return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, cancellationToken);
     }
 }
