@@ -11,8 +11,9 @@ namespace Virt.Samples.HostToHost;
 
 /// <summary>
 /// The source side of the host-to-host API: asks a destination panel for a migration ticket. Used by the panel's
-/// <c>migrate-to</c> endpoint and by <c>virtctl vm migrate --to</c>. The destination's HTTPS certificate is trusted
-/// when the system trusts it or when the hosts' own CA (<c>ca-cert.pem</c> of the TLS directory) signed it.
+/// <c>migrate-to</c> endpoint and by <c>virtctl vm migrate --to</c>. The destination's HTTPS certificate must be signed by
+/// the hosts' own CA (<c>ca-cert.pem</c> of the TLS directory) when there is one, and only then; without it, the system's
+/// trust decides.
 /// </summary>
 internal sealed class HostToHostClient : IDisposable
 {
@@ -25,9 +26,11 @@ internal sealed class HostToHostClient : IDisposable
         {
             // A redirect would carry the host token (a custom header) to wherever the destination points.
             AllowAutoRedirect = false,
-            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
-                errors == SslPolicyErrors.None
-                || (errors == SslPolicyErrors.RemoteCertificateChainErrors && certificate is not null && authority is not null && ChainsTo(certificate, authority)),
+            // With the hosts' CA, only a certificate it signed (for the name dialled) is a peer: a certificate the system
+            // trusts, e.g. a public one for that name, is not. Without it, the system's trust.
+            ServerCertificateCustomValidationCallback = (_, certificate, _, errors) => authority is null
+                ? errors == SslPolicyErrors.None
+                : certificate is not null && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None && ChainsTo(certificate, authority),
         };
         // A ticket or an error is small: a destination (or whatever the URL names) cannot make this process buffer more.
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2), MaxResponseContentBufferSize = 64 * 1024 };

@@ -263,7 +263,7 @@ internal sealed class VmMigrateSettings : VmSettings
     public string? HostName { get; set; }
 
     [CommandOption("--insecure-clear-text")]
-    [Description("With --to: migrate in clear text (no TLS) and allow a plain-http panel; only on a dedicated, trusted link.")]
+    [Description("With --to: migrate in clear text (no TLS), to a plain-http panel or to tcp:HOST:PORT on another host; only on a dedicated, trusted link.")]
     public bool InsecureClearText { get; set; }
 }
 
@@ -278,7 +278,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
             : null;
         var migration = client is not null && panel is not null
             ? await ToPanelAsync(client, vm, panel, settings, cancellationToken)
-            : vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = settings.Destination }, cancellationToken);
+            : vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = settings.Destination, AllowClearText = settings.InsecureClearText }, cancellationToken);
         VmMigrationProgress? last = null;
         if (settings.Json || Console.IsOutputRedirected)
         {

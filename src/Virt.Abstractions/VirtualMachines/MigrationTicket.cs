@@ -89,7 +89,8 @@ public sealed record IncomingMigrationOptions
 
     /// <summary>
     /// The source host's name: with TLS only a client certificate with that common name is let in, and shared
-    /// volumes locked by that host are taken over from it. Null: any host the CA signed.
+    /// volumes locked by that host are taken over from it. Null: any host the CA signed (refused when disks are copied:
+    /// their NBD exports have no token, only the client certificate).
     /// </summary>
     public string? SourceHost { get; init; }
 

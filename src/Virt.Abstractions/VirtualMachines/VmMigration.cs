@@ -18,9 +18,10 @@ public sealed record VmMigrationOptions
     public MigrationTicket? Ticket { get; init; }
 
     /// <summary>
-    /// Accept a <see cref="Ticket"/> whose streams are clear text (<see cref="MigrationSecurity.ClearText"/>). Default
-    /// false: such a ticket is refused before anything moves, whatever channel brought it, because the guest's memory
-    /// and copied disks would cross the network unencrypted. Set it only on a network no one else can reach.
+    /// Accept a <see cref="Ticket"/> whose streams are clear text (<see cref="MigrationSecurity.ClearText"/>), or a
+    /// <see cref="DestinationUri"/> <c>tcp:HOST:PORT</c> on another host (a QEMU waiting there takes no TLS). Default
+    /// false: such a migration is refused before anything moves, whatever channel brought the ticket, because the guest's
+    /// memory and copied disks would cross the network unencrypted. Set it only on a network no one else can reach.
     /// </summary>
     public bool AllowClearText { get; init; }
 

@@ -8,4 +8,5 @@ namespace Virt.Kvm.VirtualMachines;
 [JsonSerializable(typeof(VmSpec))]
 [JsonSerializable(typeof(VmRuntimeRecord))]
 [JsonSerializable(typeof(IncomingRecord))]
+[JsonSerializable(typeof(MigratedAwayRecord))]
 internal sealed partial class KvmJsonContext : JsonSerializerContext;

@@ -690,6 +690,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private async Task WatchAsync(RunningQemu running, QmpEventSubscription? subscription)
     {
         string? shutdownReason = null;
+        string? migratedTo = null;
         var panicked = false;
         try
         {
@@ -722,6 +723,14 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                             shutdownReason = qmpEvent.GetString("reason");
                             if (shutdownReason == "guest-panic")
                             {
+                                break;
+                            }
+
+                            if (shutdownReason == "host-qmp-quit" && MigratedAwayTo(running.Record.Pid) is { } destination)
+                            {
+                                // Quit by the process that migrated it (this one or another): the guest runs on elsewhere.
+                                migratedTo = destination;
+                                await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Migrated, now, $"to {destination}")).ConfigureAwait(false);
                                 break;
                             }
 
@@ -760,6 +769,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         var exitCode = running.IsChild ? await ReapAsync(running).ConfigureAwait(false) : null;
         var reason = panicked || shutdownReason == "guest-panic" ? "guest kernel panic"
             : running.KilledByUs ? "killed"
+            : migratedTo is not null ? $"migrated to {migratedTo}"
             : shutdownReason switch
             {
                 "guest-shutdown" => "guest shut down",
@@ -1070,7 +1080,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
     private void RemoveRunFiles()
     {
-        foreach (var file in new[] { Files.Runtime, Files.PidFile, Files.QmpSocket, Files.ControlSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
+        foreach (var file in new[] { Files.Runtime, Files.MigratedAway, Files.PidFile, Files.QmpSocket, Files.ControlSocket, Files.AgentSocket, Files.SerialSocket, Files.VncSocket, Files.TpmSocket })
         {
             _environment.FileSystem.File.Delete(file);
         }

@@ -105,7 +105,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             throw new ArgumentException($"'{name}' is not a valid VM name", nameof(name));
         }
 
-        if (_machines.TryGetValue(name, out var known))
+        if (_machines.TryGetValue(name, out var known) && StillDefined(known))
         {
             return known;
         }
@@ -115,7 +115,13 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         {
             if (_machines.TryGetValue(name, out known))
             {
-                return known;
+                if (StillDefined(known))
+                {
+                    return known;
+                }
+
+                // Deleted, or migrated to another host, by another process: this one's view of it is over.
+                _machines.TryRemove(new KeyValuePair<string, KvmVirtualMachine>(name, known));
             }
 
             var files = FilesOf(name);
@@ -249,6 +255,9 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             _catalog.Release();
         }
     }
+
+    /// <summary>Whether a VM this manager knows is still defined on this host (another process may have deleted or migrated it away).</summary>
+    private bool StillDefined(KvmVirtualMachine machine) => machine.IsRunning || _environment.FileSystem.File.Exists(machine.Files.Spec);
 
     private VmFiles FilesOf(string name) => new(Path.Combine(_environment.Options.StateDirectory, name));
 }

@@ -17,6 +17,13 @@ internal sealed record VmFiles(string Directory)
     /// </summary>
     public string Incoming => Path.Combine(Directory, "incoming.json");
 
+    /// <summary>
+    /// Written by the process that migrated the VM to another host, just before it ends this host's QEMU: which QEMU
+    /// (pid) went where. The owner, which sees that QEMU end, reports the run as migrated rather than quit. Removed
+    /// with the run's other files.
+    /// </summary>
+    public string MigratedAway => Path.Combine(Directory, "migrated-away.json");
+
     /// <summary>QEMU's pid, for people and scripts.</summary>
     public string PidFile => Path.Combine(Directory, "qemu.pid");
 

@@ -55,6 +55,12 @@ internal static class CrossHostDiskCopy
             throw new VmMigrationException(spec.Name, $"disk {string.Join(", ", local.Select(disk => $"'{disk.Id}'"))} would be copied over NBD, which is only offered over TLS (in clear text anyone who reaches the port could write the new image); use MigrationSecurity.Tls, or put the disks on an RBD pool defined on both hosts");
         }
 
+        if (local.Count > 0 && options.SourceHost is null)
+        {
+            // The export's only guard is the client certificate: without a name, any host the CA signed could write it.
+            throw new ArgumentException($"VM '{spec.Name}': disk {string.Join(", ", local.Select(disk => $"'{disk.Id}'"))} would be copied over NBD, which only the source's TLS client certificate guards; name the source host (IncomingMigrationOptions.SourceHost) so that no other host of the CA can write the new image", nameof(options));
+        }
+
         var unknown = sizes.Keys.Where(id => !local.Any(disk => disk.Id == id)).ToList();
         if (unknown.Count > 0)
         {

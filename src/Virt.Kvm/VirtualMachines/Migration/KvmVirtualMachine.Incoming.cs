@@ -59,10 +59,6 @@ internal sealed partial class KvmVirtualMachine
 {
     private const string IncomingDescriptor = "virt-migration";
 
-    // The guest stays paused from the source's switch-over until this side sees the state in and resumes it, so the
-    // poll's interval adds to the downtime the guest sees; a query-status every 20 ms costs QEMU next to nothing.
-    private static readonly TimeSpan ArrivalPollInterval = TimeSpan.FromMilliseconds(20);
-
     /// <summary>
     /// How long the stream may take to start once the ticket was accepted. QEMU does not end when the TLS handshake
     /// fails (a certificate it does not admit): it would wait forever for a stream that is not coming.
@@ -212,11 +208,17 @@ internal sealed partial class KvmVirtualMachine
             }
 
             var qmp = MonitorOf(running, "receive");
+
+            // Subscribed before the stream is let in, so that no step of it is missed.
+            using var migration = qmp.Subscribe(new QmpSubscriptionOptions { EventNames = ["MIGRATION"], Capacity = 64, OverflowPolicy = QmpEventOverflowPolicy.Fail });
             using (stream)
             {
                 string? refusal = null;
                 try
                 {
+                    await qmp.MigrateSetCapabilitiesAsync(
+                        new MigrateSetCapabilitiesArguments { Capabilities = [new MigrateSetCapabilitiesArgumentsCapabilities { Capability = MigrateSetCapabilitiesArgumentsCapabilitiesCapability.Events, State = true }] },
+                        cancellationToken).ConfigureAwait(false);
                     await qmp.GetfdAsync(new GetfdArguments { Fdname = IncomingDescriptor }, stream.SafeHandle, cancellationToken: cancellationToken).ConfigureAwait(false);
                     await qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = "fd:" + IncomingDescriptor }, cancellationToken).ConfigureAwait(false);
                 }
@@ -232,20 +234,7 @@ internal sealed partial class KvmVirtualMachine
                 }
             }
 
-            // QEMU leaves "inmigrate" once the whole state is in (paused, as it was started with -S); a broken
-            // stream makes it exit, which ends the monitor and this wait.
-            var handedOver = _environment.Time.GetTimestamp();
-            var streaming = false;
-            while ((await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status.Value == "inmigrate")
-            {
-                streaming = streaming || (await qmp.QueryMigrateAsync(cancellationToken).ConfigureAwait(false)).Status?.Value is not (null or "none" or "setup");
-                if (!streaming && _environment.Time.GetElapsedTime(handedOver) > StreamStartTimeout)
-                {
-                    throw new VmMigrationException(Name, $"the source's stream did not start within {StreamStartTimeout.TotalSeconds:0} s of the ticket's acceptance (a TLS handshake that failed, e.g. a client certificate not of SourceHost, ends this way; see {Files.Log})");
-                }
-
-                await Task.Delay(ArrivalPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
-            }
+            await WaitForStateAsync(migration, cancellationToken).ConfigureAwait(false);
 
             // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
             await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
@@ -261,6 +250,56 @@ internal sealed partial class KvmVirtualMachine
         {
             Log.IncomingMigrationFailed(_logger, Name, ex is OperationCanceledException ? "cancelled" : ex.Message);
             await TearDownIncomingAsync(running).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits until QEMU has the VM's whole state, from QEMU's MIGRATION events: it reports "completed" only after it has
+    /// set the run state, so the guest can be resumed at once. The guest stays paused from the source's switch-over until
+    /// then, and the incoming stream runs in QEMU's main loop: nothing polls that loop while the state streams in.
+    /// A stream that breaks makes QEMU exit, which ends the events (and this wait).
+    /// </summary>
+    private async Task WaitForStateAsync(QmpEventSubscription migration, CancellationToken cancellationToken)
+    {
+        var handedOver = _environment.Time.GetTimestamp();
+        var streaming = false;
+        while (true)
+        {
+            QmpEvent? step;
+            if (streaming)
+            {
+                step = await migration.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var left = StreamStartTimeout - _environment.Time.GetElapsedTime(handedOver);
+                try
+                {
+                    step = await migration.ReadAsync(cancellationToken).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _environment.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new VmMigrationException(Name, $"the source's stream did not start within {StreamStartTimeout.TotalSeconds:0} s of the ticket's acceptance (a TLS handshake that failed, e.g. a client certificate not of SourceHost, ends this way; see {Files.Log})");
+                }
+            }
+
+            if (step is null)
+            {
+                throw new VmMigrationException(Name, $"the destination QEMU ended before the VM's state was in; its log ends: {ReadLogTail(0)}");
+            }
+
+            switch (step.GetString("status"))
+            {
+                case "completed":
+                    return;
+                case "failed" or "cancelled":
+                    throw new VmMigrationException(Name, $"QEMU reports the incoming stream {step.GetString("status")}; its log ends: {ReadLogTail(0)}");
+                case "setup":
+                    break;
+                default:
+                    streaming = true;
+                    break;
+            }
         }
     }
 

@@ -29,7 +29,7 @@ internal sealed partial class KvmVirtualMachine
         ArgumentNullException.ThrowIfNull(options);
         if (options.DestinationUri is { } destinationUri)
         {
-            MigrationDestination.Check(Name, destinationUri);
+            MigrationDestination.Check(Name, destinationUri, options.AllowClearText);
             if (options.Ticket is not null)
             {
                 throw new ArgumentException($"VM '{Name}': give either a ticket from the destination host or a DestinationUri, not both", nameof(options));
@@ -43,10 +43,11 @@ internal sealed partial class KvmVirtualMachine
             throw new VmStateException(Name, "migrate", _state, "only a running VM can be live-migrated; start it first");
         }
 
-        if (!running.IsOwner)
+        var local = options.DestinationUri is null && options.Ticket is null;
+        if (local && !running.IsOwner)
         {
-            // A migration replaces QEMU and moves its sockets: only the process that watches and reaps it may.
-            throw new VmStateException(Name, "migrate", _state, $"{DescribeOwner()} owns the VM and watches its QEMU; migrate it from that process");
+            // A migration on this host replaces QEMU and moves its sockets: only the process that watches and reaps it may.
+            throw new VmStateException(Name, "migrate", _state, $"{DescribeOwner()} owns the VM and watches its QEMU, which a migration on this host replaces; migrate it on this host from that process (any process can migrate it to another host)");
         }
 
         if (_state == VmState.Incoming)
@@ -54,8 +55,11 @@ internal sealed partial class KvmVirtualMachine
             throw new VmStateException(Name, "migrate", _state, "it is still being received from another host; wait until it runs here");
         }
 
-        var source = MonitorOf(running, "migrate");
-        var local = options.DestinationUri is null && options.Ticket is null;
+        // A process that does not own the VM drives the migration through QEMU's control monitor, held for the whole
+        // migration under the operation lock; the owner sees QEMU end and cleans up after it (EndMigratedQemuAsync).
+        var monitor = await LeaseMonitorAsync(running, "migrate", cancellationToken).ConfigureAwait(false);
+        await using var leased = monitor.ConfigureAwait(false);
+        var source = monitor.Client;
         if (local)
         {
             CheckLocallyMigratable();
@@ -75,7 +79,7 @@ internal sealed partial class KvmVirtualMachine
         string uri;
         if (local)
         {
-            await StorageMigration.CreateTargetsAsync(_environment.FileSystem, MonitorOf(running, "migrate"), _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
+            await StorageMigration.CreateTargetsAsync(_environment.FileSystem, source, _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
             try
             {
                 destination = await StartIncomingAsync(staging, destinationSpec, cancellationToken).ConfigureAwait(false);
@@ -191,9 +195,8 @@ internal sealed partial class KvmVirtualMachine
         }
         else
         {
-            // The VM lives on elsewhere now: end this host's copy, which the watch loop reports as stopped.
-            _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"to {uri}"));
-            await source.QuitAsync(CancellationToken.None).ConfigureAwait(false);
+            // The VM lives on elsewhere now: end this host's copy, which the owner's watch reports as migrated.
+            await EndMigratedQemuAsync(running, source, uri).ConfigureAwait(false);
         }
 
         yield return last;

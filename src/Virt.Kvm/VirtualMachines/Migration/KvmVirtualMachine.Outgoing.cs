@@ -1,10 +1,17 @@
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Virt.IO;
 using Virt.Kvm.Qmp;
 using Virt.Kvm.Qmp.Api;
 using Virt.Kvm.VirtualMachines.Migration;
 using Virt.VirtualMachines;
 
 namespace Virt.Kvm.VirtualMachines;
+
+/// <summary>Which QEMU (<paramref name="Pid"/>) was migrated where (see <see cref="VmFiles.MigratedAway"/>).</summary>
+/// <param name="Pid">The source QEMU's pid.</param>
+/// <param name="Destination">The destination host (or URI).</param>
+internal sealed record MigratedAwayRecord(int Pid, string Destination);
 
 /// <summary>
 /// The source of a migration to another host running the SDK, from the ticket that host's
@@ -17,6 +24,38 @@ namespace Virt.Kvm.VirtualMachines;
 /// </summary>
 internal sealed partial class KvmVirtualMachine
 {
+    /// <summary>
+    /// Ends this host's QEMU after its state went to another host: records where it went (<see cref="VmFiles.MigratedAway"/>),
+    /// so that whichever process watches QEMU reports the end as a migration, then quits it.
+    /// </summary>
+    private async Task EndMigratedQemuAsync(RunningQemu running, QmpClient source, string destination)
+    {
+        var record = new MigratedAwayRecord(running.Record.Pid, destination);
+        await StateFile.WriteAsync(_environment.FileSystem, Files.MigratedAway, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.MigratedAwayRecord), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await source.QuitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (QmpConnectionException)
+        {
+            // Already on its way out.
+        }
+    }
+
+    /// <summary>Where the QEMU with <paramref name="pid"/> was migrated to, when a migration ended it (null otherwise).</summary>
+    private string? MigratedAwayTo(int pid)
+    {
+        try
+        {
+            var record = JsonSerializer.Deserialize(_environment.FileSystem.File.ReadAllBytes(Files.MigratedAway), KvmJsonContext.Default.MigratedAwayRecord);
+            return record?.Pid == pid ? record.Destination : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Checks the ticket against this VM and QEMU, presents it, and returns the URI QEMU migrates to.</summary>
     private async Task<string> SendToTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
     {
@@ -90,16 +129,10 @@ internal sealed partial class KvmVirtualMachine
     private async Task HandOverAsync(RunningQemu running, QmpClient source, VmMigrationOptions options)
     {
         var ticket = options.Ticket!;
-        _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"to {ticket.DestinationHost}"));
-        try
-        {
-            await source.QuitAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (QmpConnectionException)
-        {
-            // Already on its way out.
-        }
+        await EndMigratedQemuAsync(running, source, ticket.DestinationHost).ConfigureAwait(false);
 
+        // The owner (this process, or the one that watches QEMU) cleans up after it and removes runtime.json; a follower
+        // learns of that on its periodic check.
         await ((Task)running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(60), _environment.Time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_logger.IsEnabled(LogLevel.Information))
         {

@@ -6,14 +6,29 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 /// <summary>
 /// Which destinations a migration may name. QEMU's <c>migrate</c> also takes <c>exec:CMD</c> (runs CMD
 /// with /bin/sh as QEMU's user — root), <c>file:PATH</c> (writes the guest's RAM over any host file) and
-/// <c>fd:</c>; none of them is a destination QEMU, so only <c>tcp:HOST:PORT</c> and <c>unix:/PATH</c> pass.
+/// <c>fd:</c>; none of them is a destination QEMU, so only <c>tcp:HOST:PORT</c> and <c>unix:/PATH</c> pass, and
+/// <c>tcp:</c> to another host (clear text) only when the caller allowed clear text.
 /// </summary>
 internal static class MigrationDestination
 {
-    public static void Check(string vmName, string uri)
+    public static void Check(string vmName, string uri, bool allowClearText)
     {
-        if (IsTcp(uri) || IsUnix(uri))
+        if (IsUnix(uri))
         {
+            return;
+        }
+
+        if (IsTcp(uri, out var host))
+        {
+            // A QEMU waiting with -incoming tcp: takes no TLS from this path: off this host, the guest's memory would cross
+            // the network as it is. Loopback never leaves the host.
+            if (!allowClearText && !IsLoopback(host))
+            {
+                throw new ArgumentException(
+                    $"VM '{vmName}': migration destination '{uri}' is another host, and a stream to a QEMU waiting there is clear text: the guest's memory would cross the network unencrypted. Migrate with a ticket from that host's PrepareIncomingAsync (TLS), or set VmMigrationOptions.AllowClearText on a network only these hosts can reach",
+                    nameof(VmMigrationOptions.DestinationUri));
+            }
+
             return;
         }
 
@@ -25,8 +40,13 @@ internal static class MigrationDestination
     private static bool IsUnix(string uri) =>
         uri.StartsWith("unix:/", StringComparison.Ordinal) && !uri.Contains(',', StringComparison.Ordinal) && !uri.Any(char.IsControl);
 
-    private static bool IsTcp(string uri)
+    private static bool IsLoopback(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+
+    private static bool IsTcp(string uri, out string host)
     {
+        host = "";
         if (!uri.StartsWith("tcp:", StringComparison.Ordinal))
         {
             return false;
@@ -41,7 +61,7 @@ internal static class MigrationDestination
             return false;
         }
 
-        var host = rest[..colon];
+        host = rest[..colon];
         if (host.StartsWith('[') && host.EndsWith(']'))
         {
             return System.Net.IPAddress.TryParse(host[1..^1], out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;

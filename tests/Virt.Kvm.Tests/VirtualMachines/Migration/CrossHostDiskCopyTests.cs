@@ -14,7 +14,7 @@ public sealed class CrossHostDiskCopyTests
     };
 
     private static IncomingMigrationOptions Options(long size = Size) =>
-        new() { ListenAddress = "192.0.2.2", LocalDiskSizes = new Dictionary<string, long> { ["data"] = size } };
+        new() { ListenAddress = "192.0.2.2", SourceHost = "host-a", LocalDiskSizes = new Dictionary<string, long> { ["data"] = size } };
 
     private static MigrationTicket Ticket(params MigrationDiskPlan[] disks) => new()
     {
@@ -50,7 +50,7 @@ public sealed class CrossHostDiskCopyTests
     [Fact]
     public void A_copied_disk_without_a_size_or_with_a_wrong_one_is_refused_with_the_fix()
     {
-        var missing = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, new IncomingMigrationOptions { ListenAddress = "192.0.2.2" }));
+        var missing = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, new IncomingMigrationOptions { ListenAddress = "192.0.2.2", SourceHost = "host-a" }));
         Assert.Contains("disk 'data' (/var/lib/vms/web-data.qcow2)", missing.Message, StringComparison.Ordinal);
         Assert.Contains("GetLocalDiskSizesAsync", missing.Message, StringComparison.Ordinal);
 
@@ -58,6 +58,18 @@ public sealed class CrossHostDiskCopyTests
 
         var unknown = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, Options() with { LocalDiskSizes = new Dictionary<string, long> { ["data"] = Size, ["root"] = Size } }));
         Assert.Contains("names 'root', which is not a disk given by a file path", unknown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_copy_without_a_named_source_host_is_refused_because_any_host_of_the_CA_could_write_the_export()
+    {
+        var unnamed = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, Options() with { SourceHost = null }));
+
+        Assert.Contains("disk 'data' would be copied over NBD", unnamed.Message, StringComparison.Ordinal);
+        Assert.Contains("IncomingMigrationOptions.SourceHost", unnamed.Message, StringComparison.Ordinal);
+
+        // Without a local disk the source may stay unnamed: the migration stream has the ticket's token as well.
+        Assert.Empty(CrossHostDiskCopy.Plan(Spec with { Disks = [Spec.Disks[0]] }, new IncomingMigrationOptions { ListenAddress = "192.0.2.2" }));
     }
 
     [Fact]
