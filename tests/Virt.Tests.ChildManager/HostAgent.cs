@@ -261,7 +261,8 @@ internal static class HostAgent
                 last = progress;
                 if (!progress.Completed)
                 {
-                    await WriteAsync($"{id} progress {progress.TransferredBytes}");
+                    // Disk copies before QEMU's migration (bytes of the disks) apart from the migration's own progress (bytes of RAM).
+                    await WriteAsync($"{id} {(progress.Status == "copying-disks" ? "copying" : "progress")} {progress.TransferredBytes}");
                 }
             }
 

@@ -56,11 +56,14 @@ public sealed record VmMigrationOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
 }
 
-/// <summary>Progress of a live migration, as QEMU reports it (<c>query-migrate</c>).</summary>
-/// <param name="Status">QEMU's status: setup, active, device, completed, failed, cancelled...</param>
-/// <param name="TransferredBytes">RAM sent so far.</param>
-/// <param name="RemainingBytes">RAM still to send.</param>
-/// <param name="TotalBytes">The guest's RAM.</param>
+/// <summary>
+/// Progress of a live migration, as QEMU reports it (<c>query-migrate</c>); before it, while a migration to another host
+/// copies the VM's host-local disks, as the disk copies stand (<c>query-block-jobs</c>).
+/// </summary>
+/// <param name="Status">QEMU's status: setup, active, device, completed, failed, cancelled...; <c>copying-disks</c> while the disks are copied.</param>
+/// <param name="TransferredBytes">RAM sent so far (disk bytes copied while copying disks).</param>
+/// <param name="RemainingBytes">RAM still to send (disk bytes still to copy).</param>
+/// <param name="TotalBytes">The guest's RAM (the copied disks' size).</param>
 /// <param name="Elapsed">Time since the migration started.</param>
 /// <param name="Downtime">How long the guest was paused for the switch-over (once completed).</param>
 public sealed record VmMigrationProgress(string Status, long TransferredBytes, long RemainingBytes, long TotalBytes, TimeSpan Elapsed, TimeSpan? Downtime)

@@ -68,6 +68,7 @@ internal static unsafe partial class LibC
     public const int ORdwr = 2;
     public const int LockExclusive = 2;
     public const int LockNonBlocking = 4;
+    public const int Enoent = 2;
     public const int Ewouldblock = 11;
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

@@ -142,6 +142,13 @@ internal sealed partial class KvmVirtualMachine
     private async Task CheckFollowedRunAsync(RunningQemu running, CancellationToken cancellationToken)
     {
         var owner = DescribeOwner();
+        if (!_environment.FileSystem.Directory.Exists(Files.Directory))
+        {
+            // Another process removed the VM (a delete, or the end of a migration to another host) with its journal.
+            EndFollowedRun(running, _endRecordedByOwner?.Exit ?? new VmExitInfo($"QEMU (pid {running.Record.Pid}) ended and the VM was removed from this host by another process (deleted, or migrated to another host)", null, _environment.Time.GetUtcNow()), _endRecordedByOwner?.Crashed ?? false);
+            return;
+        }
+
         await PublishOwnersEventsAsync(running, cancellationToken).ConfigureAwait(false);
         var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
         var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
@@ -225,11 +232,14 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>The owner: records an event for the processes that follow the run; a failure to write costs them the event, not the owner its watch.</summary>
-    private async Task JournalAsync(RunningQemu running, VmEvent vmEvent)
+    private Task JournalAsync(RunningQemu running, VmEvent vmEvent) => JournalAsync(running.Record.Pid, vmEvent);
+
+    /// <summary>The owner: records an event of the run of QEMU <paramref name="qemuPid"/> for the processes that follow it.</summary>
+    private async Task JournalAsync(int qemuPid, VmEvent vmEvent)
     {
         try
         {
-            await Journal.AppendAsync(running.Record.Pid, vmEvent, CancellationToken.None).ConfigureAwait(false);
+            await Journal.AppendAsync(qemuPid, vmEvent, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -360,7 +370,7 @@ internal sealed partial class KvmVirtualMachine
         {
             return JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(Files.Runtime, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmRuntimeRecord);
         }
-        catch (FileNotFoundException)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }

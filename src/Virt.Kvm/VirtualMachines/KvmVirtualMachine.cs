@@ -453,9 +453,20 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
         }
 
         var tail = ReadLogTail(0);
+        var migrated = MigratedAway(record.Pid);
+        var exit = new VmExitInfo(
+            migrated is not null
+                ? $"migrated to {migrated.Destination}; QEMU (pid {record.Pid}) ended {when}"
+                : $"QEMU (pid {record.Pid}) exited {when} (the recorded pid is no longer this VM's QEMU; the stale record was removed and nothing was signalled); its log ends: {tail}",
+            null,
+            _environment.Time.GetUtcNow());
+
+        // For the processes that follow the run: how it ended, recorded before runtime.json goes.
+        await JournalAsync(record.Pid, new VmEvent(Name, VmEventKind.Stopped, exit.At, exit.Reason)).ConfigureAwait(false);
+        UndefineIfLeftHost(migrated);
         RemoveRunFiles();
         Log.VmFoundDead(_logger, Name, record.Pid);
-        return new VmExitInfo($"QEMU (pid {record.Pid}) exited {when} (the recorded pid is no longer this VM's QEMU; the stale record was removed and nothing was signalled); its log ends: {tail}", null, _environment.Time.GetUtcNow());
+        return exit;
     }
 
     public Task AttachDiskAsync(VmDisk disk, CancellationToken cancellationToken = default)
@@ -690,7 +701,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     private async Task WatchAsync(RunningQemu running, QmpEventSubscription? subscription)
     {
         string? shutdownReason = null;
-        string? migratedTo = null;
+        MigratedAwayRecord? migrated = null;
         var panicked = false;
         try
         {
@@ -726,11 +737,11 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
                                 break;
                             }
 
-                            if (shutdownReason == "host-qmp-quit" && MigratedAwayTo(running.Record.Pid) is { } destination)
+                            if (shutdownReason == "host-qmp-quit" && MigratedAway(running.Record.Pid) is { } migration)
                             {
                                 // Quit by the process that migrated it (this one or another): the guest runs on elsewhere.
-                                migratedTo = destination;
-                                await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Migrated, now, $"to {destination}")).ConfigureAwait(false);
+                                migrated = migration;
+                                await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Migrated, now, $"to {migration.Destination}")).ConfigureAwait(false);
                                 break;
                             }
 
@@ -767,9 +778,16 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         running.Ending = !running.Detaching;
         var exitCode = running.IsChild ? await ReapAsync(running).ConfigureAwait(false) : null;
+        if (migrated is null && MigratedAway(running.Record.Pid) is { } unseen)
+        {
+            // Its SHUTDOWN event did not reach this process (the monitor was reconnecting): the marker tells all the same.
+            migrated = unseen;
+            await PublishSharedAsync(running, new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"to {unseen.Destination}")).ConfigureAwait(false);
+        }
+
         var reason = panicked || shutdownReason == "guest-panic" ? "guest kernel panic"
             : running.KilledByUs ? "killed"
-            : migratedTo is not null ? $"migrated to {migratedTo}"
+            : migrated is not null ? $"migrated to {migrated.Destination}"
             : shutdownReason switch
             {
                 "guest-shutdown" => "guest shut down",
@@ -796,6 +814,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
 
         // Recorded before runtime.json goes, so a process that follows the run finds how it ended once it sees that.
         await JournalAsync(running, new VmEvent(Name, VmEventKind.Stopped, exit.At, reason, exitCode)).ConfigureAwait(false);
+        UndefineIfLeftHost(migrated);
         RemoveRunFiles();
         _lastExit = exit;
         _state = panicked || shutdownReason == "guest-panic" ? VmState.Crashed : VmState.Stopped;

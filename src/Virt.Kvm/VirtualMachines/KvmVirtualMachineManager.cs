@@ -70,10 +70,18 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         try
         {
             var files = FilesOf(spec.Name);
+            if (_machines.TryGetValue(spec.Name, out var known) && !StillDefined(known))
+            {
+                // Deleted, or migrated to another host, by another process.
+                _machines.TryRemove(new KeyValuePair<string, KvmVirtualMachine>(spec.Name, known));
+            }
+
             if (_environment.FileSystem.File.Exists(files.Spec) || _machines.ContainsKey(spec.Name))
             {
                 throw new VmAlreadyExistsException(spec.Name);
             }
+
+            ClearLeftovers(files);
 
             // The state directory is made on first use, not by the constructor: making a manager touches nothing on the host.
             OwnerOnly.CreateDirectory(_environment.FileSystem, files.Directory);
@@ -134,6 +142,12 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
                 ?? throw new VmException(VirtErrorKind.Failed, $"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
             var machine = new KvmVirtualMachine(spec, files, _environment);
             await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
+            if (!StillDefined(machine))
+            {
+                // Its QEMU had been migrated to another host; the cleanup after it, just done, undefined the VM here.
+                throw new VmNotFoundException(name, _environment.Options.StateDirectory);
+            }
+
             _machines[name] = machine;
             return machine;
         }
@@ -243,9 +257,13 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         await _catalog.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            if (_environment.FileSystem.Directory.Exists(machine.Files.Directory))
+            try
             {
                 _environment.FileSystem.Directory.Delete(machine.Files.Directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Already gone (another process that managed the VM removed it as well).
             }
 
             _machines.TryRemove(new KeyValuePair<string, KvmVirtualMachine>(machine.Name, machine));
@@ -254,6 +272,26 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
         {
             _catalog.Release();
         }
+    }
+
+    /// <summary>
+    /// What a VM of this name left when it stopped being defined here without its directory going too (the migrating
+    /// process ended before it removed it): removed before the name is used again. A run still recorded there is the
+    /// cleanup after a QEMU that migrated away, which must finish first.
+    /// </summary>
+    private void ClearLeftovers(VmFiles files)
+    {
+        if (!_environment.FileSystem.Directory.Exists(files.Directory))
+        {
+            return;
+        }
+
+        if (_environment.FileSystem.File.Exists(files.Runtime))
+        {
+            throw new VmException(VirtErrorKind.Conflict, $"VM '{Path.GetFileName(files.Directory)}' is no longer defined here, but the cleanup after its QEMU (runtime.json in '{files.Directory}') is still under way in another process; try again once it has finished");
+        }
+
+        _environment.FileSystem.Directory.Delete(files.Directory, recursive: true);
     }
 
     /// <summary>Whether a VM this manager knows is still defined on this host (another process may have deleted or migrated it away).</summary>

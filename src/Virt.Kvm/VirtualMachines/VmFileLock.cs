@@ -28,7 +28,10 @@ internal sealed class VmFileLock : IDisposable
         var descriptor = LibC.Open(path, LibC.ORdwr | LibC.OCreat | LibC.OCloexec, Convert.ToInt32("600", 8));
         if (descriptor < 0)
         {
-            throw new IOException($"cannot open the lock file '{path}': errno {Marshal.GetLastPInvokeError()}; check the state directory's owner and permissions");
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno == LibC.Enoent
+                ? new DirectoryNotFoundException($"cannot open the lock file '{path}': the VM's directory is gone (another process deleted the VM, or migrated it to another host)")
+                : new IOException($"cannot open the lock file '{path}': errno {errno}; check the state directory's owner and permissions");
         }
 
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);

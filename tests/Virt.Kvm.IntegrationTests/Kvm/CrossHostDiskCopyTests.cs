@@ -27,6 +27,9 @@ public sealed class CrossHostDiskCopyTests
         "kill $(cat /tmp/writer.pid); m=$(cat /tmp/last); sync; echo 3 > /proc/sys/vm/drop_caches; i=1; " +
         "while [ $i -le $m ]; do v=$(dd if=/dev/vda bs=512 skip=$i count=1 2>/dev/null | tr -d '\\000\\n'); [ \"$v\" = \"$i\" ] || { echo \"sector $i holds '$v'\"; exit 0; }; i=$((i+1)); done; echo ok $m";
 
+    /// <summary>Bytes of data the guest puts on its disk before the migration, so that the copy takes a while.</summary>
+    private const int CopiedData = 16 << 20;
+
     /// <summary>Sector 0 of the data disk as text, read from the disk.</summary>
     private const string ReadMarker = "sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000'";
 
@@ -36,6 +39,9 @@ public sealed class CrossHostDiskCopyTests
         {
             var sourcePid = int.Parse(await a.RunAsync("start-disk", "carrier", image), CultureInfo.InvariantCulture);
             await a.ExecAsync("carrier", "/bin/sh", "-c", "printf before-migration | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+
+            // 16 MiB of data from 8 MiB on (clear of the writer's sectors): a copy that takes a while, reported as it goes.
+            await a.ExecAsync("carrier", "/bin/sh", "-c", $"head -c {CopiedData} /dev/zero | tr '\\000' v | dd of=/dev/vda bs=1M seek=8 conv=fsync 2>/dev/null");
             await a.ExecAsync("carrier", "/bin/sh", "-c", $"({Writer}) >/dev/null 2>&1 </dev/null &");
 
             var sizes = await a.RunAsync("disk-sizes", "carrier");
@@ -56,13 +62,27 @@ public sealed class CrossHostDiskCopyTests
             var written = await a.ExecAsync("carrier", "/bin/sh", "-c", "cat /tmp/last 2>/dev/null || echo 0");
             var migration = a.Send("migrate", "carrier", ticket, a.TlsDirectory, "0", "delete-copied");
             var duringMigration = 0;
-            Assert.Equal("completed", await a.FinishAsync(migration, async _ =>
-            {
-                if (duringMigration == 0)
+            var copyReports = new List<long>();
+            Assert.Equal("completed", await a.FinishAsync(
+                migration,
+                async _ =>
                 {
-                    duringMigration = int.Parse(await a.ExecAsync("carrier", "/bin/cat", "/tmp/last"), CultureInfo.InvariantCulture);
-                }
-            }));
+                    if (duringMigration == 0)
+                    {
+                        duringMigration = int.Parse(await a.ExecAsync("carrier", "/bin/cat", "/tmp/last"), CultureInfo.InvariantCulture);
+                    }
+                },
+                copied =>
+                {
+                    copyReports.Add(copied);
+                    return Task.CompletedTask;
+                }));
+
+            // The disk copy reported its progress before the RAM moved, in bytes of the disk, never going back.
+            TestContext.Current.TestOutputHelper?.WriteLine($"disk copy reports (bytes): {string.Join(", ", copyReports)}");
+            Assert.NotEmpty(copyReports);
+            Assert.All(copyReports, copied => Assert.InRange(copied, 0, 64L << 20));
+            Assert.Equal(copyReports.Order(), copyReports);
 
             await b.WaitForStateAsync("carrier", "Running", TimeSpan.FromSeconds(30));
             Assert.Equal("before-migration", await b.ExecAsync("carrier", "/bin/sh", "-c", ReadMarker));

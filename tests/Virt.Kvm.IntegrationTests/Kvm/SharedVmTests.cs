@@ -69,6 +69,35 @@ public sealed class SharedVmTests
         Assert.False(File.Exists(Path.Combine(host.StateDirectory, "shared", "runtime.json")));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_VM_another_process_removed_is_gone_for_every_manager_and_its_name_can_be_used_again()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        await host.Manager.CreateAsync(VmTestHost.GuestSpec("gone", 128), ct);
+        await using var other = host.CreateManager();
+        Assert.Equal("gone", (await other.GetAsync("gone", ct)).Name);
+
+        // The first manager deletes it (as virtctl does, or a migration to another host's cleanup): the other forgets it too.
+        await host.Manager.DeleteAsync("gone", cancellationToken: ct);
+        await Assert.ThrowsAsync<VmNotFoundException>(() => other.GetAsync("gone", ct));
+        Assert.DoesNotContain(await other.ListAsync(ct), vm => vm.Name == "gone");
+        var again = await other.CreateAsync(VmTestHost.GuestSpec("gone", 256), ct);
+        Assert.Equal(256, again.Spec.Memory.SizeMiB);
+
+        // What a migration away leaves when its process dies before removing the directory (no spec): cleared on create;
+        // while the cleanup after its QEMU still runs (runtime.json), refused with the reason.
+        var leftover = Path.Combine(host.StateDirectory, "left");
+        Directory.CreateDirectory(leftover);
+        await File.WriteAllTextAsync(Path.Combine(leftover, "qemu.log"), "an old run", ct);
+        await File.WriteAllTextAsync(Path.Combine(leftover, "runtime.json"), "{}", ct);
+        var busy = await Assert.ThrowsAsync<VmException>(() => other.CreateAsync(VmTestHost.GuestSpec("left", 128), ct));
+        Assert.Contains("cleanup after its QEMU", busy.Message, StringComparison.Ordinal);
+        File.Delete(Path.Combine(leftover, "runtime.json"));
+        await other.CreateAsync(VmTestHost.GuestSpec("left", 128), ct);
+        Assert.False(File.Exists(Path.Combine(leftover, "qemu.log")), "the old run's log was left in the new VM's directory");
+    }
+
     [Fact(Timeout = 120_000)]
     public async Task A_VM_whose_QEMU_has_no_control_monitor_says_which_process_to_use_and_can_still_be_killed_from_another()
     {

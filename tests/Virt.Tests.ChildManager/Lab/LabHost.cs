@@ -76,8 +76,11 @@ public sealed class LabHost : IAsyncDisposable
         return id;
     }
 
-    /// <summary>Waits for a command's end, calling <paramref name="onProgress"/> for each progress line.</summary>
-    public async Task<string> FinishAsync(string id, Func<long, Task>? onProgress)
+    /// <summary>
+    /// Waits for a command's end, calling <paramref name="onProgress"/> for each progress line of a migration (bytes of RAM
+    /// sent) and <paramref name="onDiskCopy"/> for each report of its disk copies before it (bytes of the disks copied).
+    /// </summary>
+    public async Task<string> FinishAsync(string id, Func<long, Task>? onProgress, Func<long, Task>? onDiskCopy = null)
     {
         var answers = _answers[id].Reader;
         while (true)
@@ -90,6 +93,13 @@ public sealed class LabHost : IAsyncDisposable
                     if (onProgress is not null)
                     {
                         await onProgress(long.Parse(payload, CultureInfo.InvariantCulture));
+                    }
+
+                    continue;
+                case "copying":
+                    if (onDiskCopy is not null)
+                    {
+                        await onDiskCopy(long.Parse(payload, CultureInfo.InvariantCulture));
                     }
 
                     continue;

@@ -227,11 +227,10 @@ internal static class CrossHostDiskCopy
     }
 
     /// <summary>
-    /// The source, before the ticket is presented: mirrors each copied disk into the destination's export over TLS
-    /// (the destination's certificate checked against its host name) until every job is ready, and asks QEMU to pause
-    /// before the switch-over, where <see cref="SwitchOverAsync"/> finishes the copies.
+    /// The source starts copying each disk into the destination's NBD export (TLS client credentials, the destination's
+    /// name checked): a mirror job per disk that catches up while the guest runs (<see cref="StorageMigration.MirrorProgressAsync"/>).
     /// </summary>
-    public static async Task MirrorAsync(QmpClient source, string vmName, MigrationTicket ticket, IReadOnlyList<MigrationDiskPlan> copies, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task StartAsync(QmpClient source, string vmName, MigrationTicket ticket, IReadOnlyList<MigrationDiskPlan> copies, CancellationToken cancellationToken)
     {
         var targets = copies.ToDictionary(
             plan => plan.DiskId,
@@ -249,12 +248,27 @@ internal static class CrossHostDiskCopy
             });
         try
         {
-            await StorageMigration.MirrorIntoAsync(source, vmName, targets, timeout, time, cancellationToken).ConfigureAwait(false);
-            await SetPauseBeforeSwitchoverAsync(source, true, cancellationToken).ConfigureAwait(false);
+            await StorageMigration.StartMirrorsAsync(source, vmName, targets, cancellationToken).ConfigureAwait(false);
         }
         catch (QmpException ex)
         {
             throw new VmMigrationException(vmName, $"copying the disks to {ticket.DestinationHost} failed: '{ex.Command}': {ex.Description}; the VM runs on here on its own disks", ex);
+        }
+    }
+
+    /// <summary>
+    /// Once every copy is ready: the migration that follows pauses before its switch-over (<see cref="SwitchOverAsync"/>
+    /// ends the copies there, with the guest stopped).
+    /// </summary>
+    public static async Task ArmSwitchOverAsync(QmpClient source, string vmName, string destinationHost, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SetPauseBeforeSwitchoverAsync(source, true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException ex)
+        {
+            throw new VmMigrationException(vmName, $"copying the disks to {destinationHost} failed: '{ex.Command}': {ex.Description}; the VM runs on here on its own disks", ex);
         }
     }
 

@@ -77,6 +77,9 @@ internal sealed partial class KvmVirtualMachine
         var staging = new VmFiles(Path.Combine(Files.Directory, $"{IncomingDirectoryPrefix}{_environment.Time.GetUtcNow().ToUnixTimeMilliseconds()}"));
         (int Pid, QmpClient Qmp)? destination = null;
         string uri;
+
+        // The timeout and the elapsed time cover the whole migration, disk copies to another host included.
+        var started = _environment.Time.GetTimestamp();
         if (local)
         {
             await StorageMigration.CreateTargetsAsync(_environment.FileSystem, source, _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
@@ -106,14 +109,45 @@ internal sealed partial class KvmVirtualMachine
         }
         else if (options.Ticket is { } ticket)
         {
-            uri = await SendToTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
+            var copies = await PrepareTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
+            if (copies.Count > 0)
+            {
+                // The disks first, while the guest runs: reported as "copying-disks", bytes of the disks.
+                while (true)
+                {
+                    (long Copied, long Total)? copying;
+                    try
+                    {
+                        StorageMigration.CheckMirrorTime(Name, _environment.Time.GetElapsedTime(started), options.Timeout);
+                        copying = await StorageMigration.MirrorProgressAsync(source, Name, copies.Count, cancellationToken).ConfigureAwait(false);
+                        if (copying is null)
+                        {
+                            await CrossHostDiskCopy.ArmSwitchOverAsync(source, Name, ticket.DestinationHost, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    catch
+                    {
+                        await ForgetTicketAsync(source, options).ConfigureAwait(false);
+                        throw;
+                    }
+
+                    if (copying is not { } progress)
+                    {
+                        break;
+                    }
+
+                    yield return new VmMigrationProgress(CopyingDisksStatus, progress.Copied, progress.Total - progress.Copied, progress.Total, _environment.Time.GetElapsedTime(started), null);
+                    await DelayOrForgetTicketAsync(source, options, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            uri = await PresentTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
         }
         else
         {
             uri = options.DestinationUri!;
         }
 
-        var started = _environment.Time.GetTimestamp();
         VmMigrationProgress? last = null;
         try
         {
@@ -196,10 +230,27 @@ internal sealed partial class KvmVirtualMachine
         else
         {
             // The VM lives on elsewhere now: end this host's copy, which the owner's watch reports as migrated.
-            await EndMigratedQemuAsync(running, source, uri).ConfigureAwait(false);
+            await EndMigratedQemuAsync(running, source, uri, leavesHost: false).ConfigureAwait(false);
         }
 
         yield return last;
+    }
+
+    /// <summary>The status a migration to another host reports while it copies the disks, before QEMU's own migration starts.</summary>
+    internal const string CopyingDisksStatus = "copying-disks";
+
+    /// <summary>The pause between two looks at the disk copies; a cancellation there takes the copies and the ticket's settings away.</summary>
+    private async Task DelayOrForgetTicketAsync(QmpClient source, VmMigrationOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(StorageMigration.MirrorPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ForgetTicketAsync(source, options).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>The virtual size of each disk a migration to another host copies, as QEMU reports it.</summary>

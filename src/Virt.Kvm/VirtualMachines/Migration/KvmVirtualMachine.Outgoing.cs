@@ -11,7 +11,12 @@ namespace Virt.Kvm.VirtualMachines;
 /// <summary>Which QEMU (<paramref name="Pid"/>) was migrated where (see <see cref="VmFiles.MigratedAway"/>).</summary>
 /// <param name="Pid">The source QEMU's pid.</param>
 /// <param name="Destination">The destination host (or URI).</param>
-internal sealed record MigratedAwayRecord(int Pid, string Destination);
+/// <param name="LeavesHost">
+/// The VM belongs to the destination now (a ticket from another host's SDK): whoever cleans up after the QEMU removes
+/// the VM's spec, so that it is no longer defined here even when the migrating process does not live to remove it.
+/// False for a hand-given destination: the VM stays defined here, stopped.
+/// </param>
+internal sealed record MigratedAwayRecord(int Pid, string Destination, bool LeavesHost);
 
 /// <summary>
 /// The source of a migration to another host running the SDK, from the ticket that host's
@@ -24,13 +29,17 @@ internal sealed record MigratedAwayRecord(int Pid, string Destination);
 /// </summary>
 internal sealed partial class KvmVirtualMachine
 {
+    /// <summary>How long the migrating process waits for the owner's cleanup after this host's QEMU quit.</summary>
+    private static readonly TimeSpan HandOverCleanupWait = TimeSpan.FromMinutes(5);
+
     /// <summary>
     /// Ends this host's QEMU after its state went to another host: records where it went (<see cref="VmFiles.MigratedAway"/>),
-    /// so that whichever process watches QEMU reports the end as a migration, then quits it.
+    /// so that whichever process cleans up after QEMU reports the end as a migration (and, when the VM left this host,
+    /// removes its spec), then quits it.
     /// </summary>
-    private async Task EndMigratedQemuAsync(RunningQemu running, QmpClient source, string destination)
+    private async Task EndMigratedQemuAsync(RunningQemu running, QmpClient source, string destination, bool leavesHost)
     {
-        var record = new MigratedAwayRecord(running.Record.Pid, destination);
+        var record = new MigratedAwayRecord(running.Record.Pid, destination, leavesHost);
         await StateFile.WriteAsync(_environment.FileSystem, Files.MigratedAway, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.MigratedAwayRecord), OwnerOnly.FileMode, CancellationToken.None).ConfigureAwait(false);
         try
         {
@@ -42,13 +51,13 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    /// <summary>Where the QEMU with <paramref name="pid"/> was migrated to, when a migration ended it (null otherwise).</summary>
-    private string? MigratedAwayTo(int pid)
+    /// <summary>The migration that ended the QEMU with <paramref name="pid"/>, if one did.</summary>
+    private MigratedAwayRecord? MigratedAway(int pid)
     {
         try
         {
             var record = JsonSerializer.Deserialize(_environment.FileSystem.File.ReadAllBytes(Files.MigratedAway), KvmJsonContext.Default.MigratedAwayRecord);
-            return record?.Pid == pid ? record.Destination : null;
+            return record?.Pid == pid ? record : null;
         }
         catch (Exception ex) when (ex is IOException or JsonException)
         {
@@ -56,8 +65,24 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    /// <summary>Checks the ticket against this VM and QEMU, presents it, and returns the URI QEMU migrates to.</summary>
-    private async Task<string> SendToTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cleanup after a QEMU that a migration to another host ended: the VM is no longer defined here. Only the spec
+    /// goes (its absence is what every manager reads as "not defined"); the directory goes with the migrating process,
+    /// or with the next create of that name.
+    /// </summary>
+    private void UndefineIfLeftHost(MigratedAwayRecord? migrated)
+    {
+        if (migrated is { LeavesHost: true })
+        {
+            _environment.FileSystem.File.Delete(Files.Spec);
+        }
+    }
+
+    /// <summary>
+    /// Checks the ticket against this VM and QEMU, gives QEMU the TLS client credentials, and starts the copies of the
+    /// disks the ticket plans as copied (which the caller follows until they are ready); returns those copies.
+    /// </summary>
+    private async Task<IReadOnlyList<MigrationDiskPlan>> PrepareTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
     {
         OutgoingTicketCheck.Validate(Name, ticket, options, _environment.Time.GetUtcNow());
 
@@ -67,7 +92,7 @@ internal sealed partial class KvmVirtualMachine
         }
 
         var copies = CrossHostDiskCopy.CopiesOf(Spec, ticket);
-        try
+        await OnTicketFailureForgetAsync(source, ticket, options, async () =>
         {
             if (ticket.Security == MigrationSecurity.Tls)
             {
@@ -75,17 +100,36 @@ internal sealed partial class KvmVirtualMachine
                 await MigrationTls.ConfigureClientAsync(source, directory, ticket.DestinationHost, cancellationToken).ConfigureAwait(false);
             }
 
-            // The copies catch up before the ticket is presented: the destination gives a stream 30 s to start.
             if (copies.Count > 0)
             {
-                await CrossHostDiskCopy.MirrorAsync(source, Name, ticket, copies, options.Timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
+                await CrossHostDiskCopy.StartAsync(source, Name, ticket, copies, cancellationToken).ConfigureAwait(false);
             }
+        }).ConfigureAwait(false);
+        return copies;
+    }
 
+    /// <summary>
+    /// Presents the ticket at the destination's gate and hands QEMU the very connection it let in; returns the URI QEMU
+    /// migrates to. The copies have caught up by now: the destination gives a stream 30 s to start once it let it in.
+    /// </summary>
+    private async Task<string> PresentTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
+    {
+        await OnTicketFailureForgetAsync(source, ticket, options, async () =>
+        {
             using var stream = await MigrationGate.ConnectAsync(ticket, cancellationToken).ConfigureAwait(false);
 
-            // QEMU gets its own copy of the connection; this process's copy closes when this method returns.
+            // QEMU gets its own copy of the connection; this process's copy closes when this returns.
             await source.GetfdAsync(new GetfdArguments { Fdname = IncomingDescriptor }, stream.SafeHandle, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return "fd:" + IncomingDescriptor;
+        }).ConfigureAwait(false);
+        return "fd:" + IncomingDescriptor;
+    }
+
+    /// <summary>Runs one step of sending to a ticket; on any failure the source QEMU forgets what the ticket made (<see cref="ForgetTicketAsync"/>).</summary>
+    private async Task OnTicketFailureForgetAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, Func<Task> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
         }
         catch (QmpException ex)
         {
@@ -129,11 +173,18 @@ internal sealed partial class KvmVirtualMachine
     private async Task HandOverAsync(RunningQemu running, QmpClient source, VmMigrationOptions options)
     {
         var ticket = options.Ticket!;
-        await EndMigratedQemuAsync(running, source, ticket.DestinationHost).ConfigureAwait(false);
+        await EndMigratedQemuAsync(running, source, ticket.DestinationHost, leavesHost: true).ConfigureAwait(false);
 
-        // The owner (this process, or the one that watches QEMU) cleans up after it and removes runtime.json; a follower
-        // learns of that on its periodic check.
-        await ((Task)running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(60), _environment.Time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // The owner (this process, or the one that watches QEMU) cleans up after it, removes the spec and runtime.json; a
+        // follower learns of that on its periodic check.
+        await ((Task)running.Exited.Task.WaitAsync(HandOverCleanupWait, _environment.Time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!running.Exited.Task.IsCompleted)
+        {
+            // The VM runs on the destination; what is left here is the owner's cleanup, which removes the spec when it ends.
+            Log.VmWatchFailed(_logger, Name, $"migrated to {ticket.DestinationHost}, but {DescribeOwner()} has not cleaned up after this host's QEMU (pid {running.Record.Pid}) within {HandOverCleanupWait.TotalMinutes:0} min; the VM's spec goes when it does, and this host's copies of the copied disks were left in place");
+            return;
+        }
+
         if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.VmMigratedAway(_logger, Name, ticket.DestinationHost);

@@ -40,9 +40,11 @@ internal static class MigrationDestination
     private static bool IsUnix(string uri) =>
         uri.StartsWith("unix:/", StringComparison.Ordinal) && !uri.Contains(',', StringComparison.Ordinal) && !uri.Any(char.IsControl);
 
+    /// <summary>Loopback, or the unspecified address (which connects to this host): the stream never leaves it.</summary>
     private static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address)
+            && (System.Net.IPAddress.IsLoopback(address) || address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any)));
 
     private static bool IsTcp(string uri, out string host)
     {

@@ -86,6 +86,21 @@ internal static class StorageMigration
     /// </summary>
     public static async Task MirrorIntoAsync(QmpClient source, string vmName, IReadOnlyDictionary<string, BlockdevAddArgumentsNbd> targets, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
+        await StartMirrorsAsync(source, vmName, targets, cancellationToken).ConfigureAwait(false);
+        var started = time.GetTimestamp();
+        while (await MirrorProgressAsync(source, vmName, targets.Count, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            CheckMirrorTime(vmName, time.GetElapsedTime(started), timeout);
+            await Task.Delay(MirrorPollInterval, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How often the source looks at its mirrors while they catch up.</summary>
+    public static readonly TimeSpan MirrorPollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Opens each disk's NBD client node and starts its mirror (sync full); the jobs then catch up on their own.</summary>
+    public static async Task StartMirrorsAsync(QmpClient source, string vmName, IReadOnlyDictionary<string, BlockdevAddArgumentsNbd> targets, CancellationToken cancellationToken)
+    {
         foreach (var (diskId, target) in targets)
         {
             await source.BlockdevAddAsync(target, cancellationToken).ConfigureAwait(false);
@@ -94,27 +109,26 @@ internal static class StorageMigration
                 new BlockdevMirrorArguments { JobId = MirrorNode(diskId), Device = active, Target = MirrorNode(diskId), Sync = BlockdevBackupArgumentsSync.Full },
                 cancellationToken).ConfigureAwait(false);
         }
+    }
 
-        var started = time.GetTimestamp();
-        while (true)
+    /// <summary>One look at the <paramref name="count"/> mirrors: null once every one is ready, else the bytes copied so far of the disks' total.</summary>
+    public static async Task<(long Copied, long Total)?> MirrorProgressAsync(QmpClient source, string vmName, int count, CancellationToken cancellationToken)
+    {
+        var jobs = (await source.QueryBlockJobsAsync(cancellationToken).ConfigureAwait(false)).Where(j => j.Device.StartsWith("virt-mirror-", StringComparison.Ordinal)).ToList();
+        if (jobs.Count < count)
         {
-            var jobs = (await source.QueryBlockJobsAsync(cancellationToken).ConfigureAwait(false)).Where(j => j.Device.StartsWith("virt-mirror-", StringComparison.Ordinal)).ToList();
-            if (jobs.Count == targets.Count && jobs.All(j => j.Ready))
-            {
-                return;
-            }
+            throw new VmMigrationException(vmName, "a disk mirror ended before it was ready; see the VM's qemu.log");
+        }
 
-            if (jobs.Count < targets.Count)
-            {
-                throw new VmMigrationException(vmName, "a disk mirror ended before it was ready; see the VM's qemu.log");
-            }
+        return jobs.All(j => j.Ready) ? null : (jobs.Sum(j => j.Offset), jobs.Sum(j => j.Len));
+    }
 
-            if (time.GetElapsedTime(started) > timeout)
-            {
-                throw new VmMigrationException(vmName, $"the disks were not copied within {timeout}");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+    /// <summary>Throws once the copies have taken longer than the migration may.</summary>
+    public static void CheckMirrorTime(string vmName, TimeSpan elapsed, TimeSpan timeout)
+    {
+        if (elapsed > timeout)
+        {
+            throw new VmMigrationException(vmName, $"the disks were not copied within {timeout}");
         }
     }
 

@@ -10,6 +10,8 @@ public sealed class MigrationDestinationTests
     [InlineData("tcp:127.1.2.3:4444")]
     [InlineData("tcp:localhost:4444")]
     [InlineData("tcp:[::1]:4444")]
+    [InlineData("tcp:0.0.0.0:4444")]
+    [InlineData("tcp:[::]:4444")]
     [InlineData("unix:/run/virt/incoming.sock")]
     public void Destinations_on_this_host_need_no_permission_for_clear_text(string uri)
     {
