@@ -44,7 +44,7 @@ internal static class CrossHostMigrationComparison
             var paths = new (string Name, Func<Task> Run)[]
             {
                 ("cross-host TLS", async () => tls.AddRange(await RoundTripAsync(a, b, secure: true, limit))),
-                ("same host", async () => sameHost.Add(Parse(await a.RunAsync(["migrate-local", Vm, .. limit])))),
+                ("same host", async () => sameHost.Add(Parse(await a.RunAsync(["migrate-local", Vm, .. limit]), "same host"))),
                 ("cross-host clear text", async () => clear.AddRange(await RoundTripAsync(a, b, secure: false, limit))),
                 ("plain QEMU, TLS", async () => AddIfMeasured(plainTls, await plain.MigrateAsync(a, b, secure: true, limit))),
                 ("plain QEMU, clear text", async () => AddIfMeasured(plainClear, await plain.MigrateAsync(a, b, secure: false, limit))),
@@ -138,14 +138,16 @@ internal static class CrossHostMigrationComparison
     private static async Task<(double Total, double Downtime)> MigrateAsync(LabHost source, LabHost destination, bool secure, string[] limit)
     {
         var ticket = await destination.RunAsync("prepare", Vm, destination.Address, secure ? destination.TlsDirectory : "-", secure ? source.Name : "-", "300", "default");
-        var result = Parse(await source.RunAsync(["migrate-timed", Vm, ticket, secure ? source.TlsDirectory : "-", "0", .. limit]));
+        var result = Parse(await source.RunAsync(["migrate-timed", Vm, ticket, secure ? source.TlsDirectory : "-", "0", .. limit]), $"{source.Name} → {destination.Name}, {(secure ? "TLS" : "clear text")}");
         await destination.WaitForStateAsync(Vm, "Running", TimeSpan.FromMinutes(1));
         return result;
     }
 
     /// <summary>Reads <c>completed TOTAL_MS DOWNTIME_MS</c>.</summary>
-    private static (double Total, double Downtime) Parse(string answer)
+    private static (double Total, double Downtime) Parse(string answer, string path)
     {
+        // Every migration's own figures, for the record (stderr: the table stays on stdout).
+        Console.Error.WriteLine($"{path}: {answer}");
         var parts = answer.Split(' ');
         if (parts.Length != 3 || parts[0] != "completed")
         {

@@ -31,7 +31,11 @@ public sealed record VmMigrationOptions
     /// <summary>For a migration on this host: TCP on 127.0.0.1 instead of a unix socket. Default false.</summary>
     public bool UseTcpLocally { get; init; }
 
-    /// <summary>The longest pause the guest may see when QEMU switches over; null for QEMU's default (300 ms).</summary>
+    /// <summary>
+    /// The longest pause the guest may see when QEMU switches over. Null (default): adaptive, as Proxmox does it: 10 ms,
+    /// doubled each time a pass over the guest's RAM ends without QEMU switching over, up to QEMU's own default of
+    /// 300 ms, so an idle guest pauses briefly and a busy one still converges.
+    /// </summary>
     public TimeSpan? DowntimeLimit { get; init; }
 
     /// <summary>Bandwidth cap in bytes per second; null for QEMU's default.</summary>
@@ -70,6 +74,12 @@ public sealed record VmMigrationProgress(string Status, long TransferredBytes, l
 {
     /// <summary>Whether this is the last report of a successful migration.</summary>
     public bool Completed => Status == "completed";
+
+    /// <summary>
+    /// The downtime limit QEMU had at this report: the one asked for, or where the adaptive limit stands (see
+    /// <see cref="VmMigrationOptions.DowntimeLimit"/>); null while disks are copied, before QEMU's migration starts.
+    /// </summary>
+    public TimeSpan? DowntimeLimit { get; init; }
 }
 
 /// <summary>A live migration failed or was cancelled; the VM runs on where it was.</summary>

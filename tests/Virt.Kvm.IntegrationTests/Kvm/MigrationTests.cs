@@ -54,6 +54,37 @@ public sealed class MigrationTests
         await found.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, cancellationToken: ct);
     }
 
+    [Fact(Timeout = 300_000)]
+    public async Task A_guest_that_keeps_rewriting_its_memory_converges_under_the_adaptive_downtime_limit()
+    {
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var vm = await host.Manager.CreateAsync(VmTestHost.GuestSpec("churn"), ct);
+        await vm.StartAsync(ct);
+        await VmTestHost.WaitForSerialAsync(vm, TestGuest.ReadyMarker);
+        await GuestWait.ForAgentAsync(vm.Guest);
+
+        // 32 MiB of page cache rewritten over and over (the guest's RAM, not zero pages), while the migration runs.
+        await vm.Guest.ExecAsync("/bin/sh", ["-c", "(while :; do yes churn | head -c 33554432 > /tmp/churn; done) >/dev/null 2>&1 </dev/null &"], cancellationToken: ct);
+        var reports = new List<VmMigrationProgress>();
+        await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions(), ct))
+        {
+            reports.Add(progress);
+        }
+
+        var last = reports[^1];
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join(Environment.NewLine, reports.Select(r => $"{r.Status} {r.TransferredBytes} remaining {r.RemainingBytes} limit {r.DowntimeLimit?.TotalMilliseconds} ms downtime {r.Downtime?.TotalMilliseconds}")));
+        Assert.True(last.Completed, string.Join(", ", reports.Select(r => r.Status)));
+
+        // The limit starts at 10 ms and only rises, never past QEMU's own default.
+        var limits = reports.Select(r => r.DowntimeLimit!.Value.TotalMilliseconds).ToList();
+        Assert.Equal(10, limits[0]);
+        Assert.Equal(limits.Order(), limits);
+        Assert.InRange(limits[^1], 10, 300);
+        Assert.Equal("churn\n", (await vm.Guest.ExecAsync("/bin/sh", ["-c", "head -n 1 /tmp/churn"], cancellationToken: ct)).StandardOutputText);
+        await vm.ShutdownAsync(TimeSpan.FromSeconds(60), killAfterTimeout: true, cancellationToken: ct);
+    }
+
     [Fact(Timeout = 180_000)]
     public async Task A_destination_that_would_run_a_command_or_write_a_host_file_is_refused_and_the_VM_keeps_running()
     {

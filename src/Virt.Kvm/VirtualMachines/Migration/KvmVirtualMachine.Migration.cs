@@ -149,6 +149,7 @@ internal sealed partial class KvmVirtualMachine
         }
 
         VmMigrationProgress? last = null;
+        var downtime = options.DowntimeLimit is null ? new AdaptiveDowntime() : null;
         try
         {
             if (options.Ticket is null)
@@ -186,7 +187,10 @@ internal sealed partial class KvmVirtualMachine
                     await Task.Delay(LiveMigration.PollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
                 }
 
-                last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+                last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), downtime, cancellationToken).ConfigureAwait(false) with
+                {
+                    DowntimeLimit = downtime is not null ? TimeSpan.FromMilliseconds(downtime.Current) : options.DowntimeLimit,
+                };
                 if (last.Status == "pre-switchover")
                 {
                     // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.

@@ -13,8 +13,10 @@ internal static class LiveMigration
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>QEMU's own defaults (7.2 to 10.0), restored when a migration does not ask for its own.</summary>
-    private const long DefaultDowntimeLimitMilliseconds = 300;
+    private const int CompletionFiguresRetries = 200;
+    private static readonly TimeSpan CompletionFiguresRetryInterval = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>QEMU's own default bandwidth (7.2 to 10.0), restored when a migration does not ask for its own.</summary>
     private const long DefaultMaxBandwidth = 128L << 20;
 
     public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, CancellationToken cancellationToken)
@@ -26,7 +28,7 @@ internal static class LiveMigration
             await source.MigrateSetParametersAsync(
                 new MigrateSetParametersArguments
                 {
-                    DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds ?? DefaultDowntimeLimitMilliseconds,
+                    DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds ?? AdaptiveDowntime.InitialMilliseconds,
                     MaxBandwidth = options.MaxBandwidth ?? DefaultMaxBandwidth,
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -39,14 +41,38 @@ internal static class LiveMigration
         }
     }
 
-    /// <summary>One progress report; throws when QEMU says the migration failed or was cancelled.</summary>
-    public static async Task<VmMigrationProgress> PollAsync(QmpClient source, string vmName, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>
+    /// One progress report; throws when QEMU says the migration failed or was cancelled. With <paramref name="adaptiveDowntime"/>
+    /// (a migration that asked for no limit), raises QEMU's downtime limit as the passes over RAM go by.
+    /// </summary>
+    public static async Task<VmMigrationProgress> PollAsync(QmpClient source, string vmName, TimeSpan elapsed, AdaptiveDowntime? adaptiveDowntime, CancellationToken cancellationToken)
     {
         var info = await source.QueryMigrateAsync(cancellationToken).ConfigureAwait(false);
+
+        // QEMU's migration thread sets "completed" a moment before it fills in the total time and the downtime (7.2 to
+        // 10.0; longer when it also sends MIGRATION events): a report from that window reads 0 for both. Ask again.
+        for (var retry = 0; retry < CompletionFiguresRetries && info.Status?.Value == "completed" && info.TotalTime is null or 0; retry++)
+        {
+            await Task.Delay(CompletionFiguresRetryInterval, cancellationToken).ConfigureAwait(false);
+            info = await source.QueryMigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var status = info.Status?.Value ?? "none";
         if (status is "failed" or "cancelled")
         {
             throw new VmMigrationException(vmName, $"QEMU reports the migration {status}: {info.ErrorDesc ?? "no reason given"}; the VM runs on at the source");
+        }
+
+        if (adaptiveDowntime is not null && status == "active" && info.Ram is { } ram && adaptiveDowntime.Next(ram.DirtySyncCount) is { } raised)
+        {
+            try
+            {
+                await source.MigrateSetParametersAsync(new MigrateSetParametersArguments { DowntimeLimit = raised }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QmpException)
+            {
+                // The migration ended meanwhile (QEMU refuses parameters only then): the next report says how.
+            }
         }
 
         return new VmMigrationProgress(

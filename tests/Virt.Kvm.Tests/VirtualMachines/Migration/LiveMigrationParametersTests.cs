@@ -13,7 +13,7 @@ namespace Virt.Kvm.Tests.VirtualMachines.Migration;
 public sealed class LiveMigrationParametersTests
 {
     [Fact]
-    public async Task A_migration_that_asks_for_nothing_restores_QEMUs_defaults_and_one_that_asks_gets_its_own()
+    public async Task A_migration_that_asks_for_nothing_gets_QEMUs_bandwidth_and_the_adaptive_first_downtime_limit_and_one_that_asks_gets_its_own()
     {
         await using var server = new FakeQmpServer(handler: async (connection, command) =>
         {
@@ -34,6 +34,6 @@ public sealed class LiveMigrationParametersTests
         var parameters = (await server.FirstConnection).Received.Where(command => FakeQmpConnection.NameOf(command) == "migrate-set-parameters").Select(command => command["arguments"]!).ToList();
         Assert.Equal(2, parameters.Count);
         Assert.Equal((1 << 20, 30), (parameters[0]["max-bandwidth"]!.GetValue<long>(), parameters[0]["downtime-limit"]!.GetValue<long>()));
-        Assert.Equal((128L << 20, 300), (parameters[1]["max-bandwidth"]!.GetValue<long>(), parameters[1]["downtime-limit"]!.GetValue<long>()));
+        Assert.Equal((128L << 20, 10), (parameters[1]["max-bandwidth"]!.GetValue<long>(), parameters[1]["downtime-limit"]!.GetValue<long>()));
     }
 }
