@@ -32,7 +32,7 @@ public sealed record VmMigrationOptions
     public bool UseTcpLocally { get; init; }
 
     /// <summary>
-    /// The longest pause the guest may see when QEMU switches over. Null (default): adaptive, as Proxmox does it: 10 ms,
+    /// The longest pause the guest may see when QEMU switches over. Null (default): adaptive, as Proxmox does it: 5 ms,
     /// doubled each time a pass over the guest's RAM ends without QEMU switching over, up to QEMU's own default of
     /// 300 ms, so an idle guest pauses briefly and a busy one still converges.
     /// </summary>

@@ -1,7 +1,7 @@
 namespace Virt.Kvm.VirtualMachines.Migration;
 
 /// <summary>
-/// The downtime limit of a migration that asked for none, raised as Proxmox raises its own: it starts short (10 ms), so that a
+/// The downtime limit of a migration that asked for none, raised as Proxmox raises its own: it starts short (5 ms), so that a
 /// guest that converges (an idle or lightly loaded one: most) pauses only briefly at the switch-over, and doubles each
 /// time QEMU finishes a pass over the guest's RAM without switching over, up to QEMU's own default, so that a guest that
 /// dirties memory quickly still converges as it would have without the SDK.
@@ -13,7 +13,7 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 internal sealed class AdaptiveDowntime
 {
     /// <summary>The first limit, in milliseconds.</summary>
-    public const long InitialMilliseconds = 10;
+    public const long InitialMilliseconds = 5;
 
     /// <summary>The last one: QEMU's default (7.2 to 10.0).</summary>
     public const long CeilingMilliseconds = 300;

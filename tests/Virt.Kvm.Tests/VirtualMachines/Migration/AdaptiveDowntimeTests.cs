@@ -5,7 +5,7 @@ using Virt.Kvm.VirtualMachines.Migration;
 
 namespace Virt.Kvm.Tests.VirtualMachines.Migration;
 
-/// <summary>A migration that asks for no downtime limit starts at 10 ms and doubles it per pass over RAM that did not converge, up to 300 ms.</summary>
+/// <summary>A migration that asks for no downtime limit starts at 5 ms and doubles it per pass over RAM that did not converge, up to 300 ms.</summary>
 public sealed class AdaptiveDowntimeTests
 {
     [Fact]
@@ -13,7 +13,7 @@ public sealed class AdaptiveDowntimeTests
     {
         var downtime = new AdaptiveDowntime();
 
-        Assert.Equal([null, null, 20, 40, 80, 160, 300, null], new long[] { 1, 2, 3, 4, 5, 6, 7, 50 }.Select(passes => downtime.Next(passes)).ToArray());
+        Assert.Equal([null, null, 10, 20, 40, 80, 160, 300, null], new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 50 }.Select(passes => downtime.Next(passes)).ToArray());
         Assert.Equal(300, downtime.Current);
     }
 
@@ -22,9 +22,9 @@ public sealed class AdaptiveDowntimeTests
     {
         var downtime = new AdaptiveDowntime();
 
-        Assert.Equal(80, downtime.Next(5));
+        Assert.Equal(40, downtime.Next(5));
         Assert.Null(downtime.Next(3));
-        Assert.Equal(80, downtime.Current);
+        Assert.Equal(40, downtime.Current);
     }
 
     [Fact]
@@ -51,9 +51,9 @@ public sealed class AdaptiveDowntimeTests
         await LiveMigration.PollAsync(qmp, "web", TimeSpan.FromSeconds(1), downtime, ct);
         await LiveMigration.PollAsync(qmp, "web", TimeSpan.FromSeconds(1), downtime, ct);
 
-        // Raised once to 40 ms (fourth pass), not again for the same pass.
+        // Raised once to 20 ms (fourth pass), not again for the same pass.
         var raised = Assert.Single((await server.FirstConnection).Received, command => FakeQmpConnection.NameOf(command) == "migrate-set-parameters");
-        Assert.Equal(40, raised["arguments"]!["downtime-limit"]!.GetValue<long>());
+        Assert.Equal(20, raised["arguments"]!["downtime-limit"]!.GetValue<long>());
     }
 
     private static JsonObject Ram(long passes) => new()

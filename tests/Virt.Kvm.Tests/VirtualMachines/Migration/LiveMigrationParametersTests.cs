@@ -34,6 +34,6 @@ public sealed class LiveMigrationParametersTests
         var parameters = (await server.FirstConnection).Received.Where(command => FakeQmpConnection.NameOf(command) == "migrate-set-parameters").Select(command => command["arguments"]!).ToList();
         Assert.Equal(2, parameters.Count);
         Assert.Equal((1 << 20, 30), (parameters[0]["max-bandwidth"]!.GetValue<long>(), parameters[0]["downtime-limit"]!.GetValue<long>()));
-        Assert.Equal((128L << 20, 10), (parameters[1]["max-bandwidth"]!.GetValue<long>(), parameters[1]["downtime-limit"]!.GetValue<long>()));
+        Assert.Equal((128L << 20, 5), (parameters[1]["max-bandwidth"]!.GetValue<long>(), parameters[1]["downtime-limit"]!.GetValue<long>()));
     }
 }
