@@ -79,6 +79,7 @@ internal static class HostAgent
                 "disk-sizes" => JsonSerializer.Serialize((await (await manager.GetAsync(arguments[0])).Migration.GetLocalDiskSizesAsync()).ToDictionary(), HostAgentJson.Default.DictionaryStringInt64),
                 "prepare-disk" => await PrepareWithDiskAsync(manager, guestDirectory, arguments),
                 "migrate" => await MigrateAsync(manager, id, migrations, arguments),
+                "migrate-abandon" => await MigrateAndAbandonAsync(manager, arguments),
                 "migrate-timed" => await MigrateTimedAsync(manager, arguments),
                 "migrate-local" => await MigrateTimedAsync(manager, arguments),
                 "cancel" => await CancelAsync(migrations, arguments[0]),
@@ -272,6 +273,21 @@ internal static class HostAgent
         {
             migrations.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>
+    /// <c>migrate-abandon NAME TICKET_JSON TLS_DIR|- MAX_BANDWIDTH</c>: starts the migration and stops enumerating it at its
+    /// first report, as an application that loses interest does (no cancellation: the enumerator is only disposed).
+    /// Answers the status it was abandoned at.
+    /// </summary>
+    private static async Task<string> MigrateAndAbandonAsync(KvmVirtualMachineManager manager, string[] arguments)
+    {
+        await foreach (var progress in (await manager.GetAsync(arguments[0])).Migration.MigrateAsync(ToTicket(arguments)))
+        {
+            return progress.Status;
+        }
+
+        return "no report";
     }
 
     /// <summary>A migration to <c>TICKET_JSON TLS_DIR|- MAX_BANDWIDTH</c> (arguments 1 to 3; <c>-</c>: clear text, 0: QEMU's default bandwidth).</summary>

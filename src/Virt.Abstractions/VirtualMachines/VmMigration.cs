@@ -32,9 +32,10 @@ public sealed record VmMigrationOptions
     public bool UseTcpLocally { get; init; }
 
     /// <summary>
-    /// The longest pause the guest may see when QEMU switches over. Null (default): adaptive, as Proxmox does it: 5 ms,
-    /// doubled each time a pass over the guest's RAM ends without QEMU switching over, up to QEMU's own default of
-    /// 300 ms, so an idle guest pauses briefly and a busy one still converges.
+    /// The longest pause the guest may see when QEMU switches over. Null (default): adaptive, as Proxmox does it: under
+    /// KVM 5 ms, doubled each time a pass over the guest's RAM ends without QEMU switching over, up to QEMU's own default
+    /// of 300 ms, so an idle guest pauses briefly and a busy one still converges; under TCG QEMU's 300 ms (the many passes
+    /// of a short limit lose pages of a writing guest with QEMU 7.2's TCG: docs/multihost.md).
     /// </summary>
     public TimeSpan? DowntimeLimit { get; init; }
 

@@ -131,8 +131,27 @@ public sealed class CrossHostDiskCopyTests
             await b.WaitUntilAbsentAsync("keeper", TimeSpan.FromSeconds(60));
             Assert.True(Native.HasEnded(destinationPid), $"host-b's QEMU (pid {destinationPid}) still runs");
 
-            // Nothing of the first attempt is left on host-a (a leftover mirror node or job would refuse the same names):
-            // a second attempt copies the disk and completes; host-a keeps its image, as by default.
+            // An application that stops enumerating at the first report (no cancellation, the enumerator only disposed):
+            // the migration is taken back all the same, and host-b's waiting VM goes with a delete (or by itself, when the
+            // stream had started and broke).
+            ticket = await b.RunAsync("prepare-disk", "keeper", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", image, sizes);
+            var abandonedAt = await a.RunAsync("migrate-abandon", "keeper", ticket, a.TlsDirectory, "0");
+            TestContext.Current.TestOutputHelper?.WriteLine($"abandoned at: {abandonedAt}");
+            Assert.NotEqual("completed", abandonedAt);
+            Assert.Equal($"Running {pid}", await a.StatusAsync("keeper"));
+            try
+            {
+                await b.RunAsync("delete", "keeper");
+            }
+            catch (HostCommandException)
+            {
+                // Already gone: the broken stream took it.
+            }
+
+            await b.WaitUntilAbsentAsync("keeper", TimeSpan.FromSeconds(60));
+
+            // Nothing of the first attempts is left on host-a (a leftover mirror node, job or TLS object would refuse the
+            // same names): a last attempt copies the disk and completes; host-a keeps its image, as by default.
             ticket = await b.RunAsync("prepare-disk", "keeper", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", image, sizes);
             Assert.Equal("completed", await a.RunAsync("migrate", "keeper", ticket, a.TlsDirectory, "0"));
             await b.WaitForStateAsync("keeper", "Running", TimeSpan.FromSeconds(30));

@@ -80,141 +80,110 @@ internal sealed partial class KvmVirtualMachine
 
         // The timeout and the elapsed time cover the whole migration, disk copies to another host included.
         var started = _environment.Time.GetTimestamp();
-        if (local)
+        VmMigrationProgress? last = null;
+        var downtime = options.DowntimeLimit is null ? AdaptiveDowntime.For(running.Record.Accelerator) : null;
+
+        // Until QEMU reports completion, any way out (a failure, a cancellation, a consumer that stops enumerating) takes
+        // back everything this migration made: the source runs on as it was. After it, nothing is undone.
+        var completed = false;
+        var targetsMade = false;
+        try
         {
-            await StorageMigration.CreateTargetsAsync(_environment.FileSystem, source, _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
-            try
+            if (local)
             {
+                await StorageMigration.CreateTargetsAsync(_environment.FileSystem, source, _environment.Processes, Name, moves, cancellationToken).ConfigureAwait(false);
+                targetsMade = true;
                 destination = await StartIncomingAsync(staging, destinationSpec, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
-                throw;
-            }
-
-            uri = options.UseTcpLocally ? $"tcp:127.0.0.1:{FreeLoopbackPort()}" : $"unix:{Path.Combine(staging.Directory, "migration.sock")}";
-            try
-            {
-                await destination.Value.Qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
-                await StorageMigration.MirrorAsync(source, destination.Value.Qmp, Name, moves.Keys.ToList(), Path.Combine(staging.Directory, "nbd.sock"), options.Timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
-                await AbandonIncomingAsync(destination.Value, staging).ConfigureAwait(false);
-                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
-                throw ex is VirtException ? ex : new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
-            }
-        }
-        else if (options.Ticket is { } ticket)
-        {
-            var copies = await PrepareTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
-            if (copies.Count > 0)
-            {
-                // The disks first, while the guest runs: reported as "copying-disks", bytes of the disks.
-                while (true)
+                uri = options.UseTcpLocally ? $"tcp:127.0.0.1:{FreeLoopbackPort()}" : $"unix:{Path.Combine(staging.Directory, "migration.sock")}";
+                try
                 {
-                    (long Copied, long Total)? copying;
-                    try
-                    {
-                        StorageMigration.CheckMirrorTime(Name, _environment.Time.GetElapsedTime(started), options.Timeout);
-                        copying = await StorageMigration.MirrorProgressAsync(source, Name, copies.Count, cancellationToken).ConfigureAwait(false);
-                        if (copying is null)
-                        {
-                            await CrossHostDiskCopy.ArmSwitchOverAsync(source, Name, ticket.DestinationHost, cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-                    catch
-                    {
-                        await ForgetTicketAsync(source, options).ConfigureAwait(false);
-                        throw;
-                    }
+                    await destination.Value.Qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = uri }, cancellationToken).ConfigureAwait(false);
+                    await StorageMigration.MirrorAsync(source, destination.Value.Qmp, Name, moves.Keys.ToList(), Path.Combine(staging.Directory, "nbd.sock"), options.Timeout, _environment.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not (VirtException or OperationCanceledException))
+                {
+                    throw new VmMigrationException(Name, $"the destination QEMU did not accept {uri}: {ex.Message}", ex);
+                }
+            }
+            else if (options.Ticket is { } ticket)
+            {
+                var copies = await PrepareTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
 
-                    if (copying is not { } progress)
+                // The disks first, while the guest runs: reported as "copying-disks", bytes of the disks.
+                while (copies.Count > 0)
+                {
+                    StorageMigration.CheckMirrorTime(Name, _environment.Time.GetElapsedTime(started), options.Timeout);
+                    if (await StorageMigration.MirrorProgressAsync(source, Name, copies.Count, cancellationToken).ConfigureAwait(false) is not { } copying)
                     {
+                        await CrossHostDiskCopy.ArmSwitchOverAsync(source, Name, ticket.DestinationHost, cancellationToken).ConfigureAwait(false);
                         break;
                     }
 
-                    yield return new VmMigrationProgress(CopyingDisksStatus, progress.Copied, progress.Total - progress.Copied, progress.Total, _environment.Time.GetElapsedTime(started), null);
-                    await DelayOrForgetTicketAsync(source, options, cancellationToken).ConfigureAwait(false);
+                    yield return new VmMigrationProgress(CopyingDisksStatus, copying.Copied, copying.Total - copying.Copied, copying.Total, _environment.Time.GetElapsedTime(started), null);
+                    await Task.Delay(StorageMigration.MirrorPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
                 }
+
+                uri = await PresentTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                uri = options.DestinationUri!;
             }
 
-            uri = await PresentTicketAsync(source, ticket, options, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            uri = options.DestinationUri!;
-        }
-
-        VmMigrationProgress? last = null;
-        var downtime = options.DowntimeLimit is null ? new AdaptiveDowntime() : null;
-        try
-        {
             if (options.Ticket is null)
             {
                 // A VM that once arrived over TLS, or left a failed attempt: clear text is what this migration asked for.
                 await MigrationTls.ClearParametersAsync(source, cancellationToken).ConfigureAwait(false);
             }
 
-            await LiveMigration.StartAsync(source, Name, uri, options, cancellationToken).ConfigureAwait(false);
+            // QEMU's total time counts from here; a migration that copied disks first reports theirs on top.
+            var beforeQemu = CopiedDiskIds(options).Count > 0 ? _environment.Time.GetElapsedTime(started) : TimeSpan.Zero;
+            await LiveMigration.StartAsync(source, Name, uri, options, downtime, cancellationToken).ConfigureAwait(false);
+            while (last?.Completed != true)
+            {
+                try
+                {
+                    if (_environment.Time.GetElapsedTime(started) > options.Timeout)
+                    {
+                        throw new VmMigrationException(Name, $"it did not complete within {options.Timeout}; it was cancelled. Raise the bandwidth or the downtime limit, or quiesce the guest");
+                    }
+
+                    if (last is not null)
+                    {
+                        await Task.Delay(LiveMigration.PollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), downtime, cancellationToken).ConfigureAwait(false) with
+                    {
+                        DowntimeLimit = downtime is not null ? TimeSpan.FromMilliseconds(downtime.Current) : options.DowntimeLimit,
+                    };
+                    if (last.Status == "pre-switchover")
+                    {
+                        // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.
+                        await CrossHostDiskCopy.SwitchOverAsync(source, Name, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // Cancelled as QEMU finished: the guest runs at the destination now, and undoing would lose it.
+                    last = await LiveMigration.CompletedReportAsync(source).ConfigureAwait(false) ?? throw new OperationCanceledException(cancellationToken);
+                }
+
+                if (!last.Completed)
+                {
+                    yield return last;
+                }
+            }
+
+            completed = true;
+            last = last with { Elapsed = beforeQemu + last.Elapsed };
         }
-        catch
+        finally
         {
-            if (destination is { } incoming)
+            if (!completed)
             {
-                await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
-                await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
-                StorageMigration.DeleteTargets(_environment.FileSystem, moves);
-            }
-
-            await ForgetTicketAsync(source, options).ConfigureAwait(false);
-            throw;
-        }
-
-        while (last?.Completed != true)
-        {
-            try
-            {
-                if (_environment.Time.GetElapsedTime(started) > options.Timeout)
-                {
-                    throw new VmMigrationException(Name, $"it did not complete within {options.Timeout}; it was cancelled. Raise the bandwidth or the downtime limit, or quiesce the guest");
-                }
-
-                if (last is not null)
-                {
-                    await Task.Delay(LiveMigration.PollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
-                }
-
-                last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), downtime, cancellationToken).ConfigureAwait(false) with
-                {
-                    DowntimeLimit = downtime is not null ? TimeSpan.FromMilliseconds(downtime.Current) : options.DowntimeLimit,
-                };
-                if (last.Status == "pre-switchover")
-                {
-                    // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.
-                    await CrossHostDiskCopy.SwitchOverAsync(source, Name, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch
-            {
-                // Cancelled, failed or too slow: the source runs on, nothing of the destination stays.
-                await LiveMigration.CancelAsync(source).ConfigureAwait(false);
-                if (destination is { } incoming)
-                {
-                    await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
-                    await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
-                    StorageMigration.DeleteTargets(_environment.FileSystem, moves);
-                }
-
-                await ForgetTicketAsync(source, options).ConfigureAwait(false);
-                throw;
-            }
-
-            if (!last.Completed)
-            {
-                yield return last;
+                // New images only once this migration made them (they were checked not to exist, but not made under a lock).
+                await AbandonAsync(source, destination, staging, targetsMade ? moves : new Dictionary<string, string>(), options).ConfigureAwait(false);
             }
         }
 
@@ -240,22 +209,25 @@ internal sealed partial class KvmVirtualMachine
         yield return last;
     }
 
+    /// <summary>
+    /// A migration that did not complete: QEMU's migration cancelled, and nothing of it left: on this host the destination
+    /// QEMU and the new images, to another host the disk copies, the stream's descriptor and the TLS settings. Never throws.
+    /// </summary>
+    private async Task AbandonAsync(QmpClient source, (int Pid, QmpClient Qmp)? destination, VmFiles staging, IReadOnlyDictionary<string, string> moves, VmMigrationOptions options)
+    {
+        await LiveMigration.CancelAsync(source).ConfigureAwait(false);
+        if (destination is { } incoming)
+        {
+            await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
+            await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+        }
+
+        StorageMigration.DeleteTargets(_environment.FileSystem, moves);
+        await ForgetTicketAsync(source, options).ConfigureAwait(false);
+    }
+
     /// <summary>The status a migration to another host reports while it copies the disks, before QEMU's own migration starts.</summary>
     internal const string CopyingDisksStatus = "copying-disks";
-
-    /// <summary>The pause between two looks at the disk copies; a cancellation there takes the copies and the ticket's settings away.</summary>
-    private async Task DelayOrForgetTicketAsync(QmpClient source, VmMigrationOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Task.Delay(StorageMigration.MirrorPollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await ForgetTicketAsync(source, options).ConfigureAwait(false);
-            throw;
-        }
-    }
 
     /// <summary>The virtual size of each disk a migration to another host copies, as QEMU reports it.</summary>
     public async Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken)

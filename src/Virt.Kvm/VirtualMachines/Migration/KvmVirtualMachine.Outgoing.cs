@@ -92,7 +92,7 @@ internal sealed partial class KvmVirtualMachine
         }
 
         var copies = CrossHostDiskCopy.CopiesOf(Spec, ticket);
-        await OnTicketFailureForgetAsync(source, ticket, options, async () =>
+        await NamingRefusalsAsync(ticket, async () =>
         {
             if (ticket.Security == MigrationSecurity.Tls)
             {
@@ -114,7 +114,7 @@ internal sealed partial class KvmVirtualMachine
     /// </summary>
     private async Task<string> PresentTicketAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, CancellationToken cancellationToken)
     {
-        await OnTicketFailureForgetAsync(source, ticket, options, async () =>
+        await NamingRefusalsAsync(ticket, async () =>
         {
             using var stream = await MigrationGate.ConnectAsync(ticket, cancellationToken).ConfigureAwait(false);
 
@@ -124,8 +124,11 @@ internal sealed partial class KvmVirtualMachine
         return "fd:" + IncomingDescriptor;
     }
 
-    /// <summary>Runs one step of sending to a ticket; on any failure the source QEMU forgets what the ticket made (<see cref="ForgetTicketAsync"/>).</summary>
-    private async Task OnTicketFailureForgetAsync(QmpClient source, MigrationTicket ticket, VmMigrationOptions options, Func<Task> step)
+    /// <summary>
+    /// Runs one step of sending to a ticket, turning QEMU's refusal into the migration's error. What the step made is taken
+    /// back by the migration's own cleanup (<see cref="ForgetTicketAsync"/>), whichever way it ends.
+    /// </summary>
+    private async Task NamingRefusalsAsync(MigrationTicket ticket, Func<Task> step)
     {
         try
         {
@@ -133,13 +136,7 @@ internal sealed partial class KvmVirtualMachine
         }
         catch (QmpException ex)
         {
-            await ForgetTicketAsync(source, options).ConfigureAwait(false);
             throw new VmMigrationException(Name, $"this host's QEMU refused '{ex.Command}' while preparing the stream to {ticket.DestinationHost}: {ex.Description}", ex);
-        }
-        catch
-        {
-            await ForgetTicketAsync(source, options).ConfigureAwait(false);
-            throw;
         }
     }
 

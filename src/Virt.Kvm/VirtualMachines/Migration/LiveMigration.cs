@@ -19,7 +19,7 @@ internal static class LiveMigration
     /// <summary>QEMU's own default bandwidth (7.2 to 10.0), restored when a migration does not ask for its own.</summary>
     private const long DefaultMaxBandwidth = 128L << 20;
 
-    public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, CancellationToken cancellationToken)
+    public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, AdaptiveDowntime? adaptiveDowntime, CancellationToken cancellationToken)
     {
         try
         {
@@ -28,7 +28,7 @@ internal static class LiveMigration
             await source.MigrateSetParametersAsync(
                 new MigrateSetParametersArguments
                 {
-                    DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds ?? AdaptiveDowntime.InitialMilliseconds,
+                    DowntimeLimit = (long?)options.DowntimeLimit?.TotalMilliseconds ?? adaptiveDowntime?.Current ?? AdaptiveDowntime.CeilingMilliseconds,
                     MaxBandwidth = options.MaxBandwidth ?? DefaultMaxBandwidth,
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -49,12 +49,10 @@ internal static class LiveMigration
     {
         var info = await source.QueryMigrateAsync(cancellationToken).ConfigureAwait(false);
 
-        // QEMU's migration thread sets "completed" a moment before it fills in the total time and the downtime (7.2 to
-        // 10.0; longer when it also sends MIGRATION events): a report from that window reads 0 for both. Ask again.
-        for (var retry = 0; retry < CompletionFiguresRetries && info.Status?.Value == "completed" && info.TotalTime is null or 0; retry++)
+        if (info.Status?.Value == "completed")
         {
-            await Task.Delay(CompletionFiguresRetryInterval, cancellationToken).ConfigureAwait(false);
-            info = await source.QueryMigrateAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable from here on: a completed migration is finished, not undone.
+            info = await WithCompletionFiguresAsync(source, info).ConfigureAwait(false);
         }
 
         var status = info.Status?.Value ?? "none";
@@ -80,8 +78,46 @@ internal static class LiveMigration
             info.Ram?.Transferred ?? 0,
             info.Ram?.Remaining ?? 0,
             info.Ram?.Total ?? 0,
-            info.TotalTime is { } total && status == "completed" ? TimeSpan.FromMilliseconds(total) : elapsed,
+            info.TotalTime is { } total and > 0 && status == "completed" ? TimeSpan.FromMilliseconds(total) : elapsed,
             info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null);
+    }
+
+    /// <summary>
+    /// After a cancellation in the middle of a poll: the final report when QEMU had completed the migration meanwhile (the
+    /// guest runs at the destination then, and the caller must finish rather than undo), else null. Never throws.
+    /// </summary>
+    public static async Task<VmMigrationProgress?> CompletedReportAsync(QmpClient source)
+    {
+        try
+        {
+            var info = await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false);
+            if (info.Status?.Value != "completed")
+            {
+                return null;
+            }
+
+            info = await WithCompletionFiguresAsync(source, info).ConfigureAwait(false);
+            return new VmMigrationProgress("completed", info.Ram?.Transferred ?? 0, 0, info.Ram?.Total ?? 0, TimeSpan.FromMilliseconds(info.TotalTime ?? 0), info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null);
+        }
+        catch (Exception ex) when (ex is QmpException or QmpConnectionException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// QEMU's migration thread sets "completed" a moment before it fills in the total time and the downtime (7.2 to 10.0;
+    /// longer when it also sends MIGRATION events): a report from that window reads 0 for both. Asks again, for at most a second.
+    /// </summary>
+    private static async Task<QueryMigrateResult> WithCompletionFiguresAsync(QmpClient source, QueryMigrateResult info)
+    {
+        for (var retry = 0; retry < CompletionFiguresRetries && info.TotalTime is null or 0; retry++)
+        {
+            await Task.Delay(CompletionFiguresRetryInterval, CancellationToken.None).ConfigureAwait(false);
+            info = await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return info;
     }
 
     /// <summary>

@@ -28,6 +28,16 @@ public sealed class AdaptiveDowntimeTests
     }
 
     [Fact]
+    public void Under_TCG_the_limit_starts_and_stays_at_QEMUs_default()
+    {
+        var downtime = AdaptiveDowntime.For("tcg");
+
+        Assert.Equal(300, downtime.Current);
+        Assert.All(new long[] { 1, 2, 3, 8, 50 }, passes => Assert.Null(downtime.Next(passes)));
+        Assert.Equal(5, AdaptiveDowntime.For("kvm").Current);
+    }
+
+    [Fact]
     public async Task A_report_of_a_pass_that_did_not_converge_raises_QEMUs_limit()
     {
         await using var server = new FakeQmpServer(handler: async (connection, command) =>

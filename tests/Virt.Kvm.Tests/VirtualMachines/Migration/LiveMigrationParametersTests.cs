@@ -28,12 +28,16 @@ public sealed class LiveMigrationParametersTests
         await using var qmp = await QmpClient.ConnectAsync(server.SocketPath, cancellationToken: TestContext.Current.CancellationToken);
         var ct = TestContext.Current.CancellationToken;
 
-        await LiveMigration.StartAsync(qmp, "web", "unix:/tmp/a", new VmMigrationOptions { MaxBandwidth = 1 << 20, DowntimeLimit = TimeSpan.FromMilliseconds(30) }, ct);
-        await LiveMigration.StartAsync(qmp, "web", "unix:/tmp/b", new VmMigrationOptions(), ct);
+        await LiveMigration.StartAsync(qmp, "web", "unix:/tmp/a", new VmMigrationOptions { MaxBandwidth = 1 << 20, DowntimeLimit = TimeSpan.FromMilliseconds(30) }, adaptiveDowntime: null, ct);
+        await LiveMigration.StartAsync(qmp, "web", "unix:/tmp/b", new VmMigrationOptions(), AdaptiveDowntime.For("kvm"), ct);
+        await LiveMigration.StartAsync(qmp, "web", "unix:/tmp/c", new VmMigrationOptions(), AdaptiveDowntime.For("tcg"), ct);
 
         var parameters = (await server.FirstConnection).Received.Where(command => FakeQmpConnection.NameOf(command) == "migrate-set-parameters").Select(command => command["arguments"]!).ToList();
-        Assert.Equal(2, parameters.Count);
+        Assert.Equal(3, parameters.Count);
         Assert.Equal((1 << 20, 30), (parameters[0]["max-bandwidth"]!.GetValue<long>(), parameters[0]["downtime-limit"]!.GetValue<long>()));
         Assert.Equal((128L << 20, 5), (parameters[1]["max-bandwidth"]!.GetValue<long>(), parameters[1]["downtime-limit"]!.GetValue<long>()));
+
+        // Under TCG the adaptive limit starts (and stays) at QEMU's default: see AdaptiveDowntime.
+        Assert.Equal((128L << 20, 300), (parameters[2]["max-bandwidth"]!.GetValue<long>(), parameters[2]["downtime-limit"]!.GetValue<long>()));
     }
 }
