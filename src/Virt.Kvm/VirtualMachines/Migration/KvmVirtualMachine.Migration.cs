@@ -76,7 +76,7 @@ internal sealed partial class KvmVirtualMachine
         var destinationSpec = StorageMigration.TargetSpec(_environment.FileSystem, Spec, moves, Name);
         var staging = new VmFiles(Path.Combine(Files.Directory, $"{IncomingDirectoryPrefix}{_environment.Time.GetUtcNow().ToUnixTimeMilliseconds()}"));
         (int Pid, QmpClient Qmp)? destination = null;
-        string uri;
+        string? uri = null;
 
         // The timeout and the elapsed time cover the whole migration, disk copies to another host included.
         var started = _environment.Time.GetTimestamp();
@@ -138,6 +138,7 @@ internal sealed partial class KvmVirtualMachine
 
             // QEMU's total time counts from here; a migration that copied disks first reports theirs on top.
             var beforeQemu = CopiedDiskIds(options).Count > 0 ? _environment.Time.GetElapsedTime(started) : TimeSpan.Zero;
+            var qemuStarted = _environment.Time.GetTimestamp();
             await LiveMigration.StartAsync(source, Name, uri, options, downtime, cancellationToken).ConfigureAwait(false);
             while (last?.Completed != true)
             {
@@ -153,20 +154,22 @@ internal sealed partial class KvmVirtualMachine
                         await Task.Delay(LiveMigration.PollInterval, _environment.Time, cancellationToken).ConfigureAwait(false);
                     }
 
-                    last = await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(started), downtime, cancellationToken).ConfigureAwait(false) with
-                    {
-                        DowntimeLimit = downtime is not null ? TimeSpan.FromMilliseconds(downtime.Current) : options.DowntimeLimit,
-                    };
+                    last = Reported(await LiveMigration.PollAsync(source, Name, _environment.Time.GetElapsedTime(qemuStarted), downtime, cancellationToken).ConfigureAwait(false));
                     if (last.Status == "pre-switchover")
                     {
                         // Paused for the disk copies to finish (CrossHostDiskCopy): end them, then let the device state go.
                         await CrossHostDiskCopy.SwitchOverAsync(source, Name, CopiedDiskIds(options), cancellationToken).ConfigureAwait(false);
                     }
                 }
-                catch (OperationCanceledException)
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    // Cancelled as QEMU finished: the guest runs at the destination now, and undoing would lose it.
-                    last = await LiveMigration.CompletedReportAsync(source).ConfigureAwait(false) ?? throw new OperationCanceledException(cancellationToken);
+                    // Cancelled as QEMU finished: the guest's state is at the destination now, and undoing would lose it.
+                    if (await LiveMigration.CompletedReportAsync(source, _environment.Time.GetElapsedTime(qemuStarted)).ConfigureAwait(false) is not { } done)
+                    {
+                        throw;
+                    }
+
+                    last = Reported(done);
                 }
 
                 if (!last.Completed)
@@ -176,14 +179,20 @@ internal sealed partial class KvmVirtualMachine
             }
 
             completed = true;
-            last = last with { Elapsed = beforeQemu + last.Elapsed };
+
+            // Every report's time counts from the start of the whole migration, disk copies included.
+            VmMigrationProgress Reported(VmMigrationProgress report) => report with
+            {
+                Elapsed = beforeQemu + report.Elapsed,
+                DowntimeLimit = downtime is not null ? TimeSpan.FromMilliseconds(downtime.Current) : options.DowntimeLimit,
+            };
         }
         finally
         {
             if (!completed)
             {
                 // New images only once this migration made them (they were checked not to exist, but not made under a lock).
-                await AbandonAsync(source, destination, staging, targetsMade ? moves : new Dictionary<string, string>(), options).ConfigureAwait(false);
+                await AbandonAsync(running, source, destination, staging, targetsMade ? moves : new Dictionary<string, string>(), options, uri).ConfigureAwait(false);
             }
         }
 
@@ -203,27 +212,57 @@ internal sealed partial class KvmVirtualMachine
         else
         {
             // The VM lives on elsewhere now: end this host's copy, which the owner's watch reports as migrated.
-            await EndMigratedQemuAsync(running, source, uri, leavesHost: false).ConfigureAwait(false);
+            await EndMigratedQemuAsync(running, source, uri!, leavesHost: false).ConfigureAwait(false);
         }
 
         yield return last;
     }
 
     /// <summary>
-    /// A migration that did not complete: QEMU's migration cancelled, and nothing of it left: on this host the destination
-    /// QEMU and the new images, to another host the disk copies, the stream's descriptor and the TLS settings. Never throws.
+    /// A migration that did not complete as far as this process saw: QEMU's migration cancelled, and nothing of it left: on
+    /// this host the destination QEMU and the new images, to another host the disk copies, the stream's descriptor and
+    /// the TLS settings. When QEMU had completed it meanwhile (a report not read yet), the guest's state is at the
+    /// destination: on this host the source resumes and the never-resumed destination goes; to another host (which resumes
+    /// the guest by itself) the hand-over is finished instead. Never throws.
     /// </summary>
-    private async Task AbandonAsync(QmpClient source, (int Pid, QmpClient Qmp)? destination, VmFiles staging, IReadOnlyDictionary<string, string> moves, VmMigrationOptions options)
+    private async Task AbandonAsync(RunningQemu running, QmpClient source, (int Pid, QmpClient Qmp)? destination, VmFiles staging, IReadOnlyDictionary<string, string> moves, VmMigrationOptions options, string? uri)
     {
-        await LiveMigration.CancelAsync(source).ConfigureAwait(false);
-        if (destination is { } incoming)
+        var completedMeanwhile = await LiveMigration.CancelAsync(source).ConfigureAwait(false);
+        try
         {
-            await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
-            await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
-        }
+            if (completedMeanwhile && destination is null && uri is not null)
+            {
+                Log.VmWatchFailed(_logger, Name, "the migration completed as it was being cancelled; the VM runs at the destination, and this host's copy ends");
+                if (options.Ticket is not null)
+                {
+                    await HandOverAsync(running, source, options).ConfigureAwait(false);
+                }
+                else
+                {
+                    await EndMigratedQemuAsync(running, source, uri, leavesHost: false).ConfigureAwait(false);
+                }
 
-        StorageMigration.DeleteTargets(_environment.FileSystem, moves);
-        await ForgetTicketAsync(source, options).ConfigureAwait(false);
+                return;
+            }
+
+            if (destination is { } incoming)
+            {
+                await StorageMigration.AbandonAsync(source, moves.Keys.ToList()).ConfigureAwait(false);
+                await AbandonIncomingAsync(incoming, staging).ConfigureAwait(false);
+                if (completedMeanwhile)
+                {
+                    // The destination was never resumed: the source, paused after the completed migration, takes the guest back.
+                    await source.ContAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+
+            StorageMigration.DeleteTargets(_environment.FileSystem, moves);
+            await ForgetTicketAsync(source, options).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is VirtException or TimeoutException or IOException)
+        {
+            Log.VmWatchFailed(_logger, Name, $"taking back an unfinished migration did not finish ({ex.Message}); see the VM's qemu.log");
+        }
     }
 
     /// <summary>The status a migration to another host reports while it copies the disks, before QEMU's own migration starts.</summary>
@@ -290,10 +329,27 @@ internal sealed partial class KvmVirtualMachine
             SerialLogFile.EnsureExists(fileSystem, staging.SerialLog);
         }
 
-        var pid = _environment.Qemu.Spawn(options.QemuBinary, arguments, staging);
+        int pid;
+        try
+        {
+            pid = _environment.Qemu.Spawn(options.QemuBinary, arguments, staging);
+        }
+        catch
+        {
+            fileSystem.Directory.Delete(staging.Directory, recursive: true);
+            throw;
+        }
+
         try
         {
             return (pid, await ConnectWhileAliveAsync(pid, 0, cancellationToken, staging).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled while QEMU was coming up: it still runs (other failures have already ended and reaped it).
+            await KillAndReapAsync(pid).ConfigureAwait(false);
+            fileSystem.Directory.Delete(staging.Directory, recursive: true);
+            throw;
         }
         catch
         {

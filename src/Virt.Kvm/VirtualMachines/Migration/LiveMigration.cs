@@ -86,7 +86,7 @@ internal static class LiveMigration
     /// After a cancellation in the middle of a poll: the final report when QEMU had completed the migration meanwhile (the
     /// guest runs at the destination then, and the caller must finish rather than undo), else null. Never throws.
     /// </summary>
-    public static async Task<VmMigrationProgress?> CompletedReportAsync(QmpClient source)
+    public static async Task<VmMigrationProgress?> CompletedReportAsync(QmpClient source, TimeSpan elapsed)
     {
         try
         {
@@ -97,7 +97,10 @@ internal static class LiveMigration
             }
 
             info = await WithCompletionFiguresAsync(source, info).ConfigureAwait(false);
-            return new VmMigrationProgress("completed", info.Ram?.Transferred ?? 0, 0, info.Ram?.Total ?? 0, TimeSpan.FromMilliseconds(info.TotalTime ?? 0), info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null);
+            return new VmMigrationProgress("completed", info.Ram?.Transferred ?? 0, 0, info.Ram?.Total ?? 0, elapsed, info.Downtime is { } downtime ? TimeSpan.FromMilliseconds(downtime) : null)
+            {
+                Elapsed = info.TotalTime is { } total and > 0 ? TimeSpan.FromMilliseconds(total) : elapsed,
+            };
         }
         catch (Exception ex) when (ex is QmpException or QmpConnectionException or TimeoutException)
         {
@@ -114,7 +117,15 @@ internal static class LiveMigration
         for (var retry = 0; retry < CompletionFiguresRetries && info.TotalTime is null or 0; retry++)
         {
             await Task.Delay(CompletionFiguresRetryInterval, CancellationToken.None).ConfigureAwait(false);
-            info = await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                info = await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is QmpException or QmpConnectionException or TimeoutException)
+            {
+                // The migration is complete all the same: the report in hand stands, without its times.
+                return info;
+            }
         }
 
         return info;
@@ -124,7 +135,11 @@ internal static class LiveMigration
     /// Cancels a migration in flight and waits (up to 10 s) until QEMU has left "cancelling", so the
     /// source runs on and a new migration can start at once; the source resumes on its own.
     /// </summary>
-    public static async Task CancelAsync(QmpClient source)
+    /// <returns>
+    /// True when QEMU had completed the migration before the cancel reached it: the guest's state is at the destination
+    /// then, and the source stays paused. Never throws.
+    /// </returns>
+    public static async Task<bool> CancelAsync(QmpClient source)
     {
         try
         {
@@ -134,15 +149,17 @@ internal static class LiveMigration
                 var status = (await source.QueryMigrateAsync(CancellationToken.None).ConfigureAwait(false)).Status?.Value;
                 if (status is null or "cancelled" or "failed" or "completed" or "none")
                 {
-                    return;
+                    return status == "completed";
                 }
 
                 await Task.Delay(PollInterval).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is QmpException or QmpConnectionException)
+        catch (Exception ex) when (ex is QmpException or QmpConnectionException or TimeoutException)
         {
             // Nothing in flight, or the source is gone: nothing to cancel.
         }
+
+        return false;
     }
 }

@@ -63,6 +63,37 @@ public sealed class LiveMigrationCompletionTests
         Assert.Single((await server.FirstConnection).Received, command => FakeQmpConnection.NameOf(command) == "query-migrate");
     }
 
+    [Fact]
+    public async Task A_cancel_that_reaches_QEMU_after_it_completed_says_so_and_one_in_time_does_not()
+    {
+        var status = "completed";
+        await using var server = new FakeQmpServer(handler: async (connection, command) =>
+        {
+            switch (FakeQmpConnection.NameOf(command))
+            {
+                case "migrate_cancel":
+                    await connection.ReturnAsync(command, new JsonObject());
+                    return true;
+                case "query-migrate":
+                    await connection.ReturnAsync(command, new JsonObject { ["status"] = status, ["total-time"] = 615, ["downtime"] = 14, ["ram"] = Ram() });
+                    return true;
+                default:
+                    return false;
+            }
+        });
+        var ct = TestContext.Current.CancellationToken;
+        await using var qmp = await QmpClient.ConnectAsync(server.SocketPath, cancellationToken: ct);
+
+        // Completed before the cancel: the guest's state is at the destination, which the caller must not undo.
+        Assert.True(await LiveMigration.CancelAsync(qmp));
+        var late = await LiveMigration.CompletedReportAsync(qmp, TimeSpan.FromMilliseconds(700));
+        Assert.Equal(("completed", TimeSpan.FromMilliseconds(615)), (late!.Status, late.Elapsed));
+
+        status = "cancelled";
+        Assert.False(await LiveMigration.CancelAsync(qmp));
+        Assert.Null(await LiveMigration.CompletedReportAsync(qmp, TimeSpan.FromMilliseconds(700)));
+    }
+
     private static JsonObject Ram() => new()
     {
         ["transferred"] = 96320146, ["remaining"] = 0, ["total"] = 268771328, ["duplicate"] = 0, ["normal"] = 0, ["normal-bytes"] = 0,
