@@ -45,7 +45,7 @@ public sealed class AdaptiveDowntimeTests
             switch (FakeQmpConnection.NameOf(command))
             {
                 case "query-migrate":
-                    await connection.ReturnAsync(command, new JsonObject { ["status"] = "active", ["total-time"] = 900, ["ram"] = Ram(passes: 4) });
+                    await connection.ReturnAsync(command, new JsonObject { ["status"] = "active", ["total-time"] = 900, ["ram"] = QueryMigrateReplies.Ram(transferred: 1, remaining: 1, passes: 4) });
                     return true;
                 case "migrate-set-parameters":
                     await connection.ReturnAsync(command, new JsonObject());
@@ -65,12 +65,4 @@ public sealed class AdaptiveDowntimeTests
         var raised = Assert.Single((await server.FirstConnection).Received, command => FakeQmpConnection.NameOf(command) == "migrate-set-parameters");
         Assert.Equal(20, raised["arguments"]!["downtime-limit"]!.GetValue<long>());
     }
-
-    private static JsonObject Ram(long passes) => new()
-    {
-        ["transferred"] = 1, ["remaining"] = 1, ["total"] = 268771328, ["duplicate"] = 0, ["normal"] = 0, ["normal-bytes"] = 0,
-        ["dirty-pages-rate"] = 0, ["mbps"] = 0, ["dirty-sync-count"] = passes, ["postcopy-requests"] = 0, ["page-size"] = 4096,
-        ["multifd-bytes"] = 0, ["pages-per-second"] = 0, ["precopy-bytes"] = 0, ["downtime-bytes"] = 0, ["postcopy-bytes"] = 0,
-        ["dirty-sync-missed-zero-copy"] = 0, ["skipped"] = 0,
-    };
 }

@@ -16,9 +16,9 @@ public sealed class LiveMigrationCompletionTests
     {
         var answers = new Queue<JsonObject>(
         [
-            new JsonObject { ["status"] = "completed", ["total-time"] = 0, ["downtime"] = 0, ["ram"] = Ram() },
-            new JsonObject { ["status"] = "completed", ["total-time"] = 0, ["ram"] = Ram() },
-            new JsonObject { ["status"] = "completed", ["total-time"] = 615, ["downtime"] = 14, ["ram"] = Ram() },
+            new JsonObject { ["status"] = "completed", ["total-time"] = 0, ["downtime"] = 0, ["ram"] = QueryMigrateReplies.Ram(transferred: 96320146, remaining: 0, passes: 1) },
+            new JsonObject { ["status"] = "completed", ["total-time"] = 0, ["ram"] = QueryMigrateReplies.Ram(transferred: 96320146, remaining: 0, passes: 1) },
+            new JsonObject { ["status"] = "completed", ["total-time"] = 615, ["downtime"] = 14, ["ram"] = QueryMigrateReplies.Ram(transferred: 96320146, remaining: 0, passes: 1) },
         ]);
         await using var server = new FakeQmpServer(handler: async (connection, command) =>
         {
@@ -48,7 +48,7 @@ public sealed class LiveMigrationCompletionTests
         {
             if (FakeQmpConnection.NameOf(command) == "query-migrate")
             {
-                await connection.ReturnAsync(command, new JsonObject { ["status"] = "active", ["total-time"] = 0, ["ram"] = Ram() });
+                await connection.ReturnAsync(command, new JsonObject { ["status"] = "active", ["total-time"] = 0, ["ram"] = QueryMigrateReplies.Ram(transferred: 96320146, remaining: 0, passes: 1) });
                 return true;
             }
 
@@ -75,7 +75,7 @@ public sealed class LiveMigrationCompletionTests
                     await connection.ReturnAsync(command, new JsonObject());
                     return true;
                 case "query-migrate":
-                    await connection.ReturnAsync(command, new JsonObject { ["status"] = status, ["total-time"] = 615, ["downtime"] = 14, ["ram"] = Ram() });
+                    await connection.ReturnAsync(command, new JsonObject { ["status"] = status, ["total-time"] = 615, ["downtime"] = 14, ["ram"] = QueryMigrateReplies.Ram(transferred: 96320146, remaining: 0, passes: 1) });
                     return true;
                 default:
                     return false;
@@ -93,12 +93,4 @@ public sealed class LiveMigrationCompletionTests
         Assert.False(await LiveMigration.CancelAsync(qmp));
         Assert.Null(await LiveMigration.CompletedReportAsync(qmp, TimeSpan.FromMilliseconds(700)));
     }
-
-    private static JsonObject Ram() => new()
-    {
-        ["transferred"] = 96320146, ["remaining"] = 0, ["total"] = 268771328, ["duplicate"] = 0, ["normal"] = 0, ["normal-bytes"] = 0,
-        ["dirty-pages-rate"] = 0, ["mbps"] = 0, ["dirty-sync-count"] = 1, ["postcopy-requests"] = 0, ["page-size"] = 4096,
-        ["multifd-bytes"] = 0, ["pages-per-second"] = 0, ["precopy-bytes"] = 0, ["downtime-bytes"] = 0, ["postcopy-bytes"] = 0,
-        ["dirty-sync-missed-zero-copy"] = 0, ["skipped"] = 0,
-    };
 }
