@@ -309,7 +309,5 @@ internal static class CrossHostDiskCopy
     }
 
     private static Task SetPauseBeforeSwitchoverAsync(QmpClient source, bool state, CancellationToken cancellationToken) =>
-        source.MigrateSetCapabilitiesAsync(
-            new MigrateSetCapabilitiesArguments { Capabilities = [new MigrateSetCapabilitiesArgumentsCapabilities { Capability = MigrateSetCapabilitiesArgumentsCapabilitiesCapability.PauseBeforeSwitchover, State = state }] },
-            cancellationToken);
+        LiveMigration.SetCapabilityAsync(source, MigrateSetCapabilitiesArgumentsCapabilitiesCapability.PauseBeforeSwitchover, state, cancellationToken);
 }

@@ -216,9 +216,7 @@ internal sealed partial class KvmVirtualMachine
                 string? refusal = null;
                 try
                 {
-                    await qmp.MigrateSetCapabilitiesAsync(
-                        new MigrateSetCapabilitiesArguments { Capabilities = [new MigrateSetCapabilitiesArgumentsCapabilities { Capability = MigrateSetCapabilitiesArgumentsCapabilitiesCapability.Events, State = true }] },
-                        cancellationToken).ConfigureAwait(false);
+                    await LiveMigration.SetCapabilityAsync(qmp, MigrateSetCapabilitiesArgumentsCapabilitiesCapability.Events, true, cancellationToken).ConfigureAwait(false);
                     await qmp.GetfdAsync(new GetfdArguments { Fdname = IncomingDescriptor }, stream.SafeHandle, cancellationToken: cancellationToken).ConfigureAwait(false);
                     await qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = "fd:" + IncomingDescriptor }, cancellationToken).ConfigureAwait(false);
                 }

@@ -19,6 +19,12 @@ internal static class LiveMigration
     /// <summary>QEMU's own default bandwidth (7.2 to 10.0), restored when a migration does not ask for its own.</summary>
     private const long DefaultMaxBandwidth = 128L << 20;
 
+    /// <summary>Turns one of QEMU's migration capabilities on or off (QEMU keeps it for the next migration too).</summary>
+    public static Task SetCapabilityAsync(QmpClient qmp, MigrateSetCapabilitiesArgumentsCapabilitiesCapability capability, bool state, CancellationToken cancellationToken) =>
+        qmp.MigrateSetCapabilitiesAsync(
+            new MigrateSetCapabilitiesArguments { Capabilities = [new MigrateSetCapabilitiesArgumentsCapabilities { Capability = capability, State = state }] },
+            cancellationToken);
+
     public static async Task StartAsync(QmpClient source, string vmName, string uri, VmMigrationOptions options, AdaptiveDowntime? adaptiveDowntime, CancellationToken cancellationToken)
     {
         try
