@@ -25,6 +25,7 @@ packages=(
   dnsmasq-base      # DHCP and DNS of managed networks (Virt.Network supervises one per network)
   iputils-ping      # the network tests' real traffic between namespaces, guests and containers
   openssl           # the cross-host migration tests make their test CA and host certificates with it
+  etcd-server etcd-client  # Virt.Cluster's store: the tests start a 3-member etcd on loopback (no service is started)
   clang zlib1g-dev  # NativeAOT: the linker driver and libz that dotnet publish -p:PublishAot links with (test.sh publishes samples/QuickStart)
 )
 

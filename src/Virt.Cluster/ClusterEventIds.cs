@@ -1,0 +1,29 @@
+namespace Virt.Cluster;
+
+/// <summary>
+/// The event ids of Virt.Cluster's log messages (7000–7999), published so that log filters, alerts and dashboards can
+/// name them; an id keeps its meaning across versions, and a retired id is not reused.
+/// </summary>
+public static class ClusterEventIds
+{
+    /// <summary>Information: <c>node {Node} joined the cluster at {Endpoints} with lease {Lease} (TTL {Ttl} s)</c></summary>
+    public const int NodeJoined = 7000;
+
+    /// <summary>Warning: <c>node {Node} could not renew its lease {Lease}: {Reason}</c></summary>
+    public const int LeaseRenewalFailed = 7001;
+
+    /// <summary>Error: <c>node {Node} lost its lease {Lease}: {Reason}; it may start no clustered guest until it joins again</c></summary>
+    public const int LeaseLost = 7002;
+
+    /// <summary>Information: <c>node {Node} left the cluster</c></summary>
+    public const int NodeLeft = 7003;
+
+    /// <summary>Warning: <c>cluster watch on {Prefix} broke at revision {Revision}: {Reason}; reconnecting</c></summary>
+    public const int WatchReconnecting = 7004;
+
+    /// <summary>Information: <c>{Kind} {Name} is now owned by node {Node}</c></summary>
+    public const int OwnershipChanged = 7005;
+
+    /// <summary>Information: <c>node {Node} maintenance {Maintenance}</c></summary>
+    public const int MaintenanceChanged = 7006;
+}

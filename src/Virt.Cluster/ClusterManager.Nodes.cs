@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.Text.Json;
+using Etcdserverpb;
+using Virt.Cluster.Membership;
+using Virt.Cluster.Store;
+using Virt.IO;
+
+using Log = Virt.Cluster.Log;
+
+namespace Virt.Clustering;
+
+public sealed partial class ClusterManager
+{
+    /// <inheritdoc />
+    public async Task<ClusterNode> JoinAsync(NodeCapacity? capacity = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        await _joinGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_lease is { IsValid: true })
+            {
+                return await GetNodeAsync(NodeName, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_lease is { } lost)
+            {
+                await lost.DisposeAsync().ConfigureAwait(false);
+                _lease = null;
+            }
+
+            capacity ??= await _capacity.MeasureAsync(cancellationToken).ConfigureAwait(false);
+            var stateDirectory = OwnerOnly.CreateDirectory(_files, _options.StateDirectory);
+
+            // Processes of one node join one at a time, so that they end up sharing one lease.
+            using var joinLock = await NodeJoinLock.AcquireAsync(_files, Path.Combine(stateDirectory, NodeName + ".lock"), NodeName, _options.OperationTimeout * 2, cancellationToken).ConfigureAwait(false);
+            var statePath = Path.Combine(stateDirectory, NodeName + ".json");
+            var state = await ReadNodeStateAsync(statePath, cancellationToken).ConfigureAwait(false) ?? new NodeStateRecord(Guid.NewGuid().ToString("N"), 0);
+
+            var grantedAt = _time.GetUtcNow();
+            var remaining = state.LeaseId != 0 ? await _store.LeaseRemainingAsync(state.LeaseId, cancellationToken).ConfigureAwait(false) : -1;
+            var leaseId = remaining > 0 ? state.LeaseId : await _store.GrantLeaseAsync((long)LeaseTtl.TotalSeconds, cancellationToken).ConfigureAwait(false);
+            var validUntil = grantedAt + TimeSpan.FromSeconds(remaining > 0 ? remaining : LeaseTtl.TotalSeconds);
+            var lease = new NodeLease(_store, _keys, NodeName, leaseId, LeaseTtl, _capacity, _logger, _time, NotifyLeaseLost);
+            try
+            {
+                await RegisterMemberAsync(state.HostId, leaseId, cancellationToken).ConfigureAwait(false);
+                await lease.WriteHeartbeatAsync(capacity, cancellationToken).ConfigureAwait(false);
+                if (leaseId != state.LeaseId)
+                {
+                    await StateFile.WriteAsync(_files, statePath, JsonSerializer.SerializeToUtf8Bytes(state with { LeaseId = leaseId }, ClusterJsonContext.Default.NodeStateRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                // Nothing half-made: a lease this join granted goes (its heartbeat, if written, with it).
+                await lease.DisposeAsync().ConfigureAwait(false);
+                if (leaseId != state.LeaseId)
+                {
+                    await RevokeQuietlyAsync(leaseId).ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            lease.Start(validUntil);
+            _lease = lease;
+            Log.NodeJoined(_logger, NodeName, _store.Endpoints, leaseId, (long)LeaseTtl.TotalSeconds);
+            return await GetNodeAsync(NodeName, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _joinGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task LeaveAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        await _joinGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var owned = (await ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == NodeName).ToList();
+            if (owned.Count > 0)
+            {
+                throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} cannot leave the cluster: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; migrate or release them first");
+            }
+
+            var member = await _store.RangeAsync(_keys.Member(NodeName), prefix: false, cancellationToken).ConfigureAwait(false);
+            var leaseId = _lease?.LeaseId;
+            if (_lease is { } lease)
+            {
+                await lease.DisposeAsync().ConfigureAwait(false);
+                _lease = null;
+            }
+
+            var compares = member.Kvs.Count == 1 ? [ModRevisionIs(_keys.Member(NodeName), member.Kvs[0].ModRevision)] : Array.Empty<Compare>();
+            await TxnAsync($"remove node {NodeName}", compares, [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))], null, cancellationToken).ConfigureAwait(false);
+            if (leaseId is { } id)
+            {
+                await _store.RevokeLeaseAsync(id, cancellationToken).ConfigureAwait(false);
+            }
+
+            Log.NodeLeft(_logger, NodeName);
+        }
+        finally
+        {
+            _joinGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ClusterNode>> ListNodesAsync(CancellationToken cancellationToken = default) =>
+        await ReadNodesAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async Task<ClusterNode> GetNodeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ClusterNames.Check(name, "node", nameof(name));
+        var nodes = await ReadNodesAsync(cancellationToken).ConfigureAwait(false);
+        return nodes.FirstOrDefault(n => n.Name == name) ?? throw UnknownNode(name, nodes);
+    }
+
+    /// <inheritdoc />
+    public async Task SetMaintenanceAsync(string name, bool maintenance, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "node", nameof(name));
+        while (true)
+        {
+            var (record, revision) = await ReadMemberAsync(name, cancellationToken).ConfigureAwait(false);
+            var updated = record with { Maintenance = maintenance };
+            var response = await TxnAsync($"set maintenance of node {name}", [ModRevisionIs(_keys.Member(name), revision)], [Put(_keys.Member(name), JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord))], null, cancellationToken).ConfigureAwait(false);
+            if (response.Succeeded)
+            {
+                Log.MaintenanceChanged(_logger, name, maintenance);
+                return;
+            }
+
+            // The record changed between the read and the write (another flag, a rejoin): apply the flag to the new one.
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task RemoveNodeAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "node", nameof(name));
+        var (_, revision) = await ReadMemberAsync(name, cancellationToken).ConfigureAwait(false);
+        var owned = (await ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == name).ToList();
+        if (owned.Count > 0)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {name} cannot be removed: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; move their ownership to another node first");
+        }
+
+        var aliveKey = _keys.AliveOf(name);
+        var response = await TxnAsync(
+            $"remove node {name}",
+            [ModRevisionIs(_keys.Member(name), revision), new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(aliveKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }],
+            [Delete(_keys.Member(name))],
+            [Get(aliveKey)],
+            cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            var alive = response.Responses[0].ResponseRange.Kvs.Count > 0;
+            throw new ClusterException(VirtErrorKind.Refused, alive
+                ? $"node {name} cannot be removed: it is alive (it holds its lease); have it leave (LeaveAsync) or stop it and wait for its lease to expire"
+                : $"node {name} changed while it was being removed; try again");
+        }
+    }
+
+    /// <summary>Every node, from one consistent read plus each live lease's remaining time.</summary>
+    private async Task<IReadOnlyList<ClusterNode>> ReadNodesAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        var snapshot = await TxnAsync("read the nodes", [], [GetPrefix(_keys.Members), GetPrefix(_keys.Alive)], null, cancellationToken).ConfigureAwait(false);
+        var heartbeats = snapshot.Responses[1].ResponseRange.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_keys.Alive.Length..], kv => kv, StringComparer.Ordinal);
+        var leaseChecks = heartbeats.Values.Select(kv => kv.Lease).Distinct().ToDictionary(lease => lease, lease => _store.LeaseRemainingAsync(lease, cancellationToken));
+        await Task.WhenAll(leaseChecks.Values).ConfigureAwait(false);
+        var nodes = new List<ClusterNode>();
+        foreach (var kv in snapshot.Responses[0].ResponseRange.Kvs)
+        {
+            var key = kv.Key.ToStringUtf8();
+            var name = key[_keys.Members.Length..];
+            var member = Parse(kv.Value, ClusterJsonContext.Default.MemberRecord, key);
+            HeartbeatRecord? heartbeat = null;
+            TimeSpan? remaining = null;
+            if (heartbeats.TryGetValue(name, out var alive))
+            {
+                heartbeat = Parse(alive.Value, ClusterJsonContext.Default.HeartbeatRecord, alive.Key.ToStringUtf8());
+                var seconds = await leaseChecks[alive.Lease].ConfigureAwait(false);
+                remaining = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;
+            }
+
+            var state = NodeStateRules.StateOf(member.Maintenance, heartbeat is not null, remaining, LeaseTtl);
+            nodes.Add(new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : remaining, member.Maintenance));
+        }
+
+        return nodes.OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Writes the member record (first join) or checks that it is this node's (a rejoin, or another process of it).</summary>
+    private async Task RegisterMemberAsync(string hostId, long leaseId, CancellationToken cancellationToken)
+    {
+        var memberKey = _keys.Member(NodeName);
+        var fresh = new MemberRecord(hostId, _time.GetUtcNow(), Maintenance: false);
+        var created = await TxnAsync(
+            $"register node {NodeName}",
+            [new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }],
+            [Put(memberKey, JsonSerializer.SerializeToUtf8Bytes(fresh, ClusterJsonContext.Default.MemberRecord))],
+            [Get(memberKey), Get(_keys.AliveOf(NodeName))],
+            cancellationToken).ConfigureAwait(false);
+        if (created.Succeeded)
+        {
+            return;
+        }
+
+        var existing = Parse(created.Responses[0].ResponseRange.Kvs[0].Value, ClusterJsonContext.Default.MemberRecord, memberKey);
+        if (existing.HostId == hostId)
+        {
+            return;
+        }
+
+        var alive = created.Responses[1].ResponseRange.Kvs.FirstOrDefault();
+        throw new ClusterException(VirtErrorKind.Conflict, alive is not null && alive.Lease != leaseId
+            ? string.Create(CultureInfo.InvariantCulture, $"node name '{NodeName}' is taken: another host (state directory id {existing.HostId}, joined {existing.JoinedAt:u}) is in the cluster under it and holds its lease; give this host another ClusterOptions.NodeName")
+            : string.Create(CultureInfo.InvariantCulture, $"node name '{NodeName}' is taken: another host (state directory id {existing.HostId}, joined {existing.JoinedAt:u}) was a member under it and is now dead; recover its guests, then remove it with RemoveNodeAsync(\"{NodeName}\"), or give this host another ClusterOptions.NodeName"));
+    }
+
+    private async Task<(MemberRecord Record, long Revision)> ReadMemberAsync(string name, CancellationToken cancellationToken)
+    {
+        var response = await _store.RangeAsync(_keys.Member(name), prefix: false, cancellationToken).ConfigureAwait(false);
+        if (response.Kvs.Count == 0)
+        {
+            throw UnknownNode(name, await ReadNodesAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        return (Parse(response.Kvs[0].Value, ClusterJsonContext.Default.MemberRecord, _keys.Member(name)), response.Kvs[0].ModRevision);
+    }
+
+    private static ClusterException UnknownNode(string name, IReadOnlyList<ClusterNode> nodes) =>
+        new(VirtErrorKind.NotFound, nodes.Count == 0
+            ? $"node '{name}' is not in the cluster, which has no nodes; a node joins with IClusterManager.JoinAsync"
+            : $"node '{name}' is not in the cluster; its nodes are {string.Join(", ", nodes.Select(n => n.Name))}");
+
+    private async Task<NodeStateRecord?> ReadNodeStateAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!_files.File.Exists(path))
+        {
+            return null;
+        }
+
+        var bytes = await _files.File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, ClusterJsonContext.Default.NodeStateRecord);
+        }
+        catch (JsonException e)
+        {
+            throw new ClusterException(VirtErrorKind.Failed, $"node {NodeName}'s state file '{path}' is not valid JSON ({e.Message}); it holds the node's identity: restore it from a backup, or delete it to join as a new host (then remove the old member first)", e);
+        }
+    }
+
+    private async Task RevokeQuietlyAsync(long leaseId)
+    {
+        try
+        {
+            await _store.RevokeLeaseAsync(leaseId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ClusterException)
+        {
+            // It expires by itself within the TTL.
+        }
+    }
+
+    private void NotifyLeaseLost(string reason)
+    {
+        Action<string>[] handlers;
+        lock (_leaseLostHandlers)
+        {
+            handlers = [.. _leaseLostHandlers];
+        }
+
+        foreach (var handler in handlers)
+        {
+            handler(reason);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Text.Json;
+using Etcdserverpb;
+using Google.Protobuf;
+using Virt.Cluster.Placement;
+using Virt.Cluster.Store;
+
+using Log = Virt.Cluster.Log;
+
+namespace Virt.Clustering;
+
+public sealed partial class ClusterManager
+{
+    /// <inheritdoc />
+    public async Task<GuestOwnership> ClaimAsync(ClusterGuestKind kind, string name, GuestClaim claim, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "guest", nameof(name));
+        ArgumentNullException.ThrowIfNull(claim);
+        ArgumentOutOfRangeException.ThrowIfNegative(claim.MemoryBytes);
+        if (claim.AntiAffinityGroup is { } group)
+        {
+            ClusterNames.Check(group, "anti-affinity group", nameof(claim));
+        }
+
+        var lease = RequireLease($"claim {kind} {name}");
+        var key = _keys.Owner(kind, name);
+        var record = new OwnerRecord(NodeName, claim.MemoryBytes, claim.AntiAffinityGroup);
+
+        // The claim holds only while this node's heartbeat is under this process's lease: a node that lost it claims nothing.
+        var response = await TxnAsync(
+            $"claim {kind} {name}",
+            [new Compare { Key = ByteString.CopyFromUtf8(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }, LeaseIs(_keys.AliveOf(NodeName), lease)],
+            [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
+            [Get(key), Get(_keys.AliveOf(NodeName))],
+            cancellationToken).ConfigureAwait(false);
+        if (response.Succeeded)
+        {
+            Log.OwnershipChanged(_logger, kind.ToString(), name, NodeName);
+            return new GuestOwnership(kind, name, NodeName, record.MemoryBytes, record.AntiAffinityGroup, response.Header.Revision);
+        }
+
+        if (response.Responses[0].ResponseRange.Kvs.FirstOrDefault() is { } existing)
+        {
+            var owner = ToOwnership(kind, name, existing);
+            if (owner.Node == NodeName)
+            {
+                return owner;
+            }
+
+            throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {owner.Node}: start, stop and migrate it there, or have it transferred (TransferAsync)");
+        }
+
+        throw LeaseNotInStore($"claim {kind} {name}", response.Responses[1].ResponseRange);
+    }
+
+    /// <inheritdoc />
+    public async Task<GuestOwnership?> GetOwnerAsync(ClusterGuestKind kind, string name, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "guest", nameof(name));
+        var response = await _store.RangeAsync(_keys.Owner(kind, name), prefix: false, cancellationToken).ConfigureAwait(false);
+        return response.Kvs.Count == 0 ? null : ToOwnership(kind, name, response.Kvs[0]);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<GuestOwnership>> ListGuestsAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var response = await _store.RangeAsync(_keys.Owners, prefix: true, cancellationToken).ConfigureAwait(false);
+        var guests = new List<GuestOwnership>(response.Kvs.Count);
+        foreach (var kv in response.Kvs)
+        {
+            if (ParseOwnerKey(kv.Key.ToStringUtf8()) is { } id)
+            {
+                guests.Add(ToOwnership(id.Kind, id.Name, kv));
+            }
+        }
+
+        return guests;
+    }
+
+    /// <inheritdoc />
+    public async Task<GuestOwnership> TransferAsync(ClusterGuestKind kind, string name, string toNode, long expectedRevision, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "guest", nameof(name));
+        ClusterNames.Check(toNode, "node", nameof(toNode));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(expectedRevision);
+        var key = _keys.Owner(kind, name);
+        var current = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false)
+            ?? throw new ClusterException(VirtErrorKind.NotFound, $"{kind} {name} has no owner to transfer from; claim it on the node that runs it (ClaimAsync)");
+        var memberKey = _keys.Member(toNode);
+        var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup);
+        var response = await TxnAsync(
+            $"transfer {kind} {name} to {toNode}",
+            [ModRevisionIs(key, expectedRevision), new Compare { Key = ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 }],
+            [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
+            [Get(key), Get(memberKey)],
+            cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            if (response.Responses[1].ResponseRange.Kvs.Count == 0)
+            {
+                throw UnknownNode(toNode, await ReadNodesAsync(cancellationToken).ConfigureAwait(false));
+            }
+
+            var now = response.Responses[0].ResponseRange.Kvs.FirstOrDefault() is { } kv
+                ? string.Create(CultureInfo.InvariantCulture, $"is at revision {kv.ModRevision} (owner {ToOwnership(kind, name, kv).Node})")
+                : "was released";
+            throw new ClusterConflictException(string.Create(CultureInfo.InvariantCulture, $"{kind} {name}: the transfer to {toNode} was based on ownership revision {expectedRevision}, but it {now}; read it again and decide on the new owner"), expectedRevision, response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.ModRevision ?? 0);
+        }
+
+        Log.OwnershipChanged(_logger, kind.ToString(), name, toNode);
+        return current with { Node = toNode, Revision = response.Header.Revision };
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseAsync(ClusterGuestKind kind, string name, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var current = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false);
+        if (current is null)
+        {
+            return;
+        }
+
+        if (current.Node != NodeName)
+        {
+            throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {current.Node}, not {NodeName}: release it there");
+        }
+
+        var response = await TxnAsync($"release {kind} {name}", [ModRevisionIs(_keys.Owner(kind, name), current.Revision)], [Delete(_keys.Owner(kind, name))], null, cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} released it; read it again", current.Revision, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task EnsureMayStartAsync(ClusterGuestKind kind, string name, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "guest", nameof(name));
+        var lease = RequireLease($"start {kind} {name}");
+        var key = _keys.Owner(kind, name);
+
+        // One linearizable transaction: the owner is this node and this node's heartbeat is under the lease this process renews.
+        var response = await TxnAsync(
+            $"check that node {NodeName} may start {kind} {name}",
+            [LeaseIs(_keys.AliveOf(NodeName), lease)],
+            [Get(key)],
+            [Get(_keys.AliveOf(NodeName))],
+            cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            throw LeaseNotInStore($"start {kind} {name}", response.Responses[0].ResponseRange);
+        }
+
+        var owner = response.Responses[0].ResponseRange.Kvs.FirstOrDefault() is { } kv ? ToOwnership(kind, name, kv) : null;
+        if (owner is null)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not start {kind} {name}: it has no owner; claim it first (ClaimAsync)");
+        }
+
+        if (owner.Node != NodeName)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not start {kind} {name}: node {owner.Node} owns it; start it there, or transfer it (TransferAsync)");
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<PlacementDecision> PlaceAsync(PlacementRequest request, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(request.MemoryBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(request.Cpus);
+        var nodes = await ReadNodesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var excluded in request.ExcludedNodes.Where(e => nodes.All(n => n.Name != e)))
+        {
+            throw UnknownNode(excluded, nodes);
+        }
+
+        var guests = await ListGuestsAsync(cancellationToken).ConfigureAwait(false);
+        return PlacementPlanner.Place(request, nodes, guests);
+    }
+
+    private long RequireLease(string what)
+    {
+        var lease = _lease;
+        if (lease is null)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not {what}: this process has not joined the cluster (JoinAsync)");
+        }
+
+        if (!lease.IsValid)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not {what}: it lost its lease {lease.LeaseId} (expired, revoked, or etcd unreachable for longer than the lease); join again (JoinAsync) once etcd is reachable");
+        }
+
+        return lease.LeaseId;
+    }
+
+    private ClusterException LeaseNotInStore(string what, RangeResponse alive)
+    {
+        var detail = alive.Kvs.FirstOrDefault() is { } kv
+            ? string.Create(CultureInfo.InvariantCulture, $"its heartbeat is under lease {kv.Lease}, not this process's {_lease?.LeaseId}")
+            : "etcd has no heartbeat of it (its lease expired)";
+        return new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not {what}: {detail}; join again (JoinAsync)");
+    }
+
+    private (ClusterGuestKind Kind, string Name)? ParseOwnerKey(string key)
+    {
+        var rest = key[_keys.Owners.Length..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && ClusterKeys.GuestKindOf(rest[..slash]) is { } kind ? (kind, rest[(slash + 1)..]) : null;
+    }
+
+    private GuestOwnership ToOwnership(ClusterGuestKind kind, string name, Mvccpb.KeyValue kv)
+    {
+        var record = Parse(kv.Value, ClusterJsonContext.Default.OwnerRecord, _keys.Owner(kind, name));
+        return new GuestOwnership(kind, name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, kv.ModRevision);
+    }
+}

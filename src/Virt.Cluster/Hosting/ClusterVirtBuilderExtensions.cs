@@ -1,0 +1,50 @@
+using System.IO.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Virt.Cluster.Membership;
+using Virt.Clustering;
+
+// In Virt.Hosting with AddVirt() and every backend's AddXxx(), so that a host composes the SDK with one using.
+namespace Virt.Hosting;
+
+/// <summary>Registers the cluster layer: <c>services.AddVirt().AddCluster(o => o.Endpoints.Add("http://10.0.0.1:2379"))</c>.</summary>
+public static class ClusterVirtBuilderExtensions
+{
+    /// <summary>
+    /// Registers <see cref="IClusterManager"/> (one <see cref="ClusterManager"/>) with <c>TryAdd</c>, and
+    /// <see cref="ClusterOptions"/> through Microsoft.Extensions.Options, validated when the host starts
+    /// (<c>ValidateOnStart</c>) or, without a host, when the manager is first resolved. The node's name defaults to the
+    /// registered <see cref="VirtHostIdentity"/>. Resolving the manager connects nothing: call
+    /// <see cref="IClusterManager.JoinAsync"/> in the process that runs the node's guests.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
+    /// <param name="configure">Adjusts the options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IVirtBuilder AddCluster(this IVirtBuilder builder, Action<ClusterOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Services.AddOptions<ClusterOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>());
+        builder.Services.TryAddSingleton<IFileSystem, FileSystem>();
+        builder.Services.TryAddSingleton(provider =>
+        {
+            var clusterOptions = provider.GetRequiredService<IOptions<ClusterOptions>>().Value;
+            return new ClusterManager(
+            clusterOptions,
+            provider.GetService<VirtHostIdentity>(),
+            new HostCapacityProbe(provider, qemuPath: clusterOptions.QemuPath),
+            provider.GetRequiredService<IFileSystem>(),
+            provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterManager>>(),
+            provider.GetService<TimeProvider>());
+        });
+        builder.Services.TryAddSingleton<IClusterManager>(provider => provider.GetRequiredService<ClusterManager>());
+        return builder;
+    }
+}

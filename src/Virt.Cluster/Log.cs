@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Virt.Cluster;
+
+/// <summary>Log messages of Virt.Cluster (event ids 7000–7999, listed in <see cref="ClusterEventIds"/>).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(ClusterEventIds.NodeJoined, LogLevel.Information, "node {Node} joined the cluster at {Endpoints} with lease {Lease} (TTL {Ttl} s)")]
+    public static partial void NodeJoined(ILogger logger, string node, string endpoints, long lease, long ttl);
+
+    [LoggerMessage(ClusterEventIds.LeaseRenewalFailed, LogLevel.Warning, "node {Node} could not renew its lease {Lease}: {Reason}")]
+    public static partial void LeaseRenewalFailed(ILogger logger, string node, long lease, string reason);
+
+    [LoggerMessage(ClusterEventIds.LeaseLost, LogLevel.Error, "node {Node} lost its lease {Lease}: {Reason}; it may start no clustered guest until it joins again")]
+    public static partial void LeaseLost(ILogger logger, string node, long lease, string reason);
+
+    [LoggerMessage(ClusterEventIds.NodeLeft, LogLevel.Information, "node {Node} left the cluster")]
+    public static partial void NodeLeft(ILogger logger, string node);
+
+    [LoggerMessage(ClusterEventIds.WatchReconnecting, LogLevel.Warning, "cluster watch on {Prefix} broke at revision {Revision}: {Reason}; reconnecting")]
+    public static partial void WatchReconnecting(ILogger logger, string prefix, long revision, string reason);
+
+    [LoggerMessage(ClusterEventIds.OwnershipChanged, LogLevel.Information, "{Kind} {Name} is now owned by node {Node}")]
+    public static partial void OwnershipChanged(ILogger logger, string kind, string name, string node);
+
+    [LoggerMessage(ClusterEventIds.MaintenanceChanged, LogLevel.Information, "node {Node} maintenance {Maintenance}")]
+    public static partial void MaintenanceChanged(ILogger logger, string node, bool maintenance);
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using Etcdserverpb;
+using Mvccpb;
+using Virt.Cluster.Store;
+using Virt.Clustering;
+
+namespace Virt.Cluster.Membership;
+
+/// <summary>
+/// One watcher's picture of the cluster, built from a snapshot and the watch's events: the members, when each node's
+/// heartbeat was last seen (this process's clock), and the state last reported for each, so that a node is reported
+/// only when its state or offer changes, not at every heartbeat. Thread-safe: the watch and the suspect clock share it.
+/// </summary>
+internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, MemberRecord> _members = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (HeartbeatRecord Record, long SeenAt)> _heartbeats = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClusterNode> _reported = new(StringComparer.Ordinal);
+
+    /// <summary>The last store revision this view has applied.</summary>
+    public long Revision { get; private set; }
+
+    public IReadOnlyList<ClusterEvent> Reset(TxnResponse snapshot)
+    {
+        lock (_gate)
+        {
+            _members.Clear();
+            _heartbeats.Clear();
+            foreach (var kv in snapshot.Responses[0].ResponseRange.Kvs)
+            {
+                _members[kv.Key.ToStringUtf8()[keys.Members.Length..]] = JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.MemberRecord)!;
+            }
+
+            var now = time.GetTimestamp();
+            foreach (var kv in snapshot.Responses[1].ResponseRange.Kvs)
+            {
+                _heartbeats[kv.Key.ToStringUtf8()[keys.Alive.Length..]] = (JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.HeartbeatRecord)!, now);
+            }
+
+            Revision = snapshot.Header.Revision;
+            var changes = new List<ClusterEvent>();
+            foreach (var gone in _reported.Keys.Where(n => !_members.ContainsKey(n)).ToList())
+            {
+                _reported.Remove(gone);
+                changes.Add(new ClusterNodeChanged(Revision, gone, null));
+            }
+
+            foreach (var name in _members.Keys.Order(StringComparer.Ordinal))
+            {
+                Report(name, Revision, changes, force: true);
+            }
+
+            return changes;
+        }
+    }
+
+    public IReadOnlyList<ClusterEvent> Apply(WatchResponse response)
+    {
+        lock (_gate)
+        {
+            var changes = new List<ClusterEvent>();
+            foreach (var change in response.Events)
+            {
+                var key = change.Kv.Key.ToStringUtf8();
+                var revision = change.Kv.ModRevision;
+                var deleted = change.Type == Event.Types.EventType.Delete;
+                if (key.StartsWith(keys.Members, StringComparison.Ordinal))
+                {
+                    var name = key[keys.Members.Length..];
+                    if (deleted)
+                    {
+                        _members.Remove(name);
+                        _reported.Remove(name);
+                        changes.Add(new ClusterNodeChanged(revision, name, null));
+                    }
+                    else
+                    {
+                        _members[name] = JsonSerializer.Deserialize(change.Kv.Value.Span, ClusterJsonContext.Default.MemberRecord)!;
+                        Report(name, revision, changes, force: false);
+                    }
+                }
+                else if (key.StartsWith(keys.Alive, StringComparison.Ordinal))
+                {
+                    var name = key[keys.Alive.Length..];
+                    if (deleted)
+                    {
+                        _heartbeats.Remove(name);
+                    }
+                    else
+                    {
+                        _heartbeats[name] = (JsonSerializer.Deserialize(change.Kv.Value.Span, ClusterJsonContext.Default.HeartbeatRecord)!, time.GetTimestamp());
+                    }
+
+                    Report(name, revision, changes, force: false);
+                }
+                else if (key.StartsWith(keys.Definitions, StringComparison.Ordinal) && SplitKindAndName(key[keys.Definitions.Length..]) is { } definition
+                    && ClusterKeys.DefinitionKindOf(definition.Kind) is { } definitionKind)
+                {
+                    changes.Add(new ClusterDefinitionChanged(revision, definitionKind, definition.Name, deleted ? null : new ClusterDefinition(definitionKind, definition.Name, change.Kv.Value.ToStringUtf8(), revision)));
+                }
+                else if (key.StartsWith(keys.Owners, StringComparison.Ordinal) && SplitKindAndName(key[keys.Owners.Length..]) is { } guest
+                    && ClusterKeys.GuestKindOf(guest.Kind) is { } guestKind)
+                {
+                    GuestOwnership? ownership = null;
+                    if (!deleted)
+                    {
+                        var record = JsonSerializer.Deserialize(change.Kv.Value.Span, ClusterJsonContext.Default.OwnerRecord)!;
+                        ownership = new GuestOwnership(guestKind, guest.Name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, revision);
+                    }
+
+                    changes.Add(new ClusterOwnershipChanged(revision, guestKind, guest.Name, ownership));
+                }
+            }
+
+            Revision = Math.Max(Revision, response.Header.Revision);
+            return changes;
+        }
+    }
+
+    /// <summary>Nodes whose state moved by the clock alone (a heartbeat overdue): reported with revision 0.</summary>
+    public IReadOnlyList<ClusterEvent> Tick()
+    {
+        lock (_gate)
+        {
+            var changes = new List<ClusterEvent>();
+            foreach (var name in _members.Keys.Order(StringComparer.Ordinal))
+            {
+                Report(name, 0, changes, force: false);
+            }
+
+            return changes;
+        }
+    }
+
+    private void Report(string name, long revision, List<ClusterEvent> changes, bool force)
+    {
+        if (!_members.TryGetValue(name, out var member))
+        {
+            return;
+        }
+
+        var hasHeartbeat = _heartbeats.TryGetValue(name, out var heartbeat);
+        var since = hasHeartbeat ? time.GetElapsedTime(heartbeat.SeenAt) : TimeSpan.Zero;
+        var state = NodeStateRules.StateSeen(member.Maintenance, hasHeartbeat, since, leaseTtl);
+        var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : leaseTtl - since, member.Maintenance);
+        if (force || !_reported.TryGetValue(name, out var last) || last.State != node.State || last.Maintenance != node.Maintenance || !SameOffer(last.Capacity, node.Capacity))
+        {
+            _reported[name] = node;
+            changes.Add(new ClusterNodeChanged(revision, name, node));
+        }
+    }
+
+    /// <summary>Whether two offers differ in more than free memory (which moves with every heartbeat).</summary>
+    private static bool SameOffer(NodeCapacity? a, NodeCapacity? b) =>
+        a is null || b is null
+            ? a is null && b is null
+            : a.Cpus == b.Cpus && a.MemoryBytes == b.MemoryBytes && a.QemuVersion == b.QemuVersion && a.Networks.SequenceEqual(b.Networks) && a.Pools.SequenceEqual(b.Pools);
+
+    private static (string Kind, string Name)? SplitKindAndName(string rest)
+    {
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 ? (rest[..slash], rest[(slash + 1)..]) : null;
+    }
+}

@@ -1,0 +1,25 @@
+namespace Virt.Clustering;
+
+/// <summary>What kind of guest a clustered guest is.</summary>
+public enum ClusterGuestKind
+{
+    /// <summary>A KVM virtual machine.</summary>
+    VirtualMachine,
+
+    /// <summary>An LXC container.</summary>
+    Container,
+}
+
+/// <summary>Which node owns a clustered guest: only that node starts, stops or migrates it.</summary>
+/// <param name="Kind">The guest's kind.</param>
+/// <param name="Name">The guest's name.</param>
+/// <param name="Node">The owner node.</param>
+/// <param name="MemoryBytes">The guest's memory, counted against its node at placement.</param>
+/// <param name="AntiAffinityGroup">Guests of one group are placed on different nodes; <see langword="null"/> for none.</param>
+/// <param name="Revision">The revision of the ownership record: pass it back to transfer it (compare-and-swap).</param>
+public sealed record GuestOwnership(ClusterGuestKind Kind, string Name, string Node, long MemoryBytes, string? AntiAffinityGroup, long Revision);
+
+/// <summary>What a guest asks of the node it is claimed on.</summary>
+/// <param name="MemoryBytes">The guest's memory.</param>
+/// <param name="AntiAffinityGroup">Guests of one group are placed on different nodes; <see langword="null"/> for none.</param>
+public sealed record GuestClaim(long MemoryBytes, string? AntiAffinityGroup = null);

@@ -1,0 +1,69 @@
+using Virt.Cluster.Membership;
+using Virt.Clustering;
+
+namespace Virt.Cluster.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// Cluster nodes for one test: every manager writes under the test's own key prefix in the shared etcd, keeps its node
+/// state in the test's temporary directory, and publishes the capacity it is given (so placement is deterministic).
+/// Disposing the lab disposes every manager it made.
+/// </summary>
+public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IAsyncDisposable
+{
+    private readonly List<ClusterManager> _managers = [];
+
+    public string Prefix { get; } = $"/virt-test-{Guid.NewGuid():N}/";
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("virt-cluster-").FullName;
+
+    public static NodeCapacity Capacity(long freeMib = 4096, int cpus = 4, string[]? networks = null, string[]? pools = null, long totalMib = 16384) =>
+        new(cpus, totalMib << 20, freeMib << 20, networks ?? ["lan"], pools ?? ["rbd"], "10.0.2");
+
+    /// <summary>A manager for node <paramref name="name"/>, with its own state directory unless <paramref name="stateDirectory"/> is given.</summary>
+    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null)
+    {
+        var options = new ClusterOptions
+        {
+            NodeName = name,
+            KeyPrefix = Prefix,
+            LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(3),
+            OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(5),
+            StateDirectory = stateDirectory ?? Path.Combine(Root, name),
+        };
+        foreach (var url in etcd.ClientUrls)
+        {
+            options.Endpoints.Add(url);
+        }
+
+        var manager = new ClusterManager(options, null, new FixedCapacity(capacity ?? Capacity()), new System.IO.Abstractions.FileSystem(), null, null);
+        _managers.Add(manager);
+        return manager;
+    }
+
+    /// <summary>Makes and joins <paramref name="names"/>.</summary>
+    public async Task<ClusterManager[]> JoinAsync(params string[] names)
+    {
+        var nodes = names.Select(n => Node(n)).ToArray();
+        foreach (var node in nodes)
+        {
+            await node.JoinAsync(cancellationToken: TestContext.Current.CancellationToken);
+        }
+
+        return nodes;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var manager in _managers)
+        {
+            await manager.DisposeAsync();
+        }
+
+        Directory.Delete(Root, recursive: true);
+    }
+
+    private sealed class FixedCapacity(NodeCapacity capacity) : INodeCapacityProbe
+    {
+        public Task<NodeCapacity> MeasureAsync(CancellationToken cancellationToken) => Task.FromResult(capacity);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using Etcdserverpb;
+using Google.Protobuf;
+using Microsoft.Extensions.Time.Testing;
+using Mvccpb;
+using Virt.Cluster.Membership;
+using Virt.Cluster.Store;
+using Virt.Clustering;
+
+namespace Virt.Cluster.Tests;
+
+/// <summary>The watch's picture of the cluster, fed etcd responses built by hand and driven by a fake clock.</summary>
+public sealed class ClusterViewTests
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(9);
+    private static readonly ClusterKeys Keys = new("/t/");
+    private readonly FakeTimeProvider _clock = new();
+    private readonly ClusterView _view;
+
+    public ClusterViewTests() => _view = new ClusterView(Keys, Ttl, _clock);
+
+    [Fact]
+    public void The_snapshot_reports_every_member_online_or_dead_and_sets_the_revision()
+    {
+        var changes = _view.Reset(Snapshot(40, [("a", false), ("b", true)], ["a"]));
+
+        Assert.Equal(40, _view.Revision);
+        Assert.Equal([("a", ClusterNodeState.Online), ("b", ClusterNodeState.Dead)], Nodes(changes));
+        Assert.Equal(4096L << 20, ((ClusterNodeChanged)changes[0]).Node!.Capacity!.FreeMemoryBytes);
+        Assert.Null(((ClusterNodeChanged)changes[1]).Node!.Capacity);
+    }
+
+    [Fact]
+    public void Heartbeats_that_change_only_free_memory_report_nothing_and_a_silent_node_turns_suspect_then_back()
+    {
+        _view.Reset(Snapshot(10, [("a", false)], ["a"]));
+        Assert.Empty(_view.Apply(Watch(11, Put(Keys.AliveOf("a"), Heartbeat(freeMib: 1234), 11))));
+
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.Empty(_view.Tick());
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var suspect = _view.Tick();
+        Assert.Equal([("a", ClusterNodeState.Suspect)], Nodes(suspect));
+        Assert.Equal(0, suspect[0].Revision);
+        Assert.Empty(_view.Tick());
+
+        var back = _view.Apply(Watch(12, Put(Keys.AliveOf("a"), Heartbeat(), 12)));
+        Assert.Equal([("a", ClusterNodeState.Online)], Nodes(back));
+        Assert.Equal(12, back[0].Revision);
+
+        var offer = _view.Apply(Watch(13, Put(Keys.AliveOf("a"), Heartbeat(networks: ["lan", "dmz"]), 13)));
+        Assert.Equal(["lan", "dmz"], ((ClusterNodeChanged)offer.Single()).Node!.Capacity!.Networks);
+    }
+
+    [Fact]
+    public void A_deleted_heartbeat_is_a_dead_node_a_deleted_member_a_removed_one_and_maintenance_is_reported()
+    {
+        _view.Reset(Snapshot(10, [("a", false), ("b", false)], ["a", "b"]));
+
+        Assert.Equal([("b", ClusterNodeState.Maintenance)], Nodes(_view.Apply(Watch(11, Put(Keys.Member("b"), Member(maintenance: true), 11)))));
+        Assert.Equal([("a", ClusterNodeState.Dead)], Nodes(_view.Apply(Watch(12, Delete(Keys.AliveOf("a"), 12)))));
+        var removed = _view.Apply(Watch(13, Delete(Keys.Member("a"), 13)));
+        Assert.Equal(new ClusterNodeChanged(13, "a", null), removed.Single());
+        Assert.Empty(_view.Apply(Watch(14, Put(Keys.AliveOf("a"), Heartbeat(), 14))));
+        Assert.Equal(14, _view.Revision);
+    }
+
+    [Fact]
+    public void Definitions_and_ownerships_become_their_events_and_foreign_keys_are_ignored()
+    {
+        _view.Reset(Snapshot(1, [], []));
+        var changes = _view.Apply(Watch(
+            9,
+            Put(Keys.Definition(ClusterDefinitionKind.StoragePool, "rbd"), "{\"pool\":\"virt\"}"u8.ToArray(), 5),
+            Delete(Keys.Definition(ClusterDefinitionKind.Network, "lan"), 6),
+            Put(Keys.Owner(ClusterGuestKind.Container, "ct1"), JsonSerializer.SerializeToUtf8Bytes(new OwnerRecord("node-b", 64, "g"), ClusterJsonContext.Default.OwnerRecord), 7),
+            Delete(Keys.Owner(ClusterGuestKind.VirtualMachine, "vm1"), 8),
+            Put("/t/definitions/unknown/x", "{}"u8.ToArray(), 9),
+            Put("/t/something-else", "{}"u8.ToArray(), 9)));
+
+        Assert.Equal(
+            [
+                new ClusterDefinitionChanged(5, ClusterDefinitionKind.StoragePool, "rbd", new ClusterDefinition(ClusterDefinitionKind.StoragePool, "rbd", "{\"pool\":\"virt\"}", 5)),
+                new ClusterDefinitionChanged(6, ClusterDefinitionKind.Network, "lan", null),
+                new ClusterOwnershipChanged(7, ClusterGuestKind.Container, "ct1", new GuestOwnership(ClusterGuestKind.Container, "ct1", "node-b", 64, "g", 7)),
+                new ClusterOwnershipChanged(8, ClusterGuestKind.VirtualMachine, "vm1", null),
+            ],
+            changes);
+    }
+
+    [Fact]
+    public void A_new_snapshot_reports_members_that_disappeared_meanwhile_as_removed()
+    {
+        _view.Reset(Snapshot(10, [("a", false), ("b", false)], ["a", "b"]));
+        var changes = _view.Reset(Snapshot(50, [("b", false)], ["b"]));
+        Assert.Equal(new ClusterNodeChanged(50, "a", null), changes[0]);
+        Assert.Equal([("b", ClusterNodeState.Online)], Nodes(changes.Skip(1).ToList()));
+    }
+
+    private static List<(string, ClusterNodeState)> Nodes(IReadOnlyList<ClusterEvent> changes) =>
+        changes.Cast<ClusterNodeChanged>().Select(c => (c.Name, c.Node!.State)).ToList();
+
+    private static byte[] Member(bool maintenance = false) =>
+        JsonSerializer.SerializeToUtf8Bytes(new MemberRecord("host", DateTimeOffset.UnixEpoch, maintenance), ClusterJsonContext.Default.MemberRecord);
+
+    private static byte[] Heartbeat(long freeMib = 4096, string[]? networks = null) =>
+        JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRecord(7, new NodeCapacity(4, 8L << 30, freeMib << 20, networks ?? ["lan"], ["rbd"], "7.2.22"), DateTimeOffset.UnixEpoch), ClusterJsonContext.Default.HeartbeatRecord);
+
+    private static TxnResponse Snapshot(long revision, (string Name, bool Maintenance)[] members, string[] alive)
+    {
+        var memberRange = new RangeResponse();
+        memberRange.Kvs.AddRange(members.Select(m => Kv(Keys.Member(m.Name), Member(m.Maintenance), 2)));
+        var aliveRange = new RangeResponse();
+        aliveRange.Kvs.AddRange(alive.Select(a => Kv(Keys.AliveOf(a), Heartbeat(), 3)));
+        var response = new TxnResponse { Header = new ResponseHeader { Revision = revision }, Succeeded = true };
+        response.Responses.Add(new ResponseOp { ResponseRange = memberRange });
+        response.Responses.Add(new ResponseOp { ResponseRange = aliveRange });
+        return response;
+    }
+
+    private static WatchResponse Watch(long revision, params Event[] events)
+    {
+        var response = new WatchResponse { Header = new ResponseHeader { Revision = revision } };
+        response.Events.AddRange(events);
+        return response;
+    }
+
+    private static Event Put(string key, byte[] value, long revision) => new() { Type = Event.Types.EventType.Put, Kv = Kv(key, value, revision) };
+
+    private static Event Delete(string key, long revision) => new() { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = ByteString.CopyFromUtf8(key), ModRevision = revision } };
+
+    private static KeyValue Kv(string key, byte[] value, long revision) => new() { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(value), ModRevision = revision };
+}
