@@ -37,15 +37,28 @@ public sealed partial class ClusterManager
             var statePath = Path.Combine(stateDirectory, NodeName + ".json");
             var state = await ReadNodeStateAsync(statePath, cancellationToken).ConfigureAwait(false) ?? new NodeStateRecord(Guid.NewGuid().ToString("N"), 0);
 
-            var grantedAt = _time.GetUtcNow();
-            var remaining = state.LeaseId != 0 ? await _store.LeaseRemainingAsync(state.LeaseId, cancellationToken).ConfigureAwait(false) : -1;
-            var leaseId = remaining > 0 ? state.LeaseId : await _store.GrantLeaseAsync((long)LeaseTtl.TotalSeconds, cancellationToken).ConfigureAwait(false);
-            var validUntil = grantedAt + TimeSpan.FromSeconds(remaining > 0 ? remaining : LeaseTtl.TotalSeconds);
-            var lease = new NodeLease(_store, _keys, NodeName, leaseId, LeaseTtl, _capacity, _logger, _time, NotifyLeaseLost);
+            // A lease in the state file is another process's of this node, or this one's before a restart: renewing it
+            // tells whether it still exists (etcd reports a lease with under a second left as 0 seconds, renewing does not).
+            var sentAt = _time.GetTimestamp();
+            var granted = state.LeaseId != 0 ? await _store.KeepAliveOnceAsync(state.LeaseId, _options.OperationTimeout, cancellationToken).ConfigureAwait(false) : 0;
+            var leaseId = state.LeaseId;
+            if (granted <= 0)
+            {
+                sentAt = _time.GetTimestamp();
+                leaseId = await _store.GrantLeaseAsync((long)LeaseTtl.TotalSeconds, cancellationToken).ConfigureAwait(false);
+                granted = (long)LeaseTtl.TotalSeconds;
+            }
+
+            NodeLease? lease = null;
             try
             {
-                await RegisterMemberAsync(state.HostId, leaseId, cancellationToken).ConfigureAwait(false);
-                await lease.WriteHeartbeatAsync(capacity, cancellationToken).ConfigureAwait(false);
+                var memberRevision = await RegisterMemberAsync(state.HostId, leaseId, cancellationToken).ConfigureAwait(false);
+                lease = new NodeLease(_store, _keys, NodeName, leaseId, memberRevision, capacity, LeaseTtl, _capacity, _logger, _time, NotifyLeaseLost);
+                if (!await lease.WriteHeartbeatAsync(capacity, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} was removed from the cluster while it joined (by another process); join again");
+                }
+
                 if (leaseId != state.LeaseId)
                 {
                     await StateFile.WriteAsync(_files, statePath, JsonSerializer.SerializeToUtf8Bytes(state with { LeaseId = leaseId }, ClusterJsonContext.Default.NodeStateRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
@@ -54,7 +67,11 @@ public sealed partial class ClusterManager
             catch
             {
                 // Nothing half-made: a lease this join granted goes (its heartbeat, if written, with it).
-                await lease.DisposeAsync().ConfigureAwait(false);
+                if (lease is not null)
+                {
+                    await lease.DisposeAsync().ConfigureAwait(false);
+                }
+
                 if (leaseId != state.LeaseId)
                 {
                     await RevokeQuietlyAsync(leaseId).ConfigureAwait(false);
@@ -63,7 +80,7 @@ public sealed partial class ClusterManager
                 throw;
             }
 
-            lease.Start(validUntil);
+            lease.Start(lease.ValidUntil(sentAt, granted));
             _lease = lease;
             Log.NodeJoined(_logger, NodeName, _store.Endpoints, leaseId, (long)LeaseTtl.TotalSeconds);
             return await GetNodeAsync(NodeName, cancellationToken).ConfigureAwait(false);
@@ -87,19 +104,22 @@ public sealed partial class ClusterManager
                 throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} cannot leave the cluster: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; migrate or release them first");
             }
 
-            var member = await _store.RangeAsync(_keys.Member(NodeName), prefix: false, cancellationToken).ConfigureAwait(false);
-            var leaseId = _lease?.LeaseId;
-            if (_lease is { } lease)
+            // Only a process that holds the node's lease removes the node: one that never joined (a CLI under the same
+            // name) must not pull the membership from under the running node.
+            RequireLease("leave the cluster");
+            var lease = _lease!;
+            var response = await TxnAsync(
+                $"remove node {NodeName}",
+                [new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(_keys.Member(NodeName)), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = lease.MemberRevision }],
+                [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))],
+                null,
+                cancellationToken).ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false);
+            _lease = null;
+            await RevokeQuietlyAsync(lease.LeaseId).ConfigureAwait(false);
+            if (!response.Succeeded)
             {
-                await lease.DisposeAsync().ConfigureAwait(false);
-                _lease = null;
-            }
-
-            var compares = member.Kvs.Count == 1 ? [ModRevisionIs(_keys.Member(NodeName), member.Kvs[0].ModRevision)] : Array.Empty<Compare>();
-            await TxnAsync($"remove node {NodeName}", compares, [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))], null, cancellationToken).ConfigureAwait(false);
-            if (leaseId is { } id)
-            {
-                await _store.RevokeLeaseAsync(id, cancellationToken).ConfigureAwait(false);
+                throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} had already been removed from the cluster (by another process); its lease is revoked");
             }
 
             Log.NodeLeft(_logger, NodeName);
@@ -190,7 +210,7 @@ public sealed partial class ClusterManager
             {
                 heartbeat = Parse(alive.Value, ClusterJsonContext.Default.HeartbeatRecord, alive.Key.ToStringUtf8());
                 var seconds = await leaseChecks[alive.Lease].ConfigureAwait(false);
-                remaining = seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;
+                remaining = seconds >= 0 ? TimeSpan.FromSeconds(seconds) : null;
             }
 
             var state = NodeStateRules.StateOf(member.Maintenance, heartbeat is not null, remaining, LeaseTtl);
@@ -201,7 +221,8 @@ public sealed partial class ClusterManager
     }
 
     /// <summary>Writes the member record (first join) or checks that it is this node's (a rejoin, or another process of it).</summary>
-    private async Task RegisterMemberAsync(string hostId, long leaseId, CancellationToken cancellationToken)
+    /// <returns>The member record's create revision, which the heartbeat and the start gate compare.</returns>
+    private async Task<long> RegisterMemberAsync(string hostId, long leaseId, CancellationToken cancellationToken)
     {
         var memberKey = _keys.Member(NodeName);
         var fresh = new MemberRecord(hostId, _time.GetUtcNow(), Maintenance: false);
@@ -213,13 +234,14 @@ public sealed partial class ClusterManager
             cancellationToken).ConfigureAwait(false);
         if (created.Succeeded)
         {
-            return;
+            return created.Header.Revision;
         }
 
-        var existing = Parse(created.Responses[0].ResponseRange.Kvs[0].Value, ClusterJsonContext.Default.MemberRecord, memberKey);
+        var existingKv = created.Responses[0].ResponseRange.Kvs[0];
+        var existing = Parse(existingKv.Value, ClusterJsonContext.Default.MemberRecord, memberKey);
         if (existing.HostId == hostId)
         {
-            return;
+            return existingKv.CreateRevision;
         }
 
         var alive = created.Responses[1].ResponseRange.Kvs.FirstOrDefault();

@@ -24,15 +24,16 @@ public sealed partial class ClusterManager
         }
 
         var lease = RequireLease($"claim {kind} {name}");
+        var memberRevision = _lease!.MemberRevision;
         var key = _keys.Owner(kind, name);
         var record = new OwnerRecord(NodeName, claim.MemoryBytes, claim.AntiAffinityGroup);
 
         // The claim holds only while this node's heartbeat is under this process's lease: a node that lost it claims nothing.
         var response = await TxnAsync(
             $"claim {kind} {name}",
-            [new Compare { Key = ByteString.CopyFromUtf8(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }, LeaseIs(_keys.AliveOf(NodeName), lease)],
+            [new Compare { Key = ByteString.CopyFromUtf8(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }, LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
-            [Get(key), Get(_keys.AliveOf(NodeName))],
+            [Get(key), Get(_keys.AliveOf(NodeName)), Get(_keys.Member(NodeName))],
             cancellationToken).ConfigureAwait(false);
         if (response.Succeeded)
         {
@@ -40,15 +41,20 @@ public sealed partial class ClusterManager
             return new GuestOwnership(kind, name, NodeName, record.MemoryBytes, record.AntiAffinityGroup, response.Header.Revision);
         }
 
+        var stillHolds = response.Responses[1].ResponseRange.Kvs.FirstOrDefault()?.Lease == lease
+            && response.Responses[2].ResponseRange.Kvs.FirstOrDefault()?.CreateRevision == memberRevision;
         if (response.Responses[0].ResponseRange.Kvs.FirstOrDefault() is { } existing)
         {
             var owner = ToOwnership(kind, name, existing);
-            if (owner.Node == NodeName)
+            if (owner.Node != NodeName)
+            {
+                throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {owner.Node}: start, stop and migrate it there, or have it transferred (TransferAsync)");
+            }
+
+            if (stillHolds)
             {
                 return owner;
             }
-
-            throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {owner.Node}: start, stop and migrate it there, or have it transferred (TransferAsync)");
         }
 
         throw LeaseNotInStore($"claim {kind} {name}", response.Responses[1].ResponseRange);
@@ -90,13 +96,19 @@ public sealed partial class ClusterManager
         var key = _keys.Owner(kind, name);
         var current = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false)
             ?? throw new ClusterException(VirtErrorKind.NotFound, $"{kind} {name} has no owner to transfer from; claim it on the node that runs it (ClaimAsync)");
+        // Ownership moves only from its owner (holding its lease) or from a dead owner: taking a guest from a live node
+        // that may be starting it would let it run twice.
         var memberKey = _keys.Member(toNode);
+        var fromAlive = _keys.AliveOf(current.Node);
+        var fromOwner = current.Node == NodeName && _lease is { IsValid: true } own
+            ? new[] { LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
+            : [new Compare { Key = ByteString.CopyFromUtf8(fromAlive), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }];
         var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup);
         var response = await TxnAsync(
             $"transfer {kind} {name} to {toNode}",
-            [ModRevisionIs(key, expectedRevision), new Compare { Key = ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 }],
+            [ModRevisionIs(key, expectedRevision), new Compare { Key = ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 }, .. fromOwner],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
-            [Get(key), Get(memberKey)],
+            [Get(key), Get(memberKey), Get(fromAlive)],
             cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
@@ -105,10 +117,18 @@ public sealed partial class ClusterManager
                 throw UnknownNode(toNode, await ReadNodesAsync(cancellationToken).ConfigureAwait(false));
             }
 
-            var now = response.Responses[0].ResponseRange.Kvs.FirstOrDefault() is { } kv
-                ? string.Create(CultureInfo.InvariantCulture, $"is at revision {kv.ModRevision} (owner {ToOwnership(kind, name, kv).Node})")
+            var now = response.Responses[0].ResponseRange.Kvs.FirstOrDefault();
+            if (now is not null && now.ModRevision == expectedRevision && response.Responses[2].ResponseRange.Kvs.Count > 0)
+            {
+                throw new ClusterException(VirtErrorKind.Refused, current.Node == NodeName
+                    ? $"{kind} {name}: node {NodeName} owns it but holds no valid lease, so it may not hand it over; join again (JoinAsync)"
+                    : $"{kind} {name} is owned by node {current.Node}, which is alive: only that node may hand it over (it may be running it); transfer it from there, or wait until its lease has expired");
+            }
+
+            var state = now is not null
+                ? string.Create(CultureInfo.InvariantCulture, $"is at revision {now.ModRevision} (owner {ToOwnership(kind, name, now).Node})")
                 : "was released";
-            throw new ClusterConflictException(string.Create(CultureInfo.InvariantCulture, $"{kind} {name}: the transfer to {toNode} was based on ownership revision {expectedRevision}, but it {now}; read it again and decide on the new owner"), expectedRevision, response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.ModRevision ?? 0);
+            throw new ClusterConflictException(string.Create(CultureInfo.InvariantCulture, $"{kind} {name}: the transfer to {toNode} was based on ownership revision {expectedRevision}, but it {state}; read it again and decide on the new owner"), expectedRevision, now?.ModRevision ?? 0);
         }
 
         Log.OwnershipChanged(_logger, kind.ToString(), name, toNode);
@@ -133,7 +153,8 @@ public sealed partial class ClusterManager
         var response = await TxnAsync($"release {kind} {name}", [ModRevisionIs(_keys.Owner(kind, name), current.Revision)], [Delete(_keys.Owner(kind, name))], null, cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
-            throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} released it; read it again", current.Revision, 0);
+            var now = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false);
+            throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} released it (now {(now is null ? "released" : $"owned by {now.Node}")}); read it again", current.Revision, now?.Revision ?? 0);
         }
     }
 
@@ -145,10 +166,11 @@ public sealed partial class ClusterManager
         var lease = RequireLease($"start {kind} {name}");
         var key = _keys.Owner(kind, name);
 
-        // One linearizable transaction: the owner is this node and this node's heartbeat is under the lease this process renews.
+        // One linearizable transaction: the owner is this node, this node's heartbeat is under the lease this process
+        // renews, and its member record is the one it joined with.
         var response = await TxnAsync(
             $"check that node {NodeName} may start {kind} {name}",
-            [LeaseIs(_keys.AliveOf(NodeName), lease)],
+            [LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(_lease!.MemberRevision)],
             [Get(key)],
             [Get(_keys.AliveOf(NodeName))],
             cancellationToken).ConfigureAwait(false);
@@ -186,6 +208,15 @@ public sealed partial class ClusterManager
         return PlacementPlanner.Place(request, nodes, guests);
     }
 
+    /// <summary>The node's member record is still the one this process joined under (not removed, not re-made by another host).</summary>
+    private Compare MemberIs(long createRevision) => new()
+    {
+        Key = ByteString.CopyFromUtf8(_keys.Member(NodeName)),
+        Target = Compare.Types.CompareTarget.Create,
+        Result = Compare.Types.CompareResult.Equal,
+        CreateRevision = createRevision,
+    };
+
     private long RequireLease(string what)
     {
         var lease = _lease;
@@ -204,9 +235,12 @@ public sealed partial class ClusterManager
 
     private ClusterException LeaseNotInStore(string what, RangeResponse alive)
     {
-        var detail = alive.Kvs.FirstOrDefault() is { } kv
-            ? string.Create(CultureInfo.InvariantCulture, $"its heartbeat is under lease {kv.Lease}, not this process's {_lease?.LeaseId}")
-            : "etcd has no heartbeat of it (its lease expired)";
+        var detail = alive.Kvs.FirstOrDefault() switch
+        {
+            null => "etcd has no heartbeat of it (its lease expired)",
+            { } kv when kv.Lease != _lease?.LeaseId => string.Create(CultureInfo.InvariantCulture, $"its heartbeat is under lease {kv.Lease}, not this process's {_lease?.LeaseId}"),
+            _ => "its member record is not the one it joined with (it was removed, or another host joined under its name)",
+        };
         return new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not {what}: {detail}; join again (JoinAsync)");
     }
 

@@ -16,7 +16,7 @@ public sealed partial class ClusterManager
 
         // Bounded: a consumer that stops reading holds up its own watch, never the process's memory.
         var channel = Channel.CreateBounded<ClusterEvent>(new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         void OnLeaseLost(string reason) => channel.Writer.TryWrite(new ClusterLeaseLost(reason));
         lock (_leaseLostHandlers)
         {
@@ -24,8 +24,10 @@ public sealed partial class ClusterManager
         }
 
         var view = new ClusterView(_keys, LeaseTtl, _time);
-        var pump = Task.Run(() => PumpWatchAsync(view, channel.Writer, stop.Token), CancellationToken.None);
-        var clock = Task.Run(() => TickSuspectsAsync(view, channel.Writer, stop.Token), CancellationToken.None);
+        // Whatever ends the pump or the clock (the manager disposed, a record that is not the SDK's) ends the stream
+        // with it, so a consumer never waits on a watch that has stopped.
+        var pump = Task.Run(() => CompleteWhenDoneAsync(PumpWatchAsync(view, channel.Writer, stop.Token), channel.Writer, stop.Token), CancellationToken.None);
+        var clock = Task.Run(() => CompleteWhenDoneAsync(TickSuspectsAsync(view, channel.Writer, stop.Token), channel.Writer, stop.Token), CancellationToken.None);
         try
         {
             await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -59,7 +61,7 @@ public sealed partial class ClusterManager
             {
                 if (needSnapshot)
                 {
-                    var snapshot = await TxnAsync("read the nodes", [], [GetPrefix(_keys.Members), GetPrefix(_keys.Alive)], null, cancellationToken).ConfigureAwait(false);
+                    var snapshot = await TxnAsync("read the cluster", [], [GetPrefix(_keys.Members), GetPrefix(_keys.Alive), GetPrefix(_keys.Definitions), GetPrefix(_keys.Owners)], null, cancellationToken).ConfigureAwait(false);
                     foreach (var change in view.Reset(snapshot))
                     {
                         await events.WriteAsync(change, cancellationToken).ConfigureAwait(false);
@@ -76,6 +78,7 @@ public sealed partial class ClusterManager
                         // Compacted past our revision (or refused): what was missed is gone, so start again from a snapshot.
                         Log.WatchReconnecting(_logger, _keys.Prefix, view.Revision, $"etcd cancelled the watch: {response.CancelReason} (compacted to {response.CompactRevision})");
                         needSnapshot = true;
+                        await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
                         break;
                     }
 
@@ -91,6 +94,23 @@ public sealed partial class ClusterManager
                 await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
+        }
+    }
+
+    private static async Task CompleteWhenDoneAsync(Task work, ChannelWriter<ClusterEvent> events, CancellationToken stopping)
+    {
+        try
+        {
+            await work.ConfigureAwait(false);
+            events.TryComplete();
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            events.TryComplete();
+        }
+        catch (Exception e)
+        {
+            events.TryComplete(e);
         }
     }
 

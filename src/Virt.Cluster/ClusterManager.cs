@@ -25,6 +25,7 @@ public sealed partial class ClusterManager : IClusterManager
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _joinGate = new(1, 1);
+    private readonly CancellationTokenSource _disposing = new();
     private readonly List<Action<string>> _leaseLostHandlers = [];
     private NodeLease? _lease;
     private bool _disposed;
@@ -69,13 +70,18 @@ public sealed partial class ClusterManager : IClusterManager
         }
 
         _disposed = true;
+        await _disposing.CancelAsync().ConfigureAwait(false);
+
+        // A join in progress finishes (or fails) first, so that no lease starts renewing on a disposed client.
+        await _joinGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         if (_lease is { } lease)
         {
             await lease.DisposeAsync().ConfigureAwait(false);
+            _lease = null;
         }
 
         _store.Dispose();
-        _joinGate.Dispose();
+        _disposing.Dispose();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

@@ -35,7 +35,11 @@ public sealed class OwnershipTests(EtcdCluster etcd)
         var unowned = await Assert.ThrowsAsync<ClusterException>(() => a.EnsureMayStartAsync(Vm, "cache", Token));
         Assert.Contains("it has no owner", unowned.Message, StringComparison.Ordinal);
 
-        var moved = await c.TransferAsync(Vm, "db", "node-b", owned.Revision, Token);
+        // Only the owner hands over a guest of a live node.
+        var notOwner = await Assert.ThrowsAsync<ClusterException>(() => c.TransferAsync(Vm, "db", "node-c", owned.Revision, Token));
+        Assert.Equal(VirtErrorKind.Refused, notOwner.ErrorKind);
+        Assert.Contains("owned by node node-a, which is alive", notOwner.Message, StringComparison.Ordinal);
+        var moved = await a.TransferAsync(Vm, "db", "node-b", owned.Revision, Token);
         Assert.Equal(("node-b", 512L << 20, "databases"), (moved.Node, moved.MemoryBytes, moved.AntiAffinityGroup));
         await b.EnsureMayStartAsync(Vm, "db", Token);
         await Assert.ThrowsAsync<ClusterException>(() => a.EnsureMayStartAsync(Vm, "db", Token));

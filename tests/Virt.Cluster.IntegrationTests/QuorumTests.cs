@@ -5,7 +5,8 @@ using Virt.Clustering;
 namespace Virt.Cluster.IntegrationTests;
 
 /// <summary>Takes etcd members down, so it has an etcd cluster of its own (not the shared one).</summary>
-public sealed class QuorumTests(EtcdCluster etcd) : IClassFixture<EtcdCluster>
+[Collection(EtcdQuorumCollection.Name)]
+public sealed class QuorumTests(EtcdCluster etcd)
 {
     private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
 

@@ -14,7 +14,8 @@ public sealed class NodeStateRulesTests
     [InlineData(false, true, 3, ClusterNodeState.Suspect)]
     [InlineData(true, true, 9, ClusterNodeState.Maintenance)]
     [InlineData(true, true, 2, ClusterNodeState.Suspect)]
-    [InlineData(false, true, 0, ClusterNodeState.Dead)]
+    [InlineData(false, true, 0, ClusterNodeState.Suspect)]
+    [InlineData(false, true, -1, ClusterNodeState.Dead)]
     [InlineData(false, false, 9, ClusterNodeState.Dead)]
     [InlineData(true, false, 9, ClusterNodeState.Dead)]
     public void A_node_state_follows_its_heartbeat_and_the_time_left_on_its_lease(bool maintenance, bool heartbeat, int secondsLeft, ClusterNodeState expected) =>

@@ -40,6 +40,17 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
 
             Revision = snapshot.Header.Revision;
             var changes = new List<ClusterEvent>();
+
+            // Definitions and owners as they stand: a watcher that starts (or resumes after etcd compacted what it missed)
+            // learns every one, as if each had just been written.
+            if (snapshot.Responses.Count > 3)
+            {
+                foreach (var kv in snapshot.Responses[2].ResponseRange.Kvs.Concat(snapshot.Responses[3].ResponseRange.Kvs))
+                {
+                    AddKeyChange(kv, deleted: false, changes);
+                }
+            }
+
             foreach (var gone in _reported.Keys.Where(n => !_members.ContainsKey(n)).ToList())
             {
                 _reported.Remove(gone);
@@ -94,26 +105,23 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
 
                     Report(name, revision, changes, force: false);
                 }
-                else if (key.StartsWith(keys.Definitions, StringComparison.Ordinal) && SplitKindAndName(key[keys.Definitions.Length..]) is { } definition
-                    && ClusterKeys.DefinitionKindOf(definition.Kind) is { } definitionKind)
+                else
                 {
-                    changes.Add(new ClusterDefinitionChanged(revision, definitionKind, definition.Name, deleted ? null : new ClusterDefinition(definitionKind, definition.Name, change.Kv.Value.ToStringUtf8(), revision)));
-                }
-                else if (key.StartsWith(keys.Owners, StringComparison.Ordinal) && SplitKindAndName(key[keys.Owners.Length..]) is { } guest
-                    && ClusterKeys.GuestKindOf(guest.Kind) is { } guestKind)
-                {
-                    GuestOwnership? ownership = null;
-                    if (!deleted)
-                    {
-                        var record = JsonSerializer.Deserialize(change.Kv.Value.Span, ClusterJsonContext.Default.OwnerRecord)!;
-                        ownership = new GuestOwnership(guestKind, guest.Name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, revision);
-                    }
-
-                    changes.Add(new ClusterOwnershipChanged(revision, guestKind, guest.Name, ownership));
+                    AddKeyChange(change.Kv, deleted, changes);
                 }
             }
 
-            Revision = Math.Max(Revision, response.Header.Revision);
+            // Resume after the last event received. A header's revision says more only in a progress notice (no events,
+            // not the reply that confirms the watch, whose header is etcd's revision before any catch-up was sent).
+            if (response.Events.Count > 0)
+            {
+                Revision = Math.Max(Revision, response.Events[^1].Kv.ModRevision);
+            }
+            else if (!response.Created && !response.Canceled)
+            {
+                Revision = Math.Max(Revision, response.Header.Revision);
+            }
+
             return changes;
         }
     }
@@ -143,7 +151,8 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
         var hasHeartbeat = _heartbeats.TryGetValue(name, out var heartbeat);
         var since = hasHeartbeat ? time.GetElapsedTime(heartbeat.SeenAt) : TimeSpan.Zero;
         var state = NodeStateRules.StateSeen(member.Maintenance, hasHeartbeat, since, leaseTtl);
-        var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : leaseTtl - since, member.Maintenance);
+        var left = leaseTtl - since;
+        var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : (left < TimeSpan.Zero ? TimeSpan.Zero : left), member.Maintenance);
         if (force || !_reported.TryGetValue(name, out var last) || last.State != node.State || last.Maintenance != node.Maintenance || !SameOffer(last.Capacity, node.Capacity))
         {
             _reported[name] = node;
@@ -156,6 +165,30 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
         a is null || b is null
             ? a is null && b is null
             : a.Cpus == b.Cpus && a.MemoryBytes == b.MemoryBytes && a.QemuVersion == b.QemuVersion && a.Networks.SequenceEqual(b.Networks) && a.Pools.SequenceEqual(b.Pools);
+
+    private void AddKeyChange(KeyValue kv, bool deleted, List<ClusterEvent> changes)
+    {
+        var key = kv.Key.ToStringUtf8();
+        var revision = kv.ModRevision;
+        if (key.StartsWith(keys.Definitions, StringComparison.Ordinal) && SplitKindAndName(key[keys.Definitions.Length..]) is { } definition
+            && ClusterKeys.DefinitionKindOf(definition.Kind) is { } definitionKind)
+        {
+            changes.Add(new ClusterDefinitionChanged(revision, definitionKind, definition.Name, deleted ? null : new ClusterDefinition(definitionKind, definition.Name, kv.Value.ToStringUtf8(), revision)));
+        }
+        else if (key.StartsWith(keys.Owners, StringComparison.Ordinal) && SplitKindAndName(key[keys.Owners.Length..]) is { } guest
+            && ClusterKeys.GuestKindOf(guest.Kind) is { } guestKind)
+        {
+            GuestOwnership? ownership = null;
+            if (!deleted)
+            {
+                var record = JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.OwnerRecord)
+                    ?? throw new JsonException($"the owner record at '{key}' is null");
+                ownership = new GuestOwnership(guestKind, guest.Name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, revision);
+            }
+
+            changes.Add(new ClusterOwnershipChanged(revision, guestKind, guest.Name, ownership));
+        }
+    }
 
     private static (string Kind, string Name)? SplitKindAndName(string rest)
     {

@@ -10,32 +10,38 @@ namespace Virt.Cluster.Membership;
 /// <summary>
 /// This process's hold on the node's lease: renews it every third of the TTL and rewrites the heartbeat (capacity) with
 /// each renewal. The lease counts as held only until the end of the TTL granted by the last renewal etcd answered,
-/// measured from when that renewal was sent, so this process never believes in a lease etcd has already let go. Once
-/// lost (etcd says it is gone, or no renewal got through within the TTL) it stays lost: the node must join again.
+/// measured on the monotonic clock from when that renewal was sent, so this process never believes in a lease etcd has
+/// already let go (a wall-clock step changes nothing). The heartbeat is written only while the node's member record is
+/// the one this node made (its create revision): a node removed from the cluster, or whose name another host took after
+/// that, loses its lease instead of writing itself back. Once lost it stays lost: the node must join again.
 /// </summary>
 internal sealed class NodeLease : IAsyncDisposable
 {
     private readonly EtcdStore _store;
     private readonly ClusterKeys _keys;
     private readonly string _node;
+    private readonly long _memberRevision;
     private readonly TimeSpan _ttl;
     private readonly INodeCapacityProbe _capacity;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Action<string> _onLost;
     private readonly CancellationTokenSource _stop = new();
-    private DateTimeOffset _validUntil;
+    private long _validUntil;
     private volatile bool _lost;
+    private NodeCapacity _lastCapacity;
     private Task _renewing = Task.CompletedTask;
 
-    public NodeLease(EtcdStore store, ClusterKeys keys, string node, long leaseId, TimeSpan ttl, INodeCapacityProbe capacity, ILogger logger, TimeProvider time, Action<string> onLost)
+    public NodeLease(EtcdStore store, ClusterKeys keys, string node, long leaseId, long memberRevision, NodeCapacity capacity, TimeSpan ttl, INodeCapacityProbe probe, ILogger logger, TimeProvider time, Action<string> onLost)
     {
         _store = store;
         _keys = keys;
         _node = node;
         LeaseId = leaseId;
+        _memberRevision = memberRevision;
+        _lastCapacity = capacity;
         _ttl = ttl;
-        _capacity = capacity;
+        _capacity = probe;
         _logger = logger;
         _time = time;
         _onLost = onLost;
@@ -43,17 +49,23 @@ internal sealed class NodeLease : IAsyncDisposable
 
     public long LeaseId { get; }
 
-    public bool IsValid => !_lost && _time.GetUtcNow() < _validUntil;
+    /// <summary>The create revision of the node's member record this lease belongs to.</summary>
+    public long MemberRevision => _memberRevision;
 
-    /// <summary>Starts renewing; <paramref name="validUntil"/> is what the grant (or the first renewal) allows.</summary>
-    public void Start(DateTimeOffset validUntil)
+    public bool IsValid => !_lost && _time.GetTimestamp() < Volatile.Read(ref _validUntil);
+
+    /// <summary>The monotonic timestamp until which a renewal sent at <paramref name="sentAt"/> and granted <paramref name="seconds"/> holds.</summary>
+    public long ValidUntil(long sentAt, long seconds) => sentAt + (long)(seconds * (double)_time.TimestampFrequency);
+
+    /// <summary>Starts renewing; <paramref name="validUntil"/> (a timestamp) is what the grant or the join's renewal allows.</summary>
+    public void Start(long validUntil)
     {
-        _validUntil = validUntil;
+        Volatile.Write(ref _validUntil, validUntil);
         _renewing = Task.Run(() => RenewAsync(_stop.Token));
     }
 
-    /// <summary>Writes the heartbeat under the lease: the key the other nodes watch.</summary>
-    public async Task WriteHeartbeatAsync(NodeCapacity capacity, CancellationToken cancellationToken)
+    /// <summary>Writes the heartbeat under the lease, only while the member record is this node's; false when it is not.</summary>
+    public async Task<bool> WriteHeartbeatAsync(NodeCapacity capacity, CancellationToken cancellationToken)
     {
         var heartbeat = new HeartbeatRecord(LeaseId, capacity, _time.GetUtcNow());
         var put = new PutRequest
@@ -62,7 +74,13 @@ internal sealed class NodeLease : IAsyncDisposable
             Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(heartbeat, ClusterJsonContext.Default.HeartbeatRecord)),
             Lease = LeaseId,
         };
-        await _store.TxnAsync(new TxnRequest { Success = { new RequestOp { RequestPut = put } } }, $"write node {_node}'s heartbeat", cancellationToken).ConfigureAwait(false);
+        var request = new TxnRequest
+        {
+            Compare = { new Compare { Key = ByteString.CopyFromUtf8(_keys.Member(_node)), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = _memberRevision } },
+            Success = { new RequestOp { RequestPut = put } },
+        };
+        var response = await _store.TxnAsync(request, $"write node {_node}'s heartbeat", cancellationToken).ConfigureAwait(false);
+        return response.Succeeded;
     }
 
     public async ValueTask DisposeAsync()
@@ -72,9 +90,9 @@ internal sealed class NodeLease : IAsyncDisposable
         {
             await _renewing.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ClusterException)
         {
-            // Stopped while renewing.
+            // Stopped while renewing; the loop logs its own failures.
         }
 
         _stop.Dispose();
@@ -84,13 +102,15 @@ internal sealed class NodeLease : IAsyncDisposable
     {
         // One attempt may take at most a renewal period, and a failed one is retried at once (after a short pause), so
         // that a renewal caught by a leader election (etcd holds a request sent to a dead leader for seconds) does not
-        // use up the lease: only failing for the whole of what the lease has left loses it.
+        // use up the lease: only failing for the whole of what the lease has left loses it. The first renewal comes
+        // early when the join found the lease with little left (another process of the node shares it).
         var period = NodeStateRules.RenewalPeriod(_ttl);
-        var pause = period;
+        var left = _time.GetElapsedTime(_time.GetTimestamp(), Volatile.Read(ref _validUntil));
+        var pause = left < period * 2 ? left / 2 : period;
         while (!cancellationToken.IsCancellationRequested)
         {
-            await Task.Delay(pause, _time, cancellationToken).ConfigureAwait(false);
-            var sentAt = _time.GetUtcNow();
+            await Task.Delay(pause < TimeSpan.Zero ? TimeSpan.Zero : pause, _time, cancellationToken).ConfigureAwait(false);
+            var sentAt = _time.GetTimestamp();
             try
             {
                 var granted = await _store.KeepAliveOnceAsync(LeaseId, period, cancellationToken).ConfigureAwait(false);
@@ -100,14 +120,18 @@ internal sealed class NodeLease : IAsyncDisposable
                     return;
                 }
 
-                _validUntil = sentAt + TimeSpan.FromSeconds(granted);
+                Volatile.Write(ref _validUntil, ValidUntil(sentAt, granted));
                 pause = period;
-                await WriteHeartbeatAsync(await _capacity.MeasureAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                if (!await WriteHeartbeatAsync(await MeasureAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))
+                {
+                    Lose($"node {_node} is no longer the cluster's member of that name (it left or was removed, perhaps by another process)");
+                    return;
+                }
             }
-            catch (ClusterException e) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not OperationCanceledException)
             {
                 Log.LeaseRenewalFailed(_logger, _node, LeaseId, e.Message);
-                if (_time.GetUtcNow() >= _validUntil)
+                if (_time.GetTimestamp() >= Volatile.Read(ref _validUntil))
                 {
                     Lose($"no renewal got through within the lease's {_ttl.TotalSeconds:0} s: {e.Message}");
                     return;
@@ -116,6 +140,21 @@ internal sealed class NodeLease : IAsyncDisposable
                 pause = TimeSpan.FromMilliseconds(200);
             }
         }
+    }
+
+    /// <summary>The node's capacity now; the last one measured when measuring fails (a backend's error must not cost the lease).</summary>
+    private async Task<NodeCapacity> MeasureAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _lastCapacity = await _capacity.MeasureAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.LeaseRenewalFailed(_logger, _node, LeaseId, $"measuring the node's capacity failed, publishing the last one: {e.Message}");
+        }
+
+        return _lastCapacity;
     }
 
     private void Lose(string reason)

@@ -13,10 +13,11 @@ internal static class NodeStateRules
 {
     public static TimeSpan RenewalPeriod(TimeSpan leaseTtl) => leaseTtl / 3;
 
-    /// <summary>The state of a node from its record, whether its heartbeat key exists, and the lease's remaining time.</summary>
+    /// <summary>The state of a node from its record, whether its heartbeat key exists, and the lease's remaining time (null: expired).</summary>
     public static ClusterNodeState StateOf(bool maintenance, bool hasHeartbeat, TimeSpan? leaseRemaining, TimeSpan leaseTtl)
     {
-        if (!hasHeartbeat || leaseRemaining is not { } remaining || remaining <= TimeSpan.Zero)
+        // etcd reports a lease with under a second left as 0 seconds: alive still, and late.
+        if (!hasHeartbeat || leaseRemaining is not { } remaining || remaining < TimeSpan.Zero)
         {
             return ClusterNodeState.Dead;
         }

@@ -57,7 +57,9 @@ public interface IClusterManager : IAsyncDisposable
 
     /// <summary>
     /// The cluster's changes as they happen (etcd watch): nodes joining, turning suspect, dying, entering maintenance;
-    /// definitions and ownerships changing; this node losing its lease. Starts with the current nodes.
+    /// definitions and ownerships changing; this node losing its lease. Starts with the current nodes, definitions and
+    /// owners (and repeats them if etcd compacted away changes the watch missed while it was broken). Ends when the
+    /// manager is disposed, or with the error that stopped it.
     /// </summary>
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The changes, in the store's order.</returns>

@@ -65,7 +65,7 @@ internal sealed class EtcdStore : IDisposable
         {
             await CallAsync($"revoke lease {leaseId}", options => _client.GetConnection().LeaseClient.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseId }, options).ResponseAsync, cancellationToken).ConfigureAwait(false);
         }
-        catch (ClusterUnavailableException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.NotFound })
+        catch (ClusterException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.NotFound })
         {
             // Already expired: nothing to revoke.
         }
@@ -93,7 +93,8 @@ internal sealed class EtcdStore : IDisposable
     /// </summary>
     public async IAsyncEnumerable<WatchResponse> WatchAsync(string prefix, long startRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var call = _client.GetConnection().WatchClient.Watch(cancellationToken: cancellationToken);
+        // "hasleader": a member cut off from the quorum cancels the watch instead of leaving it silent.
+        using var call = _client.GetConnection().WatchClient.Watch(new Metadata { { "hasleader", "true" } }, cancellationToken: cancellationToken);
         await call.RequestStream.WriteAsync(new WatchRequest
         {
             CreateRequest = new WatchCreateRequest
@@ -136,9 +137,14 @@ internal sealed class EtcdStore : IDisposable
             {
                 throw new OperationCanceledException($"cluster: {what} was cancelled", ex, cancellationToken);
             }
-            catch (RpcException ex)
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Aborted or StatusCode.Internal)
             {
                 throw Unavailable(what, timeout, ex);
+            }
+            catch (RpcException ex)
+            {
+                // etcd answered and refused (a lease not found, a request too large, auth): not a matter of reaching it.
+                throw new ClusterException(VirtErrorKind.Failed, $"cluster: etcd at {Endpoints} refused to {what}: {ex.StatusCode} ({ex.Status.Detail})", ex);
             }
         }
     }

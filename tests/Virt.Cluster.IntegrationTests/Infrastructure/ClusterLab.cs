@@ -5,7 +5,9 @@ namespace Virt.Cluster.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// Cluster nodes for one test: every manager writes under the test's own key prefix in the shared etcd, keeps its node
-/// state in the test's temporary directory, and publishes the capacity it is given (so placement is deterministic).
+/// state in the test's temporary directory, and publishes the capacity it is given (so placement is deterministic). The
+/// lease is 6 s (renewed every 2 s, each renewal allowed 2 s): short enough for the death tests, long enough that a
+/// loaded 2-core machine does not miss renewals.
 /// Disposing the lab disposes every manager it made.
 /// </summary>
 public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IAsyncDisposable
@@ -26,7 +28,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         {
             NodeName = name,
             KeyPrefix = Prefix,
-            LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(3),
+            LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(6),
             OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(5),
             StateDirectory = stateDirectory ?? Path.Combine(Root, name),
         };
