@@ -71,6 +71,14 @@ app.Configure(config =>
         pci.AddCommand<PciBindCommand>("bind");
         pci.AddCommand<PciReleaseCommand>("release");
     });
+    config.AddBranch("node", node =>
+    {
+        node.SetDescription("Cluster nodes (etcd: --etcd URLS).");
+        node.AddCommand<NodeListCommand>("list");
+        node.AddCommand<NodeMaintenanceCommand>("maintenance").WithExample("node", "maintenance", "pve2", "--etcd", "http://10.0.0.1:2379");
+        node.AddCommand<NodeResumeCommand>("resume");
+        node.AddCommand<NodeGuestsCommand>("guests");
+    });
     config.AddBranch("host", host =>
     {
         host.SetDescription("This host.");

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Virt.Clustering;
 using Virt.Containers;
 using Virt.Hosting;
 using Virt.Networking;
@@ -26,8 +27,27 @@ internal sealed class VirtHost : IAsyncDisposable
                 network.StateDirectory = Path.Combine(settings.State, "network");
                 network.NetworkNamespace = settings.NetworkNamespace;
             });
+        if (settings.Etcd is { } etcd)
+        {
+            services.AddVirt().AddCluster(cluster =>
+            {
+                foreach (var endpoint in etcd.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    cluster.Endpoints.Add(endpoint);
+                }
+
+                cluster.NodeName = settings.Node;
+                cluster.KeyPrefix = settings.ClusterPrefix ?? cluster.KeyPrefix;
+                cluster.StateDirectory = Path.Combine(settings.State, "cluster");
+            });
+        }
+
         _provider = services.BuildServiceProvider();
     }
+
+    /// <summary>The cluster, when <c>--etcd</c> (or $VIRTCTL_ETCD) names it.</summary>
+    public IClusterManager Cluster => _provider.GetService<IClusterManager>()
+        ?? throw new ArgumentException("this command needs the cluster: give its etcd client URLs with --etcd http://HOST:2379,... (or set VIRTCTL_ETCD)");
 
     public IVirtualMachineManager Vms => _provider.GetRequiredService<IVirtualMachineManager>();
 
