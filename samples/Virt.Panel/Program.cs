@@ -48,6 +48,23 @@ builder.Services.AddVirt()
         // Panel:NetworkNamespace (a path such as /run/netns/NAME) manages the networks of that namespace instead of the host's.
         network.NetworkNamespace = builder.Configuration["Panel:NetworkNamespace"] is { Length: > 0 } ns ? ns : null;
     });
+// Panel:Etcd (the cluster's etcd client URLs, comma-separated) makes this host a node of that cluster; Panel:ClusterPrefix
+// is the cluster's key prefix (default /virt/).
+if (builder.Configuration["Panel:Etcd"] is { Length: > 0 } etcd)
+{
+    builder.Services.AddVirt().AddCluster(cluster =>
+    {
+        foreach (var endpoint in etcd.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            cluster.Endpoints.Add(endpoint);
+        }
+
+        cluster.StateDirectory = Path.Combine(state, "cluster");
+        cluster.KeyPrefix = builder.Configuration["Panel:ClusterPrefix"] is { Length: > 0 } prefix ? prefix : cluster.KeyPrefix;
+    });
+    builder.Services.AddHostedService<ClusterMembership>();
+}
+
 builder.Services.AddSingleton(PanelOptions.From(builder.Configuration));
 builder.Services.AddSingleton(new StatePaths(state));
 builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
@@ -136,6 +153,7 @@ HostEndpoints.Map(app);
 NetworkEndpoints.Map(app);
 LiveEndpoints.Map(app);
 HostToHostEndpoints.Map(app);
+ClusterEndpoints.Map(app);
 app.Run();
 
 internal sealed record LoginRequest(string Secret);

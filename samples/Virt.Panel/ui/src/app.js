@@ -4,6 +4,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import RFB from '@novnc/novnc';
 import { networkPages } from './networks.js';
+import { nodePages } from './nodes.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -281,6 +282,7 @@ async function tasksPage() {
 }
 
 const { networksPage, networkPage, hostNetworkPage } = networkPages({ api, esc, table, showError, main });
+const { nodesPage } = nodePages({ api, esc, table, showError, main });
 
 // On a phone each table row becomes a card whose cells carry their column's name (styles.css).
 function labelCells() {
@@ -309,6 +311,7 @@ async function route() {
     else if (path === 'pci') await pciPage();
     else if (path === 'host') await hostPage();
     else if (path === 'tasks') await tasksPage();
+    else if (path === 'nodes') await nodesPage();
     else await vmsPage();
   } catch (error) { if (error.message !== 'not logged in') showError(main, error); }
 }

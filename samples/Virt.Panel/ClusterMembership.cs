@@ -1,0 +1,38 @@
+using Virt.Clustering;
+
+namespace Virt.Panel;
+
+/// <summary>
+/// The panel is the process that runs this host's guests, so it joins the cluster as this host's node when it starts
+/// and renews its lease while it runs. etcd unreachable at start is no reason to stay down: it tries again every few
+/// seconds, logging why, and the node list says the node has no lease meanwhile.
+/// </summary>
+internal sealed partial class ClusterMembership(IClusterManager cluster, ILogger<ClusterMembership> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!cluster.HoldsLease)
+            {
+                try
+                {
+                    var node = await cluster.JoinAsync(cancellationToken: stoppingToken);
+                    LogJoined(logger, node.Name, node.State);
+                }
+                catch (ClusterException e)
+                {
+                    LogJoinFailed(logger, e, cluster.NodeName);
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Virt.Panel: joined the cluster as node {Node} ({State})")]
+    private static partial void LogJoined(ILogger logger, string node, ClusterNodeState state);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Virt.Panel: could not join the cluster as node {Node}; trying again in 5 s")]
+    private static partial void LogJoinFailed(ILogger logger, Exception exception, string node);
+}
