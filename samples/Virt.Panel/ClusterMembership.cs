@@ -4,8 +4,9 @@ namespace Virt.Panel;
 
 /// <summary>
 /// The panel is the process that runs this host's guests, so it joins the cluster as this host's node when it starts
-/// and renews its lease while it runs. etcd unreachable at start is no reason to stay down: it tries again every few
-/// seconds, logging why, and the node list says the node has no lease meanwhile.
+/// and renews its lease while it runs (the HA agent is not run here yet: a panel stopped for longer than the lease would
+/// leave its HA VMs running unfenced; docs/cluster.md). etcd unreachable at start is no reason to stay down: it tries again every few seconds, logging
+/// why, and the node list says the node has no lease meanwhile.
 /// </summary>
 internal sealed partial class ClusterMembership(IClusterManager cluster, ILogger<ClusterMembership> logger) : BackgroundService
 {

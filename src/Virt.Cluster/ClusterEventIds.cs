@@ -26,4 +26,16 @@ public static class ClusterEventIds
 
     /// <summary>Information: <c>node {Node} maintenance {Maintenance}</c></summary>
     public const int MaintenanceChanged = 7006;
+
+    /// <summary>Warning: <c>HA VM {Vm} killed on node {Node}, which lost its lease ({Reason}): a survivor restarts it elsewhere</c></summary>
+    public const int HaFenced = 7007;
+
+    /// <summary>Information: <c>HA VM {Vm} started on node {Node}</c></summary>
+    public const int HaStarted = 7008;
+
+    /// <summary>Warning: <c>HA VM {Vm} of dead node {DeadNode} handed to node {Node}</c></summary>
+    public const int HaRecovered = 7009;
+
+    /// <summary>Warning: <c>HA: {What} failed: {Reason}; trying again</c></summary>
+    public const int HaFailed = 7010;
 }

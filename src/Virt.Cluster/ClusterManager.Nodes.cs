@@ -25,6 +25,8 @@ public sealed partial class ClusterManager
 
             if (_lease is { } lost)
             {
+                // Whoever fences on the loss hears of it before the old lease's watchdog is stopped.
+                lost.ExpireIfRunOut();
                 await lost.DisposeAsync().ConfigureAwait(false);
                 _lease = null;
             }
@@ -296,6 +298,23 @@ public sealed partial class ClusterManager
         }
     }
 
+    /// <summary>Calls <paramref name="handler"/> (on the renewal's thread: keep it short) when this process loses the node's lease.</summary>
+    internal IDisposable SubscribeLeaseLost(Action<string> handler)
+    {
+        lock (_leaseLostHandlers)
+        {
+            _leaseLostHandlers.Add(handler);
+        }
+
+        return new Unsubscriber(() =>
+        {
+            lock (_leaseLostHandlers)
+            {
+                _leaseLostHandlers.Remove(handler);
+            }
+        });
+    }
+
     private void NotifyLeaseLost(string reason)
     {
         Action<string>[] handlers;
@@ -308,5 +327,10 @@ public sealed partial class ClusterManager
         {
             handler(reason);
         }
+    }
+
+    private sealed class Unsubscriber(Action unsubscribe) : IDisposable
+    {
+        public void Dispose() => unsubscribe();
     }
 }

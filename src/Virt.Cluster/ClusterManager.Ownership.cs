@@ -26,7 +26,7 @@ public sealed partial class ClusterManager
         var lease = RequireLease($"claim {kind} {name}");
         var memberRevision = _lease!.MemberRevision;
         var key = _keys.Owner(kind, name);
-        var record = new OwnerRecord(NodeName, claim.MemoryBytes, claim.AntiAffinityGroup);
+        var record = new OwnerRecord(NodeName, claim.MemoryBytes, claim.AntiAffinityGroup, claim.HighAvailability);
 
         // The claim holds only while this node's heartbeat is under this process's lease: a node that lost it claims nothing.
         var response = await TxnAsync(
@@ -38,7 +38,7 @@ public sealed partial class ClusterManager
         if (response.Succeeded)
         {
             Log.OwnershipChanged(_logger, kind.ToString(), name, NodeName);
-            return new GuestOwnership(kind, name, NodeName, record.MemoryBytes, record.AntiAffinityGroup, response.Header.Revision);
+            return new GuestOwnership(kind, name, NodeName, record.MemoryBytes, record.AntiAffinityGroup, response.Header.Revision, record.HighAvailability);
         }
 
         var stillHolds = response.Responses[1].ResponseRange.Kvs.FirstOrDefault()?.Lease == lease
@@ -103,7 +103,7 @@ public sealed partial class ClusterManager
         var fromOwner = current.Node == NodeName && _lease is { IsValid: true } own
             ? new[] { LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
             : [new Compare { Key = ByteString.CopyFromUtf8(fromAlive), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }];
-        var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup);
+        var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability);
         var response = await TxnAsync(
             $"transfer {kind} {name} to {toNode}",
             [ModRevisionIs(key, expectedRevision), new Compare { Key = ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 }, .. fromOwner],
@@ -191,6 +191,53 @@ public sealed partial class ClusterManager
         }
     }
 
+    /// <summary>Turns a guest's HA flag on or off; only its owner, holding its lease, may.</summary>
+    internal async Task<GuestOwnership> SetHighAvailabilityAsync(ClusterGuestKind kind, string name, bool highAvailability, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        ClusterNames.Check(name, "guest", nameof(name));
+        var lease = RequireLease($"change the HA flag of {kind} {name}");
+        var memberRevision = _lease!.MemberRevision;
+        var current = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false)
+            ?? throw new ClusterException(VirtErrorKind.NotFound, $"{kind} {name} has no owner; claim it first (ClaimAsync)");
+        if (current.Node != NodeName)
+        {
+            throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {current.Node}: change its HA flag there");
+        }
+
+        var key = _keys.Owner(kind, name);
+        var record = new OwnerRecord(NodeName, current.MemoryBytes, current.AntiAffinityGroup, highAvailability);
+        var response = await TxnAsync(
+            $"set the HA flag of {kind} {name}",
+            [ModRevisionIs(key, current.Revision), LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
+            [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
+            null,
+            cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} set its HA flag; read it again", current.Revision, 0);
+        }
+
+        return current with { HighAvailability = highAvailability, Revision = response.Header.Revision };
+    }
+
+    /// <summary>
+    /// The gate the VM and container managers ask before a start: a guest with an owner in the cluster starts only through
+    /// <see cref="EnsureMayStartAsync"/>; one without (not clustered) passes. Without a quorum nothing can be known, so
+    /// nothing starts (as on a Proxmox node without quorum).
+    /// </summary>
+    /// <param name="kind">The guest's kind.</param>
+    /// <param name="name">The guest's name.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <returns>A task that completes when the start may go ahead.</returns>
+    public async Task CheckStartAsync(ClusterGuestKind kind, string name, CancellationToken cancellationToken = default)
+    {
+        if (await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await EnsureMayStartAsync(kind, name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <inheritdoc />
     public async Task<PlacementDecision> PlaceAsync(PlacementRequest request, CancellationToken cancellationToken = default)
     {
@@ -254,6 +301,6 @@ public sealed partial class ClusterManager
     private GuestOwnership ToOwnership(ClusterGuestKind kind, string name, Mvccpb.KeyValue kv)
     {
         var record = Parse(kv.Value, ClusterJsonContext.Default.OwnerRecord, _keys.Owner(kind, name));
-        return new GuestOwnership(kind, name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, kv.ModRevision);
+        return new GuestOwnership(kind, name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, kv.ModRevision, record.HighAvailability);
     }
 }

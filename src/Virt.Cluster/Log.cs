@@ -25,4 +25,16 @@ internal static partial class Log
 
     [LoggerMessage(ClusterEventIds.MaintenanceChanged, LogLevel.Information, "node {Node} maintenance {Maintenance}")]
     public static partial void MaintenanceChanged(ILogger logger, string node, bool maintenance);
+
+    [LoggerMessage(ClusterEventIds.HaFenced, LogLevel.Warning, "HA VM {Vm} killed on node {Node}, which lost its lease ({Reason}): a survivor restarts it elsewhere")]
+    public static partial void HaFenced(ILogger logger, string vm, string node, string reason);
+
+    [LoggerMessage(ClusterEventIds.HaStarted, LogLevel.Information, "HA VM {Vm} started on node {Node}")]
+    public static partial void HaStarted(ILogger logger, string vm, string node);
+
+    [LoggerMessage(ClusterEventIds.HaRecovered, LogLevel.Warning, "HA VM {Vm} of dead node {DeadNode} handed to node {Node}")]
+    public static partial void HaRecovered(ILogger logger, string vm, string deadNode, string node);
+
+    [LoggerMessage(ClusterEventIds.HaFailed, LogLevel.Warning, "HA: {What} failed: {Reason}; trying again")]
+    public static partial void HaFailed(ILogger logger, string what, string reason);
 }

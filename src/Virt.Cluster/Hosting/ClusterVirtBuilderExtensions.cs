@@ -12,7 +12,8 @@ namespace Virt.Hosting;
 public static class ClusterVirtBuilderExtensions
 {
     /// <summary>
-    /// Registers <see cref="IClusterManager"/> (one <see cref="ClusterManager"/>) with <c>TryAdd</c>, and
+    /// Registers <see cref="IClusterManager"/> and <see cref="IGuestStartGate"/> (one <see cref="ClusterManager"/>: the VM and
+    /// container managers then start a clustered guest only on its owner node) with <c>TryAdd</c>, and
     /// <see cref="ClusterOptions"/> through Microsoft.Extensions.Options, validated when the host starts
     /// (<c>ValidateOnStart</c>) or, without a host, when the manager is first resolved. The node's name defaults to the
     /// registered <see cref="VirtHostIdentity"/>. Resolving the manager connects nothing: call
@@ -45,6 +46,30 @@ public static class ClusterVirtBuilderExtensions
             provider.GetService<TimeProvider>());
         });
         builder.Services.TryAddSingleton<IClusterManager>(provider => provider.GetRequiredService<ClusterManager>());
+        builder.Services.TryAddSingleton<IGuestStartGate>(provider => provider.GetRequiredService<ClusterManager>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the <see cref="ClusterHaAgent"/> of this node (after <see cref="AddCluster"/> and the KVM backend's
+    /// <c>AddKvm()</c>; it checks HA VMs' disks through the storage backend where <c>AddStorage()</c> registered one). The
+    /// host application starts it (<see cref="ClusterHaAgent.StartAsync"/>) in the process that joined the cluster.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
+    /// <param name="configure">Adjusts the HA timings.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IVirtBuilder AddClusterHa(this IVirtBuilder builder, Action<ClusterHaOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = new ClusterHaOptions();
+        configure?.Invoke(options);
+        builder.Services.TryAddSingleton(provider => new ClusterHaAgent(
+            provider.GetRequiredService<ClusterManager>(),
+            provider.GetRequiredService<Virt.VirtualMachines.IVirtualMachineManager>(),
+            provider.GetService<Virt.Storage.IStorageManager>(),
+            options,
+            provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterHaAgent>>(),
+            provider.GetService<TimeProvider>()));
         return builder;
     }
 }

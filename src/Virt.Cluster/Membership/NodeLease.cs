@@ -27,10 +27,12 @@ internal sealed class NodeLease : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Action<string> _onLost;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _losing = new();
     private long _validUntil;
     private volatile bool _lost;
     private NodeCapacity _lastCapacity;
     private Task _renewing = Task.CompletedTask;
+    private Task _watchdog = Task.CompletedTask;
 
     public NodeLease(EtcdStore store, ClusterKeys keys, string node, long leaseId, long memberRevision, NodeCapacity capacity, TimeSpan ttl, INodeCapacityProbe probe, ILogger logger, TimeProvider time, Action<string> onLost)
     {
@@ -62,6 +64,16 @@ internal sealed class NodeLease : IAsyncDisposable
     {
         Volatile.Write(ref _validUntil, validUntil);
         _renewing = Task.Run(() => RenewAsync(_stop.Token));
+        _watchdog = Task.Run(() => WatchDeadlineAsync(_stop.Token));
+    }
+
+    /// <summary>Declares the lease lost if it has run out and the watchdog has not said so yet (before a rejoin replaces it).</summary>
+    public void ExpireIfRunOut()
+    {
+        if (!_lost && _time.GetTimestamp() >= Volatile.Read(ref _validUntil))
+        {
+            Lose($"the lease ran out: no renewal got through within its {_ttl.TotalSeconds:0} s");
+        }
     }
 
     /// <summary>Writes the heartbeat under the lease, only while the member record is this node's; false when it is not.</summary>
@@ -88,7 +100,7 @@ internal sealed class NodeLease : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _renewing.ConfigureAwait(false);
+            await Task.WhenAll(_renewing, _watchdog).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or ClusterException)
         {
@@ -107,7 +119,7 @@ internal sealed class NodeLease : IAsyncDisposable
         var period = NodeStateRules.RenewalPeriod(_ttl);
         var left = _time.GetElapsedTime(_time.GetTimestamp(), Volatile.Read(ref _validUntil));
         var pause = left < period * 2 ? left / 2 : period;
-        while (!cancellationToken.IsCancellationRequested)
+        while (!cancellationToken.IsCancellationRequested && !_lost)
         {
             await Task.Delay(pause < TimeSpan.Zero ? TimeSpan.Zero : pause, _time, cancellationToken).ConfigureAwait(false);
             var sentAt = _time.GetTimestamp();
@@ -117,6 +129,12 @@ internal sealed class NodeLease : IAsyncDisposable
                 if (granted <= 0)
                 {
                     Lose("etcd says the lease has expired or was revoked");
+                    return;
+                }
+
+                if (_lost)
+                {
+                    // The watchdog declared it lost meanwhile (and the HA agent may have fenced): a late renewal revives nothing.
                     return;
                 }
 
@@ -142,6 +160,26 @@ internal sealed class NodeLease : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Declares the lease lost the moment it runs out by this process's count, whatever a renewal in flight is doing: the
+    /// HA agent self-fences on that, and it must come no later than etcd's own expiry (which is never earlier: the count
+    /// starts when the renewal was sent).
+    /// </summary>
+    private async Task WatchDeadlineAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested && !_lost)
+        {
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), Volatile.Read(ref _validUntil));
+            if (left <= TimeSpan.Zero)
+            {
+                Lose($"the lease ran out: no renewal got through within its {_ttl.TotalSeconds:0} s");
+                return;
+            }
+
+            await Task.Delay(left < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : left, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The node's capacity now; the last one measured when measuring fails (a backend's error must not cost the lease).</summary>
     private async Task<NodeCapacity> MeasureAsync(CancellationToken cancellationToken)
     {
@@ -159,7 +197,16 @@ internal sealed class NodeLease : IAsyncDisposable
 
     private void Lose(string reason)
     {
-        _lost = true;
+        lock (_losing)
+        {
+            if (_lost)
+            {
+                return;
+            }
+
+            _lost = true;
+        }
+
         Log.LeaseLost(_logger, _node, LeaseId, reason);
         _onLost(reason);
     }

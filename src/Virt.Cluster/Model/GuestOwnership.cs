@@ -1,15 +1,5 @@
 namespace Virt.Clustering;
 
-/// <summary>What kind of guest a clustered guest is.</summary>
-public enum ClusterGuestKind
-{
-    /// <summary>A KVM virtual machine.</summary>
-    VirtualMachine,
-
-    /// <summary>An LXC container.</summary>
-    Container,
-}
-
 /// <summary>Which node owns a clustered guest: only that node starts, stops or migrates it.</summary>
 /// <param name="Kind">The guest's kind.</param>
 /// <param name="Name">The guest's name.</param>
@@ -17,9 +7,11 @@ public enum ClusterGuestKind
 /// <param name="MemoryBytes">The guest's memory, counted against its node at placement.</param>
 /// <param name="AntiAffinityGroup">Guests of one group are placed on different nodes; <see langword="null"/> for none.</param>
 /// <param name="Revision">The revision of the ownership record: pass it back to transfer it (compare-and-swap).</param>
-public sealed record GuestOwnership(ClusterGuestKind Kind, string Name, string Node, long MemoryBytes, string? AntiAffinityGroup, long Revision);
+/// <param name="HighAvailability">The HA agents keep it running: its node kills it when the node loses its lease, and a survivor restarts it on another node when the node dies.</param>
+public sealed record GuestOwnership(ClusterGuestKind Kind, string Name, string Node, long MemoryBytes, string? AntiAffinityGroup, long Revision, bool HighAvailability = false);
 
 /// <summary>What a guest asks of the node it is claimed on.</summary>
 /// <param name="MemoryBytes">The guest's memory.</param>
 /// <param name="AntiAffinityGroup">Guests of one group are placed on different nodes; <see langword="null"/> for none.</param>
-public sealed record GuestClaim(long MemoryBytes, string? AntiAffinityGroup = null);
+/// <param name="HighAvailability">Kept running by the HA agents (see <see cref="GuestOwnership.HighAvailability"/>).</param>
+public sealed record GuestClaim(long MemoryBytes, string? AntiAffinityGroup = null, bool HighAvailability = false);

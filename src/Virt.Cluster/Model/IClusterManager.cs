@@ -5,7 +5,7 @@ namespace Virt.Clustering;
 /// shared definitions, which node owns each clustered guest, and where a new guest fits. Every member works from any
 /// node and from any process of a node (a process that has not joined can read, edit definitions and place).
 /// </summary>
-public interface IClusterManager : IAsyncDisposable
+public interface IClusterManager : IGuestStartGate, IAsyncDisposable
 {
     /// <summary>This node's name in the cluster.</summary>
     string NodeName { get; }

@@ -16,7 +16,7 @@ internal sealed record MemberRecord(string HostId, DateTimeOffset JoinedAt, bool
 internal sealed record HeartbeatRecord(long LeaseId, NodeCapacity Capacity, DateTimeOffset WrittenAt);
 
 /// <summary>A clustered guest's owner, at <c>P/owners/KIND/NAME</c>.</summary>
-internal sealed record OwnerRecord(string Node, long MemoryBytes, string? AntiAffinityGroup);
+internal sealed record OwnerRecord(string Node, long MemoryBytes, string? AntiAffinityGroup, bool HighAvailability = false);
 
 /// <summary>What a node keeps in its state directory, so that its processes share one identity and one lease.</summary>
 /// <param name="HostId">Made at the first join of the node from this directory.</param>

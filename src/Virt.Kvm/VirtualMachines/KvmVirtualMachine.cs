@@ -87,6 +87,12 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw new VmStateException(Name, "start", _state, "it is already running; shut it down first");
         }
 
+        // A clustered VM starts only on its owner node while that node holds its lease (the gate says why not).
+        if (_environment.StartGate is { } gate)
+        {
+            await gate.CheckStartAsync(Virt.Clustering.ClusterGuestKind.VirtualMachine, Name, cancellationToken).ConfigureAwait(false);
+        }
+
         // The process that starts QEMU owns the run. The lock is free unless another process is just
         // finishing its cleanup after the previous run, or checking on it.
         _ownership = await VmFileLock.AcquireAsync(Files.OwnerLock, OwnerHolder, _environment.Options.LockTimeout, _environment.Time, cancellationToken).ConfigureAwait(false)

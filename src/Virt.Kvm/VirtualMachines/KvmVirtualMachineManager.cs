@@ -35,13 +35,14 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
     /// <param name="fileSystem">Where the VMs' files are read and written (registered by <c>AddVirt()</c>); the host's file system when null.</param>
     /// <param name="networkPorts">Puts NICs on managed networks (<see cref="VmNic.Network"/>); registered by <c>AddNetwork()</c>. Optional: without it a VM with such a NIC does not start.</param>
     /// <param name="hostIdentity">This host's name, for migrations between hosts (<c>UseHostName()</c>); the machine's name when null.</param>
-    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null)
-        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real, networkPorts, hostIdentity)
+    /// <param name="startGate">Asked before every start (<c>AddCluster()</c> registers the cluster's: a clustered VM starts only on its owner node). Optional.</param>
+    public KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Passthrough.IHostDeviceBinder? hostDevices = null, IFileSystem? fileSystem = null, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null, Virt.Clustering.IGuestStartGate? startGate = null)
+        : this(options, processRunner, capabilities, accelerators, timeProvider, loggerFactory, volumes, hostDevices, fileSystem ?? new FileSystem(), QemuHost.Real, networkPorts, hostIdentity, startGate)
     {
     }
 
     /// <summary>Creates a manager whose QEMU processes run through <paramref name="qemu"/> (a fake in unit tests).</summary>
-    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null)
+    internal KvmVirtualMachineManager(KvmOptions options, IProcessRunner processRunner, QemuCapabilityProbe capabilities, AcceleratorProbe accelerators, TimeProvider timeProvider, ILoggerFactory? loggerFactory, Virt.Storage.IVolumeResolver? volumes, Virt.Passthrough.IHostDeviceBinder? hostDevices, IFileSystem fileSystem, IQemuHost qemu, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Hosting.VirtHostIdentity? hostIdentity = null, Virt.Clustering.IGuestStartGate? startGate = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(processRunner);
@@ -53,6 +54,7 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             FileSystem = fileSystem,
             Qemu = qemu,
             HostName = (hostIdentity ?? Virt.Hosting.VirtHostIdentity.FromMachine()).Name,
+            StartGate = startGate,
             Forget = ForgetAsync,
         };
     }

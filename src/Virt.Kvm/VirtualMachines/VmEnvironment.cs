@@ -26,6 +26,9 @@ internal sealed record VmEnvironment(
     /// <summary>This host's name: the destination a migration ticket names, the holder of cross-host volume locks.</summary>
     public string HostName { get; init; } = Environment.MachineName;
 
+    /// <summary>Asked before every start (the cluster's, when registered); null: every start may go ahead.</summary>
+    public Virt.Clustering.IGuestStartGate? StartGate { get; init; }
+
     /// <summary>
     /// Removes a VM from the manager (its directory and its catalog entry) once it lives on another host, or never
     /// arrived here; set by the manager.

@@ -71,6 +71,12 @@ internal sealed class LxcContainer : IContainer
                 throw new ContainerPreflightException(Name, [$"its command socket @{LxcCommandClient.SocketName(Options.LxcPath, Name)} is already held by another program ({squatter}), which is not LXC's monitor: stop that process (a local user squatting the name) and start again"]);
             }
 
+            // A clustered container starts only on its owner node while that node holds its lease (the gate says why not).
+            if (_context.StartGate is { } gate)
+            {
+                await gate.CheckStartAsync(Virt.Clustering.ClusterGuestKind.Container, Name, cancellationToken).ConfigureAwait(false);
+            }
+
             var appArmor = _context.AppArmorEnabled;
             var problems = Preflight.Check(_context, _record);
             if (problems.Count > 0)

@@ -34,13 +34,14 @@ public sealed class LxcContainerManager : IContainerManager
     /// <param name="timeProvider">The clock; optional.</param>
     /// <param name="volumes">Resolves rootfs volumes (<see cref="ContainerSpec.RootfsVolume"/>); registered by <c>AddStorage()</c>. Optional.</param>
     /// <param name="networkPorts">Puts NICs on managed networks (<see cref="ContainerNic.Network"/>); registered by <c>AddNetwork()</c>. Optional: without it a container with such a NIC does not start.</param>
-    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Networking.INetworkPorts? networkPorts = null)
+    /// <param name="startGate">Asked before every start (<c>AddCluster()</c> registers the cluster's: a clustered container starts only on its owner node). Optional.</param>
+    public LxcContainerManager(LxcOptions options, IFileSystem fileSystem, IProcessRunner processes, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, Virt.Storage.IVolumeResolver? volumes = null, Virt.Networking.INetworkPorts? networkPorts = null, Virt.Clustering.IGuestStartGate? startGate = null)
     {
         _volumes = volumes;
         ArgumentNullException.ThrowIfNull(options);
         LxcOptionsValidator.ThrowIfInvalid(options);
 
-        _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System, networkPorts);
+        _context = new LxcContext(options, fileSystem, processes, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LxcContainerManager>(), timeProvider ?? TimeProvider.System, networkPorts) { StartGate = startGate };
     }
 
     /// <inheritdoc />

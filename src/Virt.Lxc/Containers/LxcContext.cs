@@ -23,6 +23,9 @@ internal sealed class LxcContext(LxcOptions options, IFileSystem fileSystem, IPr
 
     public TimeProvider Time { get; } = timeProvider;
 
+    /// <summary>Asked before every start (the cluster's, when registered); null: every start may go ahead.</summary>
+    public Virt.Clustering.IGuestStartGate? StartGate { get; init; }
+
     /// <summary>Puts NICs on managed networks; registered by <c>AddNetwork()</c>, null without it.</summary>
     public Virt.Networking.INetworkPorts? NetworkPorts { get; } = networkPorts;
 

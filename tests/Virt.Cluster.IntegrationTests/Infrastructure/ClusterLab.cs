@@ -12,7 +12,11 @@ namespace Virt.Cluster.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IAsyncDisposable
 {
+    /// <summary>The nodes' lease.</summary>
+    public TimeSpan LeaseTtl { get; } = leaseTtl ?? TimeSpan.FromSeconds(6);
+
     private readonly List<ClusterManager> _managers = [];
+    private readonly List<Virt.Kvm.VirtualMachines.KvmVirtualMachineManager> _vmManagers = [];
 
     public string Prefix { get; } = $"/virt-test-{Guid.NewGuid():N}/";
 
@@ -22,17 +26,17 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         new(cpus, totalMib << 20, freeMib << 20, networks ?? ["lan"], pools ?? ["rbd"], "10.0.2");
 
     /// <summary>A manager for node <paramref name="name"/>, with its own state directory unless <paramref name="stateDirectory"/> is given.</summary>
-    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null)
+    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null, IReadOnlyList<string>? endpoints = null)
     {
         var options = new ClusterOptions
         {
             NodeName = name,
             KeyPrefix = Prefix,
-            LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(6),
+            LeaseTtl = LeaseTtl,
             OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(5),
             StateDirectory = stateDirectory ?? Path.Combine(Root, name),
         };
-        foreach (var url in etcd.ClientUrls)
+        foreach (var url in endpoints ?? etcd.ClientUrls)
         {
             options.Endpoints.Add(url);
         }
@@ -40,6 +44,17 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         var manager = new ClusterManager(options, null, new FixedCapacity(capacity ?? Capacity()), new System.IO.Abstractions.FileSystem(), null, null);
         _managers.Add(manager);
         return manager;
+    }
+
+    /// <summary>A VM manager for node <paramref name="node"/> (its own state directory) whose start gate is <paramref name="gate"/>.</summary>
+    public Virt.Kvm.VirtualMachines.KvmVirtualMachineManager VmManager(string node, IGuestStartGate gate)
+    {
+        var runner = new Virt.Processes.ProcessRunner();
+        var files = new System.IO.Abstractions.FileSystem();
+        var vms = new Virt.Kvm.VirtualMachines.KvmVirtualMachineManager(
+            new Virt.Kvm.Hosting.KvmOptions { StateDirectory = Path.Combine(Root, node + "-vms") }, runner, new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(runner), new Virt.Kvm.Host.AcceleratorProbe(files), TimeProvider.System, fileSystem: files, startGate: gate);
+        _vmManagers.Add(vms);
+        return vms;
     }
 
     /// <summary>Makes and joins <paramref name="names"/>.</summary>
@@ -56,6 +71,24 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
 
     public async ValueTask DisposeAsync()
     {
+        // Every VM a test left running is killed by its manager (by the pid it started), then the managers go.
+        foreach (var vms in _vmManagers)
+        {
+            foreach (var vm in await vms.ListAsync())
+            {
+                try
+                {
+                    await vm.KillAsync();
+                }
+                catch (VirtException)
+                {
+                    // Not running.
+                }
+            }
+
+            await vms.DisposeAsync();
+        }
+
         foreach (var manager in _managers)
         {
             await manager.DisposeAsync();

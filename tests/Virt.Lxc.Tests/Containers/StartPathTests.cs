@@ -45,6 +45,32 @@ public sealed class StartPathTests
     }
 
     [Fact]
+    public async Task A_start_the_cluster_gate_refuses_runs_nothing_and_says_why()
+    {
+        _files.AddFile(Tools + "/lxc-start", new MockFileData("ELF"));
+        var gate = new RefusingGate();
+        var container = await new LxcContainerManager(new LxcOptions { LxcPath = _lxcPath, ToolsDirectory = Tools }, _files, _tools, startGate: gate)
+            .CreateAsync(new ContainerSpec("web", ContainerRootfs.Directory(RootfsDirectory)), Ct);
+
+        var refused = await Assert.ThrowsAsync<VirtException>(() => container.StartAsync(cancellationToken: Ct));
+        Assert.Equal(VirtErrorKind.Refused, refused.ErrorKind);
+        Assert.Equal((Virt.Clustering.ClusterGuestKind.Container, "web"), gate.Asked.Single());
+        Assert.DoesNotContain(_tools.Commands, command => command.Contains("lxc-start", StringComparison.Ordinal));
+        Assert.False(_files.File.Exists(Paths.Config));
+    }
+
+    private sealed class RefusingGate : Virt.Clustering.IGuestStartGate
+    {
+        public List<(Virt.Clustering.ClusterGuestKind, string)> Asked { get; } = [];
+
+        public Task CheckStartAsync(Virt.Clustering.ClusterGuestKind kind, string name, CancellationToken cancellationToken = default)
+        {
+            Asked.Add((kind, name));
+            throw new VirtException(VirtErrorKind.Refused, $"node node-b may not start {kind} {name}: node node-a owns it");
+        }
+    }
+
+    [Fact]
     public async Task The_config_is_written_when_missing_or_changed_and_left_alone_when_unchanged()
     {
         _files.AddFile(Tools + "/lxc-start", new MockFileData("ELF"));

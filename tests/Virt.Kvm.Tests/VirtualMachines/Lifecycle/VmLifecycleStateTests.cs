@@ -60,6 +60,26 @@ public sealed class VmLifecycleStateTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_start_the_cluster_gate_refuses_never_spawns_QEMU_and_one_it_lets_through_runs()
+    {
+        var gate = new Mock<Virt.Clustering.IGuestStartGate>();
+        gate.Setup(g => g.CheckStartAsync(Virt.Clustering.ClusterGuestKind.VirtualMachine, "web", It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new VirtException(VirtErrorKind.Refused, "node node-b may not start VirtualMachine web: node node-a owns it"));
+        var vm = await CreateAsync(NewManager(gate.Object), "web");
+
+        var refused = await Assert.ThrowsAsync<VirtException>(() => vm.StartAsync(_ct));
+        Assert.Equal(VirtErrorKind.Refused, refused.ErrorKind);
+        Assert.Contains("node node-a owns it", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(_qemu.Processes);
+        Assert.Equal(VmState.Stopped, (await vm.GetStatusAsync(_ct)).State);
+
+        gate.Setup(g => g.CheckStartAsync(Virt.Clustering.ClusterGuestKind.VirtualMachine, "web", It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        await vm.StartAsync(_ct);
+        Assert.Single(_qemu.Processes);
+        Assert.Equal(VmState.Running, (await vm.GetStatusAsync(_ct)).State);
+    }
+
+    [Fact]
     public async Task Start_runs_QEMU_resumes_it_publishes_Started_and_persists_the_runtime_state()
     {
         var vm = await CreateAsync(NewManager(), "web");
@@ -237,7 +257,7 @@ public sealed class VmLifecycleStateTests : IAsyncDisposable
         Assert.False(_files.File.Exists(files.PidFile), "qemu.pid stays after the run ended");
     }
 
-    private KvmVirtualMachineManager NewManager()
+    private KvmVirtualMachineManager NewManager(Virt.Clustering.IGuestStartGate? gate = null)
     {
         var runner = new Mock<IProcessRunner>();
         runner.Setup(r => r.RunAsync(It.IsAny<ProcessSpec>(), It.IsAny<CancellationToken>()))
@@ -247,7 +267,7 @@ public sealed class VmLifecycleStateTests : IAsyncDisposable
                 "help" when spec.Arguments[0] == "-machine" => "Supported machines are:\nq35                  Standard PC (Q35 + ICH9, 2009)\npc                   Standard PC (i440FX + PIIX, 1996)\n",
                 _ => "Accelerators supported in QEMU binary:\ntcg\n",
             }, string.Empty, TimeSpan.Zero));
-        var manager = new KvmVirtualMachineManager(_options, runner.Object, new QemuCapabilityProbe(runner.Object, _files), new AcceleratorProbe(_files), TimeProvider.System, null, null, null, _files, _qemu);
+        var manager = new KvmVirtualMachineManager(_options, runner.Object, new QemuCapabilityProbe(runner.Object, _files), new AcceleratorProbe(_files), TimeProvider.System, null, null, null, _files, _qemu, startGate: gate);
         _managers.Add(manager);
         return manager;
     }

@@ -1,0 +1,369 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Virt.Cluster.Ha;
+using Virt.Cluster.Store;
+using Virt.Storage;
+using Virt.VirtualMachines;
+using Log = Virt.Cluster.Log;
+
+namespace Virt.Clustering;
+
+/// <summary>
+/// Keeps a node's HA VMs running, Proxmox's HA manager done on etcd, with its rule that a node is fenced before its guests
+/// run elsewhere. Run one in the process that runs the node's guests (the one that joined). It:
+/// <list type="bullet">
+/// <item>starts every HA VM this node owns that is not running (creating it from the shared definition where this host
+/// does not have it yet), and again if it stops (an HA VM is kept running until it is unprotected);</item>
+/// <item><b>self-fences</b>: the moment this node's lease runs out by its own count (never later than etcd's expiry), it
+/// kills every HA VM it runs, before any survivor may start them;</item>
+/// <item>when another node dies (its lease expired in etcd), it waits <see cref="ClusterHaOptions.RecoveryDelay"/>, then
+/// places each of the dead node's HA VMs and hands it to the chosen node (every survivor tries; the compare-and-swap lets
+/// one win), whose agent starts it.</item>
+/// </list>
+/// Limits (see docs/cluster.md): nothing fences a node whose SDK process is gone while its QEMUs run (no watchdog device
+/// yet: run the agent in a process that stays up, and keep the RBD cross-host lock on every HA disk as the second guard);
+/// a dead node's RBD clients are not yet blocklisted before the restart, so an HA VM on RBD whose node died without
+/// releasing its lock is refused by that lock until <c>BreakLockAsync(fence: true)</c>; live migration of an HA VM does not
+/// move its ownership.
+/// </summary>
+public sealed class ClusterHaAgent : IAsyncDisposable
+{
+    private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
+    private readonly ClusterManager _cluster;
+    private readonly IVirtualMachineManager _vms;
+    private readonly IStorageManager? _storage;
+    private readonly ClusterHaOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, GuestOwnership> _ownedHa = new(StringComparer.Ordinal);
+
+    // Every VM this node has owned as HA since the agent started: a fence kills all of these that run here, even one
+    // whose ownership the watch says has moved (a stalled process may hear the transfer before its own fence).
+    private readonly ConcurrentDictionary<string, bool> _everHa = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _recovering = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private Task _running = Task.CompletedTask;
+    private IDisposable? _leaseLost;
+    private long _fences;
+    private int _disposed;
+
+    /// <summary>Creates the agent; <see cref="StartAsync"/> sets it going.</summary>
+    /// <param name="cluster">This node's cluster manager (joined, or joining).</param>
+    /// <param name="vms">This node's VM manager, whose start gate should be the cluster (<c>AddCluster()</c> does that).</param>
+    /// <param name="storage">The storage backend, to check that an HA VM's disks are on shared pools; optional.</param>
+    /// <param name="options">Timings; defaults where null.</param>
+    /// <param name="logger">Where to log.</param>
+    /// <param name="time">The clock.</param>
+    public ClusterHaAgent(ClusterManager cluster, IVirtualMachineManager vms, IStorageManager? storage = null, ClusterHaOptions? options = null, ILogger<ClusterHaAgent>? logger = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(vms);
+        _cluster = cluster;
+        _vms = vms;
+        _storage = storage;
+        _options = options ?? new ClusterHaOptions();
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Sets the agent going: it follows the cluster until disposed.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>A task that completes when the agent runs.</returns>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Straight from the lease's watchdog, not through the watch (whose stream may be stuck behind the partition).
+        _leaseLost = _cluster.SubscribeLeaseLost(reason => _ = Task.Run(() => FenceAsync(reason), CancellationToken.None));
+        _running = Task.WhenAll(
+            Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None),
+            Task.Run(() => ReconcileLoopAsync(_stop.Token), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="spec"/> an HA VM owned by this node: checks that it can run on any node (shared disks, no
+    /// host devices, no TPM, no CD-ROM), stores the spec among the shared definitions and claims it with HA; this node's
+    /// agent then starts it.
+    /// </summary>
+    /// <param name="spec">The VM.</param>
+    /// <param name="antiAffinityGroup">HA VMs of one group are kept on different nodes; null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ownership.</returns>
+    /// <exception cref="ClusterException">The VM cannot be HA (<see cref="VirtErrorKind.InvalidInput"/>, each reason named), or another node owns it.</exception>
+    public async Task<GuestOwnership> ProtectAsync(VmSpec spec, string? antiAffinityGroup = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        VmSpecValidator.Validate(spec);
+        var problems = await HaSpecRules.ProblemsAsync(spec, _storage, cancellationToken).ConfigureAwait(false);
+        if (problems.Count > 0)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"VM {spec.Name} cannot be HA (restarted on another node): {string.Join("; ", problems)}");
+        }
+
+        var json = JsonSerializer.Serialize(spec, ClusterSpecJson.Default.VmSpec);
+        var current = await _cluster.GetDefinitionAsync(ClusterDefinitionKind.VirtualMachine, spec.Name, cancellationToken).ConfigureAwait(false);
+        if (current is null || current.Json != json)
+        {
+            await _cluster.PutDefinitionAsync(ClusterDefinitionKind.VirtualMachine, spec.Name, json, current?.Revision ?? 0, cancellationToken).ConfigureAwait(false);
+        }
+
+        var owned = await _cluster.ClaimAsync(Vm, spec.Name, new GuestClaim(spec.Memory.SizeMiB * 1024L * 1024L, antiAffinityGroup, HighAvailability: true), cancellationToken).ConfigureAwait(false);
+        if (!owned.HighAvailability)
+        {
+            owned = await _cluster.SetHighAvailabilityAsync(Vm, spec.Name, true, cancellationToken).ConfigureAwait(false);
+        }
+
+        _ownedHa[spec.Name] = owned;
+        _everHa[spec.Name] = true;
+        await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+        return owned;
+    }
+
+    /// <summary>Stops keeping the VM running (it keeps its owner and keeps running until stopped).</summary>
+    /// <param name="name">The VM.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the flag is off.</returns>
+    public async Task UnprotectAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await _cluster.SetHighAvailabilityAsync(Vm, name, false, cancellationToken).ConfigureAwait(false);
+        _ownedHa.TryRemove(name, out _);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _leaseLost?.Dispose();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    /// <summary>Follows the cluster's watch: this node's HA guests, the nodes' states, and this node's lease.</summary>
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var change in _cluster.WatchAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    switch (change)
+                    {
+                        case ClusterOwnershipChanged { Kind: Vm } owner:
+                            if (owner.Ownership is { HighAvailability: true } ha && ha.Node == _cluster.NodeName)
+                            {
+                                _ownedHa[owner.Name] = ha;
+                                _everHa[owner.Name] = true;
+                                _ = Task.Run(() => ReconcileAsync(cancellationToken), CancellationToken.None);
+                            }
+                            else
+                            {
+                                _ownedHa.TryRemove(owner.Name, out _);
+                            }
+
+                            break;
+                        case ClusterNodeChanged { Node: { } node }:
+                            if (node.State == ClusterNodeState.Dead && node.Name != _cluster.NodeName && _recovering.TryAdd(node.Name, true))
+                            {
+                                _ = Task.Run(() => RecoverAsync(node.Name, cancellationToken), CancellationToken.None);
+                            }
+
+                            break;
+                    }
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.HaFailed(_logger, "following the cluster", e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Kills every HA VM this node runs, all at once and each on its own (one that fails or hangs holds up no other): its
+    /// lease is gone, so a survivor may start them once etcd expires it. A start in flight when this runs is killed when
+    /// it ends (<see cref="ReconcileAsync"/> checks <see cref="_fences"/>).
+    /// </summary>
+    private async Task FenceAsync(string reason)
+    {
+        Interlocked.Increment(ref _fences);
+        await Task.WhenAll(_everHa.Keys.Select(name => KillQuietlyAsync(name, reason))).ConfigureAwait(false);
+    }
+
+    private async Task KillQuietlyAsync(string name, string reason)
+    {
+        try
+        {
+            var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
+            if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State is VmState.Stopped)
+            {
+                return;
+            }
+
+            await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
+            Log.HaFenced(_logger, name, _cluster.NodeName, reason);
+        }
+        catch (Exception e) when (e is VirtException or TimeoutException or IOException or InvalidOperationException)
+        {
+            // Not here (NotFound), already stopped, or the kill failed: said in the log; the RBD lock is the second guard.
+            Log.HaFailed(_logger, $"fencing HA VM {name}", e.Message);
+        }
+    }
+
+    private async Task ReconcileLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.HaFailed(_logger, "keeping the HA VMs running", e.Message);
+            }
+
+            await Task.Delay(_options.ReconcileInterval, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts each HA VM this node owns that does not run here, while the node holds its lease.</summary>
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _reconcile.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Without a valid lease nothing starts (the gate would refuse anyway). A process that has not joined yet kills
+            // nothing either: the node's lease may still be valid (the previous process of the node renewed it), and
+            // fencing is the job of the process that loses a lease it held.
+            if (!_cluster.HoldsLease)
+            {
+                return;
+            }
+
+            var fences = Interlocked.Read(ref _fences);
+            foreach (var (name, _) in _ownedHa)
+            {
+                try
+                {
+                    await EnsureRunningAsync(name, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is VirtException or TimeoutException or IOException)
+                {
+                    Log.HaFailed(_logger, $"starting HA VM {name}", e.Message);
+                }
+
+                if (Interlocked.Read(ref _fences) != fences)
+                {
+                    // The lease was lost while this start ran: what it started is fenced like the rest.
+                    await FenceAsync("the lease was lost while the VM started").ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+    }
+
+    private async Task EnsureRunningAsync(string name, CancellationToken cancellationToken)
+    {
+        IVirtualMachine vm;
+        try
+        {
+            vm = await _vms.GetAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            var definition = await _cluster.GetDefinitionAsync(ClusterDefinitionKind.VirtualMachine, name, cancellationToken).ConfigureAwait(false)
+                ?? throw new ClusterException(VirtErrorKind.NotFound, $"HA VM {name} has no shared definition to create it from on node {_cluster.NodeName}; protect it again (ProtectAsync)");
+            var spec = JsonSerializer.Deserialize(definition.Json, ClusterSpecJson.Default.VmSpec)
+                ?? throw new ClusterException(VirtErrorKind.Failed, $"HA VM {name}'s shared definition is null JSON");
+            vm = await _vms.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+        }
+
+        var state = (await vm.GetStatusAsync(cancellationToken).ConfigureAwait(false)).State;
+        if (state is VmState.Stopped or VmState.Crashed)
+        {
+            await vm.StartAsync(cancellationToken).ConfigureAwait(false);
+            Log.HaStarted(_logger, name, _cluster.NodeName);
+        }
+    }
+
+    /// <summary>
+    /// Moves a dead node's HA VMs to live nodes. Every survivor's agent does this after the delay; the transfer is a
+    /// compare-and-swap on the ownership's revision, so one wins and the others' attempts fail harmlessly. Errors (a
+    /// quorum blip, no node fitting) are retried until the node is no longer dead or owns no HA VM.
+    /// </summary>
+    private async Task RecoverAsync(string deadNode, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(_options.RecoveryDelay, _time, cancellationToken).ConfigureAwait(false);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var nodes = await _cluster.ListNodesAsync(cancellationToken).ConfigureAwait(false);
+                    if (nodes.FirstOrDefault(n => n.Name == deadNode) is not { State: ClusterNodeState.Dead })
+                    {
+                        return;
+                    }
+
+                    var orphans = (await _cluster.ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == deadNode && g.HighAvailability && g.Kind == Vm).ToList();
+                    if (orphans.Count == 0)
+                    {
+                        return;
+                    }
+
+                    if (_cluster.HoldsLease)
+                    {
+                        foreach (var orphan in orphans)
+                        {
+                            await RecoverOneAsync(orphan, deadNode, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is ClusterException or TimeoutException)
+                {
+                    Log.HaFailed(_logger, $"recovering the HA VMs of dead node {deadNode}", e.Message);
+                }
+
+                await Task.Delay(_options.ReconcileInterval, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The agent stopped.
+        }
+        finally
+        {
+            _recovering.TryRemove(deadNode, out _);
+        }
+    }
+
+    private async Task RecoverOneAsync(GuestOwnership orphan, string deadNode, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var placed = await _cluster.PlaceAsync(new PlacementRequest { MemoryBytes = Math.Max(1, orphan.MemoryBytes), AntiAffinityGroup = orphan.AntiAffinityGroup, ExcludedNodes = [deadNode] }, cancellationToken).ConfigureAwait(false);
+            await _cluster.TransferAsync(Vm, orphan.Name, placed.Node, orphan.Revision, cancellationToken).ConfigureAwait(false);
+            Log.HaRecovered(_logger, orphan.Name, deadNode, placed.Node);
+        }
+        catch (ClusterConflictException)
+        {
+            // Another survivor moved it first.
+        }
+    }
+}
