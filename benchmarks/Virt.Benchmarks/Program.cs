@@ -86,6 +86,12 @@ static async Task<int> RunAsync(string[] args)
         return await NetworkStartComparison.RunAsync(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- ha-failover [rounds] [lease-seconds] [--busy]   (from the repository root)
+    if (args.Length > 0 && args[0] == "ha-failover")
+    {
+        return await HaFailoverTimings.RunAsync(args);
+    }
+
     // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- cluster-list [guests] [rounds] [--busy]   (from the repository root)
     if (args.Length > 0 && args[0] == "cluster-list")
     {

@@ -102,7 +102,8 @@ public sealed class HaTests(EtcdCluster etcd)
                     killedAt = clock.Elapsed;
                 }
 
-                if (onB is null && (await clusterB.GetOwnerAsync(Vm, "ha2", Token))?.Node == "node-b")
+                // node-b's agent creates the VM from the shared definition once ownership reaches it.
+                if (onB is null && (await clusterB.GetOwnerAsync(Vm, "ha2", Token))?.Node == "node-b" && (await vmsB.ListAsync(Token)).Any(vm => vm.Name == "ha2"))
                 {
                     onB = await vmsB.GetAsync("ha2", Token);
                 }
