@@ -31,6 +31,9 @@ namespace Virt.Clustering;
 public sealed class ClusterHaAgent : IAsyncDisposable
 {
     private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
+
+    /// <summary>How many times a fence tries to kill one VM (100 ms apart) before it leaves it to the RBD lock.</summary>
+    private const int FenceAttempts = 10;
     private readonly ClusterManager _cluster;
     private readonly IVirtualMachineManager _vms;
     private readonly IStorageManager? _storage;
@@ -200,23 +203,38 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         await Task.WhenAll(_everHa.Keys.Select(name => KillQuietlyAsync(name, reason))).ConfigureAwait(false);
     }
 
+    /// <summary>Kills one VM, trying again for a few seconds while it still runs (a kill can meet the VM's lock held by another operation).</summary>
     private async Task KillQuietlyAsync(string name, string reason)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
-            if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State is VmState.Stopped)
+            try
             {
+                var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
+                if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State is VmState.Stopped)
+                {
+                    return;
+                }
+
+                await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
+                Log.HaFenced(_logger, name, _cluster.NodeName, reason);
                 return;
             }
+            catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+            {
+                return; // Not on this host: nothing to fence.
+            }
+            catch (Exception e) when (e is VirtException or TimeoutException or IOException or InvalidOperationException)
+            {
+                // Said in the log each time; after the last try the RBD cross-host lock is the second guard.
+                Log.HaFailed(_logger, $"fencing HA VM {name} (try {attempt} of {FenceAttempts})", e.Message);
+                if (attempt == FenceAttempts)
+                {
+                    return;
+                }
+            }
 
-            await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
-            Log.HaFenced(_logger, name, _cluster.NodeName, reason);
-        }
-        catch (Exception e) when (e is VirtException or TimeoutException or IOException or InvalidOperationException)
-        {
-            // Not here (NotFound), already stopped, or the kill failed: said in the log; the RBD lock is the second guard.
-            Log.HaFailed(_logger, $"fencing HA VM {name}", e.Message);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), _time, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
