@@ -39,7 +39,7 @@ public sealed partial class ClusterManager
         var key = _keys.Definition(kind, name);
         var response = await TxnAsync(
             $"write {kind} definition {name}",
-            [ModRevisionIs(key, expectedRevision)],
+            [EtcdCompare.ModRevisionIs(key, expectedRevision)],
             [Put(key, Encoding.UTF8.GetBytes(json))],
             [Get(key)],
             cancellationToken).ConfigureAwait(false);
@@ -58,7 +58,7 @@ public sealed partial class ClusterManager
         ClusterNames.Check(name, "definition", nameof(name));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(expectedRevision);
         var key = _keys.Definition(kind, name);
-        var response = await TxnAsync($"delete {kind} definition {name}", [ModRevisionIs(key, expectedRevision)], [Delete(key)], [Get(key)], cancellationToken).ConfigureAwait(false);
+        var response = await TxnAsync($"delete {kind} definition {name}", [EtcdCompare.ModRevisionIs(key, expectedRevision)], [Delete(key)], [Get(key)], cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
             throw Conflict(kind, name, expectedRevision, response.Responses[0].ResponseRange, "delete");

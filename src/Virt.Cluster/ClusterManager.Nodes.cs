@@ -112,7 +112,7 @@ public sealed partial class ClusterManager
             var lease = _lease!;
             var response = await TxnAsync(
                 $"remove node {NodeName}",
-                [new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(_keys.Member(NodeName)), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = lease.MemberRevision }],
+                [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision)],
                 [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))],
                 null,
                 cancellationToken).ConfigureAwait(false);
@@ -153,7 +153,7 @@ public sealed partial class ClusterManager
         {
             var (record, revision) = await ReadMemberAsync(name, cancellationToken).ConfigureAwait(false);
             var updated = record with { Maintenance = maintenance };
-            var response = await TxnAsync($"set maintenance of node {name}", [ModRevisionIs(_keys.Member(name), revision)], [Put(_keys.Member(name), JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord))], null, cancellationToken).ConfigureAwait(false);
+            var response = await TxnAsync($"set maintenance of node {name}", [EtcdCompare.ModRevisionIs(_keys.Member(name), revision)], [Put(_keys.Member(name), JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord))], null, cancellationToken).ConfigureAwait(false);
             if (response.Succeeded)
             {
                 Log.MaintenanceChanged(_logger, name, maintenance);
@@ -179,7 +179,7 @@ public sealed partial class ClusterManager
         var aliveKey = _keys.AliveOf(name);
         var response = await TxnAsync(
             $"remove node {name}",
-            [ModRevisionIs(_keys.Member(name), revision), new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(aliveKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }],
+            [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey)],
             [Delete(_keys.Member(name))],
             [Get(aliveKey)],
             cancellationToken).ConfigureAwait(false);
@@ -230,7 +230,7 @@ public sealed partial class ClusterManager
         var fresh = new MemberRecord(hostId, _time.GetUtcNow(), Maintenance: false);
         var created = await TxnAsync(
             $"register node {NodeName}",
-            [new Compare { Key = Google.Protobuf.ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }],
+            [EtcdCompare.Absent(memberKey)],
             [Put(memberKey, JsonSerializer.SerializeToUtf8Bytes(fresh, ClusterJsonContext.Default.MemberRecord))],
             [Get(memberKey), Get(_keys.AliveOf(NodeName))],
             cancellationToken).ConfigureAwait(false);

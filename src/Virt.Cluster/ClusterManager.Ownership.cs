@@ -31,7 +31,7 @@ public sealed partial class ClusterManager
         // The claim holds only while this node's heartbeat is under this process's lease: a node that lost it claims nothing.
         var response = await TxnAsync(
             $"claim {kind} {name}",
-            [new Compare { Key = ByteString.CopyFromUtf8(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }, LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
+            [EtcdCompare.Absent(key), EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
             [Get(key), Get(_keys.AliveOf(NodeName)), Get(_keys.Member(NodeName))],
             cancellationToken).ConfigureAwait(false);
@@ -101,12 +101,12 @@ public sealed partial class ClusterManager
         var memberKey = _keys.Member(toNode);
         var fromAlive = _keys.AliveOf(current.Node);
         var fromOwner = current.Node == NodeName && _lease is { IsValid: true } own
-            ? new[] { LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
-            : [new Compare { Key = ByteString.CopyFromUtf8(fromAlive), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 }];
+            ? new[] { EtcdCompare.LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
+            : [EtcdCompare.Absent(fromAlive)];
         var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability);
         var response = await TxnAsync(
             $"transfer {kind} {name} to {toNode}",
-            [ModRevisionIs(key, expectedRevision), new Compare { Key = ByteString.CopyFromUtf8(memberKey), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 }, .. fromOwner],
+            [EtcdCompare.ModRevisionIs(key, expectedRevision), EtcdCompare.Exists(memberKey), .. fromOwner],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
             [Get(key), Get(memberKey), Get(fromAlive)],
             cancellationToken).ConfigureAwait(false);
@@ -150,7 +150,7 @@ public sealed partial class ClusterManager
             throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {current.Node}, not {NodeName}: release it there");
         }
 
-        var response = await TxnAsync($"release {kind} {name}", [ModRevisionIs(_keys.Owner(kind, name), current.Revision)], [Delete(_keys.Owner(kind, name))], null, cancellationToken).ConfigureAwait(false);
+        var response = await TxnAsync($"release {kind} {name}", [EtcdCompare.ModRevisionIs(_keys.Owner(kind, name), current.Revision)], [Delete(_keys.Owner(kind, name))], null, cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
             var now = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false);
@@ -170,7 +170,7 @@ public sealed partial class ClusterManager
         // renews, and its member record is the one it joined with.
         var response = await TxnAsync(
             $"check that node {NodeName} may start {kind} {name}",
-            [LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(_lease!.MemberRevision)],
+            [EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(_lease!.MemberRevision)],
             [Get(key)],
             [Get(_keys.AliveOf(NodeName))],
             cancellationToken).ConfigureAwait(false);
@@ -209,7 +209,7 @@ public sealed partial class ClusterManager
         var record = new OwnerRecord(NodeName, current.MemoryBytes, current.AntiAffinityGroup, highAvailability);
         var response = await TxnAsync(
             $"set the HA flag of {kind} {name}",
-            [ModRevisionIs(key, current.Revision), LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
+            [EtcdCompare.ModRevisionIs(key, current.Revision), EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
             null,
             cancellationToken).ConfigureAwait(false);
@@ -256,13 +256,7 @@ public sealed partial class ClusterManager
     }
 
     /// <summary>The node's member record is still the one this process joined under (not removed, not re-made by another host).</summary>
-    private Compare MemberIs(long createRevision) => new()
-    {
-        Key = ByteString.CopyFromUtf8(_keys.Member(NodeName)),
-        Target = Compare.Types.CompareTarget.Create,
-        Result = Compare.Types.CompareResult.Equal,
-        CreateRevision = createRevision,
-    };
+    private Compare MemberIs(long createRevision) => EtcdCompare.CreatedAt(_keys.Member(NodeName), createRevision);
 
     private long RequireLease(string what)
     {

@@ -100,22 +100,6 @@ public sealed partial class ClusterManager : IClusterManager
         return _store.TxnAsync(request, what, cancellationToken);
     }
 
-    private static Compare ModRevisionIs(string key, long revision) => new()
-    {
-        Key = ByteString.CopyFromUtf8(key),
-        Target = Compare.Types.CompareTarget.Mod,
-        Result = Compare.Types.CompareResult.Equal,
-        ModRevision = revision,
-    };
-
-    private static Compare LeaseIs(string key, long lease) => new()
-    {
-        Key = ByteString.CopyFromUtf8(key),
-        Target = Compare.Types.CompareTarget.Lease,
-        Result = Compare.Types.CompareResult.Equal,
-        Lease = lease,
-    };
-
     private static RequestOp Put(string key, byte[] value, long lease = 0) => new() { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(value), Lease = lease } };
 
     private static RequestOp Delete(string key) => new() { RequestDeleteRange = new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(key) } };

@@ -88,7 +88,7 @@ internal sealed class NodeLease : IAsyncDisposable
         };
         var request = new TxnRequest
         {
-            Compare = { new Compare { Key = ByteString.CopyFromUtf8(_keys.Member(_node)), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = _memberRevision } },
+            Compare = { EtcdCompare.CreatedAt(_keys.Member(_node), _memberRevision) },
             Success = { new RequestOp { RequestPut = put } },
         };
         var response = await _store.TxnAsync(request, $"write node {_node}'s heartbeat", cancellationToken).ConfigureAwait(false);
