@@ -38,4 +38,16 @@ public static class ClusterEventIds
 
     /// <summary>Warning: <c>HA: {What} failed: {Reason}; trying again</c></summary>
     public const int HaFailed = 7010;
+
+    /// <summary>Information: <c>node {Node} was asked to drain</c></summary>
+    public const int DrainRequested = 7011;
+
+    /// <summary>Information: <c>VM {Vm} migrated from node {Source} to node {Destination} in {ElapsedMs} ms (downtime {DowntimeMs} ms)</c></summary>
+    public const int VmMigrated = 7012;
+
+    /// <summary>Warning: <c>migration: {What} failed: {Reason}</c></summary>
+    public const int MigrationFailed = 7013;
+
+    /// <summary>Information: <c>drain of node {Node} finished: {Moved} moved, {Stopped} stopped, {Failed} failed</c></summary>
+    public const int DrainFinished = 7014;
 }

@@ -149,11 +149,17 @@ public sealed partial class ClusterManager
     {
         ThrowIfDisposed();
         ClusterNames.Check(name, "node", nameof(name));
+        await SetMaintenanceAndAsync(name, maintenance, [], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets the maintenance flag and, in the same transaction, does <paramref name="alongside"/> (e.g. clears a drain).</summary>
+    private async Task SetMaintenanceAndAsync(string name, bool maintenance, RequestOp[] alongside, CancellationToken cancellationToken)
+    {
         while (true)
         {
             var (record, revision) = await ReadMemberAsync(name, cancellationToken).ConfigureAwait(false);
             var updated = record with { Maintenance = maintenance };
-            var response = await TxnAsync($"set maintenance of node {name}", [EtcdCompare.ModRevisionIs(_keys.Member(name), revision)], [Put(_keys.Member(name), JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord))], null, cancellationToken).ConfigureAwait(false);
+            var response = await TxnAsync($"set maintenance of node {name}", [EtcdCompare.ModRevisionIs(_keys.Member(name), revision)], [Put(_keys.Member(name), JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord)), .. alongside], null, cancellationToken).ConfigureAwait(false);
             if (response.Succeeded)
             {
                 Log.MaintenanceChanged(_logger, name, maintenance);

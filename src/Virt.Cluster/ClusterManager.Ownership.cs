@@ -165,13 +165,15 @@ public sealed partial class ClusterManager
         ClusterNames.Check(name, "guest", nameof(name));
         var lease = RequireLease($"start {kind} {name}");
         var key = _keys.Owner(kind, name);
+        var migrationKey = _keys.Migration(kind, name);
 
         // One linearizable transaction: the owner is this node, this node's heartbeat is under the lease this process
-        // renews, and its member record is the one it joined with.
+        // renews, its member record is the one it joined with, and the guest is not being migrated between nodes (its
+        // state is moving: the source still runs it, and the destination may already).
         var response = await TxnAsync(
             $"check that node {NodeName} may start {kind} {name}",
             [EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(_lease!.MemberRevision)],
-            [Get(key)],
+            [Get(key), Get(migrationKey)],
             [Get(_keys.AliveOf(NodeName))],
             cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
@@ -188,6 +190,12 @@ public sealed partial class ClusterManager
         if (owner.Node != NodeName)
         {
             throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not start {kind} {name}: node {owner.Node} owns it; start it there, or transfer it (TransferAsync)");
+        }
+
+        if (response.Responses[1].ResponseRange.Kvs.FirstOrDefault() is { } inFlight)
+        {
+            var migration = Parse(inFlight.Value, ClusterJsonContext.Default.MigrationRecord, migrationKey);
+            throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} may not start {kind} {name}: it is being migrated from node {migration.Source} to node {migration.Destination}; wait for the migration to end");
         }
     }
 

@@ -61,7 +61,7 @@ public sealed partial class ClusterManager
             {
                 if (needSnapshot)
                 {
-                    var snapshot = await TxnAsync("read the cluster", [], [GetPrefix(_keys.Members), GetPrefix(_keys.Alive), GetPrefix(_keys.Definitions), GetPrefix(_keys.Owners)], null, cancellationToken).ConfigureAwait(false);
+                    var snapshot = await TxnAsync("read the cluster", [], [GetPrefix(_keys.Members), GetPrefix(_keys.Alive), GetPrefix(_keys.Definitions), GetPrefix(_keys.Owners), GetPrefix(_keys.Migrations), GetPrefix(_keys.Drains)], null, cancellationToken).ConfigureAwait(false);
                     foreach (var change in view.Reset(snapshot))
                     {
                         await events.WriteAsync(change, cancellationToken).ConfigureAwait(false);

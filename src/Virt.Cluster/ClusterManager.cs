@@ -109,5 +109,5 @@ public sealed partial class ClusterManager : IClusterManager
     private static RequestOp GetPrefix(string prefix) => new() { RequestRange = new RangeRequest { Key = ByteString.CopyFromUtf8(prefix), RangeEnd = ByteString.CopyFrom(ClusterKeys.RangeEnd(prefix)) } };
 
     private static T Parse<T>(ByteString value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string key) =>
-        JsonSerializer.Deserialize(value.Span, type) ?? throw new ClusterException(VirtErrorKind.Failed, $"cluster: the record at '{key}' is empty or null JSON; it was not written by the SDK");
+        Virt.Cluster.Store.ClusterRecordViews.Parse(value, type, key);
 }

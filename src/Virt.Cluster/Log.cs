@@ -37,4 +37,16 @@ internal static partial class Log
 
     [LoggerMessage(ClusterEventIds.HaFailed, LogLevel.Warning, "HA: {What} failed: {Reason}; trying again")]
     public static partial void HaFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(ClusterEventIds.DrainRequested, LogLevel.Information, "node {Node} was asked to drain")]
+    public static partial void DrainRequested(ILogger logger, string node);
+
+    [LoggerMessage(ClusterEventIds.VmMigrated, LogLevel.Information, "VM {Vm} migrated from node {Source} to node {Destination} in {ElapsedMs} ms (downtime {DowntimeMs} ms)")]
+    public static partial void VmMigrated(ILogger logger, string vm, string source, string destination, long elapsedMs, long downtimeMs);
+
+    [LoggerMessage(ClusterEventIds.MigrationFailed, LogLevel.Warning, "migration: {What} failed: {Reason}")]
+    public static partial void MigrationFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(ClusterEventIds.DrainFinished, LogLevel.Information, "drain of node {Node} finished: {Moved} moved, {Stopped} stopped, {Failed} failed")]
+    public static partial void DrainFinished(ILogger logger, string node, int moved, int stopped, int failed);
 }

@@ -21,7 +21,7 @@ public sealed class HaTests(EtcdCluster etcd)
     [Fact]
     public async Task A_dead_nodes_HA_VM_is_restarted_on_a_survivor_and_the_split_is_reported()
     {
-        RequireGuest();
+        ClusterGuests.Require();
         await using var lab = new ClusterLab(etcd);
         var (clusterA, clusterB) = (lab.Node("node-a"), lab.Node("node-b"));
         await clusterA.JoinAsync(cancellationToken: Token);
@@ -34,7 +34,7 @@ public sealed class HaTests(EtcdCluster etcd)
 
         await agentA.ProtectAsync(EmbeddedGuest.CreateSpec("ha1", memoryMiB: 128), cancellationToken: Token);
         var onA = await vmsA.GetAsync("ha1", Token);
-        await WaitForAsync(async () => (await onA.GetStatusAsync(Token)).State == VmState.Running, "ha1 running on node-a");
+        await ClusterGuests.WaitForAsync(async () => (await onA.GetStatusAsync(Token)).State == VmState.Running, "ha1 running on node-a");
         var copyOnB = await vmsB.CreateAsync(EmbeddedGuest.CreateSpec("ha1", memoryMiB: 128), Token);
         await Assert.ThrowsAsync<ClusterException>(() => copyOnB.StartAsync(Token));
 
@@ -45,7 +45,7 @@ public sealed class HaTests(EtcdCluster etcd)
         await onA.KillAsync(Token);
 
         var seenDead = TimeSpan.Zero;
-        await WaitForAsync(
+        await ClusterGuests.WaitForAsync(
             async () =>
             {
                 if (seenDead == TimeSpan.Zero && (await clusterB.GetNodeAsync("node-a", Token)).State == ClusterNodeState.Dead)
@@ -58,7 +58,7 @@ public sealed class HaTests(EtcdCluster etcd)
             "ha1 handed to node-b");
         var handed = death.Elapsed;
         var onB = await vmsB.GetAsync("ha1", Token);
-        await WaitForAsync(async () => (await onB.GetStatusAsync(Token)).State == VmState.Running, "ha1 running on node-b");
+        await ClusterGuests.WaitForAsync(async () => (await onB.GetStatusAsync(Token)).State == VmState.Running, "ha1 running on node-b");
         var running = death.Elapsed;
         TestContext.Current.TestOutputHelper?.WriteLine($"failover with a {lab.LeaseTtl.TotalSeconds:0} s lease: dead after {seenDead.TotalSeconds:0.0} s, handed over at {handed.TotalSeconds:0.0} s, running on node-b at {running.TotalSeconds:0.0} s");
         Assert.InRange(running, TimeSpan.Zero, TimeSpan.FromSeconds(60));
@@ -68,7 +68,7 @@ public sealed class HaTests(EtcdCluster etcd)
     [Fact]
     public async Task A_node_cut_off_from_etcd_kills_its_HA_VM_before_a_survivor_starts_it_and_rejoins_without_it()
     {
-        RequireGuest();
+        ClusterGuests.Require();
         await using var lab = new ClusterLab(etcd);
         var proxies = etcd.ClientUrls.Select(url => new CuttableProxy(url)).ToList();
         try
@@ -84,7 +84,7 @@ public sealed class HaTests(EtcdCluster etcd)
             await agentB.StartAsync(Token);
             await agentA.ProtectAsync(EmbeddedGuest.CreateSpec("ha2", memoryMiB: 128), cancellationToken: Token);
             var onA = await vmsA.GetAsync("ha2", Token);
-            await WaitForAsync(async () => (await onA.GetStatusAsync(Token)).State == VmState.Running, "ha2 running on node-a");
+            await ClusterGuests.WaitForAsync(async () => (await onA.GetStatusAsync(Token)).State == VmState.Running, "ha2 running on node-a");
 
             // The partition: node-a reaches no etcd member; node-b still does.
             var clock = Stopwatch.StartNew();
@@ -128,7 +128,7 @@ public sealed class HaTests(EtcdCluster etcd)
                 proxy.Heal();
             }
 
-            await WaitForAsync(async () => { try { await clusterA.JoinAsync(cancellationToken: Token); return true; } catch (ClusterException) { return false; } }, "node-a rejoined");
+            await ClusterGuests.WaitForAsync(async () => { try { await clusterA.JoinAsync(cancellationToken: Token); return true; } catch (ClusterException) { return false; } }, "node-a rejoined");
             await Task.Delay(TimeSpan.FromSeconds(2), Token);
             Assert.Equal(VmState.Stopped, (await onA.GetStatusAsync(Token)).State);
             Assert.Equal("node-b", (await clusterA.GetOwnerAsync(Vm, "ha2", Token))!.Node);
@@ -162,22 +162,5 @@ public sealed class HaTests(EtcdCluster etcd)
         var volume = spec with { Disks = [new VmDisk("root", "local:vm-tied")], HostDevices = [], Tpm = false };
         var noStorage = await Assert.ThrowsAsync<ClusterException>(() => agent.ProtectAsync(volume, cancellationToken: Token));
         Assert.Contains("without the storage backend (AddStorage())", noStorage.Message, StringComparison.Ordinal);
-    }
-
-    private static void RequireGuest() =>
-        HostRequirement.Require(File.Exists(Path.Combine(EmbeddedGuest.DefaultDirectory, "initramfs.gz")), $"the test guest in {EmbeddedGuest.DefaultDirectory} (bash scripts/build-guest.sh)");
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"waited 90 s for {what}");
-            }
-
-            await Task.Delay(100, Token);
-        }
     }
 }

@@ -14,7 +14,7 @@ public sealed class StartGateTests(EtcdCluster etcd)
     [Fact]
     public async Task A_clustered_VM_starts_only_on_its_owner_node_and_an_unclustered_one_anywhere()
     {
-        HostRequirement.Require(File.Exists(Path.Combine(EmbeddedGuest.DefaultDirectory, "initramfs.gz")), $"the test guest in {EmbeddedGuest.DefaultDirectory} (bash scripts/build-guest.sh)");
+        ClusterGuests.Require();
         await using var lab = new ClusterLab(etcd);
         var (clusterA, clusterB) = (lab.Node("node-a"), lab.Node("node-b"));
         await clusterA.JoinAsync(cancellationToken: Token);

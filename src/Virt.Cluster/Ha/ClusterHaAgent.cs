@@ -25,8 +25,9 @@ namespace Virt.Clustering;
 /// Limits (see docs/cluster.md): nothing fences a node whose SDK process is gone while its QEMUs run (no watchdog device
 /// yet: run the agent in a process that stays up, and keep the RBD cross-host lock on every HA disk as the second guard);
 /// a dead node's RBD clients are not yet blocklisted before the restart, so an HA VM on RBD whose node died without
-/// releasing its lock is refused by that lock until <c>BreakLockAsync(fence: true)</c>; live migration of an HA VM does not
-/// move its ownership.
+/// releasing its lock is refused by that lock until <c>BreakLockAsync(fence: true)</c>. Move an HA VM between nodes with
+/// <see cref="ClusterMigrationAgent.MigrateAsync"/> (or a drain), which hands its ownership over with it; a migration
+/// through the VM manager alone does not.
 /// </summary>
 public sealed class ClusterHaAgent : IAsyncDisposable
 {
@@ -304,6 +305,9 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         }
         catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
         {
+            // Asked before the VM is made here, so nothing is left defined on a node that may not start it (e.g. the VM is
+            // being migrated away, or was just handed to another node).
+            await _cluster.EnsureMayStartAsync(Vm, name, cancellationToken).ConfigureAwait(false);
             var definition = await _cluster.GetDefinitionAsync(ClusterDefinitionKind.VirtualMachine, name, cancellationToken).ConfigureAwait(false)
                 ?? throw new ClusterException(VirtErrorKind.NotFound, $"HA VM {name} has no shared definition to create it from on node {_cluster.NodeName}; protect it again (ProtectAsync)");
             var spec = JsonSerializer.Deserialize(definition.Json, ClusterSpecJson.Default.VmSpec)

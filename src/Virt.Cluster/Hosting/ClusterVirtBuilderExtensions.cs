@@ -72,4 +72,28 @@ public static class ClusterVirtBuilderExtensions
             provider.GetService<TimeProvider>()));
         return builder;
     }
+
+    /// <summary>
+    /// Registers the <see cref="ClusterMigrationAgent"/> of this node (after <see cref="AddCluster"/> and the KVM backend's
+    /// <c>AddKvm()</c>; it stops containers on a drain through the LXC backend where <c>AddLxc()</c> registered one). The host
+    /// application starts it (<see cref="ClusterMigrationAgent.StartAsync"/>) in the process that joined the cluster; it is
+    /// what receives VMs from the other nodes and carries out drains.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
+    /// <param name="configure">Sets the address to receive on, TLS and the drain policy.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IVirtBuilder AddClusterMigration(this IVirtBuilder builder, Action<ClusterMigrationOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = new ClusterMigrationOptions();
+        configure?.Invoke(options);
+        builder.Services.TryAddSingleton(provider => new ClusterMigrationAgent(
+            provider.GetRequiredService<ClusterManager>(),
+            provider.GetRequiredService<Virt.VirtualMachines.IVirtualMachineManager>(),
+            provider.GetService<Virt.Containers.IContainerManager>(),
+            options,
+            provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterMigrationAgent>>(),
+            provider.GetService<TimeProvider>()));
+        return builder;
+    }
 }

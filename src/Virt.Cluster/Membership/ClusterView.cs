@@ -43,12 +43,9 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
 
             // Definitions and owners as they stand: a watcher that starts (or resumes after etcd compacted what it missed)
             // learns every one, as if each had just been written.
-            if (snapshot.Responses.Count > 3)
+            foreach (var kv in snapshot.Responses.Skip(2).SelectMany(r => r.ResponseRange.Kvs))
             {
-                foreach (var kv in snapshot.Responses[2].ResponseRange.Kvs.Concat(snapshot.Responses[3].ResponseRange.Kvs))
-                {
-                    AddKeyChange(kv, deleted: false, changes);
-                }
+                AddKeyChange(kv, deleted: false, changes);
             }
 
             foreach (var gone in _reported.Keys.Where(n => !_members.ContainsKey(n)).ToList())
@@ -188,7 +185,23 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
 
             changes.Add(new ClusterOwnershipChanged(revision, guestKind, guest.Name, ownership));
         }
+        else if (key.StartsWith(keys.Migrations, StringComparison.Ordinal) && SplitKindAndName(key[keys.Migrations.Length..]) is { } migrating
+            && ClusterKeys.GuestKindOf(migrating.Kind) is { } migratingKind)
+        {
+            var migration = deleted ? null : ClusterRecordViews.ToMigration(migrating.Name, ParseOrEnd(kv, ClusterJsonContext.Default.MigrationRecord), revision);
+            changes.Add(new ClusterMigrationChanged(revision, migratingKind, migrating.Name, migration));
+        }
+        else if (key.StartsWith(keys.Drains, StringComparison.Ordinal))
+        {
+            var node = key[keys.Drains.Length..];
+            var drain = deleted ? null : ClusterRecordViews.ToDrain(node, ParseOrEnd(kv, ClusterJsonContext.Default.DrainRecord), revision);
+            changes.Add(new ClusterDrainChanged(revision, node, drain));
+        }
     }
+
+    /// <summary>A record that is not the SDK's ends the watch (with the key named), as a bad owner record does.</summary>
+    private static T ParseOrEnd<T>(KeyValue kv, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        JsonSerializer.Deserialize(kv.Value.Span, type) ?? throw new JsonException($"the record at '{kv.Key.ToStringUtf8()}' is null");
 
     private static (string Kind, string Name)? SplitKindAndName(string rest)
     {

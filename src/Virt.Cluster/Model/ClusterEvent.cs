@@ -27,3 +27,16 @@ public sealed record ClusterOwnershipChanged(long Revision, ClusterGuestKind Kin
 /// <summary>This node lost its lease: it may start no clustered guest until it joins again.</summary>
 /// <param name="Reason">Why (expired, revoked, the store unreachable for longer than the lease).</param>
 public sealed record ClusterLeaseLost(string Reason) : ClusterEvent(0);
+
+/// <summary>A live migration between nodes began, got its destination's answer, or ended (<see langword="null"/>).</summary>
+/// <param name="Revision">The store's revision.</param>
+/// <param name="Kind">The guest's kind.</param>
+/// <param name="Name">The guest's name.</param>
+/// <param name="Migration">The migration now; <see langword="null"/> when it ended (completed, failed or its source died).</param>
+public sealed record ClusterMigrationChanged(long Revision, ClusterGuestKind Kind, string Name, ClusterMigration? Migration) : ClusterEvent(Revision);
+
+/// <summary>A drain of a node was asked, advanced or finished, or was cleared by <see cref="IClusterManager.ResumeAsync"/> (<see langword="null"/>).</summary>
+/// <param name="Revision">The store's revision.</param>
+/// <param name="Node">The node.</param>
+/// <param name="Drain">The drain now; <see langword="null"/> when cleared.</param>
+public sealed record ClusterDrainChanged(long Revision, string Node, ClusterDrain? Drain) : ClusterEvent(Revision);

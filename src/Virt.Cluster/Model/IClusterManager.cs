@@ -49,6 +49,44 @@ public interface IClusterManager : IGuestStartGate, IAsyncDisposable
     /// <exception cref="ClusterException">No node of that name (<see cref="VirtErrorKind.NotFound"/>).</exception>
     Task SetMaintenanceAsync(string name, bool maintenance, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Asks a node to drain and returns at once: the node goes into maintenance (nothing more is placed on it) in the same
+    /// transaction, and its <see cref="ClusterMigrationAgent"/> live-migrates every running clustered VM it owns to placed
+    /// nodes and stops or keeps its running containers per its <see cref="ClusterMigrationOptions.ContainerPolicy"/>. Asking
+    /// again while a drain runs returns that drain. Works from any node and any process.
+    /// </summary>
+    /// <param name="node">The node to drain.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The drain as asked (or as it runs).</returns>
+    /// <exception cref="ClusterException">No such node (<see cref="VirtErrorKind.NotFound"/>), or it is dead (<see cref="VirtErrorKind.Refused"/>).</exception>
+    Task<ClusterDrain> RequestDrainAsync(string node, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Drains a node (<see cref="RequestDrainAsync"/>) and waits until its agent has finished: every running clustered VM
+    /// moved away (<see cref="ClusterDrainState.Done"/>), or each one that could not be moved named with why
+    /// (<see cref="ClusterDrainState.Failed"/>). The node stays in maintenance until <see cref="ResumeAsync"/>.
+    /// </summary>
+    /// <param name="node">The node to drain.</param>
+    /// <param name="cancellationToken">Stops waiting (the drain goes on; <see cref="ResumeAsync"/> calls it off).</param>
+    /// <returns>The finished drain: what moved where, what stopped, what failed.</returns>
+    /// <exception cref="ClusterException">No such node, the node is or became dead, or the drain was called off.</exception>
+    Task<ClusterDrain> DrainAsync(string node, CancellationToken cancellationToken = default);
+
+    /// <summary>The drain last asked of a node, or <see langword="null"/> when none (or it was cleared by <see cref="ResumeAsync"/>).</summary>
+    /// <param name="node">The node.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The drain, or <see langword="null"/>.</returns>
+    Task<ClusterDrain?> GetDrainAsync(string node, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns a node to service: clears maintenance and the drain record in one transaction. A drain still running stops
+    /// starting migrations (those in flight finish); nothing moved comes back.
+    /// </summary>
+    /// <param name="node">The node.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <exception cref="ClusterException">No node of that name (<see cref="VirtErrorKind.NotFound"/>).</exception>
+    Task ResumeAsync(string node, CancellationToken cancellationToken = default);
+
     /// <summary>Removes a dead node that owns no guest from the cluster, so that its name can be used again.</summary>
     /// <param name="name">The node's name.</param>
     /// <param name="cancellationToken">Cancels the change.</param>

@@ -6,7 +6,9 @@ namespace Virt.Cluster.Store;
 /// Where everything lives in etcd, under the configured prefix P:
 /// <c>P/members/NODE</c> (the node's record, no lease: a dead node stays a member),
 /// <c>P/alive/NODE</c> (its heartbeat, under its lease: gone when the lease is),
-/// <c>P/definitions/KIND/NAME</c> (shared definitions) and <c>P/owners/KIND/NAME</c> (one owner per clustered guest).
+/// <c>P/definitions/KIND/NAME</c> (shared definitions), <c>P/owners/KIND/NAME</c> (one owner per clustered guest),
+/// <c>P/migrations/KIND/NAME</c> (a live migration between nodes in flight, under the source node's lease) and
+/// <c>P/drains/NODE</c> (a drain asked of a node, and how far it got).
 /// </summary>
 internal sealed class ClusterKeys(string prefix)
 {
@@ -20,7 +22,15 @@ internal sealed class ClusterKeys(string prefix)
 
     public string Owners => Prefix + "owners/";
 
+    public string Migrations => Prefix + "migrations/";
+
+    public string Drains => Prefix + "drains/";
+
     public string Member(string node) => Members + node;
+
+    public string Migration(ClusterGuestKind kind, string name) => Migrations + KindSegment(kind) + "/" + name;
+
+    public string Drain(string node) => Drains + node;
 
     public string AliveOf(string node) => Alive + node;
 

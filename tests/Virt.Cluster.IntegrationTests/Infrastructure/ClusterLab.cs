@@ -17,6 +17,8 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
 
     private readonly List<ClusterManager> _managers = [];
     private readonly List<Virt.Kvm.VirtualMachines.KvmVirtualMachineManager> _vmManagers = [];
+    private readonly List<IAsyncDisposable> _agents = [];
+    private Virt.Kvm.Tls.HostCertificateAuthority? _authority;
 
     public string Prefix { get; } = $"/virt-test-{Guid.NewGuid():N}/";
 
@@ -46,15 +48,38 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         return manager;
     }
 
-    /// <summary>A VM manager for node <paramref name="node"/> (its own state directory) whose start gate is <paramref name="gate"/>.</summary>
+    /// <summary>
+    /// A VM manager for node <paramref name="node"/> (its own state directory, the node's name as its host identity, and
+    /// the node's TLS directory from <see cref="TlsDirectoryOf"/>) whose start gate is <paramref name="gate"/>.
+    /// </summary>
     public Virt.Kvm.VirtualMachines.KvmVirtualMachineManager VmManager(string node, IGuestStartGate gate)
     {
         var runner = new Virt.Processes.ProcessRunner();
         var files = new System.IO.Abstractions.FileSystem();
+        var options = new Virt.Kvm.Hosting.KvmOptions { StateDirectory = Path.Combine(Root, node + "-vms"), MigrationTlsDirectory = TlsDirectoryOf(node) };
         var vms = new Virt.Kvm.VirtualMachines.KvmVirtualMachineManager(
-            new Virt.Kvm.Hosting.KvmOptions { StateDirectory = Path.Combine(Root, node + "-vms") }, runner, new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(runner), new Virt.Kvm.Host.AcceleratorProbe(files), TimeProvider.System, fileSystem: files, startGate: gate);
+            options, runner, new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(runner), new Virt.Kvm.Host.AcceleratorProbe(files), TimeProvider.System, fileSystem: files, hostIdentity: new Virt.Hosting.VirtHostIdentity(node), startGate: gate);
         _vmManagers.Add(vms);
         return vms;
+    }
+
+    /// <summary>
+    /// Node <paramref name="node"/>'s TLS directory in QEMU's layout, issued (on first use) by one throwaway CA for the lab
+    /// with the node's name as common name and 127.0.0.1 as its address: the nodes migrate to each other over loopback.
+    /// </summary>
+    public string TlsDirectoryOf(string node)
+    {
+        var directory = Path.Combine(Root, "tls", node);
+        lock (_managers)
+        {
+            _authority ??= Virt.Kvm.Tls.HostCertificateAuthority.Create("virt cluster test CA", TimeSpan.FromDays(2));
+            if (!Directory.Exists(directory))
+            {
+                _authority.WriteHostDirectory(new System.IO.Abstractions.FileSystem(), directory, new Virt.Kvm.Tls.HostCertificateRequest(new Virt.Hosting.VirtHostIdentity(node)) { Addresses = ["127.0.0.1"], Lifetime = TimeSpan.FromDays(1) });
+            }
+        }
+
+        return directory;
     }
 
     /// <summary>Makes and joins <paramref name="names"/>.</summary>
@@ -69,8 +94,16 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         return nodes;
     }
 
+    /// <summary>Disposes <paramref name="agent"/> with the lab, before the VM managers and the nodes it works with.</summary>
+    public void OnDispose(IAsyncDisposable agent) => _agents.Add(agent);
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var agent in _agents)
+        {
+            await agent.DisposeAsync();
+        }
+
         // Every VM a test left running is killed by its manager (by the pid it started), then the managers go.
         foreach (var vms in _vmManagers)
         {
@@ -94,6 +127,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
             await manager.DisposeAsync();
         }
 
+        _authority?.Dispose();
         Directory.Delete(Root, recursive: true);
     }
 
