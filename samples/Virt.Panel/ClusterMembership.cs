@@ -3,15 +3,17 @@ using Virt.Clustering;
 namespace Virt.Panel;
 
 /// <summary>
-/// The panel is the process that runs this host's guests, so it joins the cluster as this host's node when it starts
-/// and renews its lease while it runs (the HA agent is not run here yet: a panel stopped for longer than the lease would
+/// The panel is the process that runs this host's guests, so it joins the cluster as this host's node when it starts,
+/// renews its lease while it runs, and runs the node's migration agent (drains of this node, VMs sent to it) (the HA agent is not run here yet: a panel stopped for longer than the lease would
 /// leave its HA VMs running unfenced; docs/cluster.md). etcd unreachable at start is no reason to stay down: it tries again every few seconds, logging
 /// why, and the node list says the node has no lease meanwhile.
 /// </summary>
-internal sealed partial class ClusterMembership(IClusterManager cluster, ILogger<ClusterMembership> logger) : BackgroundService
+internal sealed partial class ClusterMembership(IClusterManager cluster, ClusterMigrationAgent migration, ILogger<ClusterMembership> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The migration agent follows the cluster's watch from the start: it acts on drains and incoming VMs once joined.
+        await migration.StartAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             if (!cluster.HoldsLease)

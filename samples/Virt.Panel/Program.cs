@@ -61,6 +61,13 @@ if (builder.Configuration["Panel:Etcd"] is { Length: > 0 } etcd)
 
         cluster.StateDirectory = Path.Combine(state, "cluster");
         cluster.KeyPrefix = builder.Configuration["Panel:ClusterPrefix"] is { Length: > 0 } prefix ? prefix : cluster.KeyPrefix;
+    }).AddClusterMigration(migration =>
+    {
+        // The panel runs this node's guests, so it runs the node's migration agent: it carries out drains asked of this node
+        // and receives VMs on Panel:MigrationAddress (without it this node sends VMs but receives none), over TLS with
+        // Panel:TlsDirectory's certificates (null: the KVM backend's).
+        migration.ListenAddress = builder.Configuration["Panel:MigrationAddress"] is { Length: > 0 } address ? address : null;
+        migration.TlsDirectory = builder.Configuration["Panel:TlsDirectory"] is { Length: > 0 } tls ? tls : null;
     });
     builder.Services.AddHostedService<ClusterMembership>();
 }

@@ -77,6 +77,7 @@ app.Configure(config =>
         node.AddCommand<NodeListCommand>("list");
         node.AddCommand<NodeMaintenanceCommand>("maintenance").WithExample("node", "maintenance", "pve2", "--etcd", "http://10.0.0.1:2379");
         node.AddCommand<NodeResumeCommand>("resume");
+        node.AddCommand<NodeDrainCommand>("drain").WithExample("node", "drain", "pve2", "--etcd", "http://10.0.0.1:2379");
         node.AddCommand<NodeGuestsCommand>("guests");
     });
     config.AddBranch("host", host =>
