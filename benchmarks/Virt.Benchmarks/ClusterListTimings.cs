@@ -20,13 +20,11 @@ internal static class ClusterListTimings
         var guests = numbers.Length > 0 ? int.Parse(numbers[0], CultureInfo.InvariantCulture) : 1000;
         var rounds = numbers.Length > 1 ? int.Parse(numbers[1], CultureInfo.InvariantCulture) : 30;
         using var busy = args.Contains("--busy") ? await BusyGuest.StartAsync() : null;
-        var etcdDirectory = Path.Combine("/tmp", "vb-etcd-" + Guid.NewGuid().ToString("N")[..8]);
-        var state = Directory.CreateTempSubdirectory("vb-cluster-").FullName;
-        try
+        using (var cluster = BenchmarkCluster.Start())
         {
-            var endpoints = HostCommand.Run("bash", "scripts/etcd-cluster.sh", "start", etcdDirectory).Trim().Split('\n')[^1];
-            await using var nodeA = Manager("node-a", endpoints, state);
-            await using var nodeB = Manager("node-b", endpoints, state);
+            var endpoints = string.Join(',', cluster.Endpoints);
+            await using var nodeA = cluster.Node("node-a", "/virt/", cluster.Root);
+            await using var nodeB = cluster.Node("node-b", "/virt/", cluster.Root);
             await nodeA.JoinAsync();
             await nodeB.JoinAsync();
             var claiming = Stopwatch.StartNew();
@@ -79,22 +77,6 @@ internal static class ClusterListTimings
             Console.WriteLine($"SDK / etcdctl: {BenchmarkVms.Median(sdk) / BenchmarkVms.Median(cli):0.00}x; target <= 50 ms: {(BenchmarkVms.Median(sdk) <= 50 ? "met" : "NOT met")}");
             return 0;
         }
-        finally
-        {
-            HostCommand.Run("bash", "scripts/etcd-cluster.sh", "stop", etcdDirectory);
-            Directory.Delete(state, recursive: true);
-        }
-    }
-
-    private static ClusterManager Manager(string node, string endpoints, string state)
-    {
-        var options = new ClusterOptions { NodeName = node, StateDirectory = Path.Combine(state, node) };
-        foreach (var endpoint in endpoints.Split(','))
-        {
-            options.Endpoints.Add(endpoint);
-        }
-
-        return new ClusterManager(options);
     }
 
     /// <summary>Runs <c>etcdctl get --prefix</c> and returns the lines it printed (a key and a value per record).</summary>

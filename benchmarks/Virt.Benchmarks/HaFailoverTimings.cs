@@ -1,11 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Virt.Clustering;
-using Virt.Kvm.Host;
-using Virt.Kvm.Hosting;
 using Virt.Kvm.Testing;
-using Virt.Kvm.VirtualMachines;
-using Virt.Processes;
 using Virt.VirtualMachines;
 
 namespace Virt.Benchmarks;
@@ -26,22 +22,14 @@ internal static class HaFailoverTimings
         var rounds = numbers.Length > 0 ? int.Parse(numbers[0], CultureInfo.InvariantCulture) : 3;
         var lease = TimeSpan.FromSeconds(numbers.Length > 1 ? int.Parse(numbers[1], CultureInfo.InvariantCulture) : 10);
         using var busy = args.Contains("--busy") ? await BusyGuest.StartAsync() : null;
-        var etcdDirectory = Path.Combine("/tmp", "vb-etcd-" + Guid.NewGuid().ToString("N")[..8]);
-        var root = Directory.CreateTempSubdirectory("vb-ha-").FullName;
         var rows = new List<(double Dead, double Handed, double Running)>();
-        try
+        using (var cluster = BenchmarkCluster.Start("23890"))
         {
-            var endpoints = HostCommand.Run("bash", "scripts/etcd-cluster.sh", "start", etcdDirectory, "23890").Trim().Split('\n')[^1].Split(',');
             for (var round = 0; round < rounds; round++)
             {
-                rows.Add(await RoundAsync(endpoints, Path.Combine(root, $"round-{round}"), lease));
+                rows.Add(await RoundAsync(cluster, Path.Combine(cluster.Root, $"round-{round}"), lease));
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: dead {rows[^1].Dead:0.0} s, handed over {rows[^1].Handed:0.0} s, running {rows[^1].Running:0.0} s"));
             }
-        }
-        finally
-        {
-            HostCommand.Run("bash", "scripts/etcd-cluster.sh", "stop", etcdDirectory);
-            Directory.Delete(root, recursive: true);
         }
 
         var delay = new ClusterHaOptions().RecoveryDelay.TotalSeconds;
@@ -55,29 +43,29 @@ internal static class HaFailoverTimings
         return 0;
     }
 
-    private static async Task<(double, double, double)> RoundAsync(string[] endpoints, string directory, TimeSpan lease)
+    private static async Task<(double, double, double)> RoundAsync(BenchmarkCluster cluster, string directory, TimeSpan lease)
     {
         var prefix = $"/vb-ha-{Guid.NewGuid():N}/";
-        var clusterA = Cluster("node-a", endpoints, prefix, directory, lease);
-        await using var clusterB = Cluster("node-b", endpoints, prefix, directory, lease);
+        var clusterA = cluster.Node("node-a", prefix, directory, lease);
+        await using var clusterB = cluster.Node("node-b", prefix, directory, lease);
         await clusterA.JoinAsync();
         await clusterB.JoinAsync();
-        await using var vmsA = Vms(Path.Combine(directory, "a-vms"), clusterA);
-        await using var vmsB = Vms(Path.Combine(directory, "b-vms"), clusterB);
+        await using var vmsA = cluster.Vms("node-a", Path.Combine(directory, "a-vms"), clusterA);
+        await using var vmsB = cluster.Vms("node-b", Path.Combine(directory, "b-vms"), clusterB);
         var agentA = new ClusterHaAgent(clusterA, vmsA);
         await using var agentB = new ClusterHaAgent(clusterB, vmsB);
         await agentA.StartAsync();
         await agentB.StartAsync();
         await agentA.ProtectAsync(EmbeddedGuest.CreateSpec("bench-ha", memoryMiB: 128) with { Accelerator = VmAccelerator.Tcg });
         var onA = await vmsA.GetAsync("bench-ha");
-        await UntilAsync(async () => (await onA.GetStatusAsync()).State == VmState.Running);
+        await BenchmarkCluster.UntilAsync(async () => (await onA.GetStatusAsync()).State == VmState.Running);
 
         var clock = Stopwatch.StartNew();
         await agentA.DisposeAsync();
         await clusterA.DisposeAsync();
         await onA.KillAsync();
         double dead = 0, handed = 0;
-        await UntilAsync(async () =>
+        await BenchmarkCluster.UntilAsync(async () =>
         {
             if (dead == 0 && (await clusterB.GetNodeAsync("node-a")).State == ClusterNodeState.Dead)
             {
@@ -89,45 +77,13 @@ internal static class HaFailoverTimings
         handed = clock.Elapsed.TotalSeconds;
         dead = dead == 0 ? handed : dead;
         // node-b's agent creates the VM from the shared definition, then starts it.
-        await UntilAsync(async () => (await vmsB.ListAsync()).Any(vm => vm.Name == "bench-ha"));
+        await BenchmarkCluster.UntilAsync(async () => (await vmsB.ListAsync()).Any(vm => vm.Name == "bench-ha"));
         var onB = await vmsB.GetAsync("bench-ha");
-        await UntilAsync(async () => (await onB.GetStatusAsync()).State == VmState.Running);
+        await BenchmarkCluster.UntilAsync(async () => (await onB.GetStatusAsync()).State == VmState.Running);
         var running = clock.Elapsed.TotalSeconds;
         await agentB.DisposeAsync();
         await onB.KillAsync();
         return (dead, handed, running);
-    }
-
-    private static ClusterManager Cluster(string node, string[] endpoints, string prefix, string directory, TimeSpan lease)
-    {
-        var options = new ClusterOptions { NodeName = node, KeyPrefix = prefix, LeaseTtl = lease, StateDirectory = Path.Combine(directory, node) };
-        foreach (var endpoint in endpoints)
-        {
-            options.Endpoints.Add(endpoint);
-        }
-
-        return new ClusterManager(options);
-    }
-
-    private static KvmVirtualMachineManager Vms(string state, IGuestStartGate gate)
-    {
-        var runner = new ProcessRunner();
-        var files = new System.IO.Abstractions.FileSystem();
-        return new KvmVirtualMachineManager(new KvmOptions { StateDirectory = state }, runner, new QemuCapabilityProbe(runner), new AcceleratorProbe(files), TimeProvider.System, fileSystem: files, startGate: gate);
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(120))
-            {
-                throw new TimeoutException("waited 120 s");
-            }
-
-            await Task.Delay(50);
-        }
     }
 
     private static string Row(string what, List<double> values) =>

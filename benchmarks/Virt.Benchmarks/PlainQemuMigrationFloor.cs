@@ -38,7 +38,11 @@ internal sealed class PlainQemuMigrationFloor : IDisposable
     }
 
     /// <summary>One migration from <paramref name="source"/>'s namespace to <paramref name="destination"/>'s; null when it failed (reported).</summary>
-    public async Task<(double Total, double Downtime)?> MigrateAsync(LabHost source, LabHost destination, bool secure, string[] limit)
+    public Task<(double Total, double Downtime)?> MigrateAsync(LabHost source, LabHost destination, bool secure, string[] limit) =>
+        MigrateAsync(FloorHost.Of(source), FloorHost.Of(destination), secure, limit);
+
+    /// <summary>One migration between two floor hosts (a lab host's namespace, or this namespace); null when it failed (reported).</summary>
+    public async Task<(double Total, double Downtime)?> MigrateAsync(FloorHost source, FloorHost destination, bool secure, string[] limit)
     {
         var run = Interlocked.Increment(ref _runs);
         var (sourceDirectory, destinationDirectory) = (Path.Combine(_root, $"{run}-source"), Path.Combine(_root, $"{run}-destination"));
@@ -82,12 +86,12 @@ internal sealed class PlainQemuMigrationFloor : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    /// <summary>Starts the argv in the namespace; <c>ip netns exec</c> execs QEMU, so the process is QEMU itself.</summary>
-    private Process Launch(string ns, string directory, string[] extra)
+    /// <summary>Starts the argv in the namespace (or this one when null); <c>ip netns exec</c> execs QEMU, so the process is QEMU itself.</summary>
+    private Process Launch(string? ns, string directory, string[] extra)
     {
         Directory.CreateDirectory(directory);
-        var start = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "netns", "exec", ns, _qemu }.Concat(PathMonitors.Replace(_argvFor(directory), directory, Path.Combine(directory, "qmp.sock"))).Concat(extra))
+        var start = new ProcessStartInfo(ns is null ? _qemu : "ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (ns is null ? Array.Empty<string>() : ["netns", "exec", ns, _qemu]).Concat(PathMonitors.Replace(_argvFor(directory), directory, Path.Combine(directory, "qmp.sock"))).Concat(extra))
         {
             start.ArgumentList.Add(argument);
         }
@@ -98,11 +102,17 @@ internal sealed class PlainQemuMigrationFloor : IDisposable
         {
             if (e.Data is { Length: > 0 } text)
             {
-                Console.Error.WriteLine($"plain QEMU in {ns}: {text}");
+                Console.Error.WriteLine($"plain QEMU in {ns ?? "this namespace"}: {text}");
             }
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
     }
+}
+
+/// <summary>Where one side of a floor migration runs: a lab host's namespace, or this namespace (<see cref="Namespace"/> null).</summary>
+internal sealed record FloorHost(string? Namespace, string Address, string TlsDirectory, string Name)
+{
+    public static FloorHost Of(LabHost host) => new(host.Namespace, host.Address, host.TlsDirectory, host.Name);
 }

@@ -92,6 +92,12 @@ static async Task<int> RunAsync(string[] args)
         return await HaFailoverTimings.RunAsync(args);
     }
 
+    // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- cluster-drain [vms] [rounds] [--busy]   (from the repository root)
+    if (args.Length > 0 && args[0] == "cluster-drain")
+    {
+        return await ClusterDrainTimings.RunAsync(args);
+    }
+
     // dotnet run -c Release --project benchmarks/Virt.Benchmarks -- cluster-list [guests] [rounds] [--busy]   (from the repository root)
     if (args.Length > 0 && args[0] == "cluster-list")
     {

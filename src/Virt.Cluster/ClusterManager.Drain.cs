@@ -55,20 +55,36 @@ public sealed partial class ClusterManager
         var asked = await RequestDrainAsync(node, cancellationToken).ConfigureAwait(false);
 
         // Followed on the watch (which starts with the drain as it stands), so a drain that finished between the request and
-        // the first event is seen too.
-        await foreach (var change in WatchAsync(cancellationToken).ConfigureAwait(false))
+        // the first event is seen too. A drain nobody takes up is said, not waited on forever.
+        using var pickup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (asked.State == ClusterDrainState.Requested)
         {
-            switch (change)
+            pickup.CancelAfter(_options.DrainPickupTimeout);
+        }
+
+        try
+        {
+            await foreach (var change in WatchAsync(pickup.Token).ConfigureAwait(false))
             {
-                case ClusterDrainChanged { Drain: { Finished: true } done } when done.Node == node && done.Revision >= asked.Revision:
-                    return done;
-                case ClusterDrainChanged { Drain: null } cleared when cleared.Node == node && cleared.Revision > asked.Revision:
-                    throw new ClusterException(VirtErrorKind.Refused, $"the drain of node {node} was called off (ResumeAsync) before it finished; what it moved stays moved");
-                case ClusterNodeChanged { Node.State: ClusterNodeState.Dead } dead when dead.Name == node:
-                    throw new ClusterException(VirtErrorKind.Failed, $"node {node} died while it was being drained; its HA VMs are restarted elsewhere by the HA agents, the others wait for it to come back");
-                case ClusterNodeChanged { Node: null } removed when removed.Name == node:
-                    throw new ClusterException(VirtErrorKind.NotFound, $"node {node} was removed from the cluster while it was being drained");
+                switch (change)
+                {
+                    case ClusterDrainChanged { Drain: { Finished: true } done } when done.Node == node && done.Revision >= asked.Revision:
+                        return done;
+                    case ClusterDrainChanged { Drain.State: ClusterDrainState.Running } running when running.Node == node:
+                        pickup.CancelAfter(Timeout.InfiniteTimeSpan);
+                        break;
+                    case ClusterDrainChanged { Drain: null } cleared when cleared.Node == node && cleared.Revision > asked.Revision:
+                        throw new ClusterException(VirtErrorKind.Refused, $"the drain of node {node} was called off (ResumeAsync) before it finished; what it moved stays moved");
+                    case ClusterNodeChanged { Node.State: ClusterNodeState.Dead } dead when dead.Name == node:
+                        throw new ClusterException(VirtErrorKind.Failed, $"node {node} died while it was being drained; its HA VMs are restarted elsewhere by the HA agents, the others wait for it to come back");
+                    case ClusterNodeChanged { Node: null } removed when removed.Name == node:
+                        throw new ClusterException(VirtErrorKind.NotFound, $"node {node} was removed from the cluster while it was being drained");
+                }
             }
+        }
+        catch (OperationCanceledException) when (pickup.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ClusterException(VirtErrorKind.Failed, string.Create(CultureInfo.InvariantCulture, $"node {node} did not take up its drain within {_options.DrainPickupTimeout.TotalSeconds:0} s: is its migration agent running (the panel runs one; in an application, AddClusterMigration and ClusterMigrationAgent.StartAsync in the process that joined)? The node stays in maintenance with the drain asked; ResumeAsync calls it off"));
         }
 
         throw new ClusterException(VirtErrorKind.Failed, $"the cluster's watch ended before the drain of node {node} finished");

@@ -104,14 +104,16 @@ public sealed partial class ClusterManager
             ? new[] { EtcdCompare.LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
             : [EtcdCompare.Absent(fromAlive)];
         var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability);
+        var migrationKey = _keys.Migration(kind, name);
         var response = await TxnAsync(
             $"transfer {kind} {name} to {toNode}",
-            [EtcdCompare.ModRevisionIs(key, expectedRevision), EtcdCompare.Exists(memberKey), .. fromOwner],
+            [EtcdCompare.ModRevisionIs(key, expectedRevision), EtcdCompare.Exists(memberKey), EtcdCompare.Absent(migrationKey), .. fromOwner],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
-            [Get(key), Get(memberKey), Get(fromAlive)],
+            [Get(key), Get(memberKey), Get(fromAlive), Get(migrationKey)],
             cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
+            ThrowIfMigrating(kind, name, response.Responses[3].ResponseRange, "hand it over");
             if (response.Responses[1].ResponseRange.Kvs.Count == 0)
             {
                 throw UnknownNode(toNode, await ReadNodesAsync(cancellationToken).ConfigureAwait(false));
@@ -150,9 +152,11 @@ public sealed partial class ClusterManager
             throw new ClusterException(VirtErrorKind.Conflict, $"{kind} {name} is owned by node {current.Node}, not {NodeName}: release it there");
         }
 
-        var response = await TxnAsync($"release {kind} {name}", [EtcdCompare.ModRevisionIs(_keys.Owner(kind, name), current.Revision)], [Delete(_keys.Owner(kind, name))], null, cancellationToken).ConfigureAwait(false);
+        var migrationKey = _keys.Migration(kind, name);
+        var response = await TxnAsync($"release {kind} {name}", [EtcdCompare.ModRevisionIs(_keys.Owner(kind, name), current.Revision), EtcdCompare.Absent(migrationKey)], [Delete(_keys.Owner(kind, name))], [Get(migrationKey)], cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
+            ThrowIfMigrating(kind, name, response.Responses[0].ResponseRange, "release it");
             var now = await GetOwnerAsync(kind, name, cancellationToken).ConfigureAwait(false);
             throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} released it (now {(now is null ? "released" : $"owned by {now.Node}")}); read it again", current.Revision, now?.Revision ?? 0);
         }
@@ -215,14 +219,16 @@ public sealed partial class ClusterManager
 
         var key = _keys.Owner(kind, name);
         var record = new OwnerRecord(NodeName, current.MemoryBytes, current.AntiAffinityGroup, highAvailability);
+        var migrationKey = _keys.Migration(kind, name);
         var response = await TxnAsync(
             $"set the HA flag of {kind} {name}",
-            [EtcdCompare.ModRevisionIs(key, current.Revision), EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision)],
+            [EtcdCompare.ModRevisionIs(key, current.Revision), EtcdCompare.LeaseIs(_keys.AliveOf(NodeName), lease), MemberIs(memberRevision), EtcdCompare.Absent(migrationKey)],
             [Put(key, JsonSerializer.SerializeToUtf8Bytes(record, ClusterJsonContext.Default.OwnerRecord))],
-            null,
+            [Get(migrationKey)],
             cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)
         {
+            ThrowIfMigrating(kind, name, response.Responses[0].ResponseRange, "change its HA flag");
             throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} set its HA flag; read it again", current.Revision, 0);
         }
 
@@ -261,6 +267,19 @@ public sealed partial class ClusterManager
 
         var guests = await ListGuestsAsync(cancellationToken).ConfigureAwait(false);
         return PlacementPlanner.Place(request, nodes, guests);
+    }
+
+    /// <summary>
+    /// Refuses an ownership change while the guest migrates between nodes: the hand-over that ends the migration moves the
+    /// ownership from the revision the migration began at, and a change in between would leave the guest on no node.
+    /// </summary>
+    private void ThrowIfMigrating(ClusterGuestKind kind, string name, RangeResponse migration, string what)
+    {
+        if (migration.Kvs.FirstOrDefault() is { } kv)
+        {
+            var record = Parse(kv.Value, ClusterJsonContext.Default.MigrationRecord, _keys.Migration(kind, name));
+            throw new ClusterException(VirtErrorKind.Refused, $"{kind} {name} is being migrated from node {record.Source} to node {record.Destination}: cannot {what} until the migration ends");
+        }
     }
 
     /// <summary>The node's member record is still the one this process joined under (not removed, not re-made by another host).</summary>

@@ -125,11 +125,48 @@ public sealed class DrainTests(EtcdCluster etcd)
         var twice = await Assert.ThrowsAsync<ClusterException>(() => clusterA.BeginMigrationAsync("moving", record, Token));
         Assert.Equal(VirtErrorKind.Conflict, twice.ErrorKind);
 
+        // Nor may its ownership change: the hand-over moves it from the revision the migration began at.
+        foreach (var change in new Func<Task>[]
+        {
+            () => clusterA.TransferAsync(Vm, "moving", "node-b", owner.Revision, Token),
+            () => clusterA.ReleaseAsync(Vm, "moving", Token),
+            () => clusterA.SetHighAvailabilityAsync(Vm, "moving", true, Token),
+        })
+        {
+            var blocked = await Assert.ThrowsAsync<ClusterException>(change);
+            Assert.Equal(VirtErrorKind.Refused, blocked.ErrorKind);
+            Assert.Contains("is being migrated from node node-a to node node-b: cannot", blocked.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(owner.Revision, (await clusterA.GetOwnerAsync(Vm, "moving", Token))!.Revision);
+
         // The hand-over moves the owner and ends the migration in one transaction; a second one (the other side) finds it done.
         Assert.Equal("node-b", await clusterB.CompleteMigrationAsync("moving", record, Token));
         Assert.Equal("node-b", await clusterA.CompleteMigrationAsync("moving", record, Token));
         Assert.Null(await clusterA.ReadMigrationAsync("moving", Token));
         await clusterB.EnsureMayStartAsync(Vm, "moving", Token);
+    }
+
+    [Fact]
+    public async Task A_drain_no_agent_takes_up_is_said_after_the_pickup_timeout_and_stays_asked_until_resume()
+    {
+        await using var lab = new ClusterLab(etcd);
+        var asker = lab.Node("node-a", drainPickupTimeout: TimeSpan.FromSeconds(2));
+        var idle = lab.Node("node-b");
+        await asker.JoinAsync(cancellationToken: Token);
+        await idle.JoinAsync(cancellationToken: Token);
+
+        var failed = await Assert.ThrowsAsync<ClusterException>(() => asker.DrainAsync("node-b", Token));
+        Assert.Contains("node node-b did not take up its drain within 2 s: is its migration agent running", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(ClusterDrainState.Requested, (await asker.GetDrainAsync("node-b", Token))!.State);
+        Assert.Equal(ClusterNodeState.Maintenance, (await asker.GetNodeAsync("node-b", Token)).State);
+
+        var unknown = await Assert.ThrowsAsync<ClusterException>(() => asker.DrainAsync("node-x", Token));
+        Assert.Equal(VirtErrorKind.NotFound, unknown.ErrorKind);
+
+        await asker.ResumeAsync("node-b", Token);
+        Assert.Null(await asker.GetDrainAsync("node-b", Token));
+        Assert.Equal(ClusterNodeState.Online, (await asker.GetNodeAsync("node-b", Token)).State);
     }
 
     private static async Task<TestNode> NodeAsync(ClusterLab lab, string name, bool receives = true)

@@ -31,6 +31,7 @@ public sealed class ClusterOptionsTests
     [InlineData("prefix", "ClusterOptions.KeyPrefix 'virt' must start and end with '/'")]
     [InlineData("state", "ClusterOptions.StateDirectory 'relative' must be an absolute path")]
     [InlineData("timeout", "ClusterOptions.OperationTimeout is 00:00:00")]
+    [InlineData("pickup", "ClusterOptions.DrainPickupTimeout is 00:00:00")]
     public void Each_bad_option_is_named_with_its_fix(string what, string expected)
     {
         var options = Valid();
@@ -44,6 +45,7 @@ public sealed class ClusterOptionsTests
             case "prefix": options.KeyPrefix = "virt"; break;
             case "state": options.StateDirectory = "relative"; break;
             case "timeout": options.OperationTimeout = TimeSpan.Zero; break;
+            case "pickup": options.DrainPickupTimeout = TimeSpan.Zero; break;
         }
 
         var failure = Assert.Throws<ArgumentException>(() => ClusterOptionsValidator.ThrowIfInvalid(options));
@@ -89,5 +91,23 @@ public sealed class ClusterOptionsTests
         Assert.True(ClusterNames.IsValid("node-1.example_a"));
         Assert.False(ClusterNames.IsValid("-node"));
         Assert.False(ClusterNames.IsValid(new string('a', 64)));
+    }
+
+    [Theory]
+    [InlineData("parallelism", "DrainParallelism")]
+    [InlineData("address", "ListenAddress 'host-b' is not an IP address")]
+    [InlineData("ticket", "TicketLifetime")]
+    public void Bad_migration_agent_options_are_refused_when_the_agent_is_made(string what, string expected)
+    {
+        var options = new ClusterMigrationOptions();
+        switch (what)
+        {
+            case "parallelism": options.DrainParallelism = 0; break;
+            case "address": options.ListenAddress = "host-b"; break;
+            case "ticket": options.TicketLifetime = TimeSpan.Zero; break;
+        }
+
+        var failure = Assert.ThrowsAny<ArgumentException>(options.Validate);
+        Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
     }
 }

@@ -89,6 +89,30 @@ public sealed class ClusterViewTests
     }
 
     [Fact]
+    public void Migrations_and_drains_become_their_events_without_the_ticket()
+    {
+        _view.Reset(Snapshot(1, [], []));
+        var migration = new MigrationRecord("node-a", "node-b", 3, "{}", new Dictionary<string, long>(), DateTimeOffset.UnixEpoch, TicketJson: "{\"token\":\"secret\"}");
+        var drain = new DrainRecord(ClusterDrainState.Running, DateTimeOffset.UnixEpoch, [new DrainedGuest("web", "node-b")], ["ct1"], [new DrainFailure(ClusterGuestKind.VirtualMachine, "db", "no node fits")]);
+        var changes = _view.Apply(Watch(
+            12,
+            Put(Keys.Migration(ClusterGuestKind.VirtualMachine, "web"), JsonSerializer.SerializeToUtf8Bytes(migration, ClusterJsonContext.Default.MigrationRecord), 10),
+            Delete(Keys.Migration(ClusterGuestKind.VirtualMachine, "web"), 11),
+            Put(Keys.Drain("node-a"), JsonSerializer.SerializeToUtf8Bytes(drain, ClusterJsonContext.Default.DrainRecord), 12),
+            Delete(Keys.Drain("node-a"), 12)));
+
+        Assert.Equal(new ClusterMigrationChanged(10, ClusterGuestKind.VirtualMachine, "web", new ClusterMigration("web", "node-a", "node-b", Ready: true, Error: null, 10)), changes[0]);
+        Assert.Equal(new ClusterMigrationChanged(11, ClusterGuestKind.VirtualMachine, "web", null), changes[1]);
+        var drained = Assert.IsType<ClusterDrainChanged>(changes[2]).Drain!;
+        Assert.Equal(("node-a", ClusterDrainState.Running, false, 12L), (drained.Node, drained.State, drained.Finished, drained.Revision));
+        Assert.Equal([new DrainedGuest("web", "node-b")], drained.Moved);
+        Assert.Equal(["ct1"], drained.Stopped);
+        Assert.Equal("no node fits", Assert.Single(drained.Failures).Reason);
+        Assert.Equal(new ClusterDrainChanged(12, "node-a", null), changes[3]);
+        Assert.DoesNotContain("secret", string.Join(" ", changes), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_new_snapshot_reports_members_that_disappeared_meanwhile_as_removed()
     {
         _view.Reset(Snapshot(10, [("a", false), ("b", false)], ["a", "b"]));

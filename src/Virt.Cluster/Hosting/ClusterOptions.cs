@@ -22,6 +22,12 @@ public sealed class ClusterOptions
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long <see cref="IClusterManager.DrainAsync"/> waits for the drained node's migration agent to take the drain up
+    /// before it says that none seems to run there. Default 30 s.
+    /// </summary>
+    public TimeSpan DrainPickupTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Where the node keeps its identity and lease id, so that other processes of the same node (a panel and virtctl)
     /// share its lease. Default <c>/var/lib/virt/cluster</c>.
     /// </summary>

@@ -33,6 +33,11 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
             result.AddError($"ClusterOptions.LeaseTtl is {options.LeaseTtl}: give whole seconds from 2 s to 1 h (etcd counts leases in seconds), e.g. 10 s", nameof(ClusterOptions.LeaseTtl));
         }
 
+        if (options.DrainPickupTimeout <= TimeSpan.Zero)
+        {
+            result.AddError($"ClusterOptions.DrainPickupTimeout is {options.DrainPickupTimeout}: give a positive duration, e.g. 30 s", nameof(ClusterOptions.DrainPickupTimeout));
+        }
+
         if (options.OperationTimeout <= TimeSpan.Zero)
         {
             result.AddError($"ClusterOptions.OperationTimeout is {options.OperationTimeout}: give a positive duration, e.g. 5 s", nameof(ClusterOptions.OperationTimeout));

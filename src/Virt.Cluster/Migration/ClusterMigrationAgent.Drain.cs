@@ -8,59 +8,113 @@ namespace Virt.Clustering;
 /// <summary>Carrying out a drain asked of this node.</summary>
 public sealed partial class ClusterMigrationAgent
 {
-    private async Task DrainThisNodeAsync(CancellationToken cancellationToken)
+    /// <summary>Carries out the drains asked of this node, one after the other, until none is waiting.</summary>
+    private async Task DrainWhileAskedAsync(bool resumeRunning, CancellationToken cancellationToken)
     {
-        try
+        var resume = resumeRunning;
+        while (true)
         {
-            if (await _cluster.ReadDrainAsync(_cluster.NodeName, cancellationToken).ConfigureAwait(false) is not { } asked || asked.Record.State is ClusterDrainState.Done or ClusterDrainState.Failed)
+            try
             {
+                while (await NextDrainAsync(resume, cancellationToken).ConfigureAwait(false) is { } asked)
+                {
+                    await DrainOnceAsync(asked.Record, asked.Revision, cancellationToken).ConfigureAwait(false);
+                    resume = false;
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // etcd out of reach: the drain record stays as it was, and is taken up again by this node's next agent.
+                Log.MigrationFailed(_logger, $"draining node {_cluster.NodeName}", e.Message);
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _draining, 0);
+            }
+
+            // A request that came between the last read and clearing the flag found the flag set and was left: look once more.
+            try
+            {
+                if (cancellationToken.IsCancellationRequested || await NextDrainAsync(false, cancellationToken).ConfigureAwait(false) is null
+                    || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.MigrationFailed(_logger, $"reading the drain of node {_cluster.NodeName}", e.Message);
                 return;
             }
+        }
+    }
 
-            using var progress = new DrainProgress(_cluster, asked.Record with { State = ClusterDrainState.Running }, asked.Revision);
-            if (!await progress.SaveAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return; // Called off, or another process of this node took it.
-            }
+    /// <summary>
+    /// The drain waiting for this node, once this process holds the node's lease (a panel's agent starts before it has
+    /// joined; nothing can be migrated until then): a requested one, or with <paramref name="resumeRunning"/> one that a
+    /// process of this node left running when it ended.
+    /// </summary>
+    private async Task<(DrainRecord Record, long Revision)?> NextDrainAsync(bool resumeRunning, CancellationToken cancellationToken)
+    {
+        while (!_cluster.HoldsLease)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
+        }
 
-            var owned = (await _cluster.ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == _cluster.NodeName).ToList();
-            var vms = new List<string>();
-            foreach (var guest in owned.Where(g => g.Kind == Vm))
+        return await _cluster.ReadDrainAsync(_cluster.NodeName, cancellationToken).ConfigureAwait(false) is { } asked
+            && (asked.Record.State == ClusterDrainState.Requested || (resumeRunning && asked.Record.State == ClusterDrainState.Running))
+            ? asked
+            : null;
+    }
+
+    /// <summary>
+    /// One drain: every running clustered VM of this node migrated (each failure recorded with its reason, never left
+    /// hanging), then the containers per the policy, then the outcome written. A drain called off meanwhile starts nothing more.
+    /// </summary>
+    private async Task DrainOnceAsync(DrainRecord asked, long revision, CancellationToken cancellationToken)
+    {
+        using var progress = new DrainProgress(_cluster, asked with { State = ClusterDrainState.Running }, revision);
+        if (!await progress.SaveAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return; // Called off, or another process of this node took it.
+        }
+
+        var owned = (await _cluster.ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == _cluster.NodeName).ToList();
+        var vms = new List<string>();
+        foreach (var guest in owned.Where(g => g.Kind == Vm))
+        {
+            try
             {
                 if (await RunsHereAsync(guest.Name, cancellationToken).ConfigureAwait(false))
                 {
                     vms.Add(guest.Name);
                 }
             }
-
-            using (var slots = new SemaphoreSlim(_options.DrainParallelism))
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                await Task.WhenAll(vms.Select(name => MoveOneAsync(name, slots, progress, cancellationToken))).ConfigureAwait(false);
-            }
-
-            foreach (var container in owned.Where(g => g.Kind == ClusterGuestKind.Container))
-            {
-                if (progress.CalledOff)
-                {
-                    break;
-                }
-
-                await HandleContainerAsync(container.Name, progress, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (!progress.CalledOff)
-            {
-                var finished = await progress.FinishAsync(cancellationToken).ConfigureAwait(false);
-                Log.DrainFinished(_logger, _cluster.NodeName, finished.Moved.Count, finished.Stopped.Count, finished.Failures.Count);
+                await progress.AddAsync(r => r with { Failures = [.. r.Failures, new DrainFailure(Vm, guest.Name, $"its state could not be read on node {_cluster.NodeName}: {e.Message}")] }, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is ClusterException or TimeoutException)
+
+        using (var slots = new SemaphoreSlim(_options.DrainParallelism))
         {
-            Log.MigrationFailed(_logger, $"draining node {_cluster.NodeName}", e.Message);
+            await Task.WhenAll(vms.Select(name => MoveOneAsync(name, slots, progress, cancellationToken))).ConfigureAwait(false);
         }
-        finally
+
+        foreach (var container in owned.Where(g => g.Kind == ClusterGuestKind.Container))
         {
-            Interlocked.Exchange(ref _draining, 0);
+            if (progress.CalledOff)
+            {
+                break;
+            }
+
+            await HandleContainerAsync(container.Name, progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!progress.CalledOff)
+        {
+            var finished = await progress.FinishAsync(cancellationToken).ConfigureAwait(false);
+            Log.DrainFinished(_logger, _cluster.NodeName, finished.Moved.Count, finished.Stopped.Count, finished.Failures.Count);
         }
     }
 
@@ -87,15 +141,18 @@ public sealed partial class ClusterMigrationAgent
                 return;
             }
 
+            Func<DrainRecord, DrainRecord> outcome;
             try
             {
                 var moved = await MigrateAsync(name, toNode: null, progress: null, cancellationToken).ConfigureAwait(false);
-                await progress.AddAsync(r => r with { Moved = [.. r.Moved, new DrainedGuest(name, moved.Destination)] }, cancellationToken).ConfigureAwait(false);
+                outcome = r => r with { Moved = [.. r.Moved, new DrainedGuest(name, moved.Destination)] };
             }
-            catch (ClusterException e)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                await progress.AddAsync(r => r with { Failures = [.. r.Failures, new DrainFailure(Vm, name, e.Message)] }, cancellationToken).ConfigureAwait(false);
+                outcome = r => r with { Failures = [.. r.Failures, new DrainFailure(Vm, name, e.Message)] };
             }
+
+            await progress.AddAsync(outcome, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -131,7 +188,7 @@ public sealed partial class ClusterMigrationAgent
         {
             // Owned by this node but not defined here: nothing runs to stop.
         }
-        catch (VirtException e)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             await progress.AddAsync(r => r with { Failures = [.. r.Failures, new DrainFailure(ClusterGuestKind.Container, name, e.Message)] }, cancellationToken).ConfigureAwait(false);
         }

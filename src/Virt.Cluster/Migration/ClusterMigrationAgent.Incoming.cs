@@ -11,7 +11,7 @@ public sealed partial class ClusterMigrationAgent
     /// <summary>How often the destination looks at its waiting VM and at the migration record.</summary>
     private static readonly TimeSpan IncomingPoll = TimeSpan.FromMilliseconds(200);
 
-    private async Task ReceiveAsync(string name, CancellationToken cancellationToken)
+    private async Task ReceiveAsync(string name, string key, CancellationToken cancellationToken)
     {
         try
         {
@@ -27,21 +27,33 @@ public sealed partial class ClusterMigrationAgent
             {
                 ticket = await PrepareAsync(name, record, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is VirtException or ArgumentException or JsonException or IOException or TimeoutException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                // Every refusal is answered, so the source names it instead of waiting for a ticket that never comes.
                 Log.MigrationFailed(_logger, $"receiving VM {name} from node {record.Source}", e.Message);
                 await _cluster.AnswerMigrationAsync(name, revision, sourceLease, record with { Error = e.Message }, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            if (!await _cluster.AnswerMigrationAsync(name, revision, sourceLease, record with { TicketJson = JsonSerializer.Serialize(ticket, ClusterSpecJson.Default.MigrationTicket) }, cancellationToken).ConfigureAwait(false))
+            bool answered;
+            try
+            {
+                answered = await _cluster.AnswerMigrationAsync(name, revision, sourceLease, record with { TicketJson = JsonSerializer.Serialize(ticket, ClusterSpecJson.Default.MigrationTicket) }, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await RemoveWaitingAsync(name).ConfigureAwait(false);
+                throw;
+            }
+
+            if (!answered)
             {
                 // The source gave up (or died) before the answer: nothing will come.
                 await RemoveWaitingAsync(name).ConfigureAwait(false);
                 return;
             }
 
-            await FollowIncomingAsync(name, record, created, ticket.ExpiresAt, cancellationToken).ConfigureAwait(false);
+            await FollowIncomingAsync(name, record, created, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is ClusterException or TimeoutException)
         {
@@ -49,7 +61,7 @@ public sealed partial class ClusterMigrationAgent
         }
         finally
         {
-            _receiving.TryRemove(name, out _);
+            _receiving.TryRemove(key, out _);
         }
     }
 
@@ -78,10 +90,17 @@ public sealed partial class ClusterMigrationAgent
     /// <summary>
     /// Watches the waiting VM until it runs here (then takes the ownership over, unless the source did already), or the
     /// migration ends without it (then removes what waits). The VM manager itself removes a waiting QEMU whose stream
-    /// failed or whose ticket expired.
+    /// failed, or whose ticket expired before a source came in.
     /// </summary>
-    private async Task FollowIncomingAsync(string name, MigrationRecord record, long created, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    private async Task FollowIncomingAsync(string name, MigrationRecord record, long created, CancellationToken cancellationToken)
     {
+        if (record.HighAvailability)
+        {
+            // From the moment its state may arrive, an HA VM is fenced with this node: if this node loses its lease before
+            // its HA agent hears of the hand-over, a survivor may restart the VM elsewhere.
+            _receivedHa[name] = true;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             await Task.Delay(IncomingPoll, _time, cancellationToken).ConfigureAwait(false);
@@ -92,17 +111,17 @@ public sealed partial class ClusterMigrationAgent
             }
             catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
             {
-                return; // The manager removed it: the stream failed, was cancelled, or the ticket expired.
+                return; // The manager removed it: the stream failed, was cancelled, or the ticket expired unused.
             }
 
             if (state is VmState.Running or VmState.Paused)
             {
-                var owner = await _cluster.CompleteMigrationAsync(name, record, CancellationToken.None).ConfigureAwait(false);
+                var owner = await HandOverAsync(name, record).ConfigureAwait(false);
                 if (owner != _cluster.NodeName)
                 {
                     // Something moved the VM elsewhere before the hand-over (an HA recovery of a source that died): one copy only.
-                    Log.MigrationFailed(_logger, $"taking over VM {name} from node {record.Source}", $"it is now owned by node {owner ?? "(none)"}; killing the copy that arrived here");
-                    await (await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false)).KillAsync(CancellationToken.None).ConfigureAwait(false);
+                    Log.MigrationFailed(_logger, $"taking over VM {name} from node {record.Source}", $"it is now owned by node {owner ?? "(none)"}; killing and removing the copy that arrived here");
+                    await RemoveArrivedAsync(name).ConfigureAwait(false);
                 }
 
                 return;
@@ -113,8 +132,7 @@ public sealed partial class ClusterMigrationAgent
                 return;
             }
 
-            var migration = await _cluster.ReadMigrationAsync(name, cancellationToken).ConfigureAwait(false);
-            if (migration is { } still && still.CreateRevision == created && _time.GetUtcNow() < expiresAt)
+            if (await _cluster.ReadMigrationAsync(name, cancellationToken).ConfigureAwait(false) is { } still && still.CreateRevision == created)
             {
                 continue;
             }
@@ -130,19 +148,35 @@ public sealed partial class ClusterMigrationAgent
         }
     }
 
-    private async Task RemoveWaitingAsync(string name)
+    private async Task RemoveArrivedAsync(string name)
     {
         try
         {
-            var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
-            if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State == VmState.Incoming)
-            {
-                await _vms.DeleteAsync(name, force: true, CancellationToken.None).ConfigureAwait(false);
-            }
+            await _vms.DeleteAsync(name, force: true, CancellationToken.None).ConfigureAwait(false);
         }
         catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
         {
             // Already gone.
+        }
+    }
+
+    /// <summary>
+    /// Takes back a QEMU still waiting for a VM (no force: a VM whose state arrived meanwhile runs, and deleting it is then
+    /// refused instead of killing the only copy).
+    /// </summary>
+    private async Task RemoveWaitingAsync(string name)
+    {
+        try
+        {
+            await _vms.DeleteAsync(name, force: false, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            // Already gone.
+        }
+        catch (VmStateException e)
+        {
+            Log.MigrationFailed(_logger, $"removing the waiting QEMU of VM {name}", $"{e.Message}; it arrived and runs here, so it is kept");
         }
     }
 }

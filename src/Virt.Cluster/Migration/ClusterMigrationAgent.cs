@@ -38,6 +38,10 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, bool> _receiving = new(StringComparer.Ordinal);
+
+    // HA VMs this node has received: killed with the node's other HA VMs when it loses its lease (see FollowIncomingAsync).
+    private readonly ConcurrentDictionary<string, bool> _receivedHa = new(StringComparer.Ordinal);
+    private IDisposable? _leaseLost;
     private Task _running = Task.CompletedTask;
     private int _draining;
     private int _disposed;
@@ -68,13 +72,16 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        _leaseLost = _cluster.SubscribeLeaseLost(reason => _ = Task.Run(() => FenceReceivedAsync(reason), CancellationToken.None));
         _running = Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     /// <summary>
     /// Live-migrates a clustered VM that this node owns and runs to another node, and hands its ownership over. The guest
-    /// runs on throughout; on any failure it runs on here, this node still owns it, and the destination keeps nothing.
+    /// runs on throughout. A migration that fails before QEMU completes it leaves the guest running here, owned by this node,
+    /// and the destination removes its waiting QEMU; one that completed is handed over even when an error followed. While it
+    /// runs, the VM's ownership cannot change (no transfer, release or HA flag) and no node may start it.
     /// </summary>
     /// <param name="name">The VM.</param>
     /// <param name="toNode">The destination; <see langword="null"/> to place it (free memory, anti-affinity; never this node).</param>
@@ -89,13 +96,13 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
         var (owner, vm) = await CheckMigratableAsync(name, cancellationToken).ConfigureAwait(false);
         var destination = await ChooseDestinationAsync(owner, toNode, cancellationToken).ConfigureAwait(false);
         var sizes = await vm.Migration.GetLocalDiskSizesAsync(cancellationToken).ConfigureAwait(false);
-        var record = new MigrationRecord(_cluster.NodeName, destination, owner.Revision, JsonSerializer.Serialize(vm.Spec, ClusterSpecJson.Default.VmSpec), sizes, _time.GetUtcNow());
+        var record = new MigrationRecord(_cluster.NodeName, destination, owner.Revision, JsonSerializer.Serialize(vm.Spec, ClusterSpecJson.Default.VmSpec), sizes, _time.GetUtcNow(), HighAvailability: owner.HighAvailability);
         var created = await _cluster.BeginMigrationAsync(name, record, cancellationToken).ConfigureAwait(false);
+        TimeSpan? downtime = null;
         var completed = false;
         try
         {
             var ticket = await WaitForTicketAsync(name, created, destination, cancellationToken).ConfigureAwait(false);
-            TimeSpan? downtime = null;
             var migration = new VmMigrationOptions
             {
                 Ticket = ticket,
@@ -106,39 +113,48 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
             };
             await foreach (var step in vm.Migration.MigrateAsync(migration, cancellationToken).ConfigureAwait(false))
             {
-                progress?.Report(step);
                 if (step.Completed)
                 {
-                    downtime = step.Downtime;
-                    completed = true;
+                    (completed, downtime) = (true, step.Downtime);
                 }
+
+                progress?.Report(step);
             }
 
             if (!completed)
             {
                 throw new ClusterException(VirtErrorKind.Failed, $"VM {name}: the migration to node {destination} ended without QEMU reporting completion");
             }
-
-            // The guest runs on the destination now: hand the ownership over (the destination's agent does the same when it
-            // sees its VM run; whichever comes second finds it done).
-            var newOwner = await HandOverAsync(name, record).ConfigureAwait(false);
-            if (newOwner != destination)
-            {
-                throw new ClusterException(VirtErrorKind.Conflict, $"VM {name} migrated to node {destination}, but its ownership moved to node {newOwner ?? "(none)"} meanwhile (an HA recovery?); node {destination} stops its copy");
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            Log.VmMigrated(_logger, name, _cluster.NodeName, destination, (long)elapsed.TotalMilliseconds, (long)(downtime?.TotalMilliseconds ?? -1));
-            return new ClusterMigrationResult(name, _cluster.NodeName, destination, elapsed, downtime);
         }
         catch (Exception e) when (!completed)
         {
-            // The VM runs on here, and this node still owns it: end the record so that it may be started (and migrated) again.
-            // The destination sees the record go and removes its waiting QEMU.
-            await AbandonQuietlyAsync(name, created).ConfigureAwait(false);
-            Log.MigrationFailed(_logger, $"migrating VM {name} from node {_cluster.NodeName} to node {destination}", e.Message);
-            throw e is ClusterException ? e : new ClusterException(VirtErrorKind.Failed, $"VM {name} could not be migrated from node {_cluster.NodeName} to node {destination}: {e.Message}; it runs on node {_cluster.NodeName}", e);
+            // The VM manager finishes a migration that completed while it was being cancelled or failing (its QEMU here quits
+            // and its record goes): then the guest runs on the destination, and the ownership must follow it.
+            if (!await StillHereAsync(name).ConfigureAwait(false))
+            {
+                completed = true;
+            }
+            else
+            {
+                // It runs on here, and this node still owns it: end the record so that it may be started (and migrated)
+                // again. The destination sees the record go and removes its waiting QEMU.
+                await AbandonQuietlyAsync(name, created).ConfigureAwait(false);
+                Log.MigrationFailed(_logger, $"migrating VM {name} from node {_cluster.NodeName} to node {destination}", e.Message);
+                throw e is ClusterException ? e : new ClusterException(VirtErrorKind.Failed, $"VM {name} could not be migrated from node {_cluster.NodeName} to node {destination}: {e.Message}; it runs on node {_cluster.NodeName}", e);
+            }
         }
+
+        // The guest runs on the destination now: hand the ownership over (the destination's agent does the same when it sees
+        // its VM run; whichever comes second finds it done).
+        var newOwner = await HandOverAsync(name, record).ConfigureAwait(false);
+        if (newOwner != destination)
+        {
+            throw new ClusterException(VirtErrorKind.Conflict, $"VM {name} migrated to node {destination}, but its ownership moved to node {newOwner ?? "(none)"} meanwhile (an HA recovery after this node lost its lease?); node {destination} stops its copy");
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        Log.VmMigrated(_logger, name, _cluster.NodeName, destination, (long)elapsed.TotalMilliseconds, (long)(downtime?.TotalMilliseconds ?? -1));
+        return new ClusterMigrationResult(name, _cluster.NodeName, destination, elapsed, downtime);
     }
 
     /// <inheritdoc />
@@ -149,9 +165,34 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
             return;
         }
 
+        _leaseLost?.Dispose();
         await _stop.CancelAsync().ConfigureAwait(false);
         await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
+    }
+
+    /// <summary>
+    /// This node lost its lease: kills the HA VMs it received (as the HA agent kills the HA VMs it knows of), since a survivor
+    /// may restart them once etcd expires the lease. Each kill is tried on its own; a VM not running here is skipped.
+    /// </summary>
+    private async Task FenceReceivedAsync(string reason)
+    {
+        foreach (var name in _receivedHa.Keys)
+        {
+            try
+            {
+                var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
+                if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State is not (VmState.Stopped or VmState.Crashed))
+                {
+                    await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
+                    Log.HaFenced(_logger, name, _cluster.NodeName, reason);
+                }
+            }
+            catch (Exception e) when (e is VirtException or TimeoutException or IOException or InvalidOperationException)
+            {
+                Log.MigrationFailed(_logger, $"fencing received HA VM {name}", e.Message);
+            }
+        }
     }
 
     /// <summary>Follows the cluster's watch: migrations sent to this node, and drains asked of it.</summary>
@@ -168,19 +209,22 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
                     switch (change)
                     {
                         case ClusterMigrationChanged { Kind: Vm, Migration: { Ready: false, Error: null } incoming } when incoming.Destination == _cluster.NodeName:
-                            if (_receiving.TryAdd(incoming.Name, true))
+                            // One receiver per migration record (a retried migration is a new record, with a new revision).
+                            var key = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{incoming.Name}@{incoming.Revision}");
+                            if (_receiving.TryAdd(key, true))
                             {
-                                work.Add(Task.Run(() => ReceiveAsync(incoming.Name, cancellationToken), CancellationToken.None));
+                                work.Add(Task.Run(() => ReceiveAsync(incoming.Name, key, cancellationToken), CancellationToken.None));
                             }
 
                             break;
                         case ClusterDrainChanged { Drain: { } drain } when drain.Node == _cluster.NodeName:
-                            // A drain left running by a process of this node that ended is taken up again, once.
+                            // A drain left running by a process of this node that ended is taken up again, once. A request
+                            // that comes while a drain runs is picked up by that one when it ends (it reads the record again).
                             var take = drain.State == ClusterDrainState.Requested || (drain.State == ClusterDrainState.Running && !firstDrainSeen);
                             firstDrainSeen = true;
                             if (take && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
                             {
-                                work.Add(Task.Run(() => DrainThisNodeAsync(cancellationToken), CancellationToken.None));
+                                work.Add(Task.Run(() => DrainWhileAskedAsync(resumeRunning: drain.State == ClusterDrainState.Running, cancellationToken), CancellationToken.None));
                             }
 
                             break;
@@ -288,7 +332,7 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
     }
 
     /// <summary>The hand-over after completion, retried for a while: the guest already runs on the destination, so giving up is the worst outcome.</summary>
-    private async Task<string?> HandOverAsync(string name, MigrationRecord record)
+    internal async Task<string?> HandOverAsync(string name, MigrationRecord record)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -301,6 +345,20 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
                 Log.MigrationFailed(_logger, $"handing VM {name} to node {record.Destination} (try {attempt})", e.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200), _time, CancellationToken.None).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Whether the VM is still defined on this host (after a migration completes, the VM manager removes it).</summary>
+    private async Task<bool> StillHereAsync(string name)
+    {
+        try
+        {
+            await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            return false;
         }
     }
 

@@ -20,7 +20,7 @@ public sealed class ClusterMigrationOptions
     /// <summary>This node's certificates in QEMU's layout; <see langword="null"/> for the VM manager's configured directory.</summary>
     public string? TlsDirectory { get; set; }
 
-    /// <summary>How long a ticket this node hands out stays valid: it must outlive the copy of any host-local disk. Default 10 minutes.</summary>
+    /// <summary>How long a ticket this node hands out stays valid (see <see cref="IncomingMigrationOptions.TicketLifetime"/>). Default 10 minutes.</summary>
     public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How long a source waits for the destination's ticket before it gives the migration up. Default 60 s.</summary>

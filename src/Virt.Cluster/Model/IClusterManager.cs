@@ -69,7 +69,8 @@ public interface IClusterManager : IGuestStartGate, IAsyncDisposable
     /// <param name="node">The node to drain.</param>
     /// <param name="cancellationToken">Stops waiting (the drain goes on; <see cref="ResumeAsync"/> calls it off).</param>
     /// <returns>The finished drain: what moved where, what stopped, what failed.</returns>
-    /// <exception cref="ClusterException">No such node, the node is or became dead, or the drain was called off.</exception>
+    /// <exception cref="ClusterException">No such node, the node is or became dead, the drain was called off, or the node's
+    /// agent did not take it up within <see cref="ClusterOptions.DrainPickupTimeout"/> (the drain stays asked).</exception>
     Task<ClusterDrain> DrainAsync(string node, CancellationToken cancellationToken = default);
 
     /// <summary>The drain last asked of a node, or <see langword="null"/> when none (or it was cleared by <see cref="ResumeAsync"/>).</summary>

@@ -32,7 +32,8 @@ internal sealed record OwnerRecord(string Node, long MemoryBytes, string? AntiAf
 /// <param name="RequestedAt">When the source asked (its clock).</param>
 /// <param name="TicketJson">The destination's ticket, once it is ready to receive; it carries a one-time token.</param>
 /// <param name="Error">Why the destination could not receive it.</param>
-internal sealed record MigrationRecord(string Source, string Destination, long OwnerRevision, string SpecJson, IReadOnlyDictionary<string, long> LocalDiskSizes, DateTimeOffset RequestedAt, string? TicketJson = null, string? Error = null);
+/// <param name="HighAvailability">The VM is HA: the destination fences it with itself from the moment its state may arrive.</param>
+internal sealed record MigrationRecord(string Source, string Destination, long OwnerRevision, string SpecJson, IReadOnlyDictionary<string, long> LocalDiskSizes, DateTimeOffset RequestedAt, string? TicketJson = null, string? Error = null, bool HighAvailability = false);
 
 /// <summary>A drain asked of a node, at <c>P/drains/NODE</c>: written by whoever asks, advanced by the node's migration agent.</summary>
 /// <param name="State">Where it stands.</param>

@@ -28,7 +28,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         new(cpus, totalMib << 20, freeMib << 20, networks ?? ["lan"], pools ?? ["rbd"], "10.0.2");
 
     /// <summary>A manager for node <paramref name="name"/>, with its own state directory unless <paramref name="stateDirectory"/> is given.</summary>
-    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null, IReadOnlyList<string>? endpoints = null)
+    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null, IReadOnlyList<string>? endpoints = null, TimeSpan? drainPickupTimeout = null)
     {
         var options = new ClusterOptions
         {
@@ -38,6 +38,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
             OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(5),
             StateDirectory = stateDirectory ?? Path.Combine(Root, name),
         };
+        options.DrainPickupTimeout = drainPickupTimeout ?? options.DrainPickupTimeout;
         foreach (var url in endpoints ?? etcd.ClientUrls)
         {
             options.Endpoints.Add(url);
