@@ -50,4 +50,7 @@ public static class ClusterEventIds
 
     /// <summary>Information: <c>drain of node {Node} finished: {Moved} moved, {Stopped} stopped, {Failed} failed</c></summary>
     public const int DrainFinished = 7014;
+
+    /// <summary>Warning: <c>HA VM {Vm}: disk {Volume} was still locked by a dead node; its clients were blocklisted and the lock broken: {Holders}</c></summary>
+    public const int HaFencedStorage = 7015;
 }

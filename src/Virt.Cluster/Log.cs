@@ -49,4 +49,7 @@ internal static partial class Log
 
     [LoggerMessage(ClusterEventIds.DrainFinished, LogLevel.Information, "drain of node {Node} finished: {Moved} moved, {Stopped} stopped, {Failed} failed")]
     public static partial void DrainFinished(ILogger logger, string node, int moved, int stopped, int failed);
+
+    [LoggerMessage(ClusterEventIds.HaFencedStorage, LogLevel.Warning, "HA VM {Vm}: disk {Volume} was still locked by a dead node; its clients were blocklisted and the lock broken: {Holders}")]
+    public static partial void HaFencedStorage(ILogger logger, string vm, string volume, string holders);
 }

@@ -24,8 +24,8 @@ namespace Virt.Clustering;
 /// </list>
 /// Limits (see docs/cluster.md): nothing fences a node whose SDK process is gone while its QEMUs run (no watchdog device
 /// yet: run the agent in a process that stays up, and keep the RBD cross-host lock on every HA disk as the second guard);
-/// a dead node's RBD clients are not yet blocklisted before the restart, so an HA VM on RBD whose node died without
-/// releasing its lock is refused by that lock until <c>BreakLockAsync(fence: true)</c>. Move an HA VM between nodes with
+/// with the storage backend's locks (<see cref="IVolumeLocks"/>) the new owner blocklists a dead node's Ceph clients
+/// before it starts an HA VM whose RBD disk that node still locks, which stops a QEMU left running there from writing. Move an HA VM between nodes with
 /// <see cref="ClusterMigrationAgent.MigrateAsync"/> (or a drain), which hands its ownership over with it; a migration
 /// through the VM manager alone does not.
 /// </summary>
@@ -38,6 +38,7 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     private readonly ClusterManager _cluster;
     private readonly IVirtualMachineManager _vms;
     private readonly IStorageManager? _storage;
+    private readonly IVolumeLocks? _volumeLocks;
     private readonly ClusterHaOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -61,13 +62,18 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     /// <param name="options">Timings; defaults where null.</param>
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock.</param>
-    public ClusterHaAgent(ClusterManager cluster, IVirtualMachineManager vms, IStorageManager? storage = null, ClusterHaOptions? options = null, ILogger<ClusterHaAgent>? logger = null, TimeProvider? time = null)
+    /// <param name="volumeLocks">
+    /// The storage backend's cross-host locks (RBD): before it starts an HA VM, the agent breaks, with fencing (Ceph's
+    /// blocklist), the lock a dead node still holds on one of its disks. Without it such a start is refused by the lock.
+    /// </param>
+    public ClusterHaAgent(ClusterManager cluster, IVirtualMachineManager vms, IStorageManager? storage = null, ClusterHaOptions? options = null, ILogger<ClusterHaAgent>? logger = null, TimeProvider? time = null, IVolumeLocks? volumeLocks = null)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(vms);
         _cluster = cluster;
         _vms = vms;
         _storage = storage;
+        _volumeLocks = volumeLocks;
         _options = options ?? new ClusterHaOptions();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
@@ -318,8 +324,46 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         var state = (await vm.GetStatusAsync(cancellationToken).ConfigureAwait(false)).State;
         if (state is VmState.Stopped or VmState.Crashed)
         {
+            await FenceDeadHoldersAsync(vm.Spec, cancellationToken).ConfigureAwait(false);
             await vm.StartAsync(cancellationToken).ConfigureAwait(false);
             Log.HaStarted(_logger, name, _cluster.NodeName);
+        }
+    }
+
+    /// <summary>
+    /// Proxmox's rule, on the storage: a disk whose cross-host lock a dead node still holds is taken from it only with
+    /// fencing. Its Ceph clients are blocklisted before the lock is broken, so a QEMU still running there (its SDK process
+    /// gone, so nothing killed it) can no longer write. Only this node, the VM's owner, does it, just before the start it
+    /// alone may make. A holder on a node that is alive (or not a member of the cluster) is left alone: the start is then
+    /// refused by the lock, naming the holder.
+    /// </summary>
+    private async Task FenceDeadHoldersAsync(VmSpec spec, CancellationToken cancellationToken)
+    {
+        if (_volumeLocks is null)
+        {
+            return;
+        }
+
+        IReadOnlyList<ClusterNode>? nodes = null;
+        foreach (var disk in spec.Disks)
+        {
+            if (!VmSpecValidator.IsVolumeId(disk.Path) || !VolumeId.TryParse(disk.Path, out var volume))
+            {
+                continue;
+            }
+
+            var foreign = (await _volumeLocks.GetLockHoldersAsync(volume, cancellationToken).ConfigureAwait(false)).Where(h => h.Host != _cluster.NodeName).ToList();
+            if (foreign.Count == 0)
+            {
+                continue;
+            }
+
+            nodes ??= await _cluster.ListNodesAsync(cancellationToken).ConfigureAwait(false);
+            if (foreign.All(h => nodes.Any(n => n.Name == h.Host && n.State == ClusterNodeState.Dead)))
+            {
+                var broken = await _volumeLocks.BreakLockAsync(volume, fence: true, cancellationToken).ConfigureAwait(false);
+                Log.HaFencedStorage(_logger, spec.Name, volume.ToString(), string.Join(", ", broken.Select(h => $"{h.Holder} ({string.Join(" ", h.ClientAddresses)})")));
+            }
         }
     }
 

@@ -52,7 +52,8 @@ public static class ClusterVirtBuilderExtensions
 
     /// <summary>
     /// Registers the <see cref="ClusterHaAgent"/> of this node (after <see cref="AddCluster"/> and the KVM backend's
-    /// <c>AddKvm()</c>; it checks HA VMs' disks through the storage backend where <c>AddStorage()</c> registered one). The
+    /// <c>AddKvm()</c>; it checks HA VMs' disks, and fences a dead node's RBD locks on them, through the storage backend where
+    /// <c>AddStorage()</c> registered one). The
     /// host application starts it (<see cref="ClusterHaAgent.StartAsync"/>) in the process that joined the cluster.
     /// </summary>
     /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
@@ -69,7 +70,8 @@ public static class ClusterVirtBuilderExtensions
             provider.GetService<Virt.Storage.IStorageManager>(),
             options,
             provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterHaAgent>>(),
-            provider.GetService<TimeProvider>()));
+            provider.GetService<TimeProvider>(),
+            provider.GetService<Virt.Storage.IVolumeLocks>()));
         return builder;
     }
 

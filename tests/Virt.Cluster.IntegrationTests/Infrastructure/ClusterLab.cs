@@ -18,6 +18,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
     private readonly List<ClusterManager> _managers = [];
     private readonly List<Virt.Kvm.VirtualMachines.KvmVirtualMachineManager> _vmManagers = [];
     private readonly List<IAsyncDisposable> _agents = [];
+    private readonly List<IDisposable> _backends = [];
     private Virt.Kvm.Tls.HostCertificateAuthority? _authority;
 
     public string Prefix { get; } = $"/virt-test-{Guid.NewGuid():N}/";
@@ -53,13 +54,13 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
     /// A VM manager for node <paramref name="node"/> (its own state directory, the node's name as its host identity, and
     /// the node's TLS directory from <see cref="TlsDirectoryOf"/>) whose start gate is <paramref name="gate"/>.
     /// </summary>
-    public Virt.Kvm.VirtualMachines.KvmVirtualMachineManager VmManager(string node, IGuestStartGate gate)
+    public Virt.Kvm.VirtualMachines.KvmVirtualMachineManager VmManager(string node, IGuestStartGate gate, Virt.Storage.IVolumeResolver? volumes = null)
     {
         var runner = new Virt.Processes.ProcessRunner();
         var files = new System.IO.Abstractions.FileSystem();
         var options = new Virt.Kvm.Hosting.KvmOptions { StateDirectory = Path.Combine(Root, node + "-vms"), MigrationTlsDirectory = TlsDirectoryOf(node) };
         var vms = new Virt.Kvm.VirtualMachines.KvmVirtualMachineManager(
-            options, runner, new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(runner), new Virt.Kvm.Host.AcceleratorProbe(files), TimeProvider.System, fileSystem: files, hostIdentity: new Virt.Hosting.VirtHostIdentity(node), startGate: gate);
+            options, runner, new Virt.Kvm.VirtualMachines.QemuCapabilityProbe(runner), new Virt.Kvm.Host.AcceleratorProbe(files), TimeProvider.System, volumes: volumes, fileSystem: files, hostIdentity: new Virt.Hosting.VirtHostIdentity(node), startGate: gate);
         _vmManagers.Add(vms);
         return vms;
     }
@@ -98,6 +99,9 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
     /// <summary>Disposes <paramref name="agent"/> with the lab, before the VM managers and the nodes it works with.</summary>
     public void OnDispose(IAsyncDisposable agent) => _agents.Add(agent);
 
+    /// <summary>Disposes <paramref name="backend"/> (e.g. a storage manager) with the lab, after the VM managers that use it.</summary>
+    public void OnDispose(IDisposable backend) => _backends.Add(backend);
+
     public async ValueTask DisposeAsync()
     {
         foreach (var agent in _agents)
@@ -121,6 +125,11 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
             }
 
             await vms.DisposeAsync();
+        }
+
+        foreach (var backend in _backends)
+        {
+            backend.Dispose();
         }
 
         foreach (var manager in _managers)
