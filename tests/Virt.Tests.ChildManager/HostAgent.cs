@@ -25,12 +25,13 @@ internal static class HostAgent
 {
     private static readonly SemaphoreSlim Output = new(1, 1);
 
-    /// <summary>Usage: host STATE_DIR QEMU_BINARY HOST_NAME GUEST_DIR.</summary>
+    /// <summary>Usage: host STATE_DIR QEMU_BINARY HOST_NAME GUEST_DIR [cluster ENDPOINTS PREFIX LEASE_S LISTEN_ADDRESS TLS_DIR].</summary>
     public static async Task<int> RunAsync(string[] args)
     {
         var (stateDirectory, qemuBinary, hostName, guestDirectory) = (args[0], args[1], args[2], args[3]);
         StateDirectory = stateDirectory;
         var storageDirectory = stateDirectory + ".storage";
+        await using var node = args.Length > 4 && args[4] == "cluster" ? ClusterNode.Create(hostName, stateDirectory, args[5..]) : null;
         using var storage = new StorageManager(new StorageOptions { StateDirectory = storageDirectory }, new System.IO.Abstractions.FileSystem(), new ProcessRunner(), host: new VirtHostIdentity(hostName));
         await using var manager = new KvmVirtualMachineManager(
             new KvmOptions { StateDirectory = stateDirectory, QemuBinary = qemuBinary },
@@ -39,7 +40,14 @@ internal static class HostAgent
             new AcceleratorProbe(new System.IO.Abstractions.FileSystem()),
             TimeProvider.System,
             volumes: storage,
-            hostIdentity: new VirtHostIdentity(hostName));
+            hostIdentity: new VirtHostIdentity(hostName),
+            startGate: node?.Cluster);
+        Cluster = node;
+        if (node is not null)
+        {
+            await node.StartAsync(manager, storage, args[8], args[9]);
+        }
+
         var migrations = new ConcurrentDictionary<string, CancellationTokenSource>();
         var running = new List<Task>();
         await WriteAsync("ready ok");
@@ -68,7 +76,7 @@ internal static class HostAgent
         var (id, command, arguments) = (request[0], request[1], request[2..]);
         try
         {
-            var payload = command switch
+            var payload = Cluster is { } node && await node.HandleAsync(command, arguments, guestDirectory, storage.Manager) is { } answer ? answer : command switch
             {
                 "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
                 "rbd-pool" => await DefineRbdPoolAsync(storage, arguments),
@@ -93,6 +101,9 @@ internal static class HostAgent
             await WriteAsync($"{id} error {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
         }
     }
+
+    /// <summary>This host as a cluster node, when started with <c>cluster ...</c>.</summary>
+    private static ClusterNode? Cluster { get; set; }
 
     /// <summary>The manager's state directory: each VM's serial console log is there, for what a failure shows.</summary>
     private static string StateDirectory { get; set; } = string.Empty;

@@ -6,7 +6,7 @@ using System.Net.Sockets;
 namespace Virt.Cluster.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// A 3-member etcd cluster on loopback ports, started by hand the way CLUSTER-NOTES measured (each member its own data
+/// A 3-member etcd cluster on loopback ports (or another address of this host: <see cref="StartOnAsync"/>), started by hand the way CLUSTER-NOTES measured (each member its own data
 /// directory, peer and client URL), stopped by the pids it started and its directories removed. Members can be stopped
 /// and started again to take the quorum away and give it back.
 /// </summary>
@@ -16,16 +16,38 @@ public sealed class EtcdCluster : IAsyncLifetime
     private readonly string _root = Path.Combine(Path.GetTempPath(), "virt-etcd-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Member[] _members = new Member[3];
 
+    // Where the members listen: loopback for the fixture; an address lab hosts in network namespaces reach for StartOnAsync.
+    private IPAddress _address = IPAddress.Loopback;
+
     public IReadOnlyList<string> ClientUrls => _members.Select(m => m.ClientUrl).ToArray();
+
+    /// <summary>
+    /// A cluster whose members listen on <paramref name="address"/> (e.g. the Ceph fixture's services address, which the
+    /// hosts of a HostLab with a root link reach over their link), for one test; dispose it at the test's end.
+    /// </summary>
+    public static async Task<EtcdCluster> StartOnAsync(string address)
+    {
+        var cluster = new EtcdCluster { _address = IPAddress.Parse(address) };
+        try
+        {
+            await cluster.InitializeAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
 
     public async ValueTask InitializeAsync()
     {
         HostRequirement.Require(File.Exists(EtcdPath), "etcd (apt-get install etcd-server etcd-client)");
         Directory.CreateDirectory(_root);
-        var ports = FreeLoopbackPorts(6);
+        var ports = FreePorts(_address, 6);
         for (var i = 0; i < 3; i++)
         {
-            _members[i] = new Member($"m{i + 1}", Path.Combine(_root, $"m{i + 1}"), $"http://127.0.0.1:{ports[2 * i]}", $"http://127.0.0.1:{ports[(2 * i) + 1]}");
+            _members[i] = new Member($"m{i + 1}", Path.Combine(_root, $"m{i + 1}"), $"http://{_address}:{ports[2 * i]}", $"http://{_address}:{ports[(2 * i) + 1]}");
         }
 
         foreach (var member in _members)
@@ -157,9 +179,9 @@ public sealed class EtcdCluster : IAsyncLifetime
         member.Process = null;
     }
 
-    private static int[] FreeLoopbackPorts(int count)
+    private static int[] FreePorts(IPAddress address, int count)
     {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(address, 0)).ToList();
         foreach (var listener in listeners)
         {
             listener.Start();

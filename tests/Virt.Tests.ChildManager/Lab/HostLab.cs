@@ -40,7 +40,20 @@ public sealed record HostLabOptions
     /// <see cref="HostLab.StartIn"/> (e.g. a panel per host) and ends them itself.
     /// </summary>
     public bool StartHostAgents { get; init; } = true;
+
+    /// <summary>
+    /// Makes every host agent a node of this cluster (named as the host; its VM manager's start gate the cluster, with an HA
+    /// agent and a migration agent receiving on the host's address). Its etcd must be reachable from the hosts: with
+    /// <see cref="WithRootLink"/>, on an address of <see cref="HostLab.ServicesNetwork"/>.
+    /// </summary>
+    public LabCluster? Cluster { get; init; }
 }
+
+/// <summary>The cluster a lab's hosts join (see <see cref="HostLabOptions.Cluster"/>).</summary>
+/// <param name="Endpoints">etcd's client URLs.</param>
+/// <param name="KeyPrefix">The cluster's key prefix (one per test).</param>
+/// <param name="LeaseSeconds">The nodes' lease.</param>
+public sealed record LabCluster(IReadOnlyList<string> Endpoints, string KeyPrefix, int LeaseSeconds);
 
 /// <summary>A lab host's place, with or without its agent: its name, namespace, address, state directory and TLS material.</summary>
 /// <param name="Name">The host's name (the CN of its certificate).</param>
@@ -221,8 +234,18 @@ public sealed class HostLab : IAsyncDisposable
         (await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["netns", "exec", NamespaceOf(name), program, .. arguments]), CancellationToken.None)).EnsureSuccess().StandardOutput;
 
     /// <summary>Takes a host's link down (it is cut off from the others and the root namespace) or brings it back.</summary>
-    public Task SetLinkAsync(string name, bool up) =>
-        IpAsync(CancellationToken.None, "-n", NamespaceOf(name), "link", "set", HostInterface, up ? "up" : "down");
+    public async Task SetLinkAsync(string name, bool up)
+    {
+        var ns = NamespaceOf(name);
+        await IpAsync(CancellationToken.None, "-n", ns, "link", "set", HostInterface, up ? "up" : "down");
+        if (up && _rootLink is not null)
+        {
+            // Taking the link down deleted the route to the services network through it (the kernel drops a link's routes
+            // with it); only the connected routes come back with the link.
+            var index = _machines.FindIndex(m => m.Name == name);
+            await IpAsync(CancellationToken.None, "-n", ns, "route", "replace", ServicesNetwork, "via", RootAddress, "dev", HostInterface, "src", $"{RootLinkSubnet}.{index + 1}");
+        }
+    }
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

@@ -43,7 +43,10 @@ public sealed class LabHost : IAsyncDisposable
     internal static async Task<LabHost> StartAsync(string name, string ns, string stateDirectory, string tlsDirectory, string address, HostLabOptions options)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
-        foreach (var argument in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "Virt.Tests.ChildManager.dll"), "host", stateDirectory, options.QemuBinary, name, options.GuestDirectory })
+        string[] cluster = options.Cluster is { } joined
+            ? ["cluster", string.Join(",", joined.Endpoints), joined.KeyPrefix, joined.LeaseSeconds.ToString(CultureInfo.InvariantCulture), address, tlsDirectory]
+            : [];
+        foreach (var argument in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "Virt.Tests.ChildManager.dll"), "host", stateDirectory, options.QemuBinary, name, options.GuestDirectory }.Concat(cluster))
         {
             start.ArgumentList.Add(argument);
         }
