@@ -23,8 +23,9 @@ internal sealed partial class ClusterMembership(IClusterManager cluster, Cluster
                     var node = await cluster.JoinAsync(cancellationToken: stoppingToken);
                     LogJoined(logger, node.Name, node.State);
                 }
-                catch (ClusterException e)
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // Whatever the failure (etcd out of reach, the state directory's lock), the next try may succeed.
                     LogJoinFailed(logger, e, cluster.NodeName);
                 }
             }
