@@ -4,16 +4,19 @@ namespace Virt.Panel;
 
 /// <summary>
 /// The panel is the process that runs this host's guests, so it joins the cluster as this host's node when it starts,
-/// renews its lease while it runs, and runs the node's migration agent (drains of this node, VMs sent to it) (the HA agent is not run here yet: a panel stopped for longer than the lease would
+/// renews its lease while it runs, and runs the node's migration agent (drains of this node, VMs sent to it) and definition
+/// reconciler (the cluster's shared networks and pools) (the HA agent is not run here yet: a panel stopped for longer than the lease would
 /// leave its HA VMs running unfenced; docs/cluster.md). etcd unreachable at start is no reason to stay down: it tries again every few seconds, logging
 /// why, and the node list says the node has no lease meanwhile.
 /// </summary>
-internal sealed partial class ClusterMembership(IClusterManager cluster, ClusterMigrationAgent migration, ILogger<ClusterMembership> logger) : BackgroundService
+internal sealed partial class ClusterMembership(IClusterManager cluster, ClusterMigrationAgent migration, ClusterDefinitionReconciler definitions, ILogger<ClusterMembership> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The migration agent follows the cluster's watch from the start: it acts on drains and incoming VMs once joined.
+        // The agents follow the cluster's watch from the start: the migration agent acts on drains and incoming VMs once
+        // joined; the reconciler brings the shared networks and pools onto this host.
         await migration.StartAsync(stoppingToken);
+        await definitions.StartAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             if (!cluster.HoldsLease)

@@ -68,7 +68,7 @@ if (builder.Configuration["Panel:Etcd"] is { Length: > 0 } etcd)
         // Panel:TlsDirectory's certificates (null: the KVM backend's).
         migration.ListenAddress = builder.Configuration["Panel:MigrationAddress"] is { Length: > 0 } address ? address : null;
         migration.TlsDirectory = builder.Configuration["Panel:TlsDirectory"] is { Length: > 0 } tls ? tls : null;
-    });
+    }).AddClusterDefinitions();
     builder.Services.AddHostedService<ClusterMembership>();
 }
 

@@ -53,4 +53,10 @@ public static class ClusterEventIds
 
     /// <summary>Warning: <c>HA VM {Vm}: disk {Volume} was still locked by a dead node; its clients were blocklisted and the lock broken: {Holders}</c></summary>
     public const int HaFencedStorage = 7015;
+
+    /// <summary>Information: <c>{Definition} on node {Node}: {What} from the cluster's definition</c></summary>
+    public const int DefinitionReconciled = 7016;
+
+    /// <summary>Warning: <c>definitions: {What} failed: {Reason}; trying again</c></summary>
+    public const int ReconcileFailed = 7017;
 }

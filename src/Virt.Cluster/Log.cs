@@ -52,4 +52,10 @@ internal static partial class Log
 
     [LoggerMessage(ClusterEventIds.HaFencedStorage, LogLevel.Warning, "HA VM {Vm}: disk {Volume} was still locked by a dead node; its clients were blocklisted and the lock broken: {Holders}")]
     public static partial void HaFencedStorage(ILogger logger, string vm, string volume, string holders);
+
+    [LoggerMessage(ClusterEventIds.DefinitionReconciled, LogLevel.Information, "{Definition} on node {Node}: {What} from the cluster's definition")]
+    public static partial void DefinitionReconciled(ILogger logger, string definition, string node, string what);
+
+    [LoggerMessage(ClusterEventIds.ReconcileFailed, LogLevel.Warning, "definitions: {What} failed: {Reason}; trying again")]
+    public static partial void ReconcileFailed(ILogger logger, string what, string reason);
 }

@@ -5,7 +5,7 @@ namespace Virt.Panel.Api;
 
 /// <summary>
 /// Networks (define, plan, apply, delete; leases, ports, firewall counters), security groups, the host's network
-/// inventory and drift. Definitions are JSON with a "kind" discriminator (<see cref="NetworkDefinitionJson"/>); the
+/// inventory and drift. Definitions are JSON with a "kind" discriminator (<see cref="NetworkDocumentJson"/>); the
 /// answers use the same format, so a definition read back can be posted again.
 /// </summary>
 internal static class NetworkEndpoints
@@ -19,9 +19,9 @@ internal static class NetworkEndpoints
             Json(Summary(await manager.GetAsync(name, cancellationToken)))).WithSummary("One network: its definition and state.");
         networks.MapPost("/", async (HttpRequest request, INetworkManager manager, CancellationToken cancellationToken) =>
         {
-            var definition = await NetworkDefinitionJson.ReadDefinitionAsync(request.Body, "the request body", cancellationToken);
+            var definition = await NetworkDocumentJson.ReadDefinitionAsync(request.Body, "the request body", cancellationToken);
             await manager.DefineAsync(definition, cancellationToken);
-            return Results.Json(Summary(await manager.GetAsync(definition.Name, cancellationToken)), NetworkDefinitionJson.Options, statusCode: StatusCodes.Status201Created);
+            return Results.Json(Summary(await manager.GetAsync(definition.Name, cancellationToken)), NetworkDocumentJson.Options, statusCode: StatusCodes.Status201Created);
         }).Accepts<object>("application/json").WithSummary("Define a network (or replace its definition); nothing changes on the host until it is applied.");
         networks.MapGet("/{name}/plan", async (string name, INetworkManager manager, CancellationToken cancellationToken) =>
             Json(await manager.PlanAsync(name, cancellationToken))).WithSummary("What an apply would do now, operation by operation; changes nothing.");
@@ -44,9 +44,9 @@ internal static class NetworkEndpoints
             Json(await manager.ListSecurityGroupsAsync(cancellationToken))).WithSummary("Every security group.");
         groups.MapPost("/", async (HttpRequest request, INetworkManager manager, CancellationToken cancellationToken) =>
         {
-            var group = await NetworkDefinitionJson.ReadSecurityGroupAsync(request.Body, "the request body", cancellationToken);
+            var group = await NetworkDocumentJson.ReadSecurityGroupAsync(request.Body, "the request body", cancellationToken);
             await manager.DefineSecurityGroupAsync(group, cancellationToken);
-            return Results.Json(group, NetworkDefinitionJson.Options, statusCode: StatusCodes.Status201Created);
+            return Results.Json(group, NetworkDocumentJson.Options, statusCode: StatusCodes.Status201Created);
         }).Accepts<SecurityGroup>("application/json").WithSummary("Define a security group (or replace it); the ports using it get its rules.");
         groups.MapDelete("/{name}", async (string name, INetworkManager manager, CancellationToken cancellationToken) =>
         {
@@ -61,7 +61,7 @@ internal static class NetworkEndpoints
             Json(await manager.CheckDriftAsync(cancellationToken))).WithSummary("Where the host differs from the applied networks; an apply repairs it.");
     }
 
-    private static IResult Json<T>(T value) => Results.Json(value, NetworkDefinitionJson.Options);
+    private static IResult Json<T>(T value) => Results.Json(value, NetworkDocumentJson.Options);
 
     private static NetworkSummary Summary(NetworkInfo info) =>
         new(info.Definition.Name, info.Definition.Kind, info.Definition.EffectiveBridgeName, info.Applied, info.PendingChanges, info.PortCount, info.Definition);

@@ -39,7 +39,7 @@ internal sealed class NetShowCommand : VirtCommand<NetNameSettings>
     protected override async Task<int> RunAsync(VirtHost host, NetNameSettings settings, CancellationToken cancellationToken)
     {
         var network = await host.Networks.GetAsync(settings.Network, cancellationToken);
-        var definition = System.Text.Json.JsonSerializer.Serialize(network.Definition, NetworkDefinitionJson.Options);
+        var definition = System.Text.Json.JsonSerializer.Serialize(network.Definition, NetworkDocumentJson.Options);
         Output.Object(settings, network, $"{definition}\n{(network.Applied ? "applied" : $"not applied: {network.PendingChanges} pending change(s)")}, {network.PortCount} port(s)");
         return ExitCodes.Success;
     }
@@ -53,7 +53,7 @@ internal sealed class NetDefineCommand : VirtCommand<NetFileSettings>
         NetworkDefinition definition;
         await using (var file = settings.Open())
         {
-            definition = await NetworkDefinitionJson.ReadDefinitionAsync(file, settings.File, cancellationToken);
+            definition = await NetworkDocumentJson.ReadDefinitionAsync(file, settings.File, cancellationToken);
         }
 
         await host.Networks.DefineAsync(definition, cancellationToken);
@@ -179,7 +179,7 @@ internal sealed class SecurityGroupDefineCommand : VirtCommand<NetFileSettings>
         SecurityGroup group;
         await using (var file = settings.Open())
         {
-            group = await NetworkDefinitionJson.ReadSecurityGroupAsync(file, settings.File, cancellationToken);
+            group = await NetworkDocumentJson.ReadSecurityGroupAsync(file, settings.File, cancellationToken);
         }
 
         await host.Networks.DefineSecurityGroupAsync(group, cancellationToken);

@@ -13,7 +13,7 @@ internal static class Output
         Converters = { new JsonStringEnumConverter(), new ToStringConverter<Virt.Passthrough.PciAddress>(), new ToStringConverter<Virt.Storage.VolumeId>() },
 
         // Network definitions carry their "kind", as `net define` reads them: `net show NAME --json` can be defined again.
-        TypeInfoResolver = Virt.Samples.Networking.NetworkDefinitionJson.Resolver,
+        TypeInfoResolver = Virt.Samples.Networking.NetworkDocumentJson.Resolver,
     };
 
     public static void Table<T>(GlobalSettings settings, IReadOnlyList<T> rows, params (string Header, Func<T, object?> Value)[] columns)

@@ -98,4 +98,23 @@ public static class ClusterVirtBuilderExtensions
             provider.GetService<TimeProvider>()));
         return builder;
     }
+
+    /// <summary>
+    /// Registers the <see cref="ClusterDefinitionReconciler"/> of this node (after <see cref="AddCluster"/>; it applies shared
+    /// networks through the network backend and defines shared pools through the storage backend, where registered). The host
+    /// application starts it (<see cref="ClusterDefinitionReconciler.StartAsync"/>) in the process that joined the cluster.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddVirt()</c>.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IVirtBuilder AddClusterDefinitions(this IVirtBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton(provider => new ClusterDefinitionReconciler(
+            provider.GetRequiredService<ClusterManager>(),
+            provider.GetService<Virt.Networking.INetworkManager>(),
+            provider.GetService<Virt.Storage.IStorageManager>(),
+            provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterDefinitionReconciler>>(),
+            provider.GetService<TimeProvider>()));
+        return builder;
+    }
 }

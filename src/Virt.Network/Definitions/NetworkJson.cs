@@ -11,15 +11,12 @@ namespace Virt.Network.Definitions;
 /// </summary>
 internal static class NetworkJson
 {
-    private const string Discriminator = "Kind";
-
-    // The polymorphism is declared here rather than on the records in Abstractions, as Virt.Storage does for its pool
-    // definitions: there Kind stays a plain property for hosts that serialize definitions with their own options.
+    // The definitions' polymorphism is Abstractions' (NetworkDefinitionJson, shared with the cluster's definitions).
     private static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
         AllowOutOfOrderMetadataProperties = true,
-        TypeInfoResolver = NetworkJsonContext.Default.WithAddedModifier(UseKindAsDiscriminator),
+        TypeInfoResolver = NetworkJsonContext.Default.WithAddedModifier(NetworkDefinitionJson.AddPolymorphism),
     };
 
     public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>());
@@ -39,36 +36,6 @@ internal static class NetworkJson
     }
 
     private static JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T));
-
-    private static void UseKindAsDiscriminator(JsonTypeInfo typeInfo)
-    {
-        if (!typeof(NetworkDefinition).IsAssignableFrom(typeInfo.Type))
-        {
-            return;
-        }
-
-        // Kind is the discriminator itself, and the effective bridge name is computed: neither is stored as a property.
-        foreach (var computed in typeInfo.Properties.Where(p => p.Name is Discriminator or nameof(NetworkDefinition.EffectiveBridgeName)).ToList())
-        {
-            typeInfo.Properties.Remove(computed);
-        }
-
-        if (typeInfo.Type == typeof(NetworkDefinition))
-        {
-            typeInfo.PolymorphismOptions = new JsonPolymorphismOptions
-            {
-                TypeDiscriminatorPropertyName = Discriminator,
-                DerivedTypes =
-                {
-                    new JsonDerivedType(typeof(IsolatedNetworkDefinition), "isolated"),
-                    new JsonDerivedType(typeof(NatNetworkDefinition), "nat"),
-                    new JsonDerivedType(typeof(RoutedNetworkDefinition), "routed"),
-                    new JsonDerivedType(typeof(VlanNetworkDefinition), "vlan"),
-                    new JsonDerivedType(typeof(VxlanNetworkDefinition), "vxlan"),
-                },
-            };
-        }
-    }
 }
 
 /// <summary>Source-generated JSON for the network package's state files (AOT-safe).</summary>

@@ -12,16 +12,14 @@ namespace Virt.Storage.Pools;
 /// </summary>
 internal static class PoolDefinitionJson
 {
-    private const string Discriminator = "Driver";
-
-    // The polymorphism is declared here, not on the records in Abstractions: there "Driver" stays a plain
-    // property, so a host that serializes definitions with its own (camelCase) options still writes "driver".
+    // The polymorphism is Abstractions' (StoragePoolDefinitionJson, shared with the cluster's definitions); these options
+    // only add the indented layout of the state files.
     private static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
         AllowOutOfOrderMetadataProperties = true,
         Converters = { new JsonStringEnumConverter<StorageContent>() },
-        TypeInfoResolver = StorageJsonContext.Default.WithAddedModifier(UseDriverAsDiscriminator),
+        TypeInfoResolver = StorageJsonContext.Default.WithAddedModifier(StoragePoolDefinitionJson.AddPolymorphism),
     };
 
     private static JsonTypeInfo<StoragePoolDefinition> TypeInfo => (JsonTypeInfo<StoragePoolDefinition>)Options.GetTypeInfo(typeof(StoragePoolDefinition));
@@ -38,34 +36,6 @@ internal static class PoolDefinitionJson
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
             throw new StorageException($"the definition of pool '{name}' ({file}) cannot be read ({e.Message}): remove and define it again with a driver of dir, btrfs or rbd", e);
-        }
-    }
-
-    private static void UseDriverAsDiscriminator(JsonTypeInfo typeInfo)
-    {
-        if (!typeof(StoragePoolDefinition).IsAssignableFrom(typeInfo.Type))
-        {
-            return;
-        }
-
-        // Driver is the discriminator itself: as a property as well it would be written twice.
-        foreach (var driver in typeInfo.Properties.Where(property => property.Name == Discriminator).ToList())
-        {
-            typeInfo.Properties.Remove(driver);
-        }
-
-        if (typeInfo.Type == typeof(StoragePoolDefinition))
-        {
-            typeInfo.PolymorphismOptions = new JsonPolymorphismOptions
-            {
-                TypeDiscriminatorPropertyName = Discriminator,
-                DerivedTypes =
-                {
-                    new JsonDerivedType(typeof(DirPoolDefinition), "dir"),
-                    new JsonDerivedType(typeof(BtrfsPoolDefinition), "btrfs"),
-                    new JsonDerivedType(typeof(RbdPoolDefinition), "rbd"),
-                },
-            };
         }
     }
 }

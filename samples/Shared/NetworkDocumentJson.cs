@@ -11,7 +11,7 @@ namespace Virt.Samples.Networking;
 /// <see cref="VirtErrorKind.InvalidInput"/> error naming the field; the values themselves are checked by the manager.
 /// Shared by the panel and virtctl (linked into both) so both read the same format.
 /// </summary>
-internal static class NetworkDefinitionJson
+internal static class NetworkDocumentJson
 {
     private const string Discriminator = "kind";
 

@@ -1,0 +1,265 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Virt.Networking;
+using Virt.Storage;
+using Log = Virt.Cluster.Log;
+
+namespace Virt.Clustering;
+
+/// <summary>
+/// Brings this node's networks and storage pools to the cluster's shared definitions (<see cref="ClusterDefinitionKind.Network"/>
+/// and <see cref="ClusterDefinitionKind.StoragePool"/>, as JSON in the forms of <see cref="NetworkDefinitionJson"/> and
+/// <see cref="StoragePoolDefinitionJson"/>): a shared network is defined here and applied to the host; a shared pool is
+/// defined here. It follows the cluster's watch (every definition as it changes) and goes over all of them again every
+/// <see cref="ResyncInterval"/>, which also repairs what failed and what drifted. Run one per node, in the process that joined.
+/// <list type="bullet">
+/// <item>A network defined here already is replaced by the shared definition (the network backend replaces definitions).</item>
+/// <item>A pool defined here differently is left as it is and reported (<see cref="Problems"/>): a pool's definition is
+/// not replaced under its volumes; remove it here to take the cluster's.</item>
+/// <item>A shared definition that is deleted is removed here only if this process applied it and the local one is still
+/// that one (a network with ports attached, or a pool that refuses, stays and is reported).</item>
+/// </list>
+/// </summary>
+public sealed class ClusterDefinitionReconciler : IAsyncDisposable
+{
+    private readonly ClusterManager _cluster;
+    private readonly INetworkManager? _networks;
+    private readonly IStorageManager? _storage;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Channel<ClusterDefinitionChanged> _changes = Channel.CreateUnbounded<ClusterDefinitionChanged>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<string, string> _problems = new(StringComparer.Ordinal);
+
+    // What this process applied, by key: a deleted shared definition is removed here only if the local one is still it.
+    private readonly Dictionary<string, string> _applied = new(StringComparer.Ordinal);
+    private Task _running = Task.CompletedTask;
+    private int _disposed;
+
+    /// <summary>Creates the reconciler; <see cref="StartAsync"/> sets it going.</summary>
+    /// <param name="cluster">This node's cluster manager.</param>
+    /// <param name="networks">This node's network backend; null: shared networks are not applied here.</param>
+    /// <param name="storage">This node's storage backend; null: shared pools are not defined here.</param>
+    /// <param name="logger">Where to log.</param>
+    /// <param name="time">The clock.</param>
+    public ClusterDefinitionReconciler(ClusterManager cluster, INetworkManager? networks = null, IStorageManager? storage = null, ILogger<ClusterDefinitionReconciler>? logger = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        _cluster = cluster;
+        _networks = networks;
+        _storage = storage;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>How often every shared definition is applied again (what failed, what drifted). Default 30 s.</summary>
+    public TimeSpan ResyncInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// What could not be brought to the shared definitions on this node, by <c>network/NAME</c> or <c>pool/NAME</c>, with
+    /// why; an entry goes when the next try succeeds.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Problems => _problems;
+
+    /// <summary>Sets the reconciler going: it follows the cluster until disposed.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>A task that completes when it runs.</returns>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        _running = Task.WhenAll(
+            Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None),
+            Task.Run(() => ResyncAsync(_stop.Token), CancellationToken.None),
+            Task.Run(() => ApplyChangesAsync(_stop.Token), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _changes.Writer.TryComplete();
+        await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var change in _cluster.WatchAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (change is ClusterDefinitionChanged { Kind: ClusterDefinitionKind.Network or ClusterDefinitionKind.StoragePool } definition)
+                    {
+                        await _changes.Writer.WriteAsync(definition, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.ReconcileFailed(_logger, "following the cluster's definitions", e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Every shared network and pool, again, every <see cref="ResyncInterval"/> (through the same queue, so one at a time).</summary>
+    private async Task ResyncAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(ResyncInterval, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            try
+            {
+                foreach (var kind in new[] { ClusterDefinitionKind.Network, ClusterDefinitionKind.StoragePool })
+                {
+                    foreach (var definition in await _cluster.ListDefinitionsAsync(kind, cancellationToken).ConfigureAwait(false))
+                    {
+                        await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(definition.Revision, kind, definition.Name, definition), cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.ReconcileFailed(_logger, "reading the cluster's definitions", e.Message);
+            }
+        }
+    }
+
+    private async Task ApplyChangesAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var change in _changes.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = change.Kind == ClusterDefinitionKind.Network ? "network/" + change.Name : "pool/" + change.Name;
+            try
+            {
+                if (change.Kind == ClusterDefinitionKind.Network)
+                {
+                    await ReconcileNetworkAsync(key, change.Name, change.Definition?.Json, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await ReconcilePoolAsync(key, change.Name, change.Definition?.Json, cancellationToken).ConfigureAwait(false);
+                }
+
+                _problems.TryRemove(key, out _);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                _problems[key] = e.Message;
+                Log.ReconcileFailed(_logger, $"bringing {key} to the cluster's definition", e.Message);
+            }
+        }
+    }
+
+    private async Task ReconcileNetworkAsync(string key, string name, string? json, CancellationToken cancellationToken)
+    {
+        if (_networks is null)
+        {
+            return;
+        }
+
+        var local = await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false);
+        if (json is null)
+        {
+            if (local is not null && _applied.TryGetValue(key, out var applied) && NetworkDefinitionJson.Serialize(local) == applied)
+            {
+                await _networks.DeleteAsync(name, cancellationToken).ConfigureAwait(false);
+                Log.DefinitionReconciled(_logger, key, _cluster.NodeName, "removed");
+            }
+
+            _applied.Remove(key);
+            return;
+        }
+
+        var shared = NetworkDefinitionJson.Deserialize(json);
+        if (shared.Name != name)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"the shared definition {key} names network '{shared.Name}'");
+        }
+
+        var canonical = NetworkDefinitionJson.Serialize(shared);
+        if (local is null || NetworkDefinitionJson.Serialize(local) != canonical)
+        {
+            await _networks.DefineAsync(shared, cancellationToken).ConfigureAwait(false);
+            Log.DefinitionReconciled(_logger, key, _cluster.NodeName, local is null ? "defined" : "replaced");
+        }
+
+        // Applied every time: cheap when the host matches, and it repairs drift.
+        await _networks.ApplyAsync(name, cancellationToken).ConfigureAwait(false);
+        _applied[key] = canonical;
+    }
+
+    private async Task ReconcilePoolAsync(string key, string name, string? json, CancellationToken cancellationToken)
+    {
+        if (_storage is null)
+        {
+            return;
+        }
+
+        var local = await FindPoolAsync(name, cancellationToken).ConfigureAwait(false);
+        if (json is null)
+        {
+            if (local is not null && _applied.TryGetValue(key, out var applied) && StoragePoolDefinitionJson.Serialize(local) == applied)
+            {
+                await _storage.RemovePoolAsync(name, cancellationToken).ConfigureAwait(false);
+                Log.DefinitionReconciled(_logger, key, _cluster.NodeName, "removed");
+            }
+
+            _applied.Remove(key);
+            return;
+        }
+
+        var shared = StoragePoolDefinitionJson.Deserialize(json);
+        if (shared.Name != name)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"the shared definition {key} names pool '{shared.Name}'");
+        }
+
+        var canonical = StoragePoolDefinitionJson.Serialize(shared);
+        if (local is null)
+        {
+            await _storage.DefinePoolAsync(shared, cancellationToken).ConfigureAwait(false);
+            Log.DefinitionReconciled(_logger, key, _cluster.NodeName, "defined");
+        }
+        else if (StoragePoolDefinitionJson.Serialize(local) != canonical)
+        {
+            throw new ClusterException(VirtErrorKind.Conflict, $"pool {name} is defined on node {_cluster.NodeName} differently from the cluster's definition; a pool is not redefined under its volumes: remove it on this node (RemovePoolAsync) to take the cluster's, or change the shared one");
+        }
+
+        _applied[key] = canonical;
+    }
+
+    private async Task<NetworkDefinition?> FindNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _networks!.GetAsync(name, cancellationToken).ConfigureAwait(false)).Definition;
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<StoragePoolDefinition?> FindPoolAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _storage!.GetPoolAsync(name, cancellationToken).ConfigureAwait(false)).Definition;
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+}

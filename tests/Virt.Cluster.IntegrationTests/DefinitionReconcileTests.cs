@@ -1,0 +1,122 @@
+using System.IO.Abstractions;
+using Virt.Cluster.IntegrationTests.Infrastructure;
+using Virt.Clustering;
+using Virt.Network.Hosting;
+using Virt.Network.Manager;
+using Virt.Networking;
+using Virt.Processes;
+using Virt.Storage;
+using Virt.Storage.Hosting;
+using Virt.Storage.IntegrationTests.Infrastructure;
+using Virt.Storage.Pools;
+
+namespace Virt.Cluster.IntegrationTests;
+
+/// <summary>
+/// Shared networks and pools, defined once in the cluster and brought onto every node by its reconciler: two nodes in this
+/// process, each with a real network backend managing its own network namespace (the node's "host") and a real storage
+/// backend with its own state directory.
+/// </summary>
+[Collection(EtcdCollection.Name)]
+public sealed class DefinitionReconcileTests(EtcdCluster etcd)
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_network_and_a_pool_defined_once_are_brought_onto_every_node_changed_everywhere_and_removed_with_the_definitions()
+    {
+        HostRequirement.Require(Environment.UserName == "root" && File.Exists("/usr/sbin/ip"), "root and iproute2, to make network namespaces");
+        var lab = new ClusterLab(etcd);
+        var namespaces = new List<string>();
+        try
+        {
+            var a = await NodeAsync(lab, "node-a", namespaces);
+            var b = await NodeAsync(lab, "node-b", namespaces);
+            var images = Directory.CreateDirectory(Path.Combine(lab.Root, "images")).FullName;
+
+            await a.Cluster.PutNetworkAsync(new IsolatedNetworkDefinition("lan") { Mtu = 1400 }, 0, Token);
+            await a.Cluster.PutPoolAsync(new DirPoolDefinition("images", images), 0, Token);
+            foreach (var node in new[] { a, b })
+            {
+                await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(node.Namespace, "vn-lan") == "1400"), $"bridge vn-lan with MTU 1400 on {node.Name}");
+                await ClusterGuests.WaitForAsync(async () => (await node.Networks.ListAsync(Token)).Any(n => n.Definition.Name == "lan" && n.Applied), $"network lan applied on {node.Name}");
+                await ClusterGuests.WaitForAsync(async () => (await node.Storage.ListPoolsAsync(Token)).Any(p => p.Definition is DirPoolDefinition { Path: var path } && path == images), $"pool images on {node.Name}");
+            }
+
+            // Changed from the other node (compare-and-swap on the revision read): applied on both.
+            var lan = (await b.Cluster.GetDefinitionAsync(ClusterDefinitionKind.Network, "lan", Token))!;
+            await b.Cluster.PutNetworkAsync(new IsolatedNetworkDefinition("lan") { Mtu = 1300 }, lan.Revision, Token);
+            foreach (var node in new[] { a, b })
+            {
+                await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(node.Namespace, "vn-lan") == "1300"), $"bridge vn-lan with MTU 1300 on {node.Name}");
+            }
+
+            // A pool node-b has under the same name but defined otherwise is not replaced under its volumes: it is reported.
+            var mine = Directory.CreateDirectory(Path.Combine(lab.Root, "b-scratch")).FullName;
+            await b.Storage.DefinePoolAsync(new DirPoolDefinition("scratch", mine), Token);
+            await a.Cluster.PutPoolAsync(new DirPoolDefinition("scratch", images), 0, Token);
+            await ClusterGuests.WaitForAsync(() => Task.FromResult(b.Reconciler.Problems.ContainsKey("pool/scratch")), "node-b reporting pool scratch");
+            Assert.Contains("defined on node node-b differently from the cluster's definition", b.Reconciler.Problems["pool/scratch"], StringComparison.Ordinal);
+            Assert.Equal(mine, (await b.Storage.GetPoolAsync("scratch", Token)).Definition.Path);
+            await ClusterGuests.WaitForAsync(async () => (await a.Storage.ListPoolsAsync(Token)).Any(p => p.Definition.Name == "scratch"), "pool scratch on node-a");
+
+            // Deleted from the cluster: gone from every node that had it from the cluster; node-b's own scratch stays.
+            foreach (var (kind, name) in new[] { (ClusterDefinitionKind.Network, "lan"), (ClusterDefinitionKind.StoragePool, "images"), (ClusterDefinitionKind.StoragePool, "scratch") })
+            {
+                var current = (await a.Cluster.GetDefinitionAsync(kind, name, Token))!;
+                await a.Cluster.DeleteDefinitionAsync(kind, name, current.Revision, Token);
+            }
+
+            foreach (var node in new[] { a, b })
+            {
+                await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(node.Namespace, "vn-lan") is null), $"bridge vn-lan gone from {node.Name}");
+                await ClusterGuests.WaitForAsync(async () => (await node.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "images"), $"pool images gone from {node.Name}");
+            }
+
+            await ClusterGuests.WaitForAsync(async () => (await a.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "scratch"), "pool scratch gone from node-a");
+            Assert.Equal(mine, (await b.Storage.GetPoolAsync("scratch", Token)).Definition.Path);
+        }
+        finally
+        {
+            await lab.DisposeAsync();
+            foreach (var ns in namespaces)
+            {
+                Host.Run("ip", "netns", "delete", ns);
+            }
+        }
+    }
+
+    private static async Task<TestNode> NodeAsync(ClusterLab lab, string name, List<string> namespaces)
+    {
+        var ns = $"vt-rec-{name[^1]}-{Guid.NewGuid().ToString("N")[..6]}";
+        Host.Run("ip", "netns", "add", ns);
+        namespaces.Add(ns);
+        Host.Run("ip", "-n", ns, "link", "set", "lo", "up");
+        var cluster = lab.Node(name);
+        await cluster.JoinAsync(cancellationToken: Token);
+        var networks = new NetworkManager(new NetworkOptions { StateDirectory = Path.Combine(lab.Root, name + "-network"), NetworkNamespace = "/run/netns/" + ns }, new FileSystem(), new ProcessRunner());
+        var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(lab.Root, name + "-storage") }, new FileSystem(), new ProcessRunner());
+        lab.OnDispose(storage);
+        var reconciler = new ClusterDefinitionReconciler(cluster, networks, storage) { ResyncInterval = TimeSpan.FromSeconds(2) };
+        lab.OnDispose(reconciler);
+        await reconciler.StartAsync(Token);
+        return new TestNode(name, ns, cluster, networks, storage, reconciler);
+    }
+
+    /// <summary>The bridge's MTU in the namespace, or null when there is no such link.</summary>
+    private static string? BridgeMtu(string ns, string bridge)
+    {
+        try
+        {
+            var line = Host.Run("ip", "-n", ns, "-o", "link", "show", bridge);
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return words[Array.IndexOf(words, "mtu") + 1];
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record TestNode(string Name, string Namespace, ClusterManager Cluster, NetworkManager Networks, StorageManager Storage, ClusterDefinitionReconciler Reconciler);
+}
