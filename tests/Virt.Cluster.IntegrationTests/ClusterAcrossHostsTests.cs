@@ -25,6 +25,9 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
     private const string BootId = "/proc/sys/kernel/random/boot_id";
     private static readonly string[] Hosts = ["host-a", "host-b", "host-c"];
 
+    /// <summary>The lease: long enough that 6 etcd members, Ceph, 3 agents and TCG guests on 2 cores miss no renewal.</summary>
+    private const int LeaseSeconds = 10;
+
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -57,7 +60,9 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             var pid = int.Parse((await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90))), System.Globalization.CultureInfo.InvariantCulture);
             var holder = (await a.RunAsync("lock-holders", "disk")).Split(' ');
             Assert.Equal("host-a/vm:db", holder[0]);
-            var clients = holder[1].Split(',');
+            var clients = holder[1].Split(',', StringSplitOptions.RemoveEmptyEntries);
+            Assert.NotEmpty(clients);
+            fenced.AddRange(clients);
             var death = Stopwatch.StartNew();
             await a.KillAsync();
             using (var qemu = Process.GetProcessById(pid))
@@ -68,8 +73,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             // host-b is in maintenance: the survivors place it on host-c, which breaks host-a's lock with fencing and starts it.
             await ClusterGuests.WaitForAsync(async () => await c.RunAsync("owner", "db") == "host-c", "db handed to host-c");
             await c.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90));
-            TestContext.Current.TestOutputHelper?.WriteLine($"host-a killed -> db running on host-c: {death.Elapsed.TotalSeconds:0.0} s (6 s lease)");
-            fenced.AddRange(clients);
+            TestContext.Current.TestOutputHelper?.WriteLine($"host-a killed -> db running on host-c: {death.Elapsed.TotalSeconds:0.0} s ({LeaseSeconds} s lease)");
             var blocklist = Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "ls");
             Assert.All(clients, client => Assert.Contains(client, blocklist, StringComparison.Ordinal));
             Assert.StartsWith("host-c/vm:db ", await c.RunAsync("lock-holders", "disk"), StringComparison.Ordinal);
@@ -77,12 +81,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         }
         finally
         {
-            foreach (var address in fenced)
-            {
-                Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
-            }
-
-            ceph.DeletePool(cephPool);
+            CleanUp(fenced, cephPool);
         }
     }
 
@@ -98,37 +97,48 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             var a = lab["host-a"];
             Assert.Equal("host-a", await a.RunAsync("protect", "db", "disk"));
             var pid = int.Parse(await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90)), System.Globalization.CultureInfo.InvariantCulture);
-            fenced.AddRange((await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(','));
+            var clients = (await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries);
+            Assert.NotEmpty(clients);
+            fenced.AddRange(clients);
 
-            // host-a's link goes down: it reaches neither etcd, Ceph nor the others. Its agent still answers on stdin.
-            var cut = Stopwatch.StartNew();
+            // host-a's link goes down: it reaches neither etcd, Ceph nor the others. Its agent still answers on stdin. Killed
+            // means host-a's QEMU process is gone (its manager reports the VM stopped only after the clean-up, whose release
+            // of the RBD lock waits for Ceph behind the cut link), seen within 10 ms, on the kernel's boot clock.
+            var cutAt = UptimeSeconds();
             await lab.SetLinkAsync("host-a", up: false);
-            TimeSpan? killedAt = null, runningElsewhereAt = null;
-            LabHost? survivor = null;
+            using var watching = CancellationTokenSource.CreateLinkedTokenSource(Token);
+            var killedAt = Task.Run(
+                async () =>
+                {
+                    while (!Virt.Tests.ProcessTable.HasEnded(pid))
+                    {
+                        await Task.Delay(10, watching.Token);
+                    }
+
+                    return UptimeSeconds();
+                },
+                watching.Token);
+            (LabHost Host, int Pid)? survivor = null;
             await ClusterGuests.WaitForAsync(
                 async () =>
                 {
-                    // Killed means host-a's QEMU process is gone. (Its manager reports the VM stopped only after the clean-up,
-                    // whose release of the RBD lock waits for Ceph, out of reach behind the cut link.)
-                    if (killedAt is null && Virt.Tests.ProcessTable.HasEnded(pid))
-                    {
-                        killedAt = cut.Elapsed;
-                    }
-
                     foreach (var other in new[] { lab["host-b"], lab["host-c"] })
                     {
-                        if (runningElsewhereAt is null && (await other.StatusAsync("db")).StartsWith("Running", StringComparison.Ordinal))
+                        if ((await other.StatusAsync("db")).Split(' ') is ["Running", var qemu])
                         {
-                            (runningElsewhereAt, survivor) = (cut.Elapsed, other);
+                            survivor = (other, int.Parse(qemu, System.Globalization.CultureInfo.InvariantCulture));
                         }
                     }
 
-                    return killedAt is not null && runningElsewhereAt is not null;
+                    return survivor is not null && killedAt.IsCompleted;
                 },
                 "db killed on host-a and running on another node");
-            var elsewhere = survivor!;
-            TestContext.Current.TestOutputHelper?.WriteLine($"link down -> killed on host-a at {killedAt!.Value.TotalSeconds:0.0} s, running on {elsewhere.Name} at {runningElsewhereAt!.Value.TotalSeconds:0.0} s (6 s lease)");
-            Assert.True(killedAt < runningElsewhereAt, $"db ran on {elsewhere.Name} at {runningElsewhereAt} before host-a killed it at {killedAt}");
+            var (elsewhere, survivorPid) = survivor!.Value;
+            var (killed, started) = (await killedAt, StartedAtSeconds(survivorPid));
+            TestContext.Current.TestOutputHelper?.WriteLine($"link down -> host-a's QEMU gone at {killed - cutAt:0.00} s, {elsewhere.Name}'s QEMU started at {started - cutAt:0.00} s ({LeaseSeconds} s lease)");
+
+            // Never two at once: host-a's QEMU was gone (as seen, so at the latest then) before the other node's QEMU began.
+            Assert.True(killed <= started, $"{elsewhere.Name}'s QEMU started at {started - cutAt:0.00} s, before host-a's ended (seen at {killed - cutAt:0.00} s)");
             Assert.StartsWith($"{elsewhere.Name}/vm:db ", await elsewhere.RunAsync("lock-holders", "disk"), StringComparison.Ordinal);
 
             // The link comes back: host-a joins again, and does not start the VM it no longer owns.
@@ -143,13 +153,38 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         }
         finally
         {
-            foreach (var address in fenced)
+            CleanUp(fenced, cephPool);
+        }
+    }
+
+    /// <summary>Seconds since boot (CLOCK_BOOTTIME, 10 ms resolution): the clock of a process's start time in /proc.</summary>
+    private static double UptimeSeconds() =>
+        double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>When a process started, in seconds since boot (field 22 of /proc/PID/stat, in clock ticks of 1/100 s).</summary>
+    private static double StartedAtSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[22 - 3], System.Globalization.CultureInfo.InvariantCulture) / 100.0;
+    }
+
+    /// <summary>Takes each fenced client off the blocklist and deletes the pool, each step on its own so one failure skips no other.</summary>
+    private void CleanUp(IEnumerable<string> fenced, string cephPool)
+    {
+        foreach (var address in fenced.Distinct())
+        {
+            try
             {
                 Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
             }
-
-            ceph.DeletePool(cephPool);
+            catch (InvalidOperationException e)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine($"clean-up: {e.Message}");
+            }
         }
+
+        ceph.DeletePool(cephPool);
     }
 
     private async Task<EtcdCluster> StartEtcdAsync()
@@ -170,7 +205,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             GuestDirectory = EmbeddedGuest.DefaultDirectory,
             NamespacePrefix = "virt-clu",
             WithRootLink = true,
-            Cluster = new LabCluster(etcd.ClientUrls, $"/virt-lab-{Guid.NewGuid():N}/", 6),
+            Cluster = new LabCluster(etcd.ClientUrls, $"/virt-lab-{Guid.NewGuid():N}/", LeaseSeconds),
         };
         var lab = await HostLab.CreateAsync(Hosts, options, Token);
         try

@@ -110,4 +110,18 @@ public sealed class ClusterOptionsTests
         var failure = Assert.ThrowsAny<ArgumentException>(options.Validate);
         Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AddClusterHa_refuses_a_node_name_that_is_not_the_hosts()
+    {
+        var services = new ServiceCollection();
+        services.AddVirt().UseHostName("host-7").AddCluster(o =>
+        {
+            o.Endpoints.Add("http://127.0.0.1:2379");
+            o.NodeName = "node-7";
+        }).AddClusterHa();
+        await using var provider = services.BuildServiceProvider();
+        var refused = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<ClusterHaAgent>());
+        Assert.Contains("the cluster node name 'node-7' differs from the host's name 'host-7'", refused.Message, StringComparison.Ordinal);
+    }
 }

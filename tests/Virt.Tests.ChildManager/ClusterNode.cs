@@ -17,6 +17,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _membership = Task.CompletedTask;
     private volatile string? _lastJoinError;
+    private int _disposed;
 
     private ClusterNode(ClusterManager cluster) => Cluster = cluster;
 
@@ -70,6 +71,11 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         await _membership.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (Migration is not null)

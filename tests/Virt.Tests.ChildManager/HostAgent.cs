@@ -68,6 +68,13 @@ internal static class HostAgent
         }
 
         await Task.WhenAll(running);
+
+        // The node's agents go before the VM manager and storage they use (they were made first, so would go last).
+        if (node is not null)
+        {
+            await node.DisposeAsync();
+        }
+
         return 0;
     }
 

@@ -36,11 +36,25 @@ public interface IVolumeLocks
     /// <summary>
     /// Breaks the volume's cross-host lock, for a holder whose host is dead. With <paramref name="fence"/> every
     /// storage client of the holder is first blocked (Ceph's blocklist), so a host that comes back cannot write;
-    /// without it the call is refused unless no client of the holder is alive. Never done automatically.
+    /// without it the call is refused unless no client of the holder is alive. The storage backend never does it on its
+    /// own: a caller decides the holder's host is dead (an operator, or the cluster's HA agent through
+    /// <see cref="FenceHoldersAsync"/>).
     /// </summary>
     /// <param name="id">The volume.</param>
     /// <param name="fence">Block the holder's clients before the lock is broken.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The holders whose lock was broken.</returns>
     Task<IReadOnlyList<VolumeLockHolder>> BreakLockAsync(VolumeId id, bool fence, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Breaks the volume's cross-host lock with fencing (as <see cref="BreakLockAsync"/> with <c>fence: true</c>), only if
+    /// every holder is on one of <paramref name="hosts"/>, the hosts the caller has found dead. The check is made on the
+    /// holders that are then broken, so a host that took the lock after the caller looked is never fenced on that look.
+    /// </summary>
+    /// <param name="id">The volume.</param>
+    /// <param name="hosts">The hosts whose holders may be fenced.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The holders whose lock was broken; empty when nobody held it.</returns>
+    /// <exception cref="StorageException">A holder on another host (<see cref="VirtErrorKind.Conflict"/>; nothing was changed), or fencing failed.</exception>
+    Task<IReadOnlyList<VolumeLockHolder>> FenceHoldersAsync(VolumeId id, IReadOnlyCollection<string> hosts, CancellationToken cancellationToken = default);
 }

@@ -49,6 +49,9 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     // whose ownership the watch says has moved (a stalled process may hear the transfer before its own fence).
     private readonly ConcurrentDictionary<string, bool> _everHa = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _recovering = new(StringComparer.Ordinal);
+
+    // HA VMs held back because fencing a dead holder of their disk failed half-way (see FenceDeadHoldersAsync).
+    private readonly ConcurrentDictionary<string, string> _fenceFailures = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private Task _running = Task.CompletedTask;
     private IDisposable? _leaseLost;
@@ -129,6 +132,7 @@ public sealed class ClusterHaAgent : IAsyncDisposable
 
         _ownedHa[spec.Name] = owned;
         _everHa[spec.Name] = true;
+        _fenceFailures.TryRemove(spec.Name, out _);
         await ReconcileAsync(cancellationToken).ConfigureAwait(false);
         return owned;
     }
@@ -283,8 +287,9 @@ public sealed class ClusterHaAgent : IAsyncDisposable
                 {
                     await EnsureRunningAsync(name, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is VirtException or TimeoutException or IOException)
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
+                    // One VM's failure, whatever it is, holds up no other.
                     Log.HaFailed(_logger, $"starting HA VM {name}", e.Message);
                 }
 
@@ -324,6 +329,11 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         var state = (await vm.GetStatusAsync(cancellationToken).ConfigureAwait(false)).State;
         if (state is VmState.Stopped or VmState.Crashed)
         {
+            if (_fenceFailures.TryGetValue(name, out var held))
+            {
+                throw new ClusterException(VirtErrorKind.Refused, $"HA VM {name} is not started: {held}");
+            }
+
             await FenceDeadHoldersAsync(vm.Spec, cancellationToken).ConfigureAwait(false);
             await vm.StartAsync(cancellationToken).ConfigureAwait(false);
             Log.HaStarted(_logger, name, _cluster.NodeName);
@@ -359,10 +369,30 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             }
 
             nodes ??= await _cluster.ListNodesAsync(cancellationToken).ConfigureAwait(false);
-            if (foreign.All(h => nodes.Any(n => n.Name == h.Host && n.State == ClusterNodeState.Dead)))
+            if (!foreign.All(h => nodes.Any(n => n.Name == h.Host && n.State == ClusterNodeState.Dead)))
             {
-                var broken = await _volumeLocks.BreakLockAsync(volume, fence: true, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            // Still the owner with a valid lease, just before: a node that lost the VM meanwhile (its lease ran out while it
+            // looked) fences nothing. The break itself is made only if the holders are still those dead hosts.
+            await _cluster.EnsureMayStartAsync(Vm, spec.Name, cancellationToken).ConfigureAwait(false);
+            var dead = foreign.Select(h => h.Host).ToHashSet(StringComparer.Ordinal);
+            try
+            {
+                var broken = await _volumeLocks.FenceHoldersAsync(volume, dead, cancellationToken).ConfigureAwait(false);
                 Log.HaFencedStorage(_logger, spec.Name, volume.ToString(), string.Join(", ", broken.Select(h => $"{h.Holder} ({string.Join(" ", h.ClientAddresses)})")));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A failure after the lock was broken (a client that could not be blocklisted) would let the next pass start
+                // the VM with that client unfenced: hold the VM back until someone protects it again.
+                if ((await _volumeLocks.GetLockHoldersAsync(volume, CancellationToken.None).ConfigureAwait(false)).Count == 0)
+                {
+                    _fenceFailures[spec.Name] = $"fencing the holders of disk {volume} failed after their lock was broken ({e.Message}); blocklist the client by hand (ceph osd blocklist add), then protect the VM again (ProtectAsync)";
+                }
+
+                throw;
             }
         }
     }

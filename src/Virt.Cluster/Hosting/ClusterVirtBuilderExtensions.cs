@@ -65,7 +65,7 @@ public static class ClusterVirtBuilderExtensions
         var options = new ClusterHaOptions();
         configure?.Invoke(options);
         builder.Services.TryAddSingleton(provider => new ClusterHaAgent(
-            provider.GetRequiredService<ClusterManager>(),
+            RequireNodeNamedAsHost(provider),
             provider.GetRequiredService<Virt.VirtualMachines.IVirtualMachineManager>(),
             provider.GetService<Virt.Storage.IStorageManager>(),
             options,
@@ -116,5 +116,20 @@ public static class ClusterVirtBuilderExtensions
             provider.GetService<Microsoft.Extensions.Logging.ILogger<ClusterDefinitionReconciler>>(),
             provider.GetService<TimeProvider>()));
         return builder;
+    }
+
+    /// <summary>
+    /// The cluster manager, whose node name must be the host's name: the storage backend's cross-host locks name the host,
+    /// and the HA agent fences a holder only when that name is a dead node's.
+    /// </summary>
+    private static ClusterManager RequireNodeNamedAsHost(IServiceProvider provider)
+    {
+        var cluster = provider.GetRequiredService<ClusterManager>();
+        if (provider.GetService<VirtHostIdentity>() is { } host && host.Name != cluster.NodeName)
+        {
+            throw new InvalidOperationException($"the cluster node name '{cluster.NodeName}' differs from the host's name '{host.Name}': the storage locks name the host, so the HA agent could not tell a dead node's locks; leave ClusterOptions.NodeName unset (it defaults to the host's name) or use the same name in UseHostName");
+        }
+
+        return cluster;
     }
 }

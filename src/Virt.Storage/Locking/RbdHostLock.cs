@@ -175,12 +175,19 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
     /// before checking the lock (<see cref="Record"/>), so that client is either in the second reading — and fenced, or,
     /// without fencing, reported — or its holder finds the lock gone and stops it before it writes.
     /// </remarks>
-    public IReadOnlyList<VolumeLockHolder> Break(bool fence, uint blocklistSeconds, Action<string> fenced)
+    public IReadOnlyList<VolumeLockHolder> Break(bool fence, uint blocklistSeconds, Action<string> fenced, IReadOnlySet<string>? onlyHosts = null)
     {
         var state = rados.ListLockers(pool, Header, LockName);
         if (state.Lockers.Count == 0)
         {
             return [];
+        }
+
+        // Checked on the lockers read here, which are the ones broken below (each by its own client and cookie): a holder
+        // that took the lock after a caller's earlier look is never broken on the strength of that look.
+        if (onlyHosts is not null && Describe(state, []).Where(holder => !onlyHosts.Contains(holder.Host)).ToList() is { Count: > 0 } others)
+        {
+            throw new StorageException(VirtErrorKind.Conflict, $"the lock of '{volume}' is held by {string.Join(", ", others.Select(holder => holder.Holder))}, not only by {string.Join(", ", onlyHosts.Order(StringComparer.Ordinal))}; it is left as it was");
         }
 
         var watchers = rados.Watchers(pool, image);

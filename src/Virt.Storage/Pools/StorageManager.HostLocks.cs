@@ -52,6 +52,31 @@ public sealed partial class StorageManager
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<VolumeLockHolder>> FenceHoldersAsync(VolumeId id, IReadOnlyCollection<string> hosts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(hosts);
+        if (hosts.Count == 0)
+        {
+            throw new ArgumentException("name at least one host whose holders may be fenced", nameof(hosts));
+        }
+
+        if (await RbdDefinitionAsync(id, cancellationToken).ConfigureAwait(false) is not { } rbd)
+        {
+            return [];
+        }
+
+        var only = hosts.ToHashSet(StringComparer.Ordinal);
+        var seconds = (uint)_context.Options.FenceDuration.TotalSeconds;
+        var broken = await RadosAsync(rbd, id, hostLock => hostLock.Break(fence: true, seconds, address => Log.ClientFenced(_context.Logger, id, address, seconds), only), cancellationToken).ConfigureAwait(false);
+        foreach (var holder in broken)
+        {
+            Log.HostLockBroken(_context.Logger, id, holder.Holder, true);
+        }
+
+        return broken;
+    }
+
+    /// <inheritdoc />
     /// <remarks>
     /// For an RBD volume this host holds: records the image's watchers that no other holder claims (QEMU, which opened
     /// the image while paused) as this holder's clients, and returns once one of its recorded clients watches the image.

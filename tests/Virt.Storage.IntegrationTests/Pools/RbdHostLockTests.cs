@@ -51,6 +51,29 @@ public sealed class RbdHostLockTests : IDisposable
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task Fencing_named_hosts_never_breaks_a_lock_another_host_holds_and_breaks_one_they_hold()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (a, b) = (await HostAsync("host-a", ct), await HostAsync("host-b", ct));
+        await (await a.GetPoolAsync("shared", ct)).CreateVolumeAsync(new VolumeSpec("disk", 16L << 20), ct);
+
+        // host-b holds it now, though a caller believed host-a (dead) did: the lock is left as it was.
+        await b.AcquireAsync(Disk, "vm:web", ct);
+        var refused = await Assert.ThrowsAsync<StorageException>(() => a.FenceHoldersAsync(Disk, ["host-c"], ct));
+        Assert.Equal(VirtErrorKind.Conflict, refused.ErrorKind);
+        Assert.Contains("held by host-b/vm:web, not only by host-c; it is left as it was", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(["host-b/vm:web"], (await a.GetLockHoldersAsync(Disk, ct)).Select(holder => holder.Holder));
+        await Assert.ThrowsAsync<ArgumentException>(() => a.FenceHoldersAsync(Disk, [], ct));
+
+        // Named, its holder is broken (with no client open, nothing to blocklist).
+        var broken = Assert.Single(await a.FenceHoldersAsync(Disk, ["host-b"], ct));
+        Assert.Equal("host-b/vm:web", broken.Holder);
+        Assert.Empty(await a.GetLockHoldersAsync(Disk, ct));
+        Assert.Empty(await a.FenceHoldersAsync(Disk, ["host-b"], ct));
+        await (await a.GetPoolAsync("shared", ct)).DeleteVolumeAsync("disk", ct);
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task A_migration_hands_the_lock_over_with_no_moment_held_by_none_and_strangers_still_refused()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -250,22 +250,44 @@ public sealed class HostLab : IAsyncDisposable
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in _hosts)
+        // Each step on its own: one that fails (a QEMU that ended between the look and the kill) leaves no other undone.
+        var failures = new List<Exception>();
+        async Task StepAsync(Func<Task> step)
         {
-            await host.DisposeAsync();
+            try
+            {
+                await step();
+            }
+            catch (Exception e)
+            {
+                failures.Add(e);
+            }
         }
 
-        if (_rootLink is not null)
+        foreach (var host in _hosts)
         {
-            await new ProcessRunner().RunAsync(new ProcessSpec("ip", ["link", "delete", _rootLink]), CancellationToken.None);
+            await StepAsync(async () => await host.DisposeAsync());
+        }
+
+        if (_rootLink is { } rootLink)
+        {
+            await StepAsync(() => new ProcessRunner().RunAsync(new ProcessSpec("ip", ["link", "delete", rootLink]), CancellationToken.None));
         }
 
         foreach (var ns in _namespaces)
         {
-            await IpAsync(CancellationToken.None, "netns", "delete", ns);
+            await StepAsync(() => IpAsync(CancellationToken.None, "netns", "delete", ns));
         }
 
-        Directory.Delete(_root, recursive: true);
+        await StepAsync(() =>
+        {
+            Directory.Delete(_root, recursive: true);
+            return Task.CompletedTask;
+        });
+        if (failures.Count > 0)
+        {
+            throw new AggregateException("the lab was cleaned up, but some steps failed", failures);
+        }
     }
 
     private string NamespaceOf(string name) => _machines.Single(m => m.Name == name).Namespace;

@@ -190,8 +190,15 @@ public sealed class LabHost : IAsyncDisposable
             {
                 if (int.TryParse(await File.ReadAllTextAsync(pidFile), out var pid) && !Virt.Tests.ProcessTable.HasEnded(pid))
                 {
-                    using var qemu = Process.GetProcessById(pid);
-                    qemu.Kill();
+                    try
+                    {
+                        using var qemu = Process.GetProcessById(pid);
+                        qemu.Kill();
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                    {
+                        // It ended between the look and the kill.
+                    }
                 }
             }
         }
