@@ -148,6 +148,62 @@ public sealed class DrainTests(EtcdCluster etcd)
     }
 
     [Fact]
+    public async Task A_drain_stops_the_nodes_running_clustered_containers_and_keeps_them_with_the_keep_policy()
+    {
+        HostRequirement.RequireLxc();
+        await using var lab = new ClusterLab(etcd);
+        var (node, asker) = (lab.Node("node-a"), lab.Node("node-b"));
+        await node.JoinAsync(cancellationToken: Token);
+        await asker.JoinAsync(cancellationToken: Token);
+
+        // A short LXC path (LXC's socket paths are limited), removed with the containers at the end.
+        var lxcPath = "/tmp/vcl-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(lxcPath);
+        var containers = new Virt.Lxc.Containers.LxcContainerManager(new Virt.Lxc.Hosting.LxcOptions { LxcPath = lxcPath, StartTimeout = TimeSpan.FromSeconds(30) }, new System.IO.Abstractions.FileSystem(), new Virt.Processes.ProcessRunner(), startGate: node);
+        try
+        {
+            var vms = lab.VmManager("node-a", node);
+            foreach (var name in new[] { "ct-web", "ct-db" })
+            {
+                var created = await containers.CreateAsync(new Virt.Containers.ContainerSpec(name, Virt.Containers.ContainerRootfs.Busybox()), Token);
+                await node.ClaimAsync(ClusterGuestKind.Container, name, new GuestClaim(64L << 20), Token);
+                await created.StartAsync(cancellationToken: Token);
+            }
+
+            await using (var keeping = new ClusterMigrationAgent(node, vms, containers, new ClusterMigrationOptions { ContainerPolicy = DrainContainerPolicy.Keep }))
+            {
+                await keeping.StartAsync(Token);
+                var kept = await asker.DrainAsync("node-a", Token);
+                Assert.Equal((ClusterDrainState.Done, 0), (kept.State, kept.Stopped.Count));
+                Assert.Equal(Virt.Containers.ContainerState.Running, (await (await containers.GetAsync("ct-web", Token)).GetStatusAsync(Token)).State);
+            }
+
+            await asker.ResumeAsync("node-a", Token);
+            await using var stopping = new ClusterMigrationAgent(node, vms, containers, new ClusterMigrationOptions { ContainerStopTimeout = TimeSpan.FromSeconds(5) });
+            await stopping.StartAsync(Token);
+            var drain = await asker.DrainAsync("node-a", Token);
+
+            Assert.Equal(ClusterDrainState.Done, drain.State);
+            Assert.Equal(["ct-db", "ct-web"], drain.Stopped.Order(StringComparer.Ordinal));
+            Assert.Empty(drain.Moved);
+            foreach (var name in new[] { "ct-web", "ct-db" })
+            {
+                Assert.Equal(Virt.Containers.ContainerState.Stopped, (await (await containers.GetAsync(name, Token)).GetStatusAsync(Token)).State);
+                Assert.Equal("node-a", (await asker.GetOwnerAsync(ClusterGuestKind.Container, name, Token))!.Node);
+            }
+        }
+        finally
+        {
+            foreach (var container in await containers.ListAsync(CancellationToken.None))
+            {
+                await containers.DeleteAsync(container.Name, force: true, CancellationToken.None);
+            }
+
+            Directory.Delete(lxcPath, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_drain_no_agent_takes_up_is_said_after_the_pickup_timeout_and_stays_asked_until_resume()
     {
         await using var lab = new ClusterLab(etcd);
