@@ -81,7 +81,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         }
         finally
         {
-            CleanUp(fenced, cephPool);
+            ClusterGuests.CleanUpCeph(ceph, fenced, cephPool);
         }
     }
 
@@ -153,7 +153,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         }
         finally
         {
-            CleanUp(fenced, cephPool);
+            ClusterGuests.CleanUpCeph(ceph, fenced, cephPool);
         }
     }
 
@@ -167,24 +167,6 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[22 - 3], System.Globalization.CultureInfo.InvariantCulture) / 100.0;
-    }
-
-    /// <summary>Takes each fenced client off the blocklist and deletes the pool, each step on its own so one failure skips no other.</summary>
-    private void CleanUp(IEnumerable<string> fenced, string cephPool)
-    {
-        foreach (var address in fenced.Distinct())
-        {
-            try
-            {
-                Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
-            }
-            catch (InvalidOperationException e)
-            {
-                TestContext.Current.TestOutputHelper?.WriteLine($"clean-up: {e.Message}");
-            }
-        }
-
-        ceph.DeletePool(cephPool);
     }
 
     private async Task<EtcdCluster> StartEtcdAsync()

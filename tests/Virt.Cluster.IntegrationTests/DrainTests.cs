@@ -14,7 +14,6 @@ namespace Virt.Cluster.IntegrationTests;
 public sealed class DrainTests(EtcdCluster etcd)
 {
     private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
-    private static readonly ClusterHaOptions FastHa = new() { RecoveryDelay = TimeSpan.FromSeconds(2), ReconcileInterval = TimeSpan.FromMilliseconds(500) };
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -230,7 +229,7 @@ public sealed class DrainTests(EtcdCluster etcd)
         var cluster = lab.Node(name);
         await cluster.JoinAsync(cancellationToken: Token);
         var vms = lab.VmManager(name, cluster);
-        var ha = new ClusterHaAgent(cluster, vms, options: FastHa);
+        var ha = new ClusterHaAgent(cluster, vms, options: ClusterGuests.FastHa);
         var migration = new ClusterMigrationAgent(cluster, vms, options: new ClusterMigrationOptions { ListenAddress = receives ? "127.0.0.1" : null, TlsDirectory = lab.TlsDirectoryOf(name), PrepareTimeout = TimeSpan.FromSeconds(30) });
         lab.OnDispose(ha);
         lab.OnDispose(migration);

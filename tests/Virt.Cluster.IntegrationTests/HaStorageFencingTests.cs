@@ -21,7 +21,6 @@ namespace Virt.Cluster.IntegrationTests;
 public sealed class HaStorageFencingTests(EtcdCluster etcd, CephCluster ceph)
 {
     private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
-    private static readonly ClusterHaOptions Fast = new() { RecoveryDelay = TimeSpan.FromSeconds(2), ReconcileInterval = TimeSpan.FromMilliseconds(500) };
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -88,19 +87,7 @@ public sealed class HaStorageFencingTests(EtcdCluster etcd, CephCluster ceph)
                 }
             }
 
-            foreach (var address in fenced.Distinct())
-            {
-                try
-                {
-                    Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
-                }
-                catch (InvalidOperationException e)
-                {
-                    TestContext.Current.TestOutputHelper?.WriteLine($"clean-up: {e.Message}");
-                }
-            }
-
-            ceph.DeletePool(cephPool);
+            ClusterGuests.CleanUpCeph(ceph, fenced, cephPool);
         }
     }
 
@@ -117,7 +104,7 @@ public sealed class HaStorageFencingTests(EtcdCluster etcd, CephCluster ceph)
         }
 
         var vms = lab.VmManager(name, cluster, storage);
-        var ha = new ClusterHaAgent(cluster, vms, storage, Fast, volumeLocks: storage);
+        var ha = new ClusterHaAgent(cluster, vms, storage, ClusterGuests.FastHa, volumeLocks: storage);
         lab.OnDispose(ha);
         await ha.StartAsync(Token);
         return new TestNode(cluster, vms, storage, ha);

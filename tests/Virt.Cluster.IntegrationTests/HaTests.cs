@@ -14,7 +14,6 @@ namespace Virt.Cluster.IntegrationTests;
 public sealed class HaTests(EtcdCluster etcd)
 {
     private const ClusterGuestKind Vm = ClusterGuestKind.VirtualMachine;
-    private static readonly ClusterHaOptions Fast = new() { RecoveryDelay = TimeSpan.FromSeconds(2), ReconcileInterval = TimeSpan.FromMilliseconds(500) };
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -27,8 +26,8 @@ public sealed class HaTests(EtcdCluster etcd)
         await clusterA.JoinAsync(cancellationToken: Token);
         await clusterB.JoinAsync(cancellationToken: Token);
         var (vmsA, vmsB) = (lab.VmManager("node-a", clusterA), lab.VmManager("node-b", clusterB));
-        var agentA = new ClusterHaAgent(clusterA, vmsA, options: Fast);
-        await using var agentB = new ClusterHaAgent(clusterB, vmsB, options: Fast);
+        var agentA = new ClusterHaAgent(clusterA, vmsA, options: ClusterGuests.FastHa);
+        await using var agentB = new ClusterHaAgent(clusterB, vmsB, options: ClusterGuests.FastHa);
         await agentA.StartAsync(Token);
         await agentB.StartAsync(Token);
 
@@ -78,8 +77,8 @@ public sealed class HaTests(EtcdCluster etcd)
             await clusterA.JoinAsync(cancellationToken: Token);
             await clusterB.JoinAsync(cancellationToken: Token);
             var (vmsA, vmsB) = (lab.VmManager("node-a", clusterA), lab.VmManager("node-b", clusterB));
-            await using var agentA = new ClusterHaAgent(clusterA, vmsA, options: Fast);
-            await using var agentB = new ClusterHaAgent(clusterB, vmsB, options: Fast);
+            await using var agentA = new ClusterHaAgent(clusterA, vmsA, options: ClusterGuests.FastHa);
+            await using var agentB = new ClusterHaAgent(clusterB, vmsB, options: ClusterGuests.FastHa);
             await agentA.StartAsync(Token);
             await agentB.StartAsync(Token);
             await agentA.ProtectAsync(EmbeddedGuest.CreateSpec("ha2", memoryMiB: 128), cancellationToken: Token);

@@ -90,27 +90,14 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task FollowAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await foreach (var change in _cluster.WatchAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (change is ClusterDefinitionChanged { Kind: ClusterDefinitionKind.Network or ClusterDefinitionKind.StoragePool } definition)
-                    {
-                        await _changes.Writer.WriteAsync(definition, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                Log.ReconcileFailed(_logger, "following the cluster's definitions", e.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
+    private Task FollowAsync(CancellationToken cancellationToken) => Virt.Cluster.ClusterFollower.FollowAsync(
+        _cluster,
+        change => change is ClusterDefinitionChanged { Kind: ClusterDefinitionKind.Network or ClusterDefinitionKind.StoragePool } definition
+            ? _changes.Writer.WriteAsync(definition, cancellationToken)
+            : ValueTask.CompletedTask,
+        reason => Log.ReconcileFailed(_logger, "following the cluster's definitions", reason),
+        _time,
+        cancellationToken);
 
     /// <summary>Every shared network and pool, again, every <see cref="ResyncInterval"/> (through the same queue, so one at a time).</summary>
     private async Task ResyncAsync(CancellationToken cancellationToken)

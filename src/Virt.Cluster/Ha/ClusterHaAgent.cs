@@ -162,46 +162,39 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     }
 
     /// <summary>Follows the cluster's watch: this node's HA guests, the nodes' states, and this node's lease.</summary>
-    private async Task FollowAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
+    private Task FollowAsync(CancellationToken cancellationToken) => Virt.Cluster.ClusterFollower.FollowAsync(
+        _cluster,
+        change =>
         {
-            try
+            switch (change)
             {
-                await foreach (var change in _cluster.WatchAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    switch (change)
+                case ClusterOwnershipChanged { Kind: Vm } owner:
+                    if (owner.Ownership is { HighAvailability: true } ha && ha.Node == _cluster.NodeName)
                     {
-                        case ClusterOwnershipChanged { Kind: Vm } owner:
-                            if (owner.Ownership is { HighAvailability: true } ha && ha.Node == _cluster.NodeName)
-                            {
-                                _ownedHa[owner.Name] = ha;
-                                _everHa[owner.Name] = true;
-                                _ = Task.Run(() => ReconcileAsync(cancellationToken), CancellationToken.None);
-                            }
-                            else
-                            {
-                                _ownedHa.TryRemove(owner.Name, out _);
-                            }
-
-                            break;
-                        case ClusterNodeChanged { Node: { } node }:
-                            if (node.State == ClusterNodeState.Dead && node.Name != _cluster.NodeName && _recovering.TryAdd(node.Name, true))
-                            {
-                                _ = Task.Run(() => RecoverAsync(node.Name, cancellationToken), CancellationToken.None);
-                            }
-
-                            break;
+                        _ownedHa[owner.Name] = ha;
+                        _everHa[owner.Name] = true;
+                        _ = Task.Run(() => ReconcileAsync(cancellationToken), CancellationToken.None);
                     }
-                }
+                    else
+                    {
+                        _ownedHa.TryRemove(owner.Name, out _);
+                    }
+
+                    break;
+                case ClusterNodeChanged { Node: { } node }:
+                    if (node.State == ClusterNodeState.Dead && node.Name != _cluster.NodeName && _recovering.TryAdd(node.Name, true))
+                    {
+                        _ = Task.Run(() => RecoverAsync(node.Name, cancellationToken), CancellationToken.None);
+                    }
+
+                    break;
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                Log.HaFailed(_logger, "following the cluster", e.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+
+            return ValueTask.CompletedTask;
+        },
+        reason => Log.HaFailed(_logger, "following the cluster", reason),
+        _time,
+        cancellationToken);
 
     /// <summary>
     /// Kills every HA VM this node runs, all at once and each on its own (one that fails or hangs holds up no other): its

@@ -200,46 +200,40 @@ public sealed partial class ClusterMigrationAgent : IAsyncDisposable
     {
         var work = new List<Task>();
         var firstDrainSeen = false;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
+        await Virt.Cluster.ClusterFollower.FollowAsync(
+            _cluster,
+            change =>
             {
-                await foreach (var change in _cluster.WatchAsync(cancellationToken).ConfigureAwait(false))
+                switch (change)
                 {
-                    switch (change)
-                    {
-                        case ClusterMigrationChanged { Kind: Vm, Migration: { Ready: false, Error: null } incoming } when incoming.Destination == _cluster.NodeName:
-                            // One receiver per migration record (a retried migration is a new record, with a new revision).
-                            var key = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{incoming.Name}@{incoming.Revision}");
-                            if (_receiving.TryAdd(key, true))
-                            {
-                                work.Add(Task.Run(() => ReceiveAsync(incoming.Name, key, cancellationToken), CancellationToken.None));
-                            }
+                    case ClusterMigrationChanged { Kind: Vm, Migration: { Ready: false, Error: null } incoming } when incoming.Destination == _cluster.NodeName:
+                        // One receiver per migration record (a retried migration is a new record, with a new revision).
+                        var key = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{incoming.Name}@{incoming.Revision}");
+                        if (_receiving.TryAdd(key, true))
+                        {
+                            work.Add(Task.Run(() => ReceiveAsync(incoming.Name, key, cancellationToken), CancellationToken.None));
+                        }
 
-                            break;
-                        case ClusterDrainChanged { Drain: { } drain } when drain.Node == _cluster.NodeName:
-                            // A drain left running by a process of this node that ended is taken up again, once. A request
-                            // that comes while a drain runs is picked up by that one when it ends (it reads the record again).
-                            var take = drain.State == ClusterDrainState.Requested || (drain.State == ClusterDrainState.Running && !firstDrainSeen);
-                            firstDrainSeen = true;
-                            if (take && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
-                            {
-                                work.Add(Task.Run(() => DrainWhileAskedAsync(resumeRunning: drain.State == ClusterDrainState.Running, cancellationToken), CancellationToken.None));
-                            }
+                        break;
+                    case ClusterDrainChanged { Drain: { } drain } when drain.Node == _cluster.NodeName:
+                        // A drain left running by a process of this node that ended is taken up again, once. A request
+                        // that comes while a drain runs is picked up by that one when it ends (it reads the record again).
+                        var take = drain.State == ClusterDrainState.Requested || (drain.State == ClusterDrainState.Running && !firstDrainSeen);
+                        firstDrainSeen = true;
+                        if (take && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+                        {
+                            work.Add(Task.Run(() => DrainWhileAskedAsync(resumeRunning: drain.State == ClusterDrainState.Running, cancellationToken), CancellationToken.None));
+                        }
 
-                            break;
-                    }
-
-                    work.RemoveAll(t => t.IsCompleted);
+                        break;
                 }
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                Log.MigrationFailed(_logger, "following the cluster", e.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
 
+                work.RemoveAll(t => t.IsCompleted);
+                return ValueTask.CompletedTask;
+            },
+            reason => Log.MigrationFailed(_logger, "following the cluster", reason),
+            _time,
+            cancellationToken).ConfigureAwait(false);
         await Task.WhenAll(work).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 

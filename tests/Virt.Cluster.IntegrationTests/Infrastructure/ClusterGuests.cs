@@ -1,3 +1,4 @@
+using Virt.Clustering;
 using Virt.Kvm.Testing;
 using Virt.VirtualMachines;
 
@@ -7,6 +8,9 @@ namespace Virt.Cluster.IntegrationTests.Infrastructure;
 internal static class ClusterGuests
 {
     private const string BootIdPath = "/proc/sys/kernel/random/boot_id";
+
+    /// <summary>The HA agent's timings in the tests: the default 2 s recovery wait, checks every 500 ms.</summary>
+    public static ClusterHaOptions FastHa { get; } = new() { RecoveryDelay = TimeSpan.FromSeconds(2), ReconcileInterval = TimeSpan.FromMilliseconds(500) };
 
     public static void Require() =>
         HostRequirement.Require(File.Exists(Path.Combine(EmbeddedGuest.DefaultDirectory, "initramfs.gz")), $"the test guest in {EmbeddedGuest.DefaultDirectory} (bash scripts/build-guest.sh)");
@@ -45,5 +49,23 @@ internal static class ClusterGuests
             },
             $"the guest agent of {vm.Name}");
         return bootId!;
+    }
+
+    /// <summary>Takes each fenced Ceph client off the blocklist and deletes the test's pool, each step on its own so one failure skips no other.</summary>
+    public static void CleanUpCeph(Virt.Storage.IntegrationTests.Infrastructure.CephCluster ceph, IEnumerable<string> fenced, string cephPool)
+    {
+        foreach (var address in fenced.Distinct())
+        {
+            try
+            {
+                Virt.Storage.IntegrationTests.Infrastructure.Host.Run("ceph", "-c", ceph.ConfigPath!, "osd", "blocklist", "rm", address);
+            }
+            catch (InvalidOperationException e)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine($"clean-up: {e.Message}");
+            }
+        }
+
+        ceph.DeletePool(cephPool);
     }
 }
