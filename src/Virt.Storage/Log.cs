@@ -53,6 +53,12 @@ internal static partial class Log
     [LoggerMessage(StorageEventIds.ClientRecordFailed, LogLevel.Debug, "volume {Volume}: recording the Ceph clients of {Holder} failed; retrying")]
     public static partial void ClientRecordFailed(ILogger logger, Exception error, VolumeId volume, string holder);
 
+    [LoggerMessage(StorageEventIds.LeftoverClientFenced, LogLevel.Warning, "volume {Volume}: the cross-host lock of {Holder} was broken while it held it; its Ceph client {Address}, which the breaker could not see, is blocklisted for {Seconds} s")]
+    public static partial void LeftoverClientFenced(ILogger logger, VolumeId volume, string holder, string address, uint seconds);
+
+    [LoggerMessage(StorageEventIds.LeftoverFenceFailed, LogLevel.Error, "volume {Volume}: the cross-host lock of {Holder} was broken while it held it, and its remaining Ceph clients could not be fenced; stop its process on this host")]
+    public static partial void LeftoverFenceFailed(ILogger logger, Exception error, VolumeId volume, string holder);
+
     [LoggerMessage(StorageEventIds.CephClientBlocklisted, LogLevel.Warning, "volume {Volume}: this host's Ceph client (client.{User}, {Config}) is blocklisted; opening a new one")]
     public static partial void CephClientBlocklisted(ILogger logger, VolumeId volume, string user, string config);
 }

@@ -56,4 +56,10 @@ public static class StorageEventIds
 
     /// <summary>Warning: <c>volume {Volume}: this host's Ceph client (client.{User}, {Config}) is blocklisted; opening a new one</c></summary>
     public const int CephClientBlocklisted = 3204;
+
+    /// <summary>Warning: <c>volume {Volume}: the cross-host lock of {Holder} was broken while it held it; its Ceph client {Address}, which the breaker could not see, is blocklisted for {Seconds} s</c></summary>
+    public const int LeftoverClientFenced = 3205;
+
+    /// <summary>Error: <c>volume {Volume}: the cross-host lock of {Holder} was broken while it held it, and its remaining Ceph clients could not be fenced</c></summary>
+    public const int LeftoverFenceFailed = 3206;
 }

@@ -2,8 +2,11 @@ using System.Text.RegularExpressions;
 
 namespace Virt.Storage.Locking;
 
-/// <summary>A holder's recorded Ceph clients, and whether one of them has the image open (watches it) now.</summary>
-internal sealed record RecordedClients(IReadOnlySet<string> Clients, bool Open);
+/// <summary>
+/// A holder's recorded Ceph clients, whether one of them has the image open (watches it) now, and the IPs they and the
+/// holder's lockers come from (its host's addresses, which <see cref="RbdHostLock.FenceLeftovers"/> needs once the lock is gone).
+/// </summary>
+internal sealed record RecordedClients(IReadOnlySet<string> Clients, bool Open, IReadOnlySet<string> Hosts);
 
 /// <summary>
 /// The cross-host lock of one RBD image: a shared RADOS lock named <c>virt.host</c> on the image's header object, one
@@ -156,7 +159,40 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
             }
         }
 
-        return new RecordedClients(recorded, watchers.Any(recorded.Contains));
+        var hosts = ownHosts.Concat(recorded.Select(HostOf)).ToHashSet(StringComparer.Ordinal);
+        return new RecordedClients(recorded, watchers.Any(recorded.Contains), hosts);
+    }
+
+    /// <summary>
+    /// For a holder that found its lock broken while its process may still run (a VM whose lock another host broke): fences
+    /// every client that has the image open from <paramref name="ownHosts"/> (this host's addresses, from its last
+    /// <see cref="Record"/>) that no current holder recorded. Those are its own process's clients that the breaker could not
+    /// see: one opened after the breaker listed the watchers, or recorded after it read the records. Without this such a
+    /// client would write beside the image's next holder.
+    /// </summary>
+    /// <returns>The clients fenced; none when a current holder is on one of those addresses (its clients cannot be told from this holder's, so nothing is touched).</returns>
+    /// <exception cref="StorageException">A client could not be blocklisted; the message names it.</exception>
+    public IReadOnlyList<string> FenceLeftovers(IReadOnlySet<string> ownHosts, uint blocklistSeconds, Action<string> fenced)
+    {
+        // Watchers first, lockers after: a holder takes the lock before its process opens the image, so the holder of any
+        // watcher listed here is among the lockers read next (or gone, with its process).
+        var watchers = rados.Watchers(pool, image);
+        var state = rados.ListLockers(pool, Header, LockName);
+        if (state.Lockers.Any(locker => ownHosts.Contains(HostOf(locker.Address))))
+        {
+            return [];
+        }
+
+        var cookies = state.Lockers.Select(locker => locker.Cookie).Distinct().ToList();
+        var claimed = cookies.SelectMany(Recorded).ToHashSet(StringComparer.Ordinal);
+        if (claimed.Any(address => ownHosts.Contains(HostOf(address))))
+        {
+            return [];
+        }
+
+        var leftovers = watchers.Where(address => ownHosts.Contains(HostOf(address)) && !claimed.Contains(address)).ToList();
+        Fence(leftovers, blocklistSeconds, fenced, "stop the process on this host that still has the image open (rbd status) before anything else writes to it");
+        return leftovers;
     }
 
     public IReadOnlyList<VolumeLockHolder> Holders()

@@ -20,6 +20,7 @@ public sealed partial class StorageManager
 
     private readonly ConcurrentDictionary<(string Config, string User), Lazy<RadosConnection>> _connections = new();
     private readonly ConcurrentDictionary<string, Recording> _recordings = new(StringComparer.Ordinal);
+    private readonly BlocklistBackoff _blocklistBackoff = new(TimeProvider.System);
     private int _disposed;
 
     /// <inheritdoc />
@@ -196,6 +197,7 @@ public sealed partial class StorageManager
     {
         var fastUntil = DateTime.UtcNow + RecordingFastPhase;
         var delay = TimeSpan.FromMilliseconds(50);
+        IReadOnlySet<string> ownHosts = new HashSet<string>();
         try
         {
             while (true)
@@ -206,9 +208,13 @@ public sealed partial class StorageManager
                     var recorded = await RadosAsync(rbd, id, hostLock => hostLock.Record(holder), recording.Token).ConfigureAwait(false);
                     if (recorded is null)
                     {
+                        // Not released here (a release stops this loop first): another host broke the lock under a process
+                        // that may still run.
+                        await FenceLeftoversAsync(rbd, id, holder, ownHosts).ConfigureAwait(false);
                         return;
                     }
 
+                    ownHosts = recorded.Hosts;
                     delay = recorded.Clients.Count == 0 && DateTime.UtcNow < fastUntil ? TimeSpan.FromMilliseconds(100) : RecordingInterval;
                 }
                 catch (VolumeNotFoundException)
@@ -234,6 +240,33 @@ public sealed partial class StorageManager
         }
     }
 
+    /// <summary>
+    /// Fences what the process that held a broken lock still has open on this host, which the breaker could not see (a
+    /// client opened after it listed the watchers, or recorded after it read the records). Logged, never thrown: the loop
+    /// that calls it ends here.
+    /// </summary>
+    private async Task FenceLeftoversAsync(RbdPoolDefinition rbd, VolumeId id, string holder, IReadOnlySet<string> ownHosts)
+    {
+        if (ownHosts.Count == 0)
+        {
+            return;
+        }
+
+        var seconds = (uint)_context.Options.FenceDuration.TotalSeconds;
+        try
+        {
+            await RadosAsync(rbd, id, hostLock => hostLock.FenceLeftovers(ownHosts, seconds, address => Log.LeftoverClientFenced(_context.Logger, id, holder, address, seconds)), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (VolumeNotFoundException)
+        {
+            // The image is gone: nothing can write to it.
+        }
+        catch (Exception error) when (error is StorageException or ObjectDisposedException)
+        {
+            Log.LeftoverFenceFailed(_context.Logger, error, id, holder);
+        }
+    }
+
     /// <summary>Runs librados calls off the caller's thread: each blocks for a round trip to the cluster (bounded by the connection's timeouts).</summary>
     private Task RadosAsync(RbdPoolDefinition rbd, VolumeId id, Action<RbdHostLock> call, CancellationToken cancellationToken) =>
         RadosAsync(rbd, id, hostLock =>
@@ -250,10 +283,17 @@ public sealed partial class StorageManager
     private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken) =>
         Task.Run(() =>
         {
+            if (_blocklistBackoff.Remaining(rbd.CephConfig, rbd.CephUser) is { } wait)
+            {
+                throw WholeAddressBlocklisted(rbd, id, wait, innerException: null);
+            }
+
             var connection = EnterConnection(rbd);
             try
             {
-                return call(new RbdHostLock(connection, rbd.RbdPool, id.Name, id));
+                var result = call(new RbdHostLock(connection, rbd.RbdPool, id.Name, id));
+                _blocklistBackoff.Succeeded(rbd.CephConfig, rbd.CephUser);
+                return result;
             }
             catch (StorageException) when (connection.Blocklisted)
             {
@@ -262,12 +302,14 @@ public sealed partial class StorageManager
                 var replacement = EnterConnection(rbd);
                 try
                 {
-                    return call(new RbdHostLock(replacement, rbd.RbdPool, id.Name, id));
+                    var result = call(new RbdHostLock(replacement, rbd.RbdPool, id.Name, id));
+                    _blocklistBackoff.Succeeded(rbd.CephConfig, rbd.CephUser);
+                    return result;
                 }
                 catch (StorageException again) when (replacement.Blocklisted)
                 {
                     Retire(replacement);
-                    throw new StorageException(VirtErrorKind.Unavailable, $"volume '{id}': the Ceph cluster refuses this host's clients as blocklisted, a new one too (client.{rbd.CephUser}): the blocklist names this host's whole address, not one client; once the host is known to be healthy, remove that entry (ceph osd blocklist ls -c {rbd.CephConfig}; ceph osd blocklist rm ADDRESS)", again);
+                    throw WholeAddressBlocklisted(rbd, id, _blocklistBackoff.Refused(rbd.CephConfig, rbd.CephUser), again);
                 }
                 finally
                 {
@@ -279,6 +321,10 @@ public sealed partial class StorageManager
                 connection.Exit();
             }
         }, cancellationToken);
+
+    /// <summary>The cluster refuses this host's clients, a fresh one too; calls fail at once for <paramref name="wait"/> (<see cref="BlocklistBackoff"/>).</summary>
+    private static StorageException WholeAddressBlocklisted(RbdPoolDefinition rbd, VolumeId id, TimeSpan wait, Exception? innerException) =>
+        new(VirtErrorKind.Unavailable, $"volume '{id}': the Ceph cluster refuses this host's clients as blocklisted, a new one too (client.{rbd.CephUser}): the blocklist names this host's whole address, not one client; once the host is known to be healthy, remove that entry (ceph osd blocklist ls -c {rbd.CephConfig}; ceph osd blocklist rm ADDRESS). Calls fail at once for {wait.TotalSeconds:0} s before this host tries the cluster again", innerException);
 
     /// <summary>Stops handing out a blocklisted client; the next call opens a new one, and the old one closes once unused.</summary>
     private void Retire(RadosConnection connection)

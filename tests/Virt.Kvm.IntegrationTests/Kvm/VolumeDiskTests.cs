@@ -50,6 +50,40 @@ public sealed class VolumeDiskTests(CephCluster ceph)
         }
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_read_only_rbd_disk_is_locked_and_its_QEMU_client_recorded_like_a_writable_one()
+    {
+        // QEMU opens an RBD image read-write even for a read-only disk (so that it can reopen it writable), so the image
+        // shows QEMU's watcher and the start's check that the client is recorded passes; measured with QEMU 7.2.
+        await using var host = VmTestHost.Create();
+        var ct = TestContext.Current.CancellationToken;
+        var cephPool = ceph.CreatePool();
+        try
+        {
+            using var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(host.StateDirectory, "storage") }, new System.IO.Abstractions.FileSystem(), new ProcessRunner());
+            var pool = await storage.DefinePoolAsync(new RbdPoolDefinition("shared", Path.Combine(host.StateDirectory, "pool"), ceph.ConfigPath!) { RbdPool = cephPool }, ct);
+            await pool.CreateVolumeAsync(new VolumeSpec("base", 16L << 20), ct);
+            await using var manager = new KvmVirtualMachineManager(host.Options, new ProcessRunner(), new QemuCapabilityProbe(new ProcessRunner()), new AcceleratorProbe(new System.IO.Abstractions.FileSystem()), TimeProvider.System, volumes: storage);
+            var vm = await manager.CreateAsync(VmTestHost.GuestSpec("reader") with { Disks = [new VmDisk("base", "shared:base") { ReadOnly = true }] }, ct);
+
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            await vm.StartAsync(ct);
+            started.Stop();
+
+            var holder = Assert.Single(await storage.GetLockHoldersAsync(VolumeId.Parse("shared:base"), ct));
+            Assert.Equal("vm:reader", holder.User);
+            Assert.NotEmpty(holder.ClientAddresses);
+            TestContext.Current.TestOutputHelper?.WriteLine($"started with a read-only RBD disk in {started.ElapsedMilliseconds} ms; QEMU's clients {string.Join(", ", holder.ClientAddresses)}");
+            await vm.KillAsync(ct);
+            Assert.Empty(await storage.GetLockHoldersAsync(VolumeId.Parse("shared:base"), ct));
+            await manager.DeleteAsync("reader", cancellationToken: ct);
+        }
+        finally
+        {
+            ceph.DeletePool(cephPool);
+        }
+    }
+
     private static async Task RunCycleAsync(VmTestHost host, StorageManager storage, IStoragePool pool, CancellationToken ct)
     {
         await pool.CreateVolumeAsync(new VolumeSpec("vm-disk", 64L << 20), ct);

@@ -139,6 +139,9 @@ internal sealed class InMemoryRados
                 }
 
                 cluster.Blocklist.Add(address);
+
+                // As the OSDs do on the new map: a blocklisted client's watches are dropped.
+                cluster.Watchers.Remove(address);
                 return 0;
             }
         }

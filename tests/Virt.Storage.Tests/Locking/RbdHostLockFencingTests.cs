@@ -78,6 +78,58 @@ public sealed class RbdHostLockFencingTests
     }
 
     [Fact]
+    public void A_client_opened_after_the_breaker_listed_the_watchers_is_fenced_by_its_holder_once_it_finds_its_lock_gone()
+    {
+        // host-b lists the watchers (only the first client), then host-a's QEMU opens a new client before the break; host-a's
+        // next recording finds the lock gone without having recorded it, so nobody else knows of that client.
+        var hosts = Lock(_hostA).Record(Holder)!.Hosts;
+        _hostB.Before = call =>
+        {
+            if (call == nameof(IRadosObjects.BreakLock) && !_cluster.Watchers.Contains(NewClient))
+            {
+                _cluster.Watchers.Add(NewClient);
+            }
+        };
+        Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { });
+        Assert.Equal([FirstClient], _cluster.Blocklist);
+        Assert.Null(Lock(_hostA).Record(Holder));
+
+        var fenced = new List<string>();
+        var leftovers = Lock(_hostA).FenceLeftovers(hosts, blocklistSeconds: 3600, fenced.Add);
+
+        Assert.Equal([NewClient], leftovers);
+        Assert.Equal([NewClient], fenced);
+        Assert.Equal([FirstClient, NewClient], _cluster.Blocklist);
+    }
+
+    [Fact]
+    public void A_holder_whose_lock_is_gone_fences_nothing_while_a_holder_on_its_own_address_has_the_lock()
+    {
+        // After the break another VM on host-a's address took the image; its QEMU opened a client it has not recorded yet.
+        var hosts = Lock(_hostA).Record(Holder)!.Hosts;
+        Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { });
+        var sameAddress = _cluster.Connect("192.0.2.1:0/33");
+        Lock(sameAddress).Acquire("host-a/vm:other", alongside: null);
+        _cluster.Watchers.Add(NewClient);
+
+        Assert.Empty(Lock(_hostA).FenceLeftovers(hosts, blocklistSeconds: 3600, _ => { }));
+        Assert.Equal([FirstClient], _cluster.Blocklist);
+    }
+
+    [Fact]
+    public void A_holder_whose_lock_is_gone_leaves_the_next_holders_client_on_another_host_alone()
+    {
+        var hosts = Lock(_hostA).Record(Holder)!.Hosts;
+        Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { });
+        Lock(_hostB).Acquire("host-b/vm:web", alongside: null);
+        _cluster.Watchers.Add("192.0.2.2:0/5005");
+
+        Assert.Empty(Lock(_hostA).FenceLeftovers(hosts, blocklistSeconds: 3600, _ => { }));
+        Assert.Equal(["192.0.2.1"], hosts);
+        Assert.Equal([FirstClient], _cluster.Blocklist);
+    }
+
+    [Fact]
     public void A_lock_broken_before_the_holder_checks_is_never_recorded_into()
     {
         Lock(_hostB).Break(fence: true, blocklistSeconds: 3600, _ => { });
