@@ -209,6 +209,63 @@ public sealed class RbdHostLockTests : IDisposable
         }
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task A_client_the_holder_opens_after_its_lock_was_broken_is_fenced_by_the_holder_itself()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (a, b) = (await HostAsync("host-a", ct), await HostAsync("host-b", ct));
+        await (await a.GetPoolAsync("shared", ct)).CreateVolumeAsync(new VolumeSpec("disk", 16L << 20), ct);
+        await a.AcquireAsync(Disk, "vm:web", ct);
+        using var first = QemuIo.Open($"rbd:{_cephPool}/disk:conf={_ceph.ConfigPath}:id=admin");
+        Assert.Contains("wrote", await first.RunAsync("write -P 0x61 0 4k", ct), StringComparison.Ordinal);
+        await WaitForRecordedClientAsync(b, ct);
+        var before = BlocklistEntries();
+        try
+        {
+            await b.BreakLockAsync(Disk, fence: true, ct);
+
+            // Host A's process opens another client after the break: nobody recorded it, the breaker never saw it, and it
+            // can write. Host A's recording (every 10 s) finds the lock gone and blocklists it.
+            using var late = QemuIo.Open($"rbd:{_cephPool}/disk:conf={_ceph.ConfigPath}:id=admin");
+            Assert.Contains("wrote", await late.RunAsync("write -P 0x62 0 4k", ct), StringComparison.Ordinal);
+            var fencedAfter = System.Diagnostics.Stopwatch.StartNew();
+            var lastWritten = 0x62;
+            for (var pattern = 0x63; ; pattern = pattern == 0x7f ? 0x63 : pattern + 1)
+            {
+                if ((await late.RunAsync($"write -P {pattern} 0 4k", ct)).Contains("failed", StringComparison.Ordinal))
+                {
+                    break;
+                }
+
+                lastWritten = pattern;
+                Assert.True(fencedAfter.Elapsed < TimeSpan.FromSeconds(40), "host A never fenced the client it opened after its lock was broken");
+                await Task.Delay(500, ct);
+            }
+
+            Assert.Equal(2, BlocklistEntries().Except(before).Count());
+            TestContext.Current.TestOutputHelper?.WriteLine($"the late client was fenced by its own host {fencedAfter.Elapsed.TotalSeconds:0.0} s after its first write");
+            await b.AcquireAsync(Disk, "vm:web", ct);
+            var volume = await (await b.GetPoolAsync("shared", ct)).GetVolumeAsync("disk", ct);
+            Assert.True(Host.HasPattern(volume, lastWritten, "0", "4k"), "the image does not hold the late client's last write before it was fenced");
+            await b.ReleaseAsync(Disk, "vm:web", ct);
+        }
+        finally
+        {
+            foreach (var address in BlocklistEntries().Except(before))
+            {
+                Host.Run("ceph", "-c", _ceph.ConfigPath!, "osd", "blocklist", "rm", address);
+            }
+        }
+    }
+
+    /// <summary>The addresses on the cluster's blocklist (<c>ceph osd blocklist ls</c>).</summary>
+    private HashSet<string> BlocklistEntries() =>
+        Host.Run("ceph", "-c", _ceph.ConfigPath!, "osd", "blocklist", "ls")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split(' ')[0])
+            .Where(address => address.Contains('/', StringComparison.Ordinal))
+            .ToHashSet(StringComparer.Ordinal);
+
     /// <summary>Waits until host A's manager has recorded the writer's client (the image's watcher) for its lock.</summary>
     private static async Task<string> WaitForRecordedClientAsync(StorageManager observer, CancellationToken ct)
     {
