@@ -11,16 +11,18 @@ namespace Virt.Samples.HostToHost;
 
 /// <summary>
 /// The source side of the host-to-host API: asks a destination panel for a migration ticket. Used by the panel's
-/// <c>migrate-to</c> endpoint and by <c>virtctl vm migrate --to</c>. The destination's HTTPS certificate must be signed by
-/// the hosts' own CA (<c>ca-cert.pem</c> of the TLS directory) when there is one, and only then; without it, the system's
-/// trust decides.
+/// <c>migrate-to</c> endpoint and by <c>virtctl vm migrate --to</c>. With this host's TLS directory: the destination's
+/// HTTPS certificate must be signed by the hosts' own CA (<c>ca-cert.pem</c>), and only then; and this host shows its own
+/// certificate (<c>client-cert.pem</c>), which a destination with the same CA checks against the source host named in the
+/// request. Without the directory, the system's trust decides and no certificate is shown.
 /// </summary>
 internal sealed class HostToHostClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public HostToHostClient(string? hostsCaCertificate)
+    public HostToHostClient(string? tlsDirectory)
     {
+        var hostsCaCertificate = tlsDirectory is null ? null : Path.Combine(tlsDirectory, Virt.Kvm.Tls.HostTlsDirectory.CaCertificateFileName);
         var authority = hostsCaCertificate is not null && File.Exists(hostsCaCertificate) ? LoadAuthority(hostsCaCertificate) : null;
         var handler = new HttpClientHandler
         {
@@ -32,6 +34,12 @@ internal sealed class HostToHostClient : IDisposable
                 ? errors == SslPolicyErrors.None
                 : certificate is not null && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None && ChainsTo(certificate, authority),
         };
+        if (tlsDirectory is not null && LoadHostCertificate(tlsDirectory) is { } hostCertificate)
+        {
+            handler.ClientCertificateOptions = ClientCertificateOption.Manual;
+            handler.ClientCertificates.Add(hostCertificate);
+        }
+
         // A ticket or an error is small: a destination (or whatever the URL names) cannot make this process buffer more.
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2), MaxResponseContentBufferSize = 64 * 1024 };
     }
@@ -158,6 +166,26 @@ internal sealed class HostToHostClient : IDisposable
         catch (CryptographicException exception)
         {
             throw new VirtException(VirtErrorKind.InvalidInput, $"the hosts' CA certificate '{path}' is not a PEM certificate ({exception.Message}): put the CA's certificate there (ca-cert.pem of virtctl host tls issue)", exception);
+        }
+    }
+
+    /// <summary>This host's certificate and key (QEMU's client pair of the TLS directory), or null where the directory has none.</summary>
+    private static X509Certificate2? LoadHostCertificate(string tlsDirectory)
+    {
+        var certificate = Path.Combine(tlsDirectory, Virt.Kvm.Tls.HostTlsDirectory.ClientCertificateFileName);
+        var key = Path.Combine(tlsDirectory, Virt.Kvm.Tls.HostTlsDirectory.ClientKeyFileName);
+        if (!File.Exists(certificate) || !File.Exists(key))
+        {
+            return null;
+        }
+
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certificate, key);
+        }
+        catch (CryptographicException exception)
+        {
+            throw new VirtException(VirtErrorKind.InvalidInput, $"this host's certificate '{certificate}' with its key '{key}' cannot be loaded ({exception.Message}): issue them again (virtctl host tls issue)", exception);
         }
     }
 

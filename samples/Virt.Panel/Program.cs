@@ -33,6 +33,17 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.Limits.MaxRequestBodySize = PanelOptions.MaxRequestBody;
     kestrel.AddServerHeader = false;
+
+    // With the hosts' CA, another host proves which host it is by its certificate (PeerHostCertificates checks it on the
+    // host-to-host endpoints). Asked for, not required: browsers and API clients connect without one.
+    if (builder.Configuration["Panel:TlsDirectory"] is { Length: > 0 })
+    {
+        kestrel.ConfigureHttpsDefaults(https =>
+        {
+            https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+            https.ClientCertificateValidation = (_, _, _) => true;
+        });
+    }
 });
 
 builder.Services.AddVirt()
@@ -74,6 +85,7 @@ if (builder.Configuration["Panel:Etcd"] is { Length: > 0 } etcd)
 
 builder.Services.AddSingleton(PanelOptions.From(builder.Configuration));
 builder.Services.AddSingleton(new StatePaths(state));
+builder.Services.AddSingleton(provider => PeerHostCertificates.From(provider.GetRequiredService<PanelOptions>()));
 builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
 builder.Services.AddSingleton(provider => PanelAuth.Create(builder.Configuration, state, provider.GetRequiredService<ILoggerFactory>().CreateLogger("Virt.Panel.Auth")));
 builder.Services.AddSingleton(provider => HostToHostAuth.Create(provider.GetRequiredService<PanelOptions>().HostTokenFile, provider.GetRequiredService<ILoggerFactory>().CreateLogger("Virt.Panel.HostToHost")));

@@ -88,6 +88,70 @@ public sealed class PanelHostToHostTests : IDisposable
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task With_the_hosts_CA_the_incoming_endpoints_let_in_only_the_certificate_of_the_host_the_request_names()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var files = new System.IO.Abstractions.FileSystem();
+        using var authority = Virt.Kvm.Tls.HostCertificateAuthority.Create();
+        using var otherAuthority = Virt.Kvm.Tls.HostCertificateAuthority.Create("another set of hosts");
+        string Directory(Virt.Kvm.Tls.HostCertificateAuthority by, string host, params string[] addresses)
+        {
+            var directory = Path.Combine(_tokens, $"tls-{host}-{Guid.NewGuid():N}");
+            by.WriteHostDirectory(files, directory, new Virt.Kvm.Tls.HostCertificateRequest(new Virt.Hosting.VirtHostIdentity(host)) { Addresses = addresses });
+            return directory;
+        }
+
+        var destinationTls = Directory(authority, "host-b", "127.0.0.1");
+        await using var destination = await PanelProcess.StartAsync(
+            ct,
+            [
+                $"--Panel:HostTokenFile={TokenFile(HostToken)}",
+                $"--Panel:TlsDirectory={destinationTls}",
+                $"--Kestrel:Certificates:Default:Path={Path.Combine(destinationTls, "server-cert.pem")}",
+                $"--Kestrel:Certificates:Default:KeyPath={Path.Combine(destinationTls, "server-key.pem")}",
+            ],
+            scheme: "https");
+        var spec = new { name = "moving", disks = new[] { new { id = "root", path = "/srv/images/moving.qcow2" } } };
+
+        async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpMethod method, string path, string? clientTls, object? body)
+        {
+            var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+            if (clientTls is not null)
+            {
+                handler.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.Combine(clientTls, "client-cert.pem"), Path.Combine(clientTls, "client-key.pem")));
+            }
+
+            using var http = new HttpClient(handler) { BaseAddress = destination.Address };
+            using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+            request.Headers.Add("X-Virt-Host-Token", HostToken);
+            using var response = await http.SendAsync(request, ct);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+        }
+
+        var hostA = Directory(authority, "host-a");
+        var noCertificate = await SendAsync(HttpMethod.Post, "/api/host-to-host/incoming", null, new { spec, sourceHost = "host-a" });
+        Assert.Equal(HttpStatusCode.Forbidden, noCertificate.Status);
+        Assert.Contains("no client certificate", noCertificate.Body, StringComparison.Ordinal);
+
+        var otherName = await SendAsync(HttpMethod.Post, "/api/host-to-host/incoming", hostA, new { spec, sourceHost = "host-c" });
+        Assert.Equal(HttpStatusCode.Forbidden, otherName.Status);
+        Assert.Contains("host 'host-a''s", otherName.Body, StringComparison.Ordinal);
+        Assert.Contains("HostCertificateRefused", otherName.Body, StringComparison.Ordinal);
+
+        var strangerCa = await SendAsync(HttpMethod.Post, "/api/host-to-host/incoming", Directory(otherAuthority, "host-a"), new { spec, sourceHost = "host-a" });
+        Assert.Equal(HttpStatusCode.Forbidden, strangerCa.Status);
+        Assert.Contains("not signed by this panel's hosts' CA", strangerCa.Body, StringComparison.Ordinal);
+
+        // The right host's certificate gets the request to the endpoint's own rules (no host files by default).
+        var admitted = await SendAsync(HttpMethod.Post, "/api/host-to-host/incoming", hostA, new { spec, sourceHost = "host-a" });
+        Assert.Equal(HttpStatusCode.BadRequest, admitted.Status);
+        Assert.Contains("HostPathRefused", admitted.Body, StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/moving", null, null)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/moving", hostA, null)).Status);
+    }
+
     private string TokenFile(string token)
     {
         var path = Path.Combine(_tokens, $"{Guid.NewGuid():N}");

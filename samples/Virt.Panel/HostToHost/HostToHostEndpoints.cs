@@ -1,6 +1,5 @@
 using System.Net;
 using Virt.Hosting;
-using Virt.Kvm.Tls;
 using Virt.Panel.Api;
 using Virt.Samples.HostToHost;
 using Virt.VirtualMachines;
@@ -19,8 +18,13 @@ internal static class HostToHostEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapPost(HostToHostApi.IncomingPath, async (IncomingVmRequest request, HttpContext context, PanelOptions options, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        app.MapPost(HostToHostApi.IncomingPath, async (IncomingVmRequest request, HttpContext context, PanelOptions options, PeerHostCertificates peers, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
         {
+            if (await peers.RefusalAsync(context, request.SourceHost ?? string.Empty) is { } notThatHost)
+            {
+                return CertificateRefused(notThatHost, request.Spec.Name);
+            }
+
             if (request.Spec.Disks.FirstOrDefault(disk => !VmSpecValidator.IsVolumeId(disk.Path)) is { } hostFile && !options.AllowHostPaths)
             {
                 return Results.Json(new { error = $"disk '{hostFile.Id}' of VM '{request.Spec.Name}' is a host file, not a storage volume (pool:name): this panel receives such disks only with Panel:AllowHostPaths=true", type = "HostPathRefused" }, statusCode: StatusCodes.Status400BadRequest);
@@ -36,8 +40,13 @@ internal static class HostToHostEndpoints
         }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
             .WithTags("Host to host").WithSummary($"Get ready to receive a VM from another host (header {HostToHostApi.TokenHeader}); answers the migration ticket.");
 
-        app.MapDelete(HostToHostApi.IncomingPath + "/{name}", async (string name, IVirtualMachineManager manager, VirtHostIdentity identity, CancellationToken cancellationToken) =>
+        app.MapDelete(HostToHostApi.IncomingPath + "/{name}", async (string name, HttpContext context, PeerHostCertificates peers, IVirtualMachineManager manager, VirtHostIdentity identity, CancellationToken cancellationToken) =>
         {
+            if (await peers.RefusalAsync(context, sourceHost: null) is { } notAHost)
+            {
+                return CertificateRefused(notAHost, name);
+            }
+
             var vm = await manager.GetAsync(name, cancellationToken);
             var state = (await vm.GetStatusAsync(cancellationToken)).State;
             if (state != VmState.Incoming)
@@ -79,7 +88,7 @@ internal static class HostToHostEndpoints
             {
                 var vm = await manager.GetAsync(name);
                 task.Detail = $"asking {destination} for a ticket";
-                using var client = new HostToHostClient(CaCertificateOf(options.TlsDirectory));
+                using var client = new HostToHostClient(options.TlsDirectory);
                 var ticket = await client.RequestTicketAsync(vm, destination, hostAuth.Token, identity.Name, request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
                 await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, CancellationToken.None))
@@ -91,8 +100,8 @@ internal static class HostToHostEndpoints
         }).WithTags("VMs").WithSummary("Live-migrate a VM to another host's panel (both configured with the hosts' token); returns a task with progress.");
     }
 
-    /// <summary>The hosts' CA certificate in a TLS directory, which the other panel's HTTPS certificate may chain to.</summary>
-    public static string? CaCertificateOf(string? tlsDirectory) => tlsDirectory is null ? null : Path.Combine(tlsDirectory, HostTlsDirectory.CaCertificateFileName);
+    private static IResult CertificateRefused(string why, string vm) =>
+        Results.Json(new { error = $"VM '{vm}': {why}", type = "HostCertificateRefused" }, statusCode: StatusCodes.Status403Forbidden);
 
     private static string ListenAddressOf(IPAddress? local) => local switch
     {

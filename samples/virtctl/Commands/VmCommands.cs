@@ -274,7 +274,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
     {
         var vm = await host.Vms.GetAsync(settings.Name, cancellationToken);
         using var client = Uri.TryCreate(settings.Destination, UriKind.Absolute, out var panel) && panel.Scheme is "https" or "http"
-            ? new HostToHostClient(settings.TlsDirectory is { } directory ? Path.Combine(directory, Virt.Kvm.Tls.HostTlsDirectory.CaCertificateFileName) : null)
+            ? new HostToHostClient(settings.TlsDirectory)
             : null;
         var migration = client is not null && panel is not null
             ? await ToPanelAsync(client, vm, panel, settings, cancellationToken)
