@@ -89,4 +89,7 @@ public static class KvmEventIds
 
     /// <summary>Error: <c>VM {VmName}: the NBD export {Export} of a copied disk is still open after the migration ({Reason}); a client of the hosts' CA could write to the running VM's disk: remove it (block-export-del) or restart the VM</c></summary>
     public const int CopyExportLeftOpen = 2314;
+
+    /// <summary>Warning: <c>VM {VmName}: the volume {Volume} made for (or left by) a copy between hosts was not deleted ({Reason}); delete it by hand</c></summary>
+    public const int CopiedVolumeNotDeleted = 2315;
 }

@@ -84,6 +84,9 @@ internal static partial class Log
     [LoggerMessage(KvmEventIds.VmMigratedAway, LogLevel.Information, "VM {VmName}: now runs on {DestinationHost}; this host's QEMU ended and its record was removed")]
     public static partial void VmMigratedAway(ILogger logger, string vmName, string destinationHost);
 
+    [LoggerMessage(KvmEventIds.CopiedVolumeNotDeleted, LogLevel.Warning, "VM {VmName}: the volume {Volume} made for (or left by) a copy between hosts was not deleted ({Reason}); delete it by hand")]
+    public static partial void CopiedVolumeNotDeleted(ILogger logger, string vmName, string volume, string reason);
+
     [LoggerMessage(KvmEventIds.HostDeviceReleaseFailed, LogLevel.Warning, "VM {VmName}: giving its host devices back failed; ReleaseAsync(\"vm:{VmName}\") on the passthrough manager retries from its journal")]
     public static partial void HostDeviceReleaseFailed(ILogger logger, Exception exception, string vmName);
 

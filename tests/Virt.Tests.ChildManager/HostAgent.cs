@@ -87,6 +87,9 @@ internal static class HostAgent
             {
                 "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
                 "rbd-pool" => await DefineRbdPoolAsync(storage, arguments),
+                "dir-pool" => await DefineDirPoolAsync(storage, arguments[0]),
+                "volume-create" => await CreateVolumeAsync(storage.Manager, arguments),
+                "volume-exists" => await VolumeExistsAsync(storage.Manager, arguments[0], arguments[1]),
                 "status" => await StatusAsync(manager, arguments[0]),
                 "exec" => await ExecAsync(manager, arguments[0], arguments[1], arguments[2..]),
                 "prepare" => await PrepareAsync(manager, guestDirectory, arguments),
@@ -135,10 +138,10 @@ internal static class HostAgent
     private static VmSpec WithDataDisk(string name, string guestDirectory, string image) =>
         EmbeddedGuest.CreateSpec(name, guestDirectory) with { Disks = [new VmDisk("data", image)] };
 
-    /// <summary>start-disk NAME IMAGE: creates IMAGE (qcow2, 64 MiB) if it is not there, and starts the guest with it as its data disk.</summary>
+    /// <summary>start-disk NAME IMAGE: creates IMAGE (qcow2, 64 MiB) if it is not there (a volume id names one that is), and starts the guest with it as its data disk.</summary>
     private static async Task<string> StartWithDiskAsync(KvmVirtualMachineManager manager, string guestDirectory, string name, string image)
     {
-        if (!File.Exists(image))
+        if (!VmSpecValidator.IsVolumeId(image) && !File.Exists(image))
         {
             (await new ProcessRunner().RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]))).EnsureSuccess();
         }
@@ -161,6 +164,34 @@ internal static class HostAgent
         var (name, config, cephPool) = (arguments[0], arguments[1], arguments[2]);
         await storage.Manager.DefinePoolAsync(new RbdPoolDefinition(name, Path.Combine(storage.Directory, "pool-" + name), config) { RbdPool = cephPool });
         return "defined";
+    }
+
+    /// <summary><c>dir-pool NAME</c>: defines a dir pool on this host, in its storage directory (a pool only this host reaches).</summary>
+    private static async Task<string> DefineDirPoolAsync((StorageManager Manager, string Directory) storage, string name)
+    {
+        await storage.Manager.DefinePoolAsync(new DirPoolDefinition(name, Path.Combine(storage.Directory, "pool-" + name)));
+        return "defined";
+    }
+
+    /// <summary><c>volume-create POOL NAME BYTES</c>: an empty volume in the pool's default format.</summary>
+    private static async Task<string> CreateVolumeAsync(StorageManager storage, string[] arguments)
+    {
+        var volume = await (await storage.GetPoolAsync(arguments[0])).CreateVolumeAsync(new VolumeSpec(arguments[1], long.Parse(arguments[2], System.Globalization.CultureInfo.InvariantCulture)));
+        return volume.Path;
+    }
+
+    /// <summary><c>volume-exists POOL NAME</c>: <c>yes</c> or <c>no</c>.</summary>
+    private static async Task<string> VolumeExistsAsync(StorageManager storage, string pool, string name)
+    {
+        try
+        {
+            await (await storage.GetPoolAsync(pool)).GetVolumeAsync(name);
+            return "yes";
+        }
+        catch (VolumeNotFoundException)
+        {
+            return "no";
+        }
     }
 
     /// <summary><c>STATE PID</c>, or <c>absent</c> when this host has no such VM.</summary>

@@ -102,6 +102,38 @@ public sealed class CrossHostDiskCopyTests
         }, TestContext.Current.CancellationToken);
 
     [Fact(Timeout = 600_000)]
+    public Task A_volume_on_a_pool_only_its_host_reaches_is_copied_into_the_other_hosts_pool_of_that_name_and_back() =>
+        OnTwoHostsAsync(async (a, b, _, _) =>
+        {
+            const string Volume = "local:roamer-data";
+            await a.RunAsync("dir-pool", "local");
+            await b.RunAsync("dir-pool", "local");
+            await a.RunAsync("volume-create", "local", "roamer-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
+            await a.RunAsync("start-disk", "roamer", Volume);
+            await a.ExecAsync("roamer", "/bin/sh", "-c", "printf on-a-volume | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+
+            // There and back, each time into the other host's pool 'local', the source's volume deleted as asked.
+            foreach (var (from, to, toAddress, marker) in new[] { (a, b, TwoHosts.AddressB, "on-a-volume"), (b, a, TwoHosts.AddressA, "back-on-a") })
+            {
+                var sizes = await from.RunAsync("disk-sizes", "roamer");
+                Assert.Equal("{\"data\":67108864}", sizes);
+                var ticket = await to.RunAsync("prepare-disk", "roamer", toAddress, to.TlsDirectory, from.Name, "600", Volume, sizes);
+                var plan = Assert.Single(JsonSerializer.Deserialize<MigrationTicket>(ticket)!.Disks);
+                Assert.Equal(MigrationDiskTransfer.Copy, plan.Transfer);
+                Assert.Equal("yes", await to.RunAsync("volume-exists", "local", "roamer-data"));
+
+                Assert.Equal("completed", await from.FinishAsync(from.Send("migrate", "roamer", ticket, from.TlsDirectory, "0", "delete-copied"), onProgress: null));
+                await to.WaitForStateAsync("roamer", "Running", TimeSpan.FromSeconds(30));
+                Assert.Equal(marker, await to.ExecAsync("roamer", "/bin/sh", "-c", ReadMarker));
+                Assert.Equal("absent", await from.StatusAsync("roamer"));
+                Assert.Equal("no", await from.RunAsync("volume-exists", "local", "roamer-data"));
+                await to.ExecAsync("roamer", "/bin/sh", "-c", "printf back-on-a | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+            }
+
+            await a.RunAsync("delete", "roamer");
+        }, TestContext.Current.CancellationToken);
+
+    [Fact(Timeout = 600_000)]
     public Task A_cancelled_copy_leaves_the_VM_on_its_own_disk_at_the_source_and_nothing_at_the_destination_and_a_retry_completes() =>
         OnTwoHostsAsync(async (a, b, image, _) =>
         {

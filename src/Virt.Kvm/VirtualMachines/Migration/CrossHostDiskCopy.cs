@@ -25,8 +25,8 @@ internal static class CrossHostDiskCopy
     private const string NbdDescriptor = "virt-nbd";
     private const string ExportPrefix = "virt-copy-";
 
-    /// <summary>Whether a disk lives on the source host only, so it is copied: a file path rather than a volume.</summary>
-    public static bool IsLocal(VmDisk disk) => !VmSpecValidator.IsVolumeId(disk.Path);
+    /// <summary>Whether a disk is given by a file path (rather than a volume), so it exists on the source host only and is copied.</summary>
+    public static bool IsHostFile(VmDisk disk) => !VmSpecValidator.IsVolumeId(disk.Path);
 
     /// <summary>Where the destination puts a copied disk's new image.</summary>
     public static string ImagePath(string vmDirectory, string diskId) => Path.Combine(vmDirectory, $"disk-{diskId}.qcow2");
@@ -41,11 +41,14 @@ internal static class CrossHostDiskCopy
     public static IReadOnlyDictionary<string, long> Plan(VmSpec spec, IncomingMigrationOptions options)
     {
         var sizes = options.LocalDiskSizes ?? new Dictionary<string, long>();
-        var local = spec.Disks.Where(IsLocal).ToList();
+
+        // Files always; volumes when the source sent their sizes, which it does for volumes on pools only it reaches
+        // (CopiedVolumes): each is copied into a new volume of the same id in this host's pool of that name.
+        var local = spec.Disks.Where(disk => IsHostFile(disk) || sizes.ContainsKey(disk.Id)).ToList();
         var readOnly = local.Where(disk => disk.ReadOnly).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
         if (readOnly.Count > 0)
         {
-            throw new VmMigrationException(spec.Name, $"disk {string.Join(", ", readOnly)} is a read-only file of the source host; only writable disks are copied between hosts: put it on an RBD pool defined on both hosts (pool:volume), or detach it before migrating");
+            throw new VmMigrationException(spec.Name, $"disk {string.Join(", ", readOnly)} is read-only and on the source host only; only writable disks are copied between hosts: put it on an RBD pool defined on both hosts (pool:volume), or detach it before migrating");
         }
 
         if (local.Count > 0 && options.Security != MigrationSecurity.Tls)
@@ -64,7 +67,7 @@ internal static class CrossHostDiskCopy
         var unknown = sizes.Keys.Where(id => !local.Any(disk => disk.Id == id)).ToList();
         if (unknown.Count > 0)
         {
-            throw new ArgumentException($"VM '{spec.Name}': LocalDiskSizes names {string.Join(", ", unknown.Select(id => $"'{id}'"))}, which is not a disk given by a file path in the spec; give sizes only for the disks that are copied (IVmMigration.GetLocalDiskSizesAsync on the source lists them)", nameof(options));
+            throw new ArgumentException($"VM '{spec.Name}': LocalDiskSizes names {string.Join(", ", unknown.Select(id => $"'{id}'"))}, which is not a disk of the spec; give sizes only for the disks that are copied (IVmMigration.GetLocalDiskSizesAsync on the source lists them)", nameof(options));
         }
 
         var plan = new Dictionary<string, long>();
@@ -86,16 +89,19 @@ internal static class CrossHostDiskCopy
         return plan;
     }
 
-    /// <summary>The spec the destination records: each copied disk names its new qcow2 image in the VM's directory.</summary>
+    /// <summary>
+    /// The spec the destination records: each copied file disk names its new qcow2 image in the VM's directory; a copied
+    /// volume keeps its id, which names the new volume in this host's pool of that name.
+    /// </summary>
     public static VmSpec DestinationSpec(VmSpec spec, IReadOnlyDictionary<string, long> copies, string vmDirectory) =>
         copies.Count == 0
             ? spec
-            : spec with { Disks = spec.Disks.Select(disk => copies.ContainsKey(disk.Id) ? disk with { Path = ImagePath(vmDirectory, disk.Id), Format = VmDiskFormat.Qcow2 } : disk).ToList() };
+            : spec with { Disks = spec.Disks.Select(disk => copies.ContainsKey(disk.Id) && IsHostFile(disk) ? disk with { Path = ImagePath(vmDirectory, disk.Id), Format = VmDiskFormat.Qcow2 } : disk).ToList() };
 
-    /// <summary>Creates the destination's empty images (removed with the VM's directory when the migration fails).</summary>
-    public static async Task CreateImagesAsync(IProcessRunner processes, string vmName, string vmDirectory, IReadOnlyDictionary<string, long> copies, CancellationToken cancellationToken)
+    /// <summary>Creates the destination's empty images for the copied file disks (removed with the VM's directory when the migration fails).</summary>
+    public static async Task CreateImagesAsync(IProcessRunner processes, string vmName, string vmDirectory, IReadOnlyDictionary<string, long> copies, IReadOnlyList<VmDisk> sourceDisks, CancellationToken cancellationToken)
     {
-        foreach (var (diskId, size) in copies)
+        foreach (var (diskId, size) in copies.Where(copy => sourceDisks.Any(disk => disk.Id == copy.Key && IsHostFile(disk))))
         {
             var path = ImagePath(vmDirectory, diskId);
             var result = await processes.RunAsync(new ProcessSpec("qemu-img", ["create", "-q", "-f", "qcow2", path, size.ToString(CultureInfo.InvariantCulture)]), cancellationToken).ConfigureAwait(false);
@@ -197,7 +203,7 @@ internal static class CrossHostDiskCopy
                 ?? throw new VmMigrationException(spec.Name, $"the ticket has no plan for disk '{disk.Id}' (the destination was prepared from another spec); prepare it with this VM's spec");
             if (plan.Transfer == MigrationDiskTransfer.Shared)
             {
-                if (IsLocal(disk))
+                if (IsHostFile(disk))
                 {
                     throw new VmMigrationException(spec.Name, $"disk '{disk.Id}' ({disk.Path}) is a file of this host, but the ticket plans it as shared; prepare the destination with LocalDiskSizes so it copies the disk");
                 }
@@ -205,9 +211,9 @@ internal static class CrossHostDiskCopy
                 continue;
             }
 
-            if (!IsLocal(disk) || disk.ReadOnly)
+            if (disk.ReadOnly)
             {
-                throw new VmMigrationException(spec.Name, $"the ticket plans disk '{disk.Id}' as copied, but it is {(disk.ReadOnly ? "read-only" : "a volume")}; only writable disks given by a file path are copied");
+                throw new VmMigrationException(spec.Name, $"the ticket plans disk '{disk.Id}' as copied, but it is read-only; only writable disks are copied");
             }
 
             if (ticket.Security != MigrationSecurity.Tls)

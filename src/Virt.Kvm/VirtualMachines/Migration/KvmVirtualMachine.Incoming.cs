@@ -45,7 +45,8 @@ internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tl
 /// <summary>What incoming.json records while a VM is being received.</summary>
 /// <param name="ExpiresAt">When the ticket expires.</param>
 /// <param name="SourceHost">The host that may send it, if named.</param>
-internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost);
+/// <param name="CopiedVolumes">The volumes made here for copied disks (<c>pool:name</c>), deleted again if the VM never arrives.</param>
+internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost, IReadOnlyList<string>? CopiedVolumes = null);
 
 /// <summary>
 /// The destination of a migration between hosts. QEMU starts from the spec with <c>-incoming defer</c> (taps, ports and
@@ -67,6 +68,9 @@ internal sealed partial class KvmVirtualMachine
 
     private CancellationTokenSource? _incomingCancel;
     private Task? _incomingRun;
+
+    /// <summary>The volumes this receive made for copied disks (null: not known in this process; incoming.json says).</summary>
+    private IReadOnlyList<VolumeId>? _copiedVolumes;
 
     /// <summary>Whether this VM is waiting to be received from another host.</summary>
     public bool IsIncoming => _state == VmState.Incoming;
@@ -92,15 +96,20 @@ internal sealed partial class KvmVirtualMachine
             {
                 _ownership = await VmFileLock.AcquireAsync(Files.OwnerLock, OwnerHolder, _environment.Options.LockTimeout, _environment.Time, cancellationToken).ConfigureAwait(false)
                     ?? throw new VmLockTimeoutException(Name, "receive", $"process {VmFileLock.DescribeHolder(Files.OwnerLock)}", _environment.Options.LockTimeout);
+                _copiedVolumes = [];
                 try
                 {
-                    // The copies' empty images go in the VM's directory, which a failure removes with everything in it.
-                    await CrossHostDiskCopy.CreateImagesAsync(_environment.Processes, Name, Files.Directory, copies, cancellationToken).ConfigureAwait(false);
+                    // The copies' empty images go in the VM's directory, which a failure removes with everything in it; the
+                    // copied volumes go in this host's pools, and a failure deletes them.
+                    await CrossHostDiskCopy.CreateImagesAsync(_environment.Processes, Name, Files.Directory, copies, Spec.Disks, cancellationToken).ConfigureAwait(false);
+                    _copiedVolumes = await CopiedVolumes.CreateAsync(_environment.Volumes, _environment.HostName, Spec, copies, _logger, cancellationToken).ConfigureAwait(false);
                     await StartOwnedAsync(cancellationToken, setup).ConfigureAwait(false);
                 }
                 catch
                 {
                     ReleaseOwnership();
+                    await CopiedVolumes.DeleteAsync(_environment.Volumes, _copiedVolumes, Name, _logger).ConfigureAwait(false);
+                    _copiedVolumes = [];
                     throw;
                 }
             }
@@ -111,7 +120,7 @@ internal sealed partial class KvmVirtualMachine
                 var local = Spec.Disks.Where(disk => !setup.SharedDisks.Contains(disk.Id) && !copies.ContainsKey(disk.Id)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
                 if (local.Count > 0)
                 {
-                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is a volume on a pool only one host reaches, and volumes are not copied between hosts; put it on an RBD pool defined on both hosts");
+                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is a volume on a pool only one host reaches, and the source sent no size for it, so it is not copied: give its size in IncomingMigrationOptions.LocalDiskSizes (IVmMigration.GetLocalDiskSizesAsync on the source lists the disks it copies), or put it on an RBD pool defined on both hosts");
                 }
 
                 var facts = await MigrationCompatibility.ReadAsync(MonitorOf(running, "receive"), cancellationToken).ConfigureAwait(false);
@@ -130,7 +139,7 @@ internal sealed partial class KvmVirtualMachine
                     Security = options.Security,
                     Disks = Spec.Disks.Select(disk => setup.CopyPlans.FirstOrDefault(plan => plan.DiskId == disk.Id) ?? new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
                 };
-                await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(new IncomingRecord(expiresAt, options.SourceHost), KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+                await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(new IncomingRecord(expiresAt, options.SourceHost, _copiedVolumes.Select(volume => volume.ToString()).ToList()), KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
                 _incomingCancel = new CancellationTokenSource();
                 var stop = _incomingCancel.Token;
                 _incomingRun = Task.Run(() => AwaitArrivalAsync(listener, running, token, expiresAt, options.SourceHost, stop), CancellationToken.None);
@@ -188,6 +197,7 @@ internal sealed partial class KvmVirtualMachine
 
         await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
         _environment.FileSystem.File.Delete(Files.Incoming);
+        _copiedVolumes = [];
         return VmState.Running;
     }
 
@@ -241,6 +251,7 @@ internal sealed partial class KvmVirtualMachine
             _environment.FileSystem.File.Delete(Files.Incoming);
             _state = VmState.Running;
             _incomingCancel = null;
+            _copiedVolumes = [];
             Log.VmArrived(_logger, Name, sourceHost ?? "another host", running.Record.Pid);
             _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"from {sourceHost ?? "another host"}"));
         }
@@ -301,13 +312,33 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    /// <summary>Kills the waiting QEMU, waits for the cleanup after it (taps, ports, volumes, run files), then forgets the VM.</summary>
+    /// <summary>
+    /// Kills the waiting QEMU, waits for the cleanup after it (taps, ports, volumes, run files), forgets the VM, and
+    /// deletes the volumes made for its copied disks.
+    /// </summary>
     private async Task TearDownIncomingAsync(RunningQemu running)
     {
+        var copiedVolumes = _copiedVolumes ?? CopiedVolumesOfRecord();
         running.KilledByUs = true;
         SignalQemu(running, Interop.LibC.SigKill);
         await ((Task)running.Exited.Task.WaitAsync(TimeSpan.FromSeconds(60), _environment.Time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _state = VmState.Stopped;
         await _environment.Forget(this).ConfigureAwait(false);
+        await CopiedVolumes.DeleteAsync(_environment.Volumes, copiedVolumes, Name, _logger).ConfigureAwait(false);
+        _copiedVolumes = [];
+    }
+
+    /// <summary>The copied volumes incoming.json names (a receive that an earlier process started).</summary>
+    private IReadOnlyList<VolumeId> CopiedVolumesOfRecord()
+    {
+        try
+        {
+            var record = JsonSerializer.Deserialize(_environment.FileSystem.File.ReadAllBytes(Files.Incoming), KvmJsonContext.Default.IncomingRecord);
+            return (record?.CopiedVolumes ?? []).Select(VolumeId.Parse).ToList();
+        }
+        catch (Exception error) when (error is IOException or JsonException or FormatException or ArgumentException)
+        {
+            return [];
+        }
     }
 }

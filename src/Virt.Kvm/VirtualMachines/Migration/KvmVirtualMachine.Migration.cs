@@ -272,9 +272,10 @@ internal sealed partial class KvmVirtualMachine
     public async Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken)
     {
         var sizes = new Dictionary<string, long>();
+        var hostLocalVolumes = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, cancellationToken).ConfigureAwait(false);
         await RunCommandAsync("read disk sizes", async (qmp, ct) =>
         {
-            foreach (var disk in Spec.Disks.Where(disk => CrossHostDiskCopy.IsLocal(disk) && !disk.ReadOnly))
+            foreach (var disk in Spec.Disks.Where(disk => (CrossHostDiskCopy.IsHostFile(disk) && !disk.ReadOnly) || hostLocalVolumes.Contains(disk)))
             {
                 sizes[disk.Id] = (await Virt.Kvm.VirtualMachines.Snapshots.ExternalSnapshots.ActiveNodeAsync(qmp, Name, disk.Id, ct).ConfigureAwait(false)).VirtualSize;
             }

@@ -189,12 +189,16 @@ internal sealed partial class KvmVirtualMachine
 
         if (options.DeleteCopiedDisks)
         {
-            // Asked for: the copies run on the destination, and this host's QEMU, which held the images, has ended.
+            // Asked for: the copies run on the destination, and this host's QEMU, which held the images, has ended. A
+            // volume goes only from a pool no other host reaches: one on shared storage is the destination's disk too.
             var copied = CopiedDiskIds(options);
-            foreach (var disk in Spec.Disks.Where(disk => copied.Contains(disk.Id)))
+            foreach (var disk in Spec.Disks.Where(disk => copied.Contains(disk.Id) && CrossHostDiskCopy.IsHostFile(disk)))
             {
                 _environment.FileSystem.File.Delete(disk.Path);
             }
+
+            var hostLocal = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, CancellationToken.None).ConfigureAwait(false);
+            await CopiedVolumes.DeleteAsync(_environment.Volumes, hostLocal.Where(disk => copied.Contains(disk.Id)).Select(disk => Virt.Storage.VolumeId.Parse(disk.Path)), Name, _logger).ConfigureAwait(false);
         }
 
         await _environment.Forget(this).ConfigureAwait(false);

@@ -31,11 +31,27 @@ public sealed class CrossHostDiskCopyTests
     };
 
     [Fact]
-    public void Disks_given_by_a_file_path_are_copied_at_the_sources_size_volumes_are_not()
+    public void Disks_given_by_a_file_path_are_copied_at_the_sources_size_volumes_without_a_size_are_not()
     {
         var copies = CrossHostDiskCopy.Plan(Spec, Options());
 
         Assert.Equal(new Dictionary<string, long> { ["data"] = Size }, copies);
+    }
+
+    [Fact]
+    public void A_volume_is_copied_when_the_source_sends_its_size_and_keeps_its_id_on_the_destination()
+    {
+        // The source sends sizes for volumes on pools only it reaches (dir, btrfs); the destination makes a volume of the same id.
+        var options = Options() with { LocalDiskSizes = new Dictionary<string, long> { ["data"] = Size, ["root"] = 2 * Size } };
+
+        var copies = CrossHostDiskCopy.Plan(Spec, options);
+        var spec = CrossHostDiskCopy.DestinationSpec(Spec, copies, "/var/lib/virt/vms/web");
+
+        Assert.Equal(new Dictionary<string, long> { ["root"] = 2 * Size, ["data"] = Size }, copies);
+        Assert.Equal(new VmDisk("root", "ceph:web-root"), spec.Disks[0]);
+        Assert.Equal("/var/lib/virt/vms/web/disk-data.qcow2", spec.Disks[1].Path);
+        var readOnly = Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.Plan(Spec with { Disks = [Spec.Disks[0] with { ReadOnly = true }, Spec.Disks[1]] }, options));
+        Assert.Contains("'root' (ceph:web-root) is read-only", readOnly.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -56,8 +72,8 @@ public sealed class CrossHostDiskCopyTests
 
         Assert.Contains("LocalDiskSizes['data'] is 0", Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, Options(0))).Message, StringComparison.Ordinal);
 
-        var unknown = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, Options() with { LocalDiskSizes = new Dictionary<string, long> { ["data"] = Size, ["root"] = Size } }));
-        Assert.Contains("names 'root', which is not a disk given by a file path", unknown.Message, StringComparison.Ordinal);
+        var unknown = Assert.Throws<ArgumentException>(() => CrossHostDiskCopy.Plan(Spec, Options() with { LocalDiskSizes = new Dictionary<string, long> { ["data"] = Size, ["swap"] = Size } }));
+        Assert.Contains("names 'swap', which is not a disk of the spec", unknown.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -82,7 +98,7 @@ public sealed class CrossHostDiskCopyTests
         Assert.Empty(CrossHostDiskCopy.Plan(Spec with { Disks = [Spec.Disks[0]] }, new IncomingMigrationOptions { ListenAddress = "192.0.2.2", Security = MigrationSecurity.ClearText }));
 
         var readOnly = Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.Plan(Spec with { Disks = [new VmDisk("iso", "/srv/base.qcow2") { ReadOnly = true }] }, Options()));
-        Assert.Contains("'iso' (/srv/base.qcow2) is a read-only file", readOnly.Message, StringComparison.Ordinal);
+        Assert.Contains("'iso' (/srv/base.qcow2) is read-only and on the source host only", readOnly.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -101,7 +117,7 @@ public sealed class CrossHostDiskCopyTests
 
         Assert.Contains("no plan for disk 'data'", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared))).Message, StringComparison.Ordinal);
         Assert.Contains("plans it as shared", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared, copy with { Transfer = MigrationDiskTransfer.Shared }))).Message, StringComparison.Ordinal);
-        Assert.Contains("but it is a volume", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared with { Transfer = MigrationDiskTransfer.Copy }, copy))).Message, StringComparison.Ordinal);
+        Assert.Contains("but it is read-only", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec with { Disks = [Spec.Disks[0], Spec.Disks[1] with { ReadOnly = true }] }, Ticket(shared, copy))).Message, StringComparison.Ordinal);
         Assert.Contains("in clear text", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared, copy) with { Security = MigrationSecurity.ClearText })).Message, StringComparison.Ordinal);
         Assert.Contains("does not name an NBD export", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared, copy with { NbdAddress = "host-b:40000" }))).Message, StringComparison.Ordinal);
         Assert.Contains("does not name an NBD export", Assert.Throws<VmMigrationException>(() => CrossHostDiskCopy.CopiesOf(Spec, Ticket(shared, copy with { ExportName = null }))).Message, StringComparison.Ordinal);

@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Logging;
+using Virt.Storage;
+using Virt.VirtualMachines;
+
+namespace Virt.Kvm.VirtualMachines.Migration;
+
+/// <summary>
+/// Volumes on pools that only one host reaches (dir, btrfs: no <see cref="StorageCapabilities.Shared"/>), copied to
+/// another host during a live migration like disks given by a file path. The destination creates a new volume of the
+/// same id (<c>pool:name</c>) in its own pool of that name, so the VM keeps its spec; the source sends the sizes and,
+/// when asked (<see cref="VmMigrationOptions.DeleteCopiedDisks"/>), deletes its own volume once the VM runs there.
+/// Both sides reach the pools through the registered storage (the resolver that is also an <see cref="IStorageManager"/>,
+/// as the SDK's <c>StorageManager</c> is).
+/// </summary>
+internal static class CopiedVolumes
+{
+    /// <summary>The source: the writable volume disks on pools without <see cref="StorageCapabilities.Shared"/>, which a migration to another host copies.</summary>
+    public static async Task<IReadOnlyList<VmDisk>> HostLocalAsync(IVolumeResolver? volumes, VmSpec spec, CancellationToken cancellationToken)
+    {
+        var named = spec.Disks.Where(disk => !disk.ReadOnly && VmSpecValidator.IsVolumeId(disk.Path)).ToList();
+        if (named.Count == 0 || volumes is not IStorageManager storage)
+        {
+            return [];
+        }
+
+        var local = new List<VmDisk>();
+        foreach (var disk in named)
+        {
+            try
+            {
+                var pool = await storage.GetPoolAsync(VolumeId.Parse(disk.Path).Pool, cancellationToken).ConfigureAwait(false);
+                if (!pool.Capabilities.HasFlag(StorageCapabilities.Shared))
+                {
+                    local.Add(disk);
+                }
+            }
+            catch (StoragePoolNotFoundException)
+            {
+                // Removed since the VM started: neither copied (the destination then refuses the disk) nor ever deleted.
+            }
+        }
+
+        return local;
+    }
+
+    /// <summary>
+    /// The destination: an empty volume for each copied volume disk, in this host's pool of the same name. Refuses, with
+    /// the fix, a pool this host lacks and a volume it already has (never overwritten). All or nothing: a failure deletes
+    /// the volumes this call made.
+    /// </summary>
+    /// <returns>The volumes created, to delete again if the migration does not complete.</returns>
+    public static async Task<IReadOnlyList<VolumeId>> CreateAsync(IVolumeResolver? volumes, string hostName, VmSpec spec, IReadOnlyDictionary<string, long> copies, ILogger logger, CancellationToken cancellationToken)
+    {
+        var disks = spec.Disks.Where(disk => copies.ContainsKey(disk.Id) && VmSpecValidator.IsVolumeId(disk.Path)).ToList();
+        if (disks.Count == 0)
+        {
+            return [];
+        }
+
+        if (volumes is not IStorageManager storage)
+        {
+            throw new VmMigrationException(spec.Name, $"disk '{disks[0].Id}' is the volume '{disks[0].Path}' on a pool only the source host reaches, copied into a new volume here, but no storage is registered on {hostName} to create it: register it with services.AddVirt().AddStorage() (or give the manager the StorageManager as its volume resolver)");
+        }
+
+        var created = new List<VolumeId>();
+        try
+        {
+            foreach (var disk in disks)
+            {
+                var id = VolumeId.Parse(disk.Path);
+                IStoragePool pool;
+                try
+                {
+                    pool = await storage.GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false);
+                }
+                catch (StoragePoolNotFoundException)
+                {
+                    throw new VmMigrationException(spec.Name, $"disk '{disk.Id}' is the volume '{id}' on a pool only the source host reaches; it is copied into this host's pool '{id.Pool}', which {hostName} does not have: define a pool '{id.Pool}' here (dir or btrfs), or move the disk to an RBD pool defined on both hosts");
+                }
+
+                if (await ExistsAsync(pool, id.Name, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new VmMigrationException(spec.Name, $"disk '{disk.Id}' would be copied into the volume '{id}', but {hostName} already has a volume of that name, which is never overwritten: delete it there if it is an old copy (a migration away that kept its disks), or rename the VM's volume on the source");
+                }
+
+                await pool.CreateVolumeAsync(new VolumeSpec(id.Name, copies[disk.Id]), cancellationToken).ConfigureAwait(false);
+                created.Add(id);
+            }
+        }
+        catch
+        {
+            await DeleteAsync(volumes, created, spec.Name, logger).ConfigureAwait(false);
+            throw;
+        }
+
+        return created;
+    }
+
+    /// <summary>Deletes volumes made for a copy (a migration that did not complete) or left behind by one (the source's, once asked). Never throws: logged.</summary>
+    public static async Task DeleteAsync(IVolumeResolver? volumes, IEnumerable<VolumeId> ids, string vmName, ILogger logger)
+    {
+        if (volumes is not IStorageManager storage)
+        {
+            return;
+        }
+
+        foreach (var id in ids)
+        {
+            try
+            {
+                var pool = await storage.GetPoolAsync(id.Pool, CancellationToken.None).ConfigureAwait(false);
+                await pool.DeleteVolumeAsync(id.Name, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (VolumeNotFoundException)
+            {
+                // Gone already.
+            }
+            catch (VirtException error)
+            {
+                Log.CopiedVolumeNotDeleted(logger, vmName, id.ToString(), error.Message);
+            }
+        }
+    }
+
+    private static async Task<bool> ExistsAsync(IStoragePool pool, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await pool.GetVolumeAsync(name, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (VolumeNotFoundException)
+        {
+            return false;
+        }
+    }
+}
