@@ -134,6 +134,49 @@ public sealed class CrossHostDiskCopyTests
         }, TestContext.Current.CancellationToken);
 
     [Fact(Timeout = 600_000)]
+    public Task A_destination_QEMU_killed_during_the_copy_leaves_the_VM_on_its_volume_at_the_source_and_nothing_at_the_destination() =>
+        OnTwoHostsAsync(async (a, b, _, _) =>
+        {
+            const string Volume = "local:keeper-data";
+            await a.RunAsync("dir-pool", "local");
+            await b.RunAsync("dir-pool", "local");
+            await a.RunAsync("volume-create", "local", "keeper-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
+            var pid = await a.RunAsync("start-disk", "keeper", Volume);
+            await a.ExecAsync("keeper", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+            await a.ExecAsync("keeper", "/bin/sh", "-c", $"head -c {CopiedData} /dev/zero | tr '\\000' v | dd of=/dev/vda bs=1M seek=8 conv=fsync 2>/dev/null");
+            var sizes = await a.RunAsync("disk-sizes", "keeper");
+            var ticket = await b.RunAsync("prepare-disk", "keeper", TwoHosts.AddressB, b.TlsDirectory, "host-a", "600", Volume, sizes);
+            var destinationPid = int.Parse((await b.StatusAsync("keeper")).Split(' ')[1], CultureInfo.InvariantCulture);
+            Assert.Equal("yes", await b.RunAsync("volume-exists", "local", "keeper-data"));
+
+            // host-b's QEMU dies at the first report: while the disk is copied into its export, or RAM has just begun to move (1 MiB/s).
+            var killed = false;
+            Task KillDestination(long _)
+            {
+                if (!killed)
+                {
+                    killed = true;
+                    System.Diagnostics.Process.GetProcessById(destinationPid).Kill();
+                }
+
+                return Task.CompletedTask;
+            }
+
+            var migration = a.Send("migrate", "keeper", ticket, a.TlsDirectory, (1024 * 1024).ToString(CultureInfo.InvariantCulture), "delete-copied");
+            var failed = await Assert.ThrowsAsync<HostCommandException>(() => a.FinishAsync(migration, KillDestination, KillDestination));
+            TestContext.Current.TestOutputHelper?.WriteLine($"the migration failed: {failed.Message}");
+            Assert.True(killed, "the migration reported nothing before it ended");
+
+            // host-a runs on, on its own volume; host-b forgot the VM and deleted the volume it made for the copy.
+            Assert.Equal($"Running {pid}", await a.StatusAsync("keeper"));
+            Assert.Equal("kept", await a.ExecAsync("keeper", "/bin/sh", "-c", ReadMarker));
+            Assert.Equal("yes", await a.RunAsync("volume-exists", "local", "keeper-data"));
+            await b.WaitUntilAbsentAsync("keeper", TimeSpan.FromSeconds(60));
+            Assert.Equal("no", await b.RunAsync("volume-exists", "local", "keeper-data"));
+            await a.RunAsync("delete", "keeper");
+        }, TestContext.Current.CancellationToken);
+
+    [Fact(Timeout = 600_000)]
     public Task A_cancelled_copy_leaves_the_VM_on_its_own_disk_at_the_source_and_nothing_at_the_destination_and_a_retry_completes() =>
         OnTwoHostsAsync(async (a, b, image, _) =>
         {

@@ -209,7 +209,18 @@ internal sealed partial class KvmVirtualMachine
             Socket stream;
             try
             {
-                stream = await MigrationGate.AcceptAsync(listener, Name, token, expiresAt, _environment.Time, (peer, reason) => Log.MigrationTicketRefused(_logger, Name, peer, reason), cancellationToken).ConfigureAwait(false);
+                var accepting = MigrationGate.AcceptAsync(listener, Name, token, expiresAt, _environment.Time, (peer, reason) => Log.MigrationTicketRefused(_logger, Name, peer, reason), cancellationToken);
+
+                // A QEMU that ends before the stream comes (killed while the source copied the disks into its exports, say)
+                // ends the wait at once, rather than at the ticket's expiry with its volumes and record still here.
+                if (await Task.WhenAny(accepting, running.Exited.Task).ConfigureAwait(false) != accepting)
+                {
+                    listener.Stop();
+                    await ((Task)accepting).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    throw new VmMigrationException(Name, $"the destination QEMU ended before the source's stream came; its log ends: {ReadLogTail(0)}");
+                }
+
+                stream = await accepting.ConfigureAwait(false);
             }
             finally
             {
