@@ -59,4 +59,7 @@ public static class ClusterEventIds
 
     /// <summary>Warning: <c>definitions: {What} failed: {Reason}; trying again</c></summary>
     public const int ReconcileFailed = 7017;
+
+    /// <summary>Information: <c>HA VM {Vm} stopped on node {Node}, as requested (HaRequestedState.Stopped)</c></summary>
+    public const int HaStopped = 7018;
 }

@@ -85,7 +85,7 @@ public sealed partial class ClusterManager
             return current?.Node;
         }
 
-        var owner = new OwnerRecord(record.Destination, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability);
+        var owner = new OwnerRecord(record.Destination, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability, current.RequestedState);
         var response = await TxnAsync(
             $"hand VM {name} to node {record.Destination} after its migration",
             [EtcdCompare.ModRevisionIs(ownerKey, record.OwnerRevision)],

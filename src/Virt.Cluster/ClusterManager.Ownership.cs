@@ -103,7 +103,7 @@ public sealed partial class ClusterManager
         var fromOwner = current.Node == NodeName && _lease is { IsValid: true } own
             ? new[] { EtcdCompare.LeaseIs(fromAlive, own.LeaseId), MemberIs(own.MemberRevision) }
             : [EtcdCompare.Absent(fromAlive)];
-        var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability);
+        var record = new OwnerRecord(toNode, current.MemoryBytes, current.AntiAffinityGroup, current.HighAvailability, current.RequestedState);
         var migrationKey = _keys.Migration(kind, name);
         var response = await TxnAsync(
             $"transfer {kind} {name} to {toNode}",
@@ -203,8 +203,8 @@ public sealed partial class ClusterManager
         }
     }
 
-    /// <summary>Turns a guest's HA flag on or off; only its owner, holding its lease, may.</summary>
-    internal async Task<GuestOwnership> SetHighAvailabilityAsync(ClusterGuestKind kind, string name, bool highAvailability, CancellationToken cancellationToken)
+    /// <summary>Turns a guest's HA flag on or off, and sets the state HA keeps it in (unchanged where null); only its owner, holding its lease, may.</summary>
+    internal async Task<GuestOwnership> SetHighAvailabilityAsync(ClusterGuestKind kind, string name, bool highAvailability, CancellationToken cancellationToken, HaRequestedState? requestedState = null)
     {
         ThrowIfDisposed();
         ClusterNames.Check(name, "guest", nameof(name));
@@ -218,7 +218,8 @@ public sealed partial class ClusterManager
         }
 
         var key = _keys.Owner(kind, name);
-        var record = new OwnerRecord(NodeName, current.MemoryBytes, current.AntiAffinityGroup, highAvailability);
+        var state = requestedState ?? current.RequestedState;
+        var record = new OwnerRecord(NodeName, current.MemoryBytes, current.AntiAffinityGroup, highAvailability, state);
         var migrationKey = _keys.Migration(kind, name);
         var response = await TxnAsync(
             $"set the HA flag of {kind} {name}",
@@ -232,7 +233,7 @@ public sealed partial class ClusterManager
             throw new ClusterConflictException($"{kind} {name}: its ownership changed while node {NodeName} set its HA flag; read it again", current.Revision, 0);
         }
 
-        return current with { HighAvailability = highAvailability, Revision = response.Header.Revision };
+        return current with { HighAvailability = highAvailability, RequestedState = state, Revision = response.Header.Revision };
     }
 
     /// <summary>
@@ -322,6 +323,6 @@ public sealed partial class ClusterManager
     private GuestOwnership ToOwnership(ClusterGuestKind kind, string name, Mvccpb.KeyValue kv)
     {
         var record = Parse(kv.Value, ClusterJsonContext.Default.OwnerRecord, _keys.Owner(kind, name));
-        return new GuestOwnership(kind, name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, kv.ModRevision, record.HighAvailability);
+        return new GuestOwnership(kind, name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, kv.ModRevision, record.HighAvailability, record.RequestedState);
     }
 }

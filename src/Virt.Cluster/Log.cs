@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(ClusterEventIds.HaStarted, LogLevel.Information, "HA VM {Vm} started on node {Node}")]
     public static partial void HaStarted(ILogger logger, string vm, string node);
 
+    [LoggerMessage(ClusterEventIds.HaStopped, LogLevel.Information, "HA VM {Vm} stopped on node {Node}, as requested (HaRequestedState.Stopped)")]
+    public static partial void HaStopped(ILogger logger, string vm, string node);
+
     [LoggerMessage(ClusterEventIds.HaRecovered, LogLevel.Warning, "HA VM {Vm} of dead node {DeadNode} handed to node {Node}")]
     public static partial void HaRecovered(ILogger logger, string vm, string deadNode, string node);
 

@@ -65,6 +65,64 @@ public sealed class HaTests(EtcdCluster etcd)
     }
 
     [Fact]
+    public async Task An_HA_VM_requested_stopped_stays_stopped_on_its_node_and_on_the_survivor_that_takes_it_over_until_requested_started()
+    {
+        ClusterGuests.Require();
+        await using var lab = new ClusterLab(etcd);
+        var (clusterA, clusterB) = (lab.Node("node-a"), lab.Node("node-b"));
+        await clusterA.JoinAsync(cancellationToken: Token);
+        await clusterB.JoinAsync(cancellationToken: Token);
+        var (vmsA, vmsB) = (lab.VmManager("node-a", clusterA), lab.VmManager("node-b", clusterB));
+        var options = new ClusterHaOptions { RecoveryDelay = ClusterGuests.FastHa.RecoveryDelay, ReconcileInterval = ClusterGuests.FastHa.ReconcileInterval, StopTimeout = TimeSpan.FromSeconds(5) };
+        var agentA = new ClusterHaAgent(clusterA, vmsA, options: options);
+        await using var agentB = new ClusterHaAgent(clusterB, vmsB, options: options);
+        await agentA.StartAsync(Token);
+        await agentB.StartAsync(Token);
+        await agentA.ProtectAsync(EmbeddedGuest.CreateSpec("ha3", memoryMiB: 128), cancellationToken: Token);
+        var onA = await vmsA.GetAsync("ha3", Token);
+        await ClusterGuests.WaitForAsync(async () => (await onA.GetStatusAsync(Token)).State == VmState.Running, "ha3 running on node-a");
+
+        // Stopped on purpose: down when the call returns, and still down after several of the agent's passes.
+        var stopped = await agentA.RequestStateAsync("ha3", HaRequestedState.Stopped, Token);
+        Assert.Equal((HaRequestedState.Stopped, true), (stopped.RequestedState, stopped.HighAvailability));
+        Assert.Equal(VmState.Stopped, (await onA.GetStatusAsync(Token)).State);
+        await Task.Delay(options.ReconcileInterval * 4, Token);
+        Assert.Equal(VmState.Stopped, (await onA.GetStatusAsync(Token)).State);
+        Assert.Equal(HaRequestedState.Stopped, (await clusterB.GetOwnerAsync(Vm, "ha3", Token))!.RequestedState);
+        var refused = await Assert.ThrowsAsync<ClusterException>(() => agentB.RequestStateAsync("ha3", HaRequestedState.Started, Token));
+        Assert.Contains("node-a", refused.Message, StringComparison.Ordinal);
+
+        // node-a dies: node-b takes the VM over and keeps it stopped.
+        await agentA.DisposeAsync();
+        await clusterA.DisposeAsync();
+        await ClusterGuests.WaitForAsync(async () => (await clusterB.GetOwnerAsync(Vm, "ha3", Token))?.Node == "node-b", "ha3 handed to node-b");
+        await Task.Delay(options.ReconcileInterval * 4, Token);
+        Assert.False(await RunsAsync(vmsB, "ha3"), "node-b started an HA VM requested stopped");
+
+        // Requested started on its new owner: it runs there.
+        var started = await agentB.RequestStateAsync("ha3", HaRequestedState.Started, Token);
+        Assert.Equal(HaRequestedState.Started, started.RequestedState);
+        Assert.True(await RunsAsync(vmsB, "ha3"), "ha3 does not run on node-b after it was requested started");
+
+        var notHa = await Assert.ThrowsAsync<ClusterException>(() => agentB.RequestStateAsync("nobody", HaRequestedState.Stopped, Token));
+        Assert.Equal(VirtErrorKind.NotFound, notHa.ErrorKind);
+        await agentB.UnprotectAsync("ha3", Token);
+        await (await vmsB.GetAsync("ha3", Token)).KillAsync(Token);
+    }
+
+    private static async Task<bool> RunsAsync(IVirtualMachineManager vms, string name)
+    {
+        try
+        {
+            return (await (await vms.GetAsync(name, Token)).GetStatusAsync(Token)).State == VmState.Running;
+        }
+        catch (VmNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task A_node_cut_off_from_etcd_kills_its_HA_VM_before_a_survivor_starts_it_and_rejoins_without_it()
     {
         ClusterGuests.Require();

@@ -89,6 +89,24 @@ public sealed class ClusterViewTests
     }
 
     [Fact]
+    public void An_HA_ownership_carries_its_requested_state_and_a_record_written_before_there_was_one_reads_as_started()
+    {
+        _view.Reset(Snapshot(1, [], []));
+        var changes = _view.Apply(Watch(
+            9,
+            Put(Keys.Owner(ClusterGuestKind.VirtualMachine, "db"), JsonSerializer.SerializeToUtf8Bytes(new OwnerRecord("node-a", 64, null, true, HaRequestedState.Stopped), ClusterJsonContext.Default.OwnerRecord), 7),
+            Put(Keys.Owner(ClusterGuestKind.VirtualMachine, "web"), "{\"node\":\"node-b\",\"memoryBytes\":64,\"antiAffinityGroup\":null,\"highAvailability\":true}"u8.ToArray(), 8)));
+
+        Assert.Equal(
+            [
+                new ClusterOwnershipChanged(7, ClusterGuestKind.VirtualMachine, "db", new GuestOwnership(ClusterGuestKind.VirtualMachine, "db", "node-a", 64, null, 7, true, HaRequestedState.Stopped)),
+                new ClusterOwnershipChanged(8, ClusterGuestKind.VirtualMachine, "web", new GuestOwnership(ClusterGuestKind.VirtualMachine, "web", "node-b", 64, null, 8, true, HaRequestedState.Started)),
+            ],
+            changes);
+        Assert.Contains("\"requestedState\":\"Stopped\"", System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new OwnerRecord("node-a", 64, null, true, HaRequestedState.Stopped), ClusterJsonContext.Default.OwnerRecord)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Migrations_and_drains_become_their_events_without_the_ticket()
     {
         _view.Reset(Snapshot(1, [], []));

@@ -125,15 +125,53 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         }
 
         var owned = await _cluster.ClaimAsync(Vm, spec.Name, new GuestClaim(spec.Memory.SizeMiB * 1024L * 1024L, antiAffinityGroup, HighAvailability: true), cancellationToken).ConfigureAwait(false);
-        if (!owned.HighAvailability)
+        if (!owned.HighAvailability || owned.RequestedState != HaRequestedState.Started)
         {
-            owned = await _cluster.SetHighAvailabilityAsync(Vm, spec.Name, true, cancellationToken).ConfigureAwait(false);
+            owned = await _cluster.SetHighAvailabilityAsync(Vm, spec.Name, true, cancellationToken, HaRequestedState.Started).ConfigureAwait(false);
         }
 
         _ownedHa[spec.Name] = owned;
         _everHa[spec.Name] = true;
         _fenceFailures.TryRemove(spec.Name, out _);
         await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+        return owned;
+    }
+
+    /// <summary>
+    /// Sets the state HA keeps an HA VM in (Proxmox's requested state), on the node that owns it.
+    /// <see cref="HaRequestedState.Stopped"/> shuts it down (ACPI, killed after <see cref="ClusterHaOptions.StopTimeout"/>)
+    /// and keeps it down, on this node and on whichever node takes it over when this one dies;
+    /// <see cref="HaRequestedState.Started"/> starts it again. Returns once the VM is in that state. A stop through the VM
+    /// manager alone changes nothing: an HA VM requested started is started again, as Proxmox's HA manager does.
+    /// </summary>
+    /// <param name="name">The VM.</param>
+    /// <param name="state">The state to keep it in.</param>
+    /// <param name="cancellationToken">Cancels the call (the request stays set).</param>
+    /// <returns>The ownership, with the state.</returns>
+    /// <exception cref="ClusterException">The VM is not HA, has no owner, or another node owns it (named); or its start or stop failed.</exception>
+    public async Task<GuestOwnership> RequestStateAsync(string name, HaRequestedState state, CancellationToken cancellationToken = default)
+    {
+        var current = await _cluster.GetOwnerAsync(Vm, name, cancellationToken).ConfigureAwait(false)
+            ?? throw new ClusterException(VirtErrorKind.NotFound, $"VM {name} has no owner in the cluster: protect it first (ProtectAsync)");
+        if (!current.HighAvailability)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"VM {name} is not HA, so HA keeps it in no state: protect it first (ProtectAsync), or start and stop it through its VM manager");
+        }
+
+        var owned = await _cluster.SetHighAvailabilityAsync(Vm, name, true, cancellationToken, state).ConfigureAwait(false);
+        _ownedHa[name] = owned;
+        _everHa[name] = true;
+        // Under the reconcile lock: a pass that read the old state cannot undo this one's work after it.
+        await _reconcile.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await (state == HaRequestedState.Stopped ? EnsureStoppedAsync(name, cancellationToken) : EnsureRunningAsync(name, cancellationToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+
         return owned;
     }
 
@@ -274,11 +312,18 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             }
 
             var fences = Interlocked.Read(ref _fences);
-            foreach (var (name, _) in _ownedHa)
+            foreach (var (name, owned) in _ownedHa)
             {
                 try
                 {
-                    await EnsureRunningAsync(name, cancellationToken).ConfigureAwait(false);
+                    if (owned.RequestedState == HaRequestedState.Stopped)
+                    {
+                        await EnsureStoppedAsync(name, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await EnsureRunningAsync(name, cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -331,6 +376,28 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             await vm.StartAsync(cancellationToken).ConfigureAwait(false);
             Log.HaStarted(_logger, name, _cluster.NodeName);
         }
+    }
+
+    /// <summary>Shuts down an HA VM requested stopped where it runs here (killed after the stop timeout); nothing where it does not.</summary>
+    private async Task EnsureStoppedAsync(string name, CancellationToken cancellationToken)
+    {
+        IVirtualMachine vm;
+        try
+        {
+            vm = await _vms.GetAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
+        {
+            return;
+        }
+
+        if ((await vm.GetStatusAsync(cancellationToken).ConfigureAwait(false)).State is VmState.Stopped or VmState.Crashed or VmState.Incoming)
+        {
+            return;
+        }
+
+        await vm.ShutdownAsync(_options.StopTimeout, killAfterTimeout: true, cancellationToken).ConfigureAwait(false);
+        Log.HaStopped(_logger, name, _cluster.NodeName);
     }
 
     /// <summary>

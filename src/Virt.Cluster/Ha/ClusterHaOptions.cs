@@ -12,4 +12,7 @@ public sealed class ClusterHaOptions
 
     /// <summary>How often the agent checks that this node's HA guests run, and retries what failed. Default 2 s.</summary>
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an HA VM requested <see cref="HaRequestedState.Stopped"/> may take to shut down (ACPI) before it is killed. Default 60 s.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -180,7 +180,7 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
             {
                 var record = JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.OwnerRecord)
                     ?? throw new JsonException($"the owner record at '{key}' is null");
-                ownership = new GuestOwnership(guestKind, guest.Name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, revision, record.HighAvailability);
+                ownership = new GuestOwnership(guestKind, guest.Name, record.Node, record.MemoryBytes, record.AntiAffinityGroup, revision, record.HighAvailability, record.RequestedState);
             }
 
             changes.Add(new ClusterOwnershipChanged(revision, guestKind, guest.Name, ownership));

@@ -16,7 +16,7 @@ internal sealed record MemberRecord(string HostId, DateTimeOffset JoinedAt, bool
 internal sealed record HeartbeatRecord(long LeaseId, NodeCapacity Capacity, DateTimeOffset WrittenAt);
 
 /// <summary>A clustered guest's owner, at <c>P/owners/KIND/NAME</c>.</summary>
-internal sealed record OwnerRecord(string Node, long MemoryBytes, string? AntiAffinityGroup, bool HighAvailability = false);
+internal sealed record OwnerRecord(string Node, long MemoryBytes, string? AntiAffinityGroup, bool HighAvailability = false, HaRequestedState RequestedState = HaRequestedState.Started);
 
 /// <summary>
 /// A live migration of a clustered VM between two nodes, at <c>P/migrations/vm/NAME</c> under the source node's lease (so
