@@ -100,11 +100,7 @@ public sealed partial class ClusterManager
         await _joinGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var owned = (await ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == NodeName).ToList();
-            if (owned.Count > 0)
-            {
-                throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} cannot leave the cluster: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; migrate or release them first");
-            }
+            var ownersRead = await RequireOwnsNothingAsync(NodeName, "leave the cluster", cancellationToken).ConfigureAwait(false);
 
             // Only a process that holds the node's lease removes the node: one that never joined (a CLI under the same
             // name) must not pull the membership from under the running node.
@@ -112,10 +108,16 @@ public sealed partial class ClusterManager
             var lease = _lease!;
             var response = await TxnAsync(
                 $"remove node {NodeName}",
-                [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision)],
+                [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead)],
                 [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))],
-                null,
+                [Get(_keys.Member(NodeName))],
                 cancellationToken).ConfigureAwait(false);
+            if (!response.Succeeded && response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.CreateRevision == lease.MemberRevision)
+            {
+                // Still a member: an ownership changed after the check (a guest claimed or handed to this node). It stays.
+                throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} did not leave the cluster: a guest's ownership changed while it left (one may now be this node's); check ListGuestsAsync and try again");
+            }
+
             await lease.DisposeAsync().ConfigureAwait(false);
             _lease = null;
             await RevokeQuietlyAsync(lease.LeaseId).ConfigureAwait(false);
@@ -176,16 +178,11 @@ public sealed partial class ClusterManager
         ThrowIfDisposed();
         ClusterNames.Check(name, "node", nameof(name));
         var (_, revision) = await ReadMemberAsync(name, cancellationToken).ConfigureAwait(false);
-        var owned = (await ListGuestsAsync(cancellationToken).ConfigureAwait(false)).Where(g => g.Node == name).ToList();
-        if (owned.Count > 0)
-        {
-            throw new ClusterException(VirtErrorKind.Refused, $"node {name} cannot be removed: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; move their ownership to another node first");
-        }
-
+        var ownersRead = await RequireOwnsNothingAsync(name, "be removed", cancellationToken).ConfigureAwait(false);
         var aliveKey = _keys.AliveOf(name);
         var response = await TxnAsync(
             $"remove node {name}",
-            [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey)],
+            [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead)],
             [Delete(_keys.Member(name))],
             [Get(aliveKey)],
             cancellationToken).ConfigureAwait(false);
@@ -194,7 +191,7 @@ public sealed partial class ClusterManager
             var alive = response.Responses[0].ResponseRange.Kvs.Count > 0;
             throw new ClusterException(VirtErrorKind.Refused, alive
                 ? $"node {name} cannot be removed: it is alive (it holds its lease); have it leave (LeaveAsync) or stop it and wait for its lease to expire"
-                : $"node {name} changed while it was being removed; try again");
+                : $"node {name} or a guest's ownership changed while it was being removed; try again");
         }
     }
 

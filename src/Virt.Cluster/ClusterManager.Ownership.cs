@@ -70,7 +70,27 @@ public sealed partial class ClusterManager
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<GuestOwnership>> ListGuestsAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<GuestOwnership>> ListGuestsAsync(CancellationToken cancellationToken = default) =>
+        (await ReadGuestsAsync(cancellationToken).ConfigureAwait(false)).Guests;
+
+    /// <summary>
+    /// Refuses, naming them, while <paramref name="node"/> owns guests; otherwise returns the revision of the read, for the
+    /// caller's transaction to check that no ownership changed since (<see cref="EtcdCompare.NoneChangedSince"/>): a claim
+    /// or transfer to the node between the check and the write then fails the write instead of being orphaned.
+    /// </summary>
+    private async Task<long> RequireOwnsNothingAsync(string node, string what, CancellationToken cancellationToken)
+    {
+        var (guests, revision) = await ReadGuestsAsync(cancellationToken).ConfigureAwait(false);
+        var owned = guests.Where(g => g.Node == node).ToList();
+        if (owned.Count > 0)
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"node {node} cannot {what}: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; migrate or release them, or move their ownership to another node, first");
+        }
+
+        return revision;
+    }
+
+    private async Task<(IReadOnlyList<GuestOwnership> Guests, long Revision)> ReadGuestsAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         var response = await _store.RangeAsync(_keys.Owners, prefix: true, cancellationToken).ConfigureAwait(false);
@@ -83,7 +103,7 @@ public sealed partial class ClusterManager
             }
         }
 
-        return guests;
+        return (guests, response.Header.Revision);
     }
 
     /// <inheritdoc />

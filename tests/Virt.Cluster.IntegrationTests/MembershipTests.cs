@@ -161,6 +161,38 @@ public sealed class MembershipTests(EtcdCluster etcd)
     }
 
     [Fact]
+    public async Task Leave_and_remove_write_only_if_no_ownership_changed_after_their_check()
+    {
+        // What Leave and Remove add to their transaction, on real etcd: nothing under the owners' prefix changed since the
+        // revision their check read (an empty prefix passes, a claim or a transfer after the read fails it).
+        await using var lab = new ClusterLab(etcd);
+        var keys = new Virt.Cluster.Store.ClusterKeys(lab.Prefix);
+        using var store = new Virt.Cluster.Store.EtcdStore(etcd.ClientUrls, TimeSpan.FromSeconds(5));
+        async Task<bool> SucceedsAsync(long revision)
+        {
+            var request = new Etcdserverpb.TxnRequest();
+            request.Compare.Add(Virt.Cluster.Store.EtcdCompare.NoneChangedSince(keys.Owners, revision));
+            return (await store.TxnAsync(request, "compare the owners", Token)).Succeeded;
+        }
+
+        var empty = (await store.RangeAsync(keys.Owners, prefix: true, Token)).Header.Revision;
+        Assert.True(await SucceedsAsync(empty));
+
+        var a = lab.Node("node-a");
+        await a.JoinAsync(cancellationToken: Token);
+        await a.ClaimAsync(ClusterGuestKind.Container, "ct1", new GuestClaim(64L << 20), Token);
+        var read = (await store.RangeAsync(keys.Owners, prefix: true, Token)).Header.Revision;
+        Assert.True(await SucceedsAsync(read));
+        Assert.False(await SucceedsAsync(empty));
+
+        await a.ClaimAsync(ClusterGuestKind.Container, "ct2", new GuestClaim(64L << 20), Token);
+        Assert.False(await SucceedsAsync(read));
+        await a.ReleaseAsync(ClusterGuestKind.Container, "ct1", Token);
+        await a.ReleaseAsync(ClusterGuestKind.Container, "ct2", Token);
+        await a.LeaveAsync(Token);
+    }
+
+    [Fact]
     public async Task A_node_that_owns_a_guest_cannot_leave_and_one_that_owns_none_leaves_for_good()
     {
         await using var lab = new ClusterLab(etcd);

@@ -33,6 +33,19 @@ internal static class EtcdCompare
         CreateRevision = revision,
     };
 
+    /// <summary>
+    /// No key under <paramref name="prefix"/> changed after <paramref name="revision"/> (etcd compares every key of the range;
+    /// an empty range passes): what a read at that revision saw under the prefix is still so, apart from deletions.
+    /// </summary>
+    public static Compare NoneChangedSince(string prefix, long revision) => new()
+    {
+        Key = ByteString.CopyFromUtf8(prefix),
+        RangeEnd = ByteString.CopyFrom(ClusterKeys.RangeEnd(prefix)),
+        Target = Compare.Types.CompareTarget.Mod,
+        Result = Compare.Types.CompareResult.Less,
+        ModRevision = revision + 1,
+    };
+
     /// <summary>The key does not exist.</summary>
     public static Compare Absent(string key) => CreatedAt(key, 0);
 
