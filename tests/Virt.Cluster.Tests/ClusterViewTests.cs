@@ -107,6 +107,39 @@ public sealed class ClusterViewTests
     }
 
     [Fact]
+    public void A_resync_reports_the_definitions_and_owners_deleted_while_the_watch_was_away()
+    {
+        var owner = JsonSerializer.SerializeToUtf8Bytes(new OwnerRecord("node-a", 64, null), ClusterJsonContext.Default.OwnerRecord);
+        var first = Snapshot(10, [], []);
+        first.Responses.Add(Range(Kv(Keys.Definition(ClusterDefinitionKind.Network, "lan"), "{}"u8.ToArray(), 4), Kv(Keys.Definition(ClusterDefinitionKind.Network, "dmz"), "{}"u8.ToArray(), 5)));
+        first.Responses.Add(Range(Kv(Keys.Owner(ClusterGuestKind.VirtualMachine, "vm1"), owner, 6)));
+        _view.Reset(first);
+        Assert.Empty(_view.Apply(Watch(11, Put("/t/something-else", "{}"u8.ToArray(), 11))));
+
+        // etcd compacted past the watch's revision; meanwhile "lan" and vm1's owner were deleted and "dmz" kept.
+        var second = Snapshot(30, [], []);
+        second.Responses.Add(Range(Kv(Keys.Definition(ClusterDefinitionKind.Network, "dmz"), "{}"u8.ToArray(), 5)));
+        second.Responses.Add(Range());
+        var changes = _view.Reset(second);
+
+        Assert.Equal(
+            [
+                new ClusterDefinitionChanged(30, ClusterDefinitionKind.Network, "lan", null),
+                new ClusterOwnershipChanged(30, ClusterGuestKind.VirtualMachine, "vm1", null),
+                new ClusterDefinitionChanged(5, ClusterDefinitionKind.Network, "dmz", new ClusterDefinition(ClusterDefinitionKind.Network, "dmz", "{}", 5)),
+            ],
+            changes);
+        Assert.Equal([new ClusterDefinitionChanged(5, ClusterDefinitionKind.Network, "dmz", new ClusterDefinition(ClusterDefinitionKind.Network, "dmz", "{}", 5))], _view.Reset(second));
+    }
+
+    private static ResponseOp Range(params KeyValue[] kvs)
+    {
+        var range = new RangeResponse();
+        range.Kvs.AddRange(kvs);
+        return new ResponseOp { ResponseRange = range };
+    }
+
+    [Fact]
     public void Migrations_and_drains_become_their_events_without_the_ticket()
     {
         _view.Reset(Snapshot(1, [], []));

@@ -18,6 +18,9 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
     private readonly Dictionary<string, (HeartbeatRecord Record, long SeenAt)> _heartbeats = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ClusterNode> _reported = new(StringComparer.Ordinal);
 
+    // The definition, owner, migration and drain keys reported as present: a resync reports those gone meanwhile as deleted.
+    private readonly HashSet<string> _presentKeys = new(StringComparer.Ordinal);
+
     /// <summary>The last store revision this view has applied.</summary>
     public long Revision { get; private set; }
 
@@ -42,8 +45,15 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
             var changes = new List<ClusterEvent>();
 
             // Definitions and owners as they stand: a watcher that starts (or resumes after etcd compacted what it missed)
-            // learns every one, as if each had just been written.
-            foreach (var kv in snapshot.Responses.Skip(2).SelectMany(r => r.ResponseRange.Kvs))
+            // learns every one, as if each had just been written, and each one it knew that is gone as deleted.
+            var snapshotKeys = snapshot.Responses.Skip(2).SelectMany(r => r.ResponseRange.Kvs).ToList();
+            var stillThere = snapshotKeys.Select(kv => kv.Key.ToStringUtf8()).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _presentKeys.Where(key => !stillThere.Contains(key)).Order(StringComparer.Ordinal).ToList())
+            {
+                AddKeyChange(new KeyValue { Key = Google.Protobuf.ByteString.CopyFromUtf8(gone), ModRevision = Revision }, deleted: true, changes);
+            }
+
+            foreach (var kv in snapshotKeys)
             {
                 AddKeyChange(kv, deleted: false, changes);
             }
@@ -167,6 +177,15 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
     {
         var key = kv.Key.ToStringUtf8();
         var revision = kv.ModRevision;
+        if (deleted)
+        {
+            _presentKeys.Remove(key);
+        }
+        else
+        {
+            _presentKeys.Add(key);
+        }
+
         if (key.StartsWith(keys.Definitions, StringComparison.Ordinal) && SplitKindAndName(key[keys.Definitions.Length..]) is { } definition
             && ClusterKeys.DefinitionKindOf(definition.Kind) is { } definitionKind)
         {
