@@ -71,6 +71,13 @@ if (builder.Configuration["Panel:Etcd"] is { Length: > 0 } etcd)
         }
 
         cluster.StateDirectory = Path.Combine(state, "cluster");
+
+        // Panel:NodeValues:KEY=VALUE: this node's values for the shared definitions ({{node:KEY}}, {{peers:KEY}}), e.g. its underlay address.
+        foreach (var value in builder.Configuration.GetSection("Panel:NodeValues").GetChildren())
+        {
+            cluster.NodeValues[value.Key] = value.Value ?? string.Empty;
+        }
+
         cluster.KeyPrefix = builder.Configuration["Panel:ClusterPrefix"] is { Length: > 0 } prefix ? prefix : cluster.KeyPrefix;
     }).AddClusterMigration(migration =>
     {

@@ -219,7 +219,7 @@ public sealed partial class ClusterManager
             }
 
             var state = NodeStateRules.StateOf(member.Maintenance, heartbeat is not null, remaining, LeaseTtl);
-            nodes.Add(new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : remaining, member.Maintenance));
+            nodes.Add(new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : remaining, member.Maintenance) { Values = member.Values ?? new Dictionary<string, string>() });
         }
 
         return nodes.OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
@@ -230,7 +230,8 @@ public sealed partial class ClusterManager
     private async Task<long> RegisterMemberAsync(string hostId, long leaseId, CancellationToken cancellationToken)
     {
         var memberKey = _keys.Member(NodeName);
-        var fresh = new MemberRecord(hostId, _time.GetUtcNow(), Maintenance: false);
+        var values = _options.NodeValues.Count == 0 ? null : new SortedDictionary<string, string>(_options.NodeValues, StringComparer.Ordinal);
+        var fresh = new MemberRecord(hostId, _time.GetUtcNow(), Maintenance: false, values);
         var created = await TxnAsync(
             $"register node {NodeName}",
             [EtcdCompare.Absent(memberKey)],
@@ -246,6 +247,7 @@ public sealed partial class ClusterManager
         var existing = Parse(existingKv.Value, ClusterJsonContext.Default.MemberRecord, memberKey);
         if (existing.HostId == hostId)
         {
+            await PublishValuesAsync(memberKey, existing, existingKv.ModRevision, values, cancellationToken).ConfigureAwait(false);
             return existingKv.CreateRevision;
         }
 
@@ -253,6 +255,26 @@ public sealed partial class ClusterManager
         throw new ClusterException(VirtErrorKind.Conflict, alive is not null && alive.Lease != leaseId
             ? string.Create(CultureInfo.InvariantCulture, $"node name '{NodeName}' is taken: another host (state directory id {existing.HostId}, joined {existing.JoinedAt:u}) is in the cluster under it and holds its lease; give this host another ClusterOptions.NodeName")
             : string.Create(CultureInfo.InvariantCulture, $"node name '{NodeName}' is taken: another host (state directory id {existing.HostId}, joined {existing.JoinedAt:u}) was a member under it and is now dead; recover its guests, then remove it with RemoveNodeAsync(\"{NodeName}\"), or give this host another ClusterOptions.NodeName"));
+    }
+
+    /// <summary>A rejoin with other <see cref="ClusterOptions.NodeValues"/> than the member record has: the record takes them (its create revision stays).</summary>
+    private async Task PublishValuesAsync(string memberKey, MemberRecord existing, long revision, IReadOnlyDictionary<string, string>? values, CancellationToken cancellationToken)
+    {
+        while (!SameValues(existing.Values, values))
+        {
+            var updated = existing with { Values = values };
+            var response = await TxnAsync($"publish the values of node {NodeName}", [EtcdCompare.ModRevisionIs(memberKey, revision)], [Put(memberKey, JsonSerializer.SerializeToUtf8Bytes(updated, ClusterJsonContext.Default.MemberRecord))], null, cancellationToken).ConfigureAwait(false);
+            if (response.Succeeded)
+            {
+                return;
+            }
+
+            // Another change of the record (a maintenance flag) came first: apply the values to it.
+            (existing, revision) = await ReadMemberAsync(NodeName, cancellationToken).ConfigureAwait(false);
+        }
+
+        static bool SameValues(IReadOnlyDictionary<string, string>? a, IReadOnlyDictionary<string, string>? b) =>
+            (a?.Count ?? 0) == (b?.Count ?? 0) && (a ?? new Dictionary<string, string>()).All(pair => b!.TryGetValue(pair.Key, out var value) && value == pair.Value);
     }
 
     private async Task<(MemberRecord Record, long Revision)> ReadMemberAsync(string name, CancellationToken cancellationToken)

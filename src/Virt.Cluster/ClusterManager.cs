@@ -59,6 +59,9 @@ public sealed partial class ClusterManager : IClusterManager
     /// <inheritdoc />
     public bool HoldsLease => _lease?.IsValid == true;
 
+    /// <summary>This node's values for the shared definitions (<see cref="ClusterOptions.NodeValues"/>).</summary>
+    internal IReadOnlyDictionary<string, string> NodeValues => new Dictionary<string, string>(_options.NodeValues, StringComparer.Ordinal);
+
     private TimeSpan LeaseTtl => _options.LeaseTtl;
 
     /// <inheritdoc />

@@ -86,13 +86,60 @@ public sealed class DefinitionReconcileTests(EtcdCluster etcd)
         }
     }
 
-    private static async Task<TestNode> NodeAsync(ClusterLab lab, string name, List<string> namespaces)
+    [Fact]
+    public async Task A_VXLAN_network_defined_once_takes_each_nodes_own_address_and_the_others_as_peers_and_carries_traffic()
+    {
+        HostRequirement.Require(Environment.UserName == "root" && File.Exists("/usr/sbin/ip"), "root and iproute2, to make network namespaces");
+        var lab = new ClusterLab(etcd);
+        var namespaces = new List<string>();
+        try
+        {
+            // Two "hosts" (namespaces) on one underlay link, each node publishing its underlay address as the value 'underlay'.
+            var a = await NodeAsync(lab, "node-a", namespaces, new Dictionary<string, string> { ["underlay"] = "203.0.113.1" });
+            var b = await NodeAsync(lab, "node-b", namespaces, new Dictionary<string, string> { ["underlay"] = "203.0.113.2" });
+            var link = Guid.NewGuid().ToString("N")[..6];
+            Host.Run("ip", "link", "add", "vu-a" + link, "netns", a.Namespace, "type", "veth", "peer", "name", "vu-b" + link, "netns", b.Namespace);
+            foreach (var (node, address, device) in new[] { (a, "203.0.113.1/24", "vu-a" + link), (b, "203.0.113.2/24", "vu-b" + link) })
+            {
+                Host.Run("ip", "-n", node.Namespace, "addr", "add", address, "dev", device);
+                Host.Run("ip", "-n", node.Namespace, "link", "set", device, "up");
+            }
+
+            await a.Cluster.PutNetworkAsync(new VxlanNetworkDefinition("overlay", 4242, "{{node:underlay}}") { Peers = ["{{peers:underlay}}"] }, 0, Token);
+            foreach (var (node, own, peer) in new[] { (a, "203.0.113.1", "203.0.113.2"), (b, "203.0.113.2", "203.0.113.1") })
+            {
+                await ClusterGuests.WaitForAsync(
+                    async () => (await node.Networks.ListAsync(Token)).Any(n => n.Applied && n.Definition is VxlanNetworkDefinition { LocalAddress: var local, Peers: [var only] } && local == own && only == peer),
+                    $"network overlay on {node.Name} with local address {own} and peer {peer}");
+            }
+
+            Host.Run("ip", "-n", a.Namespace, "addr", "add", "198.51.100.1/24", "dev", "vn-overlay");
+            Host.Run("ip", "-n", b.Namespace, "addr", "add", "198.51.100.2/24", "dev", "vn-overlay");
+            var ping = Host.Run("ip", "netns", "exec", a.Namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.51.100.2");
+            Assert.Contains(" 0% packet loss", ping, StringComparison.Ordinal);
+
+            // A node without the value the definition needs reports it instead of applying something half-filled.
+            await a.Cluster.PutNetworkAsync(new VxlanNetworkDefinition("second", 4343, "{{node:underlay-v6}}"), 0, Token);
+            await ClusterGuests.WaitForAsync(() => Task.FromResult(b.Reconciler.Problems.ContainsKey("network/second")), "node-b reporting network second");
+            Assert.Contains("has no value 'underlay-v6'", b.Reconciler.Problems["network/second"], StringComparison.Ordinal);
+        }
+        finally
+        {
+            await lab.DisposeAsync();
+            foreach (var ns in namespaces)
+            {
+                Host.Run("ip", "netns", "delete", ns);
+            }
+        }
+    }
+
+    private static async Task<TestNode> NodeAsync(ClusterLab lab, string name, List<string> namespaces, IReadOnlyDictionary<string, string>? values = null)
     {
         var ns = $"vt-rec-{name[^1]}-{Guid.NewGuid().ToString("N")[..6]}";
         Host.Run("ip", "netns", "add", ns);
         namespaces.Add(ns);
         Host.Run("ip", "-n", ns, "link", "set", "lo", "up");
-        var cluster = lab.Node(name);
+        var cluster = lab.Node(name, nodeValues: values);
         await cluster.JoinAsync(cancellationToken: Token);
         var networks = new NetworkManager(new NetworkOptions { StateDirectory = Path.Combine(lab.Root, name + "-network"), NetworkNamespace = "/run/netns/" + ns }, new FileSystem(), new ProcessRunner());
         var storage = new StorageManager(new StorageOptions { StateDirectory = Path.Combine(lab.Root, name + "-storage") }, new FileSystem(), new ProcessRunner());

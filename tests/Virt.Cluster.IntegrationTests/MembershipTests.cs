@@ -161,6 +161,24 @@ public sealed class MembershipTests(EtcdCluster etcd)
     }
 
     [Fact]
+    public async Task A_node_publishes_its_values_at_join_and_new_ones_when_it_joins_again()
+    {
+        await using var lab = new ClusterLab(etcd);
+        var state = Path.Combine(lab.Root, "node-v");
+        var first = lab.Node("node-v", stateDirectory: state, nodeValues: new Dictionary<string, string> { ["underlay"] = "203.0.113.1" });
+        await first.JoinAsync(cancellationToken: Token);
+        Assert.Equal("203.0.113.1", (await first.GetNodeAsync("node-v", Token)).Values["underlay"]);
+        await first.DisposeAsync();
+
+        // The same host (its state directory) back with another address: the member record takes it, keeping its identity.
+        var again = lab.Node("node-v", stateDirectory: state, nodeValues: new Dictionary<string, string> { ["underlay"] = "203.0.113.9", ["uplink"] = "eth1" });
+        await again.JoinAsync(cancellationToken: Token);
+        var node = await again.GetNodeAsync("node-v", Token);
+        Assert.Equal(("203.0.113.9", "eth1"), (node.Values["underlay"], node.Values["uplink"]));
+        await again.LeaveAsync(Token);
+    }
+
+    [Fact]
     public async Task Leave_and_remove_write_only_if_no_ownership_changed_after_their_check()
     {
         // What Leave and Remove add to their transaction, on real etcd: nothing under the owners' prefix changed since the

@@ -35,6 +35,9 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
 
     // What this process applied, by key: a deleted shared definition is removed here only if the local one is still it.
     private readonly Dictionary<string, string> _applied = new(StringComparer.Ordinal);
+
+    // Each member's values as last seen: a change renders the definitions that use {{peers:KEY}} anew.
+    private readonly ConcurrentDictionary<string, string> _memberValues = new(StringComparer.Ordinal);
     private Task _running = Task.CompletedTask;
     private int _disposed;
 
@@ -92,9 +95,12 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
 
     private Task FollowAsync(CancellationToken cancellationToken) => Virt.Cluster.ClusterFollower.FollowAsync(
         _cluster,
-        change => change is ClusterDefinitionChanged { Kind: ClusterDefinitionKind.Network or ClusterDefinitionKind.StoragePool } definition
-            ? _changes.Writer.WriteAsync(definition, cancellationToken)
-            : ValueTask.CompletedTask,
+        change => change switch
+        {
+            ClusterDefinitionChanged { Kind: ClusterDefinitionKind.Network or ClusterDefinitionKind.StoragePool } definition => _changes.Writer.WriteAsync(definition, cancellationToken),
+            ClusterNodeChanged node when MemberValuesChanged(node) => new ValueTask(QueueAllAsync(cancellationToken)),
+            _ => ValueTask.CompletedTask,
+        },
         reason => Log.ReconcileFailed(_logger, "following the cluster's definitions", reason),
         _time,
         cancellationToken);
@@ -105,22 +111,48 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
         while (!cancellationToken.IsCancellationRequested)
         {
             await Task.Delay(ResyncInterval, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            try
-            {
-                foreach (var kind in new[] { ClusterDefinitionKind.Network, ClusterDefinitionKind.StoragePool })
-                {
-                    foreach (var definition in await _cluster.ListDefinitionsAsync(kind, cancellationToken).ConfigureAwait(false))
-                    {
-                        await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(definition.Revision, kind, definition.Name, definition), cancellationToken).ConfigureAwait(false);
-                    }
-                }
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                Log.ReconcileFailed(_logger, "reading the cluster's definitions", e.Message);
-            }
+            await QueueAllAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    /// <summary>Puts every shared network and pool in the queue (a resync, or members whose values changed).</summary>
+    private async Task QueueAllAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var kind in new[] { ClusterDefinitionKind.Network, ClusterDefinitionKind.StoragePool })
+            {
+                foreach (var definition in await _cluster.ListDefinitionsAsync(kind, cancellationToken).ConfigureAwait(false))
+                {
+                    await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(definition.Revision, kind, definition.Name, definition), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.ReconcileFailed(_logger, "reading the cluster's definitions", e.Message);
+        }
+    }
+
+    /// <summary>Whether a member joined, left or published other values since last seen (state changes alone are not).</summary>
+    private bool MemberValuesChanged(ClusterNodeChanged change)
+    {
+        if (change.Node is not { } node)
+        {
+            return _memberValues.TryRemove(change.Name, out _);
+        }
+
+        var values = string.Join('\n', node.Values.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => pair.Key + "=" + pair.Value));
+        var before = _memberValues.GetValueOrDefault(node.Name);
+        _memberValues[node.Name] = values;
+        return before != values;
+    }
+
+    /// <summary>The shared definition as this node applies it: its <c>{{node:KEY}}</c> and <c>{{peers:KEY}}</c> filled in.</summary>
+    private async Task<string> RenderAsync(string key, string json, CancellationToken cancellationToken) =>
+        Virt.Cluster.Definitions.NodeValuePlaceholders.Uses(json)
+            ? Virt.Cluster.Definitions.NodeValuePlaceholders.Render(json, key, _cluster.NodeName, _cluster.NodeValues, await _cluster.ListNodesAsync(cancellationToken).ConfigureAwait(false))
+            : json;
 
     private async Task ApplyChangesAsync(CancellationToken cancellationToken)
     {
@@ -168,7 +200,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             return;
         }
 
-        var shared = NetworkDefinitionJson.Deserialize(json);
+        var shared = NetworkDefinitionJson.Deserialize(await RenderAsync(key, json, cancellationToken).ConfigureAwait(false));
         if (shared.Name != name)
         {
             throw new ClusterException(VirtErrorKind.InvalidInput, $"the shared definition {key} names network '{shared.Name}'");
@@ -206,7 +238,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             return;
         }
 
-        var shared = StoragePoolDefinitionJson.Deserialize(json);
+        var shared = StoragePoolDefinitionJson.Deserialize(await RenderAsync(key, json, cancellationToken).ConfigureAwait(false));
         if (shared.Name != name)
         {
             throw new ClusterException(VirtErrorKind.InvalidInput, $"the shared definition {key} names pool '{shared.Name}'");

@@ -6,6 +6,16 @@ public sealed class ClusterOptions
     /// <summary>etcd's client URLs, e.g. <c>http://10.0.0.1:2379</c>; give every member, so that losing one changes nothing.</summary>
     public IList<string> Endpoints { get; } = new List<string>();
 
+    /// <summary>
+    /// This node's own values for the cluster's shared definitions, by key (e.g. <c>underlay</c> → <c>192.0.2.1</c>): a JSON
+    /// string in a shared network or pool definition that is exactly <c>{{node:KEY}}</c> becomes this node's value when the
+    /// node's reconciler applies it, and an array element that is exactly <c>{{peers:KEY}}</c> becomes the values of every
+    /// other member that has one. A VXLAN network is then defined once: <c>LocalAddress = "{{node:underlay}}"</c>,
+    /// <c>Peers = ["{{peers:underlay}}"]</c>. Published with the node's member record at each join. Keys: lowercase
+    /// letters, digits and '-'.
+    /// </summary>
+    public IDictionary<string, string> NodeValues { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>This node's name; <see langword="null"/> for the host's name (<c>UseHostName</c>, else the machine's).</summary>
     public string? NodeName { get; set; }
 

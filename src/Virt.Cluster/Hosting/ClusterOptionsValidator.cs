@@ -28,6 +28,14 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
             result.AddError($"ClusterOptions.NodeName '{node}' is not usable: {ClusterNames.Rule}", nameof(ClusterOptions.NodeName));
         }
 
+        foreach (var (key, value) in options.NodeValues)
+        {
+            if (!Virt.Cluster.Definitions.NodeValuePlaceholders.IsKey(key) || string.IsNullOrEmpty(value) || value.Any(char.IsControl))
+            {
+                result.AddError($"ClusterOptions.NodeValues has '{key}' = '{value}': keys are lowercase letters, digits and '-' (e.g. underlay), values non-empty text without control characters (e.g. 192.0.2.1)", nameof(ClusterOptions.NodeValues));
+            }
+        }
+
         if (options.LeaseTtl < TimeSpan.FromSeconds(2) || options.LeaseTtl > TimeSpan.FromHours(1) || options.LeaseTtl.Ticks % TimeSpan.TicksPerSecond != 0)
         {
             result.AddError($"ClusterOptions.LeaseTtl is {options.LeaseTtl}: give whole seconds from 2 s to 1 h (etcd counts leases in seconds), e.g. 10 s", nameof(ClusterOptions.LeaseTtl));

@@ -159,7 +159,7 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
         var since = hasHeartbeat ? time.GetElapsedTime(heartbeat.SeenAt) : TimeSpan.Zero;
         var state = NodeStateRules.StateSeen(member.Maintenance, hasHeartbeat, since, leaseTtl);
         var left = leaseTtl - since;
-        var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : (left < TimeSpan.Zero ? TimeSpan.Zero : left), member.Maintenance);
+        var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : (left < TimeSpan.Zero ? TimeSpan.Zero : left), member.Maintenance) { Values = member.Values ?? new Dictionary<string, string>() };
         if (force || !_reported.TryGetValue(name, out var last) || last.State != node.State || last.Maintenance != node.Maintenance || !SameOffer(last.Capacity, node.Capacity))
         {
             _reported[name] = node;

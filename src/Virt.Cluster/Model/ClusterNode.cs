@@ -32,4 +32,17 @@ public sealed record NodeCapacity(int Cpus, long MemoryBytes, long FreeMemoryByt
 /// <param name="JoinedAt">When the node first joined (its own clock).</param>
 /// <param name="LeaseRemaining">How long its lease has left as etcd counts it; <see langword="null"/> for a dead node.</param>
 /// <param name="Maintenance">The node is marked for maintenance (it may be dead as well).</param>
-public sealed record ClusterNode(string Name, ClusterNodeState State, NodeCapacity? Capacity, DateTimeOffset JoinedAt, TimeSpan? LeaseRemaining, bool Maintenance);
+public sealed record ClusterNode(string Name, ClusterNodeState State, NodeCapacity? Capacity, DateTimeOffset JoinedAt, TimeSpan? LeaseRemaining, bool Maintenance)
+{
+    /// <summary>The node's values for shared definitions (<see cref="ClusterOptions.NodeValues"/>), as of its last join; kept while it is dead.</summary>
+    public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
+
+    /// <inheritdoc />
+    public bool Equals(ClusterNode? other) =>
+        other is not null && Name == other.Name && State == other.State && Equals(Capacity, other.Capacity) && JoinedAt == other.JoinedAt
+        && LeaseRemaining == other.LeaseRemaining && Maintenance == other.Maintenance
+        && Values.Count == other.Values.Count && Values.All(value => other.Values.TryGetValue(value.Key, out var same) && same == value.Value);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, State, JoinedAt, Maintenance);
+}

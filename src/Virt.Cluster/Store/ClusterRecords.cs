@@ -7,7 +7,8 @@ namespace Virt.Cluster.Store;
 /// <param name="HostId">The identity of the node's state directory: another host joining under the name has another.</param>
 /// <param name="JoinedAt">When the node first joined.</param>
 /// <param name="Maintenance">Nothing is placed on the node.</param>
-internal sealed record MemberRecord(string HostId, DateTimeOffset JoinedAt, bool Maintenance);
+/// <param name="Values">The node's values for shared definitions (<see cref="ClusterOptions.NodeValues"/>), as of its last join.</param>
+internal sealed record MemberRecord(string HostId, DateTimeOffset JoinedAt, bool Maintenance, IReadOnlyDictionary<string, string>? Values = null);
 
 /// <summary>A node's heartbeat, at <c>P/alive/NODE</c> under its lease: rewritten with each renewal, gone with the lease.</summary>
 /// <param name="LeaseId">The lease the key is attached to.</param>

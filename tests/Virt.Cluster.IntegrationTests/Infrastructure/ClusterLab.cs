@@ -29,7 +29,7 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
         new(cpus, totalMib << 20, freeMib << 20, networks ?? ["lan"], pools ?? ["rbd"], "10.0.2");
 
     /// <summary>A manager for node <paramref name="name"/>, with its own state directory unless <paramref name="stateDirectory"/> is given.</summary>
-    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null, IReadOnlyList<string>? endpoints = null, TimeSpan? drainPickupTimeout = null)
+    public ClusterManager Node(string name, NodeCapacity? capacity = null, string? stateDirectory = null, TimeSpan? operationTimeout = null, IReadOnlyList<string>? endpoints = null, TimeSpan? drainPickupTimeout = null, IReadOnlyDictionary<string, string>? nodeValues = null)
     {
         var options = new ClusterOptions
         {
@@ -40,6 +40,11 @@ public sealed class ClusterLab(EtcdCluster etcd, TimeSpan? leaseTtl = null) : IA
             StateDirectory = stateDirectory ?? Path.Combine(Root, name),
         };
         options.DrainPickupTimeout = drainPickupTimeout ?? options.DrainPickupTimeout;
+        foreach (var (key, value) in nodeValues ?? new Dictionary<string, string>())
+        {
+            options.NodeValues[key] = value;
+        }
+
         foreach (var url in endpoints ?? etcd.ClientUrls)
         {
             options.Endpoints.Add(url);
