@@ -98,12 +98,16 @@ internal sealed class HostToHostClient : IDisposable
     /// the stream may break), the destination is told to drop the VM it got ready for, so nothing is left waiting there
     /// until the ticket expires.
     /// </summary>
-    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="deleteCopiedDisks">
+    /// Once the VM runs on the destination, delete this host's copies of the disks the migration copied (its host-local
+    /// volumes and files), as Proxmox does; false keeps them, unused.
+    /// </param>
+    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, bool deleteCopiedDisks, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var completed = false;
         try
         {
-            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory, AllowClearText = allowClearText }, cancellationToken))
+            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory, AllowClearText = allowClearText, DeleteCopiedDisks = deleteCopiedDisks }, cancellationToken))
             {
                 yield return progress;
             }

@@ -79,6 +79,68 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
         Assert.Equal(bootId, await GuestBootIdAsync(apiA, ct));
     }
 
+    [Fact(Timeout = 600_000)]
+    public async Task A_VM_with_a_data_disk_on_a_dir_pool_moves_between_two_panels_with_its_data_and_host_a_deletes_its_copy()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var guest = EmbeddedGuest.DefaultDirectory;
+        Assert.SkipWhen(!File.Exists(Path.Combine(guest, "vmlinux")) && Environment.GetEnvironmentVariable("CI") != "true", $"the test guest is not built in {guest} (scripts/build-guest.sh)");
+        var token = SecretFile("host-token", HostToken);
+        await using var lab = await HostLab.CreateAsync(
+            ["host-a", "host-b"],
+            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-pdisk", WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
+            ct);
+        var (a, b) = (lab.Machines[0], lab.Machines[1]);
+        await using var panelA = await StartPanelAsync(lab, a, b, token, ct);
+        await using var panelB = await StartPanelAsync(lab, b, a, token, ct);
+        using var apiA = panelA.Api();
+        using var apiB = panelB.Api();
+
+        // Each host's pool 'local', defined from its shell (virtctl on the panel's state); the volume on host-a only.
+        foreach (var (machine, panel) in new[] { (a, panelA), (b, panelB) })
+        {
+            var defined = await VirtctlInAsync(lab, machine, panel, ct, "storage", "define", "local", "--path", Path.Combine(panel.State, "pool-local"));
+            Assert.True(defined.ExitCode == 0, $"virtctl storage define on {machine.Name}: {defined.Error}{defined.Output}");
+        }
+
+        (await apiA.PostAsJsonAsync("/api/storage/pools/local/volumes", new { name = "carrier-data", sizeBytes = 64L << 20 }, ct)).EnsureSuccessStatusCode();
+        (await apiA.PostAsJsonAsync("/api/vms", new { name = "carrier", memoryMiB = 128, disk = "local:carrier-data" }, ct)).EnsureSuccessStatusCode();
+        AssertCompleted(await PanelHostToHostTests.FinishedTaskAsync(apiA, await apiA.PostAsync("/api/vms/carrier/start", null, ct), ct), panelA, panelB);
+        await GuestExecAsync(apiA, "carrier", ["/bin/sh", "-c", "printf carried-by-panels | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null"], ct);
+
+        var moved = await PanelHostToHostTests.FinishedTaskAsync(apiA, await apiA.PostAsJsonAsync("/api/vms/carrier/migrate-to", new { destination = panelB.Address.ToString() }, ct), ct);
+        AssertCompleted(moved, panelA, panelB);
+        await WaitUntilRunningAsync(apiB, "carrier", ct);
+        Assert.Equal("carried-by-panels", await GuestExecAsync(apiB, "carrier", ["/bin/sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000'"], ct));
+        Assert.Null(await StateAsync(apiA, "carrier", ct));
+        Assert.Equal(["local:carrier-data"], await VolumesAsync(apiB, ct));
+        Assert.Empty(await VolumesAsync(apiA, ct));
+    }
+
+    /// <summary>The ids of the volumes of pool 'local' on a panel.</summary>
+    private static async Task<string[]> VolumesAsync(HttpClient api, CancellationToken ct) =>
+        [.. (await api.GetFromJsonAsync<JsonElement[]>("/api/storage/pools/local/volumes", ct) ?? []).Select(volume => volume.GetProperty("id").GetString()!)];
+
+    /// <summary>Runs a command in the guest through the panel's guest-agent exec, waiting for the agent; its standard output.</summary>
+    private static async Task<string> GuestExecAsync(HttpClient api, string vm, string[] command, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (true)
+        {
+            using var response = await api.PostAsJsonAsync($"/api/vms/{vm}/exec", new { command }, ct);
+            var body = await response.Content.ReadAsStringAsync(ct);
+            if (response.IsSuccessStatusCode)
+            {
+                var result = JsonDocument.Parse(body).RootElement;
+                Assert.True(result.GetProperty("exitCode").GetInt32() == 0, $"{string.Join(' ', command)} in {vm}: {body}");
+                return result.GetProperty("stdout").GetString()!.Trim();
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the guest agent of {vm} did not answer: {(int)response.StatusCode} {body}");
+            await Task.Delay(500, ct);
+        }
+    }
+
     /// <summary>A panel as host <paramref name="machine"/>: in its namespace, on its address, its certificate for HTTPS and migration, <paramref name="peer"/>'s panel its peer.</summary>
     private static Task<PanelProcess> StartPanelAsync(HostLab lab, LabMachine machine, LabMachine peer, string tokenFile, CancellationToken ct) =>
         PanelProcess.StartAsync(
@@ -128,24 +190,7 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
     }
 
     /// <summary>The guest's boot id, read through the panel's guest-agent exec (which answers once the agent runs in the guest).</summary>
-    private static async Task<string> GuestBootIdAsync(HttpClient api, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (true)
-        {
-            using var response = await api.PostAsJsonAsync("/api/vms/roamer/exec", new { command = new[] { "cat", BootId } }, ct);
-            var body = await response.Content.ReadAsStringAsync(ct);
-            if (response.IsSuccessStatusCode)
-            {
-                var result = JsonDocument.Parse(body).RootElement;
-                Assert.Equal(0, result.GetProperty("exitCode").GetInt32());
-                return result.GetProperty("stdout").GetString()!.Trim();
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"the guest agent did not answer: {(int)response.StatusCode} {body}");
-            await Task.Delay(500, ct);
-        }
-    }
+    private static Task<string> GuestBootIdAsync(HttpClient api, CancellationToken ct) => GuestExecAsync(api, "roamer", ["cat", BootId], ct);
 
     private static void AssertCompleted(JsonElement task, PanelProcess panelA, PanelProcess panelB) =>
         Assert.True(task.GetProperty("state").GetString() == "completed", $"task {task}\nhost-a's panel:\n{panelA.Output}\nhost-b's panel:\n{panelB.Output}");

@@ -6,8 +6,11 @@ using Virt.VirtualMachines;
 
 namespace Virt.Panel.HostToHost;
 
-/// <summary>Body of <c>POST /api/vms/{name}/migrate-to</c>: the destination panel and whether the streams may be clear text.</summary>
-internal sealed record MigrateToHostRequest(string Destination, bool InsecureClearText = false);
+/// <summary>
+/// Body of <c>POST /api/vms/{name}/migrate-to</c>: the destination panel, whether the streams may be clear text, and
+/// whether this host keeps its copies of the disks the migration copies (default: they are deleted once the VM runs there).
+/// </summary>
+internal sealed record MigrateToHostRequest(string Destination, bool InsecureClearText = false, bool KeepCopiedDisks = false);
 
 /// <summary>
 /// Live migration between hosts through their panels. The destination's <c>POST /api/host-to-host/incoming</c> (host
@@ -91,7 +94,7 @@ internal static class HostToHostEndpoints
                 using var client = new HostToHostClient(options.TlsDirectory);
                 var ticket = await client.RequestTicketAsync(vm, destination, hostAuth.Token, identity.Name, request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
-                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, CancellationToken.None))
+                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, deleteCopiedDisks: !request.KeepCopiedDisks, CancellationToken.None))
                 {
                     task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
                     task.Detail = progress.Status;

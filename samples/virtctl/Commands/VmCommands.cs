@@ -262,6 +262,10 @@ internal sealed class VmMigrateSettings : VmSettings
     [Description("With --to https://...: this host's name, the common name of its certificate. Default the machine's name.")]
     public string? HostName { get; set; }
 
+    [CommandOption("--keep-copied-disks")]
+    [Description("With --to https://...: keep this host's copies of the disks the migration copies (host-local volumes and files); by default they are deleted once the VM runs there.")]
+    public bool KeepCopiedDisks { get; set; }
+
     [CommandOption("--insecure-clear-text")]
     [Description("With --to: migrate in clear text (no TLS), to a plain-http panel or to tcp:HOST:PORT on another host; only on a dedicated, trusted link.")]
     public bool InsecureClearText { get; set; }
@@ -319,7 +323,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
                 : throw new ArgumentException($"migrating to the panel at {panel} needs the hosts' shared token: give --token-file FILE or set {HostToHostApi.TokenEnvironmentVariable}");
         var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
         var ticket = await client.RequestTicketAsync(vm, panel, token, sourceHost, settings.InsecureClearText, cancellationToken);
-        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, cancellationToken);
+        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, deleteCopiedDisks: !settings.KeepCopiedDisks, cancellationToken);
     }
 }
 
