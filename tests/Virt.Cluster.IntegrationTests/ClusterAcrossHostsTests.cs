@@ -41,6 +41,24 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             await using var lab = await StartLabAsync(etcd, cephPool, "disk");
             var (a, b, c) = (lab["host-a"], lab["host-b"], lab["host-c"]);
 
+            // A VXLAN overlay defined once, from host-c: each host applies it with its own underlay address and the two others
+            // as peers (traffic over such an overlay: DefinitionReconcileTests).
+            await c.RunAsync("share-overlay", "overlay", "4242");
+            var addresses = new Dictionary<string, string>();
+            foreach (var host in lab.Hosts)
+            {
+                var state = string.Empty;
+                await ClusterGuests.WaitForAsync(async () => (state = await host.RunAsync("network-state", "overlay")).StartsWith("applied ", StringComparison.Ordinal) && state.Split(' ')[2].Split(',').Length == 2, $"overlay applied on {host.Name} with two peers ({state})");
+                addresses[host.Name] = state.Split(' ')[1];
+            }
+
+            Assert.Equal(3, addresses.Values.Distinct().Count());
+            foreach (var host in lab.Hosts)
+            {
+                var peers = (await host.RunAsync("network-state", "overlay")).Split(' ')[2].Split(',');
+                Assert.Equal(addresses.Where(pair => pair.Key != host.Name).Select(pair => pair.Value).Order(), peers.Order());
+            }
+
             // A clustered VM on host-b; host-a asks for host-b's drain.
             await b.RunAsync("start", "web");
             await b.RunAsync("claim", "web");
@@ -204,9 +222,13 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
                 Directory.Delete(state, recursive: true);
             }
 
+            // The Ceph pool, defined once in the cluster (its local directory each node's own value) and brought onto every
+            // node by its reconciler.
+            await lab.Hosts[0].RunAsync("share-pool", "shared", ceph.ConfigPath!, cephPool);
             foreach (var host in lab.Hosts)
             {
-                await host.RunAsync("rbd-pool", "shared", ceph.ConfigPath!, cephPool);
+                var ready = string.Empty;
+                await ClusterGuests.WaitForAsync(async () => (ready = await host.RunAsync("pool-ready", "shared")) == "yes", $"pool shared on {host.Name} ({ready})");
             }
 
             return lab;
