@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Virt.Storage;
 using Virt.VirtualMachines;
 
 namespace Virt.Samples.HostToHost;
@@ -98,16 +99,19 @@ internal sealed class HostToHostClient : IDisposable
     /// the stream may break), the destination is told to drop the VM it got ready for, so nothing is left waiting there
     /// until the ticket expires.
     /// </summary>
-    /// <param name="deleteCopiedDisks">
-    /// Once the VM runs on the destination, delete this host's copies of the disks the migration copied (its host-local
-    /// volumes and files), as Proxmox does; false keeps them, unused.
+    /// <param name="storage">
+    /// This host's storage: once the destination's panel reports the VM running, this host's copies of the disks the
+    /// migration copied (host-local volumes, host files) are deleted, as Proxmox does; null keeps them, unused. Only then:
+    /// a destination that failed to load the VM's state after the source completed may hold the only other copy, and
+    /// deletes it.
     /// </param>
-    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, bool deleteCopiedDisks, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, IStorageManager? storage, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var completed = false;
+        var spec = vm.Spec;
         try
         {
-            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory, AllowClearText = allowClearText, DeleteCopiedDisks = deleteCopiedDisks }, cancellationToken))
+            await foreach (var progress in vm.Migration.MigrateAsync(new VmMigrationOptions { Ticket = ticket, TlsDirectory = tlsDirectory, AllowClearText = allowClearText }, cancellationToken))
             {
                 yield return progress;
             }
@@ -122,6 +126,71 @@ internal sealed class HostToHostClient : IDisposable
             {
                 await CancelIncomingAsync(destination, token, ticket.VmName);
             }
+        }
+
+        if (storage is not null && ticket.Disks.Any(plan => plan.Transfer == MigrationDiskTransfer.Copy))
+        {
+            await DeleteCopiesOnceRunningThereAsync(spec, destination, token, ticket, storage, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Deletes this host's copies of the copied disks once the destination's panel reports the VM running (<c>GET
+    /// /api/host-to-host/incoming/NAME</c>, within a minute); a volume only from a pool no other host reaches. Otherwise they
+    /// stay, and the error says which.
+    /// </summary>
+    private async Task DeleteCopiesOnceRunningThereAsync(VmSpec spec, Uri destination, string token, MigrationTicket ticket, IStorageManager storage, CancellationToken cancellationToken)
+    {
+        var copied = ticket.Disks.Where(plan => plan.Transfer == MigrationDiskTransfer.Copy).Select(plan => plan.DiskId).ToHashSet(StringComparer.Ordinal);
+        var disks = spec.Disks.Where(disk => copied.Contains(disk.Id)).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        string? state;
+        while ((state = await StateThereAsync(destination, token, spec.Name, cancellationToken)) != "Running")
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new VirtException(VirtErrorKind.Timeout, $"VM '{spec.Name}' migrated to {destination}, but its panel reports it {state ?? "absent"} a minute later, so this host's copies of disk {string.Join(", ", disks.Select(disk => $"'{disk.Id}' ({disk.Path})"))} are kept: check the VM there, then delete them here");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+
+        foreach (var disk in disks)
+        {
+            if (!VmSpecValidator.IsVolumeId(disk.Path))
+            {
+                File.Delete(disk.Path);
+                continue;
+            }
+
+            var id = VolumeId.Parse(disk.Path);
+            var pool = await storage.GetPoolAsync(id.Pool, cancellationToken);
+            if (!pool.Capabilities.HasFlag(StorageCapabilities.Shared))
+            {
+                await pool.DeleteVolumeAsync(id.Name, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The VM's state on the destination's panel (<c>GET /api/host-to-host/incoming/NAME</c>), or null when it has none.</summary>
+    private async Task<string?> StateThereAsync(Uri destination, string token, string vmName, CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(destination, $"{HostToHostApi.IncomingPath}/{Uri.EscapeDataString(vmName)}"));
+        message.Headers.Add(HostToHostApi.TokenHeader, token);
+        try
+        {
+            using var response = await _http.SendAsync(message, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return body.RootElement.TryGetProperty("state", out var state) ? state.GetString() : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
         }
     }
 

@@ -108,14 +108,14 @@ public sealed partial class ClusterManager
             var lease = _lease!;
             var response = await TxnAsync(
                 $"remove node {NodeName}",
-                [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead)],
+                [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead), EtcdCompare.NoneChangedSince(_keys.Migrations, ownersRead)],
                 [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))],
                 [Get(_keys.Member(NodeName))],
                 cancellationToken).ConfigureAwait(false);
             if (!response.Succeeded && response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.CreateRevision == lease.MemberRevision)
             {
                 // Still a member: an ownership changed after the check (a guest claimed or handed to this node). It stays.
-                throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} did not leave the cluster: a guest's ownership changed while it left (one may now be this node's); check ListGuestsAsync and try again");
+                throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} did not leave the cluster: a guest's ownership or a migration changed somewhere in the cluster while it left (this node may own a guest now); check ListGuestsAsync and try again");
             }
 
             await lease.DisposeAsync().ConfigureAwait(false);
@@ -182,7 +182,7 @@ public sealed partial class ClusterManager
         var aliveKey = _keys.AliveOf(name);
         var response = await TxnAsync(
             $"remove node {name}",
-            [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead)],
+            [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead), EtcdCompare.NoneChangedSince(_keys.Migrations, ownersRead)],
             [Delete(_keys.Member(name))],
             [Get(aliveKey)],
             cancellationToken).ConfigureAwait(false);
@@ -269,8 +269,13 @@ public sealed partial class ClusterManager
                 return;
             }
 
-            // Another change of the record (a maintenance flag) came first: apply the values to it.
+            // Another change of the record (a maintenance flag) came first: apply the values to it, if it is still this host's.
+            var hostId = existing.HostId;
             (existing, revision) = await ReadMemberAsync(NodeName, cancellationToken).ConfigureAwait(false);
+            if (existing.HostId != hostId)
+            {
+                throw new ClusterException(VirtErrorKind.Conflict, $"node name '{NodeName}' was taken over by another host (state directory id {existing.HostId}) while this host joined; give this host another ClusterOptions.NodeName");
+            }
         }
 
         static bool SameValues(IReadOnlyDictionary<string, string>? a, IReadOnlyDictionary<string, string>? b) =>

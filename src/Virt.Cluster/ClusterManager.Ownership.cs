@@ -80,14 +80,28 @@ public sealed partial class ClusterManager
     /// </summary>
     private async Task<long> RequireOwnsNothingAsync(string node, string what, CancellationToken cancellationToken)
     {
-        var (guests, revision) = await ReadGuestsAsync(cancellationToken).ConfigureAwait(false);
-        var owned = guests.Where(g => g.Node == node).ToList();
+        // Owners and migrations in one read: a migration to the node would hand it a guest after the check.
+        var snapshot = await TxnAsync("read the owners and migrations", [], [GetPrefix(_keys.Owners), GetPrefix(_keys.Migrations)], null, cancellationToken).ConfigureAwait(false);
+        var owned = snapshot.Responses[0].ResponseRange.Kvs
+            .Select(kv => ParseOwnerKey(kv.Key.ToStringUtf8()) is { } id ? ToOwnership(id.Kind, id.Name, kv) : null)
+            .Where(g => g is not null && g.Node == node)
+            .Select(g => $"{g!.Kind} {g.Name}")
+            .ToList();
         if (owned.Count > 0)
         {
-            throw new ClusterException(VirtErrorKind.Refused, $"node {node} cannot {what}: it owns {string.Join(", ", owned.Select(g => $"{g.Kind} {g.Name}"))}; migrate or release them, or move their ownership to another node, first");
+            throw new ClusterException(VirtErrorKind.Refused, $"node {node} cannot {what}: it owns {string.Join(", ", owned)}; migrate or release them, or move their ownership to another node, first");
         }
 
-        return revision;
+        foreach (var kv in snapshot.Responses[1].ResponseRange.Kvs)
+        {
+            var migration = Parse(kv.Value, ClusterJsonContext.Default.MigrationRecord, kv.Key.ToStringUtf8());
+            if (migration.Source == node || migration.Destination == node)
+            {
+                throw new ClusterException(VirtErrorKind.Refused, $"node {node} cannot {what}: a migration from node {migration.Source} to node {migration.Destination} is in flight ({kv.Key.ToStringUtf8()[_keys.Migrations.Length..]}); wait for it to end");
+            }
+        }
+
+        return snapshot.Header.Revision;
     }
 
     private async Task<(IReadOnlyList<GuestOwnership> Guests, long Revision)> ReadGuestsAsync(CancellationToken cancellationToken)

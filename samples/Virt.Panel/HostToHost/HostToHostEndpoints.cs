@@ -2,6 +2,7 @@ using System.Net;
 using Virt.Hosting;
 using Virt.Panel.Api;
 using Virt.Samples.HostToHost;
+using Virt.Storage;
 using Virt.VirtualMachines;
 
 namespace Virt.Panel.HostToHost;
@@ -43,6 +44,18 @@ internal static class HostToHostEndpoints
         }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
             .WithTags("Host to host").WithSummary($"Get ready to receive a VM from another host (header {HostToHostApi.TokenHeader}); answers the migration ticket.");
 
+        app.MapGet(HostToHostApi.IncomingPath + "/{name}", async (string name, HttpContext context, PeerHostCertificates peers, IVirtualMachineManager manager, CancellationToken cancellationToken) =>
+        {
+            if (await peers.RefusalAsync(context, sourceHost: null) is { } notAHost)
+            {
+                return CertificateRefused(notAHost, name);
+            }
+
+            var vm = await manager.GetAsync(name, cancellationToken);
+            return Results.Ok(new { name, state = (await vm.GetStatusAsync(cancellationToken)).State.ToString() });
+        }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)
+            .WithTags("Host to host").WithSummary($"The state of a VM this host received or is receiving (header {HostToHostApi.TokenHeader}): the source deletes its copies of copied disks only once it is Running here.");
+
         app.MapDelete(HostToHostApi.IncomingPath + "/{name}", async (string name, HttpContext context, PeerHostCertificates peers, IVirtualMachineManager manager, VirtHostIdentity identity, CancellationToken cancellationToken) =>
         {
             if (await peers.RefusalAsync(context, sourceHost: null) is { } notAHost)
@@ -68,7 +81,7 @@ internal static class HostToHostEndpoints
             new { hostName = identity.Name, canMigrate = hostAuth.IsConfigured, peers = options.PeerHosts ?? [] })
             .WithTags("Host to host").WithSummary("This host's name, whether it has the hosts' token (Panel:HostTokenFile) and the peer panels of Panel:PeerHosts.");
 
-        app.MapPost("/api/vms/{name}/migrate-to", (string name, MigrateToHostRequest request, IVirtualMachineManager manager, PanelTasks tasks, HostToHostAuth hostAuth, PanelOptions options, VirtHostIdentity identity) =>
+        app.MapPost("/api/vms/{name}/migrate-to", (string name, MigrateToHostRequest request, IVirtualMachineManager manager, IStorageManager storage, PanelTasks tasks, HostToHostAuth hostAuth, PanelOptions options, VirtHostIdentity identity) =>
         {
             if (!Uri.TryCreate(request.Destination, UriKind.Absolute, out var destination))
             {
@@ -94,7 +107,7 @@ internal static class HostToHostEndpoints
                 using var client = new HostToHostClient(options.TlsDirectory);
                 var ticket = await client.RequestTicketAsync(vm, destination, hostAuth.Token, identity.Name, request.InsecureClearText, CancellationToken.None);
                 task.Detail = $"migrating to {ticket.DestinationHost} ({ticket.Address})";
-                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, deleteCopiedDisks: !request.KeepCopiedDisks, CancellationToken.None))
+                await foreach (var progress in client.MigrateAsync(vm, destination, hostAuth.Token, ticket, options.TlsDirectory, request.InsecureClearText, request.KeepCopiedDisks ? null : storage, CancellationToken.None))
                 {
                     task.Percent = progress.TotalBytes > 0 ? Math.Min(99, 100.0 * progress.TransferredBytes / progress.TotalBytes) : task.Percent;
                     task.Detail = progress.Status;

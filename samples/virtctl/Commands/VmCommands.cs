@@ -281,7 +281,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
             ? new HostToHostClient(settings.TlsDirectory)
             : null;
         var migration = client is not null && panel is not null
-            ? await ToPanelAsync(client, vm, panel, settings, cancellationToken)
+            ? await ToPanelAsync(client, vm, panel, settings, host.Storage, cancellationToken)
             : vm.Migration.MigrateAsync(new VmMigrationOptions { DestinationUri = settings.Destination, AllowClearText = settings.InsecureClearText }, cancellationToken);
         VmMigrationProgress? last = null;
         if (settings.Json || Console.IsOutputRedirected)
@@ -314,7 +314,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
     /// Asks the other host's panel to get ready for the VM; its ticket says where and how to send it. A migration that
     /// fails afterwards tells that panel to drop what it made.
     /// </summary>
-    private static async Task<IAsyncEnumerable<VmMigrationProgress>> ToPanelAsync(HostToHostClient client, IVirtualMachine vm, Uri panel, VmMigrateSettings settings, CancellationToken cancellationToken)
+    private static async Task<IAsyncEnumerable<VmMigrationProgress>> ToPanelAsync(HostToHostClient client, IVirtualMachine vm, Uri panel, VmMigrateSettings settings, Virt.Storage.IStorageManager storage, CancellationToken cancellationToken)
     {
         var token = settings.TokenFile is { } file
             ? HostToHostApi.ReadTokenFile(file)
@@ -323,7 +323,7 @@ internal sealed class VmMigrateCommand : VirtCommand<VmMigrateSettings>
                 : throw new ArgumentException($"migrating to the panel at {panel} needs the hosts' shared token: give --token-file FILE or set {HostToHostApi.TokenEnvironmentVariable}");
         var sourceHost = new Virt.Hosting.VirtHostIdentity(settings.HostName ?? Environment.MachineName).Name;
         var ticket = await client.RequestTicketAsync(vm, panel, token, sourceHost, settings.InsecureClearText, cancellationToken);
-        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, deleteCopiedDisks: !settings.KeepCopiedDisks, cancellationToken);
+        return client.MigrateAsync(vm, panel, token, ticket, settings.TlsDirectory, settings.InsecureClearText, settings.KeepCopiedDisks ? null : storage, cancellationToken);
     }
 }
 

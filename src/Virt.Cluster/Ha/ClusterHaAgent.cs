@@ -161,11 +161,29 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         var owned = await _cluster.SetHighAvailabilityAsync(Vm, name, true, cancellationToken, state).ConfigureAwait(false);
         _ownedHa[name] = owned;
         _everHa[name] = true;
-        // Under the reconcile lock: a pass that read the old state cannot undo this one's work after it.
+        // Under the reconcile lock: a pass that read the old state cannot undo this one's work after it. A start keeps the
+        // passes' guard: only with the lease, and what it started is fenced if the lease was lost meanwhile.
         await _reconcile.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await (state == HaRequestedState.Stopped ? EnsureStoppedAsync(name, cancellationToken) : EnsureRunningAsync(name, cancellationToken)).ConfigureAwait(false);
+            if (state == HaRequestedState.Stopped)
+            {
+                await EnsureStoppedAsync(name, cancellationToken).ConfigureAwait(false);
+                return owned;
+            }
+
+            var fences = Interlocked.Read(ref _fences);
+            if (!_cluster.HoldsLease)
+            {
+                throw new ClusterException(VirtErrorKind.Refused, $"HA VM {name} is requested started, but node {_cluster.NodeName} holds no lease now; its agent starts it once the node holds one");
+            }
+
+            await EnsureRunningAsync(name, cancellationToken).ConfigureAwait(false);
+            if (Interlocked.Read(ref _fences) != fences)
+            {
+                await FenceAsync("the lease was lost while the VM started").ConfigureAwait(false);
+                throw new ClusterException(VirtErrorKind.Refused, $"HA VM {name} was started, but node {_cluster.NodeName} lost its lease meanwhile, so it was killed again; it runs wherever the cluster places it");
+            }
         }
         finally
         {

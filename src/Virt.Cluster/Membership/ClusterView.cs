@@ -160,7 +160,8 @@ internal sealed class ClusterView(ClusterKeys keys, TimeSpan leaseTtl, TimeProvi
         var state = NodeStateRules.StateSeen(member.Maintenance, hasHeartbeat, since, leaseTtl);
         var left = leaseTtl - since;
         var node = new ClusterNode(name, state, state == ClusterNodeState.Dead ? null : heartbeat.Record?.Capacity, member.JoinedAt, state == ClusterNodeState.Dead ? null : (left < TimeSpan.Zero ? TimeSpan.Zero : left), member.Maintenance) { Values = member.Values ?? new Dictionary<string, string>() };
-        if (force || !_reported.TryGetValue(name, out var last) || last.State != node.State || last.Maintenance != node.Maintenance || !SameOffer(last.Capacity, node.Capacity))
+        if (force || !_reported.TryGetValue(name, out var last) || last.State != node.State || last.Maintenance != node.Maintenance || !SameOffer(last.Capacity, node.Capacity)
+            || last.Values.Count != node.Values.Count || last.Values.Any(value => !node.Values.TryGetValue(value.Key, out var same) || same != value.Value))
         {
             _reported[name] = node;
             changes.Add(new ClusterNodeChanged(revision, name, node));

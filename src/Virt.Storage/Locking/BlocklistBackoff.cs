@@ -38,6 +38,12 @@ internal sealed class BlocklistBackoff(TimeProvider time)
             _ => (now + First, First),
             (_, earlier) =>
             {
+                // Calls already in flight when the wait began are refused too: they do not lengthen it.
+                if (now < earlier.Until)
+                {
+                    return earlier;
+                }
+
                 var wait = TimeSpan.FromTicks(Math.Min(earlier.Wait.Ticks * 2, Longest.Ticks));
                 return (now + wait, wait);
             });

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 namespace Virt.Storage.Locking;
 
 /// <summary>
-/// A holder's recorded Ceph clients, whether one of them has the image open (watches it) now, and the IPs they and the
-/// holder's lockers come from (its host's addresses, which <see cref="RbdHostLock.FenceLeftovers"/> needs once the lock is gone).
+/// A holder's recorded Ceph clients, whether one of them has the image open (watches it) now, and the IPs its lockers come
+/// from (its host's addresses, which <see cref="RbdHostLock.FenceLeftovers"/> needs once the lock is gone).
 /// </summary>
 internal sealed record RecordedClients(IReadOnlySet<string> Clients, bool Open, IReadOnlySet<string> Hosts);
 
@@ -159,8 +159,9 @@ internal sealed partial class RbdHostLock(IRadosObjects rados, string pool, stri
             }
         }
 
-        var hosts = ownHosts.Concat(recorded.Select(HostOf)).ToHashSet(StringComparer.Ordinal);
-        return new RecordedClients(recorded, watchers.Any(recorded.Contains), hosts);
+        // The holder's own addresses are its lockers': a sole holder also claims unclaimed watchers of other hosts (a
+        // multi-homed QEMU, or a tool someone ran elsewhere), whose addresses must never count as this host's.
+        return new RecordedClients(recorded, watchers.Any(recorded.Contains), ownHosts);
     }
 
     /// <summary>

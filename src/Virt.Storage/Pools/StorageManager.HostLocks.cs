@@ -164,7 +164,8 @@ public sealed partial class StorageManager
 
         try
         {
-            await RadosAsync(rbd, id, hostLock => hostLock.Release(holder), CancellationToken.None).ConfigureAwait(false);
+            // Past the blocklist back-off: a release not tried leaves the lock held until someone breaks it.
+            await RadosAsync(rbd, id, hostLock => hostLock.Release(holder), CancellationToken.None, tryDespiteBackoff: true).ConfigureAwait(false);
         }
         catch (VolumeNotFoundException)
         {
@@ -268,22 +269,22 @@ public sealed partial class StorageManager
     }
 
     /// <summary>Runs librados calls off the caller's thread: each blocks for a round trip to the cluster (bounded by the connection's timeouts).</summary>
-    private Task RadosAsync(RbdPoolDefinition rbd, VolumeId id, Action<RbdHostLock> call, CancellationToken cancellationToken) =>
+    private Task RadosAsync(RbdPoolDefinition rbd, VolumeId id, Action<RbdHostLock> call, CancellationToken cancellationToken, bool tryDespiteBackoff = false) =>
         RadosAsync(rbd, id, hostLock =>
         {
             call(hostLock);
             return true;
-        }, cancellationToken);
+        }, cancellationToken, tryDespiteBackoff);
 
     /// <remarks>
     /// A call that finds this manager's client blocklisted (fenced by another host, or by an operator) is made once more
     /// on a new client: the blocklist names the old client's address and nonce, not the new one's. The old client is
     /// retired: handed to no new call, and closed when the last call inside it returns.
     /// </remarks>
-    private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken) =>
+    private Task<T> RadosAsync<T>(RbdPoolDefinition rbd, VolumeId id, Func<RbdHostLock, T> call, CancellationToken cancellationToken, bool tryDespiteBackoff = false) =>
         Task.Run(() =>
         {
-            if (_blocklistBackoff.Remaining(rbd.CephConfig, rbd.CephUser) is { } wait)
+            if (!tryDespiteBackoff && _blocklistBackoff.Remaining(rbd.CephConfig, rbd.CephUser) is { } wait)
             {
                 throw WholeAddressBlocklisted(rbd, id, wait, innerException: null);
             }

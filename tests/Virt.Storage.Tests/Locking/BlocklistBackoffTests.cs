@@ -45,9 +45,20 @@ public sealed class BlocklistBackoffTests
     }
 
     [Fact]
+    public void Refusals_of_calls_already_in_flight_do_not_lengthen_the_wait()
+    {
+        _backoff.Refused(Config, User);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(BlocklistBackoff.First, _backoff.Refused(Config, User));
+        Assert.Equal(TimeSpan.FromSeconds(4), _backoff.Remaining(Config, User));
+    }
+
+    [Fact]
     public void A_call_that_gets_through_starts_the_wait_over()
     {
         _backoff.Refused(Config, User);
+        _clock.Advance(TimeSpan.FromSeconds(5));
         _backoff.Refused(Config, User);
         _clock.Advance(TimeSpan.FromSeconds(10));
 

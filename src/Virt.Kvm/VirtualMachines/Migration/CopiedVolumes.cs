@@ -44,6 +44,28 @@ internal static class CopiedVolumes
     }
 
     /// <summary>
+    /// Refuses to copy a volume that has snapshots: the copy carries only the volume's current content, so the snapshots
+    /// would be left behind (and lost with the source's copy), as Proxmox refuses too.
+    /// </summary>
+    public static async Task RequireNoSnapshotsAsync(IVolumeResolver? volumes, string vmName, IReadOnlyList<VmDisk> hostLocal, CancellationToken cancellationToken)
+    {
+        if (volumes is not IStorageManager storage)
+        {
+            return;
+        }
+
+        foreach (var disk in hostLocal)
+        {
+            var id = VolumeId.Parse(disk.Path);
+            var volume = await (await storage.GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false)).GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
+            if (volume.Snapshots.Count > 0)
+            {
+                throw new VmMigrationException(vmName, $"disk '{disk.Id}' is the volume '{id}' on a pool only this host reaches, with snapshots {string.Join(", ", volume.Snapshots)}, which a copy to another host does not carry: delete them (or roll back and delete them) before migrating, or move the disk to an RBD pool defined on both hosts");
+            }
+        }
+    }
+
+    /// <summary>
     /// The destination: an empty volume for each copied volume disk, in this host's pool of the same name. Refuses, with
     /// the fix, a pool this host lacks and a volume it already has (never overwritten). All or nothing: a failure deletes
     /// the volumes this call made.
@@ -115,8 +137,9 @@ internal static class CopiedVolumes
             {
                 // Gone already.
             }
-            catch (VirtException error)
+            catch (Exception error) when (error is not OperationCanceledException)
             {
+                // On cleanup paths: a failure to delete is said, never raised over the error that led here.
                 Log.CopiedVolumeNotDeleted(logger, vmName, id.ToString(), error.Message);
             }
         }

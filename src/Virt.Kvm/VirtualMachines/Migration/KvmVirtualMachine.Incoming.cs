@@ -120,7 +120,7 @@ internal sealed partial class KvmVirtualMachine
                 var local = Spec.Disks.Where(disk => !setup.SharedDisks.Contains(disk.Id) && !copies.ContainsKey(disk.Id)).Select(disk => $"'{disk.Id}' ({disk.Path})").ToList();
                 if (local.Count > 0)
                 {
-                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is a volume on a pool only one host reaches, and the source sent no size for it, so it is not copied: give its size in IncomingMigrationOptions.LocalDiskSizes (IVmMigration.GetLocalDiskSizesAsync on the source lists the disks it copies), or put it on an RBD pool defined on both hosts");
+                    throw new VmMigrationException(Name, $"disk {string.Join(", ", local)} is a volume on a pool only one host reaches, and the source sent no size for it, so it is not copied: give its size in IncomingMigrationOptions.LocalDiskSizes (IVmMigration.GetLocalDiskSizesAsync on the source lists the disks it copies; a read-only one is never copied), or put it on an RBD pool defined on both hosts");
                 }
 
                 var facts = await MigrationCompatibility.ReadAsync(MonitorOf(running, "receive"), cancellationToken).ConfigureAwait(false);

@@ -273,6 +273,7 @@ internal sealed partial class KvmVirtualMachine
     {
         var sizes = new Dictionary<string, long>();
         var hostLocalVolumes = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, cancellationToken).ConfigureAwait(false);
+        await CopiedVolumes.RequireNoSnapshotsAsync(_environment.Volumes, Name, hostLocalVolumes, cancellationToken).ConfigureAwait(false);
         await RunCommandAsync("read disk sizes", async (qmp, ct) =>
         {
             foreach (var disk in Spec.Disks.Where(disk => (CrossHostDiskCopy.IsHostFile(disk) && !disk.ReadOnly) || hostLocalVolumes.Contains(disk)))

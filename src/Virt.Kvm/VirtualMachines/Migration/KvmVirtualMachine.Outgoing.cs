@@ -197,8 +197,16 @@ internal sealed partial class KvmVirtualMachine
                 _environment.FileSystem.File.Delete(disk.Path);
             }
 
-            var hostLocal = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, CancellationToken.None).ConfigureAwait(false);
-            await CopiedVolumes.DeleteAsync(_environment.Volumes, hostLocal.Where(disk => copied.Contains(disk.Id)).Select(disk => Virt.Storage.VolumeId.Parse(disk.Path)), Name, _logger).ConfigureAwait(false);
+            try
+            {
+                var hostLocal = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, CancellationToken.None).ConfigureAwait(false);
+                await CopiedVolumes.DeleteAsync(_environment.Volumes, hostLocal.Where(disk => copied.Contains(disk.Id)).Select(disk => Virt.Storage.VolumeId.Parse(disk.Path)), Name, _logger).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                // The migration completed: a volume that could not be looked at stays, and the log says so.
+                Log.CopiedVolumeNotDeleted(_logger, Name, string.Join(", ", Spec.Disks.Where(disk => copied.Contains(disk.Id)).Select(disk => disk.Path)), error.Message);
+            }
         }
 
         await _environment.Forget(this).ConfigureAwait(false);
