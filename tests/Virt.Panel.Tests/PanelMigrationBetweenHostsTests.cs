@@ -34,15 +34,8 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
         var token = SecretFile("host-token", HostToken);
         var wrongToken = SecretFile("wrong-token", "not-this-set-of-hosts-not-this-set-of-hosts");
 
-        await using var lab = await HostLab.CreateAsync(
-            ["host-a", "host-b"],
-            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-panel", WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
-            ct);
-        var (a, b) = (lab.Machines[0], lab.Machines[1]);
-        await using var panelA = await StartPanelAsync(lab, a, b, token, ct);
-        await using var panelB = await StartPanelAsync(lab, b, a, token, ct);
-        using var apiA = panelA.Api();
-        using var apiB = panelB.Api();
+        await using var hosts = await TwoPanels.StartAsync("virt-panel", token, ct);
+        var (lab, a, b, panelA, panelB, apiA, apiB) = (hosts.Lab, hosts.A, hosts.B, hosts.PanelA, hosts.PanelB, hosts.ApiA, hosts.ApiB);
 
         (await apiA.PostAsJsonAsync("/api/vms", new { name = "roamer", memoryMiB = 128 }, ct)).EnsureSuccessStatusCode();
         AssertCompleted(await PanelHostToHostTests.FinishedTaskAsync(apiA, await apiA.PostAsync("/api/vms/roamer/start", null, ct), ct), panelA, panelB);
@@ -86,15 +79,8 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
         var guest = EmbeddedGuest.DefaultDirectory;
         Assert.SkipWhen(!File.Exists(Path.Combine(guest, "vmlinux")) && Environment.GetEnvironmentVariable("CI") != "true", $"the test guest is not built in {guest} (scripts/build-guest.sh)");
         var token = SecretFile("host-token", HostToken);
-        await using var lab = await HostLab.CreateAsync(
-            ["host-a", "host-b"],
-            new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = guest, NamespacePrefix = "virt-pdisk", WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
-            ct);
-        var (a, b) = (lab.Machines[0], lab.Machines[1]);
-        await using var panelA = await StartPanelAsync(lab, a, b, token, ct);
-        await using var panelB = await StartPanelAsync(lab, b, a, token, ct);
-        using var apiA = panelA.Api();
-        using var apiB = panelB.Api();
+        await using var hosts = await TwoPanels.StartAsync("virt-pdisk", token, ct);
+        var (lab, a, b, panelA, panelB, apiA, apiB) = (hosts.Lab, hosts.A, hosts.B, hosts.PanelA, hosts.PanelB, hosts.ApiA, hosts.ApiB);
 
         // Each host's pool 'local', defined from its shell (virtctl on the panel's state); the volume on host-a only.
         foreach (var (machine, panel) in new[] { (a, panelA), (b, panelB) })
@@ -138,6 +124,45 @@ public sealed partial class PanelMigrationBetweenHostsTests : IDisposable
 
             Assert.True(DateTime.UtcNow < deadline, $"the guest agent of {vm} did not answer: {(int)response.StatusCode} {body}");
             await Task.Delay(500, ct);
+        }
+    }
+
+    /// <summary>Two lab hosts, each with its panel (the other's its peer) and an API client of it; disposed in reverse.</summary>
+    private sealed record TwoPanels(HostLab Lab, LabMachine A, LabMachine B, PanelProcess PanelA, PanelProcess PanelB, HttpClient ApiA, HttpClient ApiB) : IAsyncDisposable
+    {
+        public static async Task<TwoPanels> StartAsync(string namespacePrefix, string tokenFile, CancellationToken ct)
+        {
+            var lab = await HostLab.CreateAsync(
+                ["host-a", "host-b"],
+                new HostLabOptions { QemuBinary = "qemu-system-x86_64", GuestDirectory = EmbeddedGuest.DefaultDirectory, NamespacePrefix = namespacePrefix, WithRootLink = true, Subnet = HostLab.RootLinkSubnet, StartHostAgents = false },
+                ct);
+            PanelProcess? panelA = null;
+            try
+            {
+                var (a, b) = (lab.Machines[0], lab.Machines[1]);
+                panelA = await StartPanelAsync(lab, a, b, tokenFile, ct);
+                var panelB = await StartPanelAsync(lab, b, a, tokenFile, ct);
+                return new TwoPanels(lab, a, b, panelA, panelB, panelA.Api(), panelB.Api());
+            }
+            catch
+            {
+                if (panelA is not null)
+                {
+                    await panelA.DisposeAsync();
+                }
+
+                await lab.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            ApiB.Dispose();
+            ApiA.Dispose();
+            await PanelB.DisposeAsync();
+            await PanelA.DisposeAsync();
+            await Lab.DisposeAsync();
         }
     }
 
