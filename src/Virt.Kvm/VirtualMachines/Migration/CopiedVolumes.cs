@@ -14,8 +14,11 @@ namespace Virt.Kvm.VirtualMachines.Migration;
 /// </summary>
 internal static class CopiedVolumes
 {
-    /// <summary>The source: the writable volume disks on pools without <see cref="StorageCapabilities.Shared"/>, which a migration to another host copies.</summary>
-    public static async Task<IReadOnlyList<VmDisk>> HostLocalAsync(IVolumeResolver? volumes, VmSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// The source: the writable volume disks on pools without <see cref="StorageCapabilities.Shared"/>, which a migration to
+    /// another host copies, each with its pool.
+    /// </summary>
+    public static async Task<IReadOnlyList<(VmDisk Disk, IStoragePool Pool)>> HostLocalAsync(IVolumeResolver? volumes, VmSpec spec, CancellationToken cancellationToken)
     {
         var named = spec.Disks.Where(disk => !disk.ReadOnly && VmSpecValidator.IsVolumeId(disk.Path)).ToList();
         if (named.Count == 0 || volumes is not IStorageManager storage)
@@ -23,7 +26,7 @@ internal static class CopiedVolumes
             return [];
         }
 
-        var local = new List<VmDisk>();
+        var local = new List<(VmDisk, IStoragePool)>();
         foreach (var disk in named)
         {
             try
@@ -31,7 +34,7 @@ internal static class CopiedVolumes
                 var pool = await storage.GetPoolAsync(VolumeId.Parse(disk.Path).Pool, cancellationToken).ConfigureAwait(false);
                 if (!pool.Capabilities.HasFlag(StorageCapabilities.Shared))
                 {
-                    local.Add(disk);
+                    local.Add((disk, pool));
                 }
             }
             catch (StoragePoolNotFoundException)
@@ -47,17 +50,12 @@ internal static class CopiedVolumes
     /// Refuses to copy a volume that has snapshots: the copy carries only the volume's current content, so the snapshots
     /// would be left behind (and lost with the source's copy), as Proxmox refuses too.
     /// </summary>
-    public static async Task RequireNoSnapshotsAsync(IVolumeResolver? volumes, string vmName, IReadOnlyList<VmDisk> hostLocal, CancellationToken cancellationToken)
+    public static async Task RequireNoSnapshotsAsync(string vmName, IReadOnlyList<(VmDisk Disk, IStoragePool Pool)> hostLocal, CancellationToken cancellationToken)
     {
-        if (volumes is not IStorageManager storage)
-        {
-            return;
-        }
-
-        foreach (var disk in hostLocal)
+        foreach (var (disk, pool) in hostLocal)
         {
             var id = VolumeId.Parse(disk.Path);
-            var volume = await (await storage.GetPoolAsync(id.Pool, cancellationToken).ConfigureAwait(false)).GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
+            var volume = await pool.GetVolumeAsync(id.Name, cancellationToken).ConfigureAwait(false);
             if (volume.Snapshots.Count > 0)
             {
                 throw new VmMigrationException(vmName, $"disk '{disk.Id}' is the volume '{id}' on a pool only this host reaches, with snapshots {string.Join(", ", volume.Snapshots)}, which a copy to another host does not carry: delete them (or roll back and delete them) before migrating, or move the disk to an RBD pool defined on both hosts");

@@ -272,8 +272,9 @@ internal sealed partial class KvmVirtualMachine
     public async Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken)
     {
         var sizes = new Dictionary<string, long>();
-        var hostLocalVolumes = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, cancellationToken).ConfigureAwait(false);
-        await CopiedVolumes.RequireNoSnapshotsAsync(_environment.Volumes, Name, hostLocalVolumes, cancellationToken).ConfigureAwait(false);
+        var hostLocal = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, cancellationToken).ConfigureAwait(false);
+        await CopiedVolumes.RequireNoSnapshotsAsync(Name, hostLocal, cancellationToken).ConfigureAwait(false);
+        var hostLocalVolumes = hostLocal.Select(volume => volume.Disk).ToList();
         await RunCommandAsync("read disk sizes", async (qmp, ct) =>
         {
             foreach (var disk in Spec.Disks.Where(disk => (CrossHostDiskCopy.IsHostFile(disk) && !disk.ReadOnly) || hostLocalVolumes.Contains(disk)))

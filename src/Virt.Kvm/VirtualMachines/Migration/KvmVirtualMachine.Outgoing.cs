@@ -200,7 +200,7 @@ internal sealed partial class KvmVirtualMachine
             try
             {
                 var hostLocal = await CopiedVolumes.HostLocalAsync(_environment.Volumes, Spec, CancellationToken.None).ConfigureAwait(false);
-                await CopiedVolumes.DeleteAsync(_environment.Volumes, hostLocal.Where(disk => copied.Contains(disk.Id)).Select(disk => Virt.Storage.VolumeId.Parse(disk.Path)), Name, _logger).ConfigureAwait(false);
+                await CopiedVolumes.DeleteAsync(_environment.Volumes, hostLocal.Where(volume => copied.Contains(volume.Disk.Id)).Select(volume => Virt.Storage.VolumeId.Parse(volume.Disk.Path)), Name, _logger).ConfigureAwait(false);
             }
             catch (Exception error) when (error is not OperationCanceledException)
             {
