@@ -92,4 +92,7 @@ public static class KvmEventIds
 
     /// <summary>Warning: <c>VM {VmName}: the volume {Volume} made for (or left by) a copy between hosts was not deleted ({Reason}); delete it by hand</c></summary>
     public const int CopiedVolumeNotDeleted = 2315;
+
+    /// <summary>Warning: <c>VM {VmName}: a receive from another host that never arrived was found after its process ended, its QEMU gone; its definition, directory and {Volumes} volume(s) made for copied disks were removed (the VM is still the source's)</c></summary>
+    public const int UnarrivedReceiveDiscarded = 2316;
 }

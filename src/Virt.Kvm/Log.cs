@@ -75,6 +75,9 @@ internal static partial class Log
     [LoggerMessage(KvmEventIds.IncomingMigrationFailed, LogLevel.Warning, "VM {VmName}: receiving it from another host failed ({Reason}); its QEMU, taps, ports, volumes and record were removed")]
     public static partial void IncomingMigrationFailed(ILogger logger, string vmName, string reason);
 
+    [LoggerMessage(KvmEventIds.UnarrivedReceiveDiscarded, LogLevel.Warning, "VM {VmName}: a receive from another host that never arrived was found after its process ended, its QEMU gone; its definition, directory and {Volumes} volume(s) made for copied disks were removed (the VM is still the source's)")]
+    public static partial void UnarrivedReceiveDiscarded(ILogger logger, string vmName, int volumes);
+
     [LoggerMessage(KvmEventIds.CopyExportLeftOpen, LogLevel.Error, "VM {VmName}: the NBD export {Export} of a copied disk is still open after the migration ({Reason}); a client of the hosts' CA could write to the running VM's disk: remove it (block-export-del) or restart the VM")]
     public static partial void CopyExportLeftOpen(ILogger logger, string vmName, string export, string reason);
 

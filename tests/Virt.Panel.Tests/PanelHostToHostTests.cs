@@ -150,6 +150,21 @@ public sealed class PanelHostToHostTests : IDisposable
 
         Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/moving", null, null)).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/moving", hostA, null)).Status);
+
+        // A VM waiting for host-a (a real QEMU with -incoming): another host of the same CA may read its state, but only
+        // host-a may drop the wait.
+        var waiting = await SendAsync(HttpMethod.Post, "/api/host-to-host/incoming", hostA, new { spec = new { name = "waiting" }, sourceHost = "host-a" });
+        Assert.True(waiting.Status == HttpStatusCode.OK, waiting.Body);
+        var hostC = Directory(authority, "host-c");
+        Assert.Contains("Incoming", (await SendAsync(HttpMethod.Get, "/api/host-to-host/incoming/waiting", hostC, null)).Body, StringComparison.Ordinal);
+        var notTheSource = await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/waiting", hostC, null);
+        Assert.Equal(HttpStatusCode.Forbidden, notTheSource.Status);
+        Assert.Contains("acts for host 'host-a'", notTheSource.Body, StringComparison.Ordinal);
+        Assert.Contains("host 'host-c''s", notTheSource.Body, StringComparison.Ordinal);
+        Assert.Contains("Incoming", (await SendAsync(HttpMethod.Get, "/api/host-to-host/incoming/waiting", hostA, null)).Body, StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, "/api/host-to-host/incoming/waiting", hostA, null)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "/api/host-to-host/incoming/waiting", hostA, null)).Status);
     }
 
     private string TokenFile(string token)

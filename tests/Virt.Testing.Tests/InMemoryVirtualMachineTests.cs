@@ -65,6 +65,19 @@ public sealed class InMemoryVirtualMachineTests
     }
 
     [Fact]
+    public async Task A_VM_prepared_for_a_migration_names_its_source_host_while_it_waits()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await _manager.PrepareIncomingAsync(new VmSpec("arriving"), new IncomingMigrationOptions { ListenAddress = "192.0.2.2", SourceHost = "host-a" }, ct);
+        await _manager.PrepareIncomingAsync(new VmSpec("unnamed"), new IncomingMigrationOptions { ListenAddress = "192.0.2.2" }, ct);
+        var created = await _manager.CreateAsync(new VmSpec("local"), ct);
+
+        Assert.Equal("host-a", await (await _manager.GetAsync("arriving", ct)).Migration.GetIncomingSourceHostAsync(ct));
+        Assert.Null(await (await _manager.GetAsync("unnamed", ct)).Migration.GetIncomingSourceHostAsync(ct));
+        Assert.Null(await created.Migration.GetIncomingSourceHostAsync(ct));
+    }
+
+    [Fact]
     public async Task An_invalid_spec_is_refused_as_the_real_backend_refuses_it()
     {
         await Assert.ThrowsAsync<InvalidVmSpecException>(() => _manager.CreateAsync(new VmSpec("bad name!"), TestContext.Current.CancellationToken));

@@ -70,6 +70,13 @@ internal static class HostToHostEndpoints
                 return Results.Json(new { error = $"VM '{name}' on {identity.Name} is {state}, not waiting for a migration: only a VM still being received is dropped this way", type = "NotIncoming" }, statusCode: StatusCodes.Status409Conflict);
             }
 
+            // Only the host the VM is to come from may drop its wait: another host of the CA could otherwise end someone
+            // else's migration in its last seconds.
+            if (await vm.Migration.GetIncomingSourceHostAsync(cancellationToken) is { } sourceHost && await peers.RefusalAsync(context, sourceHost) is { } notTheSource)
+            {
+                return CertificateRefused(notTheSource, name);
+            }
+
             await manager.DeleteAsync(name, cancellationToken: cancellationToken);
             return Results.NoContent();
         }).RequireAuthorization(HostTokenAuthenticationHandler.PolicyName)

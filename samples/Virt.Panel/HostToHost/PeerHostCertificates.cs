@@ -79,7 +79,7 @@ internal sealed class PeerHostCertificates
         var name = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
         if (sourceHost is not null && !string.Equals(name, sourceHost, StringComparison.Ordinal))
         {
-            return $"the request says it comes from host '{sourceHost}', but its client certificate is host '{name}''s: a host sends only its own VMs under its own name (--host-name must match the certificate's common name)";
+            return $"the request acts for host '{sourceHost}' (the migration's source), but its client certificate is host '{name}''s: only a migration's source host sends the VM or drops the wait for it, under its own name (--host-name must match the certificate's common name)";
         }
 
         if (sourceHost is null && string.IsNullOrEmpty(name))

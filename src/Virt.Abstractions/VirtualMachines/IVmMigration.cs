@@ -26,4 +26,13 @@ public interface IVmMigration
     /// <returns>Disk id → virtual size; empty when every disk is on shared storage.</returns>
     /// <exception cref="VmStateException">The VM is not running.</exception>
     Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The host this VM is to be received from, while it waits here for a migration
+    /// (<see cref="VmState.Incoming"/>) whose <see cref="IncomingMigrationOptions.SourceHost"/> named one. A host-to-host
+    /// endpoint checks a caller against it before it drops the wait for that caller.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The source host's name; null when the VM is not waiting for a migration, or its source was not named.</returns>
+    Task<string?> GetIncomingSourceHostAsync(CancellationToken cancellationToken = default);
 }

@@ -381,6 +381,21 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
         var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
+        if (ownership is not null && _environment.FileSystem.File.Exists(Files.Incoming) && (record is null || !_environment.Qemu.IsSameQemu(record, Name, out _)))
+        {
+            _ownership = ownership;
+            try
+            {
+                await DiscardUnarrivedAsync(record, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseOwnership();
+            }
+
+            return;
+        }
+
         if (record is null || ownership is null)
         {
             ownership?.Dispose();

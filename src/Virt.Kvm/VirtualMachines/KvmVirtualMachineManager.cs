@@ -173,7 +173,14 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             var name = Path.GetFileName(directory);
             if (VmSpecValidator.IsValidName(name) && _environment.FileSystem.File.Exists(FilesOf(name).Spec))
             {
-                machines.Add(await GetAsync(name, cancellationToken).ConfigureAwait(false));
+                try
+                {
+                    machines.Add(await GetAsync(name, cancellationToken).ConfigureAwait(false));
+                }
+                catch (VmNotFoundException)
+                {
+                    // Undefined meanwhile: deleted by another process, or found migrated away or never arrived (see GetAsync).
+                }
             }
         }
 

@@ -170,13 +170,17 @@ public sealed class InMemoryVirtualMachine : IVirtualMachine
     internal ITimer? IncomingExpiry { get; set; }
 
     /// <summary>Marks a VM made by <c>PrepareIncomingAsync</c>: it waits for a migration that never comes.</summary>
-    internal void MarkIncoming()
+    internal void MarkIncoming(string? sourceHost)
     {
         lock (_gate)
         {
             _state = VmState.Incoming;
+            IncomingSourceHost = sourceHost;
         }
     }
+
+    /// <summary>The source host a VM made by <c>PrepareIncomingAsync</c> waits for, as its options named it.</summary>
+    internal string? IncomingSourceHost { get; private set; }
 
     /// <summary>Ends every watch (the VM was deleted).</summary>
     internal void Complete()

@@ -72,7 +72,7 @@ public sealed class InMemoryVirtualMachineManager : IVirtualMachineManager
         }
 
         var vm = new InMemoryVirtualMachine(spec, _time, _networkPorts);
-        vm.MarkIncoming();
+        vm.MarkIncoming(options.SourceHost);
         if (!_vms.TryAdd(spec.Name, vm))
         {
             throw new VmAlreadyExistsException(spec.Name);

@@ -106,6 +106,9 @@ internal sealed class InMemoryVmFacets(InMemoryVirtualMachine vm) : IVmDisks, IV
         throw new NotSupportedException($"VM '{vm.Name}': the in-memory VM has no disk images to measure; test migration against Virt.Kvm");
     }
 
+    public Task<string?> GetIncomingSourceHostAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(vm.State == VmState.Incoming ? vm.IncomingSourceHost : null);
+
     public Task PingAsync(CancellationToken cancellationToken = default) => throw NoGuest("guest-ping");
 
     public Task<GuestOsInfo> GetOsInfoAsync(CancellationToken cancellationToken = default) => throw NoGuest("guest-get-osinfo");

@@ -35,5 +35,8 @@ internal sealed class TwoHosts : IAsyncDisposable
     /// <summary>Ends host B's process (its manager lets go of the VMs, QEMU runs on) and starts a new one on the same state.</summary>
     public Task RestartBAsync() => Lab.RestartAsync("host-b");
 
+    /// <summary>Kills host B's process, runs <paramref name="whileDown"/>, and starts a new one on the same state.</summary>
+    public Task RestartBAfterKillAsync(Func<Task> whileDown) => Lab.RestartAsync("host-b", whileDown);
+
     public ValueTask DisposeAsync() => Lab.DisposeAsync();
 }

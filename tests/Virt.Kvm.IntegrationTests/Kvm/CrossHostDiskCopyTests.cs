@@ -235,6 +235,51 @@ public sealed class CrossHostDiskCopyTests
             await b.RunAsync("delete", "keeper");
         }, TestContext.Current.CancellationToken);
 
+    [Fact(Timeout = 600_000)]
+    public async Task A_receive_whose_process_and_QEMU_died_before_the_VM_arrived_is_discarded_with_its_volume_by_the_next_manager()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var hosts = await TwoHosts.CreateAsync(ct);
+        const string Volume = "local:orphan-data";
+        await hosts.A.RunAsync("dir-pool", "local");
+        await hosts.B.RunAsync("dir-pool", "local");
+        await hosts.A.RunAsync("volume-create", "local", "orphan-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
+        var pid = await hosts.A.RunAsync("start-disk", "orphan", Volume);
+        await hosts.A.ExecAsync("orphan", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+        var sizes = await hosts.A.RunAsync("disk-sizes", "orphan");
+        await hosts.B.RunAsync("prepare-disk", "orphan", TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", Volume, sizes);
+        var destinationPid = int.Parse((await hosts.B.StatusAsync("orphan")).Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.Equal("yes", await hosts.B.RunAsync("volume-exists", "local", "orphan-data"));
+
+        // host-b dies before anything was sent: its process first, then its QEMU, which no manager watches end.
+        await hosts.RestartBAfterKillAsync(async () =>
+        {
+            using (var qemu = System.Diagnostics.Process.GetProcessById(destinationPid))
+            {
+                qemu.Kill();
+            }
+
+            for (var waited = 0; !Native.HasEnded(destinationPid) && waited < 300; waited++)
+            {
+                await Task.Delay(100, ct);
+            }
+        });
+
+        // The next manager on host-b finds a receive that never arrived: it discards it, with the volume made for the
+        // copy, rather than keep a stopped VM on an empty (or partial) copy that a start would boot.
+        Assert.Equal("absent", await hosts.B.StatusAsync("orphan"));
+        Assert.Equal("no", await hosts.B.RunAsync("volume-exists", "local", "orphan-data"));
+        Assert.False(Directory.Exists(Path.Combine(hosts.B.StateDirectory, "orphan")), "host-b kept the VM's directory");
+
+        // host-a runs on, and nothing left on host-b refuses the next migration (the VM's name, the volume's name).
+        Assert.Equal($"Running {pid}", await hosts.A.StatusAsync("orphan"));
+        var ticket = await hosts.B.RunAsync("prepare-disk", "orphan", TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", Volume, sizes);
+        Assert.Equal("completed", await hosts.A.RunAsync("migrate", "orphan", ticket, hosts.A.TlsDirectory, "0", "delete-copied"));
+        await hosts.B.WaitForStateAsync("orphan", "Running", TimeSpan.FromSeconds(30));
+        Assert.Equal("kept", await hosts.B.ExecAsync("orphan", "/bin/sh", "-c", ReadMarker));
+        await hosts.B.RunAsync("delete", "orphan");
+    }
+
     /// <summary>Runs <paramref name="test"/> on two fresh hosts with the path for host-a's image in a directory removed afterwards.</summary>
     private static async Task OnTwoHostsAsync(Func<LabHost, LabHost, string, CancellationToken, Task> test, CancellationToken cancellationToken)
     {

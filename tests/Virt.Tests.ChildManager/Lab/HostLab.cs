@@ -192,11 +192,25 @@ public sealed class HostLab : IAsyncDisposable
     }
 
     /// <summary>Ends a host's process (its manager lets go of its VMs, QEMU runs on) and starts a new one on the same state.</summary>
-    public async Task<LabHost> RestartAsync(string name)
+    /// <param name="name">The host.</param>
+    /// <param name="whileDown">
+    /// When given, the process is killed instead (the host "dies" mid-operation), and this runs before the new one starts
+    /// (to kill what the dead process left, say).
+    /// </param>
+    public async Task<LabHost> RestartAsync(string name, Func<Task>? whileDown = null)
     {
         var index = _hosts.FindIndex(h => h.Name == name);
         var old = _hosts[index];
-        await old.ExitAsync();
+        if (whileDown is null)
+        {
+            await old.ExitAsync();
+        }
+        else
+        {
+            await old.KillAsync();
+            await whileDown();
+        }
+
         _hosts[index] = await LabHost.StartAsync(old.Name, old.Namespace, old.StateDirectory, old.TlsDirectory, old.Address, _options);
         return _hosts[index];
     }

@@ -10,4 +10,7 @@ internal sealed class KvmVmMigration(KvmVirtualMachine vm) : IVmMigration
 
     public Task<IReadOnlyDictionary<string, long>> GetLocalDiskSizesAsync(CancellationToken cancellationToken = default) =>
         vm.GetLocalDiskSizesAsync(cancellationToken);
+
+    public Task<string?> GetIncomingSourceHostAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(vm.IncomingSourceHost());
 }

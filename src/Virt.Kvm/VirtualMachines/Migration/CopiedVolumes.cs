@@ -68,8 +68,12 @@ internal static class CopiedVolumes
     /// the fix, a pool this host lacks and a volume it already has (never overwritten). All or nothing: a failure deletes
     /// the volumes this call made.
     /// </summary>
+    /// <remarks>
+    /// <c>record</c> is given the volumes made so far and the one about to be made (or none), before and after each
+    /// creation, so that a process that dies part-way leaves a record of what to delete.
+    /// </remarks>
     /// <returns>The volumes created, to delete again if the migration does not complete.</returns>
-    public static async Task<IReadOnlyList<VolumeId>> CreateAsync(IVolumeResolver? volumes, string hostName, VmSpec spec, IReadOnlyDictionary<string, long> copies, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<VolumeId>> CreateAsync(IVolumeResolver? volumes, string hostName, VmSpec spec, IReadOnlyDictionary<string, long> copies, Func<IReadOnlyList<VolumeId>, VolumeId?, Task> record, ILogger logger, CancellationToken cancellationToken)
     {
         var disks = spec.Disks.Where(disk => copies.ContainsKey(disk.Id) && VmSpecValidator.IsVolumeId(disk.Path)).ToList();
         if (disks.Count == 0)
@@ -103,8 +107,10 @@ internal static class CopiedVolumes
                     throw new VmMigrationException(spec.Name, $"disk '{disk.Id}' would be copied into the volume '{id}', but {hostName} already has a volume of that name, which is never overwritten: delete it there if it is an old copy (a migration away that kept its disks), or rename the VM's volume on the source");
                 }
 
+                await record(created, id).ConfigureAwait(false);
                 await pool.CreateVolumeAsync(new VolumeSpec(id.Name, copies[disk.Id]), cancellationToken).ConfigureAwait(false);
                 created.Add(id);
+                await record(created, null).ConfigureAwait(false);
             }
         }
         catch

@@ -46,7 +46,16 @@ internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tl
 /// <param name="ExpiresAt">When the ticket expires.</param>
 /// <param name="SourceHost">The host that may send it, if named.</param>
 /// <param name="CopiedVolumes">The volumes made here for copied disks (<c>pool:name</c>), deleted again if the VM never arrives.</param>
-internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost, IReadOnlyList<string>? CopiedVolumes = null);
+/// <param name="PendingVolume">
+/// The volume being created when this was written: found to be absent just before, so a process that died while creating it
+/// leaves it to delete with the others.
+/// </param>
+internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost, IReadOnlyList<string>? CopiedVolumes = null, string? PendingVolume = null)
+{
+    /// <summary>Every volume this receive made, or may have made.</summary>
+    public IReadOnlyList<VolumeId> Volumes() =>
+        (CopiedVolumes ?? []).Concat(PendingVolume is null ? [] : [PendingVolume]).Select(VolumeId.Parse).ToList();
+}
 
 /// <summary>
 /// The destination of a migration between hosts. QEMU starts from the spec with <c>-incoming defer</c> (taps, ports and
@@ -99,10 +108,22 @@ internal sealed partial class KvmVirtualMachine
                 _copiedVolumes = [];
                 try
                 {
+                    // incoming.json is written ahead of anything made for the receive, and again around each volume: a
+                    // process that dies part-way leaves what to take back (AttachAsync does, finding no QEMU that received it).
+                    var record = new IncomingRecord(_environment.Time.GetUtcNow() + options.TicketLifetime, options.SourceHost);
+                    await WriteIncomingRecordAsync(record, cancellationToken).ConfigureAwait(false);
+
                     // The copies' empty images go in the VM's directory, which a failure removes with everything in it; the
                     // copied volumes go in this host's pools, and a failure deletes them.
                     await CrossHostDiskCopy.CreateImagesAsync(_environment.Processes, Name, Files.Directory, copies, Spec.Disks, cancellationToken).ConfigureAwait(false);
-                    _copiedVolumes = await CopiedVolumes.CreateAsync(_environment.Volumes, _environment.HostName, Spec, copies, _logger, cancellationToken).ConfigureAwait(false);
+                    _copiedVolumes = await CopiedVolumes.CreateAsync(
+                        _environment.Volumes,
+                        _environment.HostName,
+                        Spec,
+                        copies,
+                        (created, pending) => WriteIncomingRecordAsync(record with { CopiedVolumes = created.Select(id => id.ToString()).ToList(), PendingVolume = pending?.ToString() }, cancellationToken),
+                        _logger,
+                        cancellationToken).ConfigureAwait(false);
                     await StartOwnedAsync(cancellationToken, setup).ConfigureAwait(false);
                 }
                 catch
@@ -139,7 +160,7 @@ internal sealed partial class KvmVirtualMachine
                     Security = options.Security,
                     Disks = Spec.Disks.Select(disk => setup.CopyPlans.FirstOrDefault(plan => plan.DiskId == disk.Id) ?? new MigrationDiskPlan(disk.Id, MigrationDiskTransfer.Shared)).ToList(),
                 };
-                await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(new IncomingRecord(expiresAt, options.SourceHost, _copiedVolumes.Select(volume => volume.ToString()).ToList()), KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+                await WriteIncomingRecordAsync(new IncomingRecord(expiresAt, options.SourceHost, _copiedVolumes.Select(volume => volume.ToString()).ToList()), cancellationToken).ConfigureAwait(false);
                 _incomingCancel = new CancellationTokenSource();
                 var stop = _incomingCancel.Token;
                 _incomingRun = Task.Run(() => AwaitArrivalAsync(listener, running, token, expiresAt, options.SourceHost, stop), CancellationToken.None);
@@ -257,9 +278,13 @@ internal sealed partial class KvmVirtualMachine
 
             // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
             await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
+
+            // The VM is whole here from now on: incoming.json goes before the guest resumes, so that a process and QEMU that
+            // both die from here on leave a stopped VM with its disks, never one that the next manager takes for a receive
+            // that did not arrive and discards (DiscardUnarrivedAsync). Dying right here leaves it paused.
+            _environment.FileSystem.File.Delete(Files.Incoming);
             await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
-            _environment.FileSystem.File.Delete(Files.Incoming);
             _state = VmState.Running;
             _incomingCancel = null;
             _copiedVolumes = [];
@@ -339,17 +364,66 @@ internal sealed partial class KvmVirtualMachine
         _copiedVolumes = [];
     }
 
-    /// <summary>The copied volumes incoming.json names (a receive that an earlier process started).</summary>
+    /// <summary>The volumes incoming.json names (a receive that an earlier process started).</summary>
     private IReadOnlyList<VolumeId> CopiedVolumesOfRecord()
     {
         try
         {
-            var record = JsonSerializer.Deserialize(_environment.FileSystem.File.ReadAllBytes(Files.Incoming), KvmJsonContext.Default.IncomingRecord);
-            return (record?.CopiedVolumes ?? []).Select(VolumeId.Parse).ToList();
+            return ReadIncomingRecord()?.Volumes() ?? [];
         }
-        catch (Exception error) when (error is IOException or JsonException or FormatException or ArgumentException)
+        catch (Exception error) when (error is FormatException or ArgumentException)
         {
             return [];
         }
+    }
+
+    /// <summary>The source host a VM waiting here is to come from, as incoming.json records it; null when it is not waiting.</summary>
+    public string? IncomingSourceHost() => IsIncoming ? ReadIncomingRecord()?.SourceHost : null;
+
+    private IncomingRecord? ReadIncomingRecord()
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(_environment.FileSystem.File.ReadAllBytes(Files.Incoming), KvmJsonContext.Default.IncomingRecord);
+        }
+        catch (Exception error) when (error is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private Task WriteIncomingRecordAsync(IncomingRecord record, CancellationToken cancellationToken) =>
+        StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken);
+
+    /// <summary>
+    /// A receive that never arrived, found by a manager after the process that ran it ended: incoming.json is there, but no
+    /// QEMU (it died unwatched, or never started). The VM is still the source's, and what was made here may be a partial
+    /// copy: the cleanup after a dead QEMU (if one ran), then every volume made for the copied disks, then the VM's
+    /// definition and directory go, as a failed receive takes them. The caller owns the VM.
+    /// </summary>
+    private async Task DiscardUnarrivedAsync(VmRuntimeRecord? record, CancellationToken cancellationToken)
+    {
+        if (record is not null)
+        {
+            _lastExit = await CleanUpAfterDeadQemuAsync(record, "while no manager was watching, before the VM it was receiving had arrived", cancellationToken).ConfigureAwait(false);
+        }
+
+        var volumes = CopiedVolumesOfRecord();
+        await CopiedVolumes.DeleteAsync(_environment.Volumes, volumes, Name, _logger).ConfigureAwait(false);
+
+        // The spec first: its absence is what every manager reads as "not defined here".
+        _environment.FileSystem.File.Delete(Files.Spec);
+        try
+        {
+            _environment.FileSystem.Directory.Delete(Files.Directory, recursive: true);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            // The next create of this name clears what is left (ClearLeftovers).
+        }
+
+        _state = VmState.Stopped;
+        _copiedVolumes = [];
+        Log.UnarrivedReceiveDiscarded(_logger, Name, volumes.Count);
     }
 }
