@@ -11,6 +11,21 @@ public sealed partial class ClusterManager
     /// <summary>The largest definition stored: etcd's default request limit is 1.5 MiB, and a spec is a few KiB.</summary>
     internal const int MaxDefinitionBytes = 512 * 1024;
 
+    /// <summary>What this node's definition reconciler applied here, by <c>network/NAME</c> or <c>pool/NAME</c>: the canonical JSON.</summary>
+    internal async Task<IReadOnlyDictionary<string, string>> ReadAppliedAsync(CancellationToken cancellationToken)
+    {
+        var prefix = _keys.AppliedOf(NodeName);
+        var response = await _store.RangeAsync(prefix, prefix: true, cancellationToken).ConfigureAwait(false);
+        return response.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[prefix.Length..], kv => kv.Value.ToStringUtf8(), StringComparer.Ordinal);
+    }
+
+    /// <summary>Records what this node's reconciler applied under <paramref name="key"/> (null: nothing any more).</summary>
+    internal async Task RecordAppliedAsync(string key, string? canonical, CancellationToken cancellationToken)
+    {
+        var stored = _keys.AppliedOf(NodeName) + key;
+        await TxnAsync($"record what node {NodeName} applied of {key}", [], [canonical is null ? Delete(stored) : Put(stored, Encoding.UTF8.GetBytes(canonical))], null, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <inheritdoc />
     public async Task<ClusterDefinition?> GetDefinitionAsync(ClusterDefinitionKind kind, string name, CancellationToken cancellationToken = default)
     {

@@ -109,7 +109,7 @@ public sealed partial class ClusterManager
             var response = await TxnAsync(
                 $"remove node {NodeName}",
                 [EtcdCompare.CreatedAt(_keys.Member(NodeName), lease.MemberRevision), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead), EtcdCompare.NoneChangedSince(_keys.Migrations, ownersRead)],
-                [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName))],
+                [Delete(_keys.Member(NodeName)), Delete(_keys.AliveOf(NodeName)), DeletePrefix(_keys.AppliedOf(NodeName))],
                 [Get(_keys.Member(NodeName))],
                 cancellationToken).ConfigureAwait(false);
             if (!response.Succeeded && response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.CreateRevision == lease.MemberRevision)
@@ -183,7 +183,7 @@ public sealed partial class ClusterManager
         var response = await TxnAsync(
             $"remove node {name}",
             [EtcdCompare.ModRevisionIs(_keys.Member(name), revision), EtcdCompare.Absent(aliveKey), EtcdCompare.NoneChangedSince(_keys.Owners, ownersRead), EtcdCompare.NoneChangedSince(_keys.Migrations, ownersRead)],
-            [Delete(_keys.Member(name))],
+            [Delete(_keys.Member(name)), DeletePrefix(_keys.AppliedOf(name))],
             [Get(aliveKey)],
             cancellationToken).ConfigureAwait(false);
         if (!response.Succeeded)

@@ -109,6 +109,8 @@ public sealed partial class ClusterManager : IClusterManager
 
     private static RequestOp Get(string key) => new() { RequestRange = new RangeRequest { Key = ByteString.CopyFromUtf8(key) } };
 
+    private static RequestOp DeletePrefix(string prefix) => new() { RequestDeleteRange = new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(prefix), RangeEnd = ByteString.CopyFrom(ClusterKeys.RangeEnd(prefix)) } };
+
     private static RequestOp GetPrefix(string prefix) => new() { RequestRange = new RangeRequest { Key = ByteString.CopyFromUtf8(prefix), RangeEnd = ByteString.CopyFrom(ClusterKeys.RangeEnd(prefix)) } };
 
     private static T Parse<T>(ByteString value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string key) =>

@@ -60,18 +60,25 @@ public sealed class DefinitionReconcileTests(EtcdCluster etcd)
             Assert.Equal(mine, (await b.Storage.GetPoolAsync("scratch", Token)).Definition.Path);
             await ClusterGuests.WaitForAsync(async () => (await a.Storage.ListPoolsAsync(Token)).Any(p => p.Definition.Name == "scratch"), "pool scratch on node-a");
 
-            // Deleted from the cluster: gone from every node that had it from the cluster; node-b's own scratch stays.
+            // Deleted from the cluster while node-b's reconciler is down: gone from node-a at once, from node-b when a
+            // reconciler runs there again (what node-b applied is recorded in etcd); node-b's own scratch stays.
+            await b.Reconciler.DisposeAsync();
             foreach (var (kind, name) in new[] { (ClusterDefinitionKind.Network, "lan"), (ClusterDefinitionKind.StoragePool, "images"), (ClusterDefinitionKind.StoragePool, "scratch") })
             {
                 var current = (await a.Cluster.GetDefinitionAsync(kind, name, Token))!;
                 await a.Cluster.DeleteDefinitionAsync(kind, name, current.Revision, Token);
             }
 
-            foreach (var node in new[] { a, b })
-            {
-                await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(node.Namespace, "vn-lan") is null), $"bridge vn-lan gone from {node.Name}");
-                await ClusterGuests.WaitForAsync(async () => (await node.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "images"), $"pool images gone from {node.Name}");
-            }
+            await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(a.Namespace, "vn-lan") is null), "bridge vn-lan gone from node-a");
+            await ClusterGuests.WaitForAsync(async () => (await a.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "images"), "pool images gone from node-a");
+            Assert.Equal("1300", BridgeMtu(b.Namespace, "vn-lan"));
+            Assert.Contains(await b.Storage.ListPoolsAsync(Token), p => p.Definition.Name == "images");
+
+            var restarted = new ClusterDefinitionReconciler(b.Cluster, b.Networks, b.Storage) { ResyncInterval = TimeSpan.FromSeconds(2) };
+            lab.OnDispose(restarted);
+            await restarted.StartAsync(Token);
+            await ClusterGuests.WaitForAsync(() => Task.FromResult(BridgeMtu(b.Namespace, "vn-lan") is null), "bridge vn-lan gone from node-b after its reconciler restarted");
+            await ClusterGuests.WaitForAsync(async () => (await b.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "images"), "pool images gone from node-b after its reconciler restarted");
 
             await ClusterGuests.WaitForAsync(async () => (await a.Storage.ListPoolsAsync(Token)).All(p => p.Definition.Name != "scratch"), "pool scratch gone from node-a");
             Assert.Equal(mine, (await b.Storage.GetPoolAsync("scratch", Token)).Definition.Path);

@@ -18,8 +18,10 @@ namespace Virt.Clustering;
 /// <item>A network defined here already is replaced by the shared definition (the network backend replaces definitions).</item>
 /// <item>A pool defined here differently is left as it is and reported (<see cref="Problems"/>): a pool's definition is
 /// not replaced under its volumes; remove it here to take the cluster's.</item>
-/// <item>A shared definition that is deleted is removed here only if this process applied it and the local one is still
-/// that one (a network with ports attached, or a pool that refuses, stays and is reported).</item>
+/// <item>A shared definition that is deleted is removed here only if this node's reconciler applied it and the local one
+/// is still that one (a network with ports attached, or a pool that refuses, stays and is reported). What it applied is
+/// recorded in etcd per node, so a deletion made while no reconciler ran on the node is undone when one starts again
+/// (and at each resync).</item>
 /// </list>
 /// </summary>
 public sealed class ClusterDefinitionReconciler : IAsyncDisposable
@@ -33,8 +35,9 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     private readonly Channel<ClusterDefinitionChanged> _changes = Channel.CreateUnbounded<ClusterDefinitionChanged>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, string> _problems = new(StringComparer.Ordinal);
 
-    // What this process applied, by key: a deleted shared definition is removed here only if the local one is still it.
-    private readonly Dictionary<string, string> _applied = new(StringComparer.Ordinal);
+    // What this node's reconciler applied, by key, as recorded in etcd (P/applied/NODE/): a deleted shared definition is
+    // removed here only if the local one is still it.
+    private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
 
     // Each member's values as last seen: a change renders the definitions that use {{peers:KEY}} anew.
     private readonly ConcurrentDictionary<string, string> _memberValues = new(StringComparer.Ordinal);
@@ -69,14 +72,19 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     /// <summary>Sets the reconciler going: it follows the cluster until disposed.</summary>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <returns>A task that completes when it runs.</returns>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        // What an earlier reconciler of this node applied: a definition deleted since is removed here by the first pass.
+        foreach (var (key, canonical) in await _cluster.ReadAppliedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _applied[key] = canonical;
+        }
+
         _running = Task.WhenAll(
             Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => ResyncAsync(_stop.Token), CancellationToken.None),
-            Task.Run(() => ApplyChangesAsync(_stop.Token), CancellationToken.None));
-        return Task.CompletedTask;
+            Task.Run(() => ApplyChangesAsync(_stop.Token), CancellationToken.None),
+            Task.Run(() => QueueAllAsync(_stop.Token), CancellationToken.None));
     }
 
     /// <inheritdoc />
@@ -115,17 +123,28 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
         }
     }
 
-    /// <summary>Puts every shared network and pool in the queue (a resync, or members whose values changed).</summary>
+    /// <summary>
+    /// Puts every shared network and pool in the queue (the start, a resync, or members whose values changed), and a
+    /// deletion for each one applied here that the cluster no longer defines (deleted while no reconciler followed it).
+    /// </summary>
     private async Task QueueAllAsync(CancellationToken cancellationToken)
     {
         try
         {
+            var applied = _applied.Keys.ToHashSet(StringComparer.Ordinal);
             foreach (var kind in new[] { ClusterDefinitionKind.Network, ClusterDefinitionKind.StoragePool })
             {
                 foreach (var definition in await _cluster.ListDefinitionsAsync(kind, cancellationToken).ConfigureAwait(false))
                 {
+                    applied.Remove(KeyOf(kind, definition.Name));
                     await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(definition.Revision, kind, definition.Name, definition), cancellationToken).ConfigureAwait(false);
                 }
+            }
+
+            foreach (var key in applied)
+            {
+                var kind = key.StartsWith("network/", StringComparison.Ordinal) ? ClusterDefinitionKind.Network : ClusterDefinitionKind.StoragePool;
+                await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(0, kind, key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..], null), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -158,7 +177,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     {
         await foreach (var change in _changes.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = change.Kind == ClusterDefinitionKind.Network ? "network/" + change.Name : "pool/" + change.Name;
+            var key = KeyOf(change.Kind, change.Name);
             try
             {
                 if (change.Kind == ClusterDefinitionKind.Network)
@@ -196,7 +215,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
                 Log.DefinitionReconciled(_logger, key, _cluster.NodeName, "removed");
             }
 
-            _applied.Remove(key);
+            await ForgetAppliedAsync(key, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -215,7 +234,31 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
 
         // Applied every time: cheap when the host matches, and it repairs drift.
         await _networks.ApplyAsync(name, cancellationToken).ConfigureAwait(false);
+        await RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string KeyOf(ClusterDefinitionKind kind, string name) => kind == ClusterDefinitionKind.Network ? "network/" + name : "pool/" + name;
+
+    /// <summary>Remembers, here and in etcd (when it changed), what was applied for <paramref name="key"/>.</summary>
+    private async Task RecordAppliedAsync(string key, string canonical, CancellationToken cancellationToken)
+    {
+        if (_applied.TryGetValue(key, out var before) && before == canonical)
+        {
+            return;
+        }
+
+        // Recorded before it is remembered: a failure is retried by the next pass, never left unrecorded.
+        await _cluster.RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
         _applied[key] = canonical;
+    }
+
+    private async Task ForgetAppliedAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_applied.ContainsKey(key))
+        {
+            await _cluster.RecordAppliedAsync(key, null, cancellationToken).ConfigureAwait(false);
+            _applied.TryRemove(key, out _);
+        }
     }
 
     private async Task ReconcilePoolAsync(string key, string name, string? json, CancellationToken cancellationToken)
@@ -234,7 +277,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
                 Log.DefinitionReconciled(_logger, key, _cluster.NodeName, "removed");
             }
 
-            _applied.Remove(key);
+            await ForgetAppliedAsync(key, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -255,7 +298,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             throw new ClusterException(VirtErrorKind.Conflict, $"pool {name} is defined on node {_cluster.NodeName} differently from the cluster's definition; a pool is not redefined under its volumes: remove it on this node (RemovePoolAsync) to take the cluster's, or change the shared one");
         }
 
-        _applied[key] = canonical;
+        await RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<NetworkDefinition?> FindNetworkAsync(string name, CancellationToken cancellationToken)

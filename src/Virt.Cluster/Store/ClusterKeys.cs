@@ -8,7 +8,8 @@ namespace Virt.Cluster.Store;
 /// <c>P/alive/NODE</c> (its heartbeat, under its lease: gone when the lease is),
 /// <c>P/definitions/KIND/NAME</c> (shared definitions), <c>P/owners/KIND/NAME</c> (one owner per clustered guest),
 /// <c>P/migrations/KIND/NAME</c> (a live migration between nodes in flight, under the source node's lease) and
-/// <c>P/drains/NODE</c> (a drain asked of a node, and how far it got).
+/// <c>P/drains/NODE</c> (a drain asked of a node, and how far it got) and <c>P/applied/NODE/KIND/NAME</c> (what a node's
+/// definition reconciler applied there, so that a deletion made while it was down is still undone there).
 /// </summary>
 internal sealed class ClusterKeys(string prefix)
 {
@@ -25,6 +26,10 @@ internal sealed class ClusterKeys(string prefix)
     public string Migrations => Prefix + "migrations/";
 
     public string Drains => Prefix + "drains/";
+
+    public string Applied => Prefix + "applied/";
+
+    public string AppliedOf(string node) => Applied + node + "/";
 
     public string Member(string node) => Members + node;
 
