@@ -86,6 +86,8 @@ boot_modules="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs virtio_net v
          virtio_balloon 9pnet_virtio 9p ext4 ahci pvpanic-mmio pvpanic-pci button evdev qemu_fw_cfg vfio vfio_iommu_type1 vfio-pci e1000e
          bridge 8021q veth"
 netfilter_modules="nf_tables nft_ct nft_chain_nat nft_masq nft_reject_inet nft_meta_bridge nft_reject_bridge br_netfilter nf_conntrack_bridge"
+# watchdog is Virt.Cluster's watchdog-device test: QEMU's emulated Intel 6300ESB timer (-device i6300esb).
+watchdog_modules="i6300esb"
 
 # Copies MODULES and their dependencies into the initramfs and lists them in /etc/virt/LIST, leaving out what an
 # earlier list (already loaded) has.
@@ -106,6 +108,8 @@ add_modules() {
 add_modules modules.order $boot_modules
 # shellcheck disable=SC2086
 add_modules modules.netfilter $netfilter_modules
+# shellcheck disable=SC2086
+add_modules modules.watchdog $watchdog_modules
 install -m 0755 "$here/guest/load-modules" "$root/sbin/load-modules"
 
 # qemu-ga with the shared libraries it links (taken from this Debian 12 host).

@@ -62,4 +62,13 @@ public static class ClusterEventIds
 
     /// <summary>Information: <c>HA VM {Vm} stopped on node {Node}, as requested (HaRequestedState.Stopped)</c></summary>
     public const int HaStopped = 7018;
+
+    /// <summary>Information: <c>HA: watchdog device {Device} ({Identity}) armed with a {TimeoutSeconds} s timeout; it resets this host if the HA guests here cannot be fenced</c></summary>
+    public const int WatchdogArmed = 7019;
+
+    /// <summary>Warning: <c>HA: watchdog keepalives withheld: the lease has {LeftMs} ms left and HA guests may run here; the device resets this host within {TimeoutSeconds} s unless the lease is renewed or the fence kills them</c></summary>
+    public const int WatchdogWithheld = 7020;
+
+    /// <summary>Information: <c>HA: watchdog device disarmed (a clean stop)</c></summary>
+    public const int WatchdogDisarmed = 7021;
 }

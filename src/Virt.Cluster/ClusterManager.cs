@@ -62,7 +62,10 @@ public sealed partial class ClusterManager : IClusterManager
     /// <summary>This node's values for the shared definitions (<see cref="ClusterOptions.NodeValues"/>).</summary>
     internal IReadOnlyDictionary<string, string> NodeValues => new Dictionary<string, string>(_options.NodeValues, StringComparer.Ordinal);
 
-    private TimeSpan LeaseTtl => _options.LeaseTtl;
+    internal TimeSpan LeaseTtl => _options.LeaseTtl;
+
+    /// <summary>How long this node's lease holds by this process's own count; zero when it holds none.</summary>
+    internal TimeSpan LeaseTimeLeft => _lease?.TimeLeft ?? TimeSpan.Zero;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -61,4 +61,13 @@ internal static partial class Log
 
     [LoggerMessage(ClusterEventIds.ReconcileFailed, LogLevel.Warning, "definitions: {What} failed: {Reason}; trying again")]
     public static partial void ReconcileFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(ClusterEventIds.WatchdogArmed, LogLevel.Information, "HA: watchdog device {Device} ({Identity}) armed with a {TimeoutSeconds} s timeout; it resets this host if the HA guests here cannot be fenced")]
+    public static partial void WatchdogArmed(ILogger logger, string device, string identity, double timeoutSeconds);
+
+    [LoggerMessage(ClusterEventIds.WatchdogWithheld, LogLevel.Warning, "HA: watchdog keepalives withheld: the lease has {LeftMs} ms left and HA guests may run here; the device resets this host within {TimeoutSeconds} s unless the lease is renewed or the fence kills them")]
+    public static partial void WatchdogWithheld(ILogger logger, double leftMs, double timeoutSeconds);
+
+    [LoggerMessage(ClusterEventIds.WatchdogDisarmed, LogLevel.Information, "HA: watchdog device disarmed (a clean stop)")]
+    public static partial void WatchdogDisarmed(ILogger logger);
 }

@@ -58,6 +58,11 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     private long _fences;
     private int _disposed;
 
+    // The watchdog device's keeper, when ClusterHaOptions.WatchdogDevice names one; and whether the last fence killed every
+    // HA VM here (none started since), so that keepalives need no lease.
+    private HaWatchdogKeeper? _watchdog;
+    private bool _fencedClean;
+
     /// <summary>Creates the agent; <see cref="StartAsync"/> sets it going.</summary>
     /// <param name="cluster">This node's cluster manager (joined, or joining).</param>
     /// <param name="vms">This node's VM manager, whose start gate should be the cluster (<c>AddCluster()</c> does that).</param>
@@ -85,9 +90,14 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     /// <summary>Sets the agent going: it follows the cluster until disposed.</summary>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <returns>A task that completes when the agent runs.</returns>
+    /// <exception cref="ClusterException">The watchdog device cannot be armed, or its timeout does not fit the lease (see <see cref="ClusterHaOptions.WatchdogDevice"/>).</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_options.WatchdogDevice is { } device)
+        {
+            _watchdog = ArmWatchdog(device);
+        }
 
         // Straight from the lease's watchdog, not through the watch (whose stream may be stuck behind the partition).
         _leaseLost = _cluster.SubscribeLeaseLost(reason => _ = Task.Run(() => FenceAsync(reason), CancellationToken.None));
@@ -214,7 +224,42 @@ public sealed class ClusterHaAgent : IAsyncDisposable
         _leaseLost?.Dispose();
         await _stop.CancelAsync().ConfigureAwait(false);
         await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_watchdog is { } watchdog)
+        {
+            // A clean stop disarms it: the HA VMs left running are fenced on their disks by the survivors, as without one.
+            await watchdog.DisposeAsync().ConfigureAwait(false);
+        }
+
         _stop.Dispose();
+    }
+
+    /// <summary>Opens the watchdog device with a timeout that ends before a survivor may start this node's HA VMs, and starts its keepalives.</summary>
+    private HaWatchdogKeeper ArmWatchdog(string path)
+    {
+        var ttl = _cluster.LeaseTtl;
+        var timeout = _options.WatchdogTimeout ?? TimeSpan.FromSeconds(Math.Max(1, Math.Floor(ttl.TotalSeconds / 2)));
+        var slack = _options.RecoveryDelay / 2;
+        if (timeout.Ticks % TimeSpan.TicksPerSecond != 0 || timeout < TimeSpan.FromSeconds(1) || timeout > ttl / 2)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"ClusterHaOptions.WatchdogTimeout {timeout.TotalSeconds} s does not fit: give whole seconds from 1 s to half the lease TTL ({ttl.TotalSeconds / 2} s), so that the keepalives go on between the lease's renewals");
+        }
+
+        if (slack <= TimeSpan.Zero || slack >= timeout)
+        {
+            throw new ClusterException(VirtErrorKind.InvalidInput, $"ClusterHaOptions.RecoveryDelay {_options.RecoveryDelay.TotalSeconds} s leaves the watchdog no time: with a watchdog device it must be more than 0 and less than twice WatchdogTimeout ({timeout.TotalSeconds} s)");
+        }
+
+        var device = LinuxWatchdogDevice.Open(path, timeout);
+        if (device.Timeout > ttl / 2)
+        {
+            device.Disarm();
+            throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} ({device.Identity}) set a timeout of {device.Timeout.TotalSeconds} s for the {timeout.TotalSeconds} s asked, more than half the lease TTL ({ttl.TotalSeconds} s): ask for a timeout the driver takes (ClusterHaOptions.WatchdogTimeout) or a longer LeaseTtl");
+        }
+
+        var keeper = new HaWatchdogKeeper(device, () => _cluster.LeaseTimeLeft, () => _everHa.IsEmpty || Volatile.Read(ref _fencedClean), slack, _time, _logger);
+        keeper.Start();
+        Log.WatchdogArmed(_logger, path, device.Identity, device.Timeout.TotalSeconds);
+        return keeper;
     }
 
     /// <summary>Follows the cluster's watch: this node's HA guests, the nodes' states, and this node's lease.</summary>
@@ -260,11 +305,17 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     private async Task FenceAsync(string reason)
     {
         Interlocked.Increment(ref _fences);
-        await Task.WhenAll(_everHa.Keys.Select(name => KillQuietlyAsync(name, reason))).ConfigureAwait(false);
+        var killed = await Task.WhenAll(_everHa.Keys.Select(name => KillQuietlyAsync(name, reason))).ConfigureAwait(false);
+        if (killed.All(done => done))
+        {
+            // Nothing of HA runs here any more: the watchdog device may be kept alive without a lease.
+            Volatile.Write(ref _fencedClean, true);
+        }
     }
 
     /// <summary>Kills one VM, trying again for a few seconds while it still runs (a kill can meet the VM's lock held by another operation).</summary>
-    private async Task KillQuietlyAsync(string name, string reason)
+    /// <returns>Whether it is known not to run here any more.</returns>
+    private async Task<bool> KillQuietlyAsync(string name, string reason)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -273,16 +324,16 @@ public sealed class ClusterHaAgent : IAsyncDisposable
                 var vm = await _vms.GetAsync(name, CancellationToken.None).ConfigureAwait(false);
                 if ((await vm.GetStatusAsync(CancellationToken.None).ConfigureAwait(false)).State is VmState.Stopped)
                 {
-                    return;
+                    return true;
                 }
 
                 await vm.KillAsync(CancellationToken.None).ConfigureAwait(false);
                 Log.HaFenced(_logger, name, _cluster.NodeName, reason);
-                return;
+                return true;
             }
             catch (VirtException e) when (e.ErrorKind == VirtErrorKind.NotFound)
             {
-                return; // Not on this host: nothing to fence.
+                return true; // Not on this host: nothing to fence.
             }
             catch (Exception e) when (e is VirtException or TimeoutException or IOException or InvalidOperationException)
             {
@@ -290,7 +341,7 @@ public sealed class ClusterHaAgent : IAsyncDisposable
                 Log.HaFailed(_logger, $"fencing HA VM {name} (try {attempt} of {FenceAttempts})", e.Message);
                 if (attempt == FenceAttempts)
                 {
-                    return;
+                    return false;
                 }
             }
 
@@ -391,6 +442,9 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             }
 
             await FenceDeadHoldersAsync(vm.Spec, cancellationToken).ConfigureAwait(false);
+
+            // From here an HA guest may run: the watchdog device's keepalives follow the lease again.
+            Volatile.Write(ref _fencedClean, false);
             await vm.StartAsync(cancellationToken).ConfigureAwait(false);
             Log.HaStarted(_logger, name, _cluster.NodeName);
         }

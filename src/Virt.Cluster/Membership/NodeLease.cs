@@ -56,6 +56,17 @@ internal sealed class NodeLease : IAsyncDisposable
 
     public bool IsValid => !_lost && _time.GetTimestamp() < Volatile.Read(ref _validUntil);
 
+    /// <summary>How long the lease holds by this process's count; zero once lost or run out.</summary>
+    public TimeSpan TimeLeft
+    {
+        get
+        {
+            var now = _time.GetTimestamp();
+            var until = Volatile.Read(ref _validUntil);
+            return _lost || now >= until ? TimeSpan.Zero : _time.GetElapsedTime(now, until);
+        }
+    }
+
     /// <summary>The monotonic timestamp until which a renewal sent at <paramref name="sentAt"/> and granted <paramref name="seconds"/> holds.</summary>
     public long ValidUntil(long sentAt, long seconds) => sentAt + (long)(seconds * (double)_time.TimestampFrequency);
 
