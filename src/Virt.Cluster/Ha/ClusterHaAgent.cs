@@ -22,8 +22,8 @@ namespace Virt.Clustering;
 /// places each of the dead node's HA VMs and hands it to the chosen node (every survivor tries; the compare-and-swap lets
 /// one win), whose agent starts it.</item>
 /// </list>
-/// Limits (see docs/cluster.md): nothing fences a node whose SDK process is gone while its QEMUs run (no watchdog device
-/// yet: run the agent in a process that stays up, and keep the RBD cross-host lock on every HA disk as the second guard);
+/// Limits (see docs/cluster.md): without a watchdog device (<see cref="ClusterHaOptions.WatchdogDevice"/>), nothing but the
+/// RBD cross-host locks fences a node whose SDK process is gone while its QEMUs run;
 /// with the storage backend's locks (<see cref="IVolumeLocks"/>) the new owner blocklists a dead node's Ceph clients
 /// before it starts an HA VM whose RBD disk that node still locks, which stops a QEMU left running there from writing. Move an HA VM between nodes with
 /// <see cref="ClusterMigrationAgent.MigrateAsync"/> (or a drain), which hands its ownership over with it; a migration
