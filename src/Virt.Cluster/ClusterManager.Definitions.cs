@@ -19,12 +19,25 @@ public sealed partial class ClusterManager
         return response.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[prefix.Length..], kv => kv.Value.ToStringUtf8(), StringComparer.Ordinal);
     }
 
-    /// <summary>Records what this node's reconciler applied under <paramref name="key"/> (null: nothing any more).</summary>
-    internal async Task RecordAppliedAsync(string key, string? canonical, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records what this node's reconciler applied under <paramref name="key"/> (null: nothing any more), only while this
+    /// process holds the node's lease and the member record is the one it joined with: a node that left or was removed
+    /// writes no record back that a later node of that name would read.
+    /// </summary>
+    /// <returns>The member record's create revision the record was written under.</returns>
+    internal async Task<long> RecordAppliedAsync(string key, string? canonical, CancellationToken cancellationToken)
     {
+        var member = _lease?.MemberRevision
+            ?? throw new ClusterException(VirtErrorKind.Refused, $"node {NodeName} holds no lease, so what it applied of {key} is recorded once it has joined");
         var stored = _keys.AppliedOf(NodeName) + key;
-        await TxnAsync($"record what node {NodeName} applied of {key}", [], [canonical is null ? Delete(stored) : Put(stored, Encoding.UTF8.GetBytes(canonical))], null, cancellationToken).ConfigureAwait(false);
+        var response = await TxnAsync($"record what node {NodeName} applied of {key}", [EtcdCompare.CreatedAt(_keys.Member(NodeName), member)], [canonical is null ? Delete(stored) : Put(stored, Encoding.UTF8.GetBytes(canonical))], null, cancellationToken).ConfigureAwait(false);
+        return response.Succeeded
+            ? member
+            : throw new ClusterException(VirtErrorKind.Conflict, $"node {NodeName} is no longer the member it joined as (it left or was removed), so what it applied of {key} is not recorded");
     }
+
+    /// <summary>The create revision of the member record this process joined with; null when it holds no lease.</summary>
+    internal long? MemberRevision => _lease?.MemberRevision;
 
     /// <inheritdoc />
     public async Task<ClusterDefinition?> GetDefinitionAsync(ClusterDefinitionKind kind, string name, CancellationToken cancellationToken = default)

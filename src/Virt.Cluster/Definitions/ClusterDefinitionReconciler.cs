@@ -39,6 +39,10 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     // removed here only if the local one is still it.
     private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
 
+    // The member record's revision each key was recorded under: a rejoin (a new member record) records them all again.
+    private readonly ConcurrentDictionary<string, long> _recordedUnder = new(StringComparer.Ordinal);
+    private bool _appliedLoaded;
+
     // Each member's values as last seen: a change renders the definitions that use {{peers:KEY}} anew.
     private readonly ConcurrentDictionary<string, string> _memberValues = new(StringComparer.Ordinal);
     private Task _running = Task.CompletedTask;
@@ -72,19 +76,43 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     /// <summary>Sets the reconciler going: it follows the cluster until disposed.</summary>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <returns>A task that completes when it runs.</returns>
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public Task StartAsync(CancellationToken cancellationToken = default)
     {
-        // What an earlier reconciler of this node applied: a definition deleted since is removed here by the first pass.
-        foreach (var (key, canonical) in await _cluster.ReadAppliedAsync(cancellationToken).ConfigureAwait(false))
-        {
-            _applied[key] = canonical;
-        }
-
+        cancellationToken.ThrowIfCancellationRequested();
         _running = Task.WhenAll(
             Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => ResyncAsync(_stop.Token), CancellationToken.None),
             Task.Run(() => ApplyChangesAsync(_stop.Token), CancellationToken.None),
-            Task.Run(() => QueueAllAsync(_stop.Token), CancellationToken.None));
+            Task.Run(() => LoadAppliedAsync(_stop.Token), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// What an earlier reconciler of this node applied, read from etcd (again until etcd answers: an unreachable etcd at
+    /// start is no reason to stay down); a definition deleted since is then removed here by the pass that follows.
+    /// </summary>
+    private async Task LoadAppliedAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                foreach (var (key, canonical) in await _cluster.ReadAppliedAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // What this process applied meanwhile is newer than the record it read.
+                    _applied.TryAdd(key, canonical);
+                }
+
+                Volatile.Write(ref _appliedLoaded, true);
+                await QueueAllAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.ReconcileFailed(_logger, "reading what this node applied before", e.Message);
+                await Task.Delay(ResyncInterval, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -141,10 +169,16 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
                 }
             }
 
-            foreach (var key in applied)
+            // Only once the record of what an earlier reconciler applied is read; each deletion is checked again when applied.
+            foreach (var key in Volatile.Read(ref _appliedLoaded) ? applied : [])
             {
-                var kind = key.StartsWith("network/", StringComparison.Ordinal) ? ClusterDefinitionKind.Network : ClusterDefinitionKind.StoragePool;
-                await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(0, kind, key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..], null), cancellationToken).ConfigureAwait(false);
+                ClusterDefinitionKind? kind = key.StartsWith("network/", StringComparison.Ordinal) ? ClusterDefinitionKind.Network
+                    : key.StartsWith("pool/", StringComparison.Ordinal) ? ClusterDefinitionKind.StoragePool
+                    : null;
+                if (kind is { } known)
+                {
+                    await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(0, known, key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..], null), cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -180,13 +214,16 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             var key = KeyOf(change.Kind, change.Name);
             try
             {
+                // A deletion is checked against etcd first: one queued by a resync (or an older watch event) may be stale,
+                // the definition created again since, and removing it here would leave it missing until the next pass.
+                var json = change.Definition?.Json ?? (await _cluster.GetDefinitionAsync(change.Kind, change.Name, cancellationToken).ConfigureAwait(false))?.Json;
                 if (change.Kind == ClusterDefinitionKind.Network)
                 {
-                    await ReconcileNetworkAsync(key, change.Name, change.Definition?.Json, cancellationToken).ConfigureAwait(false);
+                    await ReconcileNetworkAsync(key, change.Name, json, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    await ReconcilePoolAsync(key, change.Name, change.Definition?.Json, cancellationToken).ConfigureAwait(false);
+                    await ReconcilePoolAsync(key, change.Name, json, cancellationToken).ConfigureAwait(false);
                 }
 
                 _problems.TryRemove(key, out _);
@@ -232,9 +269,12 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             Log.DefinitionReconciled(_logger, key, _cluster.NodeName, local is null ? "defined" : "replaced");
         }
 
+        // Recorded as soon as it is defined here, before the apply (which may fail, over and over: a missing uplink), so a
+        // deletion of the shared definition still removes it.
+        await RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
+
         // Applied every time: cheap when the host matches, and it repairs drift.
         await _networks.ApplyAsync(name, cancellationToken).ConfigureAwait(false);
-        await RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
     }
 
     private static string KeyOf(ClusterDefinitionKind kind, string name) => kind == ClusterDefinitionKind.Network ? "network/" + name : "pool/" + name;
@@ -242,14 +282,15 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     /// <summary>Remembers, here and in etcd (when it changed), what was applied for <paramref name="key"/>.</summary>
     private async Task RecordAppliedAsync(string key, string canonical, CancellationToken cancellationToken)
     {
-        if (_applied.TryGetValue(key, out var before) && before == canonical)
+        if (_applied.TryGetValue(key, out var before) && before == canonical && _recordedUnder.TryGetValue(key, out var member) && member == _cluster.MemberRevision)
         {
             return;
         }
 
-        // Recorded before it is remembered: a failure is retried by the next pass, never left unrecorded.
-        await _cluster.RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
+        // Remembered first, so that a deletion still removes what was defined here even if the record in etcd fails; a
+        // failed record (no revision noted) is written again by the next pass.
         _applied[key] = canonical;
+        _recordedUnder[key] = await _cluster.RecordAppliedAsync(key, canonical, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ForgetAppliedAsync(string key, CancellationToken cancellationToken)
@@ -258,6 +299,7 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
         {
             await _cluster.RecordAppliedAsync(key, null, cancellationToken).ConfigureAwait(false);
             _applied.TryRemove(key, out _);
+            _recordedUnder.TryRemove(key, out _);
         }
     }
 
