@@ -95,4 +95,10 @@ public static class KvmEventIds
 
     /// <summary>Warning: <c>VM {VmName}: a receive from another host that never arrived was found after its process ended, its QEMU gone; its definition, directory and {Volumes} volume(s) made for copied disks were removed (the VM is still the source's)</c></summary>
     public const int UnarrivedReceiveDiscarded = 2316;
+
+    /// <summary>Error: <c>VM {VmName}: QEMU has the whole VM from the other host, but resuming it here failed ({Reason}); it stays here as it is (its copy is the VM's now): resume or restart it</c></summary>
+    public const int ArrivedNotResumed = 2317;
+
+    /// <summary>Warning: <c>VM {VmName}: stopped following a receive found after its process ended ({Reason}); if QEMU still runs, its state shows whether the VM arrived</c></summary>
+    public const int UnwatchedReceiveNotFollowed = 2318;
 }

@@ -78,6 +78,12 @@ internal static partial class Log
     [LoggerMessage(KvmEventIds.UnarrivedReceiveDiscarded, LogLevel.Warning, "VM {VmName}: a receive from another host that never arrived was found after its process ended, its QEMU gone; its definition, directory and {Volumes} volume(s) made for copied disks were removed (the VM is still the source's)")]
     public static partial void UnarrivedReceiveDiscarded(ILogger logger, string vmName, int volumes);
 
+    [LoggerMessage(KvmEventIds.ArrivedNotResumed, LogLevel.Error, "VM {VmName}: QEMU has the whole VM from the other host, but resuming it here failed ({Reason}); it stays here as it is (its copy is the VM's now): resume or restart it")]
+    public static partial void ArrivedNotResumed(ILogger logger, string vmName, string reason);
+
+    [LoggerMessage(KvmEventIds.UnwatchedReceiveNotFollowed, LogLevel.Warning, "VM {VmName}: stopped following a receive found after its process ended ({Reason}); if QEMU still runs, its state shows whether the VM arrived")]
+    public static partial void UnwatchedReceiveNotFollowed(ILogger logger, string vmName, string reason);
+
     [LoggerMessage(KvmEventIds.CopyExportLeftOpen, LogLevel.Error, "VM {VmName}: the NBD export {Export} of a copied disk is still open after the migration ({Reason}); a client of the hosts' CA could write to the running VM's disk: remove it (block-export-del) or restart the VM")]
     public static partial void CopyExportLeftOpen(ILogger logger, string vmName, string export, string reason);
 

@@ -86,6 +86,7 @@ internal static class HostAgent
             var payload = Cluster is { } node && await node.HandleAsync(command, arguments, guestDirectory, storage.Manager) is { } answer ? answer : command switch
             {
                 "start" => await StartAsync(manager, SpecFor(arguments[0], guestDirectory, arguments.Length > 1 ? arguments[1] : "default")),
+                "start-defined" => await StartDefinedAsync(manager, arguments[0]),
                 "rbd-pool" => await DefineRbdPoolAsync(storage, arguments),
                 "dir-pool" => await DefineDirPoolAsync(storage, arguments[0]),
                 "volume-create" => await CreateVolumeAsync(storage.Manager, arguments),
@@ -385,6 +386,13 @@ internal static class HostAgent
         }
 
         return "cancelled";
+    }
+
+    /// <summary><c>start-defined NAME</c>: starts a VM already defined on this host as it is.</summary>
+    private static async Task<string> StartDefinedAsync(KvmVirtualMachineManager manager, string name)
+    {
+        await (await manager.GetAsync(name)).StartAsync();
+        return "started";
     }
 
     private static async Task<string> DeleteAsync(KvmVirtualMachineManager manager, string name)

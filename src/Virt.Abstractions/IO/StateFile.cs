@@ -184,6 +184,21 @@ public static class StateFile
     /// <exception cref="IOException">The directory could not be opened or flushed; the message carries the OS error.</exception>
     public static void FlushDirectoryToDisk(string directory) => DirectorySync.Flush(directory);
 
+    /// <summary>
+    /// Removes a state file so that its absence survives a power cut: the unlink, then an fsync of its directory. For a
+    /// file whose absence means something (a step completed), which a crash must not bring back.
+    /// </summary>
+    /// <param name="fileSystem">The file system (the real one on a host).</param>
+    /// <param name="path">The state file; nothing happens if it is absent.</param>
+    /// <exception cref="IOException">The directory could not be flushed; the message carries the OS error.</exception>
+    public static void Delete(IFileSystem fileSystem, string path)
+    {
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        fileSystem.File.Delete(path);
+        FlushDirectory(fileSystem, path);
+    }
+
     /// <summary>The temporary file's name for this write, once the temporaries of writers that died are removed.</summary>
     private static string Prepare(IFileSystem fileSystem, string path)
     {

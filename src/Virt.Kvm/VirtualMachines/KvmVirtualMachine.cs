@@ -87,6 +87,8 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             throw new VmStateException(Name, "start", _state, "it is already running; shut it down first");
         }
 
+        RefuseStartOfUnfinishedReceive();
+
         // A clustered VM starts only on its owner node while that node holds its lease (the gate says why not).
         if (_environment.StartGate is { } gate)
         {
@@ -381,7 +383,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
         var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
-        if (ownership is not null && _environment.FileSystem.File.Exists(Files.Incoming) && (record is null || !_environment.Qemu.IsSameQemu(record, Name, out _)))
+        if (ownership is not null && UnarrivedBeforeHandOver() && (record is null || !_environment.Qemu.IsSameQemu(record, Name, out _)) && !QemuOfPidFileRuns())
         {
             _ownership = ownership;
             try
@@ -427,6 +429,10 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
             if (qmp is not null && _environment.FileSystem.File.Exists(Files.Incoming))
             {
                 _state = await SettleIncomingAfterRestartAsync(qmp, cancellationToken).ConfigureAwait(false);
+                if (_state == VmState.Incoming)
+                {
+                    _background.Run(() => FollowUnwatchedReceiveAsync(running));
+                }
             }
 
             _background.Run(() => WatchAsync(running, subscription));

@@ -140,10 +140,20 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
                 throw new VmNotFoundException(name, _environment.Options.StateDirectory);
             }
 
-            var spec = JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
-                ?? throw new VmException(VirtErrorKind.Failed, $"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
-            var machine = new KvmVirtualMachine(spec, files, _environment);
-            await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
+            KvmVirtualMachine machine;
+            try
+            {
+                var spec = JsonSerializer.Deserialize(await _environment.FileSystem.File.ReadAllBytesAsync(files.Spec, cancellationToken).ConfigureAwait(false), KvmJsonContext.Default.VmSpec)
+                    ?? throw new VmException(VirtErrorKind.Failed, $"the spec of VM '{name}' in '{files.Spec}' is empty: restore it or delete the VM's directory");
+                machine = new KvmVirtualMachine(spec, files, _environment);
+                await machine.ReattachAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Removed by another process between the look and the read (a delete, or a discarded receive).
+                throw new VmNotFoundException(name, _environment.Options.StateDirectory);
+            }
+
             if (!StillDefined(machine))
             {
                 // Its QEMU had been migrated to another host; the cleanup after it, just done, undefined the VM here.
@@ -234,8 +244,10 @@ public sealed class KvmVirtualMachineManager : IVirtualMachineManager, IAsyncDis
             await machine.KillAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // Stopping released them; a port a crashed start left behind goes with the VM too.
+        // Stopping released them; a port a crashed start left behind goes with the VM too, and so do the volumes a receive
+        // that never finished made here.
         await machine.ReleaseNetworkPortsAsync().ConfigureAwait(false);
+        await machine.DeleteVolumesOfUnfinishedReceiveAsync().ConfigureAwait(false);
         await _catalog.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -280,6 +280,61 @@ public sealed class CrossHostDiskCopyTests
         await hosts.B.RunAsync("delete", "orphan");
     }
 
+    [Fact(Timeout = 600_000)]
+    public async Task A_receive_whose_process_and_QEMU_died_after_the_stream_began_is_kept_refuses_to_start_and_goes_with_its_volume_on_delete()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var hosts = await TwoHosts.CreateAsync(ct);
+        const string Volume = "local:midway-data";
+        await hosts.A.RunAsync("dir-pool", "local");
+        await hosts.B.RunAsync("dir-pool", "local");
+        await hosts.A.RunAsync("volume-create", "local", "midway-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
+        var pid = await hosts.A.RunAsync("start-disk", "midway", Volume);
+        await hosts.A.ExecAsync("midway", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+        var sizes = await hosts.A.RunAsync("disk-sizes", "midway");
+        var ticket = await hosts.B.RunAsync("prepare-disk", "midway", TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", Volume, sizes);
+        var destinationPid = int.Parse((await hosts.B.StatusAsync("midway")).Split(' ')[1], CultureInfo.InvariantCulture);
+        var hostB = hosts.B;
+
+        // Once RAM moves (1 MiB/s: the stream is QEMU's by then), host-b dies: its process, then its QEMU.
+        var killed = false;
+        async Task KillHostB(long transferred)
+        {
+            if (transferred > 0 && !killed)
+            {
+                killed = true;
+                await hostB.KillAsync();
+                using var qemu = System.Diagnostics.Process.GetProcessById(destinationPid);
+                qemu.Kill();
+            }
+        }
+
+        var migration = hosts.A.Send("migrate", "midway", ticket, hosts.A.TlsDirectory, (1024 * 1024).ToString(CultureInfo.InvariantCulture), "delete-copied");
+        await Assert.ThrowsAsync<HostCommandException>(() => hosts.A.FinishAsync(migration, KillHostB));
+        Assert.True(killed, "the migration reported no RAM moving before it ended");
+        Assert.Equal($"Running {pid}", await hosts.A.StatusAsync("midway"));
+        for (var waited = 0; !Native.HasEnded(destinationPid) && waited < 300; waited++)
+        {
+            await Task.Delay(100, ct);
+        }
+
+        // The next manager on host-b cannot know how far the stream got: it keeps the VM, stopped, with its volume, and
+        // refuses to start it (its disk may be a partial copy), saying what to do.
+        await hosts.RestartBAfterKillAsync(() => Task.CompletedTask);
+        Assert.Equal("Stopped -", await hosts.B.StatusAsync("midway"));
+        Assert.Equal("yes", await hosts.B.RunAsync("volume-exists", "local", "midway-data"));
+        var refused = await Assert.ThrowsAsync<HostCommandException>(() => hosts.B.RunAsync("start-defined", "midway"));
+        Assert.Contains("may be a partial copy", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("host-a", refused.Message, StringComparison.Ordinal);
+
+        // The VM runs on host-a, so host-b's copy is deleted, with the volume made for it.
+        await hosts.B.RunAsync("delete", "midway");
+        Assert.Equal("absent", await hosts.B.StatusAsync("midway"));
+        Assert.Equal("no", await hosts.B.RunAsync("volume-exists", "local", "midway-data"));
+        Assert.Equal("kept", await hosts.A.ExecAsync("midway", "/bin/sh", "-c", ReadMarker));
+        await hosts.A.RunAsync("delete", "midway");
+    }
+
     /// <summary>Runs <paramref name="test"/> on two fresh hosts with the path for host-a's image in a directory removed afterwards.</summary>
     private static async Task OnTwoHostsAsync(Func<LabHost, LabHost, string, CancellationToken, Task> test, CancellationToken cancellationToken)
     {

@@ -108,7 +108,17 @@ internal static class CopiedVolumes
                 }
 
                 await record(created, id).ConfigureAwait(false);
-                await pool.CreateVolumeAsync(new VolumeSpec(id.Name, copies[disk.Id]), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await pool.CreateVolumeAsync(new VolumeSpec(id.Name, copies[disk.Id]), cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Not made (another party may have made one of that name since the check): never recorded as ours.
+                    await record(created, null).ConfigureAwait(false);
+                    throw;
+                }
+
                 created.Add(id);
                 await record(created, null).ConfigureAwait(false);
             }
@@ -123,30 +133,36 @@ internal static class CopiedVolumes
     }
 
     /// <summary>Deletes volumes made for a copy (a migration that did not complete) or left behind by one (the source's, once asked). Never throws: logged.</summary>
-    public static async Task DeleteAsync(IVolumeResolver? volumes, IEnumerable<VolumeId> ids, string vmName, ILogger logger)
+    /// <returns>Whether every one is gone (false: no storage registered to delete them, or a delete failed).</returns>
+    public static async Task<bool> DeleteAsync(IVolumeResolver? volumes, IEnumerable<VolumeId> ids, string vmName, ILogger logger)
     {
+        var all = ids.ToList();
         if (volumes is not IStorageManager storage)
         {
-            return;
+            return all.Count == 0;
         }
 
-        foreach (var id in ids)
+        var gone = true;
+        foreach (var id in all)
         {
             try
             {
                 var pool = await storage.GetPoolAsync(id.Pool, CancellationToken.None).ConfigureAwait(false);
                 await pool.DeleteVolumeAsync(id.Name, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (VolumeNotFoundException)
+            catch (Exception error) when (error is VolumeNotFoundException or StoragePoolNotFoundException)
             {
-                // Gone already.
+                // Gone already (with its pool, if the pool went).
             }
             catch (Exception error) when (error is not OperationCanceledException)
             {
                 // On cleanup paths: a failure to delete is said, never raised over the error that led here.
                 Log.CopiedVolumeNotDeleted(logger, vmName, id.ToString(), error.Message);
+                gone = false;
             }
         }
+
+        return gone;
     }
 
     private static async Task<bool> ExistsAsync(IStoragePool pool, string name, CancellationToken cancellationToken)

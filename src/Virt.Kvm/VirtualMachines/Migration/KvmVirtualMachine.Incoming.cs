@@ -50,7 +50,11 @@ internal sealed class IncomingSetup(IncomingMigrationOptions options, string? tl
 /// The volume being created when this was written: found to be absent just before, so a process that died while creating it
 /// leaves it to delete with the others.
 /// </param>
-internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost, IReadOnlyList<string>? CopiedVolumes = null, string? PendingVolume = null)
+/// <param name="HandedOver">
+/// Whether the source's stream was handed to QEMU: from then on QEMU may complete the receive on its own, so what is here
+/// may be the VM's only whole copy and is never discarded without the operator.
+/// </param>
+internal sealed record IncomingRecord(DateTimeOffset ExpiresAt, string? SourceHost, IReadOnlyList<string>? CopiedVolumes = null, string? PendingVolume = null, bool HandedOver = false)
 {
     /// <summary>Every volume this receive made, or may have made.</summary>
     public IReadOnlyList<VolumeId> Volumes() =>
@@ -80,6 +84,9 @@ internal sealed partial class KvmVirtualMachine
 
     /// <summary>The volumes this receive made for copied disks (null: not known in this process; incoming.json says).</summary>
     private IReadOnlyList<VolumeId>? _copiedVolumes;
+
+    /// <summary>incoming.json as this process last wrote it (null: not written by this process).</summary>
+    private IncomingRecord? _incomingRecord;
 
     /// <summary>Whether this VM is waiting to be received from another host.</summary>
     public bool IsIncoming => _state == VmState.Incoming;
@@ -128,9 +135,11 @@ internal sealed partial class KvmVirtualMachine
                 }
                 catch
                 {
-                    ReleaseOwnership();
+                    // The volumes go before the VM is let go: another process that took it over meanwhile would find
+                    // incoming.json and discard it, deleting the same volumes (or a pending one) a second time.
                     await CopiedVolumes.DeleteAsync(_environment.Volumes, _copiedVolumes, Name, _logger).ConfigureAwait(false);
                     _copiedVolumes = [];
+                    ReleaseOwnership();
                     throw;
                 }
             }
@@ -194,7 +203,52 @@ internal sealed partial class KvmVirtualMachine
         }
         else if (_running is { } running)
         {
+            // Found by this manager after the receiving process ended: QEMU may have finished receiving alone since, and
+            // then what runs here is the VM (the source has let go of it), never to be torn down as a wait.
+            if (running.Qmp is { } qmp && (await qmp.QueryStatusAsync(CancellationToken.None).ConfigureAwait(false)).Status.Value != "inmigrate")
+            {
+                _state = await SettleIncomingAfterRestartAsync(qmp, CancellationToken.None).ConfigureAwait(false);
+                throw new VmStateException(Name, "delete", _state, "it arrived from the source meanwhile (its QEMU finished receiving it alone) and runs here now: shut it down first, or delete it with force");
+            }
+
             await TearDownIncomingAsync(running).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A receive found mid-stream by a manager after the process receiving it ended: QEMU goes on receiving alone. It is
+    /// asked once a second until it has the whole VM, which then resumes as on arrival. A QEMU that ends instead leaves the
+    /// VM stopped with incoming.json: a start refuses it, a delete removes it with its volumes.
+    /// </summary>
+    private async Task FollowUnwatchedReceiveAsync(RunningQemu running)
+    {
+        while (_running == running && _state == VmState.Incoming && running.Qmp is { } qmp)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _environment.Time).ConfigureAwait(false);
+            try
+            {
+                string? source;
+                using (await _lock.AcquireAsync("receive", CancellationToken.None).ConfigureAwait(false))
+                {
+                    if (_running != running || _state != VmState.Incoming || (await qmp.QueryStatusAsync(CancellationToken.None).ConfigureAwait(false)).Status.Value == "inmigrate")
+                    {
+                        continue;
+                    }
+
+                    source = (_incomingRecord ?? ReadIncomingRecord())?.SourceHost;
+                    _state = await SettleIncomingAfterRestartAsync(qmp, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                Log.VmArrived(_logger, Name, source ?? "another host", running.Record.Pid);
+                _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), "from another host, received while no manager watched"));
+                return;
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                // QEMU ended (its watcher cleans up) or its monitor closed with this manager: nothing more to follow.
+                Log.UnwatchedReceiveNotFollowed(_logger, Name, error.Message);
+                return;
+            }
         }
     }
 
@@ -211,20 +265,23 @@ internal sealed partial class KvmVirtualMachine
         }
 
         await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
+
+        // As on arrival: the record goes (durably) before the guest resumes.
+        StateFile.Delete(_environment.FileSystem, Files.Incoming);
+        _copiedVolumes = [];
         if (!status.Running)
         {
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
         await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
-        _environment.FileSystem.File.Delete(Files.Incoming);
-        _copiedVolumes = [];
         return VmState.Running;
     }
 
     /// <summary>The gate, the hand-over to QEMU, and the wait for the VM's state; on any failure everything goes.</summary>
     private async Task AwaitArrivalAsync(TcpListener listener, RunningQemu running, string token, DateTimeOffset expiresAt, string? sourceHost, CancellationToken cancellationToken)
     {
+        var arrived = false;
         try
         {
             Socket stream;
@@ -255,6 +312,9 @@ internal sealed partial class KvmVirtualMachine
             using var migration = qmp.Subscribe(new QmpSubscriptionOptions { EventNames = ["MIGRATION"], Capacity = 64, OverflowPolicy = QmpEventOverflowPolicy.Fail });
             using (stream)
             {
+                // Recorded before QEMU gets the stream: from then on QEMU can finish the receive without this process, so
+                // a later manager must not take what is here for a receive that never arrived (DiscardUnarrivedAsync).
+                await WriteIncomingRecordAsync((_incomingRecord ?? ReadIncomingRecord() ?? new IncomingRecord(expiresAt, sourceHost)) with { HandedOver = true }, cancellationToken).ConfigureAwait(false);
                 string? refusal = null;
                 try
                 {
@@ -275,14 +335,15 @@ internal sealed partial class KvmVirtualMachine
             }
 
             await WaitForStateAsync(migration, cancellationToken).ConfigureAwait(false);
+            arrived = true;
 
             // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
             await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
 
-            // The VM is whole here from now on: incoming.json goes before the guest resumes, so that a process and QEMU that
-            // both die from here on leave a stopped VM with its disks, never one that the next manager takes for a receive
-            // that did not arrive and discards (DiscardUnarrivedAsync). Dying right here leaves it paused.
-            _environment.FileSystem.File.Delete(Files.Incoming);
+            // The VM is whole here from now on: incoming.json goes (durably) before the guest resumes, so that a process and
+            // QEMU that both die from here on leave a stopped VM with its disks, never one that the next manager takes for
+            // a receive that did not arrive. Dying right here leaves it paused.
+            StateFile.Delete(_environment.FileSystem, Files.Incoming);
             await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
             _state = VmState.Running;
@@ -290,6 +351,15 @@ internal sealed partial class KvmVirtualMachine
             _copiedVolumes = [];
             Log.VmArrived(_logger, Name, sourceHost ?? "another host", running.Record.Pid);
             _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"from {sourceHost ?? "another host"}"));
+        }
+        catch (Exception ex) when (arrived)
+        {
+            // QEMU has the whole VM: whatever failed after that (resuming it, removing the exports), this is the VM's copy
+            // now, and the source has let go of it. It stays, as it is; its watcher follows QEMU from here.
+            _state = VmState.Paused;
+            _incomingCancel = null;
+            _copiedVolumes = [];
+            Log.ArrivedNotResumed(_logger, Name, ex.Message);
         }
         catch (Exception ex)
         {
@@ -364,6 +434,56 @@ internal sealed partial class KvmVirtualMachine
         _copiedVolumes = [];
     }
 
+    /// <summary>
+    /// Whether incoming.json says a receive began here and never got as far as handing the source's stream to QEMU: only
+    /// then is what is here certainly not the VM's only copy. An unreadable record counts as handed over (kept).
+    /// </summary>
+    private bool UnarrivedBeforeHandOver() =>
+        _environment.FileSystem.File.Exists(Files.Incoming) && ReadIncomingRecord() is { HandedOver: false };
+
+    /// <summary>
+    /// Whether the QEMU named by the pid file runs: a process that died between spawning QEMU and recording the run leaves
+    /// only that (and a receive's QEMU must not lose its directory under it).
+    /// </summary>
+    private bool QemuOfPidFileRuns()
+    {
+        try
+        {
+            var text = _environment.FileSystem.File.ReadAllText(Files.PidFile).Trim();
+            return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                && _environment.Qemu.StartTicks(pid) is { } ticks
+                && _environment.Qemu.IsSameQemu(new VmRuntimeRecord(pid, ticks, DateTimeOffset.MinValue, string.Empty, string.Empty, string.Empty, []), Name);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A VM whose receive began but never finished here (incoming.json is still there, its QEMU gone) is not started: its
+    /// disks may be a partial copy. Says what to do.
+    /// </summary>
+    private void RefuseStartOfUnfinishedReceive()
+    {
+        if (!_environment.FileSystem.File.Exists(Files.Incoming))
+        {
+            return;
+        }
+
+        var source = ReadIncomingRecord()?.SourceHost ?? "the source host";
+        throw new VmStateException(Name, "start", _state, $"it was being received from {source} when its QEMU ended, after the source's stream had begun, so its disks here may be a partial copy: if the VM runs on {source} (or its copy there is whole), delete it here (DeleteAsync, which also deletes the volumes made for the copy); if the migration completed (the source reported it completed and no longer has the VM), remove {Files.Incoming} and start it");
+    }
+
+    /// <summary>Deletes the volumes a receive that never finished made here (incoming.json names them); for a delete of the VM.</summary>
+    internal async Task DeleteVolumesOfUnfinishedReceiveAsync()
+    {
+        if (_environment.FileSystem.File.Exists(Files.Incoming))
+        {
+            await CopiedVolumes.DeleteAsync(_environment.Volumes, CopiedVolumesOfRecord(), Name, _logger).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The volumes incoming.json names (a receive that an earlier process started).</summary>
     private IReadOnlyList<VolumeId> CopiedVolumesOfRecord()
     {
@@ -378,7 +498,7 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>The source host a VM waiting here is to come from, as incoming.json records it; null when it is not waiting.</summary>
-    public string? IncomingSourceHost() => IsIncoming ? ReadIncomingRecord()?.SourceHost : null;
+    public string? IncomingSourceHost() => IsIncoming ? (_incomingRecord ?? ReadIncomingRecord())?.SourceHost : null;
 
     private IncomingRecord? ReadIncomingRecord()
     {
@@ -392,8 +512,12 @@ internal sealed partial class KvmVirtualMachine
         }
     }
 
-    private Task WriteIncomingRecordAsync(IncomingRecord record, CancellationToken cancellationToken) =>
-        StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken);
+    /// <summary>Writes incoming.json (crash-safely) and keeps it as this process's record of the receive.</summary>
+    private async Task WriteIncomingRecordAsync(IncomingRecord record, CancellationToken cancellationToken)
+    {
+        await StateFile.WriteAsync(_environment.FileSystem, Files.Incoming, JsonSerializer.SerializeToUtf8Bytes(record, KvmJsonContext.Default.IncomingRecord), OwnerOnly.FileMode, cancellationToken).ConfigureAwait(false);
+        _incomingRecord = record;
+    }
 
     /// <summary>
     /// A receive that never arrived, found by a manager after the process that ran it ended: incoming.json is there, but no
@@ -407,9 +531,21 @@ internal sealed partial class KvmVirtualMachine
         {
             _lastExit = await CleanUpAfterDeadQemuAsync(record, "while no manager was watching, before the VM it was receiving had arrived", cancellationToken).ConfigureAwait(false);
         }
+        else
+        {
+            // The process died before the run's record was written: what a start takes before that (ports, volume locks)
+            // is given back by name.
+            await ReleaseNetworkPortsAsync().ConfigureAwait(false);
+            await ReleaseVolumesAsync().ConfigureAwait(false);
+        }
 
         var volumes = CopiedVolumesOfRecord();
-        await CopiedVolumes.DeleteAsync(_environment.Volumes, volumes, Name, _logger).ConfigureAwait(false);
+        if (!await CopiedVolumes.DeleteAsync(_environment.Volumes, volumes, Name, _logger).ConfigureAwait(false))
+        {
+            // Kept, with its record, so that the next manager (one with the storage registered) deletes what is left.
+            _state = VmState.Stopped;
+            return;
+        }
 
         // The spec first: its absence is what every manager reads as "not defined here".
         _environment.FileSystem.File.Delete(Files.Spec);
