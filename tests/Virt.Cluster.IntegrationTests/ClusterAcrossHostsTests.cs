@@ -175,6 +175,85 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         }
     }
 
+    [Fact]
+    public async Task Losing_one_etcd_member_changes_nothing_losing_two_fences_the_HA_VM_and_refuses_its_start_and_the_quorum_back_runs_it_again()
+    {
+        var cephPool = ceph.CreatePool();
+        var fenced = new List<string>();
+        try
+        {
+            await using var etcd = await StartEtcdAsync();
+            await using var lab = await StartLabAsync(etcd, cephPool, "disk");
+            var a = lab["host-a"];
+            Assert.Equal("host-a", await a.RunAsync("protect", "db", "disk"));
+            var pid = int.Parse(await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90)), System.Globalization.CultureInfo.InvariantCulture);
+            fenced.AddRange((await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries));
+
+            // One of three members down: for two lease lengths every node keeps its lease and db runs on, in the same QEMU.
+            await etcd.StopMemberAsync(0);
+            await etcd.WaitHealthyAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2 * LeaseSeconds), Token);
+            foreach (var host in Hosts)
+            {
+                Assert.Equal("yes", await lab[host].RunAsync("holds-lease"));
+            }
+
+            Assert.Equal($"Running {pid}", await a.StatusAsync("db"));
+
+            // Two down: no quorum, no renewal. Each node counts its lease out within the TTL; host-a kills db (its QEMU
+            // ends) and refuses to start it again, saying why.
+            await etcd.StopMemberAsync(1);
+            var cutAt = Stopwatch.StartNew();
+            await ClusterGuests.WaitForAsync(() => Task.FromResult(Virt.Tests.ProcessTable.HasEnded(pid)), "host-a killing db without a quorum");
+            var killedAfter = cutAt.Elapsed;
+            foreach (var host in Hosts)
+            {
+                await ClusterGuests.WaitForAsync(async () => (await lab[host].RunAsync("holds-lease")).StartsWith("no", StringComparison.Ordinal), $"{host} counting its lease out");
+            }
+
+            await a.WaitForStateAsync("db", "Stopped", TimeSpan.FromSeconds(60));
+            var refused = await Assert.ThrowsAsync<HostCommandException>(() => a.RunAsync("start-defined", "db"));
+            // Refused by the gate, naming why: the lease that ran out, or (once a join attempt replaced it) etcd's lost majority.
+            Assert.True(refused.Message.Contains("lease", StringComparison.Ordinal) || refused.Message.Contains("a majority of the etcd members", StringComparison.Ordinal), refused.Message);
+            TestContext.Current.TestOutputHelper?.WriteLine($"quorum lost -> db's QEMU gone after {killedAfter.TotalSeconds:0.0} s ({LeaseSeconds} s lease); start refused: {refused.Message}");
+            Assert.True(killedAfter < TimeSpan.FromSeconds(LeaseSeconds + 5), $"db ran {killedAfter.TotalSeconds:0.0} s after the quorum was lost, past its {LeaseSeconds} s lease");
+
+            // The quorum back: the nodes join again and db runs again, on one node only (one holder of its disk's lock).
+            await etcd.StartMemberAsync(0);
+            await etcd.StartMemberAsync(1);
+            await etcd.WaitHealthyAsync();
+            string? runsOn = null;
+            await ClusterGuests.WaitForAsync(
+                async () =>
+                {
+                    foreach (var host in Hosts)
+                    {
+                        if ((await lab[host].StatusAsync("db")).StartsWith("Running", StringComparison.Ordinal))
+                        {
+                            runsOn = host;
+                        }
+                    }
+
+                    return runsOn is not null;
+                },
+                "db running again once the quorum was back");
+            var holders = await lab[runsOn!].RunAsync("lock-holders", "disk");
+            Assert.StartsWith($"{runsOn}/vm:db ", holders, StringComparison.Ordinal);
+            fenced.AddRange(holders.Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries));
+            var running = 0;
+            foreach (var host in Hosts)
+            {
+                running += (await lab[host].StatusAsync("db")).StartsWith("Running", StringComparison.Ordinal) ? 1 : 0;
+            }
+
+            Assert.Equal(1, running);
+        }
+        finally
+        {
+            ClusterGuests.CleanUpCeph(ceph, fenced, cephPool);
+        }
+    }
+
     /// <summary>Seconds since boot (CLOCK_BOOTTIME, 10 ms resolution): the clock of a process's start time in /proc.</summary>
     private static double UptimeSeconds() =>
         double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
