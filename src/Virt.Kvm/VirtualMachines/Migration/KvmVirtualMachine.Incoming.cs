@@ -319,6 +319,9 @@ internal sealed partial class KvmVirtualMachine
                 try
                 {
                     await LiveMigration.SetCapabilityAsync(qmp, MigrateSetCapabilitiesArgumentsCapabilitiesCapability.Events, true, cancellationToken).ConfigureAwait(false);
+
+                    // The source completes only once this side has loaded the whole state (KvmVirtualMachine.MigrateAsync).
+                    await LiveMigration.SetCapabilityAsync(qmp, MigrateSetCapabilitiesArgumentsCapabilitiesCapability.ReturnPath, true, cancellationToken).ConfigureAwait(false);
                     await qmp.GetfdAsync(new GetfdArguments { Fdname = IncomingDescriptor }, stream.SafeHandle, cancellationToken: cancellationToken).ConfigureAwait(false);
                     await qmp.MigrateIncomingAsync(new MigrateIncomingArguments { Uri = "fd:" + IncomingDescriptor }, cancellationToken).ConfigureAwait(false);
                 }

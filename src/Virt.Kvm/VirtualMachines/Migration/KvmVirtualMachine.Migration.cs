@@ -136,6 +136,12 @@ internal sealed partial class KvmVirtualMachine
                 await MigrationTls.ClearParametersAsync(source, cancellationToken).ConfigureAwait(false);
             }
 
+            // To another host's manager, the destination confirms over the return path that it loaded the whole state
+            // before this QEMU calls the migration completed: a destination that fails at the very end then fails the
+            // migration here, and the guest resumes on this host, rather than this host letting go of a VM the other
+            // could not take (the destination turns it on too). QEMU keeps the capability, so it is set every time.
+            await LiveMigration.SetCapabilityAsync(source, MigrateSetCapabilitiesArgumentsCapabilitiesCapability.ReturnPath, options.Ticket is not null, cancellationToken).ConfigureAwait(false);
+
             // QEMU's total time counts from here; a migration that copied disks first reports theirs on top.
             var beforeQemu = CopiedDiskIds(options).Count > 0 ? _environment.Time.GetElapsedTime(started) : TimeSpan.Zero;
             var qemuStarted = _environment.Time.GetTimestamp();
