@@ -14,7 +14,10 @@ if (args.Length != 3 || !int.TryParse(args[2], System.Globalization.CultureInfo.
 var timeout = TimeSpan.FromSeconds(seconds);
 using var device = LinuxWatchdogDevice.Open(args[1], timeout);
 await Console.Out.WriteLineAsync($"WATCHDOG-ARMED {device.Identity} timeout={device.Timeout.TotalSeconds}s");
-var keeper = new HaWatchdogKeeper(device, () => TimeSpan.FromSeconds(60), () => false, TimeSpan.FromSeconds(0.5), TimeProvider.System, NullLogger.Instance);
+
+// The agent's keeper on the real device, with a lease that holds: it keeps the device alive from its own thread.
+var keeper = new HaWatchdogKeeper(() => device, device.Timeout, () => true, () => TimeSpan.FromSeconds(60), () => false, TimeSpan.FromSeconds(1), NullLogger.Instance);
+keeper.Tick();
 keeper.Start();
 switch (args[0])
 {

@@ -62,6 +62,7 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     // HA VM here (none started since), so that keepalives need no lease.
     private HaWatchdogKeeper? _watchdog;
     private bool _fencedClean;
+    private long _haStarts;
 
     /// <summary>Creates the agent; <see cref="StartAsync"/> sets it going.</summary>
     /// <param name="cluster">This node's cluster manager (joined, or joining).</param>
@@ -94,9 +95,10 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_options.WatchdogDevice is { } device)
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_options.WatchdogDevice is { } device && _watchdog is null)
         {
-            _watchdog = ArmWatchdog(device);
+            _watchdog = StartWatchdog(device);
         }
 
         // Straight from the lease's watchdog, not through the watch (whose stream may be stuck behind the partition).
@@ -221,20 +223,26 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             return;
         }
 
+        // A clean stop disarms the watchdog first (so a stop that hangs below is not turned into a reset): the HA VMs left
+        // running are fenced on their disks by the survivors, as without one.
+        if (_watchdog is { } watchdog)
+        {
+            await watchdog.DisposeAsync().ConfigureAwait(false);
+        }
+
         _leaseLost?.Dispose();
         await _stop.CancelAsync().ConfigureAwait(false);
         await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (_watchdog is { } watchdog)
-        {
-            // A clean stop disarms it: the HA VMs left running are fenced on their disks by the survivors, as without one.
-            await watchdog.DisposeAsync().ConfigureAwait(false);
-        }
 
         _stop.Dispose();
     }
 
-    /// <summary>Opens the watchdog device with a timeout that ends before a survivor may start this node's HA VMs, and starts its keepalives.</summary>
-    private HaWatchdogKeeper ArmWatchdog(string path)
+    /// <summary>
+    /// Checks the watchdog settings and starts the keeper, which opens (arms) the device only once this node holds its
+    /// lease and owns HA VMs. Not opened here: a process started after one that was killed with HA VMs running must not
+    /// stop the reset that death set going (an open restarts the countdown; a probe's magic close would stop it).
+    /// </summary>
+    private HaWatchdogKeeper StartWatchdog(string path)
     {
         var ttl = _cluster.LeaseTtl;
         var timeout = _options.WatchdogTimeout ?? TimeSpan.FromSeconds(Math.Max(1, Math.Floor(ttl.TotalSeconds / 2)));
@@ -249,16 +257,25 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             throw new ClusterException(VirtErrorKind.InvalidInput, $"ClusterHaOptions.RecoveryDelay {_options.RecoveryDelay.TotalSeconds} s leaves the watchdog no time: with a watchdog device it must be more than 0 and less than twice WatchdogTimeout ({timeout.TotalSeconds} s)");
         }
 
-        var device = LinuxWatchdogDevice.Open(path, timeout);
-        if (device.Timeout > ttl / 2)
+        if (!File.Exists(path))
         {
-            device.Disarm();
-            throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} ({device.Identity}) set a timeout of {device.Timeout.TotalSeconds} s for the {timeout.TotalSeconds} s asked, more than half the lease TTL ({ttl.TotalSeconds} s): ask for a timeout the driver takes (ClusterHaOptions.WatchdogTimeout) or a longer LeaseTtl");
+            throw new ClusterException(VirtErrorKind.NotFound, $"the watchdog device {path} does not exist: load a watchdog driver (modprobe softdog, or the board's, e.g. iTCO_wdt), or leave ClusterHaOptions.WatchdogDevice unset");
         }
 
-        var keeper = new HaWatchdogKeeper(device, () => _cluster.LeaseTimeLeft, () => _everHa.IsEmpty || Volatile.Read(ref _fencedClean), slack, _time, _logger);
+        IWatchdogDevice Open()
+        {
+            var device = LinuxWatchdogDevice.Open(path, timeout);
+            if (device.Timeout > ttl / 2 || device.Timeout <= slack)
+            {
+                _ = device.Disarm();
+                throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} ({device.Identity}) set a timeout of {device.Timeout.TotalSeconds} s for the {timeout.TotalSeconds} s asked, outside {slack.TotalSeconds} s (half RecoveryDelay) to {ttl.TotalSeconds / 2} s (half the lease TTL): ask for a timeout the driver takes (ClusterHaOptions.WatchdogTimeout)");
+            }
+
+            return device;
+        }
+
+        var keeper = new HaWatchdogKeeper(Open, timeout, () => _cluster.HoldsLease && !_everHa.IsEmpty, () => _cluster.LeaseTimeLeft, () => Volatile.Read(ref _fencedClean), slack, _logger);
         keeper.Start();
-        Log.WatchdogArmed(_logger, path, device.Identity, device.Timeout.TotalSeconds);
         return keeper;
     }
 
@@ -272,6 +289,13 @@ public sealed class ClusterHaAgent : IAsyncDisposable
                 case ClusterOwnershipChanged { Kind: Vm } owner:
                     if (owner.Ownership is { HighAvailability: true } ha && ha.Node == _cluster.NodeName)
                     {
+                        // One new to this node (arrived by migration, say) may run here without a start by this agent; a
+                        // record seen again (a resync) changes nothing.
+                        if (!_ownedHa.ContainsKey(owner.Name))
+                        {
+                            HaMayRunHere();
+                        }
+
                         _ownedHa[owner.Name] = ha;
                         _everHa[owner.Name] = true;
                         _ = Task.Run(() => ReconcileAsync(cancellationToken), CancellationToken.None);
@@ -305,12 +329,25 @@ public sealed class ClusterHaAgent : IAsyncDisposable
     private async Task FenceAsync(string reason)
     {
         Interlocked.Increment(ref _fences);
+        var starts = Interlocked.Read(ref _haStarts);
+        Volatile.Write(ref _fencedClean, false);
         var killed = await Task.WhenAll(_everHa.Keys.Select(name => KillQuietlyAsync(name, reason))).ConfigureAwait(false);
-        if (killed.All(done => done))
+
+        // Nothing of HA runs here any more, unless a start began (or an HA VM came to this node) meanwhile: the watchdog
+        // device may then be kept alive without a lease, and is told at once.
+        if (killed.All(done => done) && Interlocked.Read(ref _haStarts) == starts)
         {
-            // Nothing of HA runs here any more: the watchdog device may be kept alive without a lease.
             Volatile.Write(ref _fencedClean, true);
         }
+
+        _watchdog?.Nudge();
+    }
+
+    /// <summary>An HA VM may run here from now on (a start, or one owned here): the last clean fence no longer says otherwise.</summary>
+    private void HaMayRunHere()
+    {
+        Interlocked.Increment(ref _haStarts);
+        Volatile.Write(ref _fencedClean, false);
     }
 
     /// <summary>Kills one VM, trying again for a few seconds while it still runs (a kill can meet the VM's lock held by another operation).</summary>
@@ -444,7 +481,7 @@ public sealed class ClusterHaAgent : IAsyncDisposable
             await FenceDeadHoldersAsync(vm.Spec, cancellationToken).ConfigureAwait(false);
 
             // From here an HA guest may run: the watchdog device's keepalives follow the lease again.
-            Volatile.Write(ref _fencedClean, false);
+            HaMayRunHere();
             await vm.StartAsync(cancellationToken).ConfigureAwait(false);
             Log.HaStarted(_logger, name, _cluster.NodeName);
         }

@@ -6,6 +6,12 @@ namespace Virt.Cluster.Ha;
 /// <summary>A hardware (or softdog) watchdog the HA agent keeps alive: the host resets when keepalives stop.</summary>
 internal interface IWatchdogDevice : IDisposable
 {
+    /// <summary>The device's path.</summary>
+    string Path { get; }
+
+    /// <summary>The driver's name for the device.</summary>
+    string Identity { get; }
+
     /// <summary>The timeout the driver set (it may round the one asked for).</summary>
     TimeSpan Timeout { get; }
 
@@ -13,7 +19,8 @@ internal interface IWatchdogDevice : IDisposable
     void Keepalive();
 
     /// <summary>Stops the watchdog (the magic close) and closes the device: only for a clean stop of the process.</summary>
-    void Disarm();
+    /// <returns>Whether the magic character was written.</returns>
+    bool Disarm();
 }
 
 /// <summary>
@@ -32,19 +39,21 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
     private const uint WdiocSetTimeout = 0xC0045706;
     private const int WdiofSetTimeout = 0x0080;
     private const int WdiofMagicClose = 0x0100;
+    private const int WdiofKeepalivePing = 0x8000;
     private const int OpenWriteOnly = 0x1;
     private const int OpenCloseOnExec = 0x80000;
 
-    private readonly string _path;
     private int _descriptor;
 
     private LinuxWatchdogDevice(string path, int descriptor, TimeSpan timeout, string identity)
     {
-        _path = path;
+        Path = path;
         _descriptor = descriptor;
         Timeout = timeout;
         Identity = identity;
     }
+
+    public string Path { get; }
 
     public TimeSpan Timeout { get; }
 
@@ -55,6 +64,13 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
     /// <exception cref="ClusterException">The device cannot be opened, cannot be stopped cleanly, or refuses the timeout.</exception>
     public static LinuxWatchdogDevice Open(string path, TimeSpan timeout)
     {
+        // A driver loaded with nowayout ignores the magic close: a clean stop (and every refusal below) would reset the host.
+        var sysfs = System.IO.Path.Combine("/sys/class/watchdog", System.IO.Path.GetFileName(path) is "watchdog" ? "watchdog0" : System.IO.Path.GetFileName(path), "nowayout");
+        if (File.Exists(sysfs) && File.ReadAllText(sysfs).Trim() == "1")
+        {
+            throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} cannot be stopped once started ({sysfs} is 1: nowayout), so a clean stop of this process would reset the host: load its driver without nowayout (e.g. modprobe softdog nowayout=0), or leave ClusterHaOptions.WatchdogDevice unset");
+        }
+
         var descriptor = OpenDevice(path, OpenWriteOnly | OpenCloseOnExec);
         if (descriptor < 0)
         {
@@ -72,9 +88,13 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
 
             var options = BitConverter.ToInt32(info, 0);
             var identity = System.Text.Encoding.ASCII.GetString(info, 8, 32).TrimEnd('\0');
-            if ((options & WdiofMagicClose) == 0 || (options & WdiofSetTimeout) == 0)
+            var missing = (options & WdiofMagicClose) == 0 ? "cannot be stopped by the magic close, so a clean stop of this process would reset the host"
+                : (options & WdiofSetTimeout) == 0 ? "has a fixed timeout"
+                : (options & WdiofKeepalivePing) == 0 ? "takes no keepalive (WDIOC_KEEPALIVE)"
+                : null;
+            if (missing is not null)
             {
-                throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} ({identity}) {((options & WdiofMagicClose) == 0 ? "cannot be stopped by the magic close, so a clean stop of this process would reset the host" : "has a fixed timeout")}: use a driver that has both (softdog has), or leave ClusterHaOptions.WatchdogDevice unset");
+                throw new ClusterException(VirtErrorKind.Refused, $"the watchdog device {path} ({identity}) {missing}: use a driver with the magic close, a settable timeout and keepalives (softdog has them), or leave ClusterHaOptions.WatchdogDevice unset");
             }
 
             var seconds = BitConverter.GetBytes((int)timeout.TotalSeconds);
@@ -88,7 +108,7 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
         catch
         {
             // The open armed it: stopped again (magic close), so a refusal leaves no countdown running.
-            Disarm(descriptor);
+            _ = Disarm(descriptor);
             throw;
         }
     }
@@ -98,17 +118,14 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
         var none = new byte[4];
         if (Ioctl(Volatile.Read(ref _descriptor), WdiocKeepalive, none) < 0)
         {
-            throw Failure(_path, "WDIOC_KEEPALIVE");
+            throw Failure(Path, "WDIOC_KEEPALIVE");
         }
     }
 
-    public void Disarm()
+    public bool Disarm()
     {
         var descriptor = Interlocked.Exchange(ref _descriptor, -1);
-        if (descriptor >= 0)
-        {
-            Disarm(descriptor);
-        }
+        return descriptor >= 0 && Disarm(descriptor);
     }
 
     /// <summary>Closes the device without the magic close: it stays armed, as when the process dies.</summary>
@@ -121,10 +138,11 @@ internal sealed partial class LinuxWatchdogDevice : IWatchdogDevice
         }
     }
 
-    private static void Disarm(int descriptor)
+    private static bool Disarm(int descriptor)
     {
-        _ = Write(descriptor, "V"u8.ToArray(), 1);
+        var written = Write(descriptor, "V"u8.ToArray(), 1) == 1;
         _ = Close(descriptor);
+        return written;
     }
 
     private static ClusterException Failure(string path, string what)

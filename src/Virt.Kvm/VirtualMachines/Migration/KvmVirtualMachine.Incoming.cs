@@ -222,17 +222,25 @@ internal sealed partial class KvmVirtualMachine
     /// </summary>
     private async Task FollowUnwatchedReceiveAsync(RunningQemu running)
     {
-        while (_running == running && _state == VmState.Incoming && running.Qmp is { } qmp)
+        var said = false;
+        while (_running == running && _state == VmState.Incoming && !running.Detaching && !running.Ending)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), _environment.Time).ConfigureAwait(false);
             try
             {
+                // Asked outside the lock, and a slow answer is "still streaming": QEMU serves its monitor between the
+                // chunks of the incoming stream, late when the stream is busy.
+                if (running.Qmp is not { } qmp || (await qmp.QueryStatusAsync(CancellationToken.None).ConfigureAwait(false)).Status.Value == "inmigrate")
+                {
+                    continue;
+                }
+
                 string? source;
                 using (await _lock.AcquireAsync("receive", CancellationToken.None).ConfigureAwait(false))
                 {
-                    if (_running != running || _state != VmState.Incoming || (await qmp.QueryStatusAsync(CancellationToken.None).ConfigureAwait(false)).Status.Value == "inmigrate")
+                    if (_running != running || _state != VmState.Incoming)
                     {
-                        continue;
+                        return;
                     }
 
                     source = (_incomingRecord ?? ReadIncomingRecord())?.SourceHost;
@@ -243,11 +251,19 @@ internal sealed partial class KvmVirtualMachine
                 _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), "from another host, received while no manager watched"));
                 return;
             }
+            catch (QmpTimeoutException)
+            {
+                // Busy with the stream: asked again.
+            }
             catch (Exception error) when (error is not OutOfMemoryException)
             {
-                // QEMU ended (its watcher cleans up) or its monitor closed with this manager: nothing more to follow.
-                Log.UnwatchedReceiveNotFollowed(_logger, Name, error.Message);
-                return;
+                if (_running == running && !running.Detaching && !running.Ending && !said)
+                {
+                    // The monitor is reconnecting, or QEMU is ending (its watcher cleans up): asked again while it is this
+                    // run, and said once.
+                    said = true;
+                    Log.UnwatchedReceiveNotFollowed(_logger, Name, error.Message);
+                }
             }
         }
     }
@@ -340,13 +356,13 @@ internal sealed partial class KvmVirtualMachine
             await WaitForStateAsync(migration, cancellationToken).ConfigureAwait(false);
             arrived = true;
 
+            // The VM is whole here from now on: incoming.json goes (durably) first, before the guest resumes, so that a
+            // process and QEMU that both die from here on leave a stopped VM with its disks, never one that the next
+            // manager takes for a receive that did not finish. Dying right after leaves it paused.
+            StateFile.Delete(_environment.FileSystem, Files.Incoming);
+
             // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
             await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
-
-            // The VM is whole here from now on: incoming.json goes (durably) before the guest resumes, so that a process and
-            // QEMU that both die from here on leave a stopped VM with its disks, never one that the next manager takes for
-            // a receive that did not arrive. Dying right here leaves it paused.
-            StateFile.Delete(_environment.FileSystem, Files.Incoming);
             await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
             _state = VmState.Running;
@@ -358,7 +374,17 @@ internal sealed partial class KvmVirtualMachine
         catch (Exception ex) when (arrived)
         {
             // QEMU has the whole VM: whatever failed after that (resuming it, removing the exports), this is the VM's copy
-            // now, and the source has let go of it. It stays, as it is; its watcher follows QEMU from here.
+            // now, and the source has let go of it. It stays, as it is, no longer marked as a receive; its watcher follows
+            // QEMU from here.
+            try
+            {
+                StateFile.Delete(_environment.FileSystem, Files.Incoming);
+            }
+            catch (IOException)
+            {
+                // Said below; a start then refuses it until incoming.json is removed by hand, as the refusal says.
+            }
+
             _state = VmState.Paused;
             _incomingCancel = null;
             _copiedVolumes = [];
@@ -479,11 +505,13 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>Deletes the volumes a receive that never finished made here (incoming.json names them); for a delete of the VM.</summary>
+    /// <exception cref="VmException">A volume could not be deleted: the VM is kept, with its record, to delete again.</exception>
     internal async Task DeleteVolumesOfUnfinishedReceiveAsync()
     {
-        if (_environment.FileSystem.File.Exists(Files.Incoming))
+        if (_environment.FileSystem.File.Exists(Files.Incoming)
+            && !await CopiedVolumes.DeleteAsync(_environment.Volumes, CopiedVolumesOfRecord(), Name, _logger).ConfigureAwait(false))
         {
-            await CopiedVolumes.DeleteAsync(_environment.Volumes, CopiedVolumesOfRecord(), Name, _logger).ConfigureAwait(false);
+            throw new VmException(VirtErrorKind.Failed, $"VM '{Name}' was being received from another host, and not every volume made here for its copied disks could be deleted (see the log, event 2315; without storage registered in this process none can be): it is kept, with {Files.Incoming}, so that a delete from a process with the storage registered finishes it");
         }
     }
 
