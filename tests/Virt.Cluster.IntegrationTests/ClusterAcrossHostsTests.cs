@@ -113,11 +113,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             await using var etcd = await StartEtcdAsync();
             await using var lab = await StartLabAsync(etcd, cephPool, "disk");
             var a = lab["host-a"];
-            Assert.Equal("host-a", await a.RunAsync("protect", "db", "disk"));
-            var pid = int.Parse(await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90)), System.Globalization.CultureInfo.InvariantCulture);
-            var clients = (await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries);
-            Assert.NotEmpty(clients);
-            fenced.AddRange(clients);
+            var pid = await ProtectDbOnHostAAsync(a, fenced);
 
             // host-a's link goes down: it reaches neither etcd, Ceph nor the others. Its agent still answers on stdin. Killed
             // means host-a's QEMU process is gone (its manager reports the VM stopped only after the clean-up, whose release
@@ -185,9 +181,7 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
             await using var etcd = await StartEtcdAsync();
             await using var lab = await StartLabAsync(etcd, cephPool, "disk");
             var a = lab["host-a"];
-            Assert.Equal("host-a", await a.RunAsync("protect", "db", "disk"));
-            var pid = int.Parse(await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90)), System.Globalization.CultureInfo.InvariantCulture);
-            fenced.AddRange((await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries));
+            var pid = await ProtectDbOnHostAAsync(a, fenced);
 
             // One of three members down: for two lease lengths every node keeps its lease and db runs on, in the same QEMU.
             await etcd.StopMemberAsync(0);
@@ -252,6 +246,20 @@ public sealed class ClusterAcrossHostsTests(CephCluster ceph)
         {
             ClusterGuests.CleanUpCeph(ceph, fenced, cephPool);
         }
+    }
+
+    /// <summary>
+    /// Makes VM db (its disk the RBD volume "disk") HA on host-a and waits until it runs there; notes its Ceph clients in
+    /// <paramref name="fenced"/> (for the clean-up of the blocklist); returns its QEMU's pid.
+    /// </summary>
+    private static async Task<int> ProtectDbOnHostAAsync(LabHost a, List<string> fenced)
+    {
+        Assert.Equal("host-a", await a.RunAsync("protect", "db", "disk"));
+        var pid = int.Parse(await a.WaitForStateAsync("db", "Running", TimeSpan.FromSeconds(90)), System.Globalization.CultureInfo.InvariantCulture);
+        var clients = (await a.RunAsync("lock-holders", "disk")).Split(' ')[1].Split(',', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(clients);
+        fenced.AddRange(clients);
+        return pid;
     }
 
     /// <summary>Seconds since boot (CLOCK_BOOTTIME, 10 ms resolution): the clock of a process's start time in /proc.</summary>

@@ -20,27 +20,21 @@ public sealed class WatchdogDeviceInGuestTests
     public async Task A_clean_stop_disarms_the_device_and_a_process_that_dies_leaves_it_to_fire()
     {
         TestGuest.Require();
-        HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
+        HostRootInGuest.Require();
         var ct = TestContext.Current.CancellationToken;
         var probe = Path.Combine(AppContext.BaseDirectory, "Virt.Cluster.WatchdogProbe.dll");
         var script = Path.Combine(Path.GetTempPath(), $"virt-watchdog-{Guid.NewGuid():N}.sh");
-        var chroot = "chroot /mnt/hostroot env HOME=/run TMPDIR=/run DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_TieredPGO=0 /usr/share/dotnet/dotnet";
         await File.WriteAllTextAsync(
             script,
             $"""
             set -e
             load-modules watchdog
-            mkdir -p /mnt/hostroot
-            mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
-            mount -t proc proc /mnt/hostroot/proc
-            mount -t sysfs sys /mnt/hostroot/sys
-            mount -t devtmpfs dev /mnt/hostroot/dev
-            mount -t tmpfs run /mnt/hostroot/run
+            {HostRootInGuest.Mount}
             set +e
-            {chroot} {probe} clean-stop /dev/watchdog 5
+            {HostRootInGuest.Dotnet} {probe} clean-stop /dev/watchdog 5
             sleep 15
             echo ALIVE-AFTER-DISARM
-            {chroot} {probe} crash /dev/watchdog 5
+            {HostRootInGuest.Dotnet} {probe} crash /dev/watchdog 5
             echo PROBE-ENDED
             sleep 200
             echo NEVER-FIRED
@@ -55,7 +49,7 @@ public sealed class WatchdogDeviceInGuestTests
                 "-append", "console=ttyS0 panic=-1 quiet no_timer_check",
                 "-serial", "file:{dir}/serial.log", "-no-reboot",
                 "-device", "i6300esb", "-action", "watchdog=pause",
-                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on",
+                .. HostRootInGuest.QemuArguments,
                 "-fw_cfg", $"name=opt/virt/script,file={script}",
             ]);
             await using var qmp = await QmpClient.ConnectAsync(qemu.QmpSocket, cancellationToken: ct);

@@ -241,15 +241,7 @@ public sealed class CrossHostDiskCopyTests
         var ct = TestContext.Current.CancellationToken;
         await using var hosts = await TwoHosts.CreateAsync(ct);
         const string Volume = "local:orphan-data";
-        await hosts.A.RunAsync("dir-pool", "local");
-        await hosts.B.RunAsync("dir-pool", "local");
-        await hosts.A.RunAsync("volume-create", "local", "orphan-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
-        var pid = await hosts.A.RunAsync("start-disk", "orphan", Volume);
-        await hosts.A.ExecAsync("orphan", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
-        var sizes = await hosts.A.RunAsync("disk-sizes", "orphan");
-        await hosts.B.RunAsync("prepare-disk", "orphan", TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", Volume, sizes);
-        var destinationPid = int.Parse((await hosts.B.StatusAsync("orphan")).Split(' ')[1], CultureInfo.InvariantCulture);
-        Assert.Equal("yes", await hosts.B.RunAsync("volume-exists", "local", "orphan-data"));
+        var (pid, sizes, _, destinationPid) = await ReadyToReceiveOnBAsync(hosts, "orphan", "orphan-data");
 
         // host-b dies before anything was sent: its process first, then its QEMU, which no manager watches end.
         await hosts.RestartBAfterKillAsync(async () =>
@@ -285,15 +277,7 @@ public sealed class CrossHostDiskCopyTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var hosts = await TwoHosts.CreateAsync(ct);
-        const string Volume = "local:midway-data";
-        await hosts.A.RunAsync("dir-pool", "local");
-        await hosts.B.RunAsync("dir-pool", "local");
-        await hosts.A.RunAsync("volume-create", "local", "midway-data", (64L << 20).ToString(CultureInfo.InvariantCulture));
-        var pid = await hosts.A.RunAsync("start-disk", "midway", Volume);
-        await hosts.A.ExecAsync("midway", "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
-        var sizes = await hosts.A.RunAsync("disk-sizes", "midway");
-        var ticket = await hosts.B.RunAsync("prepare-disk", "midway", TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", Volume, sizes);
-        var destinationPid = int.Parse((await hosts.B.StatusAsync("midway")).Split(' ')[1], CultureInfo.InvariantCulture);
+        var (pid, _, ticket, destinationPid) = await ReadyToReceiveOnBAsync(hosts, "midway", "midway-data");
         var hostB = hosts.B;
 
         // Once RAM moves (1 MiB/s: the stream is QEMU's by then), host-b dies: its process, then its QEMU.
@@ -333,6 +317,25 @@ public sealed class CrossHostDiskCopyTests
         Assert.Equal("no", await hosts.B.RunAsync("volume-exists", "local", "midway-data"));
         Assert.Equal("kept", await hosts.A.ExecAsync("midway", "/bin/sh", "-c", ReadMarker));
         await hosts.A.RunAsync("delete", "midway");
+    }
+
+    /// <summary>
+    /// Host-a runs <paramref name="vm"/> on its dir-pool volume <c>local:<paramref name="volume"/></c> with "kept" in its
+    /// first sector; host-b (a pool "local" too) is ready to receive it, the volume for the copy made.
+    /// </summary>
+    /// <returns>Host-a's status of the VM, the disk sizes, host-b's ticket, and host-b's waiting QEMU's pid.</returns>
+    private static async Task<(string Pid, string Sizes, string Ticket, int DestinationPid)> ReadyToReceiveOnBAsync(TwoHosts hosts, string vm, string volume)
+    {
+        await hosts.A.RunAsync("dir-pool", "local");
+        await hosts.B.RunAsync("dir-pool", "local");
+        await hosts.A.RunAsync("volume-create", "local", volume, (64L << 20).ToString(CultureInfo.InvariantCulture));
+        var pid = await hosts.A.RunAsync("start-disk", vm, "local:" + volume);
+        await hosts.A.ExecAsync(vm, "/bin/sh", "-c", "printf kept | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null");
+        var sizes = await hosts.A.RunAsync("disk-sizes", vm);
+        var ticket = await hosts.B.RunAsync("prepare-disk", vm, TwoHosts.AddressB, hosts.B.TlsDirectory, "host-a", "600", "local:" + volume, sizes);
+        var destinationPid = int.Parse((await hosts.B.StatusAsync(vm)).Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.Equal("yes", await hosts.B.RunAsync("volume-exists", "local", volume));
+        return (pid, sizes, ticket, destinationPid);
     }
 
     /// <summary>Runs <paramref name="test"/> on two fresh hosts with the path for host-a's image in a directory removed afterwards.</summary>

@@ -17,24 +17,18 @@ public sealed class VfioInGuestTests
     public async Task Edu_and_e1000e_are_bound_to_vfio_pci_and_given_back_then_a_vm_gets_edu_for_its_life_even_when_qemu_dies_watched_or_not()
     {
         TestGuest.Require();
-        HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
+        HostRootInGuest.Require();
         var ct = TestContext.Current.CancellationToken;
         var probe = Path.Combine(AppContext.BaseDirectory, "Virt.Passthrough.Probe.dll");
         var script = Path.Combine(Path.GetTempPath(), $"virt-vfio-{Guid.NewGuid():N}.sh");
-        var chroot = "chroot /mnt/hostroot env HOME=/run TMPDIR=/run DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_TieredPGO=0 /usr/share/dotnet/dotnet";
         await File.WriteAllTextAsync(
             script,
             $"""
             set -e
-            mkdir -p /mnt/hostroot
-            mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
-            mount -t proc proc /mnt/hostroot/proc
-            mount -t sysfs sys /mnt/hostroot/sys
-            mount -t devtmpfs dev /mnt/hostroot/dev
-            mount -t tmpfs run /mnt/hostroot/run
+            {HostRootInGuest.Mount}
             set +e
-            {chroot} {probe} bind-cycle /run/virt-passthrough
-            {chroot} {probe} vm-cycle /run/virt-vm
+            {HostRootInGuest.Dotnet} {probe} bind-cycle /run/virt-passthrough
+            {HostRootInGuest.Dotnet} {probe} vm-cycle /run/virt-vm
             """,
             ct);
         try
@@ -48,7 +42,7 @@ public sealed class VfioInGuestTests
                 "-append", "console=ttyS0 panic=-1 quiet no_timer_check intel_iommu=on iommu=pt",
                 "-serial", "file:{dir}/serial.log", "-no-reboot",
                 "-device", "edu", "-device", "e1000e",
-                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on",
+                .. HostRootInGuest.QemuArguments,
                 "-fw_cfg", $"name=opt/virt/script,file={script}",
             ]);
             var serial = await qemu.WaitForSerialAsync("VIRT-GUEST-SCRIPT-EXIT", Deadline);

@@ -18,7 +18,7 @@ public sealed class VlanInGuestTests
     public async Task Ports_tagged_alike_reach_each_other_and_the_trunk_while_another_tag_is_isolated_on_a_vlan_filtering_bridge_and_a_tagged_ports_nftables_rules_hold()
     {
         TestGuest.Require();
-        HostRequirement.Require(File.Exists("/usr/share/dotnet/dotnet"), "the .NET runtime at /usr/share/dotnet (the guest runs it from the host's root over 9p)");
+        HostRootInGuest.Require();
         HostRequirement.Require(File.Exists("/usr/sbin/nft"), "nftables (apt-get install nftables: the guest uses the host root's nft and libnftables over 9p)");
         var ct = TestContext.Current.CancellationToken;
         var probe = Path.Combine(AppContext.BaseDirectory, "Virt.Network.Probe.dll");
@@ -28,14 +28,9 @@ public sealed class VlanInGuestTests
             $"""
             set -e
             load-modules netfilter
-            mkdir -p /mnt/hostroot
-            mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /mnt/hostroot
-            mount -t proc proc /mnt/hostroot/proc
-            mount -t sysfs sys /mnt/hostroot/sys
-            mount -t devtmpfs dev /mnt/hostroot/dev
-            mount -t tmpfs run /mnt/hostroot/run
+            {HostRootInGuest.Mount}
             set +e
-            chroot /mnt/hostroot env HOME=/run TMPDIR=/run DOTNET_EnableDiagnostics=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_TieredPGO=0 /usr/share/dotnet/dotnet {probe} vlan /run/virt-network
+            {HostRootInGuest.Dotnet} {probe} vlan /run/virt-network
             """,
             ct);
         try
@@ -47,7 +42,7 @@ public sealed class VlanInGuestTests
                 "-kernel", TestGuest.Kernel, "-initrd", TestGuest.Initramfs,
                 "-append", "console=ttyS0 panic=-1 quiet no_timer_check",
                 "-serial", "file:{dir}/serial.log", "-no-reboot",
-                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,multidevs=remap,readonly=on",
+                .. HostRootInGuest.QemuArguments,
                 "-fw_cfg", $"name=opt/virt/script,file={script}",
             ]);
             var serial = await qemu.WaitForSerialAsync("VIRT-GUEST-SCRIPT-EXIT", Deadline);
