@@ -102,8 +102,7 @@ internal sealed class HostToHostClient : IDisposable
     /// <param name="storage">
     /// This host's storage: once the destination's panel reports the VM running, this host's copies of the disks the
     /// migration copied (host-local volumes, host files) are deleted, as Proxmox does; null keeps them, unused. Only then:
-    /// a destination that failed to load the VM's state after the source completed may hold the only other copy, and
-    /// deletes it.
+    /// the source's completion says the destination loaded the whole state, not that the guest resumed there.
     /// </param>
     public async IAsyncEnumerable<VmMigrationProgress> MigrateAsync(IVirtualMachine vm, Uri destination, string token, MigrationTicket ticket, string? tlsDirectory, bool allowClearText, IStorageManager? storage, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -54,9 +54,9 @@ public sealed record VmMigrationOptions
     /// For a migration to another host that copies disks (<see cref="MigrationDiskTransfer.Copy"/> in the ticket): once
     /// this host's QEMU reports the migration complete, delete this host's copies of the copied disks (image files, and
     /// volumes on pools no other host reaches). Default false: they stay where they were, unused, for the application to
-    /// remove once it has checked the VM on its new host. This host cannot see the destination resume the guest: a
-    /// destination that fails to load the last of the state after that deletes its new copies too. Prefer deleting after
-    /// the destination reports the VM running, as the panel's migrate-to and <c>virtctl vm migrate --to</c> do.
+    /// remove once it has checked the VM on its new host. The migration completes only once the destination has loaded the
+    /// whole state (QEMU's return path), but this host cannot see the guest resume there: to be sure of that too, delete
+    /// after the destination reports the VM running, as the panel's migrate-to and <c>virtctl vm migrate --to</c> do.
     /// </summary>
     public bool DeleteCopiedDisks { get; init; }
 

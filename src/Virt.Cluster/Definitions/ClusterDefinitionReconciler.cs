@@ -172,12 +172,9 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
             // Only once the record of what an earlier reconciler applied is read; each deletion is checked again when applied.
             foreach (var key in Volatile.Read(ref _appliedLoaded) ? applied : [])
             {
-                ClusterDefinitionKind? kind = key.StartsWith("network/", StringComparison.Ordinal) ? ClusterDefinitionKind.Network
-                    : key.StartsWith("pool/", StringComparison.Ordinal) ? ClusterDefinitionKind.StoragePool
-                    : null;
-                if (kind is { } known)
+                if (KindAndNameOf(key) is var (kind, name))
                 {
-                    await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(0, known, key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..], null), cancellationToken).ConfigureAwait(false);
+                    await _changes.Writer.WriteAsync(new ClusterDefinitionChanged(0, kind, name, null), cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -278,6 +275,12 @@ public sealed class ClusterDefinitionReconciler : IAsyncDisposable
     }
 
     private static string KeyOf(ClusterDefinitionKind kind, string name) => kind == ClusterDefinitionKind.Network ? "network/" + name : "pool/" + name;
+
+    /// <summary>The kind and name a key of <see cref="KeyOf"/> stands for; null for a key of no kind this reconciler applies.</summary>
+    private static (ClusterDefinitionKind Kind, string Name)? KindAndNameOf(string key) =>
+        key.StartsWith("network/", StringComparison.Ordinal) ? (ClusterDefinitionKind.Network, key["network/".Length..])
+        : key.StartsWith("pool/", StringComparison.Ordinal) ? (ClusterDefinitionKind.StoragePool, key["pool/".Length..])
+        : null;
 
     /// <summary>Remembers, here and in etcd (when it changed), what was applied for <paramref name="key"/>.</summary>
     private async Task RecordAppliedAsync(string key, string canonical, CancellationToken cancellationToken)

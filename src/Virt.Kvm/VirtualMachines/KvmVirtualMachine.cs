@@ -383,7 +383,7 @@ internal sealed partial class KvmVirtualMachine : IVirtualMachine
     {
         var ownership = VmFileLock.TryAcquire(Files.OwnerLock, OwnerHolder);
         var record = await ReadRecordAsync(cancellationToken).ConfigureAwait(false);
-        if (ownership is not null && UnarrivedBeforeHandOver() && (record is null || !_environment.Qemu.IsSameQemu(record, Name, out _)) && !QemuOfPidFileRuns())
+        if (ownership is not null && UnarrivedBeforeHandOver() && (record is null || !_environment.Qemu.IsSameQemu(record, Name, out _)))
         {
             _ownership = ownership;
             try

@@ -243,7 +243,7 @@ internal sealed partial class KvmVirtualMachine
                         return;
                     }
 
-                    source = (_incomingRecord ?? ReadIncomingRecord())?.SourceHost;
+                    source = CurrentIncomingRecord()?.SourceHost;
                     _state = await SettleIncomingAfterRestartAsync(qmp, CancellationToken.None).ConfigureAwait(false);
                 }
 
@@ -280,18 +280,27 @@ internal sealed partial class KvmVirtualMachine
             return VmState.Incoming;
         }
 
-        await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
+        await CompleteArrivalAsync(qmp, resume: !status.Running, cancellationToken).ConfigureAwait(false);
+        return VmState.Running;
+    }
 
-        // As on arrival: the record goes (durably) before the guest resumes.
+    /// <summary>
+    /// QEMU has the whole VM: incoming.json goes (durably) first, before the guest resumes, so that a process and QEMU that
+    /// both die from here on leave a stopped VM with its disks, never one that the next manager takes for a receive that
+    /// did not finish (dying right after leaves it paused). Then the exports of the copied disks go (the source ended its
+    /// copies before it sent the device state), the guest resumes, and the TLS server objects go.
+    /// </summary>
+    private async Task CompleteArrivalAsync(QmpClient qmp, bool resume, CancellationToken cancellationToken)
+    {
         StateFile.Delete(_environment.FileSystem, Files.Incoming);
         _copiedVolumes = [];
-        if (!status.Running)
+        await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
+        if (resume)
         {
             await qmp.ContAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
         await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
-        return VmState.Running;
     }
 
     /// <summary>The gate, the hand-over to QEMU, and the wait for the VM's state; on any failure everything goes.</summary>
@@ -330,7 +339,7 @@ internal sealed partial class KvmVirtualMachine
             {
                 // Recorded before QEMU gets the stream: from then on QEMU can finish the receive without this process, so
                 // a later manager must not take what is here for a receive that never arrived (DiscardUnarrivedAsync).
-                await WriteIncomingRecordAsync((_incomingRecord ?? ReadIncomingRecord() ?? new IncomingRecord(expiresAt, sourceHost)) with { HandedOver = true }, cancellationToken).ConfigureAwait(false);
+                await WriteIncomingRecordAsync((CurrentIncomingRecord() ?? new IncomingRecord(expiresAt, sourceHost)) with { HandedOver = true }, cancellationToken).ConfigureAwait(false);
                 string? refusal = null;
                 try
                 {
@@ -355,19 +364,9 @@ internal sealed partial class KvmVirtualMachine
 
             await WaitForStateAsync(migration, cancellationToken).ConfigureAwait(false);
             arrived = true;
-
-            // The VM is whole here from now on: incoming.json goes (durably) first, before the guest resumes, so that a
-            // process and QEMU that both die from here on leave a stopped VM with its disks, never one that the next
-            // manager takes for a receive that did not finish. Dying right after leaves it paused.
-            StateFile.Delete(_environment.FileSystem, Files.Incoming);
-
-            // The source ended its disk copies before it sent the device state (CrossHostDiskCopy): the exports can go.
-            await CrossHostDiskCopy.StopExportsAsync(qmp, Name, _logger).ConfigureAwait(false);
-            await qmp.ContAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            await MigrationTls.RemoveServerAsync(qmp).ConfigureAwait(false);
+            await CompleteArrivalAsync(qmp, resume: true, CancellationToken.None).ConfigureAwait(false);
             _state = VmState.Running;
             _incomingCancel = null;
-            _copiedVolumes = [];
             Log.VmArrived(_logger, Name, sourceHost ?? "another host", running.Record.Pid);
             _events.Publish(new VmEvent(Name, VmEventKind.Migrated, _environment.Time.GetUtcNow(), $"from {sourceHost ?? "another host"}"));
         }
@@ -467,27 +466,7 @@ internal sealed partial class KvmVirtualMachine
     /// Whether incoming.json says a receive began here and never got as far as handing the source's stream to QEMU: only
     /// then is what is here certainly not the VM's only copy. An unreadable record counts as handed over (kept).
     /// </summary>
-    private bool UnarrivedBeforeHandOver() =>
-        _environment.FileSystem.File.Exists(Files.Incoming) && ReadIncomingRecord() is { HandedOver: false };
-
-    /// <summary>
-    /// Whether the QEMU named by the pid file runs: a process that died between spawning QEMU and recording the run leaves
-    /// only that (and a receive's QEMU must not lose its directory under it).
-    /// </summary>
-    private bool QemuOfPidFileRuns()
-    {
-        try
-        {
-            var text = _environment.FileSystem.File.ReadAllText(Files.PidFile).Trim();
-            return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
-                && _environment.Qemu.StartTicks(pid) is { } ticks
-                && _environment.Qemu.IsSameQemu(new VmRuntimeRecord(pid, ticks, DateTimeOffset.MinValue, string.Empty, string.Empty, string.Empty, []), Name);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    private bool UnarrivedBeforeHandOver() => ReadIncomingRecord() is { HandedOver: false };
 
     /// <summary>
     /// A VM whose receive began but never finished here (incoming.json is still there, its QEMU gone) is not started: its
@@ -529,7 +508,10 @@ internal sealed partial class KvmVirtualMachine
     }
 
     /// <summary>The source host a VM waiting here is to come from, as incoming.json records it; null when it is not waiting.</summary>
-    public string? IncomingSourceHost() => IsIncoming ? (_incomingRecord ?? ReadIncomingRecord())?.SourceHost : null;
+    public string? IncomingSourceHost() => IsIncoming ? CurrentIncomingRecord()?.SourceHost : null;
+
+    /// <summary>incoming.json as this process wrote it, or as the file says (a receive an earlier process started).</summary>
+    private IncomingRecord? CurrentIncomingRecord() => _incomingRecord ?? ReadIncomingRecord();
 
     private IncomingRecord? ReadIncomingRecord()
     {
